@@ -1,0 +1,1 @@
+"""Container networking: bridges, endpoints, IPAM, DNS, published ports (see README)."""
