@@ -1,0 +1,119 @@
+"""Resolve Docker's ``user`` string against a root file system's /etc/passwd and /etc/group.
+
+Pure: the caller passes the two files' text (empty when absent). Semantics follow runc's
+``user.GetExecUser`` as Docker uses it:
+
+- ``name``, ``uid``, ``name:group``, ``uid:gid`` (each part a name or a number);
+- a name that is not in passwd is an error; a number that is not there is used as is,
+  with group 0 unless a group is given;
+- the primary group comes from passwd unless a group is given;
+- supplementary groups are the groups in /etc/group that list the user by name, then
+  ``group_add`` (names resolved through /etc/group, or numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.api.errors import InvalidParameter
+
+
+@dataclass(frozen=True, slots=True)
+class PasswdEntry:
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupEntry:
+    name: str
+    gid: int
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedUser:
+    uid: int
+    gid: int
+    additional_gids: tuple[int, ...]
+    home: str = "/"
+
+
+def parse_passwd(text: str) -> list[PasswdEntry]:
+    entries: list[PasswdEntry] = []
+    for line in text.splitlines():
+        fields = line.strip().split(":")
+        if len(fields) < 4 or line.startswith("#"):
+            continue
+        try:
+            entries.append(
+                PasswdEntry(
+                    fields[0], int(fields[2]), int(fields[3]), fields[5] if len(fields) > 5 else "/"
+                )
+            )
+        except ValueError:
+            continue
+    return entries
+
+
+def parse_group(text: str) -> list[GroupEntry]:
+    entries: list[GroupEntry] = []
+    for line in text.splitlines():
+        fields = line.strip().split(":")
+        if len(fields) < 3 or line.startswith("#"):
+            continue
+        try:
+            gid = int(fields[2])
+        except ValueError:
+            continue
+        members = tuple(m for m in (fields[3].split(",") if len(fields) > 3 else []) if m)
+        entries.append(GroupEntry(fields[0], gid, members))
+    return entries
+
+
+def _find_group(groups: list[GroupEntry], spec: str, what: str) -> int:
+    for group in groups:
+        if group.name == spec:
+            return group.gid
+    if spec.isdigit():
+        return int(spec)
+    raise InvalidParameter(
+        f"unable to find group {spec}: no matching entries in group file",
+        hint=f"add the group to the image's /etc/group or give a numeric gid for {what}",
+    )
+
+
+def resolve_user(
+    user: str, passwd_text: str, group_text: str, group_add: list[str] | tuple[str, ...] = ()
+) -> ResolvedUser:
+    """``resolve_user("nobody:nogroup", passwd, group)`` -> uid, gid and supplementary gids."""
+    passwd = parse_passwd(passwd_text)
+    groups = parse_group(group_text)
+    user_part, _, group_part = (user or "0").partition(":")
+    user_part = user_part or "0"
+
+    entry: PasswdEntry | None = None
+    for candidate in passwd:
+        if candidate.name == user_part or (user_part.isdigit() and candidate.uid == int(user_part)):
+            entry = candidate
+            break
+    if entry is None and not user_part.isdigit():
+        raise InvalidParameter(
+            f"unable to find user {user_part}: no matching entries in passwd file",
+            hint="use a user that exists in the image, or a numeric uid",
+        )
+    uid = entry.uid if entry is not None else int(user_part)
+    gid = entry.gid if entry is not None else 0
+    if group_part:
+        gid = _find_group(groups, group_part, "the user option")
+
+    additional: list[int] = []
+    if entry is not None and not group_part:
+        additional = [g.gid for g in groups if entry.name in g.members]
+    for extra in group_add:
+        gid_extra = _find_group(groups, extra, "group_add")
+        if gid_extra not in additional:
+            additional.append(gid_extra)
+    return ResolvedUser(uid, gid, tuple(additional), entry.home if entry is not None else "/")
