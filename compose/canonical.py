@@ -17,17 +17,848 @@ Contract (called by compose.load):
         ``working_dir`` (build.context unless a URL, bind-mount sources, env_file,
         label_file, secrets/configs ``file``, additional_contexts, develop.watch
         paths; ``~`` expanded with ``home``).
+
+Rules are tables keyed by the service key they serve (``SERVICE_RULES``), so
+"how is ``ports`` read?" is answered by one line. Each rule takes the value and
+its location and returns the long form, or the value unchanged when its type is
+not one it knows (the model then reports the type error with its location).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from compose.errors import Issue, Location, ModelError
+from compose.source import MapNode, SeqNode
+
+Loc = Location | None
+
+
+class _Problems:
+    """Issues found while canonicalizing one file; raised together at the end."""
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+
+    def add(self, message: str, loc: Loc, path: tuple[Any, ...], hint: str | None = None) -> None:
+        self.issues.append(Issue(message, loc, path, hint))
+
+
+def _map(loc: Loc, items: dict[str, Any] | None = None) -> MapNode:
+    node = MapNode(loc)
+    if items:
+        for key, value in items.items():
+            node.set(key, value, loc, loc)
+    return node
+
+
+def _seq(loc: Loc, items: list[Any] | None = None) -> SeqNode:
+    node = SeqNode(loc)
+    for item in items or ():
+        node.add(item, loc)
+    return node
+
+
+def _scalar_str(value: Any) -> str:
+    """A scalar as docker compose prints it in a string field (``true``, ``1.5``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return str(value)
+
+
+# --- list or mapping helpers -------------------------------------------------------------
+
+
+def _kind(value: Any) -> str:
+    return (
+        "a mapping"
+        if isinstance(value, dict)
+        else "a list"
+        if isinstance(value, list)
+        else repr(value)
+    )
+
+
+def _key_value_list_to_map(
+    value: Any,
+    loc: Loc,
+    path: tuple[Any, ...],
+    problems: _Problems,
+    *,
+    missing: Any,
+    sep: str = "=",
+) -> Any:
+    """``["A=b", "C"]`` -> ``{A: "b", C: missing}``; mappings are returned as they are."""
+    if not isinstance(value, SeqNode):
+        return value
+    out = MapNode(value.loc or loc)
+    for index, item in enumerate(value):
+        item_loc = value.location_of(index)
+        if isinstance(item, MapNode | SeqNode):
+            problems.add(
+                f'expected a "KEY{sep}VALUE" string, got {_kind(item)}',
+                item_loc,
+                (*path, index),
+                hint=f"write the entry as KEY{sep}VALUE, or turn the whole list into a mapping",
+            )
+            continue
+        text = _scalar_str(item) if item is not None else ""
+        key, found, rest = text.partition(sep)
+        out.set(key, rest if found else missing, item_loc, item_loc)
+    return out
+
+
+def _string_or_list(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, str):
+        return _seq(loc, [value])
+    return value
+
+
+def _shell_command(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    """``command: echo hi`` -> ``["echo", "hi"]`` (POSIX shell words, as compose splits them)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        words = shlex.split(value, posix=True)
+    except ValueError as exc:
+        problems.add(
+            f"cannot split {value!r} into words: {exc}", loc, path, hint="check the quotes"
+        )
+        return value
+    return _seq(loc, words)
+
+
+# --- services ---------------------------------------------------------------------------
+
+_PORT_PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+def _port_range(text: str) -> tuple[int, int] | None:
+    start_text, dash, end_text = text.partition("-")
+    if not start_text.isdigit() or (dash and not end_text.isdigit()):
+        return None
+    start = int(start_text)
+    end = int(end_text) if dash else start
+    if start > 65535 or end > 65535 or end < start:
+        return None
+    return start, end
+
+
+def parse_port(spec: str) -> list[dict[str, Any]]:
+    """Expand one short port spec (``"127.0.0.1:8000-8001:80-81/udp"``) to long entries.
+
+    Raises ValueError with docker compose's reason when the spec is malformed.
+    """
+    raw, slash, proto = spec.partition("/")
+    proto = proto.lower() if slash else "tcp"
+    if proto not in _PORT_PROTOCOLS:
+        raise ValueError(f"invalid proto: {proto}")
+    parts = raw.split(":")
+    container = parts[-1]
+    if len(parts) == 1:
+        host_ip, host_port = "", ""
+    elif len(parts) == 2:
+        host_ip, host_port = "", parts[0]
+    else:
+        host_ip, host_port = ":".join(parts[:-2]), parts[-2]
+    if host_ip.startswith("[") and host_ip.endswith("]"):
+        host_ip = host_ip[1:-1]
+    if host_ip:
+        try:
+            ipaddress.ip_address(host_ip)
+        except ValueError:
+            raise ValueError(f"invalid IP address: {host_ip}") from None
+    container_range = _port_range(container)
+    if container_range is None:
+        raise ValueError(f"invalid containerPort: {container}")
+    start, end = container_range
+    host_start = host_end = 0
+    if host_port:
+        host_range = _port_range(host_port)
+        if host_range is None:
+            raise ValueError(f"invalid hostPort: {host_port}")
+        host_start, host_end = host_range
+        if end - start != host_end - host_start and end != start:
+            raise ValueError(
+                "invalid ranges specified for container and host Ports: "
+                f"{container} and {host_port}"
+            )
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for offset in range(end - start + 1):
+        port = start + offset
+        published = ""
+        if host_port:
+            published = str(host_start + offset)
+            if start == end and host_start != host_end:
+                published = f"{host_start}-{host_end}"
+        entry: dict[str, Any] = {"mode": "ingress"}
+        if host_ip:
+            entry["host_ip"] = host_ip
+        entry["target"] = port
+        if published:
+            entry["published"] = published
+        entry["protocol"] = proto
+        entries.append((f"{port}/{proto}", entry))
+    entries.sort(key=lambda pair: pair[0])  # docker sorts the port keys as strings
+    return [entry for _, entry in entries]
+
+
+def _ports(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if not isinstance(value, SeqNode):
+        return value
+    out = SeqNode(value.loc)
+    seen: list[Any] = []
+    for index, item in enumerate(value):
+        item_loc = value.location_of(index)
+        if isinstance(item, bool):
+            out.add(item, item_loc)
+            continue
+        if isinstance(item, int):
+            item = str(item)
+        if isinstance(item, str):
+            try:
+                expanded = parse_port(item)
+            except ValueError as exc:
+                problems.add(
+                    f"{exc} in {item!r}",
+                    item_loc,
+                    (*path, index),
+                    hint='expected "[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]", e.g. "8080:80"',
+                )
+                continue
+            for entry in expanded:
+                node = _map(item_loc, entry)
+                if entry in seen:
+                    continue
+                seen.append(entry)
+                out.add(node, item_loc)
+            continue
+        if isinstance(item, MapNode):
+            if "protocol" not in item:
+                item.set("protocol", "tcp", item_loc, item_loc)
+            if "mode" not in item:
+                item.set("mode", "ingress", item_loc, item_loc)
+            plain = dict(item)
+            if plain in seen:
+                continue
+            seen.append(plain)
+        out.add(item, item_loc)
+    return out
+
+
+def _is_file_path(source: str) -> bool:
+    if not source:
+        return False
+    if source[0] in "./~" or source.startswith("\\\\"):
+        return True
+    return len(source) > 1 and source[0].isalpha() and source[1] == ":"
+
+
+_PROPAGATIONS = frozenset({"rprivate", "private", "rshared", "shared", "rslave", "slave"})
+
+
+def parse_volume(spec: str) -> dict[str, Any]:
+    """The long form of a short volume spec (``"./data:/data:ro,z"``). Raises ValueError."""
+    if not spec:
+        raise ValueError("invalid empty volume spec")
+    volume: dict[str, Any] = {}
+    if len(spec) <= 2:
+        return {"type": "volume", "target": spec, "volume": {}}
+    fields: list[str] = []
+    buffer = ""
+    depth = 0
+    text = spec + "\0"
+    for index, char in enumerate(text):
+        if char == "$" and index + 1 < len(spec) and spec[index + 1] == "{":
+            depth += 1
+            buffer += char
+            continue
+        if char == "}" and depth:
+            depth -= 1
+            buffer += char
+            continue
+        if char == ":" and len(buffer) == 1 and buffer.isalpha():
+            buffer += char  # a Windows drive letter
+        elif char in ":\0" and depth == 0:
+            if not buffer:
+                raise ValueError(f"invalid spec: {spec}: empty section between colons")
+            if len(fields) >= 3 or (len(fields) == 2 and char == ":"):
+                raise ValueError(f"invalid spec: {spec}: too many colons")
+            fields.append(buffer)
+            buffer = ""
+        else:
+            buffer += char
+    bind: dict[str, Any] | None = None
+    read_only = False
+    nocopy = False
+    if len(fields) == 1:
+        source, target = "", fields[0]
+    else:
+        source, target = fields[0], fields[1]
+    if len(fields) == 3:
+        for option in fields[2].split(","):
+            if option == "ro":
+                read_only = True
+            elif option == "rw":
+                read_only = False
+            elif option == "nocopy":
+                nocopy = True
+            elif option in _PROPAGATIONS:
+                bind = bind or {}
+                bind["propagation"] = option
+            elif option in ("z", "Z"):
+                bind = bind or {}
+                bind["selinux"] = option
+    is_bind = _is_file_path(source)
+    volume["type"] = "bind" if is_bind else "volume"
+    if source:
+        volume["source"] = source
+    volume["target"] = posixpath.normpath(target) if target else target
+    if target.startswith("//"):
+        volume["target"] = "/" + volume["target"].lstrip("/")
+    if read_only:
+        volume["read_only"] = True
+    if is_bind:
+        bind = bind or {}
+        bind["create_host_path"] = True
+    if bind is not None:
+        volume["bind"] = bind
+    if not is_bind:
+        volume["volume"] = {"nocopy": True} if nocopy else {}
+    elif nocopy:
+        volume["volume"] = {"nocopy": True}
+    return volume
+
+
+def _to_node(value: Any, loc: Loc) -> Any:
+    if isinstance(value, dict) and not isinstance(value, MapNode):
+        node = MapNode(loc)
+        for key, child in value.items():
+            node.set(key, _to_node(child, loc), loc, loc)
+        return node
+    if isinstance(value, list) and not isinstance(value, SeqNode):
+        return _seq(loc, [_to_node(child, loc) for child in value])
+    return value
+
+
+def _volumes(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if not isinstance(value, SeqNode):
+        return value
+    for index, item in enumerate(value):
+        item_loc = value.location_of(index)
+        if isinstance(item, str):
+            try:
+                value[index] = _to_node(parse_volume(item), item_loc)
+            except ValueError as exc:
+                problems.add(
+                    str(exc),
+                    item_loc,
+                    (*path, index),
+                    hint='expected "[SOURCE:]TARGET[:OPTIONS]", e.g. "./data:/data:ro"',
+                )
+        elif isinstance(item, MapNode):
+            bind = item.get("bind")
+            if isinstance(bind, MapNode) and "create_host_path" not in bind:
+                bind.set("create_host_path", True, bind.loc, bind.loc)
+            target = item.get("target")
+            if isinstance(target, str) and target:
+                item["target"] = posixpath.normpath(target)
+    return _last_mount_per_target(value)
+
+
+def _last_mount_per_target(mounts: SeqNode) -> SeqNode:
+    """Mounts with the same target: the last one wins (docker compose drops the others)."""
+    last: dict[str, int] = {}
+    for index, item in enumerate(mounts):
+        if isinstance(item, MapNode) and isinstance(item.get("target"), str):
+            last[item["target"]] = index
+    if len(last) == sum(
+        1 for item in mounts if isinstance(item, MapNode) and isinstance(item.get("target"), str)
+    ):
+        return mounts
+    out = SeqNode(mounts.loc)
+    for index, item in enumerate(mounts):
+        if (
+            isinstance(item, MapNode)
+            and isinstance(item.get("target"), str)
+            and last[item["target"]] != index
+        ):
+            continue
+        out.add(item, mounts.location_of(index))
+    return out
+
+
+def _depends_on(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, SeqNode):
+        out = MapNode(value.loc)
+        for index, item in enumerate(value):
+            item_loc = value.location_of(index)
+            if not isinstance(item, str):
+                problems.add(f"expected a service name, got {item!r}", item_loc, (*path, index))
+                continue
+            out.set(
+                item,
+                _map(item_loc, {"condition": "service_started", "required": True}),
+                item_loc,
+                item_loc,
+            )
+        return out
+    if isinstance(value, MapNode):
+        for name, dep in list(value.items()):
+            dep_loc = value.location_of(name)
+            if dep is None:
+                dep = MapNode(dep_loc)
+                value.set(name, dep, None, dep_loc)
+            if isinstance(dep, MapNode):
+                if "condition" not in dep:
+                    dep.set("condition", "service_started", dep_loc, dep_loc)
+                if "required" not in dep:
+                    dep.set("required", True, dep_loc, dep_loc)
+    return value
+
+
+def _env_file(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, str):
+        value = _seq(loc, [value])
+    if not isinstance(value, SeqNode):
+        return value
+    for index, item in enumerate(value):
+        item_loc = value.location_of(index)
+        if isinstance(item, str):
+            value[index] = _map(item_loc, {"path": item, "required": True})
+        elif isinstance(item, MapNode) and "required" not in item:
+            item.set("required", True, item_loc, item_loc)
+    return value
+
+
+def _environment(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    return _key_value_list_to_map(value, loc, path, problems, missing=None)
+
+
+def _labels(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    return _key_value_list_to_map(value, loc, path, problems, missing="")
+
+
+def _networks(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if not isinstance(value, SeqNode):
+        return value
+    out = MapNode(value.loc)
+    for index, item in enumerate(value):
+        item_loc = value.location_of(index)
+        if isinstance(item, str):
+            out.set(item, None, item_loc, item_loc)
+        else:
+            problems.add(f"expected a network name, got {item!r}", item_loc, (*path, index))
+    return out
+
+
+def _models(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    return _networks(value, loc, path, problems)
+
+
+def _file_mounts(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    """secrets/configs entries: ``- name`` -> ``{source: name}``."""
+    if not isinstance(value, SeqNode):
+        return value
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            item_loc = value.location_of(index)
+            value[index] = _map(item_loc, {"source": item})
+    return value
+
+
+def _healthcheck(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, MapNode):
+        test = value.get("test")
+        if isinstance(test, str):
+            test_loc = value.location_of("test")
+            value["test"] = _seq(test_loc, ["CMD-SHELL", test])
+    return value
+
+
+def parse_device(spec: str) -> dict[str, str]:
+    """``"/dev/a:/dev/b:rwm"`` -> ``{source, target, permissions}``. Raises ValueError."""
+    parts = spec.split(":")
+    if len(parts) == 3:
+        return {"source": parts[0], "target": parts[1], "permissions": parts[2]}
+    if len(parts) == 2:
+        return {"source": parts[0], "target": parts[1], "permissions": "rwm"}
+    if len(parts) == 1:
+        return {"source": parts[0], "target": parts[0], "permissions": "rwm"}
+    raise ValueError(f"confusing device mapping, please use long syntax: {spec}")
+
+
+def _devices(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if not isinstance(value, SeqNode):
+        return value
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            item_loc = value.location_of(index)
+            try:
+                value[index] = _map(item_loc, dict(parse_device(item)))
+            except ValueError as exc:
+                problems.add(
+                    str(exc),
+                    item_loc,
+                    (*path, index),
+                    hint='expected "HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]]"',
+                )
+    return value
+
+
+def _host_entries(name: str, addresses: str) -> list[str]:
+    return [f"{name}={address}" for address in addresses.split(",")]
+
+
+def _extra_hosts(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    """extra_hosts as a list of ``host=ip`` (mapping, ``host:ip`` and ``host=ip1,ip2`` accepted)."""
+    out = SeqNode(getattr(value, "loc", None) or loc)
+    if isinstance(value, MapNode):
+        for name, addresses in value.items():
+            item_loc = value.location_of(name)
+            if isinstance(addresses, SeqNode):
+                for address in addresses:
+                    out.add(f"{name}={_scalar_str(address)}", item_loc)
+            elif addresses is None:
+                problems.add(
+                    f"invalid additional host, missing IP: {name}", item_loc, (*path, name)
+                )
+            else:
+                for entry in _host_entries(str(name), _scalar_str(addresses)):
+                    out.add(entry, item_loc)
+        return out
+    if not isinstance(value, SeqNode):
+        return value
+    for index, item in enumerate(value):
+        item_loc = value.location_of(index)
+        if not isinstance(item, str):
+            out.add(item, item_loc)
+            continue
+        if "=" in item:
+            name, _, addresses = item.partition("=")
+        elif ":" in item:
+            name, _, addresses = item.partition(":")
+        else:
+            problems.add(
+                f"invalid additional host, missing IP: {item}",
+                item_loc,
+                (*path, index),
+                hint='expected "HOSTNAME=IP" or "HOSTNAME:IP"',
+            )
+            continue
+        if addresses.startswith("[") and addresses.endswith("]"):
+            addresses = addresses[1:-1]
+        for entry in _host_entries(name, addresses):
+            out.add(entry, item_loc)
+    return out
+
+
+def _expose(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, SeqNode):
+        for index, item in enumerate(value):
+            if isinstance(item, int | float) and not isinstance(item, bool):
+                value[index] = _scalar_str(item)
+    return value
+
+
+def _build(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, str):
+        return _map(loc, {"context": value})
+    if not isinstance(value, MapNode):
+        return value
+    if "context" not in value:
+        value.set("context", ".", loc, loc)
+    for key, rule in BUILD_RULES.items():
+        if key in value:
+            value[key] = rule(value[key], value.location_of(key), (*path, key), problems)
+    return value
+
+
+def _ulimits(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    return value
+
+
+def _gpus(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if value == "all":
+        return _seq(loc, [_map(loc, {"count": -1})])
+    return value
+
+
+def _watch(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    """develop.watch entries whose ``path`` is a list become one entry per path."""
+    if not isinstance(value, SeqNode):
+        return value
+    out = SeqNode(value.loc)
+    for index, item in enumerate(value):
+        item_loc = value.location_of(index)
+        if isinstance(item, MapNode) and isinstance(item.get("path"), SeqNode):
+            for each in item["path"]:
+                clone = item.copy_node()
+                clone["path"] = each
+                out.add(clone, item_loc)
+        else:
+            out.add(item, item_loc)
+    return out
+
+
+def _develop(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, MapNode) and "watch" in value:
+        value["watch"] = _watch(
+            value["watch"], value.location_of("watch"), (*path, "watch"), problems
+        )
+    return value
+
+
+def _hooks(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if not isinstance(value, SeqNode):
+        return value
+    for index, item in enumerate(value):
+        if isinstance(item, MapNode):
+            _apply(item, HOOK_RULES, (*path, index), problems)
+    return value
+
+
+def _deploy(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, MapNode) and "labels" in value:
+        value["labels"] = _labels(
+            value["labels"], value.location_of("labels"), (*path, "labels"), problems
+        )
+    return value
+
+
+def _logging(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    return value
+
+
+def _extends(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if isinstance(value, str):
+        return _map(loc, {"service": value})
+    return value
+
+
+def _provider(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    """provider.options values become lists of strings (compose's MultiOptions)."""
+    if isinstance(value, MapNode) and isinstance(value.get("options"), MapNode):
+        options = value["options"]
+        for key, option in list(options.items()):
+            option_loc = options.location_of(key)
+            items = list(option) if isinstance(option, SeqNode) else [option]
+            if all(not isinstance(item, MapNode | SeqNode) for item in items):
+                options[key] = _seq(option_loc, [_scalar_str(item) for item in items])
+    return value
+
+
+Rule = Callable[[Any, Loc, tuple[Any, ...], _Problems], Any]
+
+BUILD_RULES: dict[str, Rule] = {
+    "args": _environment,
+    "labels": _labels,
+    "secrets": _file_mounts,
+    "additional_contexts": _labels,
+    "cache_from": _string_or_list,
+    "cache_to": _string_or_list,
+    "tags": _string_or_list,
+    "platforms": _string_or_list,
+    "ssh": _string_or_list,
+    "extra_hosts": _extra_hosts,
+    "no_cache_filter": _string_or_list,
+}
+
+HOOK_RULES: dict[str, Rule] = {
+    "command": _shell_command,
+    "environment": _environment,
+}
+
+SERVICE_RULES: dict[str, Rule] = {
+    "annotations": _labels,
+    "build": _build,
+    "command": _shell_command,
+    "entrypoint": _shell_command,
+    "configs": _file_mounts,
+    "secrets": _file_mounts,
+    "depends_on": _depends_on,
+    "deploy": _deploy,
+    "develop": _develop,
+    "devices": _devices,
+    "dns": _string_or_list,
+    "dns_search": _string_or_list,
+    "env_file": _env_file,
+    "environment": _environment,
+    "expose": _expose,
+    "extends": _extends,
+    "extra_hosts": _extra_hosts,
+    "gpus": _gpus,
+    "healthcheck": _healthcheck,
+    "label_file": _string_or_list,
+    "labels": _labels,
+    "logging": _logging,
+    "models": _models,
+    "networks": _networks,
+    "ports": _ports,
+    "post_start": _hooks,
+    "pre_stop": _hooks,
+    "provider": _provider,
+    "sysctls": _labels,
+    "tmpfs": _string_or_list,
+    "ulimits": _ulimits,
+    "volumes": _volumes,
+}
+
+
+def _apply(
+    node: MapNode, rules: dict[str, Rule], path: tuple[Any, ...], problems: _Problems
+) -> None:
+    for key in [key for key in node if key in rules]:
+        node[key] = rules[key](node[key], node.location_of(key), (*path, key), problems)
+
+
+def _resource(value: Any, path: tuple[Any, ...], problems: _Problems) -> None:
+    """Top-level networks/volumes/secrets/configs entry: legacy ``external: {name}``, labels."""
+    if not isinstance(value, MapNode):
+        return
+    external = value.get("external")
+    if isinstance(external, MapNode):
+        external_loc = value.location_of("external")
+        name = external.get("name")
+        if name is not None and "name" not in value:
+            value.set("name", name, external_loc, external_loc)
+        value["external"] = True
+    if "labels" in value:
+        value["labels"] = _labels(
+            value["labels"], value.location_of("labels"), (*path, "labels"), problems
+        )
+
+
+def _include(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if not isinstance(value, SeqNode):
+        return value
+    for index, item in enumerate(value):
+        item_loc = value.location_of(index)
+        if isinstance(item, str):
+            value[index] = _map(item_loc, {"path": _seq(item_loc, [item])})
+        elif isinstance(item, MapNode):
+            for key in ("path", "env_file"):
+                if isinstance(item.get(key), str):
+                    item[key] = _seq(item.location_of(key), [item[key]])
+    return value
+
 
 def canonicalize(tree: Any) -> Any:
+    """Turn one file's short syntax into long syntax, in place; returns the tree."""
+    if not isinstance(tree, MapNode):
+        return tree
+    problems = _Problems()
+    services = tree.get("services")
+    if isinstance(services, MapNode):
+        for name, service in services.items():
+            if isinstance(service, MapNode):
+                _apply(service, SERVICE_RULES, ("services", name), problems)
+    for section in ("networks", "volumes", "secrets", "configs"):
+        resources = tree.get(section)
+        if isinstance(resources, MapNode):
+            for name, resource in resources.items():
+                _resource(resource, (section, name), problems)
+    if "include" in tree:
+        tree["include"] = _include(
+            tree["include"], tree.location_of("include"), ("include",), problems
+        )
+    if problems.issues:
+        raise ModelError(problems.issues)
     return tree
 
 
+# --- path resolution --------------------------------------------------------------------
+
+_URL_PREFIXES = ("http://", "https://", "git://", "ssh://", "git@", "github.com/")
+_CONTEXT_SCHEMES = re.compile(
+    r"^[a-z][a-z0-9+.-]*://|^docker-image://|^service:|^oci-layout://", re.I
+)
+
+
+def _expand_home(path: str, home: str | None) -> str:
+    if home and (path == "~" or path.startswith("~/")):
+        return home + path[1:]
+    return path
+
+
+def _absolute(path: str, working_dir: Path, home: str | None) -> str:
+    path = _expand_home(path, home)
+    if os.path.isabs(path):
+        return path
+    return posixpath.normpath(posixpath.join(str(working_dir), path))
+
+
+def _is_remote_context(context: str) -> bool:
+    return context.startswith(_URL_PREFIXES) or bool(_CONTEXT_SCHEMES.match(context))
+
+
+def _resolve_service(service: MapNode, working_dir: Path, home: str | None) -> None:
+    build = service.get("build")
+    if isinstance(build, MapNode):
+        context = build.get("context")
+        if isinstance(context, str) and not _is_remote_context(context):
+            build["context"] = _absolute(context, working_dir, home)
+        contexts = build.get("additional_contexts")
+        if isinstance(contexts, MapNode):
+            for key, value in contexts.items():
+                if isinstance(value, str) and not _is_remote_context(value):
+                    contexts[key] = _absolute(value, working_dir, home)
+    volumes = service.get("volumes")
+    if isinstance(volumes, SeqNode):
+        for volume in volumes:
+            if isinstance(volume, MapNode) and volume.get("type") == "bind":
+                source = volume.get("source")
+                if isinstance(source, str) and source:
+                    volume["source"] = _absolute(source, working_dir, home)
+    env_files = service.get("env_file")
+    if isinstance(env_files, SeqNode):
+        for entry in env_files:
+            if isinstance(entry, MapNode) and isinstance(entry.get("path"), str):
+                entry["path"] = _absolute(entry["path"], working_dir, home)
+    label_files = service.get("label_file")
+    if isinstance(label_files, SeqNode):
+        for index, entry in enumerate(label_files):
+            if isinstance(entry, str):
+                label_files[index] = _absolute(entry, working_dir, home)
+    extends = service.get("extends")
+    if isinstance(extends, MapNode) and isinstance(extends.get("file"), str):
+        extends["file"] = _absolute(extends["file"], working_dir, home)
+    develop = service.get("develop")
+    if isinstance(develop, MapNode) and isinstance(develop.get("watch"), SeqNode):
+        for trigger in develop["watch"]:
+            if isinstance(trigger, MapNode) and isinstance(trigger.get("path"), str):
+                trigger["path"] = _absolute(trigger["path"], working_dir, home)
+
+
 def resolve_paths(tree: Any, working_dir: Path, home: str | None) -> Any:
+    """Make the relative paths of one canonical file absolute, in place; returns the tree."""
+    if not isinstance(tree, MapNode):
+        return tree
+    services = tree.get("services")
+    if isinstance(services, MapNode):
+        for service in services.values():
+            if isinstance(service, MapNode):
+                _resolve_service(service, working_dir, home)
+    for section in ("secrets", "configs"):
+        resources = tree.get(section)
+        if isinstance(resources, MapNode):
+            for resource in resources.values():
+                if isinstance(resource, MapNode) and isinstance(resource.get("file"), str):
+                    resource["file"] = _absolute(resource["file"], working_dir, home)
+    volumes = tree.get("volumes")
+    if isinstance(volumes, MapNode):
+        for volume in volumes.values():
+            if isinstance(volume, MapNode) and isinstance(volume.get("driver_opts"), MapNode):
+                opts = volume["driver_opts"]
+                if opts.get("o") == "bind" and isinstance(opts.get("device"), str):
+                    opts["device"] = _absolute(opts["device"], working_dir, home)
     return tree

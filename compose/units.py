@@ -1,0 +1,123 @@
+"""Byte sizes and durations, read and written the way docker compose does.
+
+Sizes follow docker's ``go-units`` ``RAMInBytes``: ``"512m"``, ``"1.5g"``,
+``"1gb"``, ``"640kB"`` with binary multipliers (k = 1024); plain integers are
+byte counts. Durations follow Go's ``time.ParseDuration`` (plus ``d`` and
+``w``, which compose accepts) and are rendered as Go's ``Duration.String()``:
+``1m30s``, ``1h2m3.004s``, ``100ms``. Durations are held as integer
+nanoseconds so that rendering is exact.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_bytes(value: object) -> int:
+    """A size in bytes from an int or a string such as ``"1.5g"``.
+
+    >>> parse_bytes("512m")
+    536870912
+
+    Raises ValueError with a message fit for users when ``value`` is not a size.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+    match = _SIZE_RE.match(value)
+    if not match:
+        raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+    number, unit = match.groups()
+    try:
+        amount = Decimal(number)
+    except ArithmeticError:
+        raise ValueError(f"expected a size such as 512m or 1g, got {value!r}") from None
+    multiplier = _SIZE_UNITS[unit.lower()] if unit else 1
+    return int(amount * multiplier)
+
+
+_DURATION_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,  # U+00B5 micro sign
+    "μs": 1_000,  # U+03BC greek mu
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60 * 1_000_000_000,
+    "h": 3600 * 1_000_000_000,
+    "d": 24 * 3600 * 1_000_000_000,
+    "w": 7 * 24 * 3600 * 1_000_000_000,
+}
+_DURATION_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h|d|w)")
+
+
+def parse_duration(value: object) -> int:
+    """Nanoseconds from a Go duration string (``"1m30s"``, ``"1.5s"``, ``"2h"``).
+
+    Raises ValueError (``time: invalid duration "forever"``, Go's wording).
+    """
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"expected a duration such as 10s or 1m30s, got {value!r}")
+    if isinstance(value, int | float):
+        if value == 0:
+            return 0
+        raise ValueError(f'time: missing unit in duration "{value}" (use e.g. 10s or 1m30s)')
+    text = value
+    sign = 1
+    if text[:1] in "+-" and text:
+        sign = -1 if text[0] == "-" else 1
+        text = text[1:]
+    if text == "0":
+        return 0
+    if not text:
+        raise ValueError(f'time: invalid duration "{value}"')
+    total = Decimal(0)
+    pos = 0
+    while pos < len(text):
+        match = _DURATION_PART.match(text, pos)
+        if not match or match.group(1) in ("", "."):
+            raise ValueError(f'time: invalid duration "{value}" (use e.g. 10s or 1m30s)')
+        total += Decimal(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    return sign * int(total)
+
+
+def _format_fraction(value: int, precision: int) -> str:
+    """``value`` / 10**precision without trailing zeros (Go's fmtFrac + fmtInt)."""
+    whole, fraction = divmod(value, 10**precision)
+    if fraction == 0:
+        return str(whole)
+    digits = str(fraction).rjust(precision, "0").rstrip("0")
+    return f"{whole}.{digits}"
+
+
+def format_duration(nanoseconds: int) -> str:
+    """Go's ``time.Duration.String()``: ``1h2m3.004s``, ``1m0s``, ``100ms``, ``0s``."""
+    if nanoseconds == 0:
+        return "0s"
+    sign = "-" if nanoseconds < 0 else ""
+    ns = abs(nanoseconds)
+    if ns < 1_000_000_000:
+        if ns < 1_000:
+            return f"{sign}{ns}ns"
+        if ns < 1_000_000:
+            return f"{sign}{_format_fraction(ns, 3)}µs"
+        return f"{sign}{_format_fraction(ns, 6)}ms"
+    seconds_ns = ns % 60_000_000_000
+    minutes_total = ns // 60_000_000_000
+    hours, minutes = divmod(minutes_total, 60)
+    out = f"{_format_fraction(seconds_ns, 9)}s"
+    if minutes_total:
+        out = f"{minutes}m{out}"
+        if hours:
+            out = f"{hours}h{out}"
+    return sign + out
