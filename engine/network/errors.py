@@ -1,13 +1,13 @@
 """Errors raised by engine.network, each a kind of :mod:`engine.api.errors` error.
 
-    InvalidParameter
-    ├── InvalidNetworkConfig   a subnet, range, gateway, port or option is malformed
-    Conflict
-    ├── AddressPoolExhausted   no free subnet is left in the engine's pool
-    ├── AddressInUse           a requested address / subnet / host port is taken
-    └── BridgeFull             a bridge already has the kernel's maximum of ports
-    EngineInternal
-    └── NetworkSetupFailed     the kernel (netlink) or nft refused something
+InvalidParameter
+├── InvalidNetworkConfig   a subnet, range, gateway, port or option is malformed
+Conflict
+├── AddressPoolExhausted   no free subnet is left in the engine's pool
+├── AddressInUse           a requested address / subnet / host port is taken
+└── BridgeFull             a bridge already has the kernel's maximum of ports
+EngineInternal
+└── NetworkSetupFailed     the kernel (netlink) or nft refused something
 """
 
 from __future__ import annotations

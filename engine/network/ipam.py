@@ -237,9 +237,7 @@ def plan_subnets(
         if version in versions:
             continue
         subnet = allocate_subnet(pools, in_use, host_routes)
-        plans.append(
-            SubnetPlan(subnet=subnet, gateway=subnet.network_address + 1, ip_range=subnet)
-        )
+        plans.append(SubnetPlan(subnet=subnet, gateway=subnet.network_address + 1, ip_range=subnet))
         in_use.append(subnet)
     return sorted(plans, key=lambda plan: plan.version)
 

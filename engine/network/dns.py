@@ -1,0 +1,239 @@
+"""The embedded DNS server: names of containers on a network, everything else forwarded.
+
+Like Docker, each container sandbox gets its own resolver on 127.0.0.11:53 (UDP) inside its
+network namespace; the socket is opened there by the engine and served from the engine's event
+loop, so no process runs in the container. A query is answered from :class:`DnsRecords` using
+the networks the container is attached to at that moment: A/AAAA for service names (every
+replica), aliases, container names and hostnames, PTR for their addresses. Other names are
+forwarded to the upstream resolvers (the container's ``dns`` setting, else the host's
+/etc/resolv.conf) from a socket in the engine's namespace, so a resolver on the host's
+loopback (systemd-resolved's 127.0.0.53) works.
+
+Lifecycle: ``records.add_endpoint`` on connect, ``records.remove_endpoint`` on disconnect;
+``serve_resolver(socket, ...)`` runs until cancelled and closes the socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.abc
+import dns.exception
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.reversename
+import dns.rrset
+
+from engine.network.netlink import socket_in_netns
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+RESOLVER_ADDRESS = "127.0.0.11"
+TTL = 600
+FORWARD_TIMEOUT = 2.0
+
+
+def normalize_name(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+@dataclass(slots=True)
+class _Entry:
+    names: tuple[str, ...]
+    addresses: tuple[IPAddress, ...]
+
+
+@dataclass(slots=True)
+class DnsRecords:
+    """Names and addresses of every endpoint, per network (pure, in memory)."""
+
+    _endpoints: dict[str, dict[str, _Entry]] = field(default_factory=dict)
+    _by_name: dict[str, dict[str, dict[str, tuple[IPAddress, ...]]]] = field(default_factory=dict)
+
+    def add_endpoint(
+        self,
+        network_id: str,
+        endpoint_id: str,
+        names: Iterable[str],
+        addresses: Iterable[IPAddress],
+    ) -> None:
+        entry = _Entry(
+            names=tuple(dict.fromkeys(normalize_name(n) for n in names if n)),
+            addresses=tuple(addresses),
+        )
+        self.remove_endpoint(network_id, endpoint_id)
+        self._endpoints.setdefault(network_id, {})[endpoint_id] = entry
+        index = self._by_name.setdefault(network_id, {})
+        for name in entry.names:
+            index.setdefault(name, {})[endpoint_id] = entry.addresses
+
+    def remove_endpoint(self, network_id: str, endpoint_id: str) -> None:
+        entry = self._endpoints.get(network_id, {}).pop(endpoint_id, None)
+        if entry is None:
+            return
+        index = self._by_name.get(network_id, {})
+        for name in entry.names:
+            holders = index.get(name, {})
+            holders.pop(endpoint_id, None)
+            if not holders:
+                index.pop(name, None)
+
+    def remove_network(self, network_id: str) -> None:
+        self._endpoints.pop(network_id, None)
+        self._by_name.pop(network_id, None)
+
+    def knows(self, name: str, network_ids: Iterable[str]) -> bool:
+        key = normalize_name(name)
+        return any(key in self._by_name.get(n, {}) for n in network_ids)
+
+    def lookup(self, name: str, network_ids: Iterable[str], version: int) -> list[IPAddress]:
+        """Addresses of ``name`` (IPv4 or IPv6) on any of the networks, sorted, no duplicates."""
+        key = normalize_name(name)
+        found: set[IPAddress] = set()
+        for network_id in network_ids:
+            for addresses in self._by_name.get(network_id, {}).get(key, {}).values():
+                found.update(a for a in addresses if a.version == version)
+        return sorted(found, key=int)
+
+    def reverse(self, address: IPAddress, network_ids: Iterable[str]) -> list[str]:
+        """Names of the endpoint(s) holding ``address``; the first name of each entry first."""
+        names: list[str] = []
+        for network_id in network_ids:
+            for entry in self._endpoints.get(network_id, {}).values():
+                if address in entry.addresses:
+                    names.extend(n for n in entry.names if n not in names)
+        return names
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverView:
+    """What one sandbox's resolver answers from: its networks and its upstream servers."""
+
+    network_ids: Callable[[], Sequence[str]]
+    upstreams: Sequence[str]
+    upstream_netns: str | None = None
+
+
+def answer_locally(
+    query: dns.message.Message, records: DnsRecords, network_ids: Sequence[str]
+) -> dns.message.Message | None:
+    """The reply for ``query`` from the records, or None when it must be forwarded."""
+    if len(query.question) != 1:
+        return None
+    question = query.question[0]
+    qname = question.name.to_text(omit_final_dot=True)
+    response: dns.message.Message
+    if question.rdtype == dns.rdatatype.PTR:
+        try:
+            address = ipaddress.ip_address(dns.reversename.to_address(question.name))
+        except (dns.exception.SyntaxError, ValueError):
+            return None
+        names = records.reverse(address, network_ids)
+        if not names:
+            return None
+        response = dns.message.make_response(query)
+        response.answer.append(
+            dns.rrset.from_text_list(
+                question.name, TTL, dns.rdataclass.IN, dns.rdatatype.PTR, [f"{names[0]}."]
+            )
+        )
+    else:
+        if not records.knows(qname, network_ids):
+            return None
+        response = dns.message.make_response(query)
+        version = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 6}.get(question.rdtype)
+        if version is not None:
+            addresses = records.lookup(qname, network_ids, version)
+            if addresses:
+                response.answer.append(
+                    dns.rrset.from_text_list(
+                        question.name,
+                        TTL,
+                        dns.rdataclass.IN,
+                        question.rdtype,
+                        [str(a) for a in addresses],
+                    )
+                )
+    response.flags |= dns.flags.RA | dns.flags.AA
+    return response
+
+
+async def _forward(wire: bytes, upstreams: Sequence[str], netns: str | None) -> bytes | None:
+    for upstream in upstreams:
+        family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
+        sock = socket_in_netns(netns, family, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        try:
+            sock.connect((upstream, 53))
+        except OSError:
+            sock.close()
+            continue
+        async with await anyio.abc.ConnectedUDPSocket.from_socket(sock) as udp:
+            with anyio.move_on_after(FORWARD_TIMEOUT):
+                try:
+                    await udp.send(wire)
+                    return await udp.receive()
+                except OSError:
+                    continue
+    return None
+
+
+@dataclass(slots=True)
+class _Resolver:
+    udp: anyio.abc.UDPSocket
+    records: DnsRecords
+    view: ResolverView
+    task_group: anyio.abc.TaskGroup
+
+    async def handle(self, wire: bytes, client: tuple[str, int]) -> None:
+        try:
+            query = dns.message.from_wire(wire)
+        except dns.exception.DNSException:
+            return
+        response = answer_locally(query, self.records, self.view.network_ids())
+        if response is not None:
+            await self.udp.sendto(response.to_wire(), *client)
+            return
+        self.task_group.start_soon(self.forward, query, wire, client)
+
+    async def forward(
+        self, query: dns.message.Message, wire: bytes, client: tuple[str, int]
+    ) -> None:
+        reply = await _forward(wire, self.view.upstreams, self.view.upstream_netns)
+        if reply is None:
+            failure = dns.message.make_response(query)
+            failure.set_rcode(dns.rcode.SERVFAIL)
+            reply = failure.to_wire()
+        with contextlib.suppress(OSError, anyio.ClosedResourceError):
+            await self.udp.sendto(reply, *client)
+
+
+async def serve_resolver(sock: socket.socket, records: DnsRecords, view: ResolverView) -> None:
+    """Answer queries arriving on ``sock`` (a bound UDP socket) until cancelled.
+
+    Resource handling: the socket is closed when this returns or is cancelled.
+    """
+    sock.setblocking(False)
+    async with await anyio.abc.UDPSocket.from_socket(sock) as udp, anyio.create_task_group() as tg:
+        resolver = _Resolver(udp, records, view, tg)
+        async for wire, client in udp:
+            await resolver.handle(wire, client)
+
+
+def bind_resolver_socket(netns: str) -> socket.socket:
+    """A UDP socket bound to 127.0.0.11:53 inside ``netns`` (blocking; run in a thread)."""
+    sock = socket_in_netns(netns, socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind((RESOLVER_ADDRESS, 53))
+    except OSError:
+        sock.close()
+        raise
+    return sock

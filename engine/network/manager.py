@@ -1,0 +1,599 @@
+"""The network engine: networks, container sandboxes, endpoints and published ports.
+
+Lifecycle, as the daemon drives it for one container::
+
+    async with open_network_engine(settings) as engine:
+        network = await engine.create_network("app_default")
+        sandbox = await engine.create_sandbox(container_id, name="app-web-1", hostname="web")
+        # hand sandbox.netns (a bind-mounted netns file) to the runtime's config.json
+        await engine.connect(sandbox.id, network.id, aliases=["web"])
+        await engine.publish_ports(sandbox.id, [PortRequest(80, host_port=8080)])
+        ...
+        await engine.remove_sandbox(sandbox.id)     # endpoints, ports, DNS, netns
+        await engine.remove_network(network.id)     # bridge, rules
+
+Glossary: a *network* is a Linux bridge with subnets; a *sandbox* is a container's network
+namespace (plus its resolver on 127.0.0.11); an *endpoint* is the veth pair joining a sandbox
+to a network (``ethN`` inside, ``pcv…`` on the bridge).
+
+Invariants:
+1. The engine only creates, changes and deletes objects it recorded: bridges, veths, namespace
+   files under ``run_dir`` and its own nftables tables. A bridge name that exists but is not in
+   the records is refused, not reused.
+2. Every change is undone on failure before the error propagates.
+3. State changes hold ``self._lock``; the blocking kernel calls run in worker threads.
+
+Concurrency: blocking pyroute2 calls run through ``anyio.to_thread.run_sync`` (chosen once for
+the package); resolvers run as tasks of the engine's task group, one cancel scope each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+import socket
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import anyio
+import anyio.abc
+from anyio import to_thread
+
+from engine.api.errors import Conflict, NotFound
+from engine.network import coexist, netlink, nftables
+from engine.network.dns import DnsRecords, ResolverView, bind_resolver_socket, serve_resolver
+from engine.network.errors import BridgeFull, InvalidNetworkConfig
+from engine.network.files import ResolvConf, parse_resolv_conf, resolver_upstreams
+from engine.network.ipam import (
+    DEFAULT_IPV4_POOLS,
+    DEFAULT_IPV6_POOLS,
+    AddressPool,
+    SubnetPlan,
+    SubnetRequest,
+    allocate_address,
+    plan_subnets,
+)
+from engine.network.ports import PortBinding, PortRequest, assign_host_ports
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+MTU_OPTION = "com.docker.network.driver.mtu"
+MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
+IFNAME_MAX = 15
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSettings:
+    """Where the engine keeps its namespaces and how it names and numbers things."""
+
+    run_dir: Path = Path("/run/pycompose/network")
+    ipv4_pools: tuple[AddressPool, ...] = DEFAULT_IPV4_POOLS
+    ipv6_pools: tuple[AddressPool, ...] = DEFAULT_IPV6_POOLS
+    bridge_prefix: str = "pcbr-"
+    veth_prefix: str = "pcv"
+    # The namespace the engine treats as "the host" (None: its own). Tests point it at a
+    # namespace they created, so nothing touches the real host's links or rules.
+    host_netns: str | None = None
+    resolv_conf: Path = Path("/etc/resolv.conf")
+
+
+@dataclass(slots=True)
+class Endpoint:
+    id: str
+    network_id: str
+    sandbox_id: str
+    ifname: str
+    host_ifname: str
+    mac_address: str
+    addresses: tuple[IPInterface, ...]
+    aliases: tuple[str, ...]
+    gateways: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
+
+    @property
+    def ipv4(self) -> ipaddress.IPv4Address | None:
+        return next((a.ip for a in self.addresses if isinstance(a, ipaddress.IPv4Interface)), None)
+
+    @property
+    def ipv6(self) -> ipaddress.IPv6Address | None:
+        return next((a.ip for a in self.addresses if isinstance(a, ipaddress.IPv6Interface)), None)
+
+
+@dataclass(slots=True)
+class Network:
+    id: str
+    name: str
+    bridge: str
+    internal: bool
+    enable_ipv6: bool
+    subnets: tuple[SubnetPlan, ...]
+    mtu: int | None = None
+    masquerade: bool = True
+    options: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    iptables_chain: str | None = None
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)  # by sandbox id
+
+
+@dataclass(slots=True)
+class Sandbox:
+    id: str
+    netns: str
+    name: str
+    hostname: str
+    upstreams: tuple[str, ...]
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)  # by network id, in order
+    ports: list[tuple[PortBinding, ipaddress.IPv4Address]] = field(default_factory=list)
+    resolver_scope: anyio.CancelScope | None = None
+
+    @property
+    def network_ids(self) -> list[str]:
+        return list(self.endpoints)
+
+
+def _short_hash(*parts: str, length: int) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
+
+
+class NetworkEngine:
+    """Creates and removes networks, sandboxes, endpoints and published ports (see module)."""
+
+    def __init__(self, settings: NetworkSettings, task_group: anyio.abc.TaskGroup) -> None:
+        self.settings = settings
+        self._task_group = task_group
+        self._lock = anyio.Lock()
+        self.networks: dict[str, Network] = {}
+        self.sandboxes: dict[str, Sandbox] = {}
+        self.records = DnsRecords()
+        self._host_resolv: ResolvConf | None = None
+
+    # --- lookups --------------------------------------------------------------------------
+
+    def network(self, id_or_name: str) -> Network:
+        found = self.networks.get(id_or_name)
+        if found is None:
+            matches = [n for n in self.networks.values() if n.name == id_or_name]
+            matches = matches or [n for n in self.networks.values() if n.id.startswith(id_or_name)]
+            if len(matches) != 1:
+                raise NotFound(f"network {id_or_name} not found")
+            found = matches[0]
+        return found
+
+    def sandbox(self, sandbox_id: str) -> Sandbox:
+        try:
+            return self.sandboxes[sandbox_id]
+        except KeyError:
+            raise NotFound(f"no network sandbox for container {sandbox_id}") from None
+
+    # --- networks -------------------------------------------------------------------------
+
+    async def create_network(
+        self,
+        name: str,
+        *,
+        internal: bool = False,
+        enable_ipv6: bool = False,
+        ipam: Sequence[SubnetRequest] = (),
+        options: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> Network:
+        """Create a bridge network with its subnets, gateway addresses and rules.
+
+        Error handling: ``Conflict`` for a taken name or bridge name, ``InvalidNetworkConfig``
+        for bad options or ipam, ``AddressPoolExhausted`` when no subnet is free.
+        """
+        options = dict(options or {})
+        async with self._lock:
+            if any(n.name == name for n in self.networks.values()):
+                raise Conflict(f"network with name {name} already exists")
+            network_id = secrets.token_hex(32)
+            bridge = options.get(BRIDGE_NAME_OPTION) or (
+                self.settings.bridge_prefix
+                + network_id[: IFNAME_MAX - len(self.settings.bridge_prefix)]
+            )
+            if (
+                len(bridge) > IFNAME_MAX
+                or not bridge.isprintable()
+                or "/" in bridge
+                or " " in bridge
+            ):
+                raise InvalidNetworkConfig(
+                    f"network {name!r}: bridge name {bridge!r} is not a valid interface name "
+                    f"(at most {IFNAME_MAX} characters, no spaces or slashes)"
+                )
+            mtu = self._parse_mtu(name, options.get(MTU_OPTION))
+            masquerade = options.get(MASQUERADE_OPTION, "true").lower() not in ("false", "0")
+            host = self.settings.host_netns
+            existing = await to_thread.run_sync(netlink.link_names, host)
+            if bridge in existing:
+                raise Conflict(
+                    f"network {name!r}: an interface named {bridge} already exists and was not "
+                    "created by this engine; choose another com.docker.network.bridge.name"
+                )
+            routes = await to_thread.run_sync(netlink.host_routes, host)
+            in_use = [plan.subnet for n in self.networks.values() for plan in n.subnets]
+            plans = plan_subnets(
+                name,
+                ipam,
+                enable_ipv6=enable_ipv6,
+                in_use=in_use,
+                host_routes=routes,
+                ipv4_pools=self.settings.ipv4_pools,
+                ipv6_pools=self.settings.ipv6_pools,
+            )
+            gateways = [
+                ipaddress.ip_interface(f"{plan.gateway}/{plan.subnet.prefixlen}") for plan in plans
+            ]
+            network = Network(
+                id=network_id,
+                name=name,
+                bridge=bridge,
+                internal=internal,
+                enable_ipv6=enable_ipv6,
+                subnets=tuple(plans),
+                mtu=mtu,
+                masquerade=masquerade,
+                options=options,
+                labels=dict(labels or {}),
+            )
+            spec = netlink.BridgeSpec(bridge, gateways, mtu)
+            await to_thread.run_sync(netlink.create_bridge, spec, host)
+            try:
+                await to_thread.run_sync(self._enable_forwarding, bridge, enable_ipv6)
+                network.iptables_chain = await coexist.allow_bridge(bridge, host)
+                self.networks[network_id] = network
+                await self._apply_rules()
+            except BaseException:
+                self.networks.pop(network_id, None)
+                with anyio.CancelScope(shield=True):
+                    await to_thread.run_sync(netlink.delete_link, bridge, host)
+                    if network.iptables_chain:
+                        await coexist.disallow_bridge(bridge, network.iptables_chain, host)
+                raise
+            return network
+
+    @staticmethod
+    def _parse_mtu(name: str, text: str | None) -> int | None:
+        if text is None or text == "":
+            return None
+        if not text.isdigit() or not 68 <= int(text) <= 65535:
+            raise InvalidNetworkConfig(
+                f"network {name!r}: {MTU_OPTION}={text!r} is not an MTU between 68 and 65535"
+            )
+        return int(text)
+
+    def _enable_forwarding(self, bridge: str, ipv6: bool) -> None:
+        host = self.settings.host_netns
+        netlink.write_sysctl("net/ipv4/ip_forward", "1", host)
+        # DNAT'ed connections from 127.0.0.1 leave through the bridge with a loopback source
+        netlink.write_sysctl(f"net/ipv4/conf/{bridge}/route_localnet", "1", host)
+        if ipv6:
+            netlink.write_sysctl("net/ipv6/conf/all/forwarding", "1", host)
+
+    async def remove_network(self, id_or_name: str) -> None:
+        """Delete the bridge, its rules and records. Refused while endpoints are attached."""
+        async with self._lock:
+            network = self.network(id_or_name)
+            if network.endpoints:
+                raise Conflict(
+                    f"error while removing network: network {network.name} id {network.id} has "
+                    f"active endpoints ({len(network.endpoints)}); stop or disconnect them first"
+                )
+            with anyio.CancelScope(shield=True):
+                del self.networks[network.id]
+                self.records.remove_network(network.id)
+                host = self.settings.host_netns
+                await to_thread.run_sync(netlink.delete_link, network.bridge, host)
+                if network.iptables_chain:
+                    await coexist.disallow_bridge(network.bridge, network.iptables_chain, host)
+                await self._apply_rules()
+
+    # --- sandboxes ------------------------------------------------------------------------
+
+    def _host_resolv_conf(self) -> ResolvConf:
+        if self._host_resolv is None:
+            try:
+                text = self.settings.resolv_conf.read_text()
+            except OSError:
+                text = ""
+            self._host_resolv = parse_resolv_conf(text)
+        return self._host_resolv
+
+    async def create_sandbox(
+        self,
+        sandbox_id: str,
+        *,
+        name: str = "",
+        hostname: str = "",
+        dns: Sequence[str] = (),
+        embedded_dns: bool = True,
+    ) -> Sandbox:
+        """Create the container's network namespace (``lo`` up) and its resolver.
+
+        Returns the sandbox; ``sandbox.netns`` is the path the runtime puts in config.json.
+        Resource handling: remove it with :meth:`remove_sandbox`.
+        """
+        async with self._lock:
+            if sandbox_id in self.sandboxes:
+                raise Conflict(f"container {sandbox_id} already has a network sandbox")
+            netns = str(self.settings.run_dir / "netns" / sandbox_id)
+            upstreams = resolver_upstreams(self._host_resolv_conf(), dns)
+            sandbox = Sandbox(sandbox_id, netns, name, hostname, upstreams)
+            await to_thread.run_sync(netlink.create_netns, netns)
+            try:
+                if embedded_dns:
+                    sock = await to_thread.run_sync(bind_resolver_socket, netns)
+                    self._start_resolver(sandbox, sock)
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await to_thread.run_sync(netlink.remove_netns, netns)
+                raise
+            self.sandboxes[sandbox_id] = sandbox
+            return sandbox
+
+    def _start_resolver(self, sandbox: Sandbox, sock: socket.socket) -> None:
+        scope = anyio.CancelScope()
+        sandbox.resolver_scope = scope
+        view = ResolverView(
+            network_ids=lambda: sandbox.network_ids,
+            upstreams=sandbox.upstreams,
+            upstream_netns=self.settings.host_netns,
+        )
+
+        async def run() -> None:
+            with scope:
+                await serve_resolver(sock, self.records, view)
+
+        self._task_group.start_soon(run)
+
+    async def remove_sandbox(self, sandbox_id: str) -> None:
+        """Disconnect every endpoint, drop published ports, stop the resolver, delete the netns."""
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                sandbox = self.sandbox(sandbox_id)
+                if sandbox.resolver_scope is not None:
+                    sandbox.resolver_scope.cancel()
+                had_ports = bool(sandbox.ports)
+                sandbox.ports.clear()
+                for network_id in list(sandbox.endpoints):
+                    await self._disconnect(sandbox, self.networks[network_id], reroute=False)
+                await to_thread.run_sync(netlink.remove_netns, sandbox.netns)
+                del self.sandboxes[sandbox_id]
+                if had_ports:
+                    await self._apply_rules()
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    async def connect(
+        self,
+        sandbox_id: str,
+        network_id: str,
+        *,
+        aliases: Sequence[str] = (),
+        ipv4_address: str | None = None,
+        ipv6_address: str | None = None,
+        mac_address: str | None = None,
+    ) -> Endpoint:
+        """Attach the sandbox to the network: veth pair, addresses, routes, DNS names.
+
+        The container side is named ``eth0``, ``eth1``… (lowest free); the first non-internal
+        network gives the default route. DNS answers the sandbox's name, hostname and
+        ``aliases`` with this endpoint's addresses to every container of the network.
+        """
+        async with self._lock:
+            sandbox = self.sandbox(sandbox_id)
+            network = self.network(network_id)
+            if network.id in sandbox.endpoints:
+                raise Conflict(
+                    f"container {sandbox.name or sandbox.id} is already connected to network "
+                    f"{network.name}"
+                )
+            if len(network.endpoints) >= netlink.MAX_BRIDGE_PORTS:
+                raise BridgeFull(
+                    f"network {network.name} already has {len(network.endpoints)} containers, "
+                    f"the most a Linux bridge can hold ({netlink.MAX_BRIDGE_PORTS} ports); put "
+                    "further containers on another network"
+                )
+            addresses: list[IPInterface] = []
+            for plan in network.subnets:
+                taken = [
+                    a.ip
+                    for e in network.endpoints.values()
+                    for a in e.addresses
+                    if a.version == plan.version
+                ]
+                requested = ipv4_address if plan.version == 4 else ipv6_address
+                address = allocate_address(plan, taken, requested, network_name=network.name)
+                addresses.append(ipaddress.ip_interface(f"{address}/{plan.subnet.prefixlen}"))
+            used_ifnames = {e.ifname for e in sandbox.endpoints.values()}
+            ifname = next(
+                f"eth{i}" for i in range(len(used_ifnames) + 1) if f"eth{i}" not in used_ifnames
+            )
+            host_ifname = self.settings.veth_prefix + _short_hash(
+                sandbox.id, network.id, length=IFNAME_MAX - len(self.settings.veth_prefix)
+            )
+            gateways: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
+            if not network.internal and not any(e.gateways for e in sandbox.endpoints.values()):
+                gateways = tuple(plan.gateway for plan in network.subnets)
+            spec = netlink.VethSpec(
+                host_name=host_ifname,
+                bridge=network.bridge,
+                netns=sandbox.netns,
+                ifname=ifname,
+                addresses=addresses,
+                gateways=gateways,
+                mac_address=mac_address,
+                mtu=network.mtu,
+            )
+            mac = await to_thread.run_sync(netlink.create_veth, spec, self.settings.host_netns)
+            endpoint = Endpoint(
+                id=_short_hash(sandbox.id, network.id, "endpoint", length=64),
+                network_id=network.id,
+                sandbox_id=sandbox.id,
+                ifname=ifname,
+                host_ifname=host_ifname,
+                mac_address=mac,
+                addresses=tuple(addresses),
+                aliases=tuple(aliases),
+                gateways=gateways,
+            )
+            network.endpoints[sandbox.id] = endpoint
+            sandbox.endpoints[network.id] = endpoint
+            self.records.add_endpoint(
+                network.id,
+                endpoint.id,
+                [sandbox.name, sandbox.hostname, *aliases],
+                [a.ip for a in addresses],
+            )
+            return endpoint
+
+    async def disconnect(self, sandbox_id: str, network_id: str) -> None:
+        """Detach the sandbox from the network (veth, DNS names, ports via that address)."""
+        with anyio.CancelScope(shield=True):
+            async with self._lock:
+                sandbox = self.sandbox(sandbox_id)
+                network = self.network(network_id)
+                if network.id not in sandbox.endpoints:
+                    raise NotFound(
+                        f"container {sandbox.name or sandbox.id} is not connected to network "
+                        f"{network.name}"
+                    )
+                await self._disconnect(sandbox, network, reroute=True)
+
+    async def _disconnect(self, sandbox: Sandbox, network: Network, *, reroute: bool) -> None:
+        endpoint = sandbox.endpoints.pop(network.id)
+        network.endpoints.pop(sandbox.id, None)
+        self.records.remove_endpoint(network.id, endpoint.id)
+        await to_thread.run_sync(
+            netlink.delete_link, endpoint.host_ifname, self.settings.host_netns
+        )
+        stale = [p for p in sandbox.ports if p[1] == endpoint.ipv4]
+        if stale:
+            sandbox.ports = [p for p in sandbox.ports if p not in stale]
+            await self._apply_rules()
+        if reroute and endpoint.gateways:
+            for other in sandbox.endpoints.values():
+                other_network = self.networks[other.network_id]
+                if other_network.internal:
+                    continue
+                gateways = tuple(plan.gateway for plan in other_network.subnets)
+                for gateway in gateways:
+                    await to_thread.run_sync(
+                        netlink.add_default_route, sandbox.netns, other.ifname, gateway
+                    )
+                other.gateways = gateways
+                break
+
+    # --- published ports ------------------------------------------------------------------
+
+    async def publish_ports(
+        self, sandbox_id: str, requests: Sequence[PortRequest]
+    ) -> list[PortBinding]:
+        """DNAT host ports to the container's address on its first non-internal network.
+
+        Random host ports (no ``host_port``) are chosen free on the host. Reachable from the
+        host (127.0.0.1 included), from other containers through the host's addresses and from
+        other machines.
+        """
+        async with self._lock:
+            sandbox = self.sandbox(sandbox_id)
+            target = next(
+                (
+                    e.ipv4
+                    for e in sandbox.endpoints.values()
+                    if e.ipv4 is not None and not self.networks[e.network_id].internal
+                ),
+                None,
+            )
+            if target is None:
+                raise InvalidNetworkConfig(
+                    f"container {sandbox.name or sandbox.id} publishes ports but is not connected "
+                    "to a non-internal IPv4 network; connect it to one or drop the ports"
+                )
+            taken = [binding for s in self.sandboxes.values() for binding, _ in s.ports]
+            bindings = await to_thread.run_sync(
+                partial(assign_host_ports, requests, taken, self._host_port_free)
+            )
+            sandbox.ports.extend((binding, target) for binding in bindings)
+            try:
+                await self._apply_rules()
+            except BaseException:
+                sandbox.ports = [p for p in sandbox.ports if p[0] not in bindings]
+                raise
+            return bindings
+
+    def _host_port_free(self, protocol: str, port: int) -> bool:
+        kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+        probe = netlink.socket_in_netns(self.settings.host_netns, socket.AF_INET, kind)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        finally:
+            probe.close()
+        return True
+
+    async def unpublish_ports(self, sandbox_id: str) -> None:
+        async with self._lock:
+            sandbox = self.sandbox(sandbox_id)
+            if sandbox.ports:
+                sandbox.ports.clear()
+                await self._apply_rules()
+
+    # --- rules and teardown ---------------------------------------------------------------
+
+    async def _apply_rules(self) -> None:
+        bridges = [
+            nftables.BridgeRules(
+                bridge=n.bridge,
+                subnet=next(
+                    (p.subnet for p in n.subnets if isinstance(p.subnet, ipaddress.IPv4Network)),
+                    None,
+                ),
+                internal=n.internal,
+                masquerade=n.masquerade,
+            )
+            for n in self.networks.values()
+        ]
+        ports = [
+            nftables.PublishedPort(
+                protocol=binding.protocol,
+                host_port=binding.host_port,
+                container_ip=target,
+                container_port=binding.container_port,
+                host_ip=binding.host_ip,
+            )
+            for sandbox in self.sandboxes.values()
+            for binding, target in sandbox.ports
+        ]
+        await nftables.apply_ruleset(bridges, ports, self.settings.host_netns)
+
+    async def teardown(self) -> None:
+        """Remove every sandbox, network and rule of this engine (used by tests and reset)."""
+        with anyio.CancelScope(shield=True):
+            for sandbox_id in list(self.sandboxes):
+                await self.remove_sandbox(sandbox_id)
+            for network_id in list(self.networks):
+                await self.remove_network(network_id)
+            await nftables.remove_tables(self.settings.host_netns)
+
+
+@asynccontextmanager
+async def open_network_engine(
+    settings: NetworkSettings | None = None,
+) -> AsyncIterator[NetworkEngine]:
+    """A :class:`NetworkEngine` whose resolvers run until the block exits.
+
+    Leaving the block stops the resolvers but keeps networks and namespaces (containers keep
+    running while the daemon restarts); call :meth:`NetworkEngine.teardown` to remove all.
+    """
+    async with anyio.create_task_group() as task_group:
+        engine = NetworkEngine(settings or NetworkSettings(), task_group)
+        try:
+            yield engine
+        finally:
+            task_group.cancel_scope.cancel()

@@ -1,0 +1,311 @@
+"""Thin, blocking wrappers over netlink (pyroute2) and network namespaces.
+
+This is the only module that imports pyroute2. Every function here blocks and is meant to run
+in a worker thread (``anyio.to_thread.run_sync``), never on the event loop thread: to work in
+another network namespace the calling thread enters it with setns(2) for the duration of the
+call (a thread's network namespace is its own), opens its netlink socket there and comes back.
+This avoids pyroute2's fork-per-namespace path, which costs milliseconds.
+
+Glossary: ``netns`` is the path of a network-namespace file (``/proc/<pid>/ns/net`` or a bind
+mount such as ``/run/pycompose/netns/<id>``); ``None`` means the engine's own (host) namespace.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from engine.network.errors import BridgeFull, NetworkSetupFailed
+
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+MNT_DETACH = 2
+IFA_F_NODAD = 0x02
+NETLINK_ROUTE = 0
+# The kernel numbers bridge ports 1..1023 (BR_MAX_PORTS = 1024, port 0 unused).
+MAX_BRIDGE_PORTS = 1023
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise NetworkSetupFailed(f"{what}: {os.strerror(code)} (errno {code})")
+
+
+def _setns(fd: int) -> None:
+    _check(_libc.setns(fd, CLONE_NEWNET), "cannot enter network namespace")
+
+
+@contextmanager
+def in_netns(netns: str | None) -> Iterator[None]:
+    """Run the body with the calling thread inside ``netns`` (no-op for ``None``)."""
+    if netns is None:
+        yield
+        return
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            target = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise NetworkSetupFailed(f"network namespace {netns} cannot be opened: {exc}") from exc
+        try:
+            _setns(target)
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _setns(own)
+    finally:
+        os.close(own)
+
+
+@contextmanager
+def _iproute(netns: str | None) -> Iterator[IPRoute]:
+    with in_netns(netns):
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+    ipr = IPRoute(fileno=sock.detach())
+    try:
+        yield ipr
+    except NetlinkError as exc:
+        if exc.code == errno.EXFULL:
+            raise BridgeFull(
+                "the Linux bridge has no free port left (the kernel allows 1023 ports per "
+                "bridge); spread the containers over more networks"
+            ) from exc
+        raise NetworkSetupFailed(
+            f"netlink refused a change in {netns or 'the host namespace'}: "
+            f"{os.strerror(exc.code) if exc.code else exc} ({exc})"
+        ) from exc
+    finally:
+        ipr.close()
+
+
+def socket_in_netns(netns: str | None, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A socket that belongs to ``netns`` (usable from any thread afterwards)."""
+    with in_netns(netns):
+        return socket.socket(family, kind, proto)
+
+
+# --- namespaces -------------------------------------------------------------------------------
+
+
+def create_netns(path: str) -> None:
+    """Create a network namespace kept alive by a bind mount on ``path``, with ``lo`` up."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.touch(exist_ok=False)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _check(_libc.unshare(CLONE_NEWNET), "cannot create a network namespace")
+        try:
+            source = b"/proc/thread-self/ns/net"
+            _check(
+                _libc.mount(source, str(target).encode(), None, MS_BIND, None),
+                f"cannot bind-mount the network namespace on {target}",
+            )
+        finally:
+            _setns(own)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(own)
+    with _iproute(path) as ipr:
+        ipr.link("set", index=1, state="up")
+
+
+def remove_netns(path: str) -> None:
+    """Unmount and delete a namespace file made by :func:`create_netns` (absent: no-op)."""
+    target = Path(path)
+    if not target.exists():
+        return
+    if _libc.umount2(str(target).encode(), MNT_DETACH) != 0:
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOENT):
+            raise NetworkSetupFailed(
+                f"cannot unmount network namespace {path}: {os.strerror(code)}"
+            )
+    target.unlink(missing_ok=True)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def host_routes(netns: str | None = None) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Destinations of every route on the host (all tables), for IPAM to stay clear of."""
+    routes: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    with _iproute(netns) as ipr:
+        for family in (socket.AF_INET, socket.AF_INET6):
+            for route in ipr.route("dump", family=family):
+                dst = route.get("RTA_DST") or route.get_attr("RTA_DST")
+                length = route["dst_len"]
+                if dst is None or length == 0:
+                    continue
+                network = ipaddress.ip_network(f"{dst}/{length}", strict=False)
+                if network.is_link_local or network.is_multicast or network.is_loopback:
+                    continue
+                routes.append(network)
+    return routes
+
+
+def link_names(netns: str | None = None) -> list[str]:
+    with _iproute(netns) as ipr:
+        return [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
+
+
+def bridge_port_count(bridge: str, netns: str | None = None) -> int:
+    with _iproute(netns) as ipr:
+        found = ipr.link_lookup(ifname=bridge)
+        if not found:
+            return 0
+        return len(ipr.link_lookup(master=found[0]))
+
+
+# --- bridges ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSpec:
+    name: str
+    addresses: Sequence[IPInterface]
+    mtu: int | None = None
+
+
+def create_bridge(spec: BridgeSpec, netns: str | None = None) -> None:
+    """Create and bring up a bridge with the gateway addresses (existing name: error)."""
+    with _iproute(netns) as ipr:
+        kwargs: dict[str, object] = {"ifname": spec.name, "kind": "bridge"}
+        if spec.mtu:
+            kwargs["mtu"] = spec.mtu
+        ipr.link("add", **kwargs)
+        try:
+            index = ipr.link_lookup(ifname=spec.name)[0]
+            for address in spec.addresses:
+                ipr.addr(
+                    "add",
+                    index=index,
+                    address=str(address.ip),
+                    prefixlen=address.network.prefixlen,
+                    flags=IFA_F_NODAD if address.version == 6 else 0,
+                )
+            ipr.link("set", index=index, state="up")
+        except BaseException:
+            ipr.link("del", index=index)
+            raise
+
+
+def delete_link(name: str, netns: str | None = None) -> bool:
+    """Delete a link by name; False when it was not there."""
+    with _iproute(netns) as ipr:
+        found = ipr.link_lookup(ifname=name)
+        if not found:
+            return False
+        ipr.link("del", index=found[0])
+        return True
+
+
+def write_sysctl(key: str, value: str, netns: str | None = None) -> None:
+    """Write ``/proc/sys/<key>`` as seen from ``netns`` (``key`` like net/ipv4/ip_forward)."""
+    with in_netns(netns), open(f"/proc/sys/{key}", "w") as handle:
+        handle.write(value)
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VethSpec:
+    """One container endpoint: ``host_name`` on ``bridge``, ``ifname`` inside ``netns``."""
+
+    host_name: str
+    bridge: str
+    netns: str
+    ifname: str
+    addresses: Sequence[IPInterface]
+    gateways: Sequence[IPAddress] = ()
+    mac_address: str | None = None
+    mtu: int | None = None
+
+
+def create_veth(spec: VethSpec, host_netns: str | None = None) -> str:
+    """Create the veth pair, plug it into the bridge and configure the container side.
+
+    Returns the MAC address of the container side. On failure the pair is removed.
+    """
+    fd = os.open(spec.netns, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with _iproute(host_netns) as ipr:
+            bridge = ipr.link_lookup(ifname=spec.bridge)
+            if not bridge:
+                raise NetworkSetupFailed(f"bridge {spec.bridge} does not exist")
+            peer: dict[str, object] = {"ifname": spec.ifname, "net_ns_fd": fd}
+            if spec.mac_address:
+                peer["address"] = spec.mac_address
+            kwargs: dict[str, object] = {
+                "ifname": spec.host_name,
+                "kind": "veth",
+                "peer": peer,
+                "master": bridge[0],
+            }
+            if spec.mtu:
+                kwargs["mtu"] = spec.mtu
+                peer["mtu"] = spec.mtu
+            ipr.link("add", **kwargs)
+            try:
+                ipr.link("set", ifname=spec.host_name, state="up")
+                with _iproute(spec.netns) as inner:
+                    index = inner.link_lookup(ifname=spec.ifname)[0]
+                    for address in spec.addresses:
+                        inner.addr(
+                            "add",
+                            index=index,
+                            address=str(address.ip),
+                            prefixlen=address.network.prefixlen,
+                            flags=IFA_F_NODAD if address.version == 6 else 0,
+                        )
+                    inner.link("set", index=index, state="up")
+                    for gateway in spec.gateways:
+                        family = socket.AF_INET if gateway.version == 4 else socket.AF_INET6
+                        inner.route(
+                            "add",
+                            dst="default",
+                            gateway=str(gateway),
+                            oif=index,
+                            family=family,
+                        )
+                    link = inner.get_links(index)[0]
+                    return str(link.get_attr("IFLA_ADDRESS"))
+            except BaseException:
+                ipr.link("del", ifname=spec.host_name)
+                raise
+    finally:
+        os.close(fd)
+
+
+def default_route_exists(netns: str, version: int) -> bool:
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    with _iproute(netns) as ipr:
+        return any(r["dst_len"] == 0 for r in ipr.route("dump", family=family, table=254))
+
+
+def add_default_route(netns: str, ifname: str, gateway: IPAddress) -> None:
+    family = socket.AF_INET if gateway.version == 4 else socket.AF_INET6
+    with _iproute(netns) as ipr:
+        index = ipr.link_lookup(ifname=ifname)[0]
+        ipr.route("add", dst="default", gateway=str(gateway), oif=index, family=family)

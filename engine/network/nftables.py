@@ -1,0 +1,173 @@
+"""The engine's nftables rules: forwarding, isolation, outbound NAT and published ports.
+
+The engine owns exactly two tables, ``table inet pycompose`` (filter) and ``table ip
+pycompose_nat`` (NAT), and nothing else. They are rendered from data by :func:`render_ruleset`
+(pure) and replaced atomically by :func:`apply_ruleset` (one ``nft -f`` transaction that deletes
+and recreates both tables), so the kernel always holds exactly what the records say.
+:func:`remove_tables` drops both.
+
+Rules, in the order the kernel meets them:
+1. forward (priority filter - 10): traffic from one engine bridge to another engine bridge is
+   dropped (isolation) unless it was DNAT'ed to a published port; an internal network's bridge
+   only talks to itself; otherwise traffic leaving a bridge and replies are accepted.
+   An nftables accept does not stop other base chains, so when Docker's iptables FORWARD chain
+   drops by policy, :mod:`engine.network.coexist` adds accept rules there too.
+2. nat prerouting/output (priority dstnat - 5): packets to a local address (``fib daddr type
+   local``) on a published port are DNAT'ed to the container; the output hook covers
+   connections made on the host itself, 127.0.0.1 included.
+3. nat postrouting (priority srcnat - 5): outbound masquerade for non-internal subnets; the
+   source of DNAT'ed packets from 127.0.0.0/8 (these need route_localnet=1 on the bridge) and
+   of hairpin connections (a container reaching a published port through the host address) is
+   masqueraded to the gateway, so replies come back through the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from engine.network.errors import NetworkSetupFailed
+
+FILTER_TABLE = "pycompose"
+NAT_TABLE = "pycompose_nat"
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeRules:
+    """What the rules need to know about one network."""
+
+    bridge: str
+    subnet: ipaddress.IPv4Network | None
+    internal: bool
+    masquerade: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedPort:
+    """``host_ip:host_port -> container_ip:container_port/protocol`` (host_ip None: any)."""
+
+    protocol: str
+    host_port: int
+    container_ip: ipaddress.IPv4Address
+    container_port: int
+    host_ip: ipaddress.IPv4Address | None = None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', "") + '"'
+
+
+def render_ruleset(bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort]) -> str:
+    """The ``nft -f`` script that replaces the engine's two tables with the given state."""
+    lines = [
+        f"table inet {FILTER_TABLE} {{}}",
+        f"delete table inet {FILTER_TABLE}",
+        f"table ip {NAT_TABLE} {{}}",
+        f"delete table ip {NAT_TABLE}",
+    ]
+    if not bridges:
+        return "\n".join(lines) + "\n"
+    names = ", ".join(_quote(b.bridge) for b in sorted(bridges, key=lambda b: b.bridge))
+    lines += [
+        f"table inet {FILTER_TABLE} {{",
+        "  set bridges {",
+        "    type ifname",
+        f"    elements = {{ {names} }}",
+        "  }",
+        "  chain forward {",
+        "    type filter hook forward priority filter - 10; policy accept;",
+    ]
+    for b in bridges:
+        name = _quote(b.bridge)
+        if b.internal:
+            lines += [
+                f"    iifname {name} oifname != {name} drop",
+                f"    oifname {name} iifname != {name} drop",
+            ]
+    # published ports stay reachable from containers of other networks (through the host)
+    lines.append("    oifname @bridges ct status dnat accept")
+    for b in bridges:
+        if not b.internal:
+            name = _quote(b.bridge)
+            lines.append(f"    iifname {name} oifname @bridges oifname != {name} drop")
+    for b in bridges:
+        name = _quote(b.bridge)
+        lines += [
+            f"    iifname {name} accept",
+            f"    oifname {name} ct state established,related accept",
+        ]
+    lines += ["  }", "}"]
+
+    lines += [
+        f"table ip {NAT_TABLE} {{",
+        "  chain published {",
+    ]
+    for port in sorted(ports, key=lambda p: (p.protocol, p.host_port, str(p.host_ip))):
+        match = f"ip daddr {port.host_ip} " if port.host_ip else ""
+        lines.append(
+            f"    {match}{port.protocol} dport {port.host_port} "
+            f"dnat to {port.container_ip}:{port.container_port}"
+        )
+    lines += [
+        "  }",
+        "  chain prerouting {",
+        "    type nat hook prerouting priority dstnat - 5; policy accept;",
+        "    fib daddr type local jump published",
+        "  }",
+        "  chain output {",
+        "    type nat hook output priority -105; policy accept;",
+        "    fib daddr type local jump published",
+        "  }",
+        "  chain postrouting {",
+        "    type nat hook postrouting priority srcnat - 5; policy accept;",
+    ]
+    for b in bridges:
+        if b.subnet is None:
+            continue
+        name = _quote(b.bridge)
+        lines += [
+            f"    oifname {name} ip saddr 127.0.0.0/8 masquerade",
+            f"    oifname {name} ip saddr {b.subnet} ct status dnat masquerade",
+        ]
+        if not b.internal and b.masquerade:
+            lines.append(f"    ip saddr {b.subnet} oifname != {name} masquerade")
+    lines += ["  }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _nft_command(netns: str | None, *args: str) -> list[str]:
+    command = ["nft", *args]
+    if netns is not None:
+        command = ["nsenter", f"--net={netns}", *command]
+    return command
+
+
+async def run_nft(script: str, netns: str | None = None) -> None:
+    """Feed ``script`` to ``nft -f -`` in ``netns`` (None: the engine's namespace)."""
+    try:
+        result = await anyio.run_process(
+            _nft_command(netns, "-f", "-"), input=script.encode(), check=False
+        )
+    except FileNotFoundError as exc:
+        raise NetworkSetupFailed(
+            "the nft command is missing; install the Debian package nftables"
+        ) from exc
+    if result.returncode != 0:
+        raise NetworkSetupFailed(
+            f"nft refused the engine's ruleset: {result.stderr.decode(errors='replace').strip()}"
+        )
+
+
+async def apply_ruleset(
+    bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort], netns: str | None = None
+) -> None:
+    """Replace the engine's tables atomically with the rules for ``bridges`` and ``ports``."""
+    await run_nft(render_ruleset(bridges, ports), netns)
+
+
+async def remove_tables(netns: str | None = None) -> None:
+    """Drop the engine's tables (absent tables are fine)."""
+    await run_nft(render_ruleset([], []), netns)

@@ -1,0 +1,175 @@
+"""Published ports: what the user asked for, and the host ports it gets.
+
+``PortRequest`` is one container port (Docker API ``PortBindings`` entry, or one item of the
+Compose short/long syntax after expansion); :func:`parse_port_spec` expands the Compose short
+syntax ``[host_ip:][host_port[-end]:]container_port[-end][/protocol]``; :func:`assign_host_ports`
+decides the host port of each request (pure: which ports are taken is passed in).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from engine.network.errors import AddressInUse, InvalidNetworkConfig
+
+# Docker takes random host ports from the kernel's ephemeral range; this is its default.
+RANDOM_PORT_RANGE = (49153, 60999)
+PROTOCOLS = ("tcp", "udp")
+
+
+@dataclass(frozen=True, slots=True)
+class PortRequest:
+    """One container port to publish; no host port (or a range) means: pick one."""
+
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str | None = None
+    host_port: int | None = None
+    host_port_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PortBinding:
+    """A decided binding: ``host_ip:host_port -> container_port/protocol``."""
+
+    container_port: int
+    protocol: str
+    host_port: int
+    host_ip: ipaddress.IPv4Address | None = None
+
+
+def _port(text: str, spec: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise InvalidNetworkConfig(f"port spec {spec!r}: {text!r} is not a port (1-65535)")
+    return int(text)
+
+
+def _port_range(text: str, spec: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    start = _port(first, spec)
+    end = _port(last, spec) if last else start
+    if end < start:
+        raise InvalidNetworkConfig(f"port spec {spec!r}: range {text} runs backwards")
+    return start, end
+
+
+def parse_port_spec(spec: str) -> list[PortRequest]:
+    """Expand one Compose short-syntax port into one request per container port.
+
+    Example: ``"127.0.0.1:8000-8001:80-81/udp"`` -> 80->8000 and 81->8001, UDP, on 127.0.0.1.
+    """
+    text, _, protocol = spec.partition("/")
+    protocol = protocol or "tcp"
+    if protocol not in PROTOCOLS:
+        raise InvalidNetworkConfig(f"port spec {spec!r}: protocol must be tcp or udp")
+    host_ip: str | None = None
+    if text.startswith("["):  # [::1]:80:80
+        closing = text.index("]")
+        host_ip, text = text[1:closing], text[closing + 2 :]
+    parts = text.split(":")
+    if len(parts) == 3:
+        host_ip, host_text, container_text = parts[0] or host_ip, parts[1], parts[2]
+    elif len(parts) == 2:
+        host_text, container_text = parts
+    elif len(parts) == 1:
+        host_text, container_text = "", parts[0]
+    else:
+        raise InvalidNetworkConfig(
+            f"port spec {spec!r} is not [host_ip:][host_port:]container_port[/protocol]"
+        )
+    container_start, container_end = _port_range(container_text, spec)
+    count = container_end - container_start + 1
+    requests: list[PortRequest] = []
+    if not host_text:
+        return [
+            PortRequest(port, protocol, host_ip or None)
+            for port in range(container_start, container_end + 1)
+        ]
+    host_start, host_end = _port_range(host_text, spec)
+    host_count = host_end - host_start + 1
+    if count == 1 and host_count > 1:
+        # one container port, a host range: the first free host port of the range
+        return [PortRequest(container_start, protocol, host_ip or None, host_start, host_end)]
+    if host_count != count:
+        raise InvalidNetworkConfig(
+            f"port spec {spec!r}: the host range has {host_count} ports but the container range "
+            f"has {count}; give ranges of the same length"
+        )
+    for offset in range(count):
+        requests.append(
+            PortRequest(container_start + offset, protocol, host_ip or None, host_start + offset)
+        )
+    return requests
+
+
+def _host_ip(text: str | None) -> ipaddress.IPv4Address | None:
+    if text in (None, "", "0.0.0.0"):
+        return None
+    try:
+        address = ipaddress.ip_address(text or "")
+    except ValueError as exc:
+        raise InvalidNetworkConfig(f"published port host_ip {text!r} is not an IP address") from exc
+    if address.version != 4:
+        raise InvalidNetworkConfig(
+            f"published port host_ip {text}: only IPv4 host addresses are supported; "
+            "publish on an IPv4 address or on all addresses"
+        )
+    return address
+
+
+def _clashes(binding: PortBinding, taken: Iterable[PortBinding]) -> bool:
+    for other in taken:
+        if other.protocol != binding.protocol or other.host_port != binding.host_port:
+            continue
+        if other.host_ip is None or binding.host_ip is None or other.host_ip == binding.host_ip:
+            return True
+    return False
+
+
+def assign_host_ports(
+    requests: Sequence[PortRequest],
+    taken: Sequence[PortBinding],
+    host_port_free: Callable[[str, int], bool] = lambda protocol, port: True,
+    random_range: tuple[int, int] = RANDOM_PORT_RANGE,
+) -> list[PortBinding]:
+    """Bindings for ``requests``, never clashing with ``taken`` nor with each other.
+
+    ``host_port_free(protocol, port)`` tells whether a random candidate is unused on the host
+    (the caller probes with a bind); fixed host ports are only checked against ``taken``.
+    """
+    decided: list[PortBinding] = []
+    for request in requests:
+        host_ip = _host_ip(request.host_ip)
+        if request.protocol not in PROTOCOLS:
+            raise InvalidNetworkConfig(f"protocol {request.protocol!r} must be tcp or udp")
+        if request.host_port is not None and request.host_port_end is None:
+            binding = PortBinding(
+                request.container_port, request.protocol, request.host_port, host_ip
+            )
+            if _clashes(binding, [*taken, *decided]):
+                where = f"{host_ip}:" if host_ip else ""
+                raise AddressInUse(
+                    f"host port {where}{request.host_port}/{request.protocol} is already "
+                    "published by another container; choose another host port or leave it "
+                    "out to get a free one"
+                )
+            decided.append(binding)
+            continue
+        first, last = (
+            (request.host_port, request.host_port_end or request.host_port)
+            if request.host_port is not None
+            else random_range
+        )
+        for port in range(first, last + 1):
+            binding = PortBinding(request.container_port, request.protocol, port, host_ip)
+            if not _clashes(binding, [*taken, *decided]) and host_port_free(request.protocol, port):
+                decided.append(binding)
+                break
+        else:
+            raise AddressInUse(
+                f"no free host port in {first}-{last}/{request.protocol} for container port "
+                f"{request.container_port}; widen the range or free ports"
+            )
+    return decided
