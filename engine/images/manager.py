@@ -1,0 +1,806 @@
+"""The image service: what the daemon (and, until it exists, the CLI) calls. Async.
+
+Lifecycle: ``async with ImageService(data_root) as images:`` opens the store under
+``<data_root>/images`` and a registry client; ``pull`` -> ``mount_rootfs`` for
+containers; ``remove``/``prune`` collect what no image uses any more.
+
+Invariants:
+
+1. A blob is in the store only if it verified; a layer dir exists only if complete.
+2. Every blob and layer is fetched/unpacked once, even when pulls race: the first
+   one registers an ``anyio.Event`` per digest (per chain ID for unpacks), the
+   others wait for it and then find the result in the store.
+3. An image record is written last, when everything it refers to is in place. A
+   pull that fails removes what it added that no image refers to: the store is
+   as it was.
+4. Garbage collection removes blobs and layer dirs that no record refers to; it
+   skips while pulls are running (the next collection catches up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from engine.api.errors import InvalidParameter
+from engine.images import archive, overlay, unpack
+from engine.images import manifest as mf
+from engine.images.auth import Credentials, load_credentials
+from engine.images.errors import ImageInUse, ImageNotFound, InvalidImage, InvalidReference
+from engine.images.reference import Reference, is_image_id, parse_reference
+from engine.images.registry import RegistryClient
+from engine.images.store import (
+    DEFAULT_DATA_ROOT,
+    BlobStore,
+    ImageRecord,
+    ImageRecords,
+    LayerRecord,
+    check_digest,
+)
+
+DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Progress:
+    """One progress event, in Docker's words (``Downloading``, ``Pull complete``…).
+
+    ``id`` is the layer's short digest (12 hex), or "" for the image as a whole.
+    """
+
+    id: str
+    status: str
+    current: int = 0
+    total: int = 0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def _short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12]
+
+
+def _noop(_: Progress) -> None:
+    return None
+
+
+class ImageService:
+    """Images under ``<data_root>/images``.
+
+    Args:
+        data_root: the engine's data root (``/var/lib/pycompose`` by default).
+        docker_config: the Docker ``config.json`` holding registry credentials.
+        insecure_registries: hosts (``host:port``) to reach over plain HTTP.
+        in_use: tells whether a container uses an image ID (refuses removal).
+        transport: an httpx transport (tests).
+    """
+
+    def __init__(
+        self,
+        data_root: Path = DEFAULT_DATA_ROOT,
+        *,
+        docker_config: Path | None = None,
+        credentials: dict[str, Credentials] | None = None,
+        insecure_registries: Iterable[str] = (),
+        max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT_DOWNLOADS,
+        in_use: Callable[[str], bool] | None = None,
+        platform: mf.Platform | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.root = Path(data_root) / "images"
+        self.blobs = BlobStore(self.root)
+        self.records = ImageRecords(self.root / "images.db")
+        self.layers_root = self.root / "layers"
+        self.links_root = self.root / "l"
+        self.layers_root.mkdir(exist_ok=True)
+        self.links_root.mkdir(exist_ok=True)
+        self.platform = platform or mf.host()
+        self._in_use = in_use or (lambda _image_id: False)
+        self._docker_config = docker_config
+        self._credentials = credentials
+        self._insecure = tuple(insecure_registries)
+        self._transport = transport
+        self._registry: RegistryClient | None = None
+        self._limiter = anyio.CapacityLimiter(max_concurrent_downloads)
+        self._downloads: dict[str, anyio.Event] = {}
+        self._unpacks: dict[str, anyio.Event] = {}
+        self._active_pulls = 0
+
+    async def __aenter__(self) -> ImageService:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._registry is not None:
+            await self._registry.aclose()
+            self._registry = None
+        self.records.close()
+
+    def registry(self) -> RegistryClient:
+        if self._registry is None:
+            credentials = self._credentials
+            if credentials is None:
+                credentials = load_credentials(self._docker_config)
+            self._registry = RegistryClient(
+                credentials=credentials,
+                insecure_registries=self._insecure,
+                transport=self._transport,
+            )
+        return self._registry
+
+    # ---------------------------------------------------------------- lookup
+
+    def images(self) -> list[ImageRecord]:
+        return self.records.all()
+
+    def resolve(self, name: str) -> ImageRecord:
+        """The image named by a reference, a full ID or an unambiguous ID prefix."""
+        records = self.records.all()
+        if is_image_id(name):
+            wanted = "sha256:" + name.removeprefix("sha256:")
+            for record in records:
+                if record.id == wanted:
+                    return record
+            raise ImageNotFound(f"No such image: {name}")
+        ref: Reference | None = None
+        with contextlib.suppress(InvalidReference):
+            ref = parse_reference(name)
+        if ref is not None:
+            for record in records:
+                if ref.digest is None and str(ref) in record.repo_tags:
+                    return record
+                if ref.digest is not None and (
+                    f"{ref.name}@{ref.digest}" in record.repo_digests
+                    or (
+                        record.manifest_digest == ref.digest
+                        and any(d.startswith(ref.name + "@") for d in record.repo_digests)
+                    )
+                ):
+                    return record
+        if re.fullmatch(r"(sha256:)?[0-9a-f]{4,64}", name):
+            prefix = "sha256:" + name.removeprefix("sha256:")
+            matches = [r for r in records if r.id.startswith(prefix)]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise InvalidParameter(f"image ID prefix {name!r} is ambiguous; give more digits")
+        if ref is None:
+            parse_reference(name)  # raises the reason it is not a reference
+        raise ImageNotFound(f"No such image: {name}", hint="pull it first: pycompose image pull")
+
+    def config(self, record: ImageRecord) -> dict[str, Any]:
+        return mf.parse_config(self.blobs.read_bytes(record.config_digest))
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        """Docker's ``GET /images/{name}/json`` shape."""
+        record = self.resolve(name)
+        config = self.config(record)
+        chains = [layer.chain_id for layer in record.layers]
+        lower = [str(unpack.layer_dir(self.layers_root, c) / "diff") for c in reversed(chains)]
+        return {
+            "Id": record.id,
+            "RepoTags": [parse_reference(t).familiar() for t in record.repo_tags],
+            "RepoDigests": [parse_reference(d).familiar() for d in record.repo_digests],
+            "Parent": "",
+            "Comment": config.get("comment", ""),
+            "Created": config.get("created", record.created or ""),
+            "Author": config.get("author", ""),
+            "Config": config.get("config") or {},
+            "Architecture": config.get("architecture", record.architecture),
+            "Variant": config.get("variant"),
+            "Os": config.get("os", record.os),
+            "Size": record.size,
+            "GraphDriver": {
+                "Name": "overlay2",
+                "Data": {"LowerDir": ":".join(lower[1:]), "UpperDir": lower[0] if lower else ""},
+            },
+            "RootFS": {"Type": "layers", "Layers": config["rootfs"]["diff_ids"]},
+            "Metadata": {"LastTagTime": ""},
+            "History": config.get("history") or [],
+        }
+
+    # ------------------------------------------------------------------ pull
+
+    async def pull(
+        self,
+        reference: str,
+        *,
+        platform: mf.Platform | str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> ImageRecord:
+        """Pull ``reference`` for ``platform`` (the host's by default); return its record.
+
+        Error handling: :class:`ImageNotFound` (no such repository/tag), :class:`AuthError`,
+        :class:`DigestMismatch`, :class:`InvalidImage`, :class:`UnsupportedMediaType`,
+        :class:`RegistryError`. On error the store is left as it was.
+        """
+        emit = progress or _noop
+        ref = parse_reference(reference)
+        wanted = mf.parse_platform(platform) if isinstance(platform, str) else platform
+        wanted = wanted or self.platform
+        client = self.registry()
+        emit(Progress("", f"Pulling from {ref.familiar_name}"))
+        data, media_type, top_digest = await client.get_manifest(ref)
+        parsed = mf.parse(data, media_type)
+        manifest_digest = top_digest
+        if isinstance(parsed, mf.Index):
+            chosen = mf.choose(parsed, wanted)
+            data, media_type, manifest_digest = await client.get_manifest(ref, chosen.digest)
+            parsed = mf.parse(data, media_type or chosen.media_type)
+            if not isinstance(parsed, mf.Manifest):
+                raise InvalidImage(f"{ref}: an index inside an index is not supported")
+        added: list[str] = []
+        self._active_pulls += 1
+        try:
+            record = await self._pull_manifest(
+                ref, parsed, data, manifest_digest, emit=emit, added=added
+            )
+            record = record.model_copy(
+                update={
+                    "repo_tags": (str(ref),) if ref.tag and not ref.digest else (),
+                    "repo_digests": (f"{ref.name}@{top_digest}",),
+                }
+            )
+            record = await anyio.to_thread.run_sync(self.records.add, record)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                self._active_pulls -= 1
+                await anyio.to_thread.run_sync(self._forget, added)
+            raise
+        self._active_pulls -= 1
+        emit(Progress("", f"Digest: {top_digest}"))
+        emit(Progress("", f"Status: Downloaded image for {ref.familiar()}"))
+        return record
+
+    async def _pull_manifest(
+        self,
+        ref: Reference,
+        manifest: mf.Manifest,
+        data: bytes,
+        manifest_digest: str,
+        *,
+        emit: ProgressCallback,
+        added: list[str],
+    ) -> ImageRecord:
+        await self._ensure_blob(ref, manifest.config, emit, added, quiet=True)
+        config = mf.parse_config(self.blobs.read_bytes(manifest.config.digest))
+        diff_ids: list[str] = config["rootfs"]["diff_ids"]
+        if len(diff_ids) != len(manifest.layers):
+            raise InvalidImage(
+                f"{ref}: the manifest has {len(manifest.layers)} layers but the config "
+                f"lists {len(diff_ids)} diff IDs"
+            )
+        chains = mf.chain_ids(diff_ids)
+        unpacked = [anyio.Event() for _ in manifest.layers]
+        async with anyio.create_task_group() as task_group:
+            for i, layer in enumerate(manifest.layers):
+                task_group.start_soon(
+                    functools.partial(
+                        self._pull_layer,
+                        ref,
+                        layer,
+                        diff_id=diff_ids[i],
+                        chain_id=chains[i],
+                        below=unpacked[i - 1] if i else None,
+                        done=unpacked[i],
+                        emit=emit,
+                        added=added,
+                    )
+                )
+        await anyio.to_thread.run_sync(self.blobs.write_bytes, data, manifest_digest)
+        added.append(manifest_digest)
+        return ImageRecord(
+            id=manifest.config.digest,
+            manifest_digest=manifest_digest,
+            manifest_media_type=manifest.media_type,
+            config_digest=manifest.config.digest,
+            layers=tuple(
+                LayerRecord(
+                    digest=layer.digest,
+                    media_type=layer.media_type,
+                    size=layer.size,
+                    diff_id=diff_ids[i],
+                    chain_id=chains[i],
+                )
+                for i, layer in enumerate(manifest.layers)
+            ),
+            created=config.get("created"),
+            os=config.get("os", "linux"),
+            architecture=config.get("architecture", "amd64"),
+            variant=config.get("variant"),
+        )
+
+    async def _pull_layer(
+        self,
+        ref: Reference,
+        layer: mf.Descriptor,
+        *,
+        diff_id: str,
+        chain_id: str,
+        below: anyio.Event | None,
+        done: anyio.Event,
+        emit: ProgressCallback,
+        added: list[str],
+    ) -> None:
+        short = _short(layer.digest)
+        if self.blobs.has(layer.digest) and unpack.layer_dir(self.layers_root, chain_id).is_dir():
+            emit(Progress(short, "Already exists", layer.size, layer.size))
+            done.set()
+            return
+        await self._ensure_blob(ref, layer, emit, added)
+        if below is not None:
+            await below.wait()
+        await self._ensure_unpacked(layer.digest, diff_id, chain_id, emit, added)
+        done.set()
+        emit(Progress(short, "Pull complete", layer.size, layer.size))
+
+    async def _ensure_blob(
+        self,
+        ref: Reference,
+        descriptor: mf.Descriptor,
+        emit: ProgressCallback,
+        added: list[str],
+        *,
+        quiet: bool = False,
+    ) -> None:
+        digest = descriptor.digest
+        short = _short(digest)
+        while True:
+            if self.blobs.has(digest):
+                return
+            pending = self._downloads.get(digest)
+            if pending is None:
+                break
+            emit(Progress(short, "Waiting", 0, descriptor.size))
+            await pending.wait()
+        event = self._downloads[digest] = anyio.Event()
+        try:
+            async with self._limiter:
+                if not quiet:
+                    emit(Progress(short, "Downloading", 0, descriptor.size))
+
+                def on_bytes(count: int) -> None:
+                    if not quiet:
+                        emit(Progress(short, "Downloading", count, descriptor.size))
+
+                with await anyio.to_thread.run_sync(self.blobs.ingest) as ingest:
+                    await self.registry().fetch_blob(ref, descriptor, ingest, on_bytes)
+                    if not quiet:
+                        emit(Progress(short, "Verifying Checksum", ingest.size, descriptor.size))
+                    await anyio.to_thread.run_sync(ingest.commit, digest, descriptor.size)
+            added.append(digest)
+            if not quiet:
+                emit(Progress(short, "Download complete", descriptor.size, descriptor.size))
+        finally:
+            del self._downloads[digest]
+            event.set()
+
+    async def _ensure_unpacked(
+        self,
+        blob_digest: str,
+        diff_id: str,
+        chain_id: str,
+        emit: ProgressCallback,
+        added: list[str],
+    ) -> None:
+        while True:
+            if unpack.layer_dir(self.layers_root, chain_id).is_dir():
+                await anyio.to_thread.run_sync(
+                    unpack.unpack_layer,
+                    self.blobs.path(blob_digest),
+                    self.layers_root,
+                    self.links_root,
+                    chain_id,
+                    diff_id,
+                )  # makes sure the short link exists
+                return
+            pending = self._unpacks.get(chain_id)
+            if pending is None:
+                break
+            await pending.wait()
+        event = self._unpacks[chain_id] = anyio.Event()
+        try:
+            emit(Progress(_short(blob_digest), "Extracting"))
+            await anyio.to_thread.run_sync(
+                unpack.unpack_layer,
+                self.blobs.path(blob_digest),
+                self.layers_root,
+                self.links_root,
+                chain_id,
+                diff_id,
+            )
+            added.append(chain_id)
+        finally:
+            del self._unpacks[chain_id]
+            event.set()
+
+    def _forget(self, added: list[str]) -> None:
+        """Undo a failed pull: drop what it added that no record refers to."""
+        if self._active_pulls:
+            return
+        blobs, chains = self._referenced()
+        for item in added:
+            if item in blobs or item in chains:
+                continue
+            self.blobs.delete(item)
+            self._remove_layer(item)
+
+    # ------------------------------------------------------------------ push
+
+    async def push(
+        self,
+        reference: str,
+        *,
+        progress: ProgressCallback | None = None,
+        chunk_size: int | None = None,
+    ) -> str:
+        """Push the local image named ``reference`` to its registry; return the manifest digest."""
+        emit = progress or _noop
+        ref = parse_reference(reference)
+        record = self.resolve(reference)
+        manifest_bytes, media_type = await anyio.to_thread.run_sync(self._manifest_for, record)
+        manifest = mf.parse(manifest_bytes, media_type)
+        assert isinstance(manifest, mf.Manifest)
+        client = self.registry()
+        sources = [
+            parse_reference(d, default_tag=False).path
+            for d in (*record.repo_digests, *record.repo_tags)
+            if parse_reference(d, default_tag=False).domain == ref.domain
+        ]
+        sources = [s for s in dict.fromkeys(sources) if s != ref.path]
+        emit(Progress("", f"The push refers to repository [{ref.name}]"))
+
+        async def push_blob(descriptor: mf.Descriptor) -> None:
+            short = _short(descriptor.digest)
+            async with self._limiter:
+                if await client.blob_exists(ref, descriptor.digest):
+                    emit(Progress(short, "Layer already exists", descriptor.size, descriptor.size))
+                    return
+                location = None
+                for source in sources:
+                    location = await client.mount_blob(ref, descriptor.digest, source)
+                    if location is None:
+                        emit(
+                            Progress(
+                                short, f"Mounted from {source}", descriptor.size, descriptor.size
+                            )
+                        )
+                        return
+                emit(Progress(short, "Pushing", 0, descriptor.size))
+                await client.upload_blob(
+                    ref,
+                    descriptor.digest,
+                    self.blobs.path(descriptor.digest),
+                    location=location,
+                    chunk_size=chunk_size,
+                    on_bytes=lambda n: emit(Progress(short, "Pushing", n, descriptor.size)),
+                )
+                emit(Progress(short, "Pushed", descriptor.size, descriptor.size))
+
+        async with anyio.create_task_group() as task_group:
+            for descriptor in (*manifest.layers, manifest.config):
+                task_group.start_soon(push_blob, descriptor)
+        tag = ref.tag or ref.digest or "latest"
+        digest = await client.put_manifest(ref, tag, manifest_bytes, media_type)
+        await anyio.to_thread.run_sync(
+            self.records.add,
+            record.model_copy(update={"repo_digests": (f"{ref.name}@{digest}",), "repo_tags": ()}),
+        )
+        emit(Progress("", f"{tag}: digest: {digest} size: {len(manifest_bytes)}"))
+        return digest
+
+    def _manifest_for(self, record: ImageRecord) -> tuple[bytes, str]:
+        """The stored manifest, or one made from the record (images loaded from archives)."""
+        if record.manifest_digest and self.blobs.has(record.manifest_digest):
+            return (
+                self.blobs.read_bytes(record.manifest_digest),
+                record.manifest_media_type or mf.OCI_MANIFEST,
+            )
+        config_size = self.blobs.size(record.config_digest)
+        doc = {
+            "schemaVersion": 2,
+            "mediaType": mf.OCI_MANIFEST,
+            "config": {
+                "mediaType": mf.OCI_CONFIG,
+                "digest": record.config_digest,
+                "size": config_size,
+            },
+            "layers": [
+                {"mediaType": layer.media_type, "digest": layer.digest, "size": layer.size}
+                for layer in record.layers
+            ],
+        }
+        data = json.dumps(doc, indent=2).encode()
+        digest = self.blobs.write_bytes(data)
+        self.records.add(
+            record.model_copy(
+                update={"manifest_digest": digest, "manifest_media_type": mf.OCI_MANIFEST}
+            )
+        )
+        return data, mf.OCI_MANIFEST
+
+    # --------------------------------------------------------- tag, remove, gc
+
+    def tag(self, source: str, target: str) -> ImageRecord:
+        record = self.resolve(source)
+        ref = parse_reference(target)
+        if ref.digest:
+            raise InvalidReference(f"refusing to create a tag with a digest reference: {target}")
+        return self.records.tag(record.id, str(ref))
+
+    async def remove(self, name: str, *, force: bool = False) -> list[dict[str, str]]:
+        """Docker's ``DELETE /images/{name}``: untag, and delete when no tag is left.
+
+        Refused (:class:`ImageInUse`) when a container uses the image, or when an ID
+        names an image with several tags, unless ``force``. Forced removal of an image in
+        use only untags it, as Docker does.
+        """
+        record = self.resolve(name)
+        report: list[dict[str, str]] = []
+        by_tag: str | None = None
+        with contextlib.suppress(InvalidReference):
+            ref = parse_reference(name)
+            if str(ref) in record.repo_tags:
+                by_tag = str(ref)
+        short = _short(record.id)
+        in_use = self._in_use(record.id) or self._is_mounted(record)
+        if by_tag and len(record.repo_tags) > 1:
+            await anyio.to_thread.run_sync(self.records.untag, record.id, by_tag)
+            return [{"Untagged": parse_reference(by_tag).familiar()}]
+        if not by_tag and len(record.repo_tags) > 1 and not force:
+            raise ImageInUse(
+                f"conflict: unable to delete {short} (must be forced) - image is referenced "
+                "in multiple repositories"
+            )
+        if in_use:
+            if not force:
+                raise ImageInUse(
+                    f"conflict: unable to remove repository reference {name!r} (must force) - "
+                    f"image {short} is being used by a container or is mounted"
+                )
+            for tag in record.repo_tags:
+                await anyio.to_thread.run_sync(self.records.untag, record.id, tag)
+                report.append({"Untagged": parse_reference(tag).familiar()})
+            return report
+        for tag in record.repo_tags:
+            report.append({"Untagged": parse_reference(tag).familiar()})
+        for digest in record.repo_digests:
+            report.append({"Untagged": parse_reference(digest, default_tag=False).familiar()})
+        await anyio.to_thread.run_sync(self.records.remove, record.id)
+        report.append({"Deleted": record.id})
+        deleted = await anyio.to_thread.run_sync(self.collect_garbage)
+        report += [{"Deleted": chain} for chain in deleted if chain != record.id]
+        return report
+
+    async def prune(self, *, all_images: bool = False) -> list[dict[str, str]]:
+        """Remove dangling images (no tag), or with ``all_images`` every unused image."""
+        report: list[dict[str, str]] = []
+        for record in self.records.all():
+            if record.repo_tags and not all_images:
+                continue
+            if self._in_use(record.id) or self._is_mounted(record):
+                continue
+            for tag in record.repo_tags:
+                report.append({"Untagged": parse_reference(tag).familiar()})
+            await anyio.to_thread.run_sync(self.records.remove, record.id)
+            report.append({"Deleted": record.id})
+        await anyio.to_thread.run_sync(self.collect_garbage)
+        return report
+
+    def _referenced(self) -> tuple[set[str], set[str]]:
+        blobs: set[str] = set()
+        chains: set[str] = set()
+        for record in self.records.all():
+            blobs.add(record.config_digest)
+            if record.manifest_digest:
+                blobs.add(record.manifest_digest)
+            for layer in record.layers:
+                blobs.add(layer.digest)
+                chains.add(layer.chain_id)
+        return blobs, chains
+
+    def collect_garbage(self) -> list[str]:
+        """Delete blobs and layer dirs no image refers to; return the removed chain IDs."""
+        if self._active_pulls:
+            return []
+        blobs, chains = self._referenced()
+        for digest in list(self.blobs.digests()):
+            if digest not in blobs:
+                self.blobs.delete(digest)
+        removed = []
+        for entry in os.scandir(self.layers_root):
+            chain_id = "sha256:" + entry.name
+            if entry.name.startswith(".unpack-"):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            elif chain_id not in chains:
+                self._remove_layer(chain_id)
+                removed.append(chain_id)
+        return removed
+
+    def _remove_layer(self, chain_id: str) -> None:
+        with contextlib.suppress(InvalidImage):
+            check_digest(chain_id)
+            with contextlib.suppress(FileNotFoundError):
+                unpack.short_link(self.links_root, chain_id).unlink()
+            path = unpack.layer_dir(self.layers_root, chain_id)
+            if path.is_dir():
+                shutil.rmtree(path)
+
+    # ---------------------------------------------------------------- mounts
+
+    def _mount_point(self, record: ImageRecord) -> Path:
+        return self.root / "mounts" / check_digest(record.id) / "merged"
+
+    def _is_mounted(self, record: ImageRecord) -> bool:
+        return overlay.is_mounted(self._mount_point(record))
+
+    async def mount(self, name: str) -> Path:
+        """Mount the image read-only (as ``podman image mount``); return the path."""
+        record = self.resolve(name)
+        target = self._mount_point(record)
+        if not overlay.is_mounted(target):
+            spec = overlay.overlay_mount(self.root, [layer.chain_id for layer in record.layers])
+            await overlay.mount(spec, target)
+        return target
+
+    async def umount(self, name: str) -> Path:
+        record = self.resolve(name)
+        target = self._mount_point(record)
+        await overlay.umount(target)
+        with contextlib.suppress(OSError):
+            target.rmdir()
+            target.parent.rmdir()
+        return target
+
+    def prepare_rootfs(self, container_id: str, image: str | ImageRecord) -> list[overlay.Mount]:
+        """The container's root file system: one overlay mount (not made: see overlay.mount)."""
+        record = image if isinstance(image, ImageRecord) else self.resolve(image)
+        return overlay.prepare_rootfs(
+            self.root, container_id, [layer.chain_id for layer in record.layers]
+        )
+
+    async def mount_rootfs(
+        self, container_id: str, image: str | ImageRecord, target: Path | None = None
+    ) -> list[overlay.Mount]:
+        """Prepare the container's root; mount it on ``target`` too when given."""
+        mounts = self.prepare_rootfs(container_id, image)
+        if target is not None:
+            for spec in mounts:
+                await overlay.mount(spec, target)
+        return mounts
+
+    async def remove_rootfs(self, container_id: str, target: Path | None = None) -> None:
+        if target is not None:
+            await overlay.umount(target)
+        await anyio.to_thread.run_sync(overlay.remove_rootfs, self.root, container_id)
+
+    # ------------------------------------------------------- import / export
+
+    async def load(self, path: Path, *, tag: str | None = None) -> list[ImageRecord]:
+        """Load a ``docker save`` tar or an OCI layout (dir or tar); return the images."""
+        images, close = await anyio.to_thread.run_sync(archive.read_archive, path, self.platform)
+        loaded = []
+        try:
+            for image in images:
+                names = list(image.names)
+                if tag:
+                    names.append(tag)
+                loaded.append(await self._load_one(image, names))
+        finally:
+            close()
+        return loaded
+
+    async def _load_one(self, image: archive.ArchiveImage, names: list[str]) -> ImageRecord:
+        config_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.config)
+        config = mf.parse_config(image.config)
+        diff_ids: list[str] = config["rootfs"]["diff_ids"]
+        if len(diff_ids) != len(image.layers):
+            raise InvalidImage(
+                f"archive image {config_digest}: {len(image.layers)} layers but "
+                f"{len(diff_ids)} diff IDs in its config"
+            )
+        chains = mf.chain_ids(diff_ids)
+        layers = []
+        for i, (expected, opener) in enumerate(image.layers):
+            digest, size, media_type = await anyio.to_thread.run_sync(
+                self._ingest_file, opener, expected
+            )
+            await anyio.to_thread.run_sync(
+                unpack.unpack_layer,
+                self.blobs.path(digest),
+                self.layers_root,
+                self.links_root,
+                chains[i],
+                diff_ids[i],
+            )
+            layers.append(
+                LayerRecord(
+                    digest=digest,
+                    media_type=media_type,
+                    size=size,
+                    diff_id=diff_ids[i],
+                    chain_id=chains[i],
+                )
+            )
+        manifest_digest = None
+        manifest_media_type = None
+        if image.manifest is not None:
+            manifest_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.manifest)
+            manifest_media_type = mf.parse(image.manifest).media_type
+        tags = tuple(str(parse_reference(n)) for n in names)
+        record = ImageRecord(
+            id=config_digest,
+            repo_tags=tags,
+            manifest_digest=manifest_digest,
+            manifest_media_type=manifest_media_type,
+            config_digest=config_digest,
+            layers=tuple(layers),
+            created=config.get("created"),
+            os=config.get("os", "linux"),
+            architecture=config.get("architecture", "amd64"),
+            variant=config.get("variant"),
+        )
+        return await anyio.to_thread.run_sync(self.records.add, record)
+
+    def _ingest_file(self, opener: Callable[[], Any], expected: str | None) -> tuple[str, int, str]:
+        with opener() as source, self.blobs.ingest() as ingest:
+            head = b""
+            while chunk := source.read(1 << 20):
+                if not head:
+                    head = chunk[:4]
+                ingest.write(chunk)
+            digest = ingest.commit(expected)
+        if head[:2] == b"\x1f\x8b":
+            media_type = mf.OCI_LAYER_GZIP
+        elif head == b"\x28\xb5\x2f\xfd":
+            media_type = mf.OCI_LAYER_ZSTD
+        else:
+            media_type = mf.OCI_LAYER
+        return digest, self.blobs.size(digest), media_type
+
+    async def save(self, names: list[str], target: Path) -> None:
+        """Write the images to a tar that ``docker load`` and OCI tools both read."""
+        entries = []
+        for name in names:
+            record = self.resolve(name)
+            manifest_bytes, media_type = await anyio.to_thread.run_sync(self._manifest_for, record)
+            tags = [parse_reference(t).familiar() for t in record.repo_tags]
+            with contextlib.suppress(InvalidReference):
+                ref = parse_reference(name)
+                if str(ref) in record.repo_tags:
+                    tags = [ref.familiar()]
+            entries.append(
+                (
+                    tags,
+                    record.config_digest,
+                    [layer.digest for layer in record.layers],
+                    manifest_bytes,
+                    media_type,
+                )
+            )
+        tmp = target.with_name(f".{target.name}.tmp")
+
+        def write() -> None:
+            try:
+                with tmp.open("wb") as handle:
+                    archive.write_archive(handle, self.blobs, entries)
+                os.replace(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+
+        await anyio.to_thread.run_sync(write)
