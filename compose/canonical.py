@@ -118,6 +118,8 @@ def _key_value_list_to_map(
 
 
 def _string_or_list(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if value == "":
+        return None  # e.g. `dns: ${UNSET}`: docker compose prints nothing
     if isinstance(value, str):
         return _seq(loc, [value])
     return value
@@ -366,9 +368,6 @@ def _volumes(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -
                     hint='expected "[SOURCE:]TARGET[:OPTIONS]", e.g. "./data:/data:ro"',
                 )
         elif isinstance(item, MapNode):
-            bind = item.get("bind")
-            if isinstance(bind, MapNode) and "create_host_path" not in bind:
-                bind.set("create_host_path", True, bind.loc, bind.loc)
             target = item.get("target")
             if isinstance(target, str) and target:
                 item["target"] = posixpath.normpath(target)
@@ -600,6 +599,8 @@ def _watch(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> 
     out = SeqNode(value.loc)
     for index, item in enumerate(value):
         item_loc = value.location_of(index)
+        if isinstance(item, MapNode) and isinstance(item.get("exec"), MapNode):
+            _apply(item["exec"], HOOK_RULES, (*path, index, "exec"), problems)
         if isinstance(item, MapNode) and isinstance(item.get("path"), SeqNode):
             for each in item["path"]:
                 clone = item.copy_node()
@@ -739,6 +740,14 @@ def _resource(value: Any, path: tuple[Any, ...], problems: _Problems) -> None:
 
 
 def _include(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if value is not None and not isinstance(value, SeqNode):
+        problems.add(
+            f"expected a list of files to include, got {_kind(value)}",
+            loc,
+            path,
+            hint="write include as a list: include: [other.yaml]",
+        )
+        return value
     if not isinstance(value, SeqNode):
         return value
     for index, item in enumerate(value):
@@ -854,11 +863,4 @@ def resolve_paths(tree: Any, working_dir: Path, home: str | None) -> Any:
             for resource in resources.values():
                 if isinstance(resource, MapNode) and isinstance(resource.get("file"), str):
                     resource["file"] = _absolute(resource["file"], working_dir, home)
-    volumes = tree.get("volumes")
-    if isinstance(volumes, MapNode):
-        for volume in volumes.values():
-            if isinstance(volume, MapNode) and isinstance(volume.get("driver_opts"), MapNode):
-                opts = volume["driver_opts"]
-                if opts.get("o") == "bind" and isinstance(opts.get("device"), str):
-                    opts["device"] = _absolute(opts["device"], working_dir, home)
     return tree

@@ -168,6 +168,11 @@ def _to_file_mode(value: Any) -> int:
     raise _fail("a file mode such as 0440", value)
 
 
+def _to_mode_number(value: Any) -> int:
+    """A file mode printed as a plain number (tmpfs ``mode``)."""
+    return _to_file_mode(value)
+
+
 def _to_str_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -294,14 +299,14 @@ class ServiceDependency(Model):
 class BuildSecret(Model):
     source: Str | None = None
     target: Str | None = None
-    uid: ScalarStr | None = None
-    gid: ScalarStr | None = None
+    uid: Str | None = None
+    gid: Str | None = None
     mode: FileMode | None = None
 
 
 class Ulimit(Model):
-    soft: Int | None = None
-    hard: Int | None = None
+    soft: Int
+    hard: Int
 
 
 def _to_ulimits(value: Any) -> Any:
@@ -360,7 +365,7 @@ class WatchTrigger(Model):
     path: Str
     action: Literal["rebuild", "sync", "restart", "sync+restart", "sync+exec"]
     target: Str | None = None
-    exec: ServiceHook | None = None
+    exec: ServiceHook = Field(default_factory=ServiceHook)
     ignore: StrList | None = None
     include: StrList | None = None
     initial_sync: Bool | None = None
@@ -394,8 +399,8 @@ class ServiceFileMount(Model):
 
     source: Str | None = None
     target: Str | None = None
-    uid: ScalarStr | None = None
-    gid: ScalarStr | None = None
+    uid: Str | None = None
+    gid: Str | None = None
     mode: FileMode | None = None
 
 
@@ -411,6 +416,12 @@ class DeviceRequest(Model):
     count: DeviceCount | None = None
     device_ids: list[Str] | None = None
     options: Labels | None = None
+
+
+class GpuRequest(DeviceRequest):
+    """An entry of ``gpus`` (``gpus: all`` is ``[{count: -1}]``); capabilities are optional."""
+
+    capabilities: list[Str] | None = None  # type: ignore[assignment]
 
 
 class DiscreteResourceSpec(Model):
@@ -563,7 +574,7 @@ class MountVolume(Model):
 
 class MountTmpfs(Model):
     size: Size | None = None
-    mode: FileMode | None = None
+    mode: Annotated[int, BeforeValidator(_to_mode_number)] | None = None
 
 
 class MountImage(Model):
@@ -646,7 +657,7 @@ class Service(Model):
     external_links: list[Str] | None = None
     extra_hosts: list[Str] | None = None
     group_add: list[Annotated[str, BeforeValidator(_to_group)]] | None = None
-    gpus: list[DeviceRequest] | None = None
+    gpus: list[GpuRequest] | None = None
     hostname: Str | None = None
     healthcheck: Healthcheck | None = None
     image: Str | None = None
@@ -926,6 +937,26 @@ def _issue(tree: Any, error: Any) -> Issue:
     return Issue(message, location, loc)
 
 
+def _without_union_noise(issues: list[Issue]) -> list[Issue]:
+    """Drop "expected X" issues of a union branch when a deeper issue explains the value.
+
+    ``ulimits.nofile: {soft: 1}`` fails both as an integer and as a mapping; the
+    user wants to hear about the missing ``hard``, not that it is not an integer.
+    """
+    paths = [issue.path for issue in issues]
+    kept = []
+    for issue in issues:
+        deeper = any(
+            len(other) > len(issue.path) and other[: len(issue.path)] == issue.path
+            for other in paths
+        )
+        if deeper and issue.message.startswith("expected"):
+            continue
+        if issue not in kept:
+            kept.append(issue)
+    return kept
+
+
 def _project_checks(project: Project, tree: Any) -> list[Issue]:
     """Consistency rules docker compose enforces on the loaded model."""
     issues: list[Issue] = []
@@ -985,6 +1016,18 @@ def _project_checks(project: Project, tree: Any) -> list[Issue]:
                     "remove one of them",
                 )
             )
+        triggers = service.develop.watch if service.develop and service.develop.watch else []
+        for index, trigger in enumerate(triggers):
+            if trigger.action != "rebuild" and not trigger.target:
+                where = (*path, "develop", "watch", index)
+                issues.append(
+                    Issue(
+                        f'action "{trigger.action}" needs a target (the path in the container)',
+                        location_of(tree, where),
+                        where,
+                        "add target: /path/in/container",
+                    )
+                )
     for kind, resources in (("secrets", project.secrets), ("configs", project.configs)):
         for name, resource in resources.items():
             if resource.external:
@@ -1012,7 +1055,8 @@ def validate_project(tree: Any) -> Project:
     try:
         project = Project.model_validate(tree)
     except ValidationError as exc:
-        raise ModelError([_issue(tree, error) for error in exc.errors(include_url=False)]) from None
+        issues = [_issue(tree, error) for error in exc.errors(include_url=False)]
+        raise ModelError(_without_union_noise(issues)) from None
     issues = _project_checks(project, tree)
     if issues:
         raise ModelError(issues)

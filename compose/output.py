@@ -103,7 +103,9 @@ def _value(value: Any, converter: Any, escape: bool) -> Any:
     if isinstance(value, int | float):
         return converter(value) if converter is not None else value
     if isinstance(value, dict):
-        return {key: _value(item, converter, escape) for key, item in value.items()}
+        return {
+            _escape(key, escape): _value(item, converter, escape) for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_value(item, converter, escape) for item in value]
     return value
