@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ruamel.yaml.cyaml import CParser
+from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from compose.errors import Issue, Location, YamlSyntaxError
@@ -60,7 +60,9 @@ class MapNode(dict[Any, Any]):
         self.resets: set[Any] = set()
         self.overrides: set[Any] = set()
 
-    def set(self, key: Any, value: Any, key_loc: Location | None, value_loc: Location | None) -> None:
+    def set(
+        self, key: Any, value: Any, key_loc: Location | None, value_loc: Location | None
+    ) -> None:
         self[key] = value
         if key_loc is not None:
             self.key_locs[key] = key_loc
@@ -153,9 +155,7 @@ _SPECIAL_FLOATS = {
     ".nan": math.nan, ".NaN": math.nan, ".NAN": math.nan,
 }  # fmt: skip
 _FLOAT_RE = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_INT_RE = re.compile(
-    r"^[-+]?(0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|0[0-7_]*|[1-9][0-9_]*)$"
-)
+_INT_RE = re.compile(r"^[-+]?(0[bB][01_]+|0[oO][0-7_]+|0[xX][0-9a-fA-F_]+|0[0-7_]*|[1-9][0-9_]*)$")
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
 
@@ -191,6 +191,30 @@ def resolve_plain(text: str) -> Any:
 
 
 # --- tree building ---------------------------------------------------------------------
+
+
+class _SyntaxFailure(YamlSyntaxError):
+    """The parser itself rejected the text (as opposed to a rule of this module)."""
+
+
+class _PureParser:
+    """ruamel's pure-Python parser behind the C parser's ``get_event`` interface.
+
+    libyaml (YAML 1.1) refuses a few things go-yaml accepts, such as a ``:`` inside
+    a plain scalar in a flow sequence (``[no-new-privileges:true]``); such files
+    are parsed again with this slower, YAML 1.2 parser.
+    """
+
+    def __init__(self, text: str) -> None:
+        from ruamel.yaml import YAML
+
+        self._events = iter(YAML(typ="safe", pure=True).parse(text))
+
+    def get_event(self) -> Any:
+        return next(self._events, None)
+
+    def dispose(self) -> None:
+        pass
 
 
 class _Frame:
@@ -238,7 +262,9 @@ class _Builder:
         if not isinstance(value, MapNode | SeqNode):
             self.count(1, loc)
             return value
-        root_copy: MapNode | SeqNode = value.copy_node() if isinstance(value, MapNode) else _copy_seq(value)
+        root_copy: MapNode | SeqNode = (
+            value.copy_node() if isinstance(value, MapNode) else _copy_seq(value)
+        )
         self.count(1 + len(value), loc)
         stack: list[MapNode | SeqNode] = [root_copy]
         while stack:
@@ -246,7 +272,9 @@ class _Builder:
             items = node.items() if isinstance(node, MapNode) else enumerate(node)
             for key, child in list(items):
                 if isinstance(child, MapNode | SeqNode):
-                    child_copy = child.copy_node() if isinstance(child, MapNode) else _copy_seq(child)
+                    child_copy = (
+                        child.copy_node() if isinstance(child, MapNode) else _copy_seq(child)
+                    )
                     self.count(1 + len(child), loc)
                     node[key] = child_copy
                     stack.append(child_copy)
@@ -298,9 +326,11 @@ class _Builder:
             except MarkedYAMLError as exc:
                 mark = exc.problem_mark or exc.context_mark
                 problem = exc.problem or exc.context or "invalid YAML"
-                raise self.fail(f"invalid YAML: {problem}", self.loc(mark) if mark else None) from exc
+                raise _SyntaxFailure(
+                    [Issue(f"invalid YAML: {problem}", self.loc(mark) if mark else None)]
+                ) from exc
             except YAMLError as exc:
-                raise self.fail(f"invalid YAML: {exc}", None) from exc
+                raise _SyntaxFailure([Issue(f"invalid YAML: {exc}", None)]) from exc
             if event is None:
                 break
             kind = type(event).__name__
@@ -322,9 +352,13 @@ class _Builder:
             elif kind in ("MappingStartEvent", "SequenceStartEvent"):
                 loc = self.loc(event.start_mark)
                 if len(stack) >= MAX_DEPTH:
-                    raise self.fail(f"the document is nested more than {MAX_DEPTH} levels deep", loc)
+                    raise self.fail(
+                        f"the document is nested more than {MAX_DEPTH} levels deep", loc
+                    )
                 self.count(1, loc)
-                container: MapNode | SeqNode = MapNode(loc) if kind == "MappingStartEvent" else SeqNode(loc)
+                container: MapNode | SeqNode = (
+                    MapNode(loc) if kind == "MappingStartEvent" else SeqNode(loc)
+                )
                 tag = event.tag if event.tag not in (None, "!") else None
                 stack.append(_Frame(container, event.anchor, tag))
             elif kind in ("MappingEndEvent", "SequenceEndEvent"):
@@ -415,6 +449,11 @@ def parse_documents(text: str, file: str) -> list[Any]:
     parser = CParser(text)
     try:
         return _Builder(file).build(parser)
+    except _SyntaxFailure as failure:
+        try:
+            return _Builder(file).build(_PureParser(text))
+        except _SyntaxFailure:
+            raise YamlSyntaxError(failure.issues) from None
     finally:
         parser.dispose()
 
@@ -426,7 +465,7 @@ def parse(text: str, file: str) -> Any:
         return None
     if len(documents) == 1:
         return documents[0]
-    from compose.merge import merge_trees  # noqa: PLC0415 - several documents are rare
+    from compose.merge import merge_trees
 
     merged = documents[0]
     for document in documents[1:]:

@@ -1,0 +1,278 @@
+"""The `pycompose` command line: parse arguments, call the library, print, exit.
+
+This is the only module of compose/ that reads the process environment, touches
+the disk directly, prints or chooses an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from compose import output
+from compose.errors import ComposeError, Issue, PycomposeError
+from compose.graph import build_graph, render_dot, render_mermaid, render_text
+from compose.load import LoadOptions, LoadResult, load_project
+
+VERSION = "0.1.0"
+
+
+class LocalFileSystem:
+    """The real disk, for :func:`compose.load.load_project`."""
+
+    def read_text(self, path: Path) -> str:
+        return path.read_text(encoding="utf-8")
+
+    def is_file(self, path: Path) -> bool:
+        return path.is_file()
+
+    def is_dir(self, path: Path) -> bool:
+        return path.is_dir()
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"pycompose: error: {message}\n")
+
+
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="compose configuration file (repeatable)",
+    )
+    parser.add_argument("-p", "--project-name", metavar="NAME", help="project name")
+    parser.add_argument(
+        "--project-directory",
+        metavar="DIR",
+        help="alternate working directory (default: the first file's directory)",
+    )
+    parser.add_argument(
+        "--env-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="alternate environment file (repeatable)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="PROFILE",
+        help="profile to enable (repeatable)",
+    )
+    parser.add_argument(
+        "--all-resources", action="store_true", help="include resources that no service uses"
+    )
+    parser.add_argument(
+        "--parallel", type=int, default=-1, help="maximum parallelism (-1: no limit)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show what would be done")
+    parser.add_argument("--ansi", choices=["never", "always", "auto"], default="auto")
+    parser.add_argument(
+        "--progress", choices=["auto", "tty", "plain", "quiet", "json"], default="auto"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="pycompose",
+        description="Run multi-container stacks described in Compose files.",
+    )
+    _add_global_options(parser)
+    parser.add_argument("--version", action="version", version=f"pycompose version {VERSION}")
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_ArgumentParser
+    )
+
+    config = commands.add_parser("config", help="validate and print the normalised project")
+    config.add_argument("services", nargs="*", metavar="SERVICE")
+    config.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    config.add_argument(
+        "--services", dest="list_services", action="store_true", help="print service names"
+    )
+    config.add_argument(
+        "--volumes", dest="list_volumes", action="store_true", help="print volume names"
+    )
+    config.add_argument(
+        "--networks", dest="list_networks", action="store_true", help="print network names"
+    )
+    config.add_argument(
+        "--profiles", dest="list_profiles", action="store_true", help="print profile names"
+    )
+    config.add_argument(
+        "--images", dest="list_images", action="store_true", help="print image names"
+    )
+    config.add_argument("--hash", metavar="SERVICES", help='print config hashes ("*" for all)')
+    config.add_argument("-q", "--quiet", action="store_true", help="only validate")
+    config.add_argument("--no-interpolate", action="store_true")
+    config.add_argument("--no-normalize", action="store_true")
+    config.add_argument("--no-path-resolution", action="store_true")
+    config.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    config.add_argument("--explain", action="store_true", help="show where every value came from")
+
+    graph = commands.add_parser("graph", help="print the service dependency graph")
+    graph.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
+
+    commands.add_parser("version", help="show the pycompose version")
+    return parser
+
+
+def _options(args: argparse.Namespace, **overrides: Any) -> LoadOptions:
+    environment = dict(os.environ)
+    return LoadOptions(
+        cwd=Path.cwd(),
+        environment=environment,
+        files=tuple(args.file),
+        project_directory=args.project_directory,
+        project_name=args.project_name or None,
+        env_files=tuple(args.env_file),
+        profiles=tuple(args.profile),
+        all_resources=args.all_resources,
+        **overrides,
+    )
+
+
+def _load(args: argparse.Namespace, **overrides: Any) -> LoadResult:
+    return load_project(_options(args, **overrides), LocalFileSystem())
+
+
+def _print_warnings(result: LoadResult, stream: TextIO) -> None:
+    for warning in result.warnings:
+        print(f"WARN: {warning}", file=stream)
+
+
+def _write(text: str, destination: str | None) -> None:
+    if destination:
+        Path(destination).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def service_config_hash(service: dict[str, Any]) -> str:
+    """The hash pycompose stores in com.docker.compose.config-hash for a service."""
+    relevant = {
+        key: value
+        for key, value in service.items()
+        if key not in ("build", "pull_policy", "scale", "depends_on", "profiles")
+    }
+    if isinstance(relevant.get("deploy"), dict):
+        relevant["deploy"] = {k: v for k, v in relevant["deploy"].items() if k != "replicas"}
+    encoded = json.dumps(relevant, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    result = _load(
+        args,
+        interpolate=not args.no_interpolate,
+        normalize=not args.no_normalize,
+        resolve_paths=not args.no_path_resolution,
+        services=tuple(args.services),
+    )
+    _print_warnings(result, sys.stderr)
+    project = result.project
+    if args.quiet:
+        return 0
+    data = output.config_dict(project)
+    services: dict[str, Any] = data.get("services") or {}
+    if args.list_services:
+        _write("".join(f"{name}\n" for name in build_graph(project).start_order()), args.output)
+        return 0
+    if args.list_volumes:
+        _write("".join(f"{name}\n" for name in sorted(data.get("volumes") or {})), args.output)
+        return 0
+    if args.list_networks:
+        _write("".join(f"{name}\n" for name in sorted(data.get("networks") or {})), args.output)
+        return 0
+    if args.list_profiles:
+        profiles = sorted(
+            {
+                p
+                for s in (result.tree.get("services") or {}).values()
+                for p in (s.get("profiles") or [])
+            }
+        )
+        _write("".join(f"{name}\n" for name in profiles), args.output)
+        return 0
+    if args.list_images:
+        images = []
+        for name, service in sorted(services.items()):
+            images.append(service.get("image") or f"{project.name}-{name}")
+        _write("".join(f"{image}\n" for image in images), args.output)
+        return 0
+    if args.hash:
+        wanted = sorted(services) if args.hash == "*" else [s.strip() for s in args.hash.split(",")]
+        lines = []
+        for name in wanted:
+            if name not in services:
+                raise ComposeError([Issue(f"no such service: {name}")])
+            lines.append(f"{name} {service_config_hash(services[name])}\n")
+        _write("".join(lines), args.output)
+        return 0
+    if args.explain:
+        from compose.explain import explain
+
+        _write(explain(result, Path.cwd()), args.output)
+        return 0
+    if args.format == "json":
+        _write(json.dumps(data, indent=2, ensure_ascii=False) + "\n", args.output)
+    else:
+        _write(output.config_yaml(project), args.output)
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    result = _load(args)
+    _print_warnings(result, sys.stderr)
+    graph = build_graph(result.project, result.tree)
+    renderer = {"text": render_text, "mermaid": render_mermaid, "dot": render_dot}[args.format]
+    sys.stdout.write(renderer(graph))
+    return 0
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    print(f"pycompose version {VERSION}")
+    return 0
+
+
+COMMANDS = {"config": cmd_config, "graph": cmd_graph, "version": cmd_version}
+
+
+def _relative(text: str, cwd: Path) -> str:
+    prefix = str(cwd).rstrip("/") + "/"
+    return text.replace(prefix, "")
+
+
+def render_error(error: PycomposeError, cwd: Path) -> str:
+    """An error as the user sees it, with file names relative to the working directory."""
+    return _relative(error.render(), cwd)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except PycomposeError as error:
+        print(render_error(error, Path.cwd()), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

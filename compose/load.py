@@ -1,0 +1,1041 @@
+"""The load pipeline: stack files and environment in, a validated Project out.
+
+Phases, each a function of its own (see the module named in brackets):
+
+1. options     which files, which project directory, which env files and profiles
+               (-f, COMPOSE_FILE, discovery upwards, --project-directory, --env-file,
+               COMPOSE_ENV_FILES, .env, --profile, COMPOSE_PROFILES)
+2. parse       YAML to trees that keep file:line:column            [compose.source]
+3. interpolate ${VAR} in values, per file                            [compose.interpolate]
+4. canonical   short syntax to long syntax, relative paths resolved [compose.canonical]
+5. extends     services built on other services, across files
+6. include     other projects imported whole, with their own env
+7. merge       override files on the first one                      [compose.merge]
+8. environment env_file and label_file read into environment/labels
+9. profiles    only enabled services (and the ones they need)
+10. normalize  project-wide defaults docker compose adds             [compose.normalize]
+11. validate   pydantic models; every issue with its location       [compose.model]
+12. references undefined services/networks/volumes/..., cycles       [compose.graph]
+
+Nothing here touches the process environment or the disk directly: the
+environment is a Mapping argument and files are read through ``files``
+(:class:`FileSystem`), so every phase can be tested with plain data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+from compose import canonical, normalize
+from compose.dotenv import parse_dotenv
+from compose.errors import (
+    ComposeError,
+    Issue,
+    Location,
+    ModelError,
+    ProjectError,
+    UndefinedReferenceError,
+)
+from compose.interpolate import Interpolator, interpolate_tree
+from compose.merge import enforce_unicity, merge_trees, merge_values
+from compose.model import Project, validate_project
+from compose.source import MapNode, SeqNode, parse
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_FILES = {
+    "compose.yaml": ("compose.override.yaml", "compose.override.yml"),
+    "compose.yml": ("compose.override.yml", "compose.override.yaml"),
+    "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
+    "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
+}
+_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_TRUTHY = ("1", "true", "yes", "y", "on")
+
+
+class FileSystem(Protocol):
+    """What the loader needs from the disk; the CLI passes the real one."""
+
+    def read_text(self, path: Path) -> str: ...
+
+    def is_file(self, path: Path) -> bool: ...
+
+    def is_dir(self, path: Path) -> bool: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadOptions:
+    """What the user asked for: the command line and the environment."""
+
+    cwd: Path
+    environment: Mapping[str, str]
+    files: Sequence[str] = ()
+    project_directory: str | None = None
+    project_name: str | None = None
+    env_files: Sequence[str] = ()
+    profiles: Sequence[str] = ()
+    services: Sequence[str] = ()
+    interpolate: bool = True
+    normalize: bool = True
+    resolve_paths: bool = True
+    all_resources: bool = False
+    home: str | None = None
+
+
+@dataclasses.dataclass
+class LoadResult:
+    """A loaded project and what went into it."""
+
+    project: Project
+    tree: MapNode
+    files: list[Path]
+    working_dir: Path
+    environment: dict[str, str]
+    env_sources: dict[str, str]
+    profiles: list[str]
+    warnings: list[str]
+    used_variables: dict[Location, list[str]] = dataclasses.field(default_factory=dict)
+
+
+# --- 1. options -----------------------------------------------------------------------------
+
+
+def normalize_project_name(name: str) -> str:
+    """docker compose's rule for names it derives: lower case, [a-z0-9_-], starting alnum."""
+    name = re.sub(r"[^a-z0-9_-]", "", name.lower())
+    return name.lstrip("_-")
+
+
+def check_project_name(name: str, source: str) -> str:
+    if not _PROJECT_NAME.match(name):
+        raise ProjectError(
+            [
+                Issue(
+                    f"invalid project name {name!r} (from {source})",
+                    hint="a project name is lower-case letters, digits, '-' and '_', "
+                    "starting with a letter or digit",
+                )
+            ]
+        )
+    return name
+
+
+class _Loader:
+    def __init__(self, options: LoadOptions, files: FileSystem) -> None:
+        self.options = options
+        self.fs = files
+        self.warnings: list[str] = []
+        self.environment: dict[str, str] = dict(options.environment)
+        self.env_sources: dict[str, str] = {name: "environment" for name in options.environment}
+        self.used_variables: dict[Location, list[str]] = {}
+        self.home = options.home if options.home is not None else options.environment.get("HOME")
+
+    # paths
+    def absolute(self, path: str, base: Path) -> Path:
+        expanded = path
+        if path.startswith("~") and self.home:
+            expanded = self.home + path[1:]
+        p = Path(expanded)
+        return _clean(p if p.is_absolute() else base / p)
+
+    def read(self, path: Path, what: str, location: Location | None = None) -> str:
+        try:
+            return self.fs.read_text(path)
+        except FileNotFoundError:
+            raise ProjectError(
+                [Issue(f"{what} {path} not found", location, hint="check the path")]
+            ) from None
+        except IsADirectoryError:
+            raise ProjectError([Issue(f"{what} {path} is a directory", location)]) from None
+        except UnicodeDecodeError:
+            raise ProjectError([Issue(f"{what} {path} is not UTF-8 text", location)]) from None
+        except OSError as exc:
+            raise ProjectError(
+                [Issue(f"cannot read {what} {path}: {exc.strerror}", location)]
+            ) from None
+
+    # env files
+    def read_env_files(
+        self, paths: Sequence[Path], shell: Mapping[str, str], *, required: bool
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Values of env files read in order (later files win) and the file each came from.
+
+        Expansion inside a file sees ``shell`` first, then what earlier lines and files set.
+        """
+        collected: dict[str, str] = {}
+        sources: dict[str, str] = {}
+
+        def lookup(key: str) -> str | None:
+            value = shell.get(key)
+            return value if value is not None else collected.get(key)
+
+        for path in paths:
+            if not required and not self.fs.is_file(path):
+                continue
+            for key, value in parse_dotenv(self.read(path, "env file"), str(path), lookup).items():
+                collected[key] = value
+                sources[key] = str(path)
+        return collected, sources
+
+    def load_env_files(self, paths: Sequence[Path], *, required: bool) -> None:
+        """Add env files' values to the project environment; the shell's values win."""
+        collected, sources = self.read_env_files(paths, self.environment, required=required)
+        for key, value in collected.items():
+            if key not in self.environment:
+                self.environment[key] = value
+                self.env_sources[key] = sources[key]
+
+    def env_file_paths(self, working_dir: Path) -> tuple[list[Path], bool]:
+        """The env files to read and whether they must exist."""
+        if self.options.env_files:
+            return [self.absolute(f, self.options.cwd) for f in self.options.env_files], True
+        listed = self.environment.get("COMPOSE_ENV_FILES")
+        if listed:
+            return [self.absolute(f, working_dir) for f in listed.split(",") if f], True
+        if self.environment.get("COMPOSE_DISABLE_ENV_FILE", "").lower() in _TRUTHY:
+            return [], False
+        return [working_dir / ".env"], False
+
+    def find_config_files(self) -> list[Path]:
+        options = self.options
+        if options.files:
+            return [self.absolute(f, options.cwd) for f in options.files]
+        from_env = self.environment.get("COMPOSE_FILE")
+        if from_env:
+            separator = self.environment.get("COMPOSE_PATH_SEPARATOR") or ":"
+            base = self.project_dir_option() or options.cwd
+            return [self.absolute(f, base) for f in from_env.split(separator) if f]
+        start = self.project_dir_option() or options.cwd
+        directory = start
+        while True:
+            for name in DEFAULT_FILES:
+                candidate = directory / name
+                if self.fs.is_file(candidate):
+                    found = [candidate]
+                    for override in OVERRIDE_FILES[name]:
+                        if self.fs.is_file(directory / override):
+                            found.append(directory / override)
+                            break
+                    return found
+            if directory.parent == directory:
+                break
+            directory = directory.parent
+        raise ProjectError(
+            [
+                Issue(
+                    f"no configuration file provided: no {' / '.join(DEFAULT_FILES)} "
+                    f"in {start} or any parent directory",
+                    hint="run pycompose where your compose.yaml is, or name it with -f",
+                )
+            ]
+        )
+
+    def project_dir_option(self) -> Path | None:
+        if self.options.project_directory:
+            return self.absolute(self.options.project_directory, self.options.cwd)
+        return None
+
+    # --- the whole pipeline ---------------------------------------------------------------
+
+    def load(self) -> LoadResult:
+        options = self.options
+        # .env of the first working directory: may set COMPOSE_FILE, COMPOSE_PROFILES, ...
+        first_dir = self.project_dir_option()
+        if first_dir is None:
+            first_dir = (
+                self.absolute(options.files[0], options.cwd).parent
+                if options.files
+                else options.cwd
+            )
+        env_paths, required = self.env_file_paths(first_dir)
+        self.load_env_files(env_paths, required=required)
+        config_files = self.find_config_files()
+        for path in config_files:
+            if not self.fs.is_file(path):
+                raise ProjectError(
+                    [
+                        Issue(
+                            f"compose file {path} not found",
+                            hint="check the -f option and COMPOSE_FILE",
+                        )
+                    ]
+                )
+        working_dir = self.project_dir_option() or config_files[0].parent
+        if working_dir != first_dir and not options.env_files:
+            env_paths, required = self.env_file_paths(working_dir)
+            self.load_env_files(env_paths, required=required)
+
+        profiles = list(options.profiles)
+        if not profiles and self.environment.get("COMPOSE_PROFILES"):
+            profiles = [
+                p.strip() for p in self.environment["COMPOSE_PROFILES"].split(",") if p.strip()
+            ]
+
+        raw_trees = [(path, self.parse_file(path)) for path in config_files]
+        project_name = self.project_name(raw_trees, working_dir)
+        self.environment.setdefault("COMPOSE_PROJECT_NAME", project_name)
+
+        merged: MapNode | None = None
+        for path, tree in raw_trees:
+            tree = self.process_file(tree, path, working_dir, self.environment, (path,))
+            merged = tree if merged is None else merge_trees(merged, tree)
+        assert merged is not None
+        merged = enforce_unicity(merged)
+        merged.pop("include", None)
+        merged["name"] = project_name
+
+        self.resolve_service_environment(merged, self.environment)
+        self.apply_profiles(merged, profiles)
+        if options.normalize:
+            merged = normalize.normalize(merged, project_name, options.all_resources)
+        project = validate_project(merged)
+        check_references(merged)
+        from compose.graph import build_graph
+
+        build_graph(project, merged)
+        return LoadResult(
+            project=project,
+            tree=merged,
+            files=config_files,
+            working_dir=working_dir,
+            environment=self.environment,
+            env_sources=self.env_sources,
+            profiles=profiles,
+            warnings=self.warnings,
+            used_variables=self.used_variables,
+        )
+
+    # --- 2. parse ---------------------------------------------------------------------------
+
+    def parse_file(self, path: Path, location: Location | None = None) -> MapNode:
+        text = self.read(path, "compose file", location)
+        tree = parse(text, str(path))
+        if tree is None:
+            raise ProjectError(
+                [Issue("empty compose file", Location(str(path), 1, 1), hint="add services:")]
+            )
+        if not isinstance(tree, MapNode):
+            raise ModelError(
+                [
+                    Issue(
+                        "the top level of a compose file must be a mapping (services:, ...)",
+                        getattr(tree, "loc", None) or Location(str(path), 1, 1),
+                    )
+                ]
+            )
+        for key in ("services", "networks", "volumes", "secrets", "configs"):
+            if key in tree and tree[key] is None and key == "services":
+                raise ModelError(
+                    [Issue("services must be a mapping", tree.location_of(key), ("services",))]
+                )
+        if "version" in tree:
+            self.warnings.append(
+                f"{path}: the attribute `version` is obsolete, it will be ignored, "
+                "please remove it to avoid potential confusion"
+            )
+        return tree
+
+    def project_name(self, raw_trees: list[tuple[Path, MapNode]], working_dir: Path) -> str:
+        options = self.options
+        if options.project_name:
+            return check_project_name(options.project_name, "-p")
+        from_env = self.environment.get("COMPOSE_PROJECT_NAME")
+        if from_env:
+            return check_project_name(from_env, "COMPOSE_PROJECT_NAME")
+        from_file = ""
+        for _path, tree in raw_trees:
+            name = tree.get("name")
+            if isinstance(name, str) and name:
+                from_file = name
+        if from_file and options.interpolate:
+            interpolator = Interpolator(self.environment)
+            from_file = interpolator.substitute(from_file) if "$" in from_file else from_file
+        name = normalize_project_name(from_file)
+        if name:
+            return name
+        name = normalize_project_name(working_dir.name)
+        if not name:
+            raise ProjectError(
+                [
+                    Issue(
+                        f"cannot derive a project name from the directory {working_dir}",
+                        hint="give one with -p NAME or `name:` in the compose file",
+                    )
+                ]
+            )
+        return name
+
+    # --- 3..6: one file -------------------------------------------------------------------
+
+    def interpolate(self, tree: MapNode, environment: Mapping[str, str]) -> None:
+        if not self.options.interpolate:
+            return
+        interpolator = Interpolator(environment)
+        interpolate_tree(tree, interpolator, self.used_variables)
+        for name in sorted(interpolator.unset):
+            warning = f'The "{name}" variable is not set. Defaulting to a blank string.'
+            if warning not in self.warnings:
+                self.warnings.append(warning)
+
+    def process_file(
+        self,
+        tree: MapNode,
+        path: Path,
+        working_dir: Path,
+        environment: Mapping[str, str],
+        chain: tuple[Path, ...],
+    ) -> MapNode:
+        """Interpolate, canonicalize, resolve paths, extends and include for one file."""
+        self.interpolate(tree, environment)
+        self.check_top_level(tree)
+        tree = canonical.canonicalize(tree)
+        if self.options.resolve_paths:
+            tree = canonical.resolve_paths(tree, working_dir, self.home)
+        tree = enforce_unicity(tree)
+        services = tree.get("services")
+        if isinstance(services, MapNode):
+            cache: dict[Path, MapNode] = {path: tree}
+            for name in list(services):
+                services[name] = self.extend_service(
+                    tree, path, name, working_dir, environment, cache, ()
+                )
+        if "include" in tree:
+            tree = self.apply_include(tree, path, working_dir, chain)
+        return tree
+
+    def check_top_level(self, tree: MapNode) -> None:
+        services = tree.get("services")
+        if isinstance(services, MapNode):
+            for name, service in list(services.items()):
+                if service is None:
+                    services[name] = MapNode(services.location_of(name))
+
+    # --- 5. extends -------------------------------------------------------------------------
+
+    def extend_service(
+        self,
+        tree: MapNode,
+        path: Path,
+        name: str,
+        working_dir: Path,
+        environment: Mapping[str, str],
+        cache: dict[Path, MapNode],
+        seen: tuple[tuple[Path, str], ...],
+    ) -> Any:
+        services = tree["services"]
+        service = services.get(name)
+        if not isinstance(service, MapNode) or "extends" not in service:
+            return service
+        if (path, name) in seen:
+            cycle = " -> ".join(f"{p.name}:{s}" for p, s in (*seen, (path, name)))
+            raise ModelError(
+                [
+                    Issue(
+                        f"extends loop: {cycle}",
+                        service.location_of("extends"),
+                        ("services", name, "extends"),
+                        hint="a service cannot extend itself, directly or through others",
+                    )
+                ]
+            )
+        extends = service["extends"]
+        location = service.location_of("extends")
+        base_name: Any
+        base_file: Any
+        if isinstance(extends, str):
+            base_name, base_file = extends, None
+        elif isinstance(extends, MapNode):
+            base_name, base_file = extends.get("service"), extends.get("file")
+            if not isinstance(base_name, str) or not base_name:
+                raise ModelError(
+                    [
+                        Issue(
+                            "extends needs a `service` to extend",
+                            extends.loc,
+                            ("services", name, "extends", "service"),
+                            hint="add `service: <name of the base service>`",
+                        )
+                    ]
+                )
+        else:
+            raise ModelError(
+                [
+                    Issue(
+                        "extends must be a service name or a mapping with service (and file)",
+                        location,
+                        ("services", name, "extends"),
+                    )
+                ]
+            )
+        seen = (*seen, (path, name))
+        if base_file is None:
+            base_path, base_tree, base_dir = path, tree, working_dir
+        else:
+            base_path = self.absolute(str(base_file), path.parent)
+            if base_path not in cache:
+                if not self.fs.is_file(base_path):
+                    raise ProjectError(
+                        [
+                            Issue(
+                                f"extends: file {base_path} not found",
+                                location,
+                                ("services", name, "extends", "file"),
+                            )
+                        ]
+                    )
+                raw = self.parse_file(base_path, location)
+                self.interpolate(raw, environment)
+                raw = canonical.canonicalize(raw)
+                if self.options.resolve_paths:
+                    raw = canonical.resolve_paths(raw, base_path.parent, self.home)
+                cache[base_path] = enforce_unicity(raw)
+            base_tree, base_dir = cache[base_path], base_path.parent
+        base_services = base_tree.get("services")
+        if isinstance(base_services, MapNode) and base_services.get(base_name, {}) is None:
+            return service  # docker compose keeps a service extending a null one as written
+        if not isinstance(base_services, MapNode) or base_name not in base_services:
+            where = "" if base_file is None else f" in {base_path}"
+            known = sorted(base_services) if isinstance(base_services, MapNode) else []
+            raise UndefinedReferenceError(
+                [
+                    Issue(
+                        f"cannot extend service {base_name!r}: no such service{where}",
+                        location,
+                        ("services", name, "extends"),
+                        hint=_did_you_mean(str(base_name), known),
+                    )
+                ]
+            )
+        base = self.extend_service(
+            base_tree, base_path, base_name, base_dir, environment, cache, seen
+        )
+        base_services[base_name] = base
+        own = service.copy_node()
+        own.pop("extends", None)
+        if not isinstance(base, MapNode):
+            return own
+        base = base.copy_node()
+        base.pop("extends", None)
+        return merge_values(base, own, ("services", name))
+
+    # --- 6. include -------------------------------------------------------------------------
+
+    def apply_include(
+        self, tree: MapNode, path: Path, working_dir: Path, chain: tuple[Path, ...]
+    ) -> MapNode:
+        includes = tree.get("include")
+        tree = tree.copy_node()
+        tree.pop("include", None)
+        if not isinstance(includes, SeqNode):
+            raise ModelError(
+                [
+                    Issue(
+                        "include must be a list of files or of mappings with path:",
+                        tree.location_of("include") if isinstance(tree, MapNode) else None,
+                        ("include",),
+                        hint="write `include:` followed by `- path/to/compose.yaml` items",
+                    )
+                ]
+            )
+        for index, entry in enumerate(includes):
+            location = includes.location_of(index)
+            if isinstance(entry, str):
+                entry = MapNode(location)
+                entry["path"] = includes[index]
+            if not isinstance(entry, MapNode):
+                continue
+            paths = entry.get("path")
+            paths_list = [paths] if isinstance(paths, str) else list(paths or [])
+            if not paths_list:
+                continue
+            include_files = [self.absolute(str(p), working_dir) for p in paths_list]
+            for include_file in include_files:
+                if include_file in chain:
+                    cycle = "\n".join(f" include {p}" for p in (*chain, include_file))
+                    raise ProjectError(
+                        [Issue(f"include cycle detected:\n{cycle}", location, ("include", index))]
+                    )
+            project_dir_value = entry.get("project_directory")
+            include_dir = (
+                self.absolute(str(project_dir_value), working_dir)
+                if project_dir_value
+                else include_files[0].parent
+            )
+            # the included project's own environment: the shell, then its env files
+            environment = dict(self.options.environment)
+            env_files_value = entry.get("env_file")
+            if env_files_value:
+                env_list = (
+                    [env_files_value] if isinstance(env_files_value, str) else list(env_files_value)
+                )
+                env_paths = [self.absolute(str(p), working_dir) for p in env_list]
+                required = True
+            else:
+                env_paths, required = [include_dir / ".env"], False
+            collected, _sources = self.read_env_files(env_paths, environment, required=required)
+            for key, value in collected.items():
+                environment.setdefault(key, value)
+            for key in ("COMPOSE_PROJECT_NAME",):
+                if key in self.environment:
+                    environment.setdefault(key, self.environment[key])
+            included: MapNode | None = None
+            for include_file in include_files:
+                if not self.fs.is_file(include_file):
+                    raise ProjectError(
+                        [
+                            Issue(
+                                f"included file {include_file} not found",
+                                location,
+                                ("include", index),
+                            )
+                        ]
+                    )
+                raw = self.parse_file(include_file, location)
+                processed = self.process_file(
+                    raw, include_file, include_dir, environment, (*chain, include_file)
+                )
+                included = processed if included is None else merge_trees(included, processed)
+            if included is None:
+                continue
+            self.resolve_service_environment(included, environment)
+            tree = _import_resources(tree, included, location)
+        return tree
+
+    # --- 8. environment -------------------------------------------------------------------
+
+    def resolve_service_environment(self, tree: MapNode, environment: Mapping[str, str]) -> None:
+        """env_file/label_file into environment/labels; values left unset from ``environment``."""
+        services = tree.get("services")
+        if not isinstance(services, MapNode):
+            return
+        for name, service in services.items():
+            if not isinstance(service, MapNode):
+                continue
+            if "env_file" in service or "environment" in service:
+                self.resolve_environment(name, service, environment)
+            if "label_file" in service:
+                self.resolve_labels(name, service)
+            build = service.get("build")
+            if isinstance(build, MapNode) and isinstance(build.get("args"), MapNode):
+                args = build["args"]
+                for key, value in list(args.items()):
+                    if value is None and key in environment:
+                        args[key] = environment[key]
+
+    def resolve_environment(
+        self, name: str, service: MapNode, project_environment: Mapping[str, str]
+    ) -> None:
+        env_files = service.get("env_file")
+        environment = service.get("environment")
+        resolved = MapNode(service.location_of("environment") or service.location_of("env_file"))
+        if isinstance(env_files, SeqNode):
+            for index, entry in enumerate(env_files):
+                location = env_files.location_of(index)
+                if not isinstance(entry, MapNode) or not isinstance(entry.get("path"), str):
+                    continue
+                env_path = Path(entry["path"])
+                required = entry.get("required", True) is not False
+                if not self.fs.is_file(env_path):
+                    if required:
+                        raise ProjectError(
+                            [
+                                Issue(
+                                    f"env file {env_path} not found",
+                                    location,
+                                    ("services", name, "env_file", index),
+                                    hint="create it, or mark it `required: false`",
+                                )
+                            ]
+                        )
+                    continue
+                text = self.read(env_path, "env file", location)
+                raw = entry.get("format") == "raw"
+                env = project_environment
+
+                def lookup(
+                    key: str, resolved: MapNode = resolved, env: Mapping[str, str] = env
+                ) -> str | None:
+                    value = env.get(key)
+                    if value is not None:
+                        return value
+                    found = resolved.get(key)
+                    return found if isinstance(found, str) else None
+
+                values = _parse_raw_env(text) if raw else parse_dotenv(text, str(env_path), lookup)
+                for key, value in values.items():
+                    resolved.set(key, value, location, location)
+        if isinstance(environment, MapNode):
+            for key, value in environment.items():
+                resolved.set(
+                    key, value, environment.key_locs.get(key), environment.value_locs.get(key)
+                )
+        elif environment is not None:
+            # not a mapping: leave it for validation to report
+            return
+        for key, value in list(resolved.items()):
+            if value is None and key in project_environment:
+                resolved[key] = project_environment[key]
+        service.pop("env_file", None)
+        if resolved or "environment" in service:
+            service["environment"] = resolved
+            if resolved.loc is not None:
+                service.value_locs["environment"] = resolved.loc
+
+    def resolve_labels(self, name: str, service: MapNode) -> None:
+        label_files = service.get("label_file")
+        labels = MapNode(service.location_of("labels") or service.location_of("label_file"))
+        files_list = [label_files] if isinstance(label_files, str) else list(label_files or [])
+        for index, label_path in enumerate(files_list):
+            location = (
+                label_files.location_of(index)
+                if isinstance(label_files, SeqNode)
+                else service.location_of("label_file")
+            )
+            text = self.read(Path(str(label_path)), "label file", location)
+            for key, value in parse_dotenv(text, str(label_path), None, interpolate=False).items():
+                labels.set(key, value, location, location)
+        existing = service.get("labels")
+        if isinstance(existing, MapNode):
+            for key, value in existing.items():
+                labels.set(key, value, existing.key_locs.get(key), existing.value_locs.get(key))
+        service.pop("label_file", None)
+        service["labels"] = labels
+
+    # --- 9. profiles ------------------------------------------------------------------------
+
+    def apply_profiles(self, tree: MapNode, profiles: Sequence[str]) -> None:
+        services = tree.get("services")
+        if not isinstance(services, MapNode):
+            return
+        active = set(profiles)
+        wanted = set(self.options.services)
+
+        def enabled(service: Any) -> bool:
+            if not isinstance(service, MapNode):
+                return True
+            service_profiles = service.get("profiles")
+            if not service_profiles:
+                return True
+            if "*" in active:
+                return True
+            return any(p in active for p in service_profiles if isinstance(p, str))
+
+        keep = {name for name, service in services.items() if enabled(service) or name in wanted}
+        if wanted:
+            unknown = sorted(wanted - set(services))
+            if unknown:
+                raise UndefinedReferenceError(
+                    [
+                        Issue(
+                            f"no such service: {unknown[0]}",
+                            hint=_did_you_mean(unknown[0], sorted(services)),
+                        )
+                    ]
+                )
+            # the named services and what they need
+            keep = set()
+            todo = list(wanted)
+            while todo:
+                current = todo.pop()
+                if current in keep or current not in services:
+                    continue
+                keep.add(current)
+                todo.extend(_service_dependencies(services[current]))
+        for name in list(services):
+            if name not in keep:
+                del services[name]
+
+
+def _service_dependencies(service: Any) -> list[str]:
+    if not isinstance(service, MapNode):
+        return []
+    out: list[str] = []
+    depends_on = service.get("depends_on")
+    if isinstance(depends_on, MapNode):
+        out.extend(
+            str(k)
+            for k, v in depends_on.items()
+            if not (isinstance(v, MapNode) and v.get("required") is False)
+        )
+    return out
+
+
+def _parse_raw_env(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value
+    return values
+
+
+def _import_resources(tree: MapNode, included: MapNode, location: Location | None) -> MapNode:
+    """Add an included project's resources; a different definition of the same name is an error."""
+    issues: list[Issue] = []
+    for section in ("services", "networks", "volumes", "secrets", "configs", "models"):
+        imported = included.get(section)
+        if not isinstance(imported, MapNode):
+            continue
+        own = tree.get(section)
+        if not isinstance(own, MapNode):
+            own = MapNode(imported.loc)
+            tree.set(section, own, included.key_locs.get(section), imported.loc)
+        for name, value in imported.items():
+            if name in own:
+                if _plain(own[name]) != _plain(value):
+                    issues.append(
+                        Issue(
+                            "conflicts with an imported resource of the same name",
+                            own.location_of(name),
+                            (section, name),
+                            hint=f"{_file_of(value)} defines it differently; rename one of them",
+                        )
+                    )
+                continue
+            own.set(name, value, imported.key_locs.get(name), imported.value_locs.get(name))
+    if issues:
+        raise ProjectError(issues)
+    return tree
+
+
+def _file_of(value: Any) -> str:
+    location = getattr(value, "loc", None)
+    return f"the included file {location.file}" if location else "an included file"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _clean(path: Path) -> Path:
+    """Normalise ``..`` and ``.`` without touching the disk (no symlink resolution)."""
+    parts: list[str] = []
+    for part in PurePosixPath(path).parts:
+        if part == "..":
+            if len(parts) > 1:
+                parts.pop()
+        elif part != ".":
+            parts.append(part)
+    return Path(*parts) if parts else Path("/")
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean {matches[0]!r}?" if matches else None
+
+
+# --- 12. references ---------------------------------------------------------------------------
+
+
+def check_references(tree: MapNode) -> None:
+    """Every service, network, volume, config and secret a service names must exist."""
+    issues: list[Issue] = []
+    services = tree.get("services") if isinstance(tree.get("services"), MapNode) else MapNode()
+    assert isinstance(services, MapNode)
+
+    def section(name: str) -> MapNode:
+        value = tree.get(name)
+        return value if isinstance(value, MapNode) else MapNode()
+
+    networks, volumes = section("networks"), section("volumes")
+    secrets, configs = section("secrets"), section("configs")
+
+    def undefined(
+        kind: str,
+        service_name: str,
+        target: str,
+        node: Any,
+        key: Any,
+        path: tuple[Any, ...],
+        known: MapNode,
+    ) -> None:
+        location = node.location_of(key) if isinstance(node, MapNode | SeqNode) else None
+        issues.append(
+            Issue(
+                f'service "{service_name}" refers to undefined {kind} "{target}"'
+                if kind != "service"
+                else f'service "{service_name}" depends on undefined service "{target}"',
+                location,
+                path,
+                hint=_did_you_mean(target, sorted(str(k) for k in known))
+                or f"define it under the top-level `{kind}s:` key"
+                if kind != "service"
+                else _did_you_mean(target, sorted(str(k) for k in known)),
+            )
+        )
+
+    for name, service in services.items():
+        if not isinstance(service, MapNode):
+            continue
+        reported: set[str] = set()
+        for mode_key in ("network_mode", "ipc", "pid"):
+            mode = service.get(mode_key)
+            if isinstance(mode, str) and mode.startswith("service:"):
+                target = mode.removeprefix("service:")
+                if target not in services and target not in reported:
+                    reported.add(target)
+                    undefined(
+                        "service",
+                        name,
+                        target,
+                        service,
+                        mode_key,
+                        ("services", name, mode_key),
+                        services,
+                    )
+        volumes_from = service.get("volumes_from")
+        if isinstance(volumes_from, SeqNode):
+            for index, entry in enumerate(volumes_from):
+                if not isinstance(entry, str) or entry.startswith("container:"):
+                    continue
+                target = entry.split(":", 1)[0]
+                if target not in services and target not in reported:
+                    reported.add(target)
+                    undefined(
+                        "service",
+                        name,
+                        target,
+                        volumes_from,
+                        index,
+                        ("services", name, "volumes_from", index),
+                        services,
+                    )
+        depends_on = service.get("depends_on")
+        if isinstance(depends_on, MapNode):
+            for dependency, spec in depends_on.items():
+                if dependency not in services and dependency not in reported:
+                    required = not (isinstance(spec, MapNode) and spec.get("required") is False)
+                    if required:
+                        undefined(
+                            "service",
+                            name,
+                            dependency,
+                            depends_on,
+                            dependency,
+                            ("services", name, "depends_on", dependency),
+                            services,
+                        )
+        service_networks = service.get("networks")
+        if isinstance(service_networks, MapNode):
+            for network in service_networks:
+                if network not in networks:
+                    undefined(
+                        "network",
+                        name,
+                        str(network),
+                        service_networks,
+                        network,
+                        ("services", name, "networks", network),
+                        networks,
+                    )
+        mounts = service.get("volumes")
+        if isinstance(mounts, SeqNode):
+            for index, mount in enumerate(mounts):
+                if (
+                    isinstance(mount, MapNode)
+                    and mount.get("type") == "volume"
+                    and isinstance(mount.get("source"), str)
+                    and mount["source"]
+                    and mount["source"] not in volumes
+                ):
+                    undefined(
+                        "volume",
+                        name,
+                        mount["source"],
+                        mounts,
+                        index,
+                        ("services", name, "volumes", index),
+                        volumes,
+                    )
+        for kind, known in (("secret", secrets), ("config", configs)):
+            refs = service.get(kind + "s")
+            if isinstance(refs, SeqNode):
+                for index, ref in enumerate(refs):
+                    source = ref.get("source") if isinstance(ref, MapNode) else ref
+                    if isinstance(source, str) and source not in known:
+                        undefined(
+                            kind,
+                            name,
+                            source,
+                            refs,
+                            index,
+                            ("services", name, kind + "s", index),
+                            known,
+                        )
+    if issues:
+        raise UndefinedReferenceError(issues)
+
+
+def load_project(
+    options: LoadOptions,
+    files: FileSystem,
+) -> LoadResult:
+    """Load, merge, normalise and validate a project (the Python API's entry point).
+
+    ``files`` gives access to the disk (``compose.cli.LocalFileSystem`` for the
+    real one); ``options.environment`` is the environment to interpolate from.
+    Raises a :class:`~compose.errors.ComposeError` listing every problem found.
+    """
+    return _Loader(options, files).load()
+
+
+def load_from_text(
+    text: str,
+    *,
+    environment: Mapping[str, str] | None = None,
+    name: str = "project",
+    working_dir: Path = Path("/project"),
+    read_file: Callable[[Path], str] | None = None,
+) -> LoadResult:
+    """Load a single stack file given as text (handy in tests and scripts)."""
+    main = working_dir / "compose.yaml"
+    extra: dict[Path, str] = {main: text}
+
+    class _Files:
+        def read_text(self, path: Path) -> str:
+            if path in extra:
+                return extra[path]
+            if read_file is not None:
+                return read_file(path)
+            raise FileNotFoundError(str(path))
+
+        def is_file(self, path: Path) -> bool:
+            try:
+                self.read_text(path)
+            except OSError:
+                return False
+            return True
+
+        def is_dir(self, path: Path) -> bool:
+            return path == working_dir
+
+    options = LoadOptions(
+        cwd=working_dir,
+        environment=dict(environment or {}),
+        files=(str(main),),
+        project_name=name,
+    )
+    return load_project(options, _Files())
+
+
+__all__ = [
+    "ComposeError",
+    "FileSystem",
+    "LoadOptions",
+    "LoadResult",
+    "check_project_name",
+    "load_from_text",
+    "load_project",
+    "normalize_project_name",
+]
