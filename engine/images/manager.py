@@ -26,13 +26,14 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
+from compose.errors import PycomposeError
 from engine.api.errors import InvalidParameter
 from engine.images import archive, overlay, unpack
 from engine.images import manifest as mf
@@ -74,6 +75,25 @@ def _short(digest: str) -> str:
 
 def _noop(_: Progress) -> None:
     return None
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for error in group.exceptions:
+        out += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
+    return out
+
+
+@contextlib.contextmanager
+def _first_error() -> Iterator[None]:
+    """Raise the first pycompose error of a task group's failures, not the group."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        for error in _leaves(group):
+            if isinstance(error, PycomposeError):
+                raise error from group
+        raise
 
 
 class ImageService:
@@ -286,21 +306,22 @@ class ImageService:
             )
         chains = mf.chain_ids(diff_ids)
         unpacked = [anyio.Event() for _ in manifest.layers]
-        async with anyio.create_task_group() as task_group:
-            for i, layer in enumerate(manifest.layers):
-                task_group.start_soon(
-                    functools.partial(
-                        self._pull_layer,
-                        ref,
-                        layer,
-                        diff_id=diff_ids[i],
-                        chain_id=chains[i],
-                        below=unpacked[i - 1] if i else None,
-                        done=unpacked[i],
-                        emit=emit,
-                        added=added,
+        with _first_error():
+            async with anyio.create_task_group() as task_group:
+                for i, layer in enumerate(manifest.layers):
+                    task_group.start_soon(
+                        functools.partial(
+                            self._pull_layer,
+                            ref,
+                            layer,
+                            diff_id=diff_ids[i],
+                            chain_id=chains[i],
+                            below=unpacked[i - 1] if i else None,
+                            done=unpacked[i],
+                            emit=emit,
+                            added=added,
+                        )
                     )
-                )
         await anyio.to_thread.run_sync(self.blobs.write_bytes, data, manifest_digest)
         added.append(manifest_digest)
         return ImageRecord(
@@ -491,9 +512,10 @@ class ImageService:
                 )
                 emit(Progress(short, "Pushed", descriptor.size, descriptor.size))
 
-        async with anyio.create_task_group() as task_group:
-            for descriptor in (*manifest.layers, manifest.config):
-                task_group.start_soon(push_blob, descriptor)
+        with _first_error():
+            async with anyio.create_task_group() as task_group:
+                for descriptor in (*manifest.layers, manifest.config):
+                    task_group.start_soon(push_blob, descriptor)
         tag = ref.tag or ref.digest or "latest"
         digest = await client.put_manifest(ref, tag, manifest_bytes, media_type)
         await anyio.to_thread.run_sync(

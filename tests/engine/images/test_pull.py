@@ -1,0 +1,168 @@
+"""Pulling from the real registry: formats, platforms, auth, sharing, progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import anyio
+import pytest
+
+from engine.images import ImageService, parse_reference
+from engine.images.auth import Credentials
+
+from .conftest import needs_tools
+
+pytestmark = [pytest.mark.anyio, pytest.mark.root, needs_tools]
+
+
+async def test_pull_records_the_image_and_unpacks_each_layer(pushed, data_root):
+    events = []
+    async with ImageService(data_root) as images:
+        record = await images.pull(f"{pushed.host}/test/layered", progress=events.append)
+        assert record.repo_tags == (f"{pushed.host}/test/layered:latest",)
+        assert record.repo_digests[0].startswith(f"{pushed.host}/test/layered@sha256:")
+        assert len(record.layers) == 3
+        for layer in record.layers:
+            assert images.blobs.has(layer.digest)
+            assert (images.layers_root / layer.chain_id[7:] / "diff").is_dir()
+        assert images.resolve(f"{pushed.host}/test/layered:latest").id == record.id
+        assert images.resolve(record.id[7:19]).id == record.id
+        inspect = images.inspect(f"{pushed.host}/test/layered")
+        assert inspect["Config"]["Cmd"] == ["/bin/sh"]
+        assert inspect["RootFS"]["Layers"] == [layer.diff_id for layer in record.layers]
+    statuses = {(e.id, e.status) for e in events}
+    for layer in record.layers:
+        assert (layer.digest[7:19], "Pull complete") in statuses
+    top = images.layers_root / record.layers[2].chain_id[7:] / "diff"
+    assert stat.S_ISCHR(os.lstat(top / "data" / "gone").st_mode)
+    assert os.getxattr(top / "opaque", "trusted.overlay.opaque") == b"y"
+
+
+async def test_identical_layer_stacks_are_unpacked_once(pushed, data_root):
+    async with ImageService(data_root) as images:
+        base = await images.pull(f"{pushed.host}/test/base")
+        layered = await images.pull(f"{pushed.host}/test/layered")
+        events = []
+        again = await images.pull(f"{pushed.host}/test/layered", progress=events.append)
+        zstd = await images.pull(f"{pushed.host}/test/zstd")
+    assert base.layers[0].chain_id == layered.layers[0].chain_id
+    # same diff IDs, other compression: other blobs, the same unpacked layers
+    assert zstd.layers[1].digest != layered.layers[1].digest
+    assert zstd.layers[1].chain_id == layered.layers[1].chain_id
+    assert again.id == layered.id
+    assert sorted(os.listdir(images.layers_root)) == sorted(
+        {layer.chain_id[7:] for layer in (*base.layers, *layered.layers)}
+    )
+    assert all(e.status == "Already exists" for e in events if e.id)
+
+
+async def test_concurrent_pulls_fetch_each_blob_once(pushed, data_root):
+    requests = []
+
+    async with ImageService(data_root) as images:
+        client = images.registry()
+        original = client.fetch_blob
+
+        async def counting(ref, descriptor, ingest, on_bytes=None):
+            requests.append(descriptor.digest)
+            await original(ref, descriptor, ingest, on_bytes)
+
+        client.fetch_blob = counting  # type: ignore[method-assign]
+        async with anyio.create_task_group() as task_group:
+            for name in ("layered", "layered", "base", "zstd"):
+                task_group.start_soon(images.pull, f"{pushed.host}/test/{name}")
+    assert len(requests) == len(set(requests))
+
+
+async def test_zstd_layers(pushed, data_root):
+    async with ImageService(data_root) as images:
+        record = await images.pull(f"{pushed.host}/test/zstd")
+    assert record.layers[1].media_type.endswith("+zstd")
+    assert (images.layers_root / record.layers[1].chain_id[7:] / "diff/data/keep").is_file()
+
+
+@pytest.mark.parametrize(
+    ("platform", "expected"), [(None, b"amd64\n"), ("linux/arm64", b"arm64\n")]
+)
+async def test_platform_is_chosen_from_the_index(pushed, data_root, platform, expected):
+    async with ImageService(data_root) as images:
+        record = await images.pull(f"{pushed.host}/test/multi", platform=platform)
+        top = images.layers_root / record.layers[-1].chain_id[7:] / "diff"
+        assert (top / "arch").read_bytes() == expected
+        assert record.architecture == ("arm64" if platform else "amd64")
+        # the repo digest is the index's: pulling by it gives the same image
+        by_digest = await images.pull(record.repo_digests[0], platform=platform)
+        assert by_digest.id == record.id
+
+
+async def test_pull_unknown_platform_is_a_clear_error(pushed, data_root):
+    async with ImageService(data_root) as images:
+        with pytest.raises(Exception, match="no image for platform linux/s390x"):
+            await images.pull(f"{pushed.host}/test/multi", platform="linux/s390x")
+        assert images.images() == []
+
+
+async def test_pull_unknown_image_is_not_found(pushed, data_root):
+    from engine.images import ImageNotFound
+
+    async with ImageService(data_root) as images:
+        with pytest.raises(ImageNotFound):
+            await images.pull(f"{pushed.host}/test/nothing-here:v1")
+
+
+async def test_basic_auth_with_credentials_from_docker_config(
+    basic_registry, busybox_layout, data_root, tmp_path
+):
+    basic_registry.push_layout(busybox_layout, "base", "private/base:1")
+    config = tmp_path / "config.json"
+    import base64
+
+    config.write_text(
+        json.dumps(
+            {
+                "auths": {
+                    f"http://{basic_registry.host}": {
+                        "auth": base64.b64encode(b"alice:s3cret").decode()
+                    }
+                }
+            }
+        )
+    )
+    async with ImageService(data_root, docker_config=config) as images:
+        record = await images.pull(f"{basic_registry.host}/private/base:1")
+        assert record.layers
+    from engine.images import AuthError
+
+    async with ImageService(data_root, credentials={}) as images:
+        with pytest.raises(AuthError, match="user name and password"):
+            await images.pull(f"{basic_registry.host}/private/base:1")
+    wrong = {basic_registry.host: Credentials("alice", "wrong")}
+    async with ImageService(data_root, credentials=wrong) as images:
+        with pytest.raises(AuthError):
+            await images.pull(f"{basic_registry.host}/private/base:1")
+
+
+async def test_bearer_token_flow(token_registry, busybox_layout, data_root):
+    token_registry.push_layout(busybox_layout, "layered", "team/layered:1")
+    creds = {token_registry.host: Credentials("bob", "t0ken")}
+    async with ImageService(data_root, credentials=creds) as images:
+        record = await images.pull(f"{token_registry.host}/team/layered:1")
+        digest = await images.push(f"{token_registry.host}/team/layered:1")
+        images.tag(record.id, f"{token_registry.host}/team/copy:2")
+        await images.push(f"{token_registry.host}/team/copy:2")
+    assert digest == record.manifest_digest
+    # anonymous callers get pull-only tokens: pull works, push does not
+    async with ImageService(data_root / "anon", credentials={}) as images:
+        again = await images.pull(f"{token_registry.host}/team/copy:2")
+        assert again.id == record.id
+        from engine.images import AuthError
+
+        images.tag(again.id, f"{token_registry.host}/team/anon:1")
+        with pytest.raises(AuthError):
+            await images.push(f"{token_registry.host}/team/anon:1")
+
+
+def test_reference_of_pulled_image_is_normalised():
+    assert str(parse_reference("127.0.0.1:5000/test/base")) == "127.0.0.1:5000/test/base:latest"
