@@ -189,6 +189,7 @@ def busybox_layout(tmp_path_factory):
     layout.tag(layout.image([base]), "base")
     layout.tag(layout.image(LAYERED, compression="gzip"), "layered")
     layout.tag(layout.image(LAYERED[:2], compression="zstd"), "zstd")
+    layout.tag(layout.image(LAYERED[:2], compression="none"), "two")
     amd = layout.image([base, [kit.f("arch", b"amd64\n")]], arch="amd64")
     arm = layout.image([base, [kit.f("arch", b"arm64\n")]], arch="arm64")
     layout.tag(layout.index([amd, arm]), "multi")
