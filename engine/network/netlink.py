@@ -268,7 +268,11 @@ def create_veth(spec: VethSpec, host_netns: str | None = None) -> str:
                 peer["mtu"] = spec.mtu
             ipr.link("add", **kwargs)
             try:
-                ipr.link("set", ifname=spec.host_name, state="up")
+                host_index = ipr.link_lookup(ifname=spec.host_name)[0]
+                # br_netfilter DNATs bridged frames at the bridge: a container reaching its own
+                # published port through the host address needs the frame sent back its port
+                ipr.brport("set", index=host_index, mode=1)
+                ipr.link("set", index=host_index, state="up")
                 with _iproute(spec.netns) as inner:
                     index = inner.link_lookup(ifname=spec.ifname)[0]
                     for address in spec.addresses:
