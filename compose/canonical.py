@@ -111,10 +111,23 @@ def _key_value_list_to_map(
                 hint=f"write the entry as KEY{sep}VALUE, or turn the whole list into a mapping",
             )
             continue
-        text = _scalar_str(item) if item is not None else ""
-        key, found, rest = text.partition(sep)
+        if not isinstance(item, str):
+            problems.add(
+                f'expected a "KEY{sep}VALUE" string, got {_kind(item)}',
+                item_loc,
+                (*path, index),
+                hint="quote the entry",
+            )
+            continue
+        key, found, rest = item.partition(sep)
         out.set(key, rest if found else missing, item_loc, item_loc)
     return out
+
+
+def _list_only(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    if value is not None and not isinstance(value, SeqNode):
+        problems.add(f"expected a list, got {_kind(value)}", loc, path)
+    return value
 
 
 def _string_or_list(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
@@ -274,7 +287,7 @@ def parse_volume(spec: str) -> dict[str, Any]:
         raise ValueError("invalid empty volume spec")
     volume: dict[str, Any] = {}
     if len(spec) <= 2:
-        return {"type": "volume", "target": spec, "volume": {}}
+        return {"type": "volume", "target": spec}
     fields: list[str] = []
     buffer = ""
     depth = 0
@@ -527,9 +540,11 @@ def _extra_hosts(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problem
             if isinstance(addresses, SeqNode):
                 for address in addresses:
                     out.add(f"{name}={_scalar_str(address)}", item_loc)
-            elif addresses is None:
+            elif not isinstance(addresses, str):
                 problems.add(
-                    f"invalid additional host, missing IP: {name}", item_loc, (*path, name)
+                    f"expected an IP address (a string) or a list of them, got {_kind(addresses)}",
+                    item_loc,
+                    (*path, name),
                 )
             else:
                 for entry in _host_entries(str(name), _scalar_str(addresses)):
@@ -706,6 +721,7 @@ SERVICE_RULES: dict[str, Rule] = {
     "networks": _networks,
     "ports": _ports,
     "post_start": _hooks,
+    "profiles": _list_only,
     "pre_stop": _hooks,
     "provider": _provider,
     "sysctls": _labels,

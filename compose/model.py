@@ -173,18 +173,18 @@ def _to_mode_number(value: Any) -> int:
     return _to_file_mode(value)
 
 
-def _to_str_list(value: Any) -> list[str]:
+def _to_str_list(value: Any) -> Any:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
-        return [_to_str(item) for item in value]
+        return value
     raise _fail("a string or a list of strings", value)
 
 
-def _to_scalar_list(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        raise _fail("a list", value)
-    return [_scalar_to_str(item) for item in value]
+def _check_list(value: Any) -> Any:
+    if isinstance(value, list):
+        return value
+    raise _fail("a list", value)
 
 
 def _to_device_count(value: Any) -> int:
@@ -201,37 +201,27 @@ def _to_device_count(value: Any) -> int:
     )
 
 
-def _to_command(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [_to_str(item) for item in value]
+def _check_command(value: Any) -> Any:
+    if value is None or isinstance(value, list):
+        return value
     raise _fail("a string, a list of strings or null", value)
 
 
-def _str_map(null: str | None) -> Callable[[Any], dict[str, str | None]]:
-    """A mapping of string keys to scalars turned into strings; null becomes ``null``."""
+def _check_map(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value
+    raise _fail("a mapping (or a list of KEY=VALUE strings)", value)
 
-    def convert(value: Any) -> dict[str, str | None]:
-        if not isinstance(value, dict):
-            raise _fail("a mapping (or a list of KEY=VALUE strings)", value)
-        out: dict[str, str | None] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise PydanticCustomError(
-                    "compose", "keys must be strings, got {got}", {"got": describe(key)}
-                )
-            if item is None:
-                out[key] = null
-            elif isinstance(item, dict | list):
-                raise PydanticCustomError(
-                    "compose",
-                    "{key}: expected a string, a number or a boolean, got {got}",
-                    {"key": key, "got": describe(item)},
-                )
-            else:
-                out[key] = _scalar_to_str(item)
-        return out
+
+def _map_value(null: str | None) -> Callable[[Any], str | None]:
+    """A value of a string mapping: scalars become strings; null becomes ``null``."""
+
+    def convert(value: Any) -> str | None:
+        if value is None:
+            return null
+        if isinstance(value, dict | list):
+            raise _fail("a string, a number or a boolean", value)
+        return _scalar_to_str(value)
 
     return convert
 
@@ -246,12 +236,17 @@ Bytes = Annotated[int, BeforeValidator(_to_bytes)]
 Size = Annotated[int, BeforeValidator(_to_size)]
 Duration = Annotated[int, BeforeValidator(_to_duration)]
 FileMode = Annotated[int, BeforeValidator(_to_file_mode)]
-StrList = Annotated[list[str], BeforeValidator(_to_str_list)]
-ScalarList = Annotated[list[str], BeforeValidator(_to_scalar_list)]
-Command = Annotated[list[str] | None, BeforeValidator(_to_command)]
-Labels = Annotated[dict[str, str], BeforeValidator(_str_map(""))]
-Environment = Annotated[dict[str, str | None], BeforeValidator(_str_map(None))]
-Options = Annotated[dict[str, str], BeforeValidator(_str_map(""))]
+StrList = Annotated[list[Str], BeforeValidator(_to_str_list)]
+ScalarList = Annotated[list[ScalarStr], BeforeValidator(_check_list)]
+Command = Annotated[list[Str] | None, BeforeValidator(_check_command)]
+Labels = Annotated[
+    dict[str, Annotated[str, BeforeValidator(_map_value(""))]], BeforeValidator(_check_map)
+]
+Environment = Annotated[
+    dict[str, Annotated[str | None, BeforeValidator(_map_value(None))]],
+    BeforeValidator(_check_map),
+]
+Options = Labels
 DeviceCount = Annotated[int, BeforeValidator(_to_device_count)]
 
 
@@ -404,6 +399,12 @@ class ServiceFileMount(Model):
     mode: FileMode | None = None
 
 
+class DeviceMapping(Model):
+    source: Str | None = None
+    target: Str | None = None
+    permissions: Str | None = None
+
+
 class CredentialSpec(Model):
     config: Str | None = None
     file: Str | None = None
@@ -542,10 +543,8 @@ class ServiceNetwork(Model):
 
 def _to_port_target(value: Any) -> int:
     port = _to_int(value) if not isinstance(value, int) or isinstance(value, bool) else value
-    if not 0 <= port <= 65535:
-        raise PydanticCustomError(
-            "compose", "expected a port number 1-65535, got {got}", {"got": port}
-        )
+    if not 0 <= port < 1 << 32:
+        raise PydanticCustomError("compose", "expected a port number, got {got}", {"got": port})
     return port
 
 
@@ -557,6 +556,14 @@ class Port(Model):
     published: ScalarStr | None = None
     protocol: Str | None = None
     app_protocol: Str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Port:
+        if self.target is None:
+            raise PydanticCustomError(
+                "compose", "the port has no target; add target: CONTAINER_PORT"
+            )
+        return self
 
 
 class MountBind(Model):
@@ -643,7 +650,7 @@ class Service(Model):
     depends_on: dict[str, ServiceDependency] = Field(default_factory=dict)
     deploy: Deploy | None = None
     device_cgroup_rules: list[Str] | None = None
-    devices: list[Annotated[dict[str, str], BeforeValidator(_str_map(""))]] | None = None
+    devices: list[DeviceMapping] | None = None
     dns: StrList | None = None
     dns_opt: list[Str] | None = None
     dns_search: StrList | None = None
@@ -806,7 +813,13 @@ class Project(Model):
         for key, value in data.items():
             if isinstance(key, str) and key.startswith("x-"):
                 extensions[key] = value
-            elif key in ("version", "include"):
+            elif key == "version":
+                if value is not None and not isinstance(value, str):
+                    raise PydanticCustomError(
+                        "compose", "version: expected a string, got {got}", {"got": describe(value)}
+                    )
+                continue
+            elif key == "include":
                 continue
             elif key in ("networks", "volumes", "secrets", "configs", "models"):
                 out[key] = _to_nullable_map(value)
@@ -885,19 +898,8 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
         for part in loc
         if isinstance(part, int)
         or not (
-            part.startswith(
-                (
-                    "function-",
-                    "list[",
-                    "dict[",
-                    "int",
-                    "str",
-                    "bool",
-                    "float",
-                    "nullable",
-                    "literal[",
-                )
-            )
+            "[" in part
+            or part in ("int", "str", "bool", "float", "none")
             or part in ("Ulimit", "ServiceNetwork", "ServiceModel", "[key]")
         )
     )
