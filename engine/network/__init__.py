@@ -1,1 +1,86 @@
-"""Container networking: bridges, endpoints, IPAM, DNS, published ports (see README)."""
+"""Container networking: bridges, endpoints, IPAM, embedded DNS, published ports and NAT.
+
+Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
+
+    ipam       pure: subnets from the engine's pool around host routes; endpoint addresses
+    ports      pure: Compose port specs, host port assignment
+    files      pure + write: /etc/resolv.conf, /etc/hosts, /etc/hostname of a container
+    modes      pure: network_mode (bridge/host/none/container:<id>) as data for the runtime
+    dns        the embedded resolver on 127.0.0.11 in every sandbox, records per network
+    nftables   the engine's two nftables tables, rendered from data and swapped atomically
+    coexist    accept rules in iptables FORWARD when Docker's policy would drop our traffic
+    netlink    blocking netlink/netns calls (run in worker threads)
+    manager    NetworkEngine: the async API the daemon calls
+
+See :mod:`engine.network.manager` for the lifecycle.
+"""
+
+from engine.network.errors import (
+    AddressInUse,
+    AddressPoolExhausted,
+    BridgeFull,
+    InvalidNetworkConfig,
+    NetworkSetupFailed,
+)
+from engine.network.files import (
+    ResolvConf,
+    container_resolv_conf,
+    parse_extra_hosts,
+    parse_resolv_conf,
+    render_hostname,
+    render_hosts,
+    render_resolv_conf,
+    resolver_upstreams,
+    write_container_files,
+)
+from engine.network.ipam import AddressPool, SubnetPlan, SubnetRequest
+from engine.network.manager import (
+    Endpoint,
+    Network,
+    NetworkEngine,
+    NetworkSettings,
+    Sandbox,
+    open_network_engine,
+)
+from engine.network.modes import (
+    ModeKind,
+    NetworkMode,
+    RuntimeNetwork,
+    parse_network_mode,
+    runtime_network,
+)
+from engine.network.ports import PortBinding, PortRequest, parse_port_spec
+
+__all__ = [
+    "AddressInUse",
+    "AddressPool",
+    "AddressPoolExhausted",
+    "BridgeFull",
+    "Endpoint",
+    "InvalidNetworkConfig",
+    "ModeKind",
+    "Network",
+    "NetworkEngine",
+    "NetworkMode",
+    "NetworkSettings",
+    "NetworkSetupFailed",
+    "PortBinding",
+    "PortRequest",
+    "ResolvConf",
+    "RuntimeNetwork",
+    "Sandbox",
+    "SubnetPlan",
+    "SubnetRequest",
+    "container_resolv_conf",
+    "open_network_engine",
+    "parse_extra_hosts",
+    "parse_network_mode",
+    "parse_port_spec",
+    "parse_resolv_conf",
+    "render_hostname",
+    "render_hosts",
+    "render_resolv_conf",
+    "resolver_upstreams",
+    "runtime_network",
+    "write_container_files",
+]
