@@ -28,7 +28,7 @@ CONTAINERD_NAME = "io.containerd.image.name"
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ArchiveImage:
-    """One image found in an archive. ``layers`` are (expected digest or None, opener, size)."""
+    """One image found in an archive. ``layers``: (expected digest or None, opener)."""
 
     config: bytes
     layers: tuple[tuple[str | None, Callable[[], IO[bytes]]], ...]
@@ -140,7 +140,10 @@ def _read_oci(source: _Source, platform: mf.Platform) -> list[ArchiveImage]:
     images = []
     for descriptor in index.manifests:
         annotations = dict(descriptor.annotations)
-        name = annotations.get(CONTAINERD_NAME) or annotations.get(REF_NAME)
+        # ref.name is often just a tag ("latest"): a name only when it has a repository
+        name = annotations.get(CONTAINERD_NAME) or (
+            annotations.get(REF_NAME) if "/" in annotations.get(REF_NAME, "") else None
+        )
         chosen = descriptor
         data = source.read(_blob_name(chosen.digest))
         parsed = mf.parse(data, chosen.media_type)
