@@ -7,8 +7,9 @@ Pure: the caller passes the two files' text (empty when absent). Semantics follo
 - a name that is not in passwd is an error; a number that is not there is used as is,
   with group 0 unless a group is given;
 - the primary group comes from passwd unless a group is given;
-- supplementary groups are the groups in /etc/group that list the user by name, then
-  ``group_add`` (names resolved through /etc/group, or numbers).
+- supplementary groups are the primary group (as Docker since 20.10.18, CVE-2022-36109),
+  the groups in /etc/group that list the user by name, then ``group_add`` (names resolved
+  through /etc/group, or numbers).
 """
 
 from __future__ import annotations
@@ -109,9 +110,9 @@ def resolve_user(
     if group_part:
         gid = _find_group(groups, group_part, "the user option")
 
-    additional: list[int] = []
+    additional: list[int] = [gid]
     if entry is not None and not group_part:
-        additional = [g.gid for g in groups if entry.name in g.members]
+        additional += [g.gid for g in groups if entry.name in g.members and g.gid != gid]
     for extra in group_add:
         gid_extra = _find_group(groups, extra, "group_add")
         if gid_extra not in additional:

@@ -44,7 +44,7 @@ def test_default_spec_has_dockers_capabilities_for_root():
 
 def test_non_root_user_keeps_capabilities_only_in_the_bounding_set():
     process = spec_of(User="app")["process"]
-    assert process["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [10]}
+    assert process["user"] == {"uid": 1000, "gid": 1000, "additionalGids": [1000, 10]}
     assert process["capabilities"] == {"bounding": list(DEFAULT_CAPABILITIES)}
 
 
@@ -172,13 +172,16 @@ def test_hostname_domainname_workdir_readonly_rootfs():
 
 def test_users_resolve_through_passwd_and_group():
     assert resolve_user("", PASSWD, GROUP).uid == 0
-    assert resolve_user("root", PASSWD, GROUP).additional_gids == (10,)
-    assert resolve_user("nobody:nogroup", PASSWD, GROUP) == resolve_user(
-        "65534:65534", PASSWD, GROUP
-    ).__class__(65534, 65534, (), "/home")
+    # The primary group comes first, as Docker does since CVE-2022-36109.
+    assert resolve_user("root", PASSWD, GROUP).additional_gids == (0, 10)
+    by_name = resolve_user("nobody:nogroup", PASSWD, GROUP)
+    by_number = resolve_user("65534:65534", PASSWD, GROUP)
+    assert by_name == by_number
+    assert (by_name.uid, by_name.gid, by_name.additional_gids) == (65534, 65534, (65534,))
     numeric = resolve_user("4242", PASSWD, GROUP)
-    assert (numeric.uid, numeric.gid, numeric.additional_gids) == (4242, 0, ())
-    assert resolve_user("app", PASSWD, GROUP, ["audio", "777"]).additional_gids == (10, 29, 777)
+    assert (numeric.uid, numeric.gid, numeric.additional_gids) == (4242, 0, (0,))
+    app = resolve_user("app", PASSWD, GROUP, ["audio", "777"])
+    assert app.additional_gids == (1000, 10, 29, 777)
     with pytest.raises(InvalidParameter, match="unable to find user ghost"):
         resolve_user("ghost", PASSWD, GROUP)
     with pytest.raises(InvalidParameter, match="unable to find group"):
@@ -299,7 +302,7 @@ def test_exec_process_overrides_env_user_workdir():
     )
     assert process["args"] == ["id"] and process["cwd"] == "/tmp" and process["terminal"] is True
     assert "A=2" in process["env"] and "B=3" in process["env"] and "TERM=xterm" in process["env"]
-    assert process["user"] == {"uid": 65534, "gid": 65534}
+    assert process["user"] == {"uid": 65534, "gid": 65534, "additionalGids": [65534]}
     assert "effective" not in process["capabilities"]
 
 

@@ -1,0 +1,191 @@
+"""A thin typed wrapper over the ``runc`` binary: one method per verb, no policy.
+
+Every call runs ``runc --root <state dir> <verb> ...`` through ``anyio.run_process``; a
+non-zero exit raises :class:`RuntimeExitError` carrying runc's stderr. ``state`` parses
+``runc state`` JSON into :class:`RuncState`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from typing import Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict
+
+from engine.api.errors import EngineInternal, InvalidParameter, NotFound
+
+DEFAULT_STATE_ROOT = "/run/pycompose/runc"
+
+
+class RuntimeExitError(EngineInternal):
+    """runc exited non-zero; ``stderr`` is what it said, ``exit_code`` its status."""
+
+    def __init__(self, verb: str, exit_code: int, stderr: str) -> None:
+        message = _runc_message(stderr) or f"runc {verb} failed with exit code {exit_code}"
+        super().__init__(f"runc {verb}: {message}")
+        self.verb = verb
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
+def _runc_message(stderr: str) -> str:
+    """The ``msg=`` of runc's last logfmt error line, or the raw text."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    marker = 'msg="'
+    if marker in last:
+        text = last.split(marker, 1)[1]
+        return text[:-1] if text.endswith('"') else text
+    return last
+
+
+class RuncState(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    pid: int
+    status: Literal["creating", "created", "running", "paused", "stopped"]
+    bundle: str
+    created: str
+
+
+def find_runtime(name: str = "runc") -> str:
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if path is None:
+        raise EngineInternal(
+            f"the OCI runtime {name!r} is not installed",
+            hint="install it (apt-get install runc) or run scripts/install.sh",
+        )
+    return path
+
+
+class Runc:
+    """runc with a fixed binary and state directory (``--root``)."""
+
+    def __init__(self, binary: str | None = None, state_root: str = DEFAULT_STATE_ROOT) -> None:
+        self.binary = binary or find_runtime()
+        self.state_root = state_root
+
+    def base_args(self) -> list[str]:
+        return [self.binary, "--root", self.state_root]
+
+    async def _run(self, verb: str, *args: str, check: bool = True) -> bytes:
+        result = await anyio.run_process([*self.base_args(), verb, *args], check=False, stdin=None)
+        if check and result.returncode != 0:
+            stderr = result.stderr.decode(errors="replace")
+            if "does not exist" in stderr or "not exist" in stderr:
+                raise NotFound(f"runc {verb}: {_runc_message(stderr)}") from RuntimeExitError(
+                    verb, result.returncode, stderr
+                )
+            raise RuntimeExitError(verb, result.returncode, stderr)
+        return result.stdout
+
+    async def create(
+        self,
+        container_id: str,
+        bundle: str,
+        *,
+        pid_file: str | None = None,
+        console_socket: str | None = None,
+        no_pivot: bool = False,
+    ) -> None:
+        args = ["--bundle", bundle]
+        if pid_file:
+            args += ["--pid-file", pid_file]
+        if console_socket:
+            args += ["--console-socket", console_socket]
+        if no_pivot:
+            args.append("--no-pivot")
+        await self._run("create", *args, container_id)
+
+    async def start(self, container_id: str) -> None:
+        await self._run("start", container_id)
+
+    async def run(self, container_id: str, bundle: str) -> int:
+        """``runc run`` in the foreground (stdio inherited as DEVNULL); its exit status."""
+        result = await anyio.run_process(
+            [*self.base_args(), "run", "--bundle", bundle, container_id], check=False
+        )
+        return result.returncode
+
+    async def kill(
+        self, container_id: str, sig: int | str = signal.SIGTERM, *, all_processes: bool = False
+    ) -> None:
+        args = ["--all"] if all_processes else []
+        name = sig if isinstance(sig, str) else str(int(sig))
+        await self._run("kill", *args, container_id, name)
+
+    async def delete(self, container_id: str, *, force: bool = False) -> None:
+        args = ["--force"] if force else []
+        await self._run("delete", *args, container_id)
+
+    async def state(self, container_id: str) -> RuncState:
+        return RuncState.model_validate(json.loads(await self._run("state", container_id)))
+
+    async def list_ids(self) -> list[str]:
+        if not os.path.isdir(self.state_root):
+            return []
+        output = await self._run("list", "--format", "json")
+        entries = json.loads(output or b"null") or []
+        return [entry["id"] for entry in entries]
+
+    async def pause(self, container_id: str) -> None:
+        await self._run("pause", container_id)
+
+    async def resume(self, container_id: str) -> None:
+        await self._run("resume", container_id)
+
+    async def exec(
+        self,
+        container_id: str,
+        process_file: str,
+        *,
+        stdin: bytes | None = None,
+        detach: bool = False,
+        pid_file: str | None = None,
+    ) -> tuple[int, bytes, bytes]:
+        """``runc exec --process <file>``: (exit code, stdout, stderr) of the process."""
+        args = ["--process", process_file]
+        if detach:
+            args.append("--detach")
+        if pid_file:
+            args += ["--pid-file", pid_file]
+        result = await anyio.run_process(
+            [*self.base_args(), "exec", *args, container_id], input=stdin, check=False
+        )
+        return result.returncode, result.stdout, result.stderr
+
+    async def update(self, container_id: str, resources_file: str) -> None:
+        await self._run("update", "--resources", resources_file, container_id)
+
+    async def ps(self, container_id: str) -> list[int]:
+        output = await self._run("ps", "--format", "json", container_id)
+        return [int(pid) for pid in json.loads(output or b"[]") or []]
+
+
+def signal_number(name: str | int) -> int:
+    """``"SIGTERM"``, ``"TERM"``, ``"15"`` or ``15`` -> 15."""
+    if isinstance(name, int):
+        return name
+    text = name.strip().upper()
+    if text.isdigit():
+        return int(text)
+    if not text.startswith("SIG"):
+        text = f"SIG{text}"
+    try:
+        return int(signal.Signals[text])
+    except KeyError:
+        raise InvalidParameter(
+            f"invalid signal: {name}", hint="use a name such as SIGTERM or a number"
+        ) from None
+
+
+def exit_code_of_status(status: int) -> int:
+    """A wait status (as os.waitstatus_to_exitcode returns it) -> Docker's exit code."""
+    return 128 - status if status < 0 else status

@@ -1,0 +1,271 @@
+"""Real containers through conmon and runc: what a process sees inside, and its lifecycle."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from runtime_helpers import needs_runtime, runtime_in
+
+from engine.api.errors import Conflict
+from engine.runtime.config import ContainerConfig
+from engine.runtime.state import ContainerState, HealthStatus
+
+pytestmark = [pytest.mark.root, pytest.mark.anyio, needs_runtime]
+
+
+def config(command: str | list[str], **fields) -> ContainerConfig:
+    cmd = ["sh", "-c", command] if isinstance(command, str) else command
+    return ContainerConfig.model_validate({"Cmd": cmd, **fields})
+
+
+async def run_to_end(runtime, rootfs: Path, command: str, **fields) -> tuple[int, str]:
+    info = await runtime.create(config(command, **fields), rootfs=str(rootfs))
+    await runtime.start(info.id)
+    code = await runtime.wait(info.id)
+    output = "".join([entry.message.decode() + "\n" async for entry in runtime.logs(info.id)])
+    await runtime.remove(info.id)
+    return code, output
+
+
+async def test_a_container_runs_logs_and_reports_its_exit_code(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        code, output = await run_to_end(runtime, rootfs, "echo hello; echo oops >&2; exit 3")
+        assert code == 3
+        assert "hello\n" in output and "oops\n" in output
+
+
+async def test_inside_view_matches_dockers_defaults(tmp_path, rootfs):
+    script = (
+        "grep -E '^Cap(Eff|Bnd)' /proc/self/status; "
+        "hostname; pwd; id; "
+        "cat /proc/kcore 2>&1 | head -c 0; ls -la /proc/kcore | cut -c1-10; "
+        "touch /proc/sysrq-trigger 2>&1 | head -1 || true; "
+        "grep -E ' /sys | /dev/shm | /dev/mqueue | /dev/pts ' /proc/self/mountinfo; "
+        "ulimit -n; echo ENV=$GREETING"
+    )
+    async with runtime_in(tmp_path) as runtime:
+        code, output = await run_to_end(
+            runtime,
+            rootfs,
+            script,
+            Hostname="web",
+            Env=["GREETING=hi"],
+            WorkingDir="/srv/app",
+            HostConfig={"Ulimits": [{"Name": "nofile", "Soft": 512, "Hard": 1024}]},
+        )
+    assert code == 0, output
+    # The 14 default capabilities: bits 0,1,3,4,5,6,7,8,10,13,18,27,29,31 = 0xa80425fb.
+    assert "CapEff:\t00000000a80425fb" in output
+    assert "CapBnd:\t00000000a80425fb" in output
+    lines = output.splitlines()
+    assert "web" in lines and "/srv/app" in lines
+    assert any(
+        line.startswith("uid=0(root) gid=0(root) groups=0(root),10(wheel)") for line in lines
+    )
+    sys_line = next(line for line in lines if " /sys " in line)
+    assert " ro," in sys_line or sys_line.split()[5].startswith("ro")
+    shm_line = next(line for line in lines if " /dev/shm " in line)
+    assert "size=65536k" in shm_line
+    assert any(" /dev/mqueue " in line and "mqueue" in line for line in lines)
+    assert "512" in lines and "ENV=hi" in lines
+
+
+async def test_user_and_group_add_resolve_through_the_image(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        code, output = await run_to_end(
+            runtime,
+            rootfs,
+            "id; grep CapEff /proc/self/status",
+            User="app",
+            HostConfig={"GroupAdd": ["daemon"]},
+        )
+    assert code == 0
+    assert "uid=1000(app) gid=1000(app) groups=1(daemon),10(wheel),29(audio),1000(app)" in output
+    assert "CapEff:\t0000000000000000" in output
+
+
+async def test_exit_by_signal_is_128_plus_the_signal(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        # PID 1 ignores signals it has no handler for, so the signalled shell is a child.
+        code, _ = await run_to_end(runtime, rootfs, "sh -c 'kill -USR1 $$; sleep 5'; exit $?")
+    assert code == 128 + 10
+
+
+async def test_stop_sends_the_stop_signal_then_kills_after_the_grace_period(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        graceful = await runtime.create(
+            config("trap 'echo got TERM; exit 7' TERM; while true; do sleep 0.1; done"),
+            rootfs=str(rootfs),
+            name="graceful",
+        )
+        await runtime.start(graceful.id)
+        await anyio.sleep(0.3)
+        await runtime.stop(graceful.id, timeout=5)
+        assert runtime.inspect(graceful.id).exit_code == 7
+        assert runtime.inspect(graceful.id).state is ContainerState.EXITED
+
+        stubborn = await runtime.create(
+            config("trap '' TERM; while true; do sleep 0.1; done"), rootfs=str(rootfs)
+        )
+        await runtime.start(stubborn.id)
+        await anyio.sleep(0.3)
+        started = time.monotonic()
+        await runtime.stop(stubborn.id, timeout=1)
+        elapsed = time.monotonic() - started
+        assert 0.9 < elapsed < 5
+        assert runtime.inspect(stubborn.id).exit_code == 137
+
+
+async def test_pause_unpause_kill_and_states(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(config("sleep 60"), rootfs=str(rootfs))
+        assert info.state is ContainerState.CREATED
+        with pytest.raises(Conflict):
+            await runtime.pause(info.id)
+        await runtime.start(info.id)
+        await runtime.pause(info.id)
+        assert runtime.inspect(info.id).state is ContainerState.PAUSED
+        await runtime.unpause(info.id)
+        with pytest.raises(Conflict):
+            await runtime.remove(info.id)
+        await runtime.kill(info.id, "SIGKILL")
+        assert await runtime.wait(info.id) == 137
+        assert runtime.inspect(info.id).state is ContainerState.EXITED
+        await runtime.start(info.id)
+        assert runtime.inspect(info.id).state is ContainerState.RUNNING
+        await runtime.remove(info.id, force=True)
+
+
+async def test_exec_with_its_own_env_user_and_workdir(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(config("sleep 60", Env=["A=container"]), rootfs=str(rootfs))
+        await runtime.start(info.id)
+        result = await runtime.exec(
+            info.id,
+            ["sh", "-c", "echo $A $B; id -u; pwd; exit 4"],
+            env=["B=exec"],
+            user="nobody",
+            working_dir="/tmp",
+        )
+        assert result.exit_code == 4
+        assert result.stdout.decode().split("\n")[:3] == ["container exec", "65534", "/tmp"]
+        echoed = await runtime.exec(info.id, ["cat"], stdin=b"from stdin")
+        assert echoed.stdout == b"from stdin"
+        await runtime.remove(info.id, force=True)
+
+
+async def test_logs_keep_long_lines_whole_and_fast_writers_complete(tmp_path, rootfs):
+    script = (
+        "head -c 100000 /dev/zero | tr '\\0' x; echo; "
+        "i=0; while [ $i -lt 5000 ]; do echo line-$i; i=$((i+1)); done"
+    )
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(config(script), rootfs=str(rootfs))
+        await runtime.start(info.id)
+        assert await runtime.wait(info.id) == 0
+        entries = [entry async for entry in runtime.logs(info.id)]
+        assert entries[0].message == b"x" * 100000
+        assert [e.message for e in entries[1:]] == [f"line-{i}".encode() for i in range(5000)]
+        tail = [entry.message async for entry in runtime.logs(info.id, tail=2)]
+        assert tail == [b"line-4998", b"line-4999"]
+        middle = entries[2500].time_ns / 1e9
+        since = [entry async for entry in runtime.logs(info.id, since=middle)]
+        assert 0 < len(since) <= 2500
+        assert entries[0].timestamp().endswith("Z")
+
+
+async def test_logs_follow_until_the_container_exits(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            config("for i in 1 2 3; do echo tick-$i; sleep 0.2; done"), rootfs=str(rootfs)
+        )
+        await runtime.start(info.id)
+        with anyio.fail_after(10):
+            seen = [entry.message async for entry in runtime.logs(info.id, follow=True)]
+        assert seen == [b"tick-1", b"tick-2", b"tick-3"]
+
+
+async def test_health_check_goes_healthy_then_unhealthy(tmp_path, rootfs):
+    health = {
+        "Test": ["CMD-SHELL", "test -e /tmp/ok"],
+        "Interval": 200_000_000,
+        "Timeout": 2_000_000_000,
+        "Retries": 2,
+    }
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            config("touch /tmp/ok; sleep 1.5; rm /tmp/ok; sleep 60", Healthcheck=health),
+            rootfs=str(rootfs),
+        )
+        await runtime.start(info.id)
+        assert runtime.inspect(info.id).health is HealthStatus.STARTING
+        with anyio.fail_after(5):
+            while runtime.inspect(info.id).health is not HealthStatus.HEALTHY:
+                await anyio.sleep(0.05)
+        with anyio.fail_after(10):
+            while runtime.inspect(info.id).health is not HealthStatus.UNHEALTHY:
+                await anyio.sleep(0.05)
+        snapshot = runtime.inspect(info.id)
+        assert snapshot.health_failing_streak >= 2
+        assert 0 < len(snapshot.health_log) <= 5
+        await runtime.remove(info.id, force=True)
+
+
+async def test_restart_policy_on_failure_backs_off_and_stops_at_the_limit(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            config(
+                "echo run; exit 2",
+                HostConfig={"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 3}},
+            ),
+            rootfs=str(rootfs),
+        )
+        started = time.monotonic()
+        await runtime.start(info.id)
+        with anyio.fail_after(15):
+            while True:
+                snapshot = runtime.inspect(info.id)
+                if snapshot.state is ContainerState.EXITED and snapshot.restart_count == 3:
+                    break
+                await anyio.sleep(0.05)
+        elapsed = time.monotonic() - started
+        # Delays 0.1 + 0.2 + 0.4 s between the four runs.
+        assert elapsed >= 0.7
+        runs = [entry async for entry in runtime.logs(info.id)]
+        assert len(runs) == 4
+        assert runtime.inspect(info.id).exit_code == 2
+
+
+async def test_restart_always_is_suppressed_by_a_manual_stop(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            config("sleep 0.2; exit 0", HostConfig={"RestartPolicy": {"Name": "always"}}),
+            rootfs=str(rootfs),
+        )
+        await runtime.start(info.id)
+        with anyio.fail_after(10):
+            while runtime.inspect(info.id).restart_count < 2:
+                await anyio.sleep(0.05)
+        await runtime.stop(info.id, timeout=1)
+        count = runtime.inspect(info.id).restart_count
+        await anyio.sleep(0.6)
+        assert runtime.inspect(info.id).state is ContainerState.EXITED
+        assert runtime.inspect(info.id).restart_count == count
+
+
+async def test_init_reaps_and_forwards_signals(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            config("cat /proc/1/cmdline | tr '\\0' ' '; echo; sleep 60", HostConfig={"Init": True}),
+            rootfs=str(rootfs),
+        )
+        await runtime.start(info.id)
+        await anyio.sleep(0.3)
+        started = time.monotonic()
+        await runtime.stop(info.id, timeout=5)
+        assert time.monotonic() - started < 4  # tini forwarded SIGTERM to sh's sleep group
+        lines = [entry.message.decode() async for entry in runtime.logs(info.id)]
+        assert lines[0].startswith("/sbin/docker-init -- sh -c")
