@@ -1,0 +1,48 @@
+"""Containers through an OCI runtime: configuration -> OCI spec -> runc under conmon.
+
+Phases of a container (each a module):
+
+1. ``config``  — what the caller asks for (Docker's ContainerCreate shape) and the image's
+   run-time config;
+2. ``spec``    — pure: the two, plus facts about the host, -> OCI ``config.json`` with
+   Docker's defaults (``users``, ``mounts``, ``seccomp`` help);
+3. ``runc``    — a thin typed wrapper over the runc binary;
+4. ``monitor`` — conmon per container: stdio, log file, exit code, outliving the engine;
+5. ``logs``    — reading the CRI log back (whole lines, tail/since/until/follow), rotation;
+6. ``state``   — pure rules: legal state transitions, restart back-off, health status;
+7. ``containers`` — ``ContainerRuntime``: the async API the daemon calls.
+
+Usage::
+
+    async with ContainerRuntime("/var/lib/pycompose/containers") as runtime:
+        info = await runtime.create(ContainerConfig(cmd=["true"]), image_config, rootfs=path)
+        await runtime.start(info.id)
+        exit_code = await runtime.wait(info.id)
+        await runtime.remove(info.id)
+"""
+
+from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig, MountRequest
+from engine.runtime.containers import ContainerInfo, ContainerRuntime, ExecResult
+from engine.runtime.logs import LogEntry
+from engine.runtime.runc import Runc, RuncState, RuntimeExitError
+from engine.runtime.spec import SpecContext, build_spec, merge_image_config
+from engine.runtime.state import ContainerState, HealthStatus
+
+__all__ = [
+    "ContainerConfig",
+    "ContainerInfo",
+    "ContainerRuntime",
+    "ContainerState",
+    "ExecResult",
+    "HealthStatus",
+    "HostConfig",
+    "ImageConfig",
+    "LogEntry",
+    "MountRequest",
+    "Runc",
+    "RuncState",
+    "RuntimeExitError",
+    "SpecContext",
+    "build_spec",
+    "merge_image_config",
+]

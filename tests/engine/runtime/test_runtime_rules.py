@@ -1,0 +1,122 @@
+"""Pure rules of the runtime: transitions, restart back-off, health status, log parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+import engine.runtime
+from engine.api.errors import Conflict
+from engine.runtime.logs import LogRecord, join_partials, parse_records, parse_time_ns
+from engine.runtime.state import (
+    ContainerState,
+    HealthProbe,
+    HealthResult,
+    HealthState,
+    HealthStatus,
+    RestartManager,
+    check_transition,
+)
+
+S = ContainerState
+
+
+def test_exported_names_exist():
+    for name in engine.runtime.__all__:
+        assert hasattr(engine.runtime, name), name
+
+
+def test_transitions_table_refuses_what_it_does_not_list():
+    check_transition("c", S.CREATED, S.RUNNING)
+    check_transition("c", S.RUNNING, S.PAUSED)
+    with pytest.raises(Conflict, match="is running: it cannot become removing") as caught:
+        check_transition("c", S.RUNNING, S.REMOVING)
+    assert "stop the container first" in (caught.value.hint or "")
+    with pytest.raises(Conflict):
+        check_transition("c", S.DEAD, S.RUNNING)
+
+
+def test_restart_backoff_doubles_to_a_minute_and_resets_after_ten_seconds():
+    manager = RestartManager("always")
+    delays = [
+        manager.should_restart(0, cancelled=False, manually_stopped=False, uptime=0.5)
+        for _ in range(12)
+    ]
+    assert delays[:4] == [0.1, 0.2, 0.4, 0.8]
+    assert delays[-1] == 60.0
+    assert manager.should_restart(0, cancelled=False, manually_stopped=False, uptime=10) == 0.1
+    assert manager.should_restart(0, cancelled=True, manually_stopped=True, uptime=1) is None
+
+
+def test_restart_policies():
+    on_failure = RestartManager("on-failure", maximum_retry_count=2)
+    assert on_failure.should_restart(0, cancelled=False, manually_stopped=False, uptime=1) is None
+    assert (
+        on_failure.should_restart(1, cancelled=False, manually_stopped=False, uptime=1) is not None
+    )
+    assert (
+        on_failure.should_restart(1, cancelled=False, manually_stopped=False, uptime=1) is not None
+    )
+    assert on_failure.should_restart(1, cancelled=False, manually_stopped=False, uptime=1) is None
+    unless = RestartManager("unless-stopped")
+    assert unless.should_restart(0, cancelled=False, manually_stopped=True, uptime=1) is None
+    always = RestartManager("always")
+    assert always.should_restart(0, cancelled=False, manually_stopped=True, uptime=1) == 0.1
+    assert (
+        RestartManager("no").should_restart(1, cancelled=False, manually_stopped=False, uptime=1)
+        is None
+    )
+
+
+def test_health_probe_defaults_and_forms():
+    probe = HealthProbe.from_test(["CMD-SHELL", "curl -f localhost"])
+    assert probe is not None
+    assert probe.command == ("/bin/sh", "-c", "curl -f localhost")
+    assert (
+        probe.interval,
+        probe.timeout,
+        probe.retries,
+        probe.start_period,
+        probe.start_interval,
+    ) == (30.0, 30.0, 3, 0.0, 5.0)
+    assert HealthProbe.from_test(["NONE"]) is None
+    assert HealthProbe.from_test(["CMD", "true"], interval_ns=2_000_000_000).interval == 2.0
+
+
+def test_health_state_follows_dockers_rules():
+    probe = HealthProbe(command=("x",), retries=2, start_period=10.0)
+    health = HealthState()
+    # Failures inside the start period do not count while starting.
+    health.record(HealthResult(5.0, 5.1, 1, "no"), probe, started_at=0.0)
+    assert (health.status, health.failing_streak) == (HealthStatus.STARTING, 0)
+    health.record(HealthResult(11.0, 11.1, 1, "no"), probe, started_at=0.0)
+    health.record(HealthResult(12.0, 12.1, 1, "no"), probe, started_at=0.0)
+    assert health.status is HealthStatus.UNHEALTHY
+    health.record(HealthResult(13.0, 13.1, 0, "x" * 5000), probe, started_at=0.0)
+    assert (health.status, health.failing_streak) == (HealthStatus.HEALTHY, 0)
+    assert len(health.log) == 4 and len(health.log[-1].output) == 4096
+    for second in range(10):
+        health.record(HealthResult(20.0 + second, 20.5 + second, 0, ""), probe, started_at=0.0)
+    assert len(health.log) == 5
+    assert probe.next_interval(HealthStatus.STARTING, 1.0) == 5.0
+    assert probe.next_interval(HealthStatus.HEALTHY, 1.0) == 30.0
+
+
+def test_cri_records_join_partial_lines_per_stream():
+    lines = [
+        b"2026-11-27T22:47:57.933096793+00:00 stdout P aaa\n",
+        b"2026-11-27T22:47:57.933100000+00:00 stderr F err\n",
+        b"2026-11-27T22:47:57.933153958+00:00 stdout P bbb\n",
+        b"2026-11-27T22:47:57.933162641+00:00 stdout F \n",
+        b"2026-11-27T22:47:58Z stdout F with spaces  inside\n",
+        b"torn",
+    ]
+    entries = list(join_partials(parse_records(lines)))
+    assert [(e.stream, e.message) for e in entries] == [
+        ("stderr", b"err"),
+        ("stdout", b"aaabbb"),
+        ("stdout", b"with spaces  inside"),
+    ]
+    assert entries[1].time_ns == parse_time_ns("2026-11-27T22:47:57.933096793Z")
+    assert entries[1].timestamp() == "2026-11-27T22:47:57.933096793Z"
+    assert parse_time_ns("2026-11-27T23:47:58+01:00") == parse_time_ns("2026-11-27T22:47:58Z")
+    assert LogRecord(0, "stdout", False, b"").data == b""
