@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine.network import netlink
 from engine.network.errors import BridgeFull
+from engine.network.ipam import SubnetRequest
 from engine.network.manager import NetworkEngine, NetworkSettings, open_network_engine
 from engine.network.ports import PortRequest
 
@@ -240,7 +241,10 @@ async def bench_dns(engine: NetworkEngine, count: int) -> None:
 
 
 async def bench_many(engine: NetworkEngine, total: int) -> None:
-    network = await engine.create_network("bench_many_0")
+    def big(index: int) -> list[SubnetRequest]:  # a /24 holds 253: give each network a /21
+        return [SubnetRequest(subnet=f"10.{100 + index}.0.0/21")]
+
+    network = await engine.create_network("bench_many_0", ipam=big(0))
     networks = [network]
     placed = 0
     message = ""
@@ -253,7 +257,9 @@ async def bench_many(engine: NetworkEngine, total: int) -> None:
             await engine.connect(sandbox.id, network.id)
         except BridgeFull as exc:
             message = str(exc)
-            network = await engine.create_network(f"bench_many_{len(networks)}")
+            network = await engine.create_network(
+                f"bench_many_{len(networks)}", ipam=big(len(networks))
+            )
             networks.append(network)
             await engine.connect(sandbox.id, network.id)
         connect_ms.append((time.perf_counter() - t0) * 1000)
