@@ -38,6 +38,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -126,6 +127,7 @@ class Sandbox:
     name: str
     hostname: str
     upstreams: tuple[str, ...]
+    embedded_dns: bool = True
     endpoints: dict[str, Endpoint] = field(default_factory=dict)  # by network id, in order
     ports: list[tuple[PortBinding, ipaddress.IPv4Address]] = field(default_factory=list)
     resolver_scope: anyio.CancelScope | None = None
@@ -322,7 +324,7 @@ class NetworkEngine:
                 raise Conflict(f"container {sandbox_id} already has a network sandbox")
             netns = str(self.settings.run_dir / "netns" / sandbox_id)
             upstreams = resolver_upstreams(self._host_resolv_conf(), dns)
-            sandbox = Sandbox(sandbox_id, netns, name, hostname, upstreams)
+            sandbox = Sandbox(sandbox_id, netns, name, hostname, upstreams, embedded_dns)
             await to_thread.run_sync(netlink.create_netns, netns)
             try:
                 if embedded_dns:
@@ -572,6 +574,90 @@ class NetworkEngine:
         ]
         await nftables.apply_ruleset(bridges, ports, self.settings.host_netns)
 
+    # --- state across daemon restarts -----------------------------------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything needed to adopt this engine's objects after a restart (JSON-able)."""
+        return {
+            "version": 1,
+            "networks": [_network_to_dict(n) for n in self.networks.values()],
+            "sandboxes": [_sandbox_to_dict(s) for s in self.sandboxes.values()],
+        }
+
+    async def restore_state(self, state: Mapping[str, Any]) -> None:
+        """Adopt the objects of :meth:`export_state` from a previous run of the engine.
+
+        Networks whose bridge is gone are recreated; sandboxes whose namespace file is gone
+        (their container went away while the engine was down) are dropped with their
+        endpoints; resolvers are started again and the nftables tables rewritten. Call
+        :meth:`remove_orphans` afterwards to delete what a crash left half-made.
+        """
+        async with self._lock:
+            host = self.settings.host_netns
+            existing = set(await to_thread.run_sync(netlink.link_names, host))
+            for data in state.get("networks", []):
+                network = _network_from_dict(data)
+                if network.bridge not in existing:
+                    gateways = [
+                        ipaddress.ip_interface(f"{p.gateway}/{p.subnet.prefixlen}")
+                        for p in network.subnets
+                    ]
+                    spec = netlink.BridgeSpec(network.bridge, gateways, network.mtu)
+                    await to_thread.run_sync(netlink.create_bridge, spec, host)
+                await to_thread.run_sync(
+                    self._enable_forwarding, network.bridge, network.enable_ipv6
+                )
+                network.iptables_chain = await coexist.allow_bridge(network.bridge, host)
+                self.networks[network.id] = network
+            for data in state.get("sandboxes", []):
+                sandbox = _sandbox_from_dict(data)
+                if not Path(sandbox.netns).exists():
+                    continue
+                for network_id, endpoint in list(sandbox.endpoints.items()):
+                    attached = self.networks.get(network_id)
+                    if attached is None or endpoint.host_ifname not in existing:
+                        del sandbox.endpoints[network_id]
+                        continue
+                    attached.endpoints[sandbox.id] = endpoint
+                    self.records.add_endpoint(
+                        network_id,
+                        endpoint.id,
+                        [sandbox.name, sandbox.hostname, *endpoint.aliases],
+                        [a.ip for a in endpoint.addresses],
+                    )
+                if sandbox.embedded_dns:
+                    sock = await to_thread.run_sync(bind_resolver_socket, sandbox.netns)
+                    self._start_resolver(sandbox, sock)
+                self.sandboxes[sandbox.id] = sandbox
+            await self._apply_rules()
+
+    async def remove_orphans(self) -> list[str]:
+        """Delete links and namespace files with the engine's names that no record knows.
+
+        Only names with the engine's prefixes (bridges, veths) and files in its own
+        ``run_dir/netns`` are considered, so objects of other tools are never touched.
+        Returns what was removed.
+        """
+        async with self._lock:
+            host = self.settings.host_netns
+            known_links = {n.bridge for n in self.networks.values()} | {
+                e.host_ifname for s in self.sandboxes.values() for e in s.endpoints.values()
+            }
+            removed: list[str] = []
+            for name in await to_thread.run_sync(netlink.link_names, host):
+                ours = name.startswith((self.settings.bridge_prefix, self.settings.veth_prefix))
+                if ours and name not in known_links:
+                    await to_thread.run_sync(netlink.delete_link, name, host)
+                    removed.append(name)
+            known_netns = {s.netns for s in self.sandboxes.values()}
+            netns_dir = self.settings.run_dir / "netns"
+            if netns_dir.is_dir():
+                for path in sorted(netns_dir.iterdir()):
+                    if str(path) not in known_netns:
+                        await to_thread.run_sync(netlink.remove_netns, str(path))
+                        removed.append(str(path))
+            return removed
+
     async def teardown(self) -> None:
         """Remove every sandbox, network and rule of this engine (used by tests and reset)."""
         with anyio.CancelScope(shield=True):
@@ -580,6 +666,112 @@ class NetworkEngine:
             for network_id in list(self.networks):
                 await self.remove_network(network_id)
             await nftables.remove_tables(self.settings.host_netns)
+
+
+def _network_to_dict(network: Network) -> dict[str, Any]:
+    return {
+        "id": network.id,
+        "name": network.name,
+        "bridge": network.bridge,
+        "internal": network.internal,
+        "enable_ipv6": network.enable_ipv6,
+        "subnets": [
+            {"subnet": str(p.subnet), "gateway": str(p.gateway), "ip_range": str(p.ip_range)}
+            for p in network.subnets
+        ],
+        "mtu": network.mtu,
+        "masquerade": network.masquerade,
+        "options": dict(network.options),
+        "labels": dict(network.labels),
+    }
+
+
+def _network_from_dict(data: Mapping[str, Any]) -> Network:
+    return Network(
+        id=data["id"],
+        name=data["name"],
+        bridge=data["bridge"],
+        internal=data["internal"],
+        enable_ipv6=data["enable_ipv6"],
+        subnets=tuple(
+            SubnetPlan(
+                ipaddress.ip_network(p["subnet"]),
+                ipaddress.ip_address(p["gateway"]),
+                ipaddress.ip_network(p["ip_range"]),
+            )
+            for p in data["subnets"]
+        ),
+        mtu=data["mtu"],
+        masquerade=data["masquerade"],
+        options=dict(data["options"]),
+        labels=dict(data["labels"]),
+    )
+
+
+def _sandbox_to_dict(sandbox: Sandbox) -> dict[str, Any]:
+    return {
+        "id": sandbox.id,
+        "netns": sandbox.netns,
+        "name": sandbox.name,
+        "hostname": sandbox.hostname,
+        "upstreams": list(sandbox.upstreams),
+        "embedded_dns": sandbox.embedded_dns,
+        "endpoints": [
+            {
+                "id": e.id,
+                "network_id": e.network_id,
+                "ifname": e.ifname,
+                "host_ifname": e.host_ifname,
+                "mac_address": e.mac_address,
+                "addresses": [str(a) for a in e.addresses],
+                "aliases": list(e.aliases),
+                "gateways": [str(g) for g in e.gateways],
+            }
+            for e in sandbox.endpoints.values()
+        ],
+        "ports": [
+            {
+                "container_port": b.container_port,
+                "protocol": b.protocol,
+                "host_port": b.host_port,
+                "host_ip": str(b.host_ip) if b.host_ip else None,
+                "target": str(target),
+            }
+            for b, target in sandbox.ports
+        ],
+    }
+
+
+def _sandbox_from_dict(data: Mapping[str, Any]) -> Sandbox:
+    sandbox = Sandbox(
+        id=data["id"],
+        netns=data["netns"],
+        name=data["name"],
+        hostname=data["hostname"],
+        upstreams=tuple(data["upstreams"]),
+        embedded_dns=data["embedded_dns"],
+    )
+    for e in data["endpoints"]:
+        sandbox.endpoints[e["network_id"]] = Endpoint(
+            id=e["id"],
+            network_id=e["network_id"],
+            sandbox_id=sandbox.id,
+            ifname=e["ifname"],
+            host_ifname=e["host_ifname"],
+            mac_address=e["mac_address"],
+            addresses=tuple(ipaddress.ip_interface(a) for a in e["addresses"]),
+            aliases=tuple(e["aliases"]),
+            gateways=tuple(ipaddress.ip_address(g) for g in e["gateways"]),
+        )
+    for p in data["ports"]:
+        binding = PortBinding(
+            p["container_port"],
+            p["protocol"],
+            p["host_port"],
+            ipaddress.IPv4Address(p["host_ip"]) if p["host_ip"] else None,
+        )
+        sandbox.ports.append((binding, ipaddress.IPv4Address(p["target"])))
+    return sandbox
 
 
 @asynccontextmanager

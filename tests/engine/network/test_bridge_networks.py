@@ -380,3 +380,44 @@ async def test_subnets_avoid_routes_on_the_host(engine, settings):
     network = await engine.create_network("app_default")
     assert str(network.subnets[0].subnet) == "10.208.2.0/24"
     assert ipaddress.ip_network("10.208.2.0/24") == network.subnets[0].subnet
+
+
+async def test_a_restarted_engine_adopts_its_objects_and_removes_orphans(settings, processes, www):
+    from engine.network.manager import open_network_engine
+
+    host = settings.host_netns
+    async with open_network_engine(settings) as first:
+        try:
+            network = await first.create_network("app_default")
+            web = await first.create_sandbox("c-web", name="app-web-1")
+            web_endpoint = await first.connect(web.id, network.id, aliases=["web"])
+            client = await first.create_sandbox("c-client", name="app-client-1")
+            await first.connect(client.id, network.id)
+            await first.publish_ports(web.id, [PortRequest(80, host_port=8080)])
+            state = first.export_state()
+        except BaseException:
+            await first.teardown()
+            raise
+    # the daemon is gone: its resolvers stopped, the kernel objects stay
+    assert "pcbr-" in (await run_in(host, "ip", "-br", "link")).stdout
+    assert (
+        await run_in(host, "ip", "link", "add", "pcbr-orphan", "type", "bridge")
+    ).returncode == 0
+    assert (await run_in(host, "ip", "link", "add", "br-user", "type", "bridge")).returncode == 0
+
+    async with open_network_engine(settings) as second:
+        try:
+            await second.restore_state(state)
+            assert await second.remove_orphans() == ["pcbr-orphan"]
+            links = (await run_in(host, "ip", "-br", "link")).stdout
+            assert "br-user" in links and "pcbr-orphan" not in links
+            processes.start(web.netns, "busybox", "httpd", "-f", "-p", "80", "-h", str(www))
+            await wait_http(host, "http://127.0.0.1:8080/")
+            assert answers(await query(client.netns, "web")) == [str(web_endpoint.ipv4)]
+            other = await second.create_sandbox("c-other", name="app-other-1")
+            other_endpoint = await second.connect(other.id, network.id)
+            assert other_endpoint.ipv4 not in (web_endpoint.ipv4, None)
+            assert str(other_endpoint.ipv4) != str(web_endpoint.ipv4)
+        finally:
+            await second.teardown()
+    assert "pcbr-" not in (await run_in(host, "ip", "-br", "link")).stdout
