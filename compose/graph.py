@@ -135,11 +135,18 @@ def build_graph(project: Project, tree: MapNode | None = None) -> ServiceGraph:
 
 def _first_cycle(graph: Any) -> list[str]:
     """The cycle reached first when walking services in name order, as a list of names."""
-    for start in sorted(graph.nodes):
-        try:
-            edges = nx.find_cycle(graph, source=start)
-        except nx.NetworkXNoCycle:
-            continue
+    if nx.is_directed_acyclic_graph(graph):  # linear; the common case
+        return []
+    # every cycle lies inside one strongly connected component: take the one holding
+    # the smallest name and walk from there (linear too, unlike trying every start)
+    cyclic = [
+        component
+        for component in nx.strongly_connected_components(graph)
+        if len(component) > 1 or any(graph.has_edge(n, n) for n in component)
+    ]
+    for component in sorted(cyclic, key=min):
+        start = min(component)
+        edges = nx.find_cycle(graph.subgraph(component), source=start)
         nodes = [edge[0] for edge in edges]
         # rotate so the smallest name comes first: the same message on every run
         pivot = nodes.index(min(nodes))

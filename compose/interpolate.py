@@ -217,13 +217,21 @@ CASTS: dict[tuple[str, ...], Callable[[str], Any]] = {
     ("configs", "*", "external"): _to_bool,
 }
 
-_CAST_BY_LENGTH: dict[int, list[tuple[tuple[str, ...], Callable[[str], Any]]]] = {}
+# Index the patterns by (first key, third key): most paths match none, cheaply.
+_CASTS_BY_KEYS: dict[tuple[str, str], list[tuple[tuple[str, ...], Callable[[str], Any]]]] = {}
 for _pattern, _cast in CASTS.items():
-    _CAST_BY_LENGTH.setdefault(len(_pattern), []).append((_pattern, _cast))
+    _CASTS_BY_KEYS.setdefault((_pattern[0], _pattern[2]), []).append((_pattern, _cast))
 
 
 def _cast_for(path: KeyPath) -> Callable[[str], Any] | None:
-    for pattern, cast in _CAST_BY_LENGTH.get(len(path), ()):
+    if len(path) < 3:
+        return None
+    candidates = _CASTS_BY_KEYS.get((path[0], path[2]))  # type: ignore[arg-type]
+    if not candidates:
+        return None
+    for pattern, cast in candidates:
+        if len(pattern) != len(path):
+            continue
         for want, got in zip(pattern, path, strict=True):
             if want == "*":
                 if isinstance(got, int):

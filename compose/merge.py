@@ -119,6 +119,16 @@ UNIQUE_BY: dict[tuple[str, ...], Indexer] = {
 }
 
 
+def _indexer_for(path: Path) -> Indexer | None:
+    """The UNIQUE_BY rule for ``path`` (all rules sit at depth 3 to 5; most paths have none)."""
+    if not 3 <= len(path) <= 5:
+        return None
+    for pattern, indexer in UNIQUE_BY.items():
+        if _matches(pattern, path):
+            return indexer
+    return None
+
+
 def _unique(items: SeqNode, indexer: Indexer) -> SeqNode:
     out = SeqNode(items.loc)
     seen: dict[Any, int] = {}
@@ -140,14 +150,16 @@ def _unique(items: SeqNode, indexer: Indexer) -> SeqNode:
 def enforce_unicity(tree: Any, path: Path = ()) -> Any:
     """De-duplicate the sequences of :data:`UNIQUE_BY` inside one tree (in place)."""
     if isinstance(tree, MapNode):
+        if len(path) >= 5:
+            return tree  # no rule is deeper than services.*.networks.*.aliases
         for key, value in list(tree.items()):
             if isinstance(value, MapNode | SeqNode):
                 tree[key] = enforce_unicity(value, (*path, key))
         return tree
     if isinstance(tree, SeqNode):
-        for pattern, indexer in UNIQUE_BY.items():
-            if _matches(pattern, path):
-                return _unique(tree, indexer)
+        indexer = _indexer_for(path)
+        if indexer is not None:
+            return _unique(tree, indexer)
     return tree
 
 
@@ -233,10 +245,8 @@ def merge_values(base: Any, override: Any, path: Path) -> Any:
         combined.item_locs = list(base.item_locs)
         combined.extend(override)
         combined.item_locs.extend(override.item_locs)
-        for pattern, indexer in UNIQUE_BY.items():
-            if _matches(pattern, path):
-                return _unique(combined, indexer)
-        return combined
+        indexer = _indexer_for(path)
+        return _unique(combined, indexer) if indexer is not None else combined
     return override
 
 
