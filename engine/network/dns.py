@@ -1,6 +1,6 @@
 """The embedded DNS server: names of containers on a network, everything else forwarded.
 
-Like Docker, each container sandbox gets its own resolver on 127.0.0.11:53 (UDP) inside its
+Like Docker, each container sandbox gets its own resolver on 127.0.0.11:53 (UDP and TCP) in its
 network namespace; the socket is opened there by the engine and served from the engine's event
 loop, so no process runs in the container. A query is answered from :class:`DnsRecords` using
 the networks the container is attached to at that moment: A/AAAA for service names (every
@@ -10,7 +10,7 @@ forwarded to the upstream resolvers (the container's ``dns`` setting, else the h
 loopback (systemd-resolved's 127.0.0.53) works.
 
 Lifecycle: ``records.add_endpoint`` on connect, ``records.remove_endpoint`` on disconnect;
-``serve_resolver(socket, ...)`` runs until cancelled and closes the socket.
+``serve_resolver(sockets, ...)`` runs until cancelled and closes the sockets.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.reversename
 import dns.rrset
+from anyio import to_thread
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from engine.network.netlink import socket_in_netns
 
@@ -216,24 +218,103 @@ class _Resolver:
             await self.udp.sendto(reply, *client)
 
 
-async def serve_resolver(sock: socket.socket, records: DnsRecords, view: ResolverView) -> None:
-    """Answer queries arriving on ``sock`` (a bound UDP socket) until cancelled.
+async def _forward_tcp(wire: bytes, upstreams: Sequence[str], netns: str | None) -> bytes | None:
+    for upstream in upstreams:
+        family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
+        sock = socket_in_netns(netns, family, socket.SOCK_STREAM)
+        sock.settimeout(FORWARD_TIMEOUT)
+        try:
+            await to_thread.run_sync(sock.connect, (upstream, 53))
+        except OSError:
+            sock.close()
+            continue
+        sock.setblocking(False)
+        async with await anyio.abc.SocketStream.from_socket(sock) as stream:
+            with anyio.move_on_after(FORWARD_TIMEOUT):
+                try:
+                    await stream.send(len(wire).to_bytes(2, "big") + wire)
+                    reader = BufferedByteReceiveStream(stream)
+                    length = int.from_bytes(await reader.receive_exactly(2), "big")
+                    return await reader.receive_exactly(length)
+                except (OSError, anyio.EndOfStream, anyio.IncompleteRead):
+                    continue
+    return None
 
-    Resource handling: the socket is closed when this returns or is cancelled.
+
+async def _serve_tcp_client(
+    stream: anyio.abc.SocketStream, records: DnsRecords, view: ResolverView
+) -> None:
+    async with stream:
+        reader = BufferedByteReceiveStream(stream)
+        with contextlib.suppress(anyio.EndOfStream, anyio.IncompleteRead, OSError):
+            while True:
+                with anyio.fail_after(30):  # idle clients are dropped, as resolvers expect
+                    length = int.from_bytes(await reader.receive_exactly(2), "big")
+                    wire = await reader.receive_exactly(length)
+                try:
+                    query = dns.message.from_wire(wire)
+                except dns.exception.DNSException:
+                    return
+                response = answer_locally(query, records, view.network_ids())
+                if response is not None:
+                    reply: bytes | None = response.to_wire()
+                else:
+                    reply = await _forward_tcp(wire, view.upstreams, view.upstream_netns)
+                if reply is None:
+                    failure = dns.message.make_response(query)
+                    failure.set_rcode(dns.rcode.SERVFAIL)
+                    reply = failure.to_wire()
+                await stream.send(len(reply).to_bytes(2, "big") + reply)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverSockets:
+    """The UDP and TCP sockets of one sandbox's resolver, bound to 127.0.0.11:53 inside it."""
+
+    udp: socket.socket
+    tcp: socket.socket
+
+    def close(self) -> None:
+        self.udp.close()
+        self.tcp.close()
+
+
+async def serve_resolver(sockets: ResolverSockets, records: DnsRecords, view: ResolverView) -> None:
+    """Answer queries arriving on the sandbox's resolver sockets (UDP and TCP) until cancelled.
+
+    Resource handling: the sockets are closed when this returns or is cancelled.
     """
-    sock.setblocking(False)
-    async with await anyio.abc.UDPSocket.from_socket(sock) as udp, anyio.create_task_group() as tg:
-        resolver = _Resolver(udp, records, view, tg)
-        async for wire, client in udp:
-            await resolver.handle(wire, client)
-
-
-def bind_resolver_socket(netns: str) -> socket.socket:
-    """A UDP socket bound to 127.0.0.11:53 inside ``netns`` (blocking; run in a thread)."""
-    sock = socket_in_netns(netns, socket.AF_INET, socket.SOCK_DGRAM)
+    sockets.udp.setblocking(False)
+    sockets.tcp.setblocking(False)
     try:
-        sock.bind((RESOLVER_ADDRESS, 53))
+        async with (
+            await anyio.abc.UDPSocket.from_socket(sockets.udp) as udp,
+            await anyio.abc.SocketListener.from_socket(sockets.tcp) as listener,
+            anyio.create_task_group() as tg,
+        ):
+
+            async def serve_client(stream: anyio.abc.SocketStream) -> None:
+                await _serve_tcp_client(stream, records, view)
+
+            tg.start_soon(listener.serve, serve_client, tg)
+            resolver = _Resolver(udp, records, view, tg)
+            async for wire, client in udp:
+                await resolver.handle(wire, client)
+    finally:
+        sockets.close()
+
+
+def bind_resolver_sockets(netns: str) -> ResolverSockets:
+    """UDP and TCP sockets on 127.0.0.11:53 inside ``netns`` (blocking; run in a thread)."""
+    udp = socket_in_netns(netns, socket.AF_INET, socket.SOCK_DGRAM)
+    tcp = socket_in_netns(netns, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        udp.bind((RESOLVER_ADDRESS, 53))
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind((RESOLVER_ADDRESS, 53))
+        tcp.listen(64)
     except OSError:
-        sock.close()
+        udp.close()
+        tcp.close()
         raise
-    return sock
+    return ResolverSockets(udp, tcp)

@@ -46,7 +46,13 @@ from anyio import to_thread
 
 from engine.api.errors import Conflict, NotFound
 from engine.network import coexist, netlink, nftables
-from engine.network.dns import DnsRecords, ResolverView, bind_resolver_socket, serve_resolver
+from engine.network.dns import (
+    DnsRecords,
+    ResolverSockets,
+    ResolverView,
+    bind_resolver_sockets,
+    serve_resolver,
+)
 from engine.network.errors import BridgeFull, InvalidNetworkConfig
 from engine.network.files import ResolvConf, parse_resolv_conf, resolver_upstreams
 from engine.network.ipam import (
@@ -328,8 +334,8 @@ class NetworkEngine:
             await to_thread.run_sync(netlink.create_netns, netns)
             try:
                 if embedded_dns:
-                    sock = await to_thread.run_sync(bind_resolver_socket, netns)
-                    self._start_resolver(sandbox, sock)
+                    sockets = await to_thread.run_sync(bind_resolver_sockets, netns)
+                    self._start_resolver(sandbox, sockets)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await to_thread.run_sync(netlink.remove_netns, netns)
@@ -337,7 +343,7 @@ class NetworkEngine:
             self.sandboxes[sandbox_id] = sandbox
             return sandbox
 
-    def _start_resolver(self, sandbox: Sandbox, sock: socket.socket) -> None:
+    def _start_resolver(self, sandbox: Sandbox, sockets: ResolverSockets) -> None:
         scope = anyio.CancelScope()
         sandbox.resolver_scope = scope
         view = ResolverView(
@@ -348,7 +354,7 @@ class NetworkEngine:
 
         async def run() -> None:
             with scope:
-                await serve_resolver(sock, self.records, view)
+                await serve_resolver(sockets, self.records, view)
 
         self._task_group.start_soon(run)
 
@@ -626,8 +632,8 @@ class NetworkEngine:
                         [a.ip for a in endpoint.addresses],
                     )
                 if sandbox.embedded_dns:
-                    sock = await to_thread.run_sync(bind_resolver_socket, sandbox.netns)
-                    self._start_resolver(sandbox, sock)
+                    sockets = await to_thread.run_sync(bind_resolver_sockets, sandbox.netns)
+                    self._start_resolver(sandbox, sockets)
                 self.sandboxes[sandbox.id] = sandbox
             await self._apply_rules()
 

@@ -12,6 +12,7 @@ import dns.query
 import dns.rdatatype
 import dns.reversename
 import pytest
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from engine.network import netlink
 from engine.network.errors import BridgeFull
@@ -56,6 +57,22 @@ async def query(netns: str, name: str, rdtype: str = "A") -> dns.message.Message
     return await anyio.to_thread.run_sync(ask)
 
 
+async def query_tcp(netns: str, name: str, rdtype: str = "A") -> dns.message.Message:
+    """Ask the sandbox's resolver over TCP (what resolvers do after a truncated reply)."""
+
+    def ask() -> dns.message.Message:
+        sock = netlink.socket_in_netns(netns, socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(5)
+            sock.connect(("127.0.0.11", 53))
+            message = dns.message.make_query(name, rdtype)
+            return dns.query.tcp(message, "127.0.0.11", timeout=5, sock=sock)
+        finally:
+            sock.close()
+
+    return await anyio.to_thread.run_sync(ask)
+
+
 def answers(message: dns.message.Message) -> list[str]:
     return sorted(item.to_text() for rrset in message.answer for item in rrset)
 
@@ -89,6 +106,7 @@ async def test_three_replicas_all_appear_in_dns(engine):
 
     reply = await query(client.netns, "worker")
     assert answers(reply) == sorted(addresses)
+    assert answers(await query_tcp(client.netns, "worker")) == sorted(addresses)
     await engine.remove_sandbox("c-worker-2")
     reply = await query(client.netns, "worker.")
     assert answers(reply) == sorted([addresses[0], addresses[2]])
@@ -96,27 +114,47 @@ async def test_three_replicas_all_appear_in_dns(engine):
 
 async def test_unknown_names_are_forwarded_from_the_host_side(engine, settings):
     """The host's resolver is on its loopback (as systemd-resolved is): forwarding still works."""
-    upstream = netlink.socket_in_netns(settings.host_netns, socket.AF_INET, socket.SOCK_DGRAM)
+    host = settings.host_netns
+    upstream = netlink.socket_in_netns(host, socket.AF_INET, socket.SOCK_DGRAM)
     upstream.bind(("127.0.0.1", 53))
     upstream.setblocking(False)
+    upstream_tcp = netlink.socket_in_netns(host, socket.AF_INET, socket.SOCK_STREAM)
+    upstream_tcp.bind(("127.0.0.1", 53))
+    upstream_tcp.listen(8)
+    upstream_tcp.setblocking(False)
+
+    def reply_to(wire: bytes) -> bytes:
+        request = dns.message.from_wire(wire)
+        reply = dns.message.make_response(request)
+        reply.answer.append(
+            dns.rrset.from_text(request.question[0].name, 60, "IN", "A", "192.0.2.77")
+        )
+        return reply.to_wire()
 
     async def fake_upstream() -> None:
         async with await anyio.abc.UDPSocket.from_socket(upstream) as udp:
             async for wire, client in udp:
-                request = dns.message.from_wire(wire)
-                reply = dns.message.make_response(request)
-                reply.answer.append(
-                    dns.rrset.from_text(request.question[0].name, 60, "IN", "A", "192.0.2.77")
-                )
-                await udp.sendto(reply.to_wire(), *client)
+                await udp.sendto(reply_to(wire), *client)
+
+    async def fake_upstream_tcp() -> None:
+        async def serve(stream) -> None:
+            async with stream:
+                reader = BufferedByteReceiveStream(stream)
+                length = int.from_bytes(await reader.receive_exactly(2), "big")
+                reply = reply_to(await reader.receive_exactly(length))
+                await stream.send(len(reply).to_bytes(2, "big") + reply)
+
+        async with await anyio.abc.SocketListener.from_socket(upstream_tcp) as listener:
+            await listener.serve(serve)
 
     network = await engine.create_network("app_default")
     sandbox = await engine.create_sandbox("c-1", name="app-one-1")
     await engine.connect(sandbox.id, network.id)
     async with anyio.create_task_group() as tg:
         tg.start_soon(fake_upstream)
-        reply = await query(sandbox.netns, "example.org")
-        assert answers(reply) == ["192.0.2.77"]
+        tg.start_soon(fake_upstream_tcp)
+        assert answers(await query(sandbox.netns, "example.org")) == ["192.0.2.77"]
+        assert answers(await query_tcp(sandbox.netns, "example.org")) == ["192.0.2.77"]
         tg.cancel_scope.cancel()
 
 
@@ -219,6 +257,10 @@ async def test_outbound_nat_and_internal_network_has_no_route_out(
     closed_endpoint = await engine.connect(closed_box.id, internal.id)
 
     await wait_http(open_box.netns, "http://198.51.100.2/")  # works only through masquerade
+    # and the other way round: another machine reaches a published port on the host's address
+    processes.start(open_box.netns, "busybox", "httpd", "-f", "-p", "80", "-h", str(www))
+    await engine.publish_ports(open_box.id, [PortRequest(80, host_port=8080)])
+    await wait_http(outside, "http://198.51.100.1:8080/")
     routes = (await run_in(closed_box.netns, "ip", "route")).stdout
     assert "default" not in routes
     assert await wget(closed_box.netns, "http://198.51.100.2/", timeout=1) is None
