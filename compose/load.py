@@ -34,6 +34,7 @@ from compose import canonical, normalize
 from compose.dotenv import parse_dotenv
 from compose.errors import (
     ComposeError,
+    InterpolationError,
     Issue,
     Location,
     ModelError,
@@ -279,9 +280,19 @@ class _Loader:
         self.environment.setdefault("COMPOSE_PROJECT_NAME", project_name)
 
         merged: MapNode | None = None
+        interpolation_errors: list[InterpolationError] = []
         for path, tree in raw_trees:
-            tree = self.process_file(tree, path, working_dir, self.environment, (path,))
+            try:
+                tree = self.process_file(tree, path, working_dir, self.environment, (path,))
+            except InterpolationError as error:
+                # go on with the other files so that all their variables are reported at once
+                interpolation_errors.append(error)
+                continue
             merged = tree if merged is None else merge_trees(merged, tree)
+        if interpolation_errors:
+            raise InterpolationError(
+                [issue for error in interpolation_errors for issue in error.issues]
+            )
         assert merged is not None
         merged = enforce_unicity(merged)
         merged.pop("include", None)
