@@ -42,15 +42,16 @@ Loader = Callable[..., LoadResult]
 
 
 def load_files(
-    files: Mapping[str | Path, str],
+    disk: Mapping[str | Path, str],
+    /,
     *,
     cwd: str = "/project",
     environment: Mapping[str, str] | None = None,
     **options: Any,
 ) -> LoadResult:
-    """Load the project made of ``files`` as ``pycompose`` run in ``cwd`` would."""
+    """Load the project on ``disk`` (path -> text) as ``pycompose`` run in ``cwd`` would."""
     load_options = LoadOptions(cwd=Path(cwd), environment=dict(environment or {}), **options)
-    return load_project(load_options, MemoryFiles(files))
+    return load_project(load_options, MemoryFiles(disk))
 
 
 @pytest.fixture
