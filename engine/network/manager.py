@@ -67,6 +67,7 @@ from engine.network.ipam import (
 from engine.network.ports import PortBinding, PortRequest, assign_host_ports
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
@@ -135,7 +136,8 @@ class Sandbox:
     upstreams: tuple[str, ...]
     embedded_dns: bool = True
     endpoints: dict[str, Endpoint] = field(default_factory=dict)  # by network id, in order
-    ports: list[tuple[PortBinding, ipaddress.IPv4Address]] = field(default_factory=list)
+    # each binding with the container addresses it is DNAT'ed to (IPv4, and IPv6 if any)
+    ports: list[tuple[PortBinding, tuple[IPAddress, ...]]] = field(default_factory=list)
     resolver_scope: anyio.CancelScope | None = None
 
     @property
@@ -479,7 +481,7 @@ class NetworkEngine:
         await to_thread.run_sync(
             netlink.delete_link, endpoint.host_ifname, self.settings.host_netns
         )
-        stale = [p for p in sandbox.ports if p[1] == endpoint.ipv4]
+        stale = [p for p in sandbox.ports if set(p[1]) & {a.ip for a in endpoint.addresses}]
         if stale:
             sandbox.ports = [p for p in sandbox.ports if p not in stale]
             await self._apply_rules()
@@ -509,24 +511,38 @@ class NetworkEngine:
         """
         async with self._lock:
             sandbox = self.sandbox(sandbox_id)
-            target = next(
+            endpoint = next(
                 (
-                    e.ipv4
+                    e
                     for e in sandbox.endpoints.values()
                     if e.ipv4 is not None and not self.networks[e.network_id].internal
                 ),
                 None,
             )
-            if target is None:
+            if endpoint is None or endpoint.ipv4 is None:
                 raise InvalidNetworkConfig(
                     f"container {sandbox.name or sandbox.id} publishes ports but is not connected "
                     "to a non-internal IPv4 network; connect it to one or drop the ports"
                 )
+            targets: tuple[IPAddress, ...] = (endpoint.ipv4,)
+            if endpoint.ipv6 is not None:
+                targets += (endpoint.ipv6,)
             taken = [binding for s in self.sandboxes.values() for binding, _ in s.ports]
             bindings = await to_thread.run_sync(
                 partial(assign_host_ports, requests, taken, self._host_port_free)
             )
-            sandbox.ports.extend((binding, target) for binding in bindings)
+            for binding in bindings:
+                if (
+                    binding.host_ip is not None
+                    and binding.host_ip.version == 6
+                    and endpoint.ipv6 is None
+                ):
+                    raise InvalidNetworkConfig(
+                        f"container {sandbox.name or sandbox.id} publishes port "
+                        f"{binding.container_port} on IPv6 address {binding.host_ip} but has "
+                        "no IPv6 address; enable_ipv6 on its network or publish on IPv4"
+                    )
+            sandbox.ports.extend((binding, targets) for binding in bindings)
             try:
                 await self._apply_rules()
             except BaseException:
@@ -536,9 +552,9 @@ class NetworkEngine:
 
     def _host_port_free(self, protocol: str, port: int) -> bool:
         kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
-        probe = netlink.socket_in_netns(self.settings.host_netns, socket.AF_INET, kind)
+        probe = netlink.socket_in_netns(self.settings.host_netns, socket.AF_INET6, kind)
         try:
-            probe.bind(("0.0.0.0", port))
+            probe.bind(("::", port))  # dual-stack: taken on IPv4 or IPv6 means taken
         except OSError:
             return False
         finally:
@@ -555,18 +571,19 @@ class NetworkEngine:
     # --- rules and teardown ---------------------------------------------------------------
 
     async def _apply_rules(self) -> None:
-        bridges = [
-            nftables.BridgeRules(
-                bridge=n.bridge,
-                subnet=next(
-                    (p.subnet for p in n.subnets if isinstance(p.subnet, ipaddress.IPv4Network)),
-                    None,
-                ),
-                internal=n.internal,
-                masquerade=n.masquerade,
+        bridges = []
+        for n in self.networks.values():
+            subnet4 = next((p.subnet for p in n.subnets if p.version == 4), None)
+            subnet6 = next((p.subnet for p in n.subnets if p.version == 6), None)
+            bridges.append(
+                nftables.BridgeRules(
+                    bridge=n.bridge,
+                    subnet=subnet4 if isinstance(subnet4, ipaddress.IPv4Network) else None,
+                    internal=n.internal,
+                    masquerade=n.masquerade,
+                    subnet6=subnet6 if isinstance(subnet6, ipaddress.IPv6Network) else None,
+                )
             )
-            for n in self.networks.values()
-        ]
         ports = [
             nftables.PublishedPort(
                 protocol=binding.protocol,
@@ -576,7 +593,9 @@ class NetworkEngine:
                 host_ip=binding.host_ip,
             )
             for sandbox in self.sandboxes.values()
-            for binding, target in sandbox.ports
+            for binding, targets in sandbox.ports
+            for target in targets
+            if binding.host_ip is None or binding.host_ip.version == target.version
         ]
         await nftables.apply_ruleset(bridges, ports, self.settings.host_netns)
 
@@ -741,9 +760,9 @@ def _sandbox_to_dict(sandbox: Sandbox) -> dict[str, Any]:
                 "protocol": b.protocol,
                 "host_port": b.host_port,
                 "host_ip": str(b.host_ip) if b.host_ip else None,
-                "target": str(target),
+                "targets": [str(t) for t in targets],
             }
-            for b, target in sandbox.ports
+            for b, targets in sandbox.ports
         ],
     }
 
@@ -774,9 +793,9 @@ def _sandbox_from_dict(data: Mapping[str, Any]) -> Sandbox:
             p["container_port"],
             p["protocol"],
             p["host_port"],
-            ipaddress.IPv4Address(p["host_ip"]) if p["host_ip"] else None,
+            ipaddress.ip_address(p["host_ip"]) if p["host_ip"] else None,
         )
-        sandbox.ports.append((binding, ipaddress.IPv4Address(p["target"])))
+        sandbox.ports.append((binding, tuple(ipaddress.ip_address(t) for t in p["targets"])))
     return sandbox
 
 

@@ -1,10 +1,11 @@
 """The engine's nftables rules: forwarding, isolation, outbound NAT and published ports.
 
-The engine owns exactly two tables, ``table inet pycompose`` (filter) and ``table ip
-pycompose_nat`` (NAT), and nothing else. They are rendered from data by :func:`render_ruleset`
-(pure) and replaced atomically by :func:`apply_ruleset` (one ``nft -f`` transaction that deletes
-and recreates both tables), so the kernel always holds exactly what the records say.
-:func:`remove_tables` drops both.
+The engine owns exactly three tables, ``table inet pycompose`` (filter), ``table ip
+pycompose_nat`` and ``table ip6 pycompose_nat6`` (NAT), and nothing else. They are rendered
+from data by :func:`render_ruleset` (pure) and replaced atomically by :func:`apply_ruleset`
+(one ``nft -f`` transaction that deletes and recreates them), so the kernel always holds
+exactly what the records say.
+:func:`remove_tables` drops them.
 
 Rules, in the order the kernel meets them:
 1. forward (priority filter - 10): traffic from one engine bridge to another engine bridge is
@@ -18,7 +19,9 @@ Rules, in the order the kernel meets them:
 3. nat postrouting (priority srcnat - 5): outbound masquerade for non-internal subnets; the
    source of DNAT'ed packets from 127.0.0.0/8 (these need route_localnet=1 on the bridge) and
    of hairpin connections (a container reaching a published port through the host address) is
-   masqueraded to the gateway, so replies come back through the host.
+   masqueraded to the gateway, so replies come back through the host. IPv6 subnets get the same
+   NAT in the ip6 table, except for ::1: the kernel has no route_localnet for IPv6, so a port
+   published on all addresses is reached on the host through 127.0.0.1 or a host address.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from engine.network.errors import NetworkSetupFailed
 
 FILTER_TABLE = "pycompose"
 NAT_TABLE = "pycompose_nat"
+NAT6_TABLE = "pycompose_nat6"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,7 @@ class BridgeRules:
     subnet: ipaddress.IPv4Network | None
     internal: bool
     masquerade: bool = True
+    subnet6: ipaddress.IPv6Network | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +56,9 @@ class PublishedPort:
 
     protocol: str
     host_port: int
-    container_ip: ipaddress.IPv4Address
+    container_ip: ipaddress.IPv4Address | ipaddress.IPv6Address
     container_port: int
-    host_ip: ipaddress.IPv4Address | None = None
+    host_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
 
 
 def _quote(name: str) -> str:
@@ -61,12 +66,14 @@ def _quote(name: str) -> str:
 
 
 def render_ruleset(bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort]) -> str:
-    """The ``nft -f`` script that replaces the engine's two tables with the given state."""
+    """The ``nft -f`` script that replaces the engine's tables with the given state."""
     lines = [
         f"table inet {FILTER_TABLE} {{}}",
         f"delete table inet {FILTER_TABLE}",
         f"table ip {NAT_TABLE} {{}}",
         f"delete table ip {NAT_TABLE}",
+        f"table ip6 {NAT6_TABLE} {{}}",
+        f"delete table ip6 {NAT6_TABLE}",
     ]
     if not bridges:
         return "\n".join(lines) + "\n"
@@ -101,15 +108,23 @@ def render_ruleset(bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort
         ]
     lines += ["  }", "}"]
 
-    lines += [
-        f"table ip {NAT_TABLE} {{",
-        "  chain published {",
-    ]
-    for port in sorted(ports, key=lambda p: (p.protocol, p.host_port, str(p.host_ip))):
-        match = f"ip daddr {port.host_ip} " if port.host_ip else ""
+    for family, table in (("ip", NAT_TABLE), ("ip6", NAT6_TABLE)):
+        lines += _nat_table(family, table, bridges, ports)
+    return "\n".join(lines) + "\n"
+
+
+def _nat_table(
+    family: str, table: str, bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort]
+) -> list[str]:
+    version = 4 if family == "ip" else 6
+    lines = [f"table {family} {table} {{", "  chain published {"]
+    chosen = [p for p in ports if p.container_ip.version == version]
+    for port in sorted(chosen, key=lambda p: (p.protocol, p.host_port, str(p.host_ip))):
+        match = f"{family} daddr {port.host_ip} " if port.host_ip else ""
+        target = str(port.container_ip) if version == 4 else f"[{port.container_ip}]"
         lines.append(
             f"    {match}{port.protocol} dport {port.host_port} "
-            f"dnat to {port.container_ip}:{port.container_port}"
+            f"dnat to {target}:{port.container_port}"
         )
     lines += [
         "  }",
@@ -125,17 +140,17 @@ def render_ruleset(bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort
         "    type nat hook postrouting priority srcnat - 5; policy accept;",
     ]
     for b in bridges:
-        if b.subnet is None:
+        subnet = b.subnet if version == 4 else b.subnet6
+        if subnet is None:
             continue
         name = _quote(b.bridge)
-        lines += [
-            f"    oifname {name} ip saddr 127.0.0.0/8 masquerade",
-            f"    oifname {name} ip saddr {b.subnet} ct status dnat masquerade",
-        ]
+        if version == 4:
+            lines.append(f"    oifname {name} ip saddr 127.0.0.0/8 masquerade")
+        lines.append(f"    oifname {name} {family} saddr {subnet} ct status dnat masquerade")
         if not b.internal and b.masquerade:
-            lines.append(f"    ip saddr {b.subnet} oifname != {name} masquerade")
+            lines.append(f"    {family} saddr {subnet} oifname != {name} masquerade")
     lines += ["  }", "}"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _nft_command(netns: str | None, *args: str) -> list[str]:

@@ -37,7 +37,7 @@ class PortBinding:
     container_port: int
     protocol: str
     host_port: int
-    host_ip: ipaddress.IPv4Address | None = None
+    host_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
 
 
 def _port(text: str, spec: str) -> int:
@@ -104,19 +104,13 @@ def parse_port_spec(spec: str) -> list[PortRequest]:
     return requests
 
 
-def _host_ip(text: str | None) -> ipaddress.IPv4Address | None:
-    if text in (None, "", "0.0.0.0"):
+def _host_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if text in (None, "", "0.0.0.0", "::"):
         return None
     try:
-        address = ipaddress.ip_address(text or "")
+        return ipaddress.ip_address(text or "")
     except ValueError as exc:
         raise InvalidNetworkConfig(f"published port host_ip {text!r} is not an IP address") from exc
-    if address.version != 4:
-        raise InvalidNetworkConfig(
-            f"published port host_ip {text}: only IPv4 host addresses are supported; "
-            "publish on an IPv4 address or on all addresses"
-        )
-    return address
 
 
 def _clashes(binding: PortBinding, taken: Iterable[PortBinding]) -> bool:

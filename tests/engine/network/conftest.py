@@ -24,6 +24,7 @@ from engine.network import netlink
 from engine.network.manager import NetworkEngine, NetworkSettings, open_network_engine
 
 UPLINK_ADDRESS = "203.0.113.1"  # the test host's own address (TEST-NET-3, never routed out)
+UPLINK_ADDRESS6 = "2001:db8:ff::1"  # and its IPv6 address (documentation prefix)
 
 
 def _tools_missing() -> list[str]:
@@ -65,7 +66,7 @@ def run_dir() -> Iterator[Path]:
 
 @pytest.fixture
 def host_netns(run_dir: Path) -> Iterator[str]:
-    """A namespace playing the host: ``lo`` and an ``uplink`` (veth) with 203.0.113.1/24."""
+    """A namespace playing the host: ``lo``, ``uplink`` (veth): 203.0.113.1, 2001:db8:ff::1."""
     path = str(run_dir / "host.ns")
     netlink.create_netns(path)
     try:
@@ -74,6 +75,7 @@ def host_netns(run_dir: Path) -> Iterator[str]:
             ["ip", "link", "add", "uplink", "type", "veth", "peer", "name", "uplink-far"],
             ["ip", "link", "set", "uplink-far", "up"],
             ["ip", "addr", "add", f"{UPLINK_ADDRESS}/24", "dev", "uplink"],
+            ["ip", "-6", "addr", "add", f"{UPLINK_ADDRESS6}/64", "dev", "uplink", "nodad"],
             ["ip", "link", "set", "uplink", "up"],
         ):
             result = in_ns(path, *command)

@@ -18,7 +18,7 @@ from engine.network import netlink
 from engine.network.errors import BridgeFull
 from engine.network.ipam import SubnetRequest
 from engine.network.ports import PortRequest
-from tests.engine.network.conftest import UPLINK_ADDRESS, in_ns, sh
+from tests.engine.network.conftest import UPLINK_ADDRESS, UPLINK_ADDRESS6, in_ns, sh
 
 pytestmark = [pytest.mark.root, pytest.mark.anyio]
 
@@ -338,7 +338,7 @@ async def test_bridge_name_mtu_and_user_subnet(engine, settings):
     assert "default via 172.30.7.254" in routes
 
 
-async def test_ipv6_network(engine, processes, www):
+async def test_ipv6_network(engine, settings, processes, www):
     network = await engine.create_network("v6", enable_ipv6=True)
     server = await engine.create_sandbox("c-server", name="v6-server-1")
     server_endpoint = await engine.connect(server.id, network.id, aliases=["server"])
@@ -349,6 +349,10 @@ async def test_ipv6_network(engine, processes, www):
     await wait_http(client.netns, f"http://[{server_endpoint.ipv6}]/")
     assert answers(await query(client.netns, "server", "AAAA")) == [str(server_endpoint.ipv6)]
     assert "default via" in (await run_in(client.netns, "ip", "-6", "route")).stdout
+    # published on all addresses: reachable on the host's IPv6 address too (ip6 DNAT)
+    await engine.publish_ports(server.id, [PortRequest(80, host_port=8080)])
+    await wait_http(settings.host_netns, f"http://[{UPLINK_ADDRESS6}]:8080/")
+    await wait_http(settings.host_netns, f"http://{UPLINK_ADDRESS}:8080/")
 
 
 async def test_bridge_port_limit_is_a_clear_error(engine, monkeypatch):

@@ -36,7 +36,29 @@ def test_empty_ruleset_only_deletes_the_engines_tables():
         "delete table inet pycompose",
         "table ip pycompose_nat {}",
         "delete table ip pycompose_nat",
+        "table ip6 pycompose_nat6 {}",
+        "delete table ip6 pycompose_nat6",
     ]
+
+
+def test_ipv6_nat_rules():
+    bridges = [
+        BridgeRules(
+            "pcbr-6",
+            ipaddress.IPv4Network("10.208.0.0/24"),
+            internal=False,
+            subnet6=ipaddress.IPv6Network("fd00:1::/64"),
+        )
+    ]
+    ports = [
+        PublishedPort("tcp", 8080, addr("10.208.0.2"), 80),
+        PublishedPort("tcp", 8080, addr("fd00:1::2"), 80),
+    ]
+    script = render_ruleset(bridges, ports)
+    v6 = script[script.index("table ip6 pycompose_nat6 {\n") :]
+    assert "tcp dport 8080 dnat to [fd00:1::2]:80" in v6
+    assert 'ip6 saddr fd00:1::/64 oifname != "pcbr-6" masquerade' in v6
+    assert "10.208.0.2" not in v6 and "127.0.0.0/8" not in v6
 
 
 def test_ruleset_isolates_masquerades_and_publishes():
@@ -58,6 +80,7 @@ def test_ruleset_isolates_masquerades_and_publishes():
     assert 'ip saddr 10.208.0.0/24 oifname != "pcbr-a" masquerade' in script
     assert 'ip saddr 10.208.1.0/24 oifname != "pcbr-b" masquerade' not in script  # internal
     assert 'oifname "pcbr-a" ip saddr 127.0.0.0/8 masquerade' in script
+    assert "table ip6 pycompose_nat6" in script
     # published traffic is accepted before isolation drops it
     assert script.index("ct status dnat accept") < script.index(
         'oifname @bridges oifname != "pcbr-a"'
@@ -215,8 +238,11 @@ def test_host_port_assignment():
     with pytest.raises(AddressInUse, match="already published"):
         assign_host_ports([PortRequest(80, host_port=8080, host_ip="127.0.0.1")], taken)
     assert assign_host_ports([PortRequest(80, "udp", host_port=8080)], taken)[0].host_port == 8080
-    with pytest.raises(InvalidNetworkConfig, match="IPv4"):
-        assign_host_ports([PortRequest(80, host_ip="::1")], [])
+    (v6,) = assign_host_ports([PortRequest(80, host_ip="2001:db8::1", host_port=80)], [])
+    assert v6.host_ip == addr("2001:db8::1")
+    assert assign_host_ports([PortRequest(80, host_ip="::", host_port=80)], [])[0].host_ip is None
+    with pytest.raises(InvalidNetworkConfig, match="not an IP address"):
+        assign_host_ports([PortRequest(80, host_ip="localhost")], [])
 
 
 # --- network modes --------------------------------------------------------------------------
