@@ -45,10 +45,15 @@ def explain(result: LoadResult, cwd: Path) -> str:
     lines: list[tuple[str, str, str]] = []
 
     def visit(node: Any, path: tuple[Any, ...], location: Location | None) -> None:
-        if isinstance(node, MapNode | SeqNode) and len(node) > 0:
-            items = node.items() if isinstance(node, MapNode) else enumerate(node)
-            for key, child in items:
-                visit(child, (*path, key), node.location_of(key) if node.loc else None)
+        if isinstance(node, MapNode) and len(node) > 0:
+            for key, child in node.items():
+                # a key with no location of its own was added by pycompose, not written
+                written = key in node.value_locs or key in node.key_locs
+                visit(child, (*path, key), node.location_of(key) if written else None)
+            return
+        if isinstance(node, SeqNode) and len(node) > 0:
+            for index, child in enumerate(node):
+                visit(child, (*path, index), node.location_of(index) if node.loc else None)
             return
         if isinstance(node, dict | list) and len(node) > 0:
             items = node.items() if isinstance(node, dict) else enumerate(node)
