@@ -13,7 +13,9 @@ Invariants:
 3. An image record is written last, when everything it refers to is in place. A
    pull that fails removes what it added that no image refers to: the store is
    as it was.
-4. Garbage collection removes blobs and layer dirs that no record refers to; it
+4. Layers unpack in parallel, each as soon as its blob is in: a layer dir holds only
+   its own diff, and chain IDs come from the config, so no layer waits for another.
+5. Garbage collection removes blobs and layer dirs that no record refers to; it
    skips while pulls are running (the next collection catches up).
 """
 
@@ -51,6 +53,7 @@ from engine.images.store import (
 )
 
 DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3
+DEFAULT_MAX_CONCURRENT_UNPACKS = 3
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -103,6 +106,7 @@ class ImageService:
         data_root: the engine's data root (``/var/lib/pycompose`` by default).
         docker_config: the Docker ``config.json`` holding registry credentials.
         insecure_registries: hosts (``host:port``) to reach over plain HTTP.
+        max_concurrent_downloads, max_concurrent_unpacks: bounds of the pull pipeline.
         in_use: tells whether a container uses an image ID (refuses removal).
         transport: an httpx transport (tests).
     """
@@ -115,6 +119,7 @@ class ImageService:
         credentials: dict[str, Credentials] | None = None,
         insecure_registries: Iterable[str] = (),
         max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT_DOWNLOADS,
+        max_concurrent_unpacks: int = DEFAULT_MAX_CONCURRENT_UNPACKS,
         in_use: Callable[[str], bool] | None = None,
         platform: mf.Platform | None = None,
         transport: Any = None,
@@ -134,6 +139,7 @@ class ImageService:
         self._transport = transport
         self._registry: RegistryClient | None = None
         self._limiter = anyio.CapacityLimiter(max_concurrent_downloads)
+        self._unpack_limiter = anyio.CapacityLimiter(max_concurrent_unpacks)
         self._downloads: dict[str, anyio.Event] = {}
         self._unpacks: dict[str, anyio.Event] = {}
         self._active_pulls = 0
@@ -305,7 +311,6 @@ class ImageService:
                 f"lists {len(diff_ids)} diff IDs"
             )
         chains = mf.chain_ids(diff_ids)
-        unpacked = [anyio.Event() for _ in manifest.layers]
         with _first_error():
             async with anyio.create_task_group() as task_group:
                 for i, layer in enumerate(manifest.layers):
@@ -316,8 +321,6 @@ class ImageService:
                             layer,
                             diff_id=diff_ids[i],
                             chain_id=chains[i],
-                            below=unpacked[i - 1] if i else None,
-                            done=unpacked[i],
                             emit=emit,
                             added=added,
                         )
@@ -352,21 +355,15 @@ class ImageService:
         *,
         diff_id: str,
         chain_id: str,
-        below: anyio.Event | None,
-        done: anyio.Event,
         emit: ProgressCallback,
         added: list[str],
     ) -> None:
         short = _short(layer.digest)
         if self.blobs.has(layer.digest) and unpack.layer_dir(self.layers_root, chain_id).is_dir():
             emit(Progress(short, "Already exists", layer.size, layer.size))
-            done.set()
             return
         await self._ensure_blob(ref, layer, emit, added)
-        if below is not None:
-            await below.wait()
         await self._ensure_unpacked(layer.digest, diff_id, chain_id, emit, added)
-        done.set()
         emit(Progress(short, "Pull complete", layer.size, layer.size))
 
     async def _ensure_blob(
@@ -443,6 +440,7 @@ class ImageService:
                 self.links_root,
                 chain_id,
                 diff_id,
+                limiter=self._unpack_limiter,
             )
             added.append(chain_id)
         finally:

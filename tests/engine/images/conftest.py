@@ -63,8 +63,17 @@ class Registry:
     host: str  # 127.0.0.1:port
     creds: str | None = None  # user:password for skopeo
 
-    def push_layout(self, layout: Path, tag: str, repo: str, *, all_images=False) -> None:
-        kit.skopeo_push(layout, tag, f"{self.host}/{repo}", creds=self.creds, all_images=all_images)
+    def push_layout(
+        self, layout: Path, tag: str, repo: str, *, all_images=False, docker_format=False
+    ) -> None:
+        kit.skopeo_push(
+            layout,
+            tag,
+            f"{self.host}/{repo}",
+            creds=self.creds,
+            all_images=all_images,
+            docker_format=docker_format,
+        )
 
 
 def start_registry(tmp: Path, auth_yaml: str = "") -> tuple[subprocess.Popen, str]:
@@ -241,6 +250,16 @@ def pushed(registry, busybox_layout):
     for tag in ("base", "layered", "zstd"):
         registry.push_layout(busybox_layout, tag, f"test/{tag}:latest")
     registry.push_layout(busybox_layout, "multi", "test/multi:latest", all_images=True)
+    # Docker v2 schema 2: a manifest list and a manifest
+    registry.push_layout(busybox_layout, "layered", "test/docker:latest", docker_format=True)
+    registry.push_layout(
+        busybox_layout, "multi", "test/docker-multi:latest", all_images=True, docker_format=True
+    )
+    # Docker v2 schema 2: a manifest list and a manifest
+    registry.push_layout(busybox_layout, "layered", "test/docker:latest", docker_format=True)
+    registry.push_layout(
+        busybox_layout, "multi", "test/docker-multi:latest", all_images=True, docker_format=True
+    )
     return registry
 
 

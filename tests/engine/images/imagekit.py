@@ -181,9 +181,16 @@ class Layout:
 
 
 def skopeo_push(
-    layout: Path, tag: str, dest: str, *, creds: str | None = None, all_images: bool = False
+    layout: Path,
+    tag: str,
+    dest: str,
+    *,
+    creds: str | None = None,
+    all_images: bool = False,
+    docker_format: bool = False,
 ) -> None:
-    command = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--preserve-digests"]
+    command = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false"]
+    command += ["--format", "v2s2"] if docker_format else ["--preserve-digests"]
     if creds:
         command += ["--dest-creds", creds]
     if all_images:

@@ -83,6 +83,18 @@ async def test_zstd_layers(pushed, data_root):
     assert (images.layers_root / record.layers[1].chain_id[7:] / "diff/data/keep").is_file()
 
 
+async def test_docker_schema2_manifest_and_manifest_list(pushed, data_root):
+    async with ImageService(data_root) as images:
+        docker = await images.pull(f"{pushed.host}/test/docker")
+        oci = await images.pull(f"{pushed.host}/test/layered")
+        arm = await images.pull(f"{pushed.host}/test/docker-multi", platform="linux/arm64")
+    assert docker.manifest_media_type == "application/vnd.docker.distribution.manifest.v2+json"
+    assert docker.layers[0].media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    assert [x.chain_id for x in docker.layers] == [x.chain_id for x in oci.layers]
+    assert arm.architecture == "arm64"
+    assert arm.manifest_media_type == "application/vnd.docker.distribution.manifest.v2+json"
+
+
 @pytest.mark.parametrize(
     ("platform", "expected"), [(None, b"amd64\n"), ("linux/arm64", b"arm64\n")]
 )
