@@ -33,6 +33,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from compose.errors import Issue, ModelError
@@ -226,53 +227,80 @@ def _map_value(null: str | None) -> Callable[[Any], str | None]:
     return convert
 
 
-Bool = Annotated[bool, BeforeValidator(_to_bool)]
-Int = Annotated[int, BeforeValidator(_to_int)]
-UInt = Annotated[int, BeforeValidator(_to_uint)]
-Float = Annotated[float, BeforeValidator(_to_float)]
-Str = Annotated[str, BeforeValidator(_to_str)]
-ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str)]
-Bytes = Annotated[int, BeforeValidator(_to_bytes)]
-Size = Annotated[int, BeforeValidator(_to_size)]
-Duration = Annotated[int, BeforeValidator(_to_duration)]
-FileMode = Annotated[int, BeforeValidator(_to_file_mode)]
-StrList = Annotated[list[Str], BeforeValidator(_to_str_list)]
-ScalarList = Annotated[list[ScalarStr], BeforeValidator(_check_list)]
-Command = Annotated[list[Str] | None, BeforeValidator(_check_command)]
+_Scalar = str | int | float | bool
+Bool = Annotated[bool, BeforeValidator(_to_bool, json_schema_input_type=bool | str)]
+Int = Annotated[int, BeforeValidator(_to_int, json_schema_input_type=int | str)]
+UInt = Annotated[int, BeforeValidator(_to_uint, json_schema_input_type=int | str)]
+Float = Annotated[float, BeforeValidator(_to_float, json_schema_input_type=float | str)]
+Str = Annotated[str, BeforeValidator(_to_str, json_schema_input_type=str)]
+ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str, json_schema_input_type=_Scalar)]
+Bytes = Annotated[int, BeforeValidator(_to_bytes, json_schema_input_type=int | str)]
+Size = Annotated[int, BeforeValidator(_to_size, json_schema_input_type=int | str)]
+Duration = Annotated[int, BeforeValidator(_to_duration, json_schema_input_type=str)]
+FileMode = Annotated[int, BeforeValidator(_to_file_mode, json_schema_input_type=int | str)]
+StrList = Annotated[
+    list[Str], BeforeValidator(_to_str_list, json_schema_input_type=str | list[str])
+]
+ScalarList = Annotated[
+    list[ScalarStr], BeforeValidator(_check_list, json_schema_input_type=list[_Scalar])
+]
+Command = Annotated[
+    list[Str] | None,
+    BeforeValidator(_check_command, json_schema_input_type=str | list[str] | None),
+]
+_MapValue = _Scalar | None
 Labels = Annotated[
-    dict[str, Annotated[str, BeforeValidator(_map_value(""))]], BeforeValidator(_check_map)
+    dict[str, Annotated[str, BeforeValidator(_map_value(""), json_schema_input_type=_MapValue)]],
+    BeforeValidator(_check_map, json_schema_input_type=dict[str, _MapValue]),
 ]
 Environment = Annotated[
-    dict[str, Annotated[str | None, BeforeValidator(_map_value(None))]],
-    BeforeValidator(_check_map),
+    dict[
+        str,
+        Annotated[str | None, BeforeValidator(_map_value(None), json_schema_input_type=_MapValue)],
+    ],
+    BeforeValidator(_check_map, json_schema_input_type=dict[str, _MapValue]),
 ]
 Options = Labels
-DeviceCount = Annotated[int, BeforeValidator(_to_device_count)]
+DeviceCount = Annotated[int, BeforeValidator(_to_device_count, json_schema_input_type=int | str)]
+
+
+_EXTENSIONS = "#extensions"
 
 
 class Model(BaseModel):
-    """Base of every model: frozen, unknown keys rejected, ``x-`` keys accepted and dropped.
+    """Base of every model: frozen, unknown keys rejected, ``x-`` keys kept aside.
 
-    ``_keep_zero`` names fields printed even when zero/false/empty (pointers in
-    compose-go); ``_keep_null`` names fields printed as ``null`` when unset.
+    ``keep_zero`` names fields printed even when zero/false/empty (pointers in
+    compose-go); ``keep_null`` names fields printed as ``null`` when unset.
+    ``extensions`` holds the ``x-*`` keys of this mapping: the JSON output
+    leaves them out, the YAML output prints them last (as docker compose does).
     """
 
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", protected_namespaces=(), populate_by_name=True
-    )
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
     keep_zero: ClassVar[frozenset[str]] = frozenset()
     keep_null: ClassVar[frozenset[str]] = frozenset()
+    yaml_keep_zero: ClassVar[frozenset[str]] = frozenset()
+
+    extensions: SkipJsonSchema[dict[str, Any]] = Field(
+        default_factory=dict, alias=_EXTENSIONS, exclude=True, repr=False
+    )
 
     @model_validator(mode="before")
     @classmethod
-    def _drop_extensions(cls, data: Any) -> Any:
+    def _set_extensions_aside(cls, data: Any) -> Any:
         if isinstance(data, dict):
+            if _EXTENSIONS in data:
+                raise PydanticCustomError("compose", "unknown key {key}", {"key": _EXTENSIONS})
             if any(isinstance(key, str) and key.startswith("x-") for key in data):
-                return {
-                    key: value
-                    for key, value in data.items()
-                    if not (isinstance(key, str) and key.startswith("x-"))
-                }
+                out: dict[Any, Any] = {}
+                extensions: dict[str, Any] = {}
+                for key, value in data.items():
+                    if isinstance(key, str) and key.startswith("x-"):
+                        extensions[key] = value
+                    else:
+                        out[key] = value
+                out[_EXTENSIONS] = extensions
+                return out
             return data
         if data is None:
             return {}
@@ -300,6 +328,7 @@ class BuildSecret(Model):
 
 
 class Ulimit(Model):
+    yaml_keep_zero: ClassVar[frozenset[str]] = frozenset({"soft", "hard"})
     soft: Int
     hard: Int
 
@@ -489,9 +518,22 @@ class Deploy(Model):
     endpoint_mode: Str | None = None
 
 
+def _to_option_list(value: Any) -> Any:
+    return value if isinstance(value, list) else [value]
+
+
 class Provider(Model):
     type: Str
-    options: dict[str, ScalarList] | None = None
+    options: (
+        dict[
+            str,
+            Annotated[
+                list[ScalarStr],
+                BeforeValidator(_to_option_list, json_schema_input_type=_Scalar | list[_Scalar]),
+            ],
+        ]
+        | None
+    ) = None
 
 
 class EnvFile(Model):
@@ -502,8 +544,8 @@ class EnvFile(Model):
 
 
 class Extends(Model):
-    service: Str
     file: Str | None = None
+    service: Str
 
 
 class Healthcheck(Model):
@@ -567,9 +609,9 @@ class Port(Model):
 
 
 class MountBind(Model):
+    selinux: Literal["z", "Z"] | None = None
     propagation: Str | None = None
     create_host_path: Bool | None = None
-    selinux: Literal["z", "Z"] | None = None
     recursive: Literal["enabled", "disabled", "writable", "readonly"] | None = None
 
 
@@ -805,7 +847,7 @@ class Project(Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _drop_extensions(cls, data: Any) -> Any:
+    def _set_extensions_aside(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             raise _fail("a mapping", data)
         out: dict[str, Any] = {}
@@ -847,28 +889,35 @@ _MESSAGES = {
 
 def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model class whose fields live at ``path`` (for "did you mean")."""
-    model: Any = Project
+    current: Any = Project
     for part in path:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            field = model.model_fields.get(part) if isinstance(part, str) else None
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part) if isinstance(part, str) else None
             if field is None:
                 return None
-            model = field.annotation
-        else:
-            model = _inner(model)
-            if model is None:
+            current = field.annotation
+            inner = _inner(current)
+            if _is_model(current) or (inner is not None and not _is_container(current)):
+                current = inner
+        else:  # a mapping key or a list index: step into the element model
+            current = _inner(current)
+            if current is None:
                 return None
-            if isinstance(model, type) and issubclass(model, BaseModel) and isinstance(part, str):
-                field = model.model_fields.get(part)
-                if field is None:
-                    return None
-                model = field.annotation
-        model = (
-            _inner(model)
-            if not (isinstance(model, type) and issubclass(model, BaseModel))
-            else model
-        )
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    if not _is_model(current):
+        current = _inner(current) if not _is_container(current) else None
+    return current if _is_model(current) else None
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _is_container(annotation: Any) -> bool:
+    """``list[...]``/``dict[...]`` (possibly inside ``| None``), as opposed to ``Model | None``."""
+    origin = getattr(annotation, "__origin__", None)
+    if origin in (list, dict):
+        return True
+    return any(_is_container(arg) for arg in getattr(annotation, "__args__", ()) or ())
 
 
 def _inner(annotation: Any) -> Any:

@@ -22,14 +22,18 @@ compose-go (``attach``, ``init``, ``deploy.replicas``, ...; listed per model in
 
 from __future__ import annotations
 
-import io
+import math
+import re
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
 
 from compose import model as models
+from compose.source import resolve_plain
 from compose.units import format_duration
+
+_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 
 
 def _octal(value: int) -> str:
@@ -47,8 +51,10 @@ _SORTED_LISTS = frozenset({"extra_hosts"})
 
 
 @cache
-def _field_plan(cls: type[BaseModel]) -> tuple[tuple[str, str, Any, bool, bool, bool], ...]:
-    """Per field: (attribute, printed name, scalar converter, keep zero, keep null, sort)."""
+def _field_plan(
+    cls: type[BaseModel],
+) -> tuple[tuple[str, str, Any, bool, bool, bool, bool], ...]:
+    """Per field: (attribute, printed name, converter, keep zero, keep null, sort, value struct)."""
     keep_zero: frozenset[str] = getattr(cls, "keep_zero", frozenset())
     keep_null: frozenset[str] = getattr(cls, "keep_null", frozenset())
     plan = []
@@ -70,6 +76,7 @@ def _field_plan(cls: type[BaseModel]) -> tuple[tuple[str, str, Any, bool, bool, 
                 name in keep_zero,
                 name in keep_null,
                 name in _SORTED_LISTS,
+                field.default_factory is not None,
             )
         )
     return tuple(plan)
@@ -93,9 +100,9 @@ def _escape(text: str, escape: bool) -> str:
     return text.replace("$", "$$") if escape and "$" in text else text
 
 
-def _value(value: Any, converter: Any, escape: bool) -> Any:
+def _value(value: Any, converter: Any, escape: bool, yaml: bool) -> Any:
     if isinstance(value, BaseModel):
-        return _dump(value, escape)
+        return _dump(value, escape, yaml)
     if isinstance(value, str):
         return _escape(value, escape)
     if isinstance(value, bool) or value is None:
@@ -103,39 +110,56 @@ def _value(value: Any, converter: Any, escape: bool) -> Any:
     if isinstance(value, int | float):
         return converter(value) if converter is not None else value
     if isinstance(value, dict):
-        return {
-            _escape(key, escape): _value(item, converter, escape) for key, item in value.items()
-        }
+        items = sorted(value.items()) if yaml else value.items()
+        return {_escape(key, escape): _value(item, converter, escape, yaml) for key, item in items}
     if isinstance(value, list | tuple):
-        return [_value(item, converter, escape) for item in value]
+        return [_value(item, converter, escape, yaml) for item in value]
     return value
 
 
-def _dump(obj: BaseModel, escape: bool) -> dict[str, Any]:
+def _dump(obj: BaseModel, escape: bool, yaml: bool = False) -> dict[str, Any]:
+    """One model as docker compose marshals it (JSON, or YAML when ``yaml``).
+
+    YAML differs from JSON in two ways: unset ``command``/``entrypoint`` are
+    left out rather than printed as null, and empty value structs
+    (``deploy.placement``, ``ipam``) are left out rather than printed as ``{}``.
+    """
     out: dict[str, Any] = {}
-    for name, printed, converter, keep_zero, keep_null, sort in _field_plan(type(obj)):
+    plan = _field_plan(type(obj))
+    for name, json_name, converter, keep_zero, keep_null, sort, struct in plan:
+        printed = name if yaml else json_name
         value = getattr(obj, name)
         if value is None:
-            if keep_null:
+            if keep_null and not yaml:
                 out[printed] = None
+            continue
+        if isinstance(value, BaseModel):
+            dumped = _dump(value, escape, yaml)
+            if not (yaml and struct and not dumped):
+                out[printed] = dumped
             continue
         if (
             not keep_zero
-            and not isinstance(value, BaseModel)
             and (value == 0 or value in ("", [], {}))
+            and not (yaml and name in type(obj).yaml_keep_zero)  # type: ignore[attr-defined]
         ):
             continue
         if sort and isinstance(value, list):
             value = sorted(value)
-        out[printed] = _value(value, converter, escape)
+        out[printed] = _value(value, converter, escape, yaml)
+    extensions = getattr(obj, "extensions", None)
+    if yaml and extensions and isinstance(obj, models.Model):
+        for key, value in sorted(extensions.items()):
+            out[key] = _plain(value, escape, yaml)
     return out
 
 
-def _plain(value: Any, escape: bool) -> Any:
+def _plain(value: Any, escape: bool, yaml: bool = False) -> Any:
     if isinstance(value, dict):
-        return {key: _plain(item, escape) for key, item in value.items()}
+        items = sorted(value.items(), key=lambda kv: str(kv[0])) if yaml else value.items()
+        return {key: _plain(item, escape, yaml) for key, item in items}
     if isinstance(value, list):
-        return [_plain(item, escape) for item in value]
+        return [_plain(item, escape, yaml) for item in value]
     if isinstance(value, str):
         return _escape(value, escape)
     return value
@@ -143,56 +167,169 @@ def _plain(value: Any, escape: bool) -> Any:
 
 def config_dict(project: models.Project, escape_dollars: bool = True) -> dict[str, Any]:
     """The project as `docker compose config --format json` prints it."""
+    return _project(project, escape_dollars, yaml=False)
+
+
+def _project(project: models.Project, escape: bool, yaml: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"name": project.name}
-    out["services"] = {
-        name: _dump(service, escape_dollars) for name, service in sorted(project.services.items())
-    }
-    for section in ("networks", "volumes", "secrets", "configs"):
+    services: dict[str, Any] = {}
+    for name, service in sorted(project.services.items()):
+        services[name] = _dump(service, escape, yaml)
+    out["services"] = services
+    for section in ("networks", "volumes", "secrets", "configs", "models"):
+        if section == "models" and not yaml:
+            continue  # docker compose's JSON leaves the models out
         resources = getattr(project, section)
         if resources:
             out[section] = {
-                name: _resource(section, item, escape_dollars)
+                name: _resource(section, item, escape, yaml)
                 for name, item in sorted(resources.items())
             }
     for key, value in sorted(project.extensions.items()):
-        out[key] = _plain(value, escape_dollars)
+        out[key] = _plain(value, escape, yaml)
     return out
 
 
-def _resource(section: str, item: BaseModel, escape: bool) -> dict[str, Any]:
-    data = _dump(item, escape)
+def _resource(section: str, item: BaseModel, escape: bool, yaml: bool) -> dict[str, Any]:
+    data = _dump(item, escape, yaml)
     if section == "secrets" or (section == "configs" and data.get("environment")):
         data.pop("content", None)
     return data
 
 
-def _sorted_maps(value: Any, struct_keys: bool) -> Any:
-    """Mapping keys sorted as Go's YAML encoder sorts map keys (struct order is kept)."""
-    if isinstance(value, dict):
-        items = value.items() if struct_keys else sorted(value.items())
-        return {key: _sorted_maps(item, False) for key, item in items}
-    if isinstance(value, list):
-        return [_sorted_maps(item, True) for item in value]
-    return value
-
-
 def config_yaml(project: models.Project, escape_dollars: bool = True) -> str:
-    """The project as `docker compose config` prints it in YAML."""
-    from ruamel.yaml import YAML
+    """The project as `docker compose config` prints it in YAML (go-yaml's style)."""
+    lines: list[str] = []
+    _emit_mapping(_project(project, escape_dollars, yaml=True), 0, lines)
+    return "\n".join(lines) + "\n"
 
-    data = config_dict(project, escape_dollars)
-    ordered: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in ("services", "networks", "volumes", "secrets", "configs"):
-            ordered[key] = {name: _sorted_maps(item, True) for name, item in sorted(value.items())}
+
+# --- a small YAML emitter with go-yaml v3's choices ------------------------------------
+
+_PLAIN_UNSAFE_START = frozenset(",[]{}#&*!|>'\"%@`")
+
+
+def _scalar(value: Any, indent: int) -> str:
+    """A scalar as go-yaml writes it (strings may become a ``|-`` block)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float(value)
+    text = str(value)
+    if "\n" in text and _printable_lines(text):
+        body = text[:-1] if text.endswith("\n") else text
+        chomp = "+" if text.endswith("\n\n") else "" if text.endswith("\n") else "-"
+        pad = " " * (indent + 2)
+        return f"|{chomp}\n" + "\n".join(pad + line if line else "" for line in body.split("\n"))
+    return _quoted(text)
+
+
+def _printable_lines(text: str) -> bool:
+    lines = text.replace("\t", " ").split("\n")
+    return all(line.isprintable() for line in lines) and not text.startswith(" ")
+
+
+def _quoted(text: str) -> str:
+    if text == "" or not isinstance(resolve_plain(text), str) or _looks_special(text):
+        return _double_quoted(text)
+    if not text.isprintable():
+        return _double_quoted(text)
+    if _plain_ok(text):
+        return text
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _looks_special(text: str) -> bool:
+    """Words YAML 1.1 readers take for booleans or numbers; go-yaml quotes them."""
+    lowered = text.lower()
+    return lowered in {"y", "n", "yes", "no", "on", "off"} or _BASE60.match(text) is not None
+
+
+def _plain_ok(text: str) -> bool:
+    first = text[0]
+    if first in _PLAIN_UNSAFE_START or text[0] == " " or text[-1] == " ":
+        return False
+    if first in "-?:" and (len(text) == 1 or text[1] == " "):
+        return False
+    if text.endswith(":") or ": " in text or " #" in text or "\t" in text:
+        return False
+    return not text.startswith(("---", "..."))
+
+
+def _double_quoted(text: str) -> str:
+    out = []
+    for char in text:
+        if char == '"':
+            out.append('\\"')
+        elif char == "\\":
+            out.append("\\\\")
+        elif char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("\\t")
+        elif not char.isprintable():
+            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
         else:
-            ordered[key] = _sorted_maps(value, False)
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.width = 1 << 30
-    yaml.allow_unicode = True
-    stream = io.StringIO()
-    yaml.dump(ordered, stream)
-    return stream.getvalue()
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _go_float(value: float) -> str:
+    if math.isnan(value):
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        sign = exponent[0] if exponent[0] in "+-" else "+"
+        digits = exponent.lstrip("+-").rjust(2, "0")
+        return f"{mantissa}e{sign}{digits}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _emit_mapping(mapping: dict[str, Any], indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    for key, value in mapping.items():
+        head = f"{pad}{_quoted(str(key))}:"
+        _emit_value(head, value, indent, lines)
+
+
+def _emit_value(head: str, value: Any, indent: int, lines: list[str]) -> None:
+    if isinstance(value, dict):
+        if not value:
+            lines.append(f"{head} {{}}")
+            return
+        lines.append(head)
+        _emit_mapping(value, indent + 2, lines)
+    elif isinstance(value, list):
+        if not value:
+            lines.append(f"{head} []")
+            return
+        lines.append(head)
+        _emit_sequence(value, indent + 2, lines)
+    else:
+        lines.append(f"{head} {_scalar(value, indent)}")
+
+
+def _emit_sequence(items: list[Any], indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    for item in items:
+        if isinstance(item, dict) and item:
+            nested: list[str] = []
+            _emit_mapping(item, indent + 2, nested)
+            nested[0] = f"{pad}- " + nested[0][indent + 2 :]
+            lines.extend(nested)
+        elif isinstance(item, list) and item:
+            nested = []
+            _emit_sequence(item, indent + 2, nested)
+            nested[0] = f"{pad}- " + nested[0][indent + 2 :]
+            lines.extend(nested)
+        elif isinstance(item, dict | list):
+            lines.append(f"{pad}- {'{}' if isinstance(item, dict) else '[]'}")
+        else:
+            lines.append(f"{pad}- {_scalar(item, indent)}")

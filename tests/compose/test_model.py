@@ -1,0 +1,238 @@
+"""compose.model: what docker compose accepts is accepted, the rest is a located error."""
+
+from __future__ import annotations
+
+import pytest
+from pipeline import project_of
+
+from compose.errors import ModelError
+from compose.model import Project, ServiceDependency
+
+
+def issues_of(text: str) -> list[str]:
+    with pytest.raises(ModelError) as error:
+        project_of(text)
+    return [issue.render() for issue in error.value.issues]
+
+
+def one_issue(text: str) -> str:
+    (issue,) = issues_of(text)
+    return issue
+
+
+def test_the_graph_fields_are_typed() -> None:
+    project = project_of(
+        """
+services:
+  web:
+    image: nginx
+    depends_on: {db: {condition: service_healthy, restart: true}}
+    links: [db]
+    volumes_from: [db]
+    profiles: [web]
+  db:
+    image: postgres
+    network_mode: "service:web"
+"""
+    )
+    assert isinstance(project, Project)
+    web, db = project.services["web"], project.services["db"]
+    assert web.depends_on["db"] == ServiceDependency(
+        condition="service_healthy", required=True, restart=True
+    )
+    assert web.links == ["db"] and web.volumes_from == ["db"] and web.profiles == ["web"]
+    assert db.network_mode == "service:web"
+    assert db.networks == {}
+    assert web.networks == {"default": None}
+
+
+def test_lenient_booleans_as_docker_compose_reads_them() -> None:
+    service = project_of(
+        "services:\n  app:\n    image: x\n    tty: 'yes'\n    init: 'off'\n    read_only: 'True'\n"
+    ).services["app"]
+    assert (service.tty, service.init, service.read_only) == (True, False, True)
+
+
+def test_numbers_are_not_booleans() -> None:
+    message = one_issue("services:\n  app:\n    image: x\n    tty: '1'\n")
+    assert (
+        message
+        == 'compose.yaml:4:10: services.app.tty: expected a boolean (true or false), got "1"'
+    )
+
+
+def test_unknown_keys_get_a_did_you_mean() -> None:
+    message = one_issue("services:\n  app:\n    image: x\n    enviroment: {A: b}\n")
+    assert message.startswith("compose.yaml:4:5: services.app.enviroment: unknown key")
+    assert 'did you mean "environment"?' in message
+
+
+def test_unknown_keys_deep_inside_are_located_at_the_key() -> None:
+    message = one_issue(
+        "services:\n  app:\n    image: x\n    deploy:\n"
+        "      resources:\n        impossible: {x: 1}\n"
+    )
+    assert message.startswith(
+        "compose.yaml:6:9: services.app.deploy.resources.impossible: unknown key"
+    )
+
+
+def test_x_extensions_are_accepted_everywhere() -> None:
+    project = project_of(
+        """
+x-top: 1
+services:
+  app:
+    image: x
+    x-service: 1
+    ports: [{target: 80, x-port: 1}]
+    deploy: {x-deploy: 1, resources: {x-res: 1}}
+networks:
+  n: {x-net: 1}
+"""
+    )
+    assert project.extensions == {"x-top": 1}
+
+
+def test_type_errors_say_what_was_expected_and_what_was_found() -> None:
+    assert one_issue("services:\n  app:\n    image: [a, b]\n") == (
+        "compose.yaml:3:12: services.app.image: expected a string, got a list"
+    )
+    assert one_issue("services:\n  app:\n    image: x\n    user: 1000\n") == (
+        "compose.yaml:4:11: services.app.user: expected a string, got 1000"
+    )
+    assert one_issue("services:\n  app:\n    image: x\n    ports: [{target: abc}]\n") == (
+        'compose.yaml:4:22: services.app.ports[0].target: expected an integer, got "abc"'
+    )
+
+
+def test_errors_inside_mappings_and_lists_point_at_the_entry() -> None:
+    assert one_issue(
+        "services:\n  app:\n    image: x\n    environment:\n      A: [1]\n"
+    ).startswith(
+        "compose.yaml:5:10: services.app.environment.A: expected a string, a number or a boolean"
+    )
+    assert one_issue("services:\n  app:\n    image: x\n    command: [echo, 1]\n") == (
+        "compose.yaml:4:21: services.app.command[1]: expected a string, got 1"
+    )
+
+
+def test_all_problems_are_reported_together() -> None:
+    issues = issues_of(
+        "services:\n  a:\n    image: 1\n  b:\n    image: x\n    tty: maybe\n    scale: -1\n"
+    )
+    assert len(issues) == 3
+    assert [issue.split(":")[1] for issue in issues] == ["3", "6", "7"]
+
+
+def test_a_wrong_shape_is_not_reported_twice_for_each_union_branch() -> None:
+    message = one_issue("services:\n  app:\n    image: x\n    ulimits:\n      nofile: {soft: 1}\n")
+    assert "services.app.ulimits.nofile.hard: missing required key" in message
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("stop_grace_period: forever", 'time: invalid duration "forever"'),
+        ("mem_limit: lots", "expected a size such as 512m or 1g"),
+        (
+            "volumes: [{type: tmpfs, target: /t, tmpfs: {size: -1}}]",
+            "must be greater than or equal to 0",
+        ),
+        ("volumes: [{type: volume, source: data}]", "the mount has no target"),
+        ("volumes: [{type: bind, target: /app}]", 'a mount of type "bind" needs a source'),
+        ("volumes: [{type: floppy, target: /a}]", "expected one of 'bind', 'volume'"),
+        ("ports: [{published: 80}]", "the port has no target"),
+        ("depends_on: db", 'expected a mapping, got "db"'),
+        ("environment: FOO=1", "expected a mapping (or a list of KEY=VALUE strings)"),
+        ("command: {run: server}", "expected a string, a list of strings or null, got a mapping"),
+        ("deploy: {replicas: many}", 'expected an integer, got "many"'),
+        (
+            "deploy: {resources: {reservations: {devices: [{count: some}]}}}",
+            "the only value allowed is 'all' or a number",
+        ),
+        (
+            "deploy: {resources: {reservations: {devices: [{count: 1}]}}}",
+            "capabilities: missing required key",
+        ),
+        ("profiles: debug", "expected a list"),
+        ("healthcheck: {retries: -1}", "must be greater than or equal to 0"),
+        ("cgroup: foo", "expected one of 'host' or 'private'"),
+    ],
+)
+def test_values_docker_compose_rejects(body: str, fragment: str) -> None:
+    text = f"services:\n  app:\n    image: x\n    {body}\nvolumes:\n  data: {{}}\n"
+    message = " ".join(issues_of(text))
+    assert fragment in message
+    assert message.startswith("compose.yaml:")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("services:\n  app: {build: .}\n  other: {}\n", "neither an image nor a build context"),
+        (
+            "services:\n  app: {image: x, scale: 3, deploy: {replicas: 2}}\n",
+            "deploy.replicas (2) differ",
+        ),
+        (
+            "services:\n  app: {image: x, container_name: c, scale: 2}\n",
+            "container names must be unique",
+        ),
+        (
+            "services:\n  app: {image: x, mem_limit: 1g,"
+            " deploy: {resources: {limits: {memory: 2g}}}}\n",
+            "mem_limit and deploy.resources.limits.memory",
+        ),
+        (
+            "services:\n  app: {image: x, network_mode: host, networks: [a]}\nnetworks: {a: {}}\n",
+            "network_mode and networks",
+        ),
+        (
+            "services:\n  app: {image: x, secrets: [s]}\nsecrets:\n  s: {labels: {a: b}}\n",
+            "one of file or environment",
+        ),
+        (
+            "services:\n  app: {image: x, develop: {watch: [{path: ., action: sync}]}}\n",
+            'action "sync" needs a target',
+        ),
+        ("version: 3\nservices: {}\n", "version: expected a string"),
+    ],
+)
+def test_project_rules(text: str, fragment: str) -> None:
+    assert fragment in " ".join(issues_of(text))
+
+
+def test_values_docker_compose_accepts_without_checking() -> None:
+    project = project_of(
+        """
+services:
+  web:
+    image: "registry.example.com/My Image:latest"
+    restart: sometimes
+    isolation: bogus
+    expose: ["abc", 80]
+    ulimits: {nofile: {soft: 5000, hard: 100}}
+    environment: {"A B": c}
+    networks: {default: {ipv4_address: not-an-ip}}
+    ports: [{target: 70000}]
+"""
+    )
+    assert project.services["web"].expose == ["abc", "80"]
+
+
+def test_octal_file_modes_and_sizes() -> None:
+    service = project_of(
+        """
+services:
+  app:
+    image: x
+    mem_limit: 1.5g
+    secrets: [{source: s, mode: 0440}, {source: t, mode: "0400"}]
+secrets:
+  s: {file: ./s}
+  t: {environment: T}
+"""
+    ).services["app"]
+    assert service.mem_limit == 1610612736
+    assert [secret.mode for secret in service.secrets or []] == [0o440, 0o400]
