@@ -25,6 +25,7 @@ from engine.network.errors import (
 from engine.network.files import (
     ResolvConf,
     container_resolv_conf,
+    etc_files,
     parse_extra_hosts,
     parse_resolv_conf,
     render_hostname,
@@ -72,6 +73,7 @@ __all__ = [
     "SubnetPlan",
     "SubnetRequest",
     "container_resolv_conf",
+    "etc_files",
     "open_network_engine",
     "parse_extra_hosts",
     "parse_network_mode",

@@ -148,6 +148,25 @@ def render_hostname(hostname: str) -> str:
     return hostname + "\n"
 
 
+def etc_files(
+    *,
+    hostname: str,
+    addresses: Iterable[str],
+    resolv_conf: ResolvConf,
+    extra_hosts: Sequence[tuple[str, str]] = (),
+    domainname: str = "",
+) -> dict[str, str]:
+    """Contents of /etc/hosts, /etc/resolv.conf and /etc/hostname, keyed by container path.
+
+    The shape engine.runtime's ``etc_files`` argument takes.
+    """
+    return {
+        "/etc/hosts": render_hosts(hostname, addresses, extra_hosts, domainname),
+        "/etc/resolv.conf": render_resolv_conf(resolv_conf),
+        "/etc/hostname": render_hostname(hostname),
+    }
+
+
 def _write_atomic(path: Path, content: str) -> None:
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

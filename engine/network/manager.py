@@ -54,7 +54,14 @@ from engine.network.dns import (
     serve_resolver,
 )
 from engine.network.errors import BridgeFull, InvalidNetworkConfig
-from engine.network.files import ResolvConf, parse_resolv_conf, resolver_upstreams
+from engine.network.files import (
+    ResolvConf,
+    container_resolv_conf,
+    parse_extra_hosts,
+    parse_resolv_conf,
+    resolver_upstreams,
+)
+from engine.network.files import etc_files as render_etc_files
 from engine.network.ipam import (
     DEFAULT_IPV4_POOLS,
     DEFAULT_IPV6_POOLS,
@@ -567,6 +574,46 @@ class NetworkEngine:
             if sandbox.ports:
                 sandbox.ports.clear()
                 await self._apply_rules()
+
+    # --- container files -------------------------------------------------------------------
+
+    def etc_files(
+        self,
+        sandbox_id: str,
+        *,
+        extra_hosts: Sequence[str] | Mapping[str, str | Sequence[str]] = (),
+        dns: Sequence[str] = (),
+        dns_search: Sequence[str] = (),
+        dns_opt: Sequence[str] = (),
+        domainname: str = "",
+    ) -> dict[str, str]:
+        """/etc/hosts, /etc/resolv.conf, /etc/hostname for the sandbox's container.
+
+        Call after connecting its networks (its addresses go into /etc/hosts); the result is
+        what engine.runtime takes as ``etc_files``. ``host-gateway`` in ``extra_hosts`` is the
+        gateway of the container's first network.
+        """
+        sandbox = self.sandbox(sandbox_id)
+        endpoints = list(sandbox.endpoints.values())
+        host_gateway = None
+        if endpoints:
+            first = self.networks[endpoints[0].network_id]
+            host_gateway = str(first.subnets[0].gateway)
+        addresses = [str(a.ip) for a in endpoints[0].addresses] if endpoints else []
+        resolv = container_resolv_conf(
+            self._host_resolv_conf(),
+            embedded_dns=sandbox.embedded_dns,
+            dns=dns,
+            dns_search=dns_search,
+            dns_opt=dns_opt,
+        )
+        return render_etc_files(
+            hostname=sandbox.hostname or sandbox.id[:12],
+            addresses=addresses,
+            resolv_conf=resolv,
+            extra_hosts=parse_extra_hosts(extra_hosts, host_gateway),
+            domainname=domainname,
+        )
 
     # --- rules and teardown ---------------------------------------------------------------
 

@@ -93,6 +93,16 @@ async def test_two_services_resolve_each_other_by_name_and_alias(engine):
     reverse = await query(web.netns, dns.reversename.from_address(str(db_endpoint.ipv4)), "PTR")
     assert answers(reverse) == ["app-db-1."]
 
+    files = engine.etc_files(
+        web.id, extra_hosts=["gw:host-gateway"], dns_search=["svc.test"], dns_opt=["timeout:1"]
+    )
+    assert files["/etc/hostname"] == "webhost\n"
+    assert files["/etc/resolv.conf"] == (
+        "nameserver 127.0.0.11\nsearch svc.test\noptions ndots:0 timeout:1\n"
+    )
+    assert f"{web_endpoint.ipv4}\twebhost\n" in files["/etc/hosts"]
+    assert f"{network.subnets[0].gateway}\tgw\n" in files["/etc/hosts"]
+
 
 async def test_three_replicas_all_appear_in_dns(engine):
     network = await engine.create_network("app_default")
