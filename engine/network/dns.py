@@ -202,14 +202,18 @@ class _Resolver:
             return
         response = answer_locally(query, self.records, self.view.network_ids())
         if response is not None:
-            await self.udp.sendto(response.to_wire(), *client)
+            with contextlib.suppress(OSError):
+                await self.udp.sendto(response.to_wire(), *client)
             return
         self.task_group.start_soon(self.forward, query, wire, client)
 
     async def forward(
         self, query: dns.message.Message, wire: bytes, client: tuple[str, int]
     ) -> None:
-        reply = await _forward(wire, self.view.upstreams, self.view.upstream_netns)
+        try:
+            reply = await _forward(wire, self.view.upstreams, self.view.upstream_netns)
+        except Exception:
+            reply = None  # e.g. the upstream namespace is gone: answer SERVFAIL
         if reply is None:
             failure = dns.message.make_response(query)
             failure.set_rcode(dns.rcode.SERVFAIL)
@@ -294,7 +298,9 @@ async def serve_resolver(sockets: ResolverSockets, records: DnsRecords, view: Re
         ):
 
             async def serve_client(stream: anyio.abc.SocketStream) -> None:
-                await _serve_tcp_client(stream, records, view)
+                # a failing TCP client only loses its connection, never the resolver
+                with contextlib.suppress(Exception):
+                    await _serve_tcp_client(stream, records, view)
 
             tg.start_soon(listener.serve, serve_client, tg)
             resolver = _Resolver(udp, records, view, tg)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import secrets
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -72,6 +73,8 @@ from engine.network.ipam import (
     plan_subnets,
 )
 from engine.network.ports import PortBinding, PortRequest, assign_host_ports
+
+logger = logging.getLogger(__name__)
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -340,6 +343,8 @@ class NetworkEngine:
             netns = str(self.settings.run_dir / "netns" / sandbox_id)
             upstreams = resolver_upstreams(self._host_resolv_conf(), dns)
             sandbox = Sandbox(sandbox_id, netns, name, hostname, upstreams, embedded_dns)
+            # a namespace file left by a crash under our run_dir, unknown to the records
+            await to_thread.run_sync(netlink.remove_netns, netns)
             await to_thread.run_sync(netlink.create_netns, netns)
             try:
                 if embedded_dns:
@@ -363,7 +368,11 @@ class NetworkEngine:
 
         async def run() -> None:
             with scope:
-                await serve_resolver(sockets, self.records, view)
+                try:
+                    await serve_resolver(sockets, self.records, view)
+                except Exception:
+                    # one broken resolver must not take the engine (and every other one) down
+                    logger.exception("DNS resolver of sandbox %s stopped", sandbox.id)
 
         self._task_group.start_soon(run)
 
@@ -559,13 +568,18 @@ class NetworkEngine:
 
     def _host_port_free(self, protocol: str, port: int) -> bool:
         kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
-        probe = netlink.socket_in_netns(self.settings.host_netns, socket.AF_INET6, kind)
-        try:
-            probe.bind(("::", port))  # dual-stack: taken on IPv4 or IPv6 means taken
-        except OSError:
-            return False
-        finally:
-            probe.close()
+        for family, address in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
+            try:
+                probe = netlink.socket_in_netns(self.settings.host_netns, family, kind)
+            except OSError:
+                continue  # no IPv6 on this host: probe with IPv4
+            try:
+                probe.bind((address, port))  # "::" is dual-stack: taken on either means taken
+            except OSError:
+                return False
+            finally:
+                probe.close()
+            return True
         return True
 
     async def unpublish_ports(self, sandbox_id: str) -> None:
