@@ -184,7 +184,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     project = result.project
     if args.quiet:
         return 0
-    data = output.config_dict(project)
+    # docker compose escapes "$" as "$$" only in interpolated output
+    escape_dollars = not args.no_interpolate
+    data = output.config_dict(project, escape_dollars)
     services: dict[str, Any] = data.get("services") or {}
     if args.list_services:
         _write("".join(f"{name}\n" for name in build_graph(project).start_order()), args.output)
@@ -228,7 +230,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.format == "json":
         _write(json.dumps(data, indent=2, ensure_ascii=False) + "\n", args.output)
     else:
-        _write(output.config_yaml(project), args.output)
+        _write(output.config_yaml(project, escape_dollars), args.output)
     return 0
 
 
