@@ -159,6 +159,14 @@ def _short_hash(*parts: str, length: int) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
 
 
+def _mac_for(addresses: Sequence[IPInterface]) -> str | None:
+    """Docker's MAC for an endpoint: 02:42 followed by the four bytes of its IPv4 address."""
+    ipv4 = next((a.ip for a in addresses if a.version == 4), None)
+    if ipv4 is None:
+        return None
+    return "02:42:" + ":".join(f"{byte:02x}" for byte in ipv4.packed)
+
+
 class NetworkEngine:
     """Creates and removes networks, sandboxes, endpoints and published ports (see module)."""
 
@@ -452,7 +460,7 @@ class NetworkEngine:
                 ifname=ifname,
                 addresses=addresses,
                 gateways=gateways,
-                mac_address=mac_address,
+                mac_address=mac_address or _mac_for(addresses),
                 mtu=network.mtu,
             )
             mac = await to_thread.run_sync(netlink.create_veth, spec, self.settings.host_netns)

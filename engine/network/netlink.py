@@ -293,6 +293,8 @@ def create_veth(spec: VethSpec, host_netns: str | None = None) -> str:
                             oif=index,
                             family=family,
                         )
+                    if spec.mac_address:
+                        return spec.mac_address
                     link = inner.get_links(index)[0]
                     return str(link.get_attr("IFLA_ADDRESS"))
             except BaseException:

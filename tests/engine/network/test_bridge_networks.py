@@ -314,6 +314,10 @@ async def test_connect_and_disconnect_while_running(engine, processes, www):
     eth1 = await engine.connect(box.id, second.id, mac_address="02:42:ac:11:00:99")
     assert (eth0.ifname, eth1.ifname) == ("eth0", "eth1")
     assert eth1.mac_address == "02:42:ac:11:00:99"
+    # without mac_address, Docker's rule: 02:42 and the IPv4 address
+    expected = "02:42:" + ":".join(f"{b:02x}" for b in eth0.ipv4.packed)
+    assert eth0.mac_address == expected
+    assert expected in (await run_in(box.netns, "ip", "link", "show", "eth0")).stdout
     links = (await run_in(box.netns, "ip", "-br", "link")).stdout
     assert "eth0" in links and "eth1" in links and "02:42:ac:11:00:99" in links
     assert (
