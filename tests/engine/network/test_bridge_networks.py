@@ -481,3 +481,30 @@ async def test_a_restarted_engine_adopts_its_objects_and_removes_orphans(setting
         finally:
             await second.teardown()
     assert "pcbr-" not in (await run_in(host, "ip", "-br", "link")).stdout
+
+
+async def test_concurrent_connects_get_distinct_addresses_and_names(engine):
+    network = await engine.create_network("busy")
+    sandboxes = [await engine.create_sandbox(f"c-{i}", name=f"box-{i}") for i in range(12)]
+    endpoints = {}
+
+    async def attach(sandbox_id: str) -> None:
+        endpoints[sandbox_id] = await engine.connect(sandbox_id, network.id, aliases=["pool"])
+
+    async with anyio.create_task_group() as tg:
+        for sandbox in sandboxes:
+            tg.start_soon(attach, sandbox.id)
+    addresses = {str(e.ipv4) for e in endpoints.values()}
+    assert len(addresses) == 12
+    assert len({e.host_ifname for e in endpoints.values()}) == 12
+    assert answers(await query(sandboxes[0].netns, "pool")) == sorted(addresses)
+
+
+async def test_network_mode_none_sandbox_has_only_loopback(engine):
+    sandbox = await engine.create_sandbox("c-none", name="offline-1", embedded_dns=False)
+    links = (await run_in(sandbox.netns, "ip", "-br", "link")).stdout.split()
+    assert links[0] == "lo" and "eth0" not in links
+    listening = (await run_in(sandbox.netns, "busybox", "netstat", "-lun")).stdout
+    assert "127.0.0.11" not in listening
+    files = engine.etc_files(sandbox.id, dns=["192.0.2.53"])
+    assert files["/etc/resolv.conf"].startswith("nameserver 192.0.2.53\n")
