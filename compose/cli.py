@@ -125,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
 
     commands.add_parser("version", help="show the pycompose version")
+
+    # Engine-side command groups are parsed by their own modules, imported only when used,
+    # so that `pycompose config` does not pay for the engine's imports.
+    for name, help_text in ENGINE_COMMANDS.items():
+        group = commands.add_parser(name, help=help_text, add_help=False)
+        group.add_argument("arguments", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -248,7 +254,30 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"config": cmd_config, "graph": cmd_graph, "version": cmd_version}
+ENGINE_COMMANDS = {"image": "manage images (pull, push, ls, inspect, tag, rm, save, ...)"}
+
+
+def cmd_engine_group(args: argparse.Namespace) -> int:
+    """Hand ``pycompose image ...`` to the engine module that owns it."""
+    import anyio
+
+    from engine.images import cli as image_cli
+
+    modules = {"image": image_cli}
+    module = modules[args.command]
+    parser = _ArgumentParser(prog="pycompose")
+    module.register(parser.add_subparsers(dest="command", parser_class=_ArgumentParser))
+    group_args = parser.parse_args([args.command, *args.arguments])
+    status: int = anyio.run(module.run, group_args)
+    return status
+
+
+COMMANDS = {
+    "config": cmd_config,
+    "graph": cmd_graph,
+    "version": cmd_version,
+    "image": cmd_engine_group,
+}
 
 
 def _relative(text: str, cwd: Path) -> str:
@@ -263,7 +292,11 @@ def render_error(error: PycomposeError, cwd: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if args.command in ENGINE_COMMANDS:
+        args.arguments = [*extras, *args.arguments]
+    elif extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
