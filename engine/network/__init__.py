@@ -9,6 +9,7 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     dns        the embedded resolver on 127.0.0.11 in every sandbox, records per network
     nftables   the engine's two nftables tables, rendered from data and swapped atomically
     coexist    accept rules in iptables FORWARD when Docker's policy would drop our traffic
+    proxy      userland relay for TCP ports on [::1], the one case the kernel cannot DNAT
     netlink    blocking netlink/netns calls (run in worker threads)
     manager    NetworkEngine: the async API the daemon calls
 

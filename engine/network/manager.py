@@ -46,7 +46,7 @@ import anyio.abc
 from anyio import to_thread
 
 from engine.api.errors import Conflict, NotFound
-from engine.network import coexist, netlink, nftables
+from engine.network import coexist, netlink, nftables, proxy
 from engine.network.dns import (
     DnsRecords,
     ResolverSockets,
@@ -83,6 +83,7 @@ BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
 MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
 IFNAME_MAX = 15
+LOOPBACK6 = ipaddress.IPv6Address("::1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +178,7 @@ class NetworkEngine:
         self.networks: dict[str, Network] = {}
         self.sandboxes: dict[str, Sandbox] = {}
         self.records = DnsRecords()
+        self._proxies: dict[tuple[int, str, int], anyio.CancelScope] = {}
         self._host_resolv: ResolvConf | None = None
 
     # --- lookups --------------------------------------------------------------------------
@@ -667,6 +669,38 @@ class NetworkEngine:
             if binding.host_ip is None or binding.host_ip.version == target.version
         ]
         await nftables.apply_ruleset(bridges, ports, self.settings.host_netns)
+        self._sync_loopback6_proxies()
+
+    def _sync_loopback6_proxies(self) -> None:
+        """Relay [::1]:port for TCP ports published on all addresses or ::1 (see proxy)."""
+        wanted: set[tuple[int, str, int]] = set()
+        for sandbox in self.sandboxes.values():
+            for binding, targets in sandbox.ports:
+                if binding.protocol != "tcp" or binding.host_ip not in (None, LOOPBACK6):
+                    continue
+                ipv4 = next((t for t in targets if t.version == 4), None)
+                if ipv4 is not None:
+                    wanted.add((binding.host_port, str(ipv4), binding.container_port))
+        for key in set(self._proxies) - wanted:
+            self._proxies.pop(key).cancel()
+        for key in sorted(wanted - set(self._proxies)):
+            host_port, target_ip, target_port = key
+            listener = proxy.open_loopback6_listener(host_port, self.settings.host_netns)
+            if listener is None:
+                logger.info("no [::1]:%s relay (no IPv6 loopback, or port taken)", host_port)
+                continue
+            scope = anyio.CancelScope()
+            self._proxies[key] = scope
+            self._task_group.start_soon(self._run_proxy, scope, listener, (target_ip, target_port))
+
+    async def _run_proxy(
+        self, scope: anyio.CancelScope, listener: socket.socket, target: tuple[str, int]
+    ) -> None:
+        with scope:
+            try:
+                await proxy.serve_proxy(listener, target, self.settings.host_netns)
+            except Exception:
+                logger.exception("[::1] relay to %s:%s stopped", *target)
 
     # --- state across daemon restarts -----------------------------------------------------
 

@@ -20,8 +20,8 @@ Rules, in the order the kernel meets them:
    source of DNAT'ed packets from 127.0.0.0/8 (these need route_localnet=1 on the bridge) and
    of hairpin connections (a container reaching a published port through the host address) is
    masqueraded to the gateway, so replies come back through the host. IPv6 subnets get the same
-   NAT in the ip6 table, except for ::1: the kernel has no route_localnet for IPv6, so a port
-   published on all addresses is reached on the host through 127.0.0.1 or a host address.
+   NAT in the ip6 table, except for ::1: the kernel has no route_localnet for IPv6, so
+   :mod:`engine.network.proxy` relays TCP on [::1] in userland.
 """
 
 from __future__ import annotations
@@ -134,7 +134,8 @@ def _nat_table(
         "  }",
         "  chain output {",
         "    type nat hook output priority -105; policy accept;",
-        "    fib daddr type local jump published",
+        # ::1 cannot be DNAT'ed out of the host (no route_localnet for IPv6): proxy serves it
+        f"    fib daddr type local {'' if version == 4 else 'ip6 daddr != ::1 '}jump published",
         "  }",
         "  chain postrouting {",
         "    type nat hook postrouting priority srcnat - 5; policy accept;",

@@ -193,6 +193,9 @@ async def test_published_port_answers_on_loopback_host_address_and_from_containe
     assert await wget(host, f"http://{UPLINK_ADDRESS}:8080/") == "hello\n"
     assert await wget(host, f"http://127.0.0.1:{random_port}/") == "hello\n"
     assert await wget(host, "http://127.0.0.1:8081/") == "hello\n"
+    # ::1 cannot be DNAT'ed: the engine's userland relay answers there
+    assert await wget(host, "http://[::1]:8080/") == "hello\n"
+    assert await wget(host, "http://[::1]:8081/", timeout=1) is None  # 127.0.0.1 only
     assert await wget(host, f"http://{UPLINK_ADDRESS}:8081/", timeout=1) is None  # 127.0.0.1 only
 
     # from another container on the same network and from one on another network, via the host
@@ -207,6 +210,7 @@ async def test_published_port_answers_on_loopback_host_address_and_from_containe
 
     await engine.unpublish_ports(web.id)
     assert await wget(host, "http://127.0.0.1:8080/", timeout=1) is None
+    assert await wget(host, "http://[::1]:8080/", timeout=1) is None
 
 
 async def test_udp_port_is_published(engine, settings):

@@ -21,5 +21,6 @@ def test_every_exported_name_exists_and_is_listed_once():
         "coexist",
         "netlink",
         "ports",
+        "proxy",
     }
     assert public - modules == set(names)
