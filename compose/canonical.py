@@ -381,6 +381,12 @@ def _volumes(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -
                     hint='expected "[SOURCE:]TARGET[:OPTIONS]", e.g. "./data:/data:ro"',
                 )
         elif isinstance(item, MapNode):
+            options = item.get("volume")
+            if isinstance(options, MapNode) and "labels" in options:
+                labels_path = (*path, index, "volume", "labels")
+                options["labels"] = _labels(
+                    options["labels"], options.location_of("labels"), labels_path, problems
+                )
             target = item.get("target")
             if isinstance(target, str) and target:
                 item["target"] = posixpath.normpath(target)

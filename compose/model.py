@@ -280,6 +280,7 @@ class Model(BaseModel):
     keep_zero: ClassVar[frozenset[str]] = frozenset()
     keep_null: ClassVar[frozenset[str]] = frozenset()
     yaml_keep_zero: ClassVar[frozenset[str]] = frozenset()
+    yaml_extensions: ClassVar[bool] = True
 
     extensions: SkipJsonSchema[dict[str, Any]] = Field(
         default_factory=dict, alias=_EXTENSIONS, exclude=True, repr=False
@@ -677,7 +678,7 @@ class Service(Model):
     cgroup_parent: Str | None = None
     cgroup: Literal["host", "private"] | None = None
     cpu_count: Int | None = None
-    cpu_percent: Float | None = None
+    cpu_percent: Int | None = None
     cpu_period: Int | None = None
     cpu_quota: Int | None = None
     cpu_rt_period: Int | None = None
@@ -764,6 +765,7 @@ class Service(Model):
 
 
 class IpamPool(Model):
+    yaml_extensions: ClassVar[bool] = False  # docker compose drops them here
     subnet: Str | None = None
     gateway: Str | None = None
     ip_range: Str | None = None

@@ -148,7 +148,7 @@ def _dump(obj: BaseModel, escape: bool, yaml: bool = False) -> dict[str, Any]:
             value = sorted(value)
         out[printed] = _value(value, converter, escape, yaml)
     extensions = getattr(obj, "extensions", None)
-    if yaml and extensions and isinstance(obj, models.Model):
+    if yaml and extensions and isinstance(obj, models.Model) and obj.yaml_extensions:
         for key, value in sorted(extensions.items()):
             out[key] = _plain(value, escape, yaml)
     return out
