@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import re
 import secrets
 import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -84,6 +85,7 @@ MTU_OPTION = "com.docker.network.driver.mtu"
 MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
 IFNAME_MAX = 15
 LOOPBACK6 = ipaddress.IPv6Address("::1")
+MAC_PATTERN = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,8 @@ class NetworkEngine:
             masquerade = options.get(MASQUERADE_OPTION, "true").lower() not in ("false", "0")
             host = self.settings.host_netns
             existing = await to_thread.run_sync(netlink.link_names, host)
+            if any(n.bridge == bridge for n in self.networks.values()):
+                raise Conflict(f"network {name!r}: bridge {bridge} is used by another network")
             if bridge in existing:
                 raise Conflict(
                     f"network {name!r}: an interface named {bridge} already exists and was not "
@@ -271,7 +275,8 @@ class NetworkEngine:
                 labels=dict(labels or {}),
             )
             spec = netlink.BridgeSpec(bridge, gateways, mtu)
-            await to_thread.run_sync(netlink.create_bridge, spec, host)
+            with anyio.CancelScope(shield=True):
+                await to_thread.run_sync(netlink.create_bridge, spec, host)
             try:
                 await to_thread.run_sync(self._enable_forwarding, bridge, enable_ipv6)
                 network.iptables_chain = await coexist.allow_bridge(bridge, host)
@@ -354,8 +359,9 @@ class NetworkEngine:
             upstreams = resolver_upstreams(self._host_resolv_conf(), dns)
             sandbox = Sandbox(sandbox_id, netns, name, hostname, upstreams, embedded_dns)
             # a namespace file left by a crash under our run_dir, unknown to the records
-            await to_thread.run_sync(netlink.remove_netns, netns)
-            await to_thread.run_sync(netlink.create_netns, netns)
+            with anyio.CancelScope(shield=True):
+                await to_thread.run_sync(netlink.remove_netns, netns)
+                await to_thread.run_sync(netlink.create_netns, netns)
             try:
                 if embedded_dns:
                     sockets = await to_thread.run_sync(bind_resolver_sockets, netns)
@@ -423,6 +429,10 @@ class NetworkEngine:
         async with self._lock:
             sandbox = self.sandbox(sandbox_id)
             network = self.network(network_id)
+            if mac_address is not None and not MAC_PATTERN.fullmatch(mac_address):
+                raise InvalidNetworkConfig(
+                    f"mac_address {mac_address!r} is not a MAC address like 02:42:ac:11:00:02"
+                )
             if network.id in sandbox.endpoints:
                 raise Conflict(
                     f"container {sandbox.name or sandbox.id} is already connected to network "
@@ -465,7 +475,17 @@ class NetworkEngine:
                 mac_address=mac_address or _mac_for(addresses),
                 mtu=network.mtu,
             )
-            mac = await to_thread.run_sync(netlink.create_veth, spec, self.settings.host_netns)
+            host = self.settings.host_netns
+
+            def set_up() -> str:
+                # a veth of this name can only be a leftover of a crash: the name is derived
+                # from the sandbox and network ids, and the prefix is the engine's
+                netlink.delete_link(host_ifname, host)
+                return netlink.create_veth(spec, host)
+
+            # shielded: a cancelled caller must not leave a veth the records do not know
+            with anyio.CancelScope(shield=True):
+                mac = await to_thread.run_sync(set_up)
             endpoint = Endpoint(
                 id=_short_hash(sandbox.id, network.id, "endpoint", length=64),
                 network_id=network.id,

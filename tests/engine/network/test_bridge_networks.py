@@ -14,8 +14,9 @@ import dns.reversename
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from engine.api.errors import Conflict
 from engine.network import netlink
-from engine.network.errors import BridgeFull
+from engine.network.errors import BridgeFull, InvalidNetworkConfig
 from engine.network.ipam import SubnetRequest
 from engine.network.ports import PortRequest
 from tests.engine.network.conftest import UPLINK_ADDRESS, UPLINK_ADDRESS6, in_ns, sh
@@ -354,6 +355,21 @@ async def test_bridge_name_mtu_and_user_subnet(engine, settings):
     assert "mtu 1400" in (await run_in(box.netns, "ip", "link", "show", "eth0")).stdout
     routes = (await run_in(box.netns, "ip", "route")).stdout
     assert "default via 172.30.7.254" in routes
+
+    with pytest.raises(Conflict, match="used by another network"):
+        await engine.create_network(
+            "again", options={"com.docker.network.bridge.name": "pcbr-custom"}
+        )
+    (await run_in(settings.host_netns, "ip", "link", "add", "br-foreign", "type", "bridge"))
+    with pytest.raises(Conflict, match="not created by this engine"):
+        await engine.create_network(
+            "foreign", options={"com.docker.network.bridge.name": "br-foreign"}
+        )
+    other = await engine.create_sandbox("c-other", name="other-1")
+    with pytest.raises(InvalidNetworkConfig, match="MAC"):
+        await engine.connect(other.id, network.id, mac_address="02:42:zz")
+    with pytest.raises(InvalidNetworkConfig, match="MTU"):
+        await engine.create_network("mtu", options={"com.docker.network.driver.mtu": "9x"})
 
 
 async def test_ipv6_network(engine, settings, processes, www):
