@@ -711,22 +711,36 @@ class ImageService:
     # ------------------------------------------------------- import / export
 
     async def load(self, path: Path, *, tag: str | None = None) -> list[ImageRecord]:
-        """Load a ``docker save`` tar or an OCI layout (dir or tar); return the images."""
+        """Load a ``docker save`` tar or an OCI layout (dir or tar); return the images.
+
+        All or nothing: on error the store is left as it was.
+        """
         images, close = await anyio.to_thread.run_sync(archive.read_archive, path, self.platform)
         loaded = []
+        added: list[str] = []
         try:
             for image in images:
                 names = list(image.names)
                 if tag:
                     names.append(tag)
-                loaded.append(await self._load_one(image, names))
+                loaded.append(await self._load_one(image, names, added))
+            # records last: a failing archive leaves no image behind
+            loaded = [await anyio.to_thread.run_sync(self.records.add, r) for r in loaded]
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._forget, added)
+            raise
         finally:
             close()
         return loaded
 
-    async def _load_one(self, image: archive.ArchiveImage, names: list[str]) -> ImageRecord:
-        config_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.config)
+    async def _load_one(
+        self, image: archive.ArchiveImage, names: list[str], added: list[str]
+    ) -> ImageRecord:
         config = mf.parse_config(image.config)
+        tags = tuple(str(parse_reference(n)) for n in names)
+        config_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.config)
+        added.append(config_digest)
         diff_ids: list[str] = config["rootfs"]["diff_ids"]
         if len(diff_ids) != len(image.layers):
             raise InvalidImage(
@@ -739,6 +753,7 @@ class ImageService:
             digest, size, media_type = await anyio.to_thread.run_sync(
                 self._ingest_file, opener, expected
             )
+            added += [digest, chains[i]]
             await anyio.to_thread.run_sync(
                 unpack.unpack_layer,
                 self.blobs.path(digest),
@@ -760,8 +775,8 @@ class ImageService:
         manifest_media_type = None
         if image.manifest is not None:
             manifest_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.manifest)
+            added.append(manifest_digest)
             manifest_media_type = mf.parse(image.manifest).media_type
-        tags = tuple(str(parse_reference(n)) for n in names)
         record = ImageRecord(
             id=config_digest,
             repo_tags=tags,
@@ -774,7 +789,7 @@ class ImageService:
             architecture=config.get("architecture", "amd64"),
             variant=config.get("variant"),
         )
-        return await anyio.to_thread.run_sync(self.records.add, record)
+        return record
 
     def _ingest_file(self, opener: Callable[[], Any], expected: str | None) -> tuple[str, int, str]:
         with opener() as source, self.blobs.ingest() as ingest:

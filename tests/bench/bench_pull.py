@@ -39,17 +39,20 @@ anyio.run(main)
 """
 
 
-def measure(commands: list[list[str]]) -> tuple[float, float]:
-    """Run commands one after the other; return (seconds, peak RSS in MB of any of them)."""
+def measure(commands: list[list[str]]) -> tuple[float, float, float]:
+    """Run commands one after the other; return (seconds, CPU seconds, peak RSS in MB)."""
     start = time.perf_counter()
     peak = 0
+    cpu = 0.0
     for command in commands:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
+            assert process.stderr is not None
             raise SystemExit(f"{command[0]} failed: {process.stderr.read().decode()[:500]}")
         peak = max(peak, usage.ru_maxrss)
-    return time.perf_counter() - start, peak / 1024
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - start, cpu, peak / 1024
 
 
 def start_registry(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -94,13 +97,14 @@ def generate(path: Path, size_mb: int, dest: str, layers: int = 5) -> None:
     kit.skopeo_push(path, "bench", dest)
 
 
-def summary(name: str, samples: list[tuple[float, float]]) -> str:
-    times = [s[0] for s in samples]
-    rss = [s[1] for s in samples]
+def summary(name: str, samples: list[tuple[float, float, float]]) -> str:
+    def stat(values: list[float], unit: str) -> str:
+        return f"{statistics.median(values):7.2f}{unit} ({min(values):.2f}-{max(values):.2f})"
+
     return (
-        f"{name:<34} time median {statistics.median(times):6.2f}s "
-        f"(spread {min(times):.2f}-{max(times):.2f})   peak RSS median "
-        f"{statistics.median(rss):6.1f} MB (spread {min(rss):.1f}-{max(rss):.1f})"
+        f"{name:<36} wall {stat([s[0] for s in samples], 's')}  "
+        f"cpu {stat([s[1] for s in samples], 's')}  "
+        f"peak RSS {stat([s[2] for s in samples], 'MB')}"
     )
 
 
@@ -119,7 +123,7 @@ def main() -> None:
     try:
         (work / "registry").mkdir()
         process, host = start_registry(work / "registry")
-        results: dict[str, list[tuple[float, float]]] = {}
+        results: dict[str, list[tuple[float, float, float]]] = {}
         for size in sorted({args.size_mb // 4, args.size_mb}):
             layout = work / f"layout-{size}"
             ref = f"{host}/bench/image:{size}"

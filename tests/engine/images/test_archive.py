@@ -85,3 +85,21 @@ async def test_not_an_archive(data_root, tmp_path):
     async with ImageService(data_root) as images:
         with pytest.raises(InvalidImage):
             await images.load(junk)
+
+
+async def test_load_with_an_escaping_layer_leaves_the_store_as_it_was(data_root, tmp_path):
+    from engine.images import UnsafeLayer
+
+    from . import imagekit as kit
+
+    layout = kit.Layout(tmp_path / "evil")
+    good = layout.image([[kit.f("a", b"a")]])
+    layout.tag(good, "good")
+    layout.tag(layout.image([[kit.f("b", b"b")], [kit.f("../../escape", b"x")]]), "evil")
+    async with ImageService(data_root) as images:
+        with pytest.raises(UnsafeLayer, match="escapes the layer root"):
+            await images.load(tmp_path / "evil")
+        assert images.images() == []
+        assert list(images.blobs.digests()) == []
+        assert [p.name for p in images.layers_root.iterdir()] == []
+    assert not (tmp_path / "escape").exists()
