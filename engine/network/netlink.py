@@ -164,17 +164,18 @@ def host_routes(netns: str | None = None) -> list[ipaddress.IPv4Network | ipaddr
     return routes
 
 
+def link_index(name: str, netns: str | None = None) -> int | None:
+    """The index of link ``name`` in ``netns``, or None (an ioctl: no netlink dump to decode)."""
+    with in_netns(netns):
+        try:
+            return socket.if_nametoindex(name)
+        except OSError:
+            return None
+
+
 def link_names(netns: str | None = None) -> list[str]:
     with _iproute(netns) as ipr:
         return [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
-
-
-def bridge_port_count(bridge: str, netns: str | None = None) -> int:
-    with _iproute(netns) as ipr:
-        found = ipr.link_lookup(ifname=bridge)
-        if not found:
-            return 0
-        return len(ipr.link_lookup(master=found[0]))
 
 
 # --- bridges ----------------------------------------------------------------------------------
@@ -212,11 +213,11 @@ def create_bridge(spec: BridgeSpec, netns: str | None = None) -> None:
 
 def delete_link(name: str, netns: str | None = None) -> bool:
     """Delete a link by name; False when it was not there."""
+    index = link_index(name, netns)
+    if index is None:
+        return False
     with _iproute(netns) as ipr:
-        found = ipr.link_lookup(ifname=name)
-        if not found:
-            return False
-        ipr.link("del", index=found[0])
+        ipr.link("del", index=index)
         return True
 
 
@@ -250,10 +251,11 @@ def create_veth(spec: VethSpec, host_netns: str | None = None) -> str:
     """
     fd = os.open(spec.netns, os.O_RDONLY | os.O_CLOEXEC)
     try:
+        # indexes come from if_nametoindex: pyroute2's lookups decode a whole link message
+        bridge_index = link_index(spec.bridge, host_netns)
+        if bridge_index is None:
+            raise NetworkSetupFailed(f"bridge {spec.bridge} does not exist")
         with _iproute(host_netns) as ipr:
-            bridge = ipr.link_lookup(ifname=spec.bridge)
-            if not bridge:
-                raise NetworkSetupFailed(f"bridge {spec.bridge} does not exist")
             peer: dict[str, object] = {"ifname": spec.ifname, "net_ns_fd": fd}
             if spec.mac_address:
                 peer["address"] = spec.mac_address
@@ -261,20 +263,26 @@ def create_veth(spec: VethSpec, host_netns: str | None = None) -> str:
                 "ifname": spec.host_name,
                 "kind": "veth",
                 "peer": peer,
-                "master": bridge[0],
+                "master": bridge_index,
             }
             if spec.mtu:
                 kwargs["mtu"] = spec.mtu
                 peer["mtu"] = spec.mtu
             ipr.link("add", **kwargs)
             try:
-                host_index = ipr.link_lookup(ifname=spec.host_name)[0]
+                host_index = link_index(spec.host_name, host_netns)
+                if host_index is None:
+                    raise NetworkSetupFailed(f"veth {spec.host_name} vanished after creation")
                 # br_netfilter DNATs bridged frames at the bridge: a container reaching its own
                 # published port through the host address needs the frame sent back its port
                 ipr.brport("set", index=host_index, mode=1)
                 ipr.link("set", index=host_index, state="up")
                 with _iproute(spec.netns) as inner:
-                    index = inner.link_lookup(ifname=spec.ifname)[0]
+                    index = link_index(spec.ifname, spec.netns)
+                    if index is None:
+                        raise NetworkSetupFailed(
+                            f"{spec.ifname} did not appear in network namespace {spec.netns}"
+                        )
                     for address in spec.addresses:
                         inner.addr(
                             "add",
@@ -304,14 +312,10 @@ def create_veth(spec: VethSpec, host_netns: str | None = None) -> str:
         os.close(fd)
 
 
-def default_route_exists(netns: str, version: int) -> bool:
-    family = socket.AF_INET if version == 4 else socket.AF_INET6
-    with _iproute(netns) as ipr:
-        return any(r["dst_len"] == 0 for r in ipr.route("dump", family=family, table=254))
-
-
 def add_default_route(netns: str, ifname: str, gateway: IPAddress) -> None:
     family = socket.AF_INET if gateway.version == 4 else socket.AF_INET6
+    index = link_index(ifname, netns)
+    if index is None:
+        raise NetworkSetupFailed(f"{ifname} is missing in network namespace {netns}")
     with _iproute(netns) as ipr:
-        index = ipr.link_lookup(ifname=ifname)[0]
         ipr.route("add", dst="default", gateway=str(gateway), oif=index, family=family)
