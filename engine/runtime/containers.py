@@ -430,8 +430,9 @@ class ContainerRuntime:
 
     async def _run(self, container: _Container) -> None:
         """One run: conmon + runc create, runc start, then a supervisor task."""
-        with contextlib.suppress(NotFound):
-            await self.runc.delete(container.id, force=True)
+        if self.runc.has_state(container.id):
+            with contextlib.suppress(NotFound):
+                await self.runc.delete(container.id, force=True)
         try:
             pid = await monitor.launch(
                 container.paths,
@@ -479,8 +480,9 @@ class ContainerRuntime:
         container.oom_killed = monitor.oom_killed(container.paths)
         container.finished_at = time.time()
         container.pid = 0
-        with anyio.CancelScope(shield=True), contextlib.suppress(NotFound, RuntimeExitError):
-            await self.runc.delete(container.id, force=True)
+        if self.runc.has_state(container.id):
+            with anyio.CancelScope(shield=True), contextlib.suppress(NotFound, RuntimeExitError):
+                await self.runc.delete(container.id, force=True)
         if container.state is S.REMOVING:
             container.stopped.set()
             return
@@ -648,8 +650,9 @@ class ContainerRuntime:
                         await self.runc.resume(container.id)
                 with anyio.move_on_after(10):
                     await container.stopped.wait()
-            with contextlib.suppress(NotFound, RuntimeExitError):
-                await self.runc.delete(container.id, force=True)
+            if self.runc.has_state(container.id):
+                with contextlib.suppress(NotFound, RuntimeExitError):
+                    await self.runc.delete(container.id, force=True)
             if container.mounted_rootfs:
                 await _unmount(container.rootfs)
             await anyio.to_thread.run_sync(
@@ -746,7 +749,7 @@ class ContainerRuntime:
         container = self._get(ref)
         since_ns = int(since * 1_000_000_000)
         until_ns = int(until * 1_000_000_000)
-        if not follow:
+        if not follow and tail is not None:
             entries, _, _ = await anyio.to_thread.run_sync(
                 lambda: logfiles.read_entries(
                     container.paths.log, since_ns=since_ns, until_ns=until_ns, tail=tail
@@ -754,6 +757,13 @@ class ContainerRuntime:
             )
             for entry in entries:
                 yield entry
+            return
+        if not follow:
+            lines = logfiles.iter_entries(container.paths.log, since_ns=since_ns, until_ns=until_ns)
+            for count, entry in enumerate(lines):
+                yield entry
+                if count % 1024 == 1023:
+                    await anyio.sleep(0)  # let others run while a long log streams
             return
         async for entry in logfiles.follow(
             container.paths.log,

@@ -105,6 +105,15 @@ class LineJoiner:
             return LogEntry(start, record.stream, b"".join(pieces))
         return LogEntry(record.time_ns, record.stream, record.data)
 
+    def flush(self) -> list[LogEntry]:
+        """Lines whose end never came (the process exited mid-line), oldest first."""
+        entries = [
+            LogEntry(start, stream, b"".join(pieces))
+            for stream, (start, pieces) in self._pending.items()
+        ]
+        self._pending.clear()
+        return sorted(entries, key=lambda entry: entry.time_ns)
+
 
 def join_partials(records: Iterable[LogRecord]) -> Iterator[LogEntry]:
     """Whole lines from records (see :class:`LineJoiner`)."""
@@ -131,6 +140,48 @@ def _selected(entry: LogEntry, since_ns: int, until_ns: int) -> bool:
     return not (until_ns and entry.time_ns > until_ns)
 
 
+def iter_entries(
+    current: Path,
+    *,
+    since_ns: int = 0,
+    until_ns: int = 0,
+    joiner: LineJoiner | None = None,
+    position: list[int] | None = None,
+    flush: bool = True,
+) -> Iterator[LogEntry]:
+    """Whole lines in all files of the log, oldest first, read lazily (constant memory).
+
+    A torn last line of ``current`` (no newline yet) is left for a follower; ``position``
+    (if given) receives ``[offset, inode]`` of the first unread byte of ``current``, and
+    ``joiner`` keeps any partial line whose end is still to come.
+    """
+    joiner = joiner if joiner is not None else LineJoiner()
+    for path in log_files(current):
+        try:
+            file = open(path, "rb")  # noqa: SIM115 - closed below, also when abandoned
+        except FileNotFoundError:
+            continue
+        with file:
+            is_current = path == current
+            offset = 0
+            if is_current and position is not None:
+                position[:] = [0, os.fstat(file.fileno()).st_ino]
+            for raw in file:
+                if not raw.endswith(b"\n") and is_current:
+                    break
+                offset += len(raw)
+                if is_current and position is not None:
+                    position[0] = offset
+                for record in parse_records((raw,)):
+                    entry = joiner.feed(record)
+                    if entry is not None and _selected(entry, since_ns, until_ns):
+                        yield entry
+    if flush:
+        for entry in joiner.flush():
+            if _selected(entry, since_ns, until_ns):
+                yield entry
+
+
 def read_entries(
     current: Path,
     *,
@@ -139,36 +190,20 @@ def read_entries(
     tail: int | None = None,
     joiner: LineJoiner | None = None,
 ) -> tuple[list[LogEntry], int, int]:
-    """Whole lines in all files of the log, the byte offset of the first unread byte of
-    ``current`` and its inode (the file the offset is in).
-
-    A torn last line (no newline yet) is left for a follower to read; ``joiner`` keeps any
-    partial line whose end is still to come.
-    """
-    joiner = joiner if joiner is not None else LineJoiner()
-    offset = 0
-    inode = 0
-    kept: deque[LogEntry] | list[LogEntry] = (
-        deque(maxlen=tail) if tail is not None and tail >= 0 else []
+    """The (last ``tail``) whole lines of the log, and ``[offset, inode]`` as in
+    :func:`iter_entries`."""
+    position = [0, 0]
+    entries = iter_entries(
+        current,
+        since_ns=since_ns,
+        until_ns=until_ns,
+        joiner=joiner,
+        position=position,
+        flush=joiner is None,
     )
-    for path in log_files(current):
-        try:
-            with open(path, "rb") as file:
-                is_current = path == current
-                if is_current:
-                    inode = os.fstat(file.fileno()).st_ino
-                for raw in file:
-                    if not raw.endswith(b"\n") and is_current:
-                        break
-                    if is_current:
-                        offset += len(raw)
-                    for record in parse_records((raw,)):
-                        entry = joiner.feed(record)
-                        if entry is not None and _selected(entry, since_ns, until_ns):
-                            kept.append(entry)
-        except FileNotFoundError:
-            continue
-    return list(kept), offset, inode
+    limited = tail is not None and tail >= 0
+    kept = list(deque(entries, maxlen=tail) if limited else entries)
+    return kept, position[0], position[1]
 
 
 async def follow(
@@ -222,6 +257,9 @@ async def follow(
                 inode = os.fstat(file.fileno()).st_ino
                 continue
             if not running:
+                for line in joiner.flush():
+                    if _selected(line, since_ns, until_ns):
+                        yield line
                 return
             await anyio.sleep(FOLLOW_POLL_SECONDS)
     finally:

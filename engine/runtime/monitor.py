@@ -127,8 +127,6 @@ async def launch(
         str(paths.directory),
         "-p",
         str(paths.container_pid),
-        "-P",
-        str(paths.conmon_pid),
         "--exit-dir",
         str(paths.exit_dir),
         "-0",
@@ -139,6 +137,7 @@ async def launch(
         socket_dir,
         "--log-level",
         "error",
+        "--no-sync-log",
     ]
     if log_size_max > 0:
         args += ["--log-size-max", str(log_size_max)]
@@ -187,7 +186,15 @@ async def launch(
     if pid <= 0:
         stderr = str(reply.get("message") or "conmon did not report the container's pid")
         raise RuntimeExitError("create", 1, stderr)
+    # conmon is the subreaper and parent of the container's init; its own pid file (-P)
+    # would cost two fsyncs per start, so the pid is read from /proc instead.
+    paths.conmon_pid.write_text(f"{_parent_pid(pid)}\n")
     return pid
+
+
+def _parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 async def _read_sync(fd: int) -> bytes:

@@ -72,6 +72,10 @@ class Runc:
         self.binary = binary or find_runtime()
         self.state_root = state_root
 
+    def has_state(self, container_id: str) -> bool:
+        """Whether runc keeps state for the container (cheap: no process started)."""
+        return os.path.exists(os.path.join(self.state_root, container_id))
+
     def base_args(self) -> list[str]:
         return [self.binary, "--root", self.state_root]
 

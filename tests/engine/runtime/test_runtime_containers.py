@@ -160,7 +160,7 @@ async def test_exec_with_its_own_env_user_and_workdir(tmp_path, rootfs):
 async def test_logs_keep_long_lines_whole_and_fast_writers_complete(tmp_path, rootfs):
     script = (
         "head -c 100000 /dev/zero | tr '\\0' x; echo; "
-        "i=0; while [ $i -lt 5000 ]; do echo line-$i; i=$((i+1)); done"
+        "i=0; while [ $i -lt 5000 ]; do echo line-$i; i=$((i+1)); done; printf unterminated"
     )
     async with runtime_in(tmp_path) as runtime:
         info = await runtime.create(config(script), rootfs=str(rootfs))
@@ -168,9 +168,10 @@ async def test_logs_keep_long_lines_whole_and_fast_writers_complete(tmp_path, ro
         assert await runtime.wait(info.id) == 0
         entries = [entry async for entry in runtime.logs(info.id)]
         assert entries[0].message == b"x" * 100000
-        assert [e.message for e in entries[1:]] == [f"line-{i}".encode() for i in range(5000)]
+        assert [e.message for e in entries[1:-1]] == [f"line-{i}".encode() for i in range(5000)]
+        assert entries[-1].message == b"unterminated"
         tail = [entry.message async for entry in runtime.logs(info.id, tail=2)]
-        assert tail == [b"line-4998", b"line-4999"]
+        assert tail == [b"line-4999", b"unterminated"]
         middle = entries[2500].time_ns / 1e9
         since = [entry async for entry in runtime.logs(info.id, since=middle)]
         assert 0 < len(since) <= 2500
