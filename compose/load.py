@@ -132,6 +132,9 @@ class _Loader:
         self.environment: dict[str, str] = dict(options.environment)
         self.env_sources: dict[str, str] = {name: "environment" for name in options.environment}
         self.used_variables: dict[Location, list[str]] = {}
+        # issues of phases that can go on past a bad value (interpolation, canonical);
+        # reported with the later phases' issues so that a load lists every problem
+        self.deferred: list[tuple[type[ComposeError], Issue]] = []
         self.home = options.home if options.home is not None else options.environment.get("HOME")
 
     # paths
@@ -280,19 +283,9 @@ class _Loader:
         self.environment.setdefault("COMPOSE_PROJECT_NAME", project_name)
 
         merged: MapNode | None = None
-        interpolation_errors: list[InterpolationError] = []
         for path, tree in raw_trees:
-            try:
-                tree = self.process_file(tree, path, working_dir, self.environment, (path,))
-            except InterpolationError as error:
-                # go on with the other files so that all their variables are reported at once
-                interpolation_errors.append(error)
-                continue
+            tree = self.process_file(tree, path, working_dir, self.environment, (path,))
             merged = tree if merged is None else merge_trees(merged, tree)
-        if interpolation_errors:
-            raise InterpolationError(
-                [issue for error in interpolation_errors for issue in error.issues]
-            )
         assert merged is not None
         merged = enforce_unicity(merged)
         merged.pop("include", None)
@@ -300,10 +293,23 @@ class _Loader:
 
         self.resolve_service_environment(merged, self.environment)
         self.apply_profiles(merged, profiles)
-        if options.normalize:
+        if options.normalize and not self.deferred:
+            # normalize expects the shapes canonical produces; after a rejected value
+            # it is skipped, and validation still reports everything else it finds
             merged = normalize.normalize(merged, project_name, options.all_resources)
-        project = validate_project(merged)
-        check_references(merged)
+        issues: list[tuple[type[ComposeError], Issue]] = []
+        project: Project | None = None
+        try:
+            project = validate_project(merged)
+        except ModelError as error:
+            issues.extend((ModelError, issue) for issue in error.issues)
+        try:
+            check_references(merged)
+        except UndefinedReferenceError as error:
+            issues.extend((UndefinedReferenceError, issue) for issue in error.issues)
+        if issues or self.deferred:
+            raise _combined(self.deferred, issues)
+        assert project is not None
         from compose.graph import build_graph
 
         build_graph(project, merged)
@@ -385,7 +391,10 @@ class _Loader:
         if not self.options.interpolate:
             return
         interpolator = Interpolator(environment)
-        interpolate_tree(tree, interpolator, self.used_variables)
+        try:
+            interpolate_tree(tree, interpolator, self.used_variables)
+        except InterpolationError as error:
+            self.deferred.extend((InterpolationError, issue) for issue in error.issues)
         for name in sorted(interpolator.unset):
             warning = f'The "{name}" variable is not set. Defaulting to a blank string.'
             if warning not in self.warnings:
@@ -402,7 +411,7 @@ class _Loader:
         """Interpolate, canonicalize, resolve paths, extends and include for one file."""
         self.interpolate(tree, environment)
         self.check_top_level(tree)
-        tree = canonical.canonicalize(tree)
+        tree = self.canonicalize(tree)
         if self.options.resolve_paths:
             tree = canonical.resolve_paths(tree, working_dir, self.home)
         tree = enforce_unicity(tree)
@@ -416,6 +425,15 @@ class _Loader:
         if "include" in tree:
             tree = self.apply_include(tree, path, working_dir, chain)
         return tree
+
+    def canonicalize(self, tree: MapNode) -> MapNode:
+        """Long syntax; values it cannot read are left as written and reported later."""
+        try:
+            result: MapNode = canonical.canonicalize(tree)
+        except ModelError as error:
+            self.deferred.extend((ModelError, issue) for issue in error.issues)
+            return tree  # canonicalized in place, apart from the values it rejected
+        return result
 
     def check_top_level(self, tree: MapNode) -> None:
         services = tree.get("services")
@@ -499,7 +517,7 @@ class _Loader:
                     )
                 raw = self.parse_file(base_path, location)
                 self.interpolate(raw, environment)
-                raw = canonical.canonicalize(raw)
+                raw = self.canonicalize(raw)
                 if self.options.resolve_paths:
                     raw = canonical.resolve_paths(raw, base_path.parent, self.home)
                 cache[base_path] = enforce_unicity(raw)
@@ -758,6 +776,26 @@ class _Loader:
         for name in list(services):
             if name not in keep:
                 del services[name]
+
+
+def _combined(
+    early: list[tuple[type[ComposeError], Issue]], late: list[tuple[type[ComposeError], Issue]]
+) -> ComposeError:
+    """One error with every issue; a late issue about a value an early phase rejected is dropped.
+
+    A value rejected early (bad interpolation, unreadable short syntax) stays in the
+    tree as written, and validation would report it again, less clearly.
+    """
+    rejected = [tuple(issue.path) for _, issue in early if issue.path]
+    kept = list(early)
+    for kind, issue in late:
+        path = tuple(issue.path)
+        if path and any(path[: len(prefix)] == prefix for prefix in rejected):
+            continue
+        kept.append((kind, issue))
+    kinds = {kind for kind, _ in kept}
+    error_class = kept[0][0] if len(kinds) == 1 else ComposeError
+    return error_class([issue for _, issue in kept])
 
 
 def _service_dependencies(service: Any) -> list[str]:
