@@ -30,6 +30,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     model_validator,
 )
@@ -232,7 +233,7 @@ Bool = Annotated[bool, BeforeValidator(_to_bool, json_schema_input_type=bool | s
 Int = Annotated[int, BeforeValidator(_to_int, json_schema_input_type=int | str)]
 UInt = Annotated[int, BeforeValidator(_to_uint, json_schema_input_type=int | str)]
 Float = Annotated[float, BeforeValidator(_to_float, json_schema_input_type=float | str)]
-Str = Annotated[str, BeforeValidator(_to_str, json_schema_input_type=str)]
+Str = Annotated[str, Strict()]
 ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str, json_schema_input_type=_Scalar)]
 Bytes = Annotated[int, BeforeValidator(_to_bytes, json_schema_input_type=int | str)]
 Size = Annotated[int, BeforeValidator(_to_size, json_schema_input_type=int | str)]
@@ -290,19 +291,22 @@ class Model(BaseModel):
     @classmethod
     def _set_extensions_aside(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            if _EXTENSIONS in data:
-                raise PydanticCustomError("compose", "unknown key {key}", {"key": _EXTENSIONS})
-            if any(isinstance(key, str) and key.startswith("x-") for key in data):
-                out: dict[Any, Any] = {}
-                extensions: dict[str, Any] = {}
-                for key, value in data.items():
-                    if isinstance(key, str) and key.startswith("x-"):
-                        extensions[key] = value
-                    else:
-                        out[key] = value
-                out[_EXTENSIONS] = extensions
-                return out
-            return data
+            for key in data:  # a plain loop: this runs for every mapping of the file
+                if key.__class__ is str and key[:2] == "x-":
+                    break
+            else:
+                if _EXTENSIONS in data:
+                    raise PydanticCustomError("compose", "unknown key {key}", {"key": _EXTENSIONS})
+                return data
+            out: dict[Any, Any] = {}
+            extensions: dict[str, Any] = {}
+            for key, value in data.items():
+                if isinstance(key, str) and key.startswith("x-"):
+                    extensions[key] = value
+                else:
+                    out[key] = value
+            out[_EXTENSIONS] = extensions
+            return out
         if data is None:
             return {}
         raise _fail("a mapping", data)

@@ -100,21 +100,30 @@ def _escape(text: str, escape: bool) -> str:
     return text.replace("$", "$$") if escape and "$" in text else text
 
 
+def _is_model(value: Any) -> bool:
+    # faster than isinstance(value, BaseModel), whose metaclass check is slow
+    return hasattr(value.__class__, "__pydantic_fields__")
+
+
 def _value(value: Any, converter: Any, escape: bool, yaml: bool) -> Any:
-    if isinstance(value, BaseModel):
-        return _dump(value, escape, yaml)
-    if isinstance(value, str):
-        return _escape(value, escape)
-    if isinstance(value, bool) or value is None:
+    cls = value.__class__
+    if cls is str:
+        return value.replace("$", "$$") if escape and "$" in value else value
+    if cls is bool or value is None:
         return value
-    if isinstance(value, int | float):
+    if cls is int or cls is float:
         return converter(value) if converter is not None else value
-    if isinstance(value, dict):
+    if cls is dict:
         items = sorted(value.items()) if yaml else value.items()
         return {_escape(key, escape): _value(item, converter, escape, yaml) for key, item in items}
-    if isinstance(value, list | tuple):
+    if cls is list or cls is tuple:
         return [_value(item, converter, escape, yaml) for item in value]
+    if _is_model(value):
+        return _dump(value, escape, yaml)
     return value
+
+
+_EMPTY: tuple[Any, ...] = ("", [], {})
 
 
 def _dump(obj: BaseModel, escape: bool, yaml: bool = False) -> dict[str, Any]:
@@ -125,31 +134,31 @@ def _dump(obj: BaseModel, escape: bool, yaml: bool = False) -> dict[str, Any]:
     (``deploy.placement``, ``ipam``) are left out rather than printed as ``{}``.
     """
     out: dict[str, Any] = {}
-    plan = _field_plan(type(obj))
-    for name, json_name, converter, keep_zero, keep_null, sort, struct in plan:
+    cls = obj.__class__
+    fields = obj.__dict__
+    for name, json_name, converter, keep_zero, keep_null, sort, struct in _field_plan(cls):
         printed = name if yaml else json_name
-        value = getattr(obj, name)
+        value = fields[name]
         if value is None:
             if keep_null and not yaml:
                 out[printed] = None
             continue
-        if isinstance(value, BaseModel):
+        if _is_model(value):
             dumped = _dump(value, escape, yaml)
             if not (yaml and struct and not dumped):
                 out[printed] = dumped
             continue
         if (
             not keep_zero
-            and (value == 0 or value in ("", [], {}))
-            and not (yaml and name in type(obj).yaml_keep_zero)  # type: ignore[attr-defined]
+            and (value == 0 or value in _EMPTY)
+            and not (yaml and name in cls.yaml_keep_zero)  # type: ignore[attr-defined]
         ):
             continue
-        if sort and isinstance(value, list):
+        if sort and value.__class__ is list:
             value = sorted(value)
         out[printed] = _value(value, converter, escape, yaml)
-    extensions = getattr(obj, "extensions", None)
-    if yaml and extensions and isinstance(obj, models.Model) and obj.yaml_extensions:
-        for key, value in sorted(extensions.items()):
+    if yaml and isinstance(obj, models.Model) and obj.extensions and obj.yaml_extensions:
+        for key, value in sorted(obj.extensions.items()):
             out[key] = _plain(value, escape, yaml)
     return out
 
