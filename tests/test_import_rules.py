@@ -1,0 +1,165 @@
+"""The dependency rules of DESIGN.md and STYLE.md, checked on the source (no imports run).
+
+- compose's pure modules import no os/subprocess/anyio/engine and never call
+  open() or print(): the environment and file access are passed in;
+- networkx lives only in compose/graph.py, ruamel only in compose/source.py,
+  pyroute2 only under engine/network/ (their exceptions are translated there);
+- compose/ talks to the engine only through engine.api.
+
+A deliberate exception goes in KNOWN_EXCEPTIONS with its reason, so that it stays
+visible; an exception that no longer happens fails the test, so the list shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PURE_MODULES = (
+    "source",
+    "interpolate",
+    "dotenv",
+    "merge",
+    "canonical",
+    "units",
+    "normalize",
+    "model",
+    "output",
+    "load",
+    "graph",
+    "explain",
+    "errors",
+)
+FORBIDDEN_IN_PURE = ("os", "subprocess", "anyio", "engine")
+FORBIDDEN_CALLS = ("open", "print")
+CONFINED = {
+    # top-level package: where it may be imported (files or directories, relative to ROOT)
+    "networkx": ("compose/graph.py",),
+    "ruamel": ("compose/source.py",),
+    "pyroute2": ("engine/network/",),
+}
+
+# (file, imported module or called name): why it is allowed for now
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
+    ("compose/canonical.py", "os"): "os.path.isabs on a path string (posixpath would do)",
+    ("compose/cli.py", "engine.images"): "`pycompose image ...` runs the engine's image CLI "
+    "in-process until the API client covers images",
+}
+
+
+def python_files(*patterns: str) -> list[Path]:
+    return sorted({path for pattern in patterns for path in ROOT.glob(pattern)})
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def imported_modules(path: Path) -> Iterator[tuple[str, int]]:
+    """Every module a file imports (absolute names), with its line; relative imports resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    package = relative(path).removesuffix(".py").replace("/", ".").rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            yield module, node.lineno
+            for alias in node.names:  # `from engine import images` imports engine.images
+                yield f"{module}.{alias.name}", node.lineno
+
+
+def called_names(path: Path) -> Iterator[tuple[str, int]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            yield node.func.id, node.lineno
+
+
+def is_within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def allowed(file: str, module: str) -> bool:
+    return any(
+        file == known_file and is_within(module, known_module)
+        for known_file, known_module in KNOWN_EXCEPTIONS
+    )
+
+
+ALL_SOURCES = python_files("compose/*.py", "engine/**/*.py")
+PURE_SOURCES = [ROOT / "compose" / f"{name}.py" for name in PURE_MODULES]
+
+
+def test_the_rules_see_the_source_tree() -> None:
+    assert len(ALL_SOURCES) > 20
+    assert all(path.exists() for path in PURE_SOURCES)
+
+
+@pytest.mark.parametrize("path", PURE_SOURCES, ids=relative)
+def test_pure_compose_modules_import_no_os_subprocess_anyio_or_engine(path: Path) -> None:
+    file = relative(path)
+    offending = [
+        f"{file}:{line}: imports {module}"
+        for module, line in imported_modules(path)
+        if any(is_within(module, banned) for banned in FORBIDDEN_IN_PURE)
+        and not allowed(file, module)
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("path", PURE_SOURCES, ids=relative)
+def test_pure_compose_modules_never_call_open_or_print(path: Path) -> None:
+    file = relative(path)
+    offending = [
+        f"{file}:{line}: calls {name}()"
+        for name, line in called_names(path)
+        if name in FORBIDDEN_CALLS and not allowed(file, name)
+    ]
+    assert offending == []
+
+
+@pytest.mark.parametrize("package", sorted(CONFINED))
+def test_third_party_packages_are_confined_to_the_module_that_wraps_them(package: str) -> None:
+    homes = CONFINED[package]
+    offending = [
+        f"{relative(path)}:{line}: imports {module}"
+        for path in ALL_SOURCES
+        if not any(relative(path) == home or relative(path).startswith(home) for home in homes)
+        for module, line in imported_modules(path)
+        if is_within(module, package)
+    ]
+    assert offending == []
+
+
+def test_compose_reaches_the_engine_only_through_engine_api() -> None:
+    offending = [
+        f"{relative(path)}:{line}: imports {module}"
+        for path in python_files("compose/**/*.py")
+        for module, line in imported_modules(path)
+        if is_within(module, "engine")
+        and not is_within(module, "engine.api")
+        and module != "engine"
+        and not allowed(relative(path), module)
+    ]
+    assert offending == []
+
+
+def test_every_known_exception_still_happens() -> None:
+    """When an exception is fixed, take it off the list so the rule is enforced again."""
+    for file, name in KNOWN_EXCEPTIONS:
+        path = ROOT / file
+        seen = {module for module, _ in imported_modules(path)} | {
+            called for called, _ in called_names(path)
+        }
+        assert any(is_within(module, name) for module in seen), (file, name)
