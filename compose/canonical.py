@@ -614,22 +614,17 @@ def _gpus(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> A
 
 
 def _watch(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
-    """develop.watch entries whose ``path`` is a list become one entry per path."""
-    if not isinstance(value, SeqNode):
-        return value
-    out = SeqNode(value.loc)
-    for index, item in enumerate(value):
-        item_loc = value.location_of(index)
-        if isinstance(item, MapNode) and isinstance(item.get("exec"), MapNode):
-            _apply(item["exec"], HOOK_RULES, (*path, index, "exec"), problems)
-        if isinstance(item, MapNode) and isinstance(item.get("path"), SeqNode):
-            for each in item["path"]:
-                clone = item.copy_node()
-                clone["path"] = each
-                out.add(clone, item_loc)
-        else:
-            out.add(item, item_loc)
-    return out
+    """develop.watch entries: the ``exec`` hook's short syntax.
+
+    A list as ``path`` is refused by the model: docker compose v2.40 validates
+    the file against the specification (``path`` is a string) before newer
+    compose-go code would expand it.
+    """
+    if isinstance(value, SeqNode):
+        for index, item in enumerate(value):
+            if isinstance(item, MapNode) and isinstance(item.get("exec"), MapNode):
+                _apply(item["exec"], HOOK_RULES, (*path, index, "exec"), problems)
+    return value
 
 
 def _develop(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
