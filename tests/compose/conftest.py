@@ -58,3 +58,9 @@ def load_files(
 def load() -> Loader:
     """``load({path: text}, cwd=..., environment=..., **LoadOptions fields)``."""
     return load_files
+
+
+@pytest.fixture
+def memory_files() -> type[MemoryFiles]:
+    """The in-memory FileSystem class, for tests that call load_project themselves."""
+    return MemoryFiles

@@ -22,7 +22,7 @@ from compose.errors import (
     UndefinedReferenceError,
     YamlSyntaxError,
 )
-from compose.load import LoadResult, load_from_text
+from compose.load import LoadOptions, LoadResult, load_from_text, load_project
 from compose.output import config_dict
 
 Loader = Callable[..., LoadResult]
@@ -906,3 +906,68 @@ def test_the_result_records_where_each_value_came_from() -> None:
     result = load_from_text("services:\n  web:\n    image: ${IMG}\n", environment={"IMG": "x"})
     assert result.used_variables == {Location("/project/compose.yaml", 3, 12): ["IMG"]}
     assert result.env_sources["IMG"] == "environment"
+
+
+# --- more ----------------------------------------------------------------------------------
+
+
+def test_every_issue_of_a_load_is_reported_together_whatever_its_phase(load: Loader) -> None:
+    disk = {
+        "/p/compose.yaml": (
+            "services:\n"
+            "  web:\n"
+            "    image: ${A:?}\n"
+            "    ports: ['1:2:3:4:5']\n"
+            "    enviroment: {}\n"
+            "    depends_on: [ghost]\n"
+        ),
+        "/p/compose.override.yaml": "services:\n  web:\n    user: ${B:?}\n",
+    }
+    with pytest.raises(ComposeError) as error:
+        load(disk, cwd="/p")
+    assert [where for where, _ in issues_of(error)] == [
+        "/p/compose.override.yaml:3:11",  # interpolation, in the override file
+        "/p/compose.yaml:3:12",  # interpolation
+        "/p/compose.yaml:4:13",  # short syntax
+        "/p/compose.yaml:5:5",  # model
+        "/p/compose.yaml:6:18",  # references
+    ]
+
+
+def test_the_last_file_s_name_key_wins(load: Loader) -> None:
+    disk = {
+        "/p/compose.yaml": "name: base\n" + WEB,
+        "/p/compose.override.yaml": "name: override\n",
+    }
+    assert load(disk, cwd="/p").project.name == "override"
+
+
+def test_a_tilde_in_a_path_is_the_home_directory(load: Loader) -> None:
+    disk = {
+        "/p/compose.yaml": "services:\n  web:\n    build: ~/src\n    volumes: ['~/data:/data']\n"
+    }
+    web = services_of(load(disk, cwd="/p", environment={"HOME": "/home/u"}))["web"]
+    assert web["build"]["context"] == "/home/u/src"
+    assert web["volumes"][0]["source"] == "/home/u/data"
+
+
+def test_an_include_of_several_files_merges_them_as_one_project(load: Loader) -> None:
+    disk = {
+        "/p/compose.yaml": "include:\n  - path: [a/one.yaml, a/two.yaml]\n" + WEB,
+        "/p/a/one.yaml": "services:\n  db:\n    image: d\n",
+        "/p/a/two.yaml": "services:\n  db:\n    user: u\n",
+    }
+    db = services_of(load(disk, cwd="/p"))["db"]
+    assert (db["image"], db["user"]) == ("d", "u")
+
+
+def test_a_service_with_no_body_is_an_empty_service(load: Loader) -> None:
+    with pytest.raises(ModelError):
+        # an empty service has neither image nor build
+        load({"/p/compose.yaml": "services:\n  web:\n"}, cwd="/p")
+
+
+def test_the_project_files_are_read_through_the_given_file_system(memory_files: Any) -> None:
+    files = memory_files({"/p/compose.yaml": WEB, "/p/.env": "A=1\n"})
+    load_project(LoadOptions(cwd=Path("/p"), environment={}), files)
+    assert files.reads == [Path("/p/.env"), Path("/p/compose.yaml")]
