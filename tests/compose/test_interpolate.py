@@ -48,6 +48,14 @@ ENVIRONMENT = {"SET": "value", "EMPTY": "", "OTHER": "other"}
         ("${SET:?must be set}", "value"),
         ("${SET?must be set}", "value"),
         ("${EMPTY?must be set}", ""),
+        # the first operator decides; the rest belongs to the argument
+        ("${UNSET-myerror?msg}", "myerror?msg"),
+        ("${UNSET:-/non:-alphanumeric}", "/non:-alphanumeric"),
+        ("${UNSET-${SET} ${SET}}", "value value"),
+        ("${SET+x-y}", "x-y"),
+        # names are letters, digits and _, in any case
+        ("${lower_case1}", ""),
+        ("$SET-bar", "value-bar"),
         # escapes and lone dollars
         ("$$", "$"),
         ("$$SET", "$SET"),
@@ -88,6 +96,7 @@ def interpolate_text(text: str, environment: dict[str, str] | None = None) -> An
         ("${EMPTY:?please set it}", "required variable EMPTY is missing a value: please set it"),
         ("${UNSET?please set it}", "required variable UNSET is missing a value: please set it"),
         ("${UNSET:?}", "required variable UNSET is missing a value"),
+        ("${UNSET?bar-baz}", "required variable UNSET is missing a value: bar-baz"),
         ("${UNSET:?need ${SET}}", "required variable UNSET is missing a value: need value"),
         ("abc ${", "invalid interpolation format in 'abc ${': '${' is never closed"),
         (
@@ -103,6 +112,11 @@ def interpolate_text(text: str, environment: dict[str, str] | None = None) -> An
             "${SET!x}",
             "invalid interpolation format in '${SET!x}': "
             "unexpected '!' after the variable name SET",
+        ),
+        (
+            "${ SET}",
+            "invalid interpolation format in '${ SET}': "
+            "'${ SET}' does not start with a variable name",
         ),
         (
             "${SET X}",
