@@ -314,3 +314,19 @@ def test_the_command_runs_as_a_program_with_exit_codes(project: Path) -> None:
     )  # fmt: skip
     assert failed.returncode == 1
     assert 'depends on undefined service "db"' in failed.stderr
+
+
+def test_compose_file_and_project_directory_come_from_the_environment_and_flags(
+    project: Path, pycompose, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack = project / "stack"
+    stack.mkdir()
+    (stack / "a.yaml").write_text("services:\n  a:\n    image: a\n    build: ./src\n")
+    (stack / "b.yaml").write_text("services:\n  b:\n    image: b\n")
+    monkeypatch.setenv("COMPOSE_FILE", "stack/a.yaml,stack/b.yaml")
+    monkeypatch.setenv("COMPOSE_PATH_SEPARATOR", ",")
+    run = pycompose("--project-directory", ".", "config", "--format", "json")
+    data = json.loads(run.out)
+    assert (data["name"], sorted(data["services"])) == ("shop", ["a", "b"])
+    # relative paths are resolved against the project directory, not the file's
+    assert data["services"]["a"]["build"]["context"] == str(project / "src")
