@@ -14,6 +14,20 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     manager    NetworkEngine: the async API the daemon calls
 
 See :mod:`engine.network.manager` for the lifecycle.
+
+Defaults: subnets from 10.208.0.0/12 in /24s (IPv6: fd5c:a7c0:fe00::/48 in /64s), configurable
+with ``NetworkSettings.ipv4_pools`` / ``ipv6_pools`` (``AddressPool.parse("10.0.0.0/8,size=24")``);
+bridges ``pcbr-<id>``, host-side veths ``pcv<hash>``; namespaces under
+``/run/pycompose/network/netns``.
+
+Coexistence with Docker: the engine's rules live in its own nftables tables only, match only
+its own bridges and subnets, and are removed with the networks. Docker's iptables FORWARD
+policy DROP (with br_netfilter loaded) would still drop our forwarded traffic, since an accept
+in another table is not final; so the engine then adds two accept rules per bridge, commented
+``pycompose``, to ``DOCKER-USER`` (or ``FORWARD``), and deletes them with the network
+(:mod:`engine.network.coexist`). It never changes Docker's chains otherwise, nor the policy.
+The engine sets net.ipv4.ip_forward=1 (and IPv6 forwarding for IPv6 networks), as Docker
+does, and leaves them set.
 """
 
 from engine.network.errors import (
