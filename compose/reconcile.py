@@ -1,0 +1,488 @@
+"""The whole decision of `up` and `down`, as pure functions of values.
+
+``reconcile(desired, observed, options) -> Plan`` compares what the project
+wants with what the engine has (docker compose's convergence):
+
+- networks and volumes the project uses are created when missing; an external
+  one that is missing is an error;
+- each service gets ``replicas`` containers named ``<project>-<service>-<n>``:
+  missing numbers are created, numbers above ``replicas`` are removed (scale
+  down leaves the other replicas alone);
+- an existing container is recreated when its config hash differs, its image
+  was rebuilt or re-pulled, or it lacks a network or a named volume the service
+  now has (``--force-recreate`` / ``--no-recreate`` override); the cause names
+  what changed when pycompose made the container;
+- containers that are not running are started, after the operations of the
+  services they depend on, and wait for the depends_on conditions;
+- a dependency that is recreated restarts the dependents whose depends_on
+  says ``restart: true``;
+- containers of services no longer in the project are orphans: reported, and
+  removed with ``remove_orphans``.
+
+``plan_down`` removes the project's containers (dependents first), networks and,
+when asked, volumes. Neither function performs I/O: ``compose.apply`` observes
+before and executes after.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from compose import labels
+from compose.errors import PlanError
+from compose.graph import ServiceGraph
+from compose.observed import ObservedContainer, ObservedState
+from compose.plan import OperationType, Plan, PlanBuilder, WaitCondition
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DesiredService:
+    name: str
+    config: Mapping[str, Any]  # the service as `config --format json` prints it
+    replicas: int
+    image: str
+    networks: tuple[str, ...]  # engine names of the networks it attaches to
+    volumes: tuple[str, ...]  # engine names of the named volumes it mounts
+    depends_on: Mapping[str, Mapping[str, Any]]
+
+    @property
+    def config_hash(self) -> str:
+        return labels.service_hash(self.config)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DesiredResource:
+    key: str  # the name in the compose file
+    name: str  # the engine's name
+    external: bool
+    config: Mapping[str, Any]
+
+    @property
+    def config_hash(self) -> str:
+        return labels.resource_hash(self.config)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DesiredState:
+    project: str
+    services: Mapping[str, DesiredService]
+    networks: Mapping[str, DesiredResource]  # by key
+    volumes: Mapping[str, DesiredResource]  # by key
+    graph: ServiceGraph
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReconcileOptions:
+    services: tuple[str, ...] = ()  # only these (and, unless no_deps, what they need)
+    no_deps: bool = False
+    force_recreate: bool = False
+    no_recreate: bool = False
+    no_start: bool = False
+    remove_orphans: bool = False
+    scale: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+
+def image_of(project_name: str, service_name: str, service: Mapping[str, Any]) -> str:
+    """The image a service runs: its ``image``, or the one its build produces."""
+    image = service.get("image")
+    if isinstance(image, str) and image:
+        return image
+    return f"{project_name}-{service_name}"
+
+
+def desired_state(config: Mapping[str, Any], graph: ServiceGraph) -> DesiredState:
+    """The desired state from a project's ``config --format json`` data."""
+    project = str(config["name"])
+    networks = {
+        key: DesiredResource(
+            key, str(spec.get("name") or f"{project}_{key}"), bool(spec.get("external")), spec
+        )
+        for key, spec in (config.get("networks") or {}).items()
+    }
+    volumes = {
+        key: DesiredResource(
+            key, str(spec.get("name") or f"{project}_{key}"), bool(spec.get("external")), spec
+        )
+        for key, spec in (config.get("volumes") or {}).items()
+    }
+    services = {}
+    for name, service in (config.get("services") or {}).items():
+        replicas = service.get("scale")
+        deploy = service.get("deploy") or {}
+        if replicas is None:
+            replicas = deploy.get("replicas")
+        service_networks = tuple(
+            sorted(networks[key].name for key in (service.get("networks") or {}) if key in networks)
+        )
+        service_volumes = tuple(
+            sorted(
+                {
+                    volumes[mount["source"]].name
+                    for mount in service.get("volumes") or []
+                    if mount.get("type") == "volume" and mount.get("source") in volumes
+                }
+            )
+        )
+        services[name] = DesiredService(
+            name=name,
+            config=service,
+            replicas=1 if replicas is None else int(replicas),
+            image=image_of(project, name, service),
+            networks=service_networks,
+            volumes=service_volumes,
+            depends_on=service.get("depends_on") or {},
+        )
+    return DesiredState(project, services, networks, volumes, graph)
+
+
+def container_name(project: str, service: str, number: int, config: Mapping[str, Any]) -> str:
+    explicit = config.get("container_name")
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    return f"{project}-{service}-{number}"
+
+
+def _changes(old: Any, new: Any, path: str = "") -> list[str]:
+    """Dotted paths where two configs differ (leaves, or whole lists)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in old:
+                found.append(f"{sub} added")
+            elif key not in new:
+                found.append(f"{sub} removed")
+            else:
+                found.extend(_changes(old[key], new[key], sub))
+        return found
+    if old != new:
+        return [f"{path} changed"]
+    return []
+
+
+def recreate_cause(
+    container: ObservedContainer,
+    service: DesiredService,
+    image_id: str | None,
+    options: ReconcileOptions,
+) -> str | None:
+    """Why ``container`` must be recreated, or None (docker compose's mustRecreate)."""
+    if options.no_recreate:
+        return None
+    if options.force_recreate:
+        return "--force-recreate"
+    if container.config_hash != service.config_hash:
+        recorded = container.recorded_config
+        if recorded is None:
+            return "configuration changed"
+        changes = _changes(labels.hashed_config(recorded), labels.hashed_config(service.config))
+        if not changes:
+            return "configuration changed"
+        shown = ", ".join(changes[:3])
+        return shown + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
+    recorded_image = container.labels.get(labels.IMAGE)
+    if image_id and recorded_image and recorded_image != image_id:
+        return "image updated"
+    if container.state == "running":
+        missing = sorted(set(service.networks) - set(container.networks))
+        if missing:
+            return f"not attached to network {missing[0]}"
+    missing_volumes = sorted(set(service.volumes) - set(container.volumes))
+    if missing_volumes:
+        return f"volume {missing_volumes[0]} not mounted"
+    return None
+
+
+def _selected_services(desired: DesiredState, options: ReconcileOptions) -> list[str]:
+    if not options.services:
+        return desired.graph.start_order()
+    unknown = sorted(set(options.services) - set(desired.services))
+    if unknown:
+        raise PlanError(f"no such service: {unknown[0]}")
+    wanted = (
+        set(options.services)
+        if options.no_deps
+        else set(desired.graph.with_dependencies(list(options.services)))
+    )
+    return [name for name in desired.graph.start_order() if name in wanted]
+
+
+def reconcile(desired: DesiredState, observed: ObservedState, options: ReconcileOptions) -> Plan:
+    """The plan of ``up``: see the module docstring for the rules."""
+    plan = PlanBuilder()
+    selected = _selected_services(desired, options)
+
+    # networks and volumes the selected services use
+    resource_ops: dict[str, int | None] = {}
+    used_networks = {name for s in selected for name in desired.services[s].networks}
+    for network in sorted(desired.networks.values(), key=lambda n: n.name):
+        if network.name not in used_networks:
+            continue
+        existing_network = observed.networks.get(network.name)
+        if existing_network is None:
+            if network.external:
+                raise PlanError(
+                    f"external network {network.name!r} not found",
+                    hint=f"create it first (docker network create {network.name}) "
+                    "or drop `external: true`",
+                )
+            resource_ops[network.name] = plan.add(
+                OperationType.CREATE_NETWORK,
+                network.name,
+                "not found",
+                details={"key": network.key},
+            )
+        elif (
+            not network.external
+            and existing_network.config_hash
+            and existing_network.config_hash != network.config_hash
+        ):
+            plan.warnings.append(
+                f"network {network.name} exists with a different configuration; "
+                "run `pycompose down` to recreate it"
+            )
+    used_volumes = {name for s in selected for name in desired.services[s].volumes}
+    for volume in sorted(desired.volumes.values(), key=lambda v: v.name):
+        if volume.name not in used_volumes:
+            continue
+        if volume.name not in observed.volumes:
+            if volume.external:
+                raise PlanError(
+                    f"external volume {volume.name!r} not found",
+                    hint=f"create it first (docker volume create {volume.name})",
+                )
+            resource_ops[volume.name] = plan.add(
+                OperationType.CREATE_VOLUME, volume.name, "not found", details={"key": volume.key}
+            )
+
+    # containers, service by service in dependency order
+    ready_op: dict[str, list[int]] = {}  # service -> ops after which it is started
+    recreated: set[str] = set()
+    for service_name in selected:
+        service = desired.services[service_name]
+        replicas = options.scale.get(service_name, service.replicas)
+        image_id = observed.images.get(service.image)
+        needs = [resource_ops.get(name) for name in (*service.networks, *service.volumes)]
+        waits: list[WaitCondition] = []
+        after_dependencies: list[int] = []
+        restart_for_dependency = False
+        for dependency, spec in sorted(service.depends_on.items()):
+            if dependency not in desired.services:
+                continue
+            if dependency in selected or not options.no_deps:
+                waits.append(
+                    WaitCondition(
+                        dependency,
+                        str(spec.get("condition", "service_started")),
+                        bool(spec.get("required", True)),
+                    )
+                )
+            after_dependencies.extend(ready_op.get(dependency, []))
+            if spec.get("restart") and dependency in recreated:
+                restart_for_dependency = True
+        service_ops: list[int] = []
+        by_number: dict[int, ObservedContainer] = {}
+        for container in observed.containers_of(service_name):
+            if container.number in by_number or container.number > replicas:
+                # scale down (highest numbers go) and duplicates
+                stop = plan.add(
+                    OperationType.STOP_CONTAINER,
+                    container.name,
+                    f"scale {service_name} to {replicas}"
+                    if container.number > replicas
+                    else "duplicate container number",
+                    service=service_name,
+                    number=container.number,
+                    container_id=container.id,
+                )
+                plan.add(
+                    OperationType.REMOVE_CONTAINER,
+                    container.name,
+                    "scaled down" if container.number > replicas else "duplicate",
+                    after=[stop],
+                    service=service_name,
+                    number=container.number,
+                    container_id=container.id,
+                )
+                continue
+            by_number[container.number] = container
+        for number in range(1, replicas + 1):
+            name = container_name(desired.project, service_name, number, service.config)
+            container = by_number.get(number)
+            if container is None:
+                created = plan.add(
+                    OperationType.CREATE_CONTAINER,
+                    name,
+                    "not found",
+                    after=needs,
+                    service=service_name,
+                    number=number,
+                )
+                if not options.no_start:
+                    service_ops.append(
+                        plan.add(
+                            OperationType.START_CONTAINER,
+                            name,
+                            "created",
+                            after=[created, *after_dependencies],
+                            waits_for=tuple(waits),
+                            service=service_name,
+                            number=number,
+                        )
+                    )
+                else:
+                    service_ops.append(created)
+                continue
+            cause = recreate_cause(container, service, image_id, options)
+            if cause is None and restart_for_dependency:
+                cause = "a dependency was recreated (depends_on restart: true)"
+            if cause is not None:
+                recreated.add(service_name)
+                service_ops.append(
+                    plan.add(
+                        OperationType.RECREATE_CONTAINER,
+                        name,
+                        cause,
+                        after=[*needs, *after_dependencies],
+                        waits_for=tuple(waits) if not options.no_start else (),
+                        service=service_name,
+                        number=number,
+                        container_id=container.id,
+                        details={"start": not options.no_start},
+                    )
+                )
+            elif not container.running and not options.no_start:
+                state = container.state + (
+                    f" ({container.exit_code})" if container.state == "exited" else ""
+                )
+                service_ops.append(
+                    plan.add(
+                        OperationType.START_CONTAINER,
+                        name,
+                        state,
+                        after=after_dependencies,
+                        waits_for=tuple(waits),
+                        service=service_name,
+                        number=number,
+                        container_id=container.id,
+                    )
+                )
+        ready_op[service_name] = service_ops
+
+    # orphans: containers of services the project no longer has
+    orphans = [c for c in observed.containers if not c.oneoff and c.service not in desired.services]
+    if orphans and options.remove_orphans:
+        for container in sorted(orphans, key=lambda c: c.name):
+            stop = plan.add(
+                OperationType.STOP_CONTAINER,
+                container.name,
+                f"orphan (service {container.service} is not in the project)",
+                container_id=container.id,
+                service=container.service,
+            )
+            plan.add(
+                OperationType.REMOVE_CONTAINER,
+                container.name,
+                "orphan",
+                after=[stop],
+                container_id=container.id,
+                service=container.service,
+            )
+    elif orphans:
+        names = ", ".join(sorted(c.name for c in orphans))
+        plan.warnings.append(
+            f"found orphan containers ({names}) for this project; if you removed or renamed "
+            "their service, run this command with --remove-orphans to clean them up"
+        )
+    return plan.build()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DownOptions:
+    remove_volumes: bool = False
+    remove_orphans: bool = False
+    remove_images: str | None = None  # "all" | "local" | None
+
+
+def plan_down(
+    observed: ObservedState,
+    desired: DesiredState | None,
+    options: DownOptions,
+    images: Sequence[str] = (),
+) -> Plan:
+    """The plan of ``down``: containers (dependents first), then networks, volumes, images."""
+    plan = PlanBuilder()
+    known = set(desired.services) if desired else None
+    order = desired.graph.stop_order() if desired else []
+    rank = {name: index for index, name in enumerate(order)}
+    containers = [
+        c
+        for c in observed.containers
+        if known is None or c.service in known or options.remove_orphans or c.oneoff
+    ]
+    skipped = [c for c in observed.containers if c not in containers]
+    if skipped:
+        names = ", ".join(sorted(c.name for c in skipped))
+        plan.warnings.append(
+            f"found orphan containers ({names}); run with --remove-orphans to remove them"
+        )
+    removals: dict[str, list[int]] = {}
+    previous_stops: list[int] = []
+    for service in sorted({c.service for c in containers}, key=lambda s: (rank.get(s, -1), s)):
+        stops = []
+        for container in sorted(
+            (c for c in containers if c.service == service), key=lambda c: c.name
+        ):
+            stop = None
+            if container.running:
+                # dependents stop first: wait for the stops of the services before this one
+                stop = plan.add(
+                    OperationType.STOP_CONTAINER,
+                    container.name,
+                    "down",
+                    after=previous_stops,
+                    container_id=container.id,
+                    service=service,
+                )
+                stops.append(stop)
+            removal = plan.add(
+                OperationType.REMOVE_CONTAINER,
+                container.name,
+                "down",
+                after=[stop],
+                container_id=container.id,
+                service=service,
+                details={"volumes": options.remove_volumes},
+            )
+            removals.setdefault(service, []).append(removal)
+        previous_stops = stops or previous_stops
+    all_removals = [op for ops in removals.values() for op in ops]
+    for network in sorted(observed.networks.values(), key=lambda n: n.name):
+        if desired is not None and any(
+            n.external and n.name == network.name for n in desired.networks.values()
+        ):
+            continue
+        plan.add(
+            OperationType.REMOVE_NETWORK,
+            network.name,
+            "down",
+            after=all_removals,
+            details={"id": network.id},
+        )
+    if options.remove_volumes:
+        for volume in sorted(observed.volumes.values(), key=lambda v: v.name):
+            if desired is not None and any(
+                v.external and v.name == volume.name for v in desired.volumes.values()
+            ):
+                continue
+            plan.add(OperationType.REMOVE_VOLUME, volume.name, "down -v", after=all_removals)
+    for image in images:
+        plan.add(
+            OperationType.REMOVE_IMAGE,
+            image,
+            f"down --rmi {options.remove_images}",
+            after=all_removals,
+        )
+    return plan.build()
