@@ -310,8 +310,8 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             by_number[container.number] = container
         for number in range(1, replicas + 1):
             name = container_name(desired.project, service_name, number, service.config)
-            container = by_number.get(number)
-            if container is None:
+            current = by_number.get(number)
+            if current is None:
                 created = plan.add(
                     OperationType.CREATE_CONTAINER,
                     name,
@@ -335,7 +335,7 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 else:
                     service_ops.append(created)
                 continue
-            cause = recreate_cause(container, service, image_id, options)
+            cause = recreate_cause(current, service, image_id, options)
             if cause is None and restart_for_dependency:
                 cause = "a dependency was recreated (depends_on restart: true)"
             if cause is not None:
@@ -349,13 +349,13 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                         waits_for=tuple(waits) if not options.no_start else (),
                         service=service_name,
                         number=number,
-                        container_id=container.id,
+                        container_id=current.id,
                         details={"start": not options.no_start},
                     )
                 )
-            elif not container.running and not options.no_start:
-                state = container.state + (
-                    f" ({container.exit_code})" if container.state == "exited" else ""
+            elif not current.running and not options.no_start:
+                state = current.state + (
+                    f" ({current.exit_code})" if current.state == "exited" else ""
                 )
                 service_ops.append(
                     plan.add(
@@ -366,7 +366,7 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                         waits_for=tuple(waits),
                         service=service_name,
                         number=number,
-                        container_id=container.id,
+                        container_id=current.id,
                     )
                 )
         ready_op[service_name] = service_ops
