@@ -12,6 +12,7 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     proxy      userland relay for TCP ports on [::1], the one case the kernel cannot DNAT
     netlink    blocking netlink/netns calls (run in worker threads)
     manager    NetworkEngine: the async API the daemon calls
+    docker_view  records in the Docker Engine API's JSON shapes (network inspect, ports...)
 
 See :mod:`engine.network.manager` for the lifecycle.
 

@@ -38,6 +38,7 @@ import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,7 @@ class Network:
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     iptables_chain: str | None = None
+    created: str = ""  # RFC 3339, as Docker's "Created"
     endpoints: dict[str, Endpoint] = field(default_factory=dict)  # by sandbox id
 
 
@@ -273,6 +275,7 @@ class NetworkEngine:
                 masquerade=masquerade,
                 options=options,
                 labels=dict(labels or {}),
+                created=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             )
             spec = netlink.BridgeSpec(bridge, gateways, mtu)
             with anyio.CancelScope(shield=True):
@@ -831,6 +834,7 @@ def _network_to_dict(network: Network) -> dict[str, Any]:
         "masquerade": network.masquerade,
         "options": dict(network.options),
         "labels": dict(network.labels),
+        "created": network.created,
     }
 
 
@@ -853,6 +857,7 @@ def _network_from_dict(data: Mapping[str, Any]) -> Network:
         masquerade=data["masquerade"],
         options=dict(data["options"]),
         labels=dict(data["labels"]),
+        created=data.get("created", ""),
     )
 
 
