@@ -93,7 +93,11 @@ def image_of(project_name: str, service_name: str, service: Mapping[str, Any]) -
 
 
 def desired_state(config: Mapping[str, Any], graph: ServiceGraph) -> DesiredState:
-    """The desired state from a project's ``config --format json`` data."""
+    """The desired state from a project's ``config --format json`` data.
+
+    ``config`` must be unescaped (``config_dict(project, escape_dollars=False)``):
+    the engine gets ``$``, not the ``$$`` that `config` prints.
+    """
     project = str(config["name"])
     networks = {
         key: DesiredResource(

@@ -47,7 +47,9 @@ volumes:
 
 def desired(text: str = STACK, **environment: str) -> DesiredState:
     result = load_from_text(textwrap.dedent(text), name="shop", environment=environment)
-    return desired_state(config_dict(result.project), build_graph(result.project))
+    return desired_state(
+        config_dict(result.project, escape_dollars=False), build_graph(result.project)
+    )
 
 
 def running(state: DesiredState, *, status: str = "running") -> ObservedState:
