@@ -14,7 +14,7 @@ from typing import Any
 
 import networkx as nx
 
-from compose.errors import DependencyCycleError, Issue
+from compose.errors import DependencyCycleError, Issue, UndefinedReferenceError
 from compose.model import Project
 from compose.source import MapNode
 
@@ -66,6 +66,8 @@ class ServiceGraph:
         """The given services and everything they need, transitively."""
         wanted: set[str] = set()
         for service in services:
+            if service not in self._graph:
+                raise UndefinedReferenceError([Issue(f"no such service: {service}")])
             wanted.add(service)
             wanted |= nx.descendants(self._graph, service)
         return sorted(wanted)
