@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from compose.errors import DependencyCycleError
+from compose.errors import DependencyCycleError, UndefinedReferenceError
 from compose.graph import (
     Dependency,
     ServiceGraph,
@@ -201,3 +201,8 @@ def test_renderers_are_deterministic(graph: ServiceGraph) -> None:
     again = graph_of(STACK)
     for render in (render_text, render_mermaid, render_dot):
         assert render(graph) == render(again)
+
+
+def test_with_dependencies_of_an_unknown_service_is_a_compose_error(graph: ServiceGraph) -> None:
+    with pytest.raises(UndefinedReferenceError, match="no such service: nope"):
+        graph.with_dependencies(["web", "nope"])
