@@ -441,7 +441,6 @@ class ContainerRuntime:
                 name=container.name,
                 tty=container.config.tty,
                 stdin=container.config.open_stdin,
-                log_size_max=container.log_max_size * 2,
                 socket_dir=self.socket_dir,
             )
             await self.runc.start(container.id)

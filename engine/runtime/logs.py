@@ -124,13 +124,14 @@ def join_partials(records: Iterable[LogRecord]) -> Iterator[LogEntry]:
             yield entry
 
 
-def log_files(current: Path, max_files: int = 1) -> list[Path]:
-    """The existing files of a log, oldest first."""
-    older = [
-        Path(f"{current}.{index}")
-        for index in range(max(max_files, 1) + 8, 0, -1)
-        if Path(f"{current}.{index}").exists()
-    ]
+def log_files(current: Path) -> list[Path]:
+    """The existing files of a log, oldest (highest number) first."""
+    numbered = []
+    for path in current.parent.glob(current.name + ".*"):
+        suffix = path.name[len(current.name) + 1 :]
+        if suffix.isdigit():
+            numbered.append((int(suffix), path))
+    older = [path for _, path in sorted(numbered, reverse=True)]
     return [*older, current] if current.exists() else older
 
 

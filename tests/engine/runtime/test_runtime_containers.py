@@ -11,6 +11,7 @@ from runtime_helpers import needs_runtime, runtime_in
 
 from engine.api.errors import Conflict
 from engine.runtime.config import ContainerConfig
+from engine.runtime.containers import ContainerRuntime
 from engine.runtime.state import ContainerState, HealthStatus
 
 pytestmark = [pytest.mark.root, pytest.mark.anyio, needs_runtime]
@@ -174,7 +175,9 @@ async def test_logs_keep_long_lines_whole_and_fast_writers_complete(tmp_path, ro
         assert tail == [b"line-4999", b"unterminated"]
         middle = entries[2500].time_ns / 1e9
         since = [entry async for entry in runtime.logs(info.id, since=middle)]
-        assert 0 < len(since) <= 2500
+        since_ns = int(middle * 1_000_000_000)
+        assert since == [e for e in entries if e.time_ns >= since_ns]
+        assert 0 < len(since) < len(entries)
         assert entries[0].timestamp().endswith("Z")
 
 
@@ -270,3 +273,82 @@ async def test_init_reaps_and_forwards_signals(tmp_path, rootfs):
         assert time.monotonic() - started < 4  # tini forwarded SIGTERM to sh's sleep group
         lines = [entry.message.decode() async for entry in runtime.logs(info.id)]
         assert lines[0].startswith("/sbin/docker-init -- sh -c")
+
+
+async def test_resource_limits_reach_the_cgroup_and_oom_is_reported(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        code, output = await run_to_end(
+            runtime,
+            rootfs,
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+            "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares",
+            HostConfig={
+                "Memory": 64 << 20,
+                "PidsLimit": 50,
+                "NanoCpus": 500_000_000,
+                "CpuShares": 256,
+            },
+        )
+        assert code == 0, output
+        assert output.split() == [str(64 << 20), "50", "50000", "256"]
+        hog = await runtime.create(
+            config(
+                "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x=$x$x; done",
+                HostConfig={"Memory": 16 << 20, "MemorySwap": 16 << 20},
+            ),
+            rootfs=str(rootfs),
+        )
+        await runtime.start(hog.id)
+        with anyio.fail_after(30):
+            code = await runtime.wait(hog.id)
+        assert code == 137
+        assert runtime.inspect(hog.id).oom_killed
+
+
+async def test_masked_paths_readonly_paths_and_readonly_root(tmp_path, rootfs):
+    script = (
+        "ls -l /proc/keys /proc/timer_list | cut -c1-1; ls /sys/firmware | wc -l; "
+        "(echo 1 > /proc/sys/kernel/domainname) 2>/dev/null || echo proc-sys-ro; "
+        "touch /file 2>/dev/null || echo root-ro; touch /tmp/x 2>/dev/null || echo tmp-ro"
+    )
+    async with runtime_in(tmp_path) as runtime:
+        code, output = await run_to_end(
+            runtime, rootfs, script, HostConfig={"ReadonlyRootfs": True}
+        )
+    assert code == 0, output
+    assert output.split() == ["c", "c", "0", "proc-sys-ro", "root-ro", "tmp-ro"], output
+
+
+async def test_logs_rotate_by_size_and_count_without_losing_lines(tmp_path, rootfs):
+    script = (
+        "i=0; while [ $i -lt 3000 ]; do echo line-$i-padding-padding-padding; i=$((i+1)); done; "
+        "sleep 2.5"
+    )
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            config(
+                script, HostConfig={"LogConfig": {"Config": {"max-size": "20k", "max-file": "20"}}}
+            ),
+            rootfs=str(rootfs),
+        )
+        await runtime.start(info.id)
+        assert await runtime.wait(info.id) == 0
+        rotated = sorted(info.directory.glob("container.log.*"))
+        assert rotated, "the rotator renamed the log at least once"
+        lines = [entry.message async for entry in runtime.logs(info.id)]
+        assert lines == [f"line-{i}-padding-padding-padding".encode() for i in range(3000)]
+
+
+async def test_an_engine_restart_finds_running_containers_again(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(config("sleep 60"), rootfs=str(rootfs), name="survivor")
+        await runtime.start(info.id)
+        async with ContainerRuntime(
+            runtime.root, runc=runtime.runc, socket_dir=runtime.socket_dir
+        ) as second:
+            assert await second.restore() == [info.id]
+            assert second.inspect("survivor").state is ContainerState.RUNNING
+            await second.kill("survivor", "SIGKILL")
+            assert await second.wait("survivor") == 137
+        # The first engine saw the same exit through conmon's exit file.
+        assert await runtime.wait(info.id) == 137
