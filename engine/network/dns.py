@@ -7,7 +7,8 @@ the networks the container is attached to at that moment: A/AAAA for service nam
 replica), aliases, container names and hostnames, PTR for their addresses. Other names are
 forwarded to the upstream resolvers (the container's ``dns`` setting, else the host's
 /etc/resolv.conf) from a socket in the engine's namespace, so a resolver on the host's
-loopback (systemd-resolved's 127.0.0.53) works.
+loopback (systemd-resolved's 127.0.0.53) works. A container only on internal networks gets
+REFUSED for outside names, as it has no way out.
 
 Lifecycle: ``records.add_endpoint`` on connect, ``records.remove_endpoint`` on disconnect;
 ``serve_resolver(sockets, ...)`` runs until cancelled and closes the sockets.
@@ -122,6 +123,14 @@ class ResolverView:
     network_ids: Callable[[], Sequence[str]]
     upstreams: Sequence[str]
     upstream_netns: str | None = None
+    # False while the container is only on internal networks: no way out, not even by DNS
+    may_forward: Callable[[], bool] = lambda: True
+
+
+def refused(query: dns.message.Message) -> bytes:
+    reply = dns.message.make_response(query)
+    reply.set_rcode(dns.rcode.REFUSED)
+    return bytes(reply.to_wire())
 
 
 def answer_locally(
@@ -201,9 +210,10 @@ class _Resolver:
         except dns.exception.DNSException:
             return
         response = answer_locally(query, self.records, self.view.network_ids())
-        if response is not None:
+        if response is not None or not self.view.may_forward():
+            reply = response.to_wire() if response is not None else refused(query)
             with contextlib.suppress(OSError):
-                await self.udp.sendto(response.to_wire(), *client)
+                await self.udp.sendto(reply, *client)
             return
         self.task_group.start_soon(self.forward, query, wire, client)
 
@@ -262,6 +272,8 @@ async def _serve_tcp_client(
                 response = answer_locally(query, records, view.network_ids())
                 if response is not None:
                     reply: bytes | None = response.to_wire()
+                elif not view.may_forward():
+                    reply = refused(query)
                 else:
                     reply = await _forward_tcp(wire, view.upstreams, view.upstream_netns)
                 if reply is None:

@@ -383,6 +383,9 @@ class NetworkEngine:
             network_ids=lambda: sandbox.network_ids,
             upstreams=sandbox.upstreams,
             upstream_netns=self.settings.host_netns,
+            may_forward=lambda: any(
+                not self.networks[n].internal for n in sandbox.network_ids if n in self.networks
+            ),
         )
 
         async def run() -> None:

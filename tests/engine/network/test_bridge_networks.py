@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 import dns.message
 import dns.query
+import dns.rcode
 import dns.rdatatype
 import dns.reversename
 import pytest
@@ -288,6 +289,8 @@ async def test_outbound_nat_and_internal_network_has_no_route_out(
     assert answers(await query(closed_box.netns, "app-peer-1")) == [str(peer_endpoint.ipv4)]
     await wait_http(closed_box.netns, f"http://{peer_endpoint.ipv4}/")
     assert closed_endpoint.gateways == ()
+    # only on an internal network: names outside are not resolved either (REFUSED at once)
+    assert (await query(closed_box.netns, "example.org")).rcode() == dns.rcode.REFUSED
 
 
 async def test_two_networks_are_isolated(engine, processes, www):
