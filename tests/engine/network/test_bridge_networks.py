@@ -17,7 +17,7 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from engine.api.errors import Conflict
-from engine.network import netlink
+from engine.network import coexist, netlink
 from engine.network.errors import BridgeFull, InvalidNetworkConfig
 from engine.network.ipam import SubnetRequest
 from engine.network.ports import PortRequest
@@ -405,12 +405,21 @@ async def test_bridge_port_limit_is_a_clear_error(engine, monkeypatch):
     assert "another network" in str(info.value) and "small" in str(info.value)
 
 
+@pytest.mark.parametrize("docker_user_chain", [False, True])
 async def test_forwarding_works_when_docker_set_forward_policy_drop(
-    engine, settings, processes, www
+    engine, settings, processes, www, docker_user_chain
 ):
     """Docker sets iptables FORWARD policy DROP with br_netfilter loaded; we still forward."""
     host = settings.host_netns
-    assert (await run_in(host, "iptables", "-P", "FORWARD", "DROP")).returncode == 0
+    chain = "DOCKER-USER" if docker_user_chain else "FORWARD"
+    commands = [["iptables", "-P", "FORWARD", "DROP"]]
+    if docker_user_chain:  # what dockerd sets up
+        commands += [
+            ["iptables", "-N", "DOCKER-USER"],
+            ["iptables", "-A", "FORWARD", "-j", "DOCKER-USER"],
+        ]
+    for command in commands:
+        assert (await run_in(host, *command)).returncode == 0
     network = await engine.create_network("app_default")
     a = await engine.create_sandbox("c-a", name="a-1")
     await engine.connect(a.id, network.id)
@@ -418,12 +427,19 @@ async def test_forwarding_works_when_docker_set_forward_policy_drop(
     b_endpoint = await engine.connect(b.id, network.id)
     processes.start(b.netns, "busybox", "httpd", "-f", "-p", "80", "-h", str(www))
     await wait_http(a.netns, f"http://{b_endpoint.ipv4}/")
-    rules = (await run_in(host, "iptables", "-S", "FORWARD")).stdout
-    assert "pycompose" in rules
+    assert "pycompose" in (await run_in(host, "iptables", "-S", chain)).stdout
+    assert network.iptables_chain == chain
+
+    # the rules are what makes it work: without them iptables drops even same-bridge traffic
+    await coexist.disallow_bridge(network.bridge, chain, host)
+    assert await wget(a.netns, f"http://{b_endpoint.ipv4}/", timeout=1) is None
+    await coexist.allow_bridge(network.bridge, host)
+    await wait_http(a.netns, f"http://{b_endpoint.ipv4}/")
+
     await engine.remove_sandbox(a.id)
     await engine.remove_sandbox(b.id)
     await engine.remove_network(network.id)
-    assert "pycompose" not in (await run_in(host, "iptables", "-S", "FORWARD")).stdout
+    assert "pycompose" not in (await run_in(host, "iptables", "-S")).stdout
 
 
 async def test_teardown_leaves_nothing_behind(engine, settings, run_dir):
