@@ -50,6 +50,7 @@ from engine.images.store import (
     ImageRecords,
     LayerRecord,
     check_digest,
+    sha256_digest,
 )
 
 DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3
@@ -269,7 +270,7 @@ class ImageService:
             parsed = mf.parse(data, media_type or chosen.media_type)
             if not isinstance(parsed, mf.Manifest):
                 raise InvalidImage(f"{ref}: an index inside an index is not supported")
-        added: list[str] = []
+        added: list[tuple[str, str]] = []
         self._active_pulls += 1
         try:
             record = await self._pull_manifest(
@@ -300,7 +301,7 @@ class ImageService:
         manifest_digest: str,
         *,
         emit: ProgressCallback,
-        added: list[str],
+        added: list[tuple[str, str]],
     ) -> ImageRecord:
         await self._ensure_blob(ref, manifest.config, emit, added, quiet=True)
         config = mf.parse_config(self.blobs.read_bytes(manifest.config.digest))
@@ -325,8 +326,8 @@ class ImageService:
                             added=added,
                         )
                     )
+        added.append(("blob", manifest_digest))  # before: a cancelled wait may follow a done write
         await anyio.to_thread.run_sync(self.blobs.write_bytes, data, manifest_digest)
-        added.append(manifest_digest)
         return ImageRecord(
             id=manifest.config.digest,
             manifest_digest=manifest_digest,
@@ -356,22 +357,99 @@ class ImageService:
         diff_id: str,
         chain_id: str,
         emit: ProgressCallback,
-        added: list[str],
+        added: list[tuple[str, str]],
     ) -> None:
         short = _short(layer.digest)
         if self.blobs.has(layer.digest) and unpack.layer_dir(self.layers_root, chain_id).is_dir():
             emit(Progress(short, "Already exists", layer.size, layer.size))
             return
-        await self._ensure_blob(ref, layer, emit, added)
-        await self._ensure_unpacked(layer.digest, diff_id, chain_id, emit, added)
+        if (
+            self.blobs.has(layer.digest)
+            or layer.digest in self._downloads
+            or chain_id in self._unpacks
+            or unpack.layer_dir(self.layers_root, chain_id).is_dir()
+        ):
+            await self._ensure_blob(ref, layer, emit, added)
+            await self._ensure_unpacked(layer.digest, diff_id, chain_id, emit, added)
+        else:
+            await self._download_and_unpack(ref, layer, diff_id, chain_id, emit, added)
         emit(Progress(short, "Pull complete", layer.size, layer.size))
+
+    async def _download_and_unpack(
+        self,
+        ref: Reference,
+        layer: mf.Descriptor,
+        diff_id: str,
+        chain_id: str,
+        emit: ProgressCallback,
+        added: list[tuple[str, str]],
+    ) -> None:
+        """Unpack the layer while it downloads: the extractor reads the blob as it grows.
+
+        The layer dir appears only once the blob verified (the reader sees its end only
+        after the commit) and its diff ID matched; on any failure both are discarded.
+        """
+        digest, short = layer.digest, _short(layer.digest)
+        downloaded = self._downloads[digest] = anyio.Event()
+        unpacked = self._unpacks[chain_id] = anyio.Event()
+        started = anyio.Event()
+        try:
+            with (
+                await anyio.to_thread.run_sync(self.blobs.ingest) as ingest,
+                unpack.GrowingFile(ingest.path) as feed,
+            ):
+
+                async def download() -> None:
+                    try:
+                        async with self._limiter:
+                            started.set()
+                            emit(Progress(short, "Downloading", 0, layer.size))
+
+                            def on_bytes(count: int) -> None:
+                                feed.advance(count)
+                                emit(Progress(short, "Downloading", count, layer.size))
+
+                            await self.registry().fetch_blob(ref, layer, ingest, on_bytes)
+                            emit(Progress(short, "Verifying Checksum", ingest.size, layer.size))
+                            added.append(("blob", digest))
+                            await anyio.to_thread.run_sync(ingest.commit, digest, layer.size)
+                        feed.finish()
+                        emit(Progress(short, "Download complete", layer.size, layer.size))
+                    except BaseException:
+                        feed.fail()
+                        started.set()
+                        raise
+
+                async def extract() -> None:
+                    await started.wait()
+                    emit(Progress(short, "Extracting"))
+                    added.append(("layer", chain_id))
+                    await anyio.to_thread.run_sync(
+                        unpack.unpack_layer,
+                        feed,
+                        self.layers_root,
+                        self.links_root,
+                        chain_id,
+                        diff_id,
+                        limiter=self._unpack_limiter,
+                    )
+
+                with _first_error():
+                    async with anyio.create_task_group() as task_group:
+                        task_group.start_soon(download)
+                        task_group.start_soon(extract)
+        finally:
+            del self._downloads[digest]
+            del self._unpacks[chain_id]
+            downloaded.set()
+            unpacked.set()
 
     async def _ensure_blob(
         self,
         ref: Reference,
         descriptor: mf.Descriptor,
         emit: ProgressCallback,
-        added: list[str],
+        added: list[tuple[str, str]],
         *,
         quiet: bool = False,
     ) -> None:
@@ -399,8 +477,8 @@ class ImageService:
                     await self.registry().fetch_blob(ref, descriptor, ingest, on_bytes)
                     if not quiet:
                         emit(Progress(short, "Verifying Checksum", ingest.size, descriptor.size))
+                    added.append(("blob", digest))
                     await anyio.to_thread.run_sync(ingest.commit, digest, descriptor.size)
-            added.append(digest)
             if not quiet:
                 emit(Progress(short, "Download complete", descriptor.size, descriptor.size))
         finally:
@@ -413,7 +491,7 @@ class ImageService:
         diff_id: str,
         chain_id: str,
         emit: ProgressCallback,
-        added: list[str],
+        added: list[tuple[str, str]],
     ) -> None:
         while True:
             if unpack.layer_dir(self.layers_root, chain_id).is_dir():
@@ -433,6 +511,7 @@ class ImageService:
         event = self._unpacks[chain_id] = anyio.Event()
         try:
             emit(Progress(_short(blob_digest), "Extracting"))
+            added.append(("layer", chain_id))
             await anyio.to_thread.run_sync(
                 unpack.unpack_layer,
                 self.blobs.path(blob_digest),
@@ -442,21 +521,20 @@ class ImageService:
                 diff_id,
                 limiter=self._unpack_limiter,
             )
-            added.append(chain_id)
         finally:
             del self._unpacks[chain_id]
             event.set()
 
-    def _forget(self, added: list[str]) -> None:
-        """Undo a failed pull: drop what it added that no record refers to."""
+    def _forget(self, added: list[tuple[str, str]]) -> None:
+        """Undo a failed pull or load: drop what it added that no record refers to."""
         if self._active_pulls:
             return
         blobs, chains = self._referenced()
-        for item in added:
-            if item in blobs or item in chains:
-                continue
-            self.blobs.delete(item)
-            self._remove_layer(item)
+        for kind, digest in added:
+            if kind == "blob" and digest not in blobs:
+                self.blobs.delete(digest)
+            elif kind == "layer" and digest not in chains:
+                self._remove_layer(digest)
 
     # ------------------------------------------------------------------ push
 
@@ -717,7 +795,7 @@ class ImageService:
         """
         images, close = await anyio.to_thread.run_sync(archive.read_archive, path, self.platform)
         loaded = []
-        added: list[str] = []
+        added: list[tuple[str, str]] = []
         try:
             for image in images:
                 names = list(image.names)
@@ -735,12 +813,12 @@ class ImageService:
         return loaded
 
     async def _load_one(
-        self, image: archive.ArchiveImage, names: list[str], added: list[str]
+        self, image: archive.ArchiveImage, names: list[str], added: list[tuple[str, str]]
     ) -> ImageRecord:
         config = mf.parse_config(image.config)
         tags = tuple(str(parse_reference(n)) for n in names)
+        added.append(("blob", sha256_digest(image.config)))
         config_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.config)
-        added.append(config_digest)
         diff_ids: list[str] = config["rootfs"]["diff_ids"]
         if len(diff_ids) != len(image.layers):
             raise InvalidImage(
@@ -751,9 +829,9 @@ class ImageService:
         layers = []
         for i, (expected, opener) in enumerate(image.layers):
             digest, size, media_type = await anyio.to_thread.run_sync(
-                self._ingest_file, opener, expected
+                self._ingest_file, opener, expected, added
             )
-            added += [digest, chains[i]]
+            added.append(("layer", chains[i]))
             await anyio.to_thread.run_sync(
                 unpack.unpack_layer,
                 self.blobs.path(digest),
@@ -774,8 +852,8 @@ class ImageService:
         manifest_digest = None
         manifest_media_type = None
         if image.manifest is not None:
+            added.append(("blob", sha256_digest(image.manifest)))
             manifest_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.manifest)
-            added.append(manifest_digest)
             manifest_media_type = mf.parse(image.manifest).media_type
         record = ImageRecord(
             id=config_digest,
@@ -791,13 +869,16 @@ class ImageService:
         )
         return record
 
-    def _ingest_file(self, opener: Callable[[], Any], expected: str | None) -> tuple[str, int, str]:
+    def _ingest_file(
+        self, opener: Callable[[], Any], expected: str | None, added: list[tuple[str, str]]
+    ) -> tuple[str, int, str]:
         with opener() as source, self.blobs.ingest() as ingest:
             head = b""
             while chunk := source.read(1 << 20):
                 if not head:
                     head = chunk[:4]
                 ingest.write(chunk)
+            added.append(("blob", ingest.digest))
             digest = ingest.commit(expected)
         if head[:2] == b"\x1f\x8b":
             media_type = mf.OCI_LAYER_GZIP

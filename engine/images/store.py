@@ -104,14 +104,18 @@ class Ingest:
         self._store = store
         fd, name = tempfile.mkstemp(dir=store.ingest_dir, prefix="blob-")
         self.path = Path(name)
-        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        # unbuffered: a GrowingFile reader (unpack while downloading) sees every write
+        self._file: IO[bytes] = os.fdopen(fd, "wb", buffering=0)
         self._hash = hashlib.sha256()
         self.size = 0
         self._done = False
 
     def write(self, chunk: bytes | memoryview) -> None:
         self._hash.update(chunk)
-        self._file.write(chunk)
+        view = memoryview(chunk)
+        while view:
+            written = self._file.write(view)
+            view = view[written or 0 :]
         self.size += len(chunk)
 
     @property
@@ -133,7 +137,6 @@ class Ingest:
                     f"blob {expected_digest}: content has digest {digest}; the registry sent "
                     "corrupt or different content. Nothing was stored."
                 )
-            self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
             target = self._store.path(digest)

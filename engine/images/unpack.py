@@ -30,6 +30,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Any
 
@@ -83,10 +84,81 @@ def short_link(links_root: Path, chain_id: str) -> Path:
     return links_root / check_digest(chain_id)[:SHORT_LINK_LENGTH]
 
 
+class FeedAborted(Exception):
+    """The writer of a :class:`GrowingFile` gave up; the reader stops (not a user error)."""
+
+
+class GrowingFile:
+    """Reads a file that another task is still writing (unpack while downloading).
+
+    The writer calls ``advance(size)`` after each write, then ``finish()`` once the
+    blob is verified and committed, or ``fail()``. ``read`` blocks (in its worker
+    thread) until there are bytes, and returns b"" only after ``finish()``: so a
+    layer is never complete before its blob verified.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb", buffering=0)
+        self._cond = threading.Condition()
+        self._size = 0
+        self._pos = 0
+        self._done = False
+        self._failed = False
+
+    def advance(self, size: int) -> None:
+        with self._cond:
+            self._size = size
+            self._cond.notify_all()
+
+    def finish(self) -> None:
+        with self._cond:
+            self._done = True
+            self._cond.notify_all()
+
+    def fail(self) -> None:
+        with self._cond:
+            self._failed = True
+            self._cond.notify_all()
+
+    def read(self, size: int = -1) -> bytes:
+        with self._cond:
+            while True:
+                if self._failed:
+                    raise FeedAborted("the download of this layer failed")
+                available = self._size - self._pos
+                if available > 0 or self._done:
+                    break
+                self._cond.wait()
+        if available <= 0:
+            return b""
+        data = self._file.read(available if size < 0 else min(size, available))
+        self._pos += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0:
+            raise OSError("GrowingFile supports absolute seeks only")
+        self._pos = self._file.seek(offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> GrowingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def unpack_layer(
-    blob: Path, layers_root: Path, links_root: Path, chain_id: str, diff_id: str
+    blob: Path | GrowingFile, layers_root: Path, links_root: Path, chain_id: str, diff_id: str
 ) -> Path:
-    """Unpack ``blob`` as the layer ``chain_id``; return ``layers/<chain-hex>``.
+    """Unpack ``blob`` (a file, or one still being written) as the layer ``chain_id``;
+    return ``layers/<chain-hex>``.
 
     Error handling: :class:`UnsafeLayer` for entries escaping the root,
     :class:`DigestMismatch` when the uncompressed tar is not ``diff_id``,
@@ -103,8 +175,8 @@ def unpack_layer(
     try:
         diff = tmp / "diff"
         diff.mkdir(mode=0o755)
-        with blob.open("rb") as raw:
-            hashing = _HashingReader(open_decompressed(raw))
+        with blob if isinstance(blob, GrowingFile) else blob.open("rb") as raw:
+            hashing = _HashingReader(open_decompressed(raw))  # type: ignore[arg-type]
             try:
                 apply_tar(hashing, diff)
                 hashing.drain()
