@@ -82,6 +82,8 @@ class ReconcileOptions:
     no_start: bool = False
     remove_orphans: bool = False
     scale: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    pull: str | None = None  # --pull: always | missing | never (default: the service's pull_policy)
+    build: bool = False  # --build: build images before starting
 
 
 def image_of(project_name: str, service_name: str, service: Mapping[str, Any]) -> str:
@@ -261,6 +263,37 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 OperationType.CREATE_VOLUME, volume.name, "not found", details={"key": volume.key}
             )
 
+    # images: pulled when missing (or always, by policy), built when the service says how
+    image_ops: dict[str, int] = {}
+    for service_name in selected:
+        service = desired.services[service_name]
+        if service.image in image_ops:
+            continue
+        policy = options.pull or str(service.config.get("pull_policy") or "missing")
+        has_build = bool(service.config.get("build"))
+        present = service.image in observed.images
+        if has_build and (options.build or policy == "build" or not present):
+            cause = "not found" if not present else "pull_policy: build"
+            image_ops[service.image] = plan.add(
+                OperationType.BUILD_IMAGE,
+                service.image,
+                "--build" if options.build else cause,
+                service=service_name,
+            )
+        elif policy == "always" or (not present and policy in ("missing", "if_not_present")):
+            image_ops[service.image] = plan.add(
+                OperationType.PULL_IMAGE,
+                service.image,
+                "not found" if not present else f"pull policy {policy}",
+                service=service_name,
+            )
+        elif not present:
+            raise PlanError(
+                f"image {service.image!r} of service {service_name} is not present "
+                f"and its pull policy is {policy!r}",
+                hint="pull or load the image first",
+            )
+
     # containers, service by service in dependency order
     ready_op: dict[str, list[int]] = {}  # service -> ops after which it is started
     recreated: set[str] = set()
@@ -269,6 +302,7 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
         replicas = options.scale.get(service_name, service.replicas)
         image_id = observed.images.get(service.image)
         needs = [resource_ops.get(name) for name in (*service.networks, *service.volumes)]
+        needs.append(image_ops.get(service.image))
         waits: list[WaitCondition] = []
         after_dependencies: list[int] = []
         restart_for_dependency = False
@@ -339,16 +373,16 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 else:
                     service_ops.append(created)
                 continue
-            cause = recreate_cause(current, service, image_id, options)
-            if cause is None and restart_for_dependency:
-                cause = "a dependency was recreated (depends_on restart: true)"
-            if cause is not None:
+            why = recreate_cause(current, service, image_id, options)
+            if why is None and restart_for_dependency:
+                why = "a dependency was recreated (depends_on restart: true)"
+            if why is not None:
                 recreated.add(service_name)
                 service_ops.append(
                     plan.add(
                         OperationType.RECREATE_CONTAINER,
                         name,
-                        cause,
+                        why,
                         after=[*needs, *after_dependencies],
                         waits_for=tuple(waits) if not options.no_start else (),
                         service=service_name,

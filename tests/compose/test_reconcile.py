@@ -45,6 +45,14 @@ volumes:
 """
 
 
+IMAGES = {"web": "sha256:w", "api": "sha256:a", "db": "sha256:d"}
+
+
+def nothing() -> ObservedState:
+    """An engine that has the images and nothing of the project."""
+    return ObservedState("shop", images=IMAGES)
+
+
 def desired(text: str = STACK, **environment: str) -> DesiredState:
     result = load_from_text(textwrap.dedent(text), name="shop", environment=environment)
     return desired_state(
@@ -80,6 +88,7 @@ def running(state: DesiredState, *, status: str = "running") -> ObservedState:
         containers=tuple(containers),
         networks={n.name: ObservedNetwork(n.name, n.name) for n in state.networks.values()},
         volumes={v.name: ObservedVolume(v.name) for v in state.volumes.values()},
+        images=IMAGES,
     )
 
 
@@ -89,7 +98,7 @@ def plan_text(state: DesiredState, observed: ObservedState, **options: object) -
 
 def test_up_from_scratch_creates_resources_then_containers_in_dependency_order():
     state = desired()
-    assert plan_text(state, ObservedState("shop")) == textwrap.dedent("""\
+    assert plan_text(state, nothing()) == textwrap.dedent("""\
         #1 create network shop_back (not found)
         #2 create network shop_default (not found)
         #3 create volume shop_notes (not found)
@@ -136,7 +145,7 @@ def test_recreate_of_a_container_made_by_another_tool_gives_a_general_cause():
     )
     plan = reconcile(
         before,
-        ObservedState("shop", stripped, observed.networks, observed.volumes),
+        ObservedState("shop", stripped, observed.networks, observed.volumes, IMAGES),
         ReconcileOptions(),
     )
     assert [(op.type.value, op.target, op.cause) for op in plan.operations] == [
@@ -180,7 +189,7 @@ def test_orphans_are_reported_and_removed_only_when_asked():
     observed = running(state)
     orphan = ObservedContainer("o1", "shop-old-1", "old", 1, "running", {labels.ONEOFF: "False"})
     observed = ObservedState(
-        "shop", (*observed.containers, orphan), observed.networks, observed.volumes
+        "shop", (*observed.containers, orphan), observed.networks, observed.volumes, IMAGES
     )
     assert plan_text(state, observed).startswith("warning: found orphan containers (shop-old-1)")
     assert plan_text(state, observed, remove_orphans=True) == textwrap.dedent("""\
@@ -200,12 +209,12 @@ def test_force_and_no_recreate():
 def test_a_missing_external_network_is_an_error():
     state = desired(STACK.replace("back: {}", "back: {external: true}"))
     with pytest.raises(PlanError, match="external network 'back' not found"):
-        reconcile(state, ObservedState("shop"), ReconcileOptions())
+        reconcile(state, nothing(), ReconcileOptions())
 
 
 def test_selected_services_bring_their_dependencies_unless_no_deps():
     state = desired()
-    plan = reconcile(state, ObservedState("shop"), ReconcileOptions(services=("api",)))
+    plan = reconcile(state, nothing(), ReconcileOptions(services=("api",)))
     assert {op.target for op in plan.operations} >= {"shop-db-1", "shop-api-1"}
     assert "shop-web-1" not in {op.target for op in plan.operations}
     plan = reconcile(
@@ -228,3 +237,19 @@ def test_down_stops_dependents_first_then_removes_networks_and_volumes():
         #8 remove network shop_default (down) after #2, #4, #6
         #9 remove volume shop_notes (down -v) after #2, #4, #6
         """)
+
+
+def test_missing_images_are_pulled_before_their_containers_are_created():
+    state = desired()
+    observed = ObservedState("shop", images={"web": "sha256:w", "api": "sha256:a"})
+    text = plan_text(state, observed)
+    assert (
+        "#4 pull image db (not found)\n#5 create container shop-db-1 (not found) after #1, #4\n"
+        in text
+    )
+
+
+def test_a_service_with_build_and_no_image_is_built():
+    state = desired(STACK.replace("image: db", "build: ./db"))
+    plan = reconcile(state, nothing(), ReconcileOptions())
+    assert [(op.type.value, op.target) for op in plan.operations][3] == ("build image", "shop-db")
