@@ -441,6 +441,7 @@ class ContainerRuntime:
                 name=container.name,
                 tty=container.config.tty,
                 stdin=container.config.open_stdin,
+                leave_stdin_open=not container.config.stdin_once,
                 socket_dir=self.socket_dir,
             )
             await self.runc.start(container.id)
@@ -654,11 +655,23 @@ class ContainerRuntime:
                     await self.runc.delete(container.id, force=True)
             if container.mounted_rootfs:
                 await _unmount(container.rootfs)
+            link = os.path.join(self.socket_dir, container.id)
+            if os.path.islink(link):
+                os.unlink(link)
             await anyio.to_thread.run_sync(
                 lambda: shutil.rmtree(container.directory, ignore_errors=True)
             )
         del self._containers[container.id]
         container.removed.set()
+
+    # --- attach -----------------------------------------------------------------------
+
+    def attach(self, ref: str) -> monitor.AttachConnection:
+        """Connect to a running container's stdin (when ``open_stdin``) and output."""
+        container = self._get(ref)
+        if container.state not in (S.RUNNING, S.PAUSED):
+            raise Conflict(f"container {container.id[:12]} is not running: cannot attach")
+        return monitor.AttachConnection(monitor.attach_path(self.socket_dir, container.id))
 
     # --- exec -------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,7 @@ async def launch(
     name: str,
     tty: bool = False,
     stdin: bool = False,
+    leave_stdin_open: bool = True,
     log_size_max: int = 0,
     socket_dir: str = DEFAULT_SOCKET_DIR,
 ) -> int:
@@ -145,6 +147,8 @@ async def launch(
         args.append("-t")
     if stdin:
         args.append("-i")
+        if leave_stdin_open:
+            args.append("--leave-stdin-open")
     sync_read, sync_write = os.pipe()
     start_read, start_write = os.pipe()
     env = {
@@ -269,3 +273,66 @@ def request_log_reopen(paths: MonitorPaths) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+# conmon's attach socket: packets to it are stdin; packets from it start with one byte
+# naming the stream.
+ATTACH_STREAMS = {2: "stdout", 3: "stderr"}
+ATTACH_PACKET = 8192 + 1
+
+
+def attach_path(socket_dir: str, container_id: str) -> str:
+    """The attach socket, through conmon's short link (unix socket paths are short)."""
+    return os.path.join(socket_dir, container_id, "attach")
+
+
+class AttachConnection:
+    """A connection to a container's stdio through conmon (``docker attach``).
+
+    Resource handling: the socket is closed by :meth:`aclose` (or ``async with``);
+    closing does not close the container's stdin unless it was started with stdin_once.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._socket.connect(path)
+        except OSError as exc:
+            self._socket.close()
+            raise EngineInternal(
+                f"cannot attach: {exc}", hint="is the container running with stdin_open?"
+            ) from exc
+        self._socket.setblocking(False)
+
+    async def send(self, data: bytes) -> None:
+        """Write ``data`` to the container's stdin."""
+        view = memoryview(data)
+        while view:
+            await anyio.wait_writable(self._socket)
+            try:
+                sent = self._socket.send(view[: ATTACH_PACKET - 1])
+            except BlockingIOError:
+                continue
+            view = view[sent:]
+
+    async def receive(self) -> tuple[str, bytes]:
+        """The next chunk of output: (``"stdout"`` or ``"stderr"``, bytes); ``("", b"")`` at
+        the end (the container exited)."""
+        while True:
+            await anyio.wait_readable(self._socket)
+            try:
+                packet = self._socket.recv(ATTACH_PACKET)
+            except BlockingIOError:
+                continue
+            if not packet:
+                return "", b""
+            return ATTACH_STREAMS.get(packet[0], "stdout"), packet[1:]
+
+    async def aclose(self) -> None:
+        self._socket.close()
+
+    async def __aenter__(self) -> AttachConnection:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

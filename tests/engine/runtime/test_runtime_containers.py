@@ -352,3 +352,26 @@ async def test_an_engine_restart_finds_running_containers_again(tmp_path, rootfs
             assert await second.wait("survivor") == 137
         # The first engine saw the same exit through conmon's exit file.
         assert await runtime.wait(info.id) == 137
+
+
+async def test_attach_writes_stdin_and_reads_output(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            config(
+                'while read line; do echo "got $line"; echo "err $line" >&2; done', OpenStdin=True
+            ),
+            rootfs=str(rootfs),
+        )
+        await runtime.start(info.id)
+        async with runtime.attach(info.id) as connection:
+            await connection.send(b"hello\n")
+            received = {}
+            with anyio.fail_after(5):
+                while len(received) < 2:
+                    stream, data = await connection.receive()
+                    received[stream] = data
+        assert received == {"stdout": b"got hello\n", "stderr": b"err hello\n"}
+        lines = [entry.message async for entry in runtime.logs(info.id)]
+        assert b"got hello" in lines
+        await runtime.remove(info.id, force=True)
+        assert not list(Path(runtime.socket_dir).iterdir())
