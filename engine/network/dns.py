@@ -1,9 +1,10 @@
 """The embedded DNS server: names of containers on a network, everything else forwarded.
 
-Like Docker, each container sandbox gets its own resolver on 127.0.0.11:53 (UDP and TCP) in its
-network namespace; the socket is opened there by the engine and served from the engine's event
-loop, so no process runs in the container. A query is answered from :class:`DnsRecords` using
-the networks the container is attached to at that moment: A/AAAA for service names (every
+Like Docker, each container sandbox gets its own resolver at 127.0.0.11:53 (UDP and TCP) in its
+network namespace; its sockets are opened there by the engine (on random ports, with a DNAT rule
+from port 53 in the namespace, so the container may bind port 53 itself) and served from the
+engine's event loop, so no process runs in the container. A query is answered from
+:class:`DnsRecords` using the networks the container is attached to at that moment: A/AAAA for service names (every
 replica), aliases, container names and hostnames, PTR for their addresses. Other names are
 forwarded to the upstream resolvers (the container's ``dns`` setting, else the host's
 /etc/resolv.conf) from a socket in the engine's namespace, so a resolver on the host's
@@ -323,16 +324,40 @@ async def serve_resolver(sockets: ResolverSockets, records: DnsRecords, view: Re
 
 
 def bind_resolver_sockets(netns: str) -> ResolverSockets:
-    """UDP and TCP sockets on 127.0.0.11:53 inside ``netns`` (blocking; run in a thread)."""
+    """UDP and TCP sockets on 127.0.0.11, random ports, inside ``netns`` (blocking).
+
+    Port 53 itself stays free for the container (a DNS server in a container binds
+    0.0.0.0:53); :func:`render_resolver_redirect` sends 127.0.0.11:53 to these ports, as
+    Docker does.
+    """
     udp = socket_in_netns(netns, socket.AF_INET, socket.SOCK_DGRAM)
     tcp = socket_in_netns(netns, socket.AF_INET, socket.SOCK_STREAM)
     try:
-        udp.bind((RESOLVER_ADDRESS, 53))
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind((RESOLVER_ADDRESS, 53))
+        udp.bind((RESOLVER_ADDRESS, 0))
+        tcp.bind((RESOLVER_ADDRESS, 0))
         tcp.listen(64)
     except OSError:
         udp.close()
         tcp.close()
         raise
     return ResolverSockets(udp, tcp)
+
+
+RESOLVER_TABLE = "pycompose_dns"
+
+
+def render_resolver_redirect(sockets: ResolverSockets) -> str:
+    """The ``nft -f`` script, run inside the sandbox, that sends 127.0.0.11:53 to the resolver."""
+    udp_port = sockets.udp.getsockname()[1]
+    tcp_port = sockets.tcp.getsockname()[1]
+    return (
+        f"table ip {RESOLVER_TABLE} {{}}\n"
+        f"delete table ip {RESOLVER_TABLE}\n"
+        f"table ip {RESOLVER_TABLE} {{\n"
+        "  chain output {\n"
+        "    type nat hook output priority -100; policy accept;\n"
+        f"    ip daddr {RESOLVER_ADDRESS} udp dport 53 dnat to {RESOLVER_ADDRESS}:{udp_port}\n"
+        f"    ip daddr {RESOLVER_ADDRESS} tcp dport 53 dnat to {RESOLVER_ADDRESS}:{tcp_port}\n"
+        "  }\n"
+        "}\n"
+    )

@@ -51,9 +51,9 @@ from engine.api.errors import Conflict, NotFound
 from engine.network import coexist, netlink, nftables, proxy
 from engine.network.dns import (
     DnsRecords,
-    ResolverSockets,
     ResolverView,
     bind_resolver_sockets,
+    render_resolver_redirect,
     serve_resolver,
 )
 from engine.network.errors import BridgeFull, InvalidNetworkConfig
@@ -367,8 +367,7 @@ class NetworkEngine:
                 await to_thread.run_sync(netlink.create_netns, netns)
             try:
                 if embedded_dns:
-                    sockets = await to_thread.run_sync(bind_resolver_sockets, netns)
-                    self._start_resolver(sandbox, sockets)
+                    await self._start_resolver(sandbox)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await to_thread.run_sync(netlink.remove_netns, netns)
@@ -376,7 +375,13 @@ class NetworkEngine:
             self.sandboxes[sandbox_id] = sandbox
             return sandbox
 
-    def _start_resolver(self, sandbox: Sandbox, sockets: ResolverSockets) -> None:
+    async def _start_resolver(self, sandbox: Sandbox) -> None:
+        sockets = await to_thread.run_sync(bind_resolver_sockets, sandbox.netns)
+        try:
+            await nftables.run_nft(render_resolver_redirect(sockets), sandbox.netns)
+        except BaseException:
+            sockets.close()
+            raise
         scope = anyio.CancelScope()
         sandbox.resolver_scope = scope
         view = ResolverView(
@@ -780,8 +785,7 @@ class NetworkEngine:
                         [a.ip for a in endpoint.addresses],
                     )
                 if sandbox.embedded_dns:
-                    sockets = await to_thread.run_sync(bind_resolver_sockets, sandbox.netns)
-                    self._start_resolver(sandbox, sockets)
+                    await self._start_resolver(sandbox)
                 self.sandboxes[sandbox.id] = sandbox
             await self._apply_rules()
 

@@ -552,3 +552,21 @@ async def test_network_mode_none_sandbox_has_only_loopback(engine):
     assert "127.0.0.11" not in listening
     files = engine.etc_files(sandbox.id, dns=["192.0.2.53"])
     assert files["/etc/resolv.conf"].startswith("nameserver 192.0.2.53\n")
+
+
+async def test_a_dns_server_in_the_container_can_bind_port_53(engine):
+    """The resolver listens on random ports; 127.0.0.11:53 reaches it through a DNAT rule."""
+    network = await engine.create_network("dns_default")
+    box = await engine.create_sandbox("c-dns", name="app-dns-1")
+    endpoint = await engine.connect(box.id, network.id, aliases=["dns"])
+    own_udp = netlink.socket_in_netns(box.netns, socket.AF_INET, socket.SOCK_DGRAM)
+    own_tcp = netlink.socket_in_netns(box.netns, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        own_udp.bind(("0.0.0.0", 53))
+        own_tcp.bind(("0.0.0.0", 53))
+        own_tcp.listen(1)
+        assert answers(await query(box.netns, "dns")) == [str(endpoint.ipv4)]
+        assert answers(await query_tcp(box.netns, "dns")) == [str(endpoint.ipv4)]
+    finally:
+        own_udp.close()
+        own_tcp.close()
