@@ -4,8 +4,9 @@ Like Docker, each container sandbox gets its own resolver at 127.0.0.11:53 (UDP 
 network namespace; its sockets are opened there by the engine (on random ports, with a DNAT rule
 from port 53 in the namespace, so the container may bind port 53 itself) and served from the
 engine's event loop, so no process runs in the container. A query is answered from
-:class:`DnsRecords` using the networks the container is attached to at that moment: A/AAAA for service names (every
-replica), aliases, container names and hostnames, PTR for their addresses. Other names are
+:class:`DnsRecords` using the networks the container is attached to at that moment: A/AAAA
+for service names (every replica), aliases, container names and hostnames, PTR for their
+addresses. Other names are
 forwarded to the upstream resolvers (the container's ``dns`` setting, else the host's
 /etc/resolv.conf) from a socket in the engine's namespace, so a resolver on the host's
 loopback (systemd-resolved's 127.0.0.53) works. A container only on internal networks gets
