@@ -375,3 +375,11 @@ async def test_attach_writes_stdin_and_reads_output(tmp_path, rootfs):
         assert b"got hello" in lines
         await runtime.remove(info.id, force=True)
         assert not list(Path(runtime.socket_dir).iterdir())
+
+
+async def test_a_tty_container_gets_a_terminal_and_logs_its_output(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        code, output = await run_to_end(runtime, rootfs, "tty; echo TERM=$TERM", Tty=True)
+    assert code == 0, output
+    lines = [line.strip() for line in output.splitlines()]
+    assert lines[:2] == ["/dev/pts/0", "TERM=xterm"]
