@@ -12,6 +12,7 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     proxy      userland relay for TCP ports on [::1], the one case the kernel cannot DNAT
     netlink    blocking netlink/netns calls (run in worker threads)
     manager    NetworkEngine: the async API the daemon calls
+    records    Network, Sandbox, Endpoint records and their JSON form (export/restore)
     docker_view  records in the Docker Engine API's JSON shapes (network inspect, ports...)
 
 See :mod:`engine.network.manager` for the lifecycle.
@@ -51,14 +52,7 @@ from engine.network.files import (
     write_container_files,
 )
 from engine.network.ipam import AddressPool, SubnetPlan, SubnetRequest
-from engine.network.manager import (
-    Endpoint,
-    Network,
-    NetworkEngine,
-    NetworkSettings,
-    Sandbox,
-    open_network_engine,
-)
+from engine.network.manager import NetworkEngine, NetworkSettings, open_network_engine
 from engine.network.modes import (
     ModeKind,
     NetworkMode,
@@ -67,6 +61,7 @@ from engine.network.modes import (
     runtime_network,
 )
 from engine.network.ports import PortBinding, PortRequest, parse_port_spec
+from engine.network.records import Endpoint, Network, Sandbox
 
 __all__ = [
     "AddressInUse",

@@ -12,8 +12,8 @@ from typing import Any
 
 from engine.network.errors import InvalidNetworkConfig
 from engine.network.ipam import SubnetRequest
-from engine.network.manager import Endpoint, Network
 from engine.network.ports import PortBinding, PortRequest
+from engine.network.records import Endpoint, Network
 
 
 def ipam_requests(config: Iterable[Mapping[str, Any]] | None) -> list[SubnetRequest]:

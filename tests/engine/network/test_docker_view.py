@@ -13,8 +13,8 @@ from engine.network.docker_view import (
 )
 from engine.network.errors import InvalidNetworkConfig
 from engine.network.ipam import SubnetPlan, SubnetRequest
-from engine.network.manager import Endpoint, Network
 from engine.network.ports import PortBinding, PortRequest
+from engine.network.records import Endpoint, Network
 
 net = ipaddress.ip_network
 addr = ipaddress.ip_address
