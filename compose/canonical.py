@@ -603,6 +603,13 @@ def _build(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> 
     return value
 
 
+def _ssh(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    """build.ssh as a mapping (``{default: /path}``) becomes ``["default=/path"]``."""
+    if isinstance(value, MapNode):
+        return _seq(loc, [key if item is None else f"{key}={item}" for key, item in value.items()])
+    return value
+
+
 def _ulimits(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
     return value
 
@@ -681,11 +688,7 @@ BUILD_RULES: dict[str, Rule] = {
     "labels": _labels,
     "secrets": _file_mounts,
     "additional_contexts": _labels,
-    "cache_from": _string_or_list,
-    "cache_to": _string_or_list,
-    "tags": _string_or_list,
-    "platforms": _string_or_list,
-    "ssh": _string_or_list,
+    "ssh": _ssh,
     "extra_hosts": _extra_hosts,
     "no_cache_filter": _string_or_list,
 }
@@ -746,6 +749,14 @@ def _resource(value: Any, path: tuple[Any, ...], problems: _Problems) -> None:
     external = value.get("external")
     if isinstance(external, MapNode):
         external_loc = value.location_of("external")
+        for key in external:
+            if key != "name" and not (isinstance(key, str) and key.startswith("x-")):
+                problems.add(
+                    "unknown key",
+                    external.key_locs.get(key, external_loc),
+                    (*path, "external", key),
+                    hint="external takes only name (better: external: true and name: beside it)",
+                )
         name = external.get("name")
         if name is not None and "name" not in value:
             value.set("name", name, external_loc, external_loc)

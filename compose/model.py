@@ -357,10 +357,10 @@ class Build(Model):
     args: Environment | None = None
     provenance: ScalarStr | None = None
     sbom: ScalarStr | None = None
-    ssh: StrList | None = None
+    ssh: list[Str] | None = None
     labels: Labels | None = None
-    cache_from: StrList | None = None
-    cache_to: StrList | None = None
+    cache_from: list[Str] | None = None
+    cache_to: list[Str] | None = None
     no_cache: Bool | None = None
     additional_contexts: Labels | None = None
     pull: Bool | None = None
@@ -370,9 +370,9 @@ class Build(Model):
     target: Str | None = None
     secrets: list[BuildSecret] | None = None
     shm_size: Bytes | None = None
-    tags: StrList | None = None
+    tags: list[Str] | None = None
     ulimits: Ulimits | None = None
-    platforms: StrList | None = None
+    platforms: list[Str] | None = None
     privileged: Bool | None = None
 
 
@@ -814,7 +814,6 @@ class Secret(Model):
     name: Str | None = None
     file: Str | None = None
     environment: Str | None = None
-    content: Str | None = None
     external: Bool | None = None
     labels: Labels | None = None
     driver: Str | None = None
@@ -822,8 +821,14 @@ class Secret(Model):
     template_driver: Str | None = None
 
 
-class Config(Secret):
-    pass
+class Config(Model):
+    name: Str | None = None
+    file: Str | None = None
+    environment: Str | None = None
+    content: Str | None = None
+    external: Bool | None = None
+    labels: Labels | None = None
+    template_driver: Str | None = None
 
 
 class ModelDefinition(Model):
@@ -1085,15 +1090,16 @@ def _project_checks(project: Project, tree: Any) -> list[Issue]:
                         "add target: /path/in/container",
                     )
                 )
-    for kind, resources in (("secrets", project.secrets), ("configs", project.configs)):
+    file_resources: list[tuple[str, dict[str, Secret] | dict[str, Config]]] = [
+        ("secrets", project.secrets),
+        ("configs", project.configs),
+    ]
+    for kind, resources in file_resources:
         for name, resource in resources.items():
             if resource.external:
                 continue
-            if (
-                resource.file is None
-                and resource.environment is None
-                and (kind == "secrets" or resource.content is None)
-            ):
+            content = getattr(resource, "content", None)
+            if resource.file is None and resource.environment is None and content is None:
                 expected = (
                     "file or environment" if kind == "secrets" else "file, environment or content"
                 )
@@ -1105,6 +1111,20 @@ def _project_checks(project: Project, tree: Any) -> list[Issue]:
                     )
                 )
     return issues
+
+
+def check_shapes(tree: Any) -> list[Issue]:
+    """The shape and type issues of a (partial) project tree, without project rules.
+
+    compose.normalize calls it on the resources it drops, because docker
+    compose validates every resource of the file, used or not.
+    """
+    try:
+        Project.model_validate(tree)
+    except ValidationError as exc:
+        issues = [_issue(tree, error) for error in exc.errors(include_url=False)]
+        return _without_union_noise(issues)
+    return []
 
 
 def validate_project(tree: Any) -> Project:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from compose.errors import ModelError
+from compose.model import check_shapes
 from compose.source import MapNode, SeqNode
 
 _SECTIONS = ("networks", "volumes", "secrets", "configs", "models")
@@ -133,6 +135,18 @@ def _used_resources(services: dict[str, Any]) -> dict[str, set[str]]:
     return used
 
 
+def _check_dropped(tree: MapNode, section: str, resources: MapNode, keys: list[Any]) -> None:
+    """Resources about to be dropped must still be valid (docker compose checks them all)."""
+    dropped = MapNode(tree.loc)
+    subset = MapNode(resources.loc)
+    for key in keys:
+        subset.set(key, resources[key], resources.key_locs.get(key), resources.value_locs.get(key))
+    dropped.set(section, subset, tree.key_locs.get(section), tree.value_locs.get(section))
+    issues = check_shapes(dropped)
+    if issues:
+        raise ModelError(issues)
+
+
 def normalize(tree: Any, project_name: str, all_resources: bool = False) -> Any:
     """Add docker compose's project-wide defaults to a merged tree, in place; returns it."""
     if not isinstance(tree, MapNode):
@@ -159,7 +173,10 @@ def normalize(tree: Any, project_name: str, all_resources: bool = False) -> Any:
         if section == "networks" and "default" in used["networks"] and "default" not in resources:
             resources.set("default", None, tree.loc, tree.loc)
         if not all_resources:
-            for key in [key for key in resources if key not in used[section]]:
+            unused = [key for key in resources if key not in used[section]]
+            if unused:
+                _check_dropped(tree, section, resources, unused)
+            for key in unused:
                 del resources[key]
         for key, resource in list(resources.items()):
             if resource is None:

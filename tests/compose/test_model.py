@@ -236,3 +236,24 @@ secrets:
     ).services["app"]
     assert service.mem_limit == 1610612736
     assert [secret.mode for secret in service.secrets or []] == [0o440, 0o400]
+
+
+def test_unused_resources_are_checked_before_they_are_dropped() -> None:
+    message = one_issue("services:\n  app: {image: x}\nvolumes:\n  unused:\n    labels: {a: [1]}\n")
+    assert message.startswith("compose.yaml:5:17: volumes.unused.labels.a: expected a string")
+
+
+def test_configs_take_no_driver_and_secrets_no_content() -> None:
+    assert "configs.c.driver: unknown key" in one_issue(
+        "services:\n  app: {image: x, configs: [c]}\nconfigs:\n  c: {content: x, driver: y}\n"
+    )
+    assert "secrets.s.content: unknown key" in one_issue(
+        "services:\n  app: {image: x, secrets: [s]}\nsecrets:\n  s: {file: ./s, content: y}\n"
+    )
+
+
+@pytest.mark.parametrize("key", ["cache_from", "cache_to", "tags", "platforms", "ssh"])
+def test_build_lists_take_no_single_string(key: str) -> None:
+    assert "expected a list" in one_issue(
+        f"services:\n  app:\n    build: {{context: ., {key}: x}}\n"
+    )
