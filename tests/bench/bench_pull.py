@@ -132,6 +132,10 @@ def main() -> None:
             )
             shutil.rmtree(layout)
             for run in range(args.runs):
+                if size == args.size_mb:
+                    results.setdefault("(python + import engine.images only)", []).append(
+                        measure([[python, "-c", "import engine.images"]])
+                    )
                 data_root = work / f"ours-{size}-{run}"
                 results.setdefault(f"ours, {size} MB", []).append(
                     measure([[python, "-c", PULL, str(data_root), ref]])
