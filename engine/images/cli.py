@@ -52,51 +52,70 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="reach this registry over plain HTTP (repeatable)",
     )
     image.add_argument("--docker-config", type=Path, help="credentials file (config.json)")
+    # the same options after the subcommand (``image ls --data-root X``); SUPPRESS keeps
+    # the value given before it when they are absent
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-root", type=Path, default=argparse.SUPPRESS)
+    common.add_argument(
+        "--insecure-registry", action="append", default=argparse.SUPPRESS, metavar="HOST[:PORT]"
+    )
+    common.add_argument("--docker-config", type=Path, default=argparse.SUPPRESS)
     commands = image.add_subparsers(dest="image_command", required=True)
 
-    pull = commands.add_parser("pull", help="pull an image from a registry")
+    pull = commands.add_parser("pull", parents=[common], help="pull an image from a registry")
     pull.add_argument("name")
     pull.add_argument("--platform", help="os/arch[/variant], default: this host's")
     pull.add_argument("-q", "--quiet", action="store_true")
 
-    push = commands.add_parser("push", help="push an image to a registry")
+    push = commands.add_parser("push", parents=[common], help="push an image to a registry")
     push.add_argument("name")
     push.add_argument("--chunk-size", type=int, help="upload in chunks of this many bytes")
     push.add_argument("-q", "--quiet", action="store_true")
 
-    ls = commands.add_parser("ls", aliases=["list"], help="list images")
+    ls = commands.add_parser("ls", parents=[common], aliases=["list"], help="list images")
     ls.add_argument("--format", choices=("table", "json"), default="table")
     ls.add_argument("-q", "--quiet", action="store_true", help="only image IDs")
     ls.add_argument("--digests", action="store_true")
 
-    inspect = commands.add_parser("inspect", help="show images in detail (JSON)")
+    inspect = commands.add_parser("inspect", parents=[common], help="show images in detail (JSON)")
     inspect.add_argument("names", nargs="+")
 
-    tag = commands.add_parser("tag", help="add a tag to an image")
+    tag = commands.add_parser("tag", parents=[common], help="add a tag to an image")
     tag.add_argument("source")
     tag.add_argument("target")
 
-    rm = commands.add_parser("rm", aliases=["remove"], help="remove images")
+    rm = commands.add_parser("rm", parents=[common], aliases=["remove"], help="remove images")
     rm.add_argument("names", nargs="+")
     rm.add_argument("-f", "--force", action="store_true")
 
     load = commands.add_parser(
-        "import", aliases=["load"], help="load a docker save archive or an OCI layout (dir or tar)"
+        "import",
+        parents=[common],
+        aliases=["load"],
+        help="load a docker save archive or an OCI layout (dir or tar)",
     )
     load.add_argument("path", type=Path)
     load.add_argument("-t", "--tag", help="also tag the (single) loaded image")
 
-    save = commands.add_parser("save", help="write images to a docker-loadable/OCI tar")
+    save = commands.add_parser(
+        "save", parents=[common], help="write images to a docker-loadable/OCI tar"
+    )
     save.add_argument("names", nargs="+")
     save.add_argument("-o", "--output", type=Path, required=True)
 
-    prune = commands.add_parser("prune", help="remove dangling (or, with -a, all unused) images")
+    prune = commands.add_parser(
+        "prune", parents=[common], help="remove dangling (or, with -a, all unused) images"
+    )
     prune.add_argument("-a", "--all", action="store_true")
     prune.add_argument("-f", "--force", action="store_true", help="do not ask (never asks)")
 
-    mount = commands.add_parser("mount", help="mount an image read-only; print the path")
+    mount = commands.add_parser(
+        "mount", parents=[common], help="mount an image read-only; print the path"
+    )
     mount.add_argument("name")
-    umount = commands.add_parser("umount", aliases=["unmount"], help="unmount an image")
+    umount = commands.add_parser(
+        "umount", parents=[common], aliases=["unmount"], help="unmount an image"
+    )
     umount.add_argument("name")
     return image
 

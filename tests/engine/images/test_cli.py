@@ -33,7 +33,7 @@ async def test_commands(pushed, data_root, tmp_path, capsys):
         (f"{pushed.host}/test/layered", "latest"),
         ("example.com/copy", "1"),
     }
-    assert await cli.run(parse(*root, "ls")) == 0
+    assert await cli.run(parse("ls", *root)) == 0  # options after the subcommand too
     assert "REPOSITORY" in capsys.readouterr().out
     assert await cli.run(parse(*root, "inspect", "example.com/copy:1")) == 0
     [inspect] = json.loads(capsys.readouterr().out)
