@@ -23,6 +23,7 @@ Rules, in the order they are checked for each entry:
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import hashlib
 import os
@@ -36,6 +37,7 @@ from typing import IO, Any
 
 import zstandard
 
+from engine.api.errors import EngineInternal
 from engine.images.errors import DigestMismatch, InvalidImage, UnsafeLayer
 from engine.images.store import check_digest
 
@@ -45,6 +47,17 @@ WHITEOUT_META_PREFIX = ".wh..wh."
 OPAQUE_XATTR = "trusted.overlay.opaque"
 SHORT_LINK_LENGTH = 12
 _COPY_BUFFER = 1 << 20
+# errors that come from what the layer asks for (not from the host): a broken layer
+_ENTRY_ERRNOS = {
+    errno.EPERM,
+    errno.EEXIST,
+    errno.EINVAL,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.ENOENT,
+    errno.EMLINK,
+    errno.ENAMETOOLONG,
+}
 
 
 class _HashingReader:
@@ -180,10 +193,12 @@ def unpack_layer(
             try:
                 apply_tar(hashing, diff)
                 hashing.drain()
-            except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError) as exc:
-                if isinstance(exc, OSError) and exc.errno is not None:
-                    raise
+            except (tarfile.TarError, EOFError, zstandard.ZstdError) as exc:
                 raise InvalidImage(f"layer {diff_id}: not a valid (compressed) tar: {exc}") from exc
+            except OSError as exc:
+                if exc.errno is None or exc.errno in _ENTRY_ERRNOS:  # gzip errors have none
+                    raise InvalidImage(f"layer {diff_id}: cannot unpack: {exc}") from exc
+                raise EngineInternal(f"layer {diff_id}: unpacking failed: {exc}") from exc
         got = "sha256:" + hashing.hash.hexdigest()
         if got != diff_id:
             raise DigestMismatch(
@@ -278,7 +293,10 @@ class _Extractor:
         if base.startswith(WHITEOUT_META_PREFIX):
             return  # other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not needed
         if base.startswith(WHITEOUT_PREFIX):
-            path = os.path.join(parent, base[len(WHITEOUT_PREFIX) :])
+            hidden = base[len(WHITEOUT_PREFIX) :]
+            if hidden in ("", ".", ".."):
+                raise UnsafeLayer(f"layer entry {member.name!r} is a whiteout of {hidden!r}")
+            path = os.path.join(parent, hidden)
             self.remove_existing(path, keep_dir=False)
             os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
             os.lchown(path, member.uid, member.gid)

@@ -120,6 +120,8 @@ async def test_unknown_media_types(fake, service):
         ([kit.sym("link", "/etc"), kit.f("link/evil", b"x")], "goes through the symlink"),
         ([kit.sym("up", ".."), kit.f("up/evil", b"x")], "goes through the symlink"),
         ([kit.f("ok", b"x"), kit.hard("hl", "../../etc/passwd")], "escapes the layer root"),
+        ([kit.d("a"), kit.d("a/b"), kit.f("a/b/.wh...", b"")], "whiteout of '..'"),
+        ([kit.d("a"), kit.f("a/.wh..", b"")], "whiteout of '.'"),
     ],
 )
 async def test_layer_escaping_its_root(fake, service, entries, message):
@@ -127,6 +129,12 @@ async def test_layer_escaping_its_root(fake, service, entries, message):
     with pytest.raises(UnsafeLayer, match=message):
         await service.pull(f"{fake.host}/bad/escape:1")
     assert not os.path.exists("/etc/evil")
+
+
+async def test_hard_link_to_a_directory_is_an_invalid_layer(fake, service):
+    fake.serve_image("bad/link", "1", [kit.tar_bytes([kit.d("dir"), kit.hard("x", "dir")])])
+    with pytest.raises(InvalidImage, match="cannot unpack"):
+        await service.pull(f"{fake.host}/bad/link:1")
 
 
 async def test_diff_id_mismatch(fake, service):
