@@ -236,8 +236,9 @@ _NO_KEY = object()
 
 
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str = "") -> None:
         self.file = file
+        self.text = text
         self.anchors: dict[str, Any] = {}
         self.nodes = 0
         self.issues: list[Issue] = []
@@ -330,7 +331,7 @@ class _Builder:
                     [Issue(f"invalid YAML: {problem}", self.loc(mark) if mark else None)]
                 ) from exc
             except YAMLError as exc:
-                raise _SyntaxFailure([Issue(f"invalid YAML: {exc}", None)]) from exc
+                raise _SyntaxFailure([self.reader_issue(exc)]) from exc
             if event is None:
                 break
             kind = type(event).__name__
@@ -381,6 +382,18 @@ class _Builder:
             elif kind == "StreamEndEvent":
                 break
         return documents
+
+    def reader_issue(self, exc: YAMLError) -> Issue:
+        """A character the reader refused (a control character): placed by its offset."""
+        position, reason = getattr(exc, "position", None), getattr(exc, "reason", None)
+        if not isinstance(position, int) or not reason or position > len(self.text):
+            return Issue(f"invalid YAML: {exc}", None)
+        line = self.text.count("\n", 0, position) + 1
+        column = position - (self.text.rfind("\n", 0, position) + 1) + 1
+        character = getattr(exc, "character", None)
+        what = f"character #x{character:04x}" if isinstance(character, int) else "character"
+        location = Location(self.file, line, column)
+        return Issue(f"invalid YAML: unacceptable {what}: {reason}", location)
 
     def apply_merges(self, node: MapNode, merges: list[tuple[Any, Location | None]]) -> None:
         """``<<: *base`` and ``<<: [*a, *b]``: keys already present win, earlier sources win."""
@@ -448,10 +461,10 @@ def parse_documents(text: str, file: str) -> list[Any]:
         text = text[1:]
     parser = CParser(text)
     try:
-        return _Builder(file).build(parser)
+        return _Builder(file, text).build(parser)
     except _SyntaxFailure as failure:
         try:
-            return _Builder(file).build(_PureParser(text))
+            return _Builder(file, text).build(_PureParser(text))
         except _SyntaxFailure:
             raise YamlSyntaxError(failure.issues) from None
     finally:
