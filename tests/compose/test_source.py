@@ -177,6 +177,15 @@ def test_invalid_yaml_is_reported_at_the_parser_s_position() -> None:
     assert location.line == 3
 
 
+@pytest.mark.parametrize(("text", "column"), [("a: 1\nb: \x07x\n", 4), ("a: 1\n\x00", 1)])
+def test_a_control_character_is_refused_where_it_is(text: str, column: int) -> None:
+    with pytest.raises(YamlSyntaxError) as error:
+        parse(text, "c.yaml")
+    message, location = only_issue(error)
+    assert message.startswith("invalid YAML: unacceptable character #x00")
+    assert location == Location("c.yaml", 2, column)
+
+
 def test_bad_indentation_is_a_syntax_error() -> None:
     with pytest.raises(YamlSyntaxError) as error:
         parse("services:\n  web:\n    image: a\n   ports: []\n", "c.yaml")
