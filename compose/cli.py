@@ -42,8 +42,21 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"pycompose: error: {message}\n")
 
 
-def _add_global_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """The global flags. With ``suppress`` they are added to a subcommand, since docker
+    compose accepts them after the command too, without overriding values given before it."""
+
+    def add(*names: str, **kwargs: Any) -> None:
+        if suppress:
+            kwargs["default"] = argparse.SUPPRESS
+            kwargs["help"] = argparse.SUPPRESS
+            # a command's own flag wins (logs -f is --follow, run -p is --publish)
+            names = tuple(n for n in names if n not in parser._option_string_actions)
+            if not any(n.startswith("--") for n in names):
+                return
+        parser.add_argument(*names, **kwargs)
+
+    add(
         "-f",
         "--file",
         action="append",
@@ -51,37 +64,31 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="compose configuration file (repeatable)",
     )
-    parser.add_argument("-p", "--project-name", metavar="NAME", help="project name")
-    parser.add_argument(
+    add("-p", "--project-name", metavar="NAME", help="project name")
+    add(
         "--project-directory",
         metavar="DIR",
         help="alternate working directory (default: the first file's directory)",
     )
-    parser.add_argument(
+    add(
         "--env-file",
         action="append",
         default=[],
         metavar="FILE",
         help="alternate environment file (repeatable)",
     )
-    parser.add_argument(
+    add(
         "--profile",
         action="append",
         default=[],
         metavar="PROFILE",
         help="profile to enable (repeatable)",
     )
-    parser.add_argument(
-        "--all-resources", action="store_true", help="include resources that no service uses"
-    )
-    parser.add_argument(
-        "--parallel", type=int, default=-1, help="maximum parallelism (-1: no limit)"
-    )
-    parser.add_argument("--dry-run", action="store_true", help="show what would be done")
-    parser.add_argument("--ansi", choices=["never", "always", "auto"], default="auto")
-    parser.add_argument(
-        "--progress", choices=["auto", "tty", "plain", "quiet", "json"], default="auto"
-    )
+    add("--all-resources", action="store_true", help="include resources that no service uses")
+    add("--parallel", type=int, default=-1, help="maximum parallelism (-1: no limit)")
+    add("--dry-run", action="store_true", help="show what would be done")
+    add("--ansi", choices=["never", "always", "auto"], default="auto")
+    add("--progress", choices=["auto", "tty", "plain", "quiet", "json"], default="auto")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser)
     parser.add_argument("--version", action="version", version=f"pycompose version {VERSION}")
     commands = parser.add_subparsers(
-        dest="command", metavar="COMMAND", parser_class=_ArgumentParser
+        dest="subcommand", metavar="COMMAND", parser_class=_ArgumentParser
     )
 
     config = commands.add_parser("config", help="validate and print the normalised project")
@@ -126,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("version", help="show the pycompose version")
     _add_stack_commands(commands)
+    for name, subparser in commands.choices.items():
+        if name not in ENGINE_COMMANDS:
+            _add_global_options(subparser, suppress=True)
 
     # Engine-side command groups are parsed by their own modules, imported only when used,
     # so that `pycompose config` does not pay for the engine's imports.
@@ -391,10 +401,10 @@ def cmd_engine_group(args: argparse.Namespace) -> int:
     from engine.images import cli as image_cli
 
     modules = {"image": image_cli}
-    module = modules[args.command]
+    module = modules[args.subcommand]
     parser = _ArgumentParser(prog="pycompose")
     module.register(parser.add_subparsers(dest="command", parser_class=_ArgumentParser))
-    group_args = parser.parse_args([args.command, *args.arguments])
+    group_args = parser.parse_args([args.subcommand, *args.arguments])
     status: int = anyio.run(module.run, group_args)
     return status
 
@@ -406,12 +416,14 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from compose.commands import Terminal, engine_errors, run_ls, run_stack_command
 
     terminal = Terminal(progress=args.progress, ansi=args.ansi)
-    if args.command == "ls":
+    if args.subcommand == "ls":
         return anyio.run(run_ls, args, terminal)
     services = tuple(getattr(args, "services", ()) or ())
     if getattr(args, "service", None):
         services = (args.service,)
-    result = _load(args, services=services if args.command in ("up", "create", "run") else ())
+    # services named on the command line are enabled even when their profile is not;
+    # the project is not narrowed to them (the planner selects what to act on)
+    result = _load(args, enable_services=services)
     _print_warnings(result, sys.stderr)
     try:
         status: int = anyio.run(run_stack_command, result, args, terminal)
@@ -471,15 +483,15 @@ def render_error(error: PycomposeError, cwd: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
-    if args.command in ENGINE_COMMANDS:
+    if args.subcommand in ENGINE_COMMANDS:
         args.arguments = [*extras, *args.arguments]
     elif extras:
         parser.error(f"unrecognized arguments: {' '.join(extras)}")
-    if args.command is None:
+    if args.subcommand is None:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return COMMANDS[args.command](args)
+        return COMMANDS[args.subcommand](args)
     except PycomposeError as error:
         print(render_error(error, Path.cwd()), file=sys.stderr)
         return 1

@@ -866,23 +866,22 @@ async def cmd_run(
     if args.service not in desired.services:
         raise PlanError(f"no such service: {args.service}")
     observed = await observe(client, desired)
-    if not args.no_deps:
-        dependencies = [
-            d for d in desired.graph.with_dependencies([args.service]) if d != args.service
-        ]
-        if dependencies:
-            plan = reconcile(desired, observed, ReconcileOptions(services=tuple(dependencies)))
-            await _run_plan(plan, client, _context(result, desired, observed), terminal, "Running")
-    else:
-        plan = reconcile(
-            desired,
-            observed,
-            ReconcileOptions(
-                services=(args.service,), no_deps=True, no_start=True, scale={args.service: 0}
-            ),
-        )
+    # the one-off container needs the service's networks, volumes and image ...
+    plan = reconcile(
+        desired,
+        observed,
+        ReconcileOptions(services=(args.service,), no_deps=True, resources_only=True),
+    )
+    await _run_plan(plan, client, _context(result, desired, observed), terminal, "Running")
+    # ... and, unless --no-deps, the services it depends on, up and ready
+    dependencies = [d for d in desired.graph.with_dependencies([args.service]) if d != args.service]
+    if dependencies and not args.no_deps:
+        observed = await observe(client, desired)
+        plan = reconcile(desired, observed, ReconcileOptions(services=tuple(dependencies)))
         await _run_plan(plan, client, _context(result, desired, observed), terminal, "Running")
+    observed = await observe(client, desired)
     service = dict(desired.services[args.service].config)
+    service.pop("restart", None)  # a one-off command runs once
     if args.command:
         service["command"] = list(args.command)
     if args.entrypoint is not None:
@@ -1023,7 +1022,7 @@ async def run_stack_command(
 ) -> int:
     """Connect to the engine and run one of :data:`STACK_COMMANDS`."""
     async with await connect() as client:
-        return int(await STACK_COMMANDS[args.command](result, client, args, terminal))
+        return int(await STACK_COMMANDS[args.subcommand](result, client, args, terminal))
 
 
 async def run_ls(args: argparse.Namespace, terminal: Terminal) -> int:

@@ -78,7 +78,8 @@ class LoadOptions:
     project_name: str | None = None
     env_files: Sequence[str] = ()
     profiles: Sequence[str] = ()
-    services: Sequence[str] = ()
+    services: Sequence[str] = ()  # `config SERVICE...`: only these and what they need
+    enable_services: Sequence[str] = ()  # `up SERVICE...`: enabled whatever their profiles
     interpolate: bool = True
     normalize: bool = True
     resolve_paths: bool = True
@@ -752,27 +753,27 @@ class _Loader:
                 return True
             return any(p in active for p in service_profiles if isinstance(p, str))
 
-        keep = {name for name, service in services.items() if enabled(service) or name in wanted}
-        if wanted:
-            unknown = sorted(wanted - set(services))
-            if unknown:
-                raise UndefinedReferenceError(
-                    [
-                        Issue(
-                            f"no such service: {unknown[0]}",
-                            hint=_did_you_mean(unknown[0], sorted(services)),
-                        )
-                    ]
-                )
-            # the named services and what they need
-            keep = set()
-            todo = list(wanted)
-            while todo:
-                current = todo.pop()
-                if current in keep or current not in services:
-                    continue
-                keep.add(current)
-                todo.extend(_service_dependencies(services[current]))
+        named = wanted | set(self.options.enable_services)
+        unknown = sorted(named - set(services))
+        if unknown:
+            raise UndefinedReferenceError(
+                [
+                    Issue(
+                        f"no such service: {unknown[0]}",
+                        hint=_did_you_mean(unknown[0], sorted(services)),
+                    )
+                ]
+            )
+        # services named on the command line, and what they need, whatever their profiles
+        forced: set[str] = set()
+        todo = list(named)
+        while todo:
+            current = todo.pop()
+            if current in forced or current not in services:
+                continue
+            forced.add(current)
+            todo.extend(_service_dependencies(services[current]))
+        keep = forced if wanted else forced | {n for n, s in services.items() if enabled(s)}
         for name in list(services):
             if name not in keep:
                 del services[name]

@@ -84,6 +84,7 @@ class ReconcileOptions:
     scale: Mapping[str, int] = dataclasses.field(default_factory=dict)
     pull: str | None = None  # --pull: always | missing | never (default: the service's pull_policy)
     build: bool = False  # --build: build images before starting
+    resources_only: bool = False  # networks, volumes and images only (for `run`)
 
 
 def image_of(project_name: str, service_name: str, service: Mapping[str, Any]) -> str:
@@ -293,6 +294,9 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 f"and its pull policy is {policy!r}",
                 hint="pull or load the image first",
             )
+
+    if options.resources_only:
+        return plan.build()
 
     # containers, service by service in dependency order
     ready_op: dict[str, list[int]] = {}  # service -> ops after which it is started
