@@ -1,0 +1,588 @@
+"""EngineClient: the async Docker Engine API client (httpx over the engine's unix socket).
+
+Works against the pycompose engine and against a real dockerd (``DOCKER_HOST``). Methods are
+named after the endpoints (``container_create`` = ``POST /containers/create``) and return the
+models of :mod:`engine.api.models`.
+
+Lifecycle::
+
+    async with EngineClient("/run/pycompose/engine.sock") as client:   # HEAD /_ping once
+        created = await client.container_create(ContainerCreate(Image="busybox"), name="x")
+        await client.container_start(created.Id)
+
+Version negotiation (what the docker CLI does): the first call sends ``HEAD /_ping``
+(``GET /_ping`` if HEAD fails) and every later request uses
+``/v<min(CLIENT_API_VERSION, Api-Version)>/...``.
+
+Error handling: an error status becomes the :mod:`engine.api.errors` class of that status
+(:func:`~engine.api.errors.error_for_status`) with the engine's ``message``; an error inside
+a progress stream (pull/push) is raised when it is read; a socket that is missing or refuses
+is :class:`~engine.api.errors.EngineUnavailable`.
+
+:func:`ensure_engine` starts the daemon (detached, log under the data root) when its socket
+does not answer, and waits until ``/_ping`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+from engine.api.errors import EngineError, EngineUnavailable, error_for_status
+from engine.api.models import (
+    ContainerCreate,
+    ContainerCreateResponse,
+    ContainerInspect,
+    ContainerSummary,
+    ContainerTop,
+    Event,
+    ExecCreate,
+    ExecInspect,
+    IdResponse,
+    ImageDeleteItem,
+    ImageInspect,
+    ImageSummary,
+    Info,
+    Network,
+    NetworkConnect,
+    NetworkCreate,
+    NetworkCreateResponse,
+    NetworkDisconnect,
+    Version,
+    Volume,
+    VolumeCreate,
+    VolumeList,
+    WaitResponse,
+    encode_filters,
+    version_tuple,
+)
+
+CLIENT_API_VERSION = "1.41"
+DEFAULT_SOCKET = "/run/pycompose/engine.sock"
+DEFAULT_DATA_ROOT = "/var/lib/pycompose"
+
+Filters = Mapping[str, Iterable[str]]
+
+
+def socket_from_host(host: str | None = None) -> str:
+    """The socket path of ``PYCOMPOSE_HOST`` / ``DOCKER_HOST``-style ``unix://`` URLs."""
+    host = host or os.environ.get("PYCOMPOSE_HOST") or DEFAULT_SOCKET
+    if host.startswith("unix://"):
+        return host[len("unix://") :]
+    if "://" in host:
+        raise EngineUnavailable(
+            f"unsupported engine address {host!r}", hint="use unix:///path/to/socket"
+        )
+    return host
+
+
+def demultiplex(buffer: bytearray) -> list[tuple[int, bytes]]:
+    """Take the complete 8-byte-header frames off the front of ``buffer``."""
+    frames: list[tuple[int, bytes]] = []
+    while len(buffer) >= 8:
+        stream, size = struct.unpack(">BxxxL", bytes(buffer[:8]))
+        if len(buffer) < 8 + size:
+            break
+        frames.append((stream, bytes(buffer[8 : 8 + size])))
+        del buffer[: 8 + size]
+    return frames
+
+
+def _half_close(stream: Any) -> None:
+    """Shut the write side of a hijacked connection: the engine sees stdin's EOF."""
+    sock = stream.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+
+
+def _query(**params: Any) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            result[key] = "1" if value else "0"
+        else:
+            result[key] = str(value)
+    return result
+
+
+class EngineClient:
+    """An async client of one engine socket; use as ``async with``."""
+
+    def __init__(self, socket_path: str | None = None, *, timeout: float | None = None) -> None:
+        self.socket_path = socket_from_host(socket_path)
+        self._http = httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(uds=self.socket_path),
+            base_url="http://api.moby.localhost",
+            timeout=httpx.Timeout(timeout),
+            headers={"User-Agent": "pycompose"},
+        )
+        self.api_version: str | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- transport ------------------------------------------------------------------
+
+    def _unavailable(self, exc: Exception) -> EngineUnavailable:
+        return EngineUnavailable(
+            f"cannot reach the engine at {self.socket_path}: {exc}",
+            hint="is it running? `pycompose engine start` starts it",
+        )
+
+    async def _raise_for(self, response: httpx.Response) -> None:
+        if response.status_code < 400:
+            return
+        await response.aread()
+        message = response.text.strip()
+        if response.headers.get("content-type", "") == "application/json":
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                message = str(json.loads(response.content)["message"])
+        raise error_for_status(response.status_code, message or response.reason_phrase)
+
+    async def negotiate(self) -> str:
+        """``HEAD /_ping`` (then ``GET``): the API version used from now on."""
+        if self.api_version is not None:
+            return self.api_version
+        try:
+            response = await self._http.head("/_ping")
+            if response.status_code not in (200, 500):
+                response = await self._http.get("/_ping")
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        server = response.headers.get("api-version", "1.24")
+        try:
+            chosen = min(version_tuple(server), version_tuple(CLIENT_API_VERSION))
+        except EngineError:
+            chosen = version_tuple("1.24")
+        self.api_version = f"{chosen[0]}.{chosen[1]}"
+        return self.api_version
+
+    async def _url(self, path: str) -> str:
+        return f"/v{await self.negotiate()}{path}"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request on a versioned path; errors raised as EngineError."""
+        url = await self._url(path)
+        try:
+            if body is not None:
+                content = json.dumps(body).encode()
+                headers = {"Content-Type": "application/json", **(headers or {})}
+            response = await self._http.request(
+                method, url, params=params, content=content, headers=headers
+            )
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        await self._raise_for(response)
+        return response
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return (await self.request(method, path, **kwargs)).json()
+
+    async def _stream_lines(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A JSON-lines response, object by object; in-band errors raised."""
+        url = await self._url(path)
+        try:
+            async with self._http.stream(method, url, params=params, headers=headers) as response:
+                await self._raise_for(response)
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    message = json.loads(line)
+                    if isinstance(message, dict) and message.get("error"):
+                        detail = message.get("errorDetail") or {}
+                        raise error_for_status(500, str(detail.get("message") or message["error"]))
+                    yield message
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    # --- system ---------------------------------------------------------------------
+
+    async def ping(self) -> str:
+        """``GET /_ping``: the engine's ``Api-Version``."""
+        try:
+            response = await self._http.get("/_ping")
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        await self._raise_for(response)
+        return str(response.headers.get("api-version", ""))
+
+    async def version(self) -> Version:
+        return Version.model_validate(await self._json("GET", "/version"))
+
+    async def info(self) -> Info:
+        return Info.model_validate(await self._json("GET", "/info"))
+
+    async def events(
+        self,
+        *,
+        filters: Filters | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> AsyncIterator[Event]:
+        params = _query(since=since, until=until)
+        if filters:
+            params["filters"] = encode_filters(filters)
+        async for message in self._stream_lines("GET", "/events", params):
+            yield Event.model_validate(message)
+
+    # --- containers -----------------------------------------------------------------
+
+    async def container_list(
+        self, *, all: bool = False, filters: Filters | None = None
+    ) -> list[ContainerSummary]:
+        params = _query(all=all or None)
+        if filters:
+            params["filters"] = encode_filters(filters)
+        data = await self._json("GET", "/containers/json", params=params)
+        return [ContainerSummary.model_validate(item) for item in data]
+
+    async def container_create(
+        self, body: ContainerCreate, *, name: str | None = None
+    ) -> ContainerCreateResponse:
+        data = await self._json(
+            "POST",
+            "/containers/create",
+            params=_query(name=name),
+            body=body.model_dump(mode="json", exclude_unset=True),
+        )
+        return ContainerCreateResponse.model_validate(data)
+
+    async def container_inspect(self, ref: str) -> ContainerInspect:
+        return ContainerInspect.model_validate(
+            await self._json("GET", f"/containers/{quote(ref)}/json")
+        )
+
+    async def container_start(self, ref: str) -> None:
+        await self.request("POST", f"/containers/{quote(ref)}/start")
+
+    async def container_stop(self, ref: str, *, timeout: int | None = None) -> None:
+        await self.request("POST", f"/containers/{quote(ref)}/stop", params=_query(t=timeout))
+
+    async def container_restart(self, ref: str, *, timeout: int | None = None) -> None:
+        await self.request("POST", f"/containers/{quote(ref)}/restart", params=_query(t=timeout))
+
+    async def container_kill(self, ref: str, *, signal: str | None = None) -> None:
+        await self.request("POST", f"/containers/{quote(ref)}/kill", params=_query(signal=signal))
+
+    async def container_pause(self, ref: str) -> None:
+        await self.request("POST", f"/containers/{quote(ref)}/pause")
+
+    async def container_unpause(self, ref: str) -> None:
+        await self.request("POST", f"/containers/{quote(ref)}/unpause")
+
+    async def container_wait(self, ref: str, *, condition: str | None = None) -> WaitResponse:
+        data = await self._json(
+            "POST", f"/containers/{quote(ref)}/wait", params=_query(condition=condition)
+        )
+        return WaitResponse.model_validate(data)
+
+    async def container_remove(
+        self, ref: str, *, force: bool = False, volumes: bool = False
+    ) -> None:
+        await self.request(
+            "DELETE",
+            f"/containers/{quote(ref)}",
+            params=_query(force=force or None, v=volumes or None),
+        )
+
+    async def container_rename(self, ref: str, new_name: str) -> None:
+        await self.request("POST", f"/containers/{quote(ref)}/rename", params={"name": new_name})
+
+    async def container_top(self, ref: str) -> ContainerTop:
+        return ContainerTop.model_validate(await self._json("GET", f"/containers/{quote(ref)}/top"))
+
+    async def container_logs(
+        self,
+        ref: str,
+        *,
+        follow: bool = False,
+        tail: int | None = None,
+        timestamps: bool = False,
+        tty: bool | None = None,
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """``(stream, bytes)`` pairs (stream 1 stdout, 2 stderr; TTY output comes as 1)."""
+        if tty is None:
+            tty = (await self.container_inspect(ref)).Config.Tty
+        params = _query(
+            stdout=True,
+            stderr=True,
+            follow=follow or None,
+            timestamps=timestamps or None,
+            tail="all" if tail is None else tail,
+        )
+        url = await self._url(f"/containers/{quote(ref)}/logs")
+        try:
+            async with self._http.stream("GET", url, params=params) as response:
+                await self._raise_for(response)
+                buffer = bytearray()
+                async for chunk in response.aiter_bytes():
+                    if tty:
+                        yield 1, chunk
+                        continue
+                    buffer += chunk
+                    for item in demultiplex(buffer):
+                        yield item
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def _hijack(
+        self, path: str, params: Mapping[str, str], body: Any, stdin: bytes | None, tty: bool
+    ) -> list[tuple[int, bytes]]:
+        """Upgrade the connection (expects 101), send stdin, half-close, read all output."""
+        url = await self._url(path)
+        headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
+        content = b""
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = json.dumps(body).encode()
+        output: list[tuple[int, bytes]] = []
+        try:
+            async with self._http.stream(
+                "POST", url, params=params, headers=headers, content=content
+            ) as response:
+                await self._raise_for(response)
+                if response.status_code != 101:
+                    raise EngineError(f"unable to upgrade to tcp, received {response.status_code}")
+                stream = response.extensions["network_stream"]
+                if stdin:
+                    await stream.write(stdin)
+                if stdin is not None:
+                    _half_close(stream)
+                buffer = bytearray()
+                while True:
+                    data = await stream.read(65536)
+                    if not data:
+                        break
+                    if tty:
+                        output.append((1, data))
+                    else:
+                        buffer += data
+                        output.extend(demultiplex(buffer))
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+        return output
+
+    async def container_attach(
+        self, ref: str, *, stdin: bytes | None = None, tty: bool = False, logs: bool = False
+    ) -> list[tuple[int, bytes]]:
+        params = _query(
+            stream=True,
+            stdout=True,
+            stderr=True,
+            stdin=stdin is not None or None,
+            logs=logs or None,
+        )
+        return await self._hijack(f"/containers/{quote(ref)}/attach", params, None, stdin, tty)
+
+    # --- exec -----------------------------------------------------------------------
+
+    async def exec_create(self, ref: str, body: ExecCreate) -> IdResponse:
+        data = await self._json(
+            "POST", f"/containers/{quote(ref)}/exec", body=body.model_dump(mode="json")
+        )
+        return IdResponse.model_validate(data)
+
+    async def exec_start(
+        self, exec_id: str, *, stdin: bytes | None = None, tty: bool = False
+    ) -> list[tuple[int, bytes]]:
+        return await self._hijack(
+            f"/exec/{exec_id}/start", {}, {"Detach": False, "Tty": tty}, stdin, tty
+        )
+
+    async def exec_inspect(self, exec_id: str) -> ExecInspect:
+        return ExecInspect.model_validate(await self._json("GET", f"/exec/{exec_id}/json"))
+
+    # --- images ---------------------------------------------------------------------
+
+    async def image_list(self, *, all: bool = False) -> list[ImageSummary]:
+        data = await self._json("GET", "/images/json", params=_query(all=all or None))
+        return [ImageSummary.model_validate(item) for item in data]
+
+    async def image_inspect(self, name: str) -> ImageInspect:
+        return ImageInspect.model_validate(await self._json("GET", f"/images/{name}/json"))
+
+    async def image_pull(self, image: str, tag: str = "") -> AsyncIterator[dict[str, Any]]:
+        """Pull progress messages; an error during the pull is raised."""
+        params = _query(fromImage=image, tag=tag or None)
+        async for message in self._stream_lines(
+            "POST", "/images/create", params, headers={"X-Registry-Auth": "e30="}
+        ):
+            yield message
+
+    async def image_push(self, name: str, tag: str = "") -> AsyncIterator[dict[str, Any]]:
+        async for message in self._stream_lines(
+            "POST",
+            f"/images/{name}/push",
+            _query(tag=tag or None),
+            headers={"X-Registry-Auth": "e30="},
+        ):
+            yield message
+
+    async def image_tag(self, name: str, repo: str, tag: str = "") -> None:
+        await self.request("POST", f"/images/{name}/tag", params=_query(repo=repo, tag=tag or None))
+
+    async def image_remove(self, name: str, *, force: bool = False) -> list[ImageDeleteItem]:
+        data = await self._json("DELETE", f"/images/{name}", params=_query(force=force or None))
+        return [ImageDeleteItem.model_validate(item) for item in data]
+
+    # --- networks -------------------------------------------------------------------
+
+    async def network_list(self, *, filters: Filters | None = None) -> list[Network]:
+        params = {"filters": encode_filters(filters)} if filters else None
+        data = await self._json("GET", "/networks", params=params)
+        return [Network.model_validate(item) for item in data]
+
+    async def network_inspect(self, ref: str) -> Network:
+        return Network.model_validate(await self._json("GET", f"/networks/{quote(ref)}"))
+
+    async def network_create(self, body: NetworkCreate) -> NetworkCreateResponse:
+        data = await self._json(
+            "POST", "/networks/create", body=body.model_dump(mode="json", exclude_unset=True)
+        )
+        return NetworkCreateResponse.model_validate(data)
+
+    async def network_connect(self, ref: str, body: NetworkConnect) -> None:
+        await self.request(
+            "POST",
+            f"/networks/{quote(ref)}/connect",
+            body=body.model_dump(mode="json", exclude_unset=True),
+        )
+
+    async def network_disconnect(self, ref: str, body: NetworkDisconnect) -> None:
+        await self.request(
+            "POST", f"/networks/{quote(ref)}/disconnect", body=body.model_dump(mode="json")
+        )
+
+    async def network_remove(self, ref: str) -> None:
+        await self.request("DELETE", f"/networks/{quote(ref)}")
+
+    # --- volumes --------------------------------------------------------------------
+
+    async def volume_list(self, *, filters: Filters | None = None) -> VolumeList:
+        params = {"filters": encode_filters(filters)} if filters else None
+        return VolumeList.model_validate(await self._json("GET", "/volumes", params=params))
+
+    async def volume_inspect(self, name: str) -> Volume:
+        return Volume.model_validate(await self._json("GET", f"/volumes/{quote(name)}"))
+
+    async def volume_create(self, body: VolumeCreate) -> Volume:
+        data = await self._json(
+            "POST", "/volumes/create", body=body.model_dump(mode="json", exclude_unset=True)
+        )
+        return Volume.model_validate(data)
+
+    async def volume_remove(self, name: str, *, force: bool = False) -> None:
+        await self.request("DELETE", f"/volumes/{quote(name)}", params=_query(force=force or None))
+
+
+# ---------------------------------------------------------------------------------------------
+# starting the engine on demand
+
+
+def data_root_from_env(data_root: str | None = None) -> str:
+    return data_root or os.environ.get("PYCOMPOSE_DATA_ROOT") or DEFAULT_DATA_ROOT
+
+
+async def engine_answers(socket_path: str) -> bool:
+    """Whether something answers ``/_ping`` on ``socket_path``."""
+    if not os.path.exists(socket_path):
+        return False
+    async with EngineClient(socket_path, timeout=2) as client:
+        try:
+            await client.ping()
+        except EngineError:
+            return False
+    return True
+
+
+def spawn_engine(socket_path: str, data_root: str) -> Path:
+    """Start ``python -m engine.daemon`` detached (own session); its log file."""
+    log_path = Path(data_root) / "engine.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log_file:
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "engine.daemon",
+                "--socket",
+                socket_path,
+                "--data-root",
+                data_root,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return log_path
+
+
+async def ensure_engine(
+    host: str | None = None, data_root: str | None = None, *, timeout: float = 30.0
+) -> str:
+    """The engine's socket path, after starting the engine if nothing answers there.
+
+    Error handling: EngineUnavailable (with the log file's last lines) when the engine does
+    not answer within ``timeout`` seconds.
+    """
+    socket_path = socket_from_host(host)
+    if await engine_answers(socket_path):
+        return socket_path
+    root = data_root_from_env(data_root)
+    log_path = await anyio.to_thread.run_sync(spawn_engine, socket_path, root)
+    with anyio.move_on_after(timeout):
+        while True:
+            if await engine_answers(socket_path):
+                return socket_path
+            await anyio.sleep(0.1)
+    tail = ""
+    with contextlib.suppress(OSError):
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
+    raise EngineUnavailable(
+        f"the engine did not start within {timeout:g}s (socket {socket_path})\n{tail}",
+        hint=f"see {log_path}",
+    )

@@ -1,0 +1,471 @@
+"""HTTP/1.1 server for the engine API: h11 over anyio byte streams (a unix socket in practice).
+
+Lifecycle of a connection (one task each, trio ``serve_listeners`` style)::
+
+    accept -> [read request head -> handler(request) -> Response -> write it]* -> close
+                                                      \\-> Hijack: raw stream, then close
+
+Glossary:
+
+    Request       method, path, query, headers; the body is read on demand
+                  (``await request.body()``), bounded by ``Limits.max_body``.
+    FullResponse  status + headers + bytes (Content-Length).
+    StreamResponse  status + headers sent at once, then chunks from an async iterator
+                  (chunked encoding, one flush per chunk): pull progress, events, logs -f,
+                  wait. Ends when the iterator ends or the client goes away.
+    Hijack        the connection leaves HTTP: ``101 UPGRADED`` (``Connection: Upgrade``,
+                  ``Upgrade: tcp``) when the client asked for it, else ``200`` and the raw
+                  stream (Docker's old behaviour); the callback gets a :class:`RawStream`.
+
+Rules:
+
+1. A request the parser rejects (bad syntax, head over ``max_head`` bytes) gets the 4xx h11
+   suggests (400, 431), then the connection is closed; nothing reaches the handler.
+2. A body over ``Limits.max_body`` gets 413 and the connection is closed.
+3. The handler's exceptions never escape the connection task: it answers 500 (the routes
+   layer maps engine errors itself, this is the last guard) and the engine goes on.
+4. A streaming response watches the client side: when the client closes, the iterator is
+   cancelled (``docker run -d`` abandons its ``wait``; ``logs -f`` and ``events`` end by the
+   client going away).
+
+Resource handling: every connection's stream is closed in ``finally``; a connection's
+tasks are children of its own task group, so nothing outlives the connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import anyio
+import h11
+from anyio.abc import ByteStream, Listener, TaskStatus
+
+log = logging.getLogger(__name__)
+
+STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
+
+Headers = list[tuple[str, str]]
+
+
+def frame(stream: int, data: bytes) -> bytes:
+    """Docker's multiplexed-stream frame: ``[stream, 0, 0, 0, size:uint32be] + data``."""
+    return struct.pack(">BxxxL", stream, len(data)) + data
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what a client may send."""
+
+    max_head: int = 64 * 1024
+    """Request line plus headers, in bytes."""
+    max_body: int = 16 * 1024 * 1024
+    """Default request body bound (a route may ask for more: image load, archive put)."""
+    head_timeout: float = 30.0
+    """Seconds a started request head may take to arrive (slow-loris guard)."""
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than allowed; answered 413."""
+
+
+@dataclass(eq=False)
+class Request:
+    method: str
+    target: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Headers
+    _receive: Callable[[], Awaitable[bytes | None]] = field(repr=False)
+    _limit: int = field(repr=False, default=16 * 1024 * 1024)
+    _consumed: bool = field(default=False, repr=False)
+
+    def header(self, name: str, default: str = "") -> str:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def arg(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        """Docker's boolean query values: ``1``/``true``/``True`` vs ``0``/``false``/empty."""
+        if name not in self.query:
+            return default
+        return self.arg(name).lower() not in ("", "0", "false", "no")
+
+    @property
+    def wants_upgrade(self) -> bool:
+        connection = self.header("connection").lower()
+        return "upgrade" in connection and bool(self.header("upgrade"))
+
+    async def chunks(self, limit: int | None = None) -> AsyncIterator[bytes]:
+        """The request body piece by piece; BodyTooLarge past ``limit`` bytes."""
+        limit = self._limit if limit is None else limit
+        if self._consumed:
+            return
+        self._consumed = True
+        declared = self.header("content-length")
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"request body larger than {limit} bytes")
+        total = 0
+        while True:
+            data = await self._receive()
+            if data is None:
+                return
+            total += len(data)
+            if total > limit:
+                raise BodyTooLarge(f"request body larger than {limit} bytes")
+            yield data
+
+    async def body(self, limit: int | None = None) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks(limit)])
+
+
+@dataclass(frozen=True, slots=True)
+class FullResponse:
+    status: int
+    headers: Headers = field(default_factory=list)
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamResponse:
+    status: int
+    headers: Headers
+    chunks: AsyncIterator[bytes]
+
+
+class RawStream:
+    """A hijacked connection: raw bytes both ways. ``receive`` returns b"" at the client's EOF."""
+
+    def __init__(self, stream: ByteStream, pending: bytes, closed: bool) -> None:
+        self._stream = stream
+        self._pending = pending
+        self._eof = closed and not pending
+
+    async def receive(self) -> bytes:
+        if self._pending:
+            data, self._pending = self._pending, b""
+            return data
+        if self._eof:
+            return b""
+        try:
+            return await self._stream.receive()
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self._eof = True
+            return b""
+
+    async def send(self, data: bytes) -> None:
+        await self._stream.send(data)
+
+    async def send_eof(self) -> None:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            await self._stream.send_eof()
+
+
+@dataclass(frozen=True, slots=True)
+class Hijack:
+    content_type: str
+    run: Callable[[RawStream], Awaitable[None]]
+
+
+Response = FullResponse | StreamResponse | Hijack
+Handler = Callable[[Request], Awaitable[Response]]
+
+_CLIENT_GONE = (
+    anyio.EndOfStream,
+    anyio.BrokenResourceError,
+    anyio.ClosedResourceError,
+    ConnectionError,
+)
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
+
+
+def _decode(headers: Sequence[tuple[bytes, bytes]]) -> Headers:
+    return [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in headers]
+
+
+def _encode(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
+class _Connection:
+    def __init__(self, stream: ByteStream, handler: Handler, limits: Limits) -> None:
+        self.stream = stream
+        self.handler = handler
+        self.limits = limits
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_head)
+
+    async def _receive_more(self) -> None:
+        try:
+            data = await self.stream.receive(65536)
+        except _CLIENT_GONE:
+            data = b""
+        self.conn.receive_data(data)
+
+    async def _next_event(self) -> Any:
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                await self._receive_more()
+                continue
+            return event
+
+    async def _send(self, event: Any) -> None:
+        data = self.conn.send(event)
+        if data:
+            await self.stream.send(data)
+
+    async def _receive_body(self) -> bytes | None:
+        event = await self._next_event()
+        if isinstance(event, h11.Data):
+            return bytes(event.data)
+        if isinstance(event, h11.EndOfMessage):
+            return None
+        if isinstance(event, h11.ConnectionClosed):
+            raise anyio.EndOfStream
+        if event is h11.PAUSED:
+            return None
+        raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} in body")
+
+    async def _send_error(self, status: int, message: str) -> None:
+        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        body = (json.dumps({"message": message}) + "\n").encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+        ]
+        try:
+            await self._send(
+                h11.Response(status_code=status, headers=_encode(headers), reason=_reason(status))
+            )
+            await self._send(h11.Data(data=body))
+            await self._send(h11.EndOfMessage())
+        except (h11.LocalProtocolError, *_CLIENT_GONE):
+            pass
+
+    async def run(self) -> None:
+        while True:
+            try:
+                event = await self._next_request_event()
+            except h11.RemoteProtocolError as exc:
+                await self._send_error(exc.error_status_hint, f"bad request: {exc}")
+                return
+            except TimeoutError:
+                await self._send_error(408, "request head not received in time")
+                return
+            if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+                return
+            if not isinstance(event, h11.Request):
+                return
+            if not await self._handle(event):
+                return
+            if self.conn.our_state is h11.MUST_CLOSE or self.conn.their_state is h11.MUST_CLOSE:
+                return
+            try:
+                self.conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                return
+
+    async def _next_request_event(self) -> Any:
+        """Wait (without limit) for a request to begin, then bound the time its head takes."""
+        event = self.conn.next_event()
+        if event is not h11.NEED_DATA:
+            return event
+        if not self.conn.trailing_data[0]:
+            await self._receive_more()
+        with anyio.fail_after(self.limits.head_timeout):
+            return await self._next_event()
+
+    async def _handle(self, event: h11.Request) -> bool:
+        """Answer one request; False when the connection must end."""
+        head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+        if head_size > self.limits.max_head:
+            # h11 bounds only heads that arrive incomplete; a head read whole is checked here.
+            await self._send_error(431, f"request head larger than {self.limits.max_head} bytes")
+            return False
+        target = event.target.decode("latin-1")
+        split = urlsplit(target)
+        request = Request(
+            method=event.method.decode("ascii", "replace").upper(),
+            target=target,
+            path=unquote(split.path),
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=_decode(event.headers),
+            _receive=self._receive_body,
+            _limit=self.limits.max_body,
+        )
+        try:
+            response = await self.handler(request)
+        except BodyTooLarge as exc:
+            await self._send_error(413, str(exc))
+            return False
+        except h11.RemoteProtocolError as exc:
+            await self._send_error(exc.error_status_hint, f"bad request: {exc}")
+            return False
+        except _CLIENT_GONE:
+            return False
+        except Exception:
+            log.exception("handler failed on %s %s", request.method, request.target)
+            response = FullResponse(
+                500,
+                [("Content-Type", "application/json")],
+                b'{"message":"internal error in the engine; see its log"}\n',
+            )
+        if isinstance(response, Hijack):
+            await self._drain(request)
+            await self._hijack(request, response)
+            return False
+        try:
+            if not await self._drain(request):
+                await self._send_error(413, "request body too large")
+                return False
+        except h11.RemoteProtocolError as exc:
+            await self._send_error(exc.error_status_hint, f"bad request: {exc}")
+            return False
+        if isinstance(response, FullResponse):
+            await self._send_full(request, response)
+            return True
+        return await self._send_stream(response)
+
+    async def _drain(self, request: Request) -> bool:
+        """Read what the handler left of the body; False when it is over the limit."""
+        try:
+            async for _ in request.chunks():
+                pass
+        except BodyTooLarge:
+            return False
+        return True
+
+    async def _send_full(self, request: Request, response: FullResponse) -> None:
+        headers = list(response.headers)
+        if response.status not in (204, 304) and not any(
+            k.lower() == "content-length" for k, _ in headers
+        ):
+            headers.append(("Content-Length", str(len(response.body))))
+        await self._send(
+            h11.Response(
+                status_code=response.status,
+                headers=_encode(headers),
+                reason=_reason(response.status),
+            )
+        )
+        if response.body and request.method != "HEAD":
+            await self._send(h11.Data(data=response.body))
+        await self._send(h11.EndOfMessage())
+
+    async def _send_stream(self, response: StreamResponse) -> bool:
+        """Chunked response; returns False when the client went away."""
+        await self._send(
+            h11.Response(
+                status_code=response.status,
+                headers=_encode(response.headers),
+                reason=_reason(response.status),
+            )
+        )
+        client_gone = False
+        async with anyio.create_task_group() as task_group:
+
+            async def watch_client() -> None:
+                # While streaming, the client sends nothing; EOF means it has gone.
+                nonlocal client_gone
+                while True:
+                    try:
+                        data = await self.stream.receive(65536)
+                    except _CLIENT_GONE:
+                        data = b""
+                    self.conn.receive_data(data)
+                    if not data:
+                        client_gone = True
+                        task_group.cancel_scope.cancel()
+                        return
+
+            task_group.start_soon(watch_client)
+            try:
+                async for chunk in response.chunks:
+                    if chunk:
+                        await self._send(h11.Data(data=chunk))
+                await self._send(h11.EndOfMessage())
+            except _CLIENT_GONE:
+                client_gone = True
+            finally:
+                aclose = getattr(response.chunks, "aclose", None)
+                if aclose is not None:
+                    with anyio.CancelScope(shield=True):
+                        await aclose()
+            task_group.cancel_scope.cancel()
+        return not client_gone
+
+    async def _hijack(self, request: Request, hijack: Hijack) -> None:
+        if request.wants_upgrade:
+            head = (
+                "HTTP/1.1 101 UPGRADED\r\n"
+                f"Content-Type: {hijack.content_type}\r\n"
+                "Connection: Upgrade\r\n"
+                "Upgrade: tcp\r\n\r\n"
+            )
+        else:
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: {hijack.content_type}\r\n\r\n"
+        pending, closed = self.conn.trailing_data
+        await self.stream.send(head.encode("latin-1"))
+        await hijack.run(RawStream(self.stream, bytes(pending), closed))
+
+
+async def serve_connection(stream: ByteStream, handler: Handler, limits: Limits) -> None:
+    """Serve HTTP requests on one connection until it closes.
+
+    Error handling: never raises (rule 3); the stream is closed at the end.
+    """
+    try:
+        await _Connection(stream, handler, limits).run()
+    except _CLIENT_GONE:
+        pass
+    except Exception:
+        log.exception("connection failed")
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
+
+
+async def serve(
+    handler: Handler,
+    listener: Listener[Any],
+    *,
+    limits: Limits | None = None,
+    task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Accept connections on ``listener`` forever, one task per connection.
+
+    Args:
+        handler: turns a :class:`Request` into a Response (the route table).
+        listener: e.g. ``await anyio.create_unix_listener(path)``; closed on exit.
+    Resource handling: ``task_status.started()`` once accepting; cancelling ``serve``
+    closes the listener and every connection.
+    """
+    bounds = limits or Limits()
+
+    async def on_connection(stream: Any) -> None:
+        await serve_connection(stream, handler, bounds)
+
+    async with listener:
+        task_status.started()
+        await listener.serve(on_connection)
