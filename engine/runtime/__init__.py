@@ -10,7 +10,8 @@ Phases of a container (each a module):
 4. ``monitor`` — conmon per container: stdio, log file, exit code, outliving the engine;
 5. ``logs``    — reading the CRI log back (whole lines, tail/since/until/follow), rotation;
 6. ``state``   — pure rules: legal state transitions, restart back-off, health status;
-7. ``containers`` — ``ContainerRuntime``: the async API the daemon calls.
+7. ``containers`` — ``ContainerRuntime``: the async API the daemon calls
+   (``exec_session`` for interactive exec, ``monitor.AttachConnection`` for attach).
 
 Usage::
 
@@ -23,17 +24,21 @@ Usage::
 
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig, MountRequest
 from engine.runtime.containers import ContainerInfo, ContainerRuntime, ExecResult
+from engine.runtime.exec_session import ExecSession
 from engine.runtime.logs import LogEntry
+from engine.runtime.monitor import AttachConnection
 from engine.runtime.runc import Runc, RuncState, RuntimeExitError
 from engine.runtime.spec import SpecContext, build_spec, merge_image_config
 from engine.runtime.state import ContainerState, HealthStatus
 
 __all__ = [
+    "AttachConnection",
     "ContainerConfig",
     "ContainerInfo",
     "ContainerRuntime",
     "ContainerState",
     "ExecResult",
+    "ExecSession",
     "HealthStatus",
     "HostConfig",
     "ImageConfig",

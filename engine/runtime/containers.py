@@ -37,6 +37,7 @@ from engine.api.errors import Conflict, InvalidParameter, NotFound
 from engine.runtime import logs as logfiles
 from engine.runtime import monitor
 from engine.runtime.config import ContainerConfig, ImageConfig
+from engine.runtime.exec_session import ExecSession
 from engine.runtime.mounts import user_mounts
 from engine.runtime.runc import Runc, RuntimeExitError, signal_number
 from engine.runtime.spec import SpecContext, build_spec, exec_process, merge_image_config
@@ -703,6 +704,56 @@ class ContainerRuntime:
             privileged=privileged,
         )
 
+    def exec_session(
+        self,
+        ref: str,
+        command: Sequence[str],
+        *,
+        env: Sequence[str] = (),
+        user: str = "",
+        working_dir: str = "",
+        tty: bool = False,
+        privileged: bool = False,
+    ) -> ExecSession:
+        """An interactive exec: ``async with runtime.exec_session(...) as session:`` then
+        ``send``/``receive``/``wait`` (see engine.runtime.exec_session)."""
+        container = self._get(ref)
+        if container.state is not S.RUNNING:
+            raise Conflict(f"container {container.id[:12]} is not running")
+        process_file, pid_file = self._exec_files(
+            container, list(command), env, user, working_dir, privileged, tty
+        )
+        return ExecSession(self.runc, container.id, process_file, pid_file, tty=tty)
+
+    def _exec_files(
+        self,
+        container: _Container,
+        command: list[str],
+        env: Sequence[str],
+        user: str,
+        working_dir: str,
+        privileged: bool,
+        tty: bool,
+    ) -> tuple[Path, Path]:
+        spec = json.loads((container.directory / "config.json").read_text())
+        root = Path(container.rootfs)
+        process = exec_process(
+            spec,
+            command,
+            env=env,
+            user=user,
+            working_dir=working_dir,
+            tty=tty,
+            passwd_text=_read_text(root / "etc/passwd") if user else "",
+            group_text=_read_text(root / "etc/group") if user else "",
+            privileged=privileged,
+        )
+        container.exec_count += 1
+        process_file = container.directory / f"exec-{container.exec_count}.json"
+        pid_file = container.directory / f"exec-{container.exec_count}.pid"
+        process_file.write_text(json.dumps(process))
+        return process_file, pid_file
+
     async def _exec_in(
         self,
         container: _Container,
@@ -714,22 +765,9 @@ class ContainerRuntime:
         stdin: bytes | None = None,
         privileged: bool = False,
     ) -> ExecResult:
-        spec = json.loads((container.directory / "config.json").read_text())
-        root = Path(container.rootfs)
-        process = exec_process(
-            spec,
-            command,
-            env=env,
-            user=user,
-            working_dir=working_dir,
-            passwd_text=_read_text(root / "etc/passwd") if user else "",
-            group_text=_read_text(root / "etc/group") if user else "",
-            privileged=privileged,
+        process_file, pid_file = self._exec_files(
+            container, command, env, user, working_dir, privileged, tty=False
         )
-        container.exec_count += 1
-        process_file = container.directory / f"exec-{container.exec_count}.json"
-        pid_file = container.directory / f"exec-{container.exec_count}.pid"
-        process_file.write_text(json.dumps(process))
         try:
             code, out, err = await self.runc.exec(
                 container.id, str(process_file), stdin=stdin or b"", pid_file=str(pid_file)

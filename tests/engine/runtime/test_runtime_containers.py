@@ -383,3 +383,38 @@ async def test_a_tty_container_gets_a_terminal_and_logs_its_output(tmp_path, roo
     assert code == 0, output
     lines = [line.strip() for line in output.splitlines()]
     assert lines[:2] == ["/dev/pts/0", "TERM=xterm"]
+
+
+async def read_until(session, needle: bytes) -> bytes:
+    seen = b""
+    with anyio.fail_after(5):
+        while needle not in seen:
+            _, data = await session.receive()
+            assert data, f"output ended before {needle!r}: {seen!r}"
+            seen += data
+    return seen
+
+
+async def test_interactive_exec_with_and_without_a_tty(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(config("sleep 60"), rootfs=str(rootfs))
+        await runtime.start(info.id)
+        async with runtime.exec_session(
+            info.id, ["sh", "-c", "read x; echo out-$x; echo err-$x >&2; exit 5"]
+        ) as session:
+            await session.send(b"ping\n")
+            chunks = []
+            while True:
+                stream, data = await session.receive()
+                if not data:
+                    break
+                chunks.append((stream, data))
+            assert ("stdout", b"out-ping\n") in chunks and ("stderr", b"err-ping\n") in chunks
+            assert await session.wait() == 5
+        async with runtime.exec_session(info.id, ["sh"], tty=True, env=["PS1=$ "]) as session:
+            await session.send(b"tty; echo TERM=$TERM\n")
+            output = await read_until(session, b"TERM=xterm")
+            assert b"/dev/pts/" in output
+            await session.send(b"exit 3\n")
+            assert await session.wait() == 3
+        await runtime.remove(info.id, force=True)

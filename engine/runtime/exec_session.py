@@ -1,0 +1,168 @@
+"""An interactive exec (``docker exec -i``/``-it``): stream stdin and output, then the exit code.
+
+Without a tty, ``runc exec`` runs with pipes for stdin, stdout and stderr. With a tty, runc
+allocates the container's terminal and relays it through its own stdio (``--console-socket``
+would need ``--detach`` and lose the exit code), so runc's stdio is the slave side of a pty
+pair whose master this module reads and writes; stdout and stderr are then one stream, as
+in Docker.
+
+Resource handling: :class:`ExecSession` is an async context manager; leaving it closes
+the streams and, if the process still runs, kills it (SIGKILL through its pid file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tty as terminal_modes
+from pathlib import Path
+from types import TracebackType
+
+import anyio
+from anyio.abc import Process
+
+from engine.runtime.runc import Runc
+
+READ_SIZE = 65536
+
+
+class ExecSession:
+    def __init__(
+        self, runc: Runc, container_id: str, process_file: Path, pid_file: Path, *, tty: bool
+    ) -> None:
+        self._runc = runc
+        self._container_id = container_id
+        self._process_file = process_file
+        self._pid_file = pid_file
+        self.tty = tty
+        self._process: Process | None = None
+        self._master = -1
+        self._group: anyio.abc.TaskGroup | None = None
+        send, receive = anyio.create_memory_object_stream[tuple[str, bytes]](16)
+        self._output_send = send
+        self._output = receive
+        self._open_streams = 0
+
+    async def __aenter__(self) -> ExecSession:
+        args = [*self._runc.base_args(), "exec", "--process", str(self._process_file)]
+        args += ["--pid-file", str(self._pid_file)]
+        if not self.tty:
+            self._process = await anyio.open_process([*args, self._container_id])
+            assert self._process.stdout is not None and self._process.stderr is not None
+            self._group = anyio.create_task_group()
+            await self._group.__aenter__()
+            self._open_streams = 2
+            self._group.start_soon(self._pump, "stdout", self._process.stdout)
+            self._group.start_soon(self._pump, "stderr", self._process.stderr)
+            return self
+        # runc allocates the container-side terminal and relays it through its own stdio,
+        # which must be a terminal: it gets the slave of a pty pair, the engine the master.
+        master, slave = os.openpty()
+        try:
+            terminal_modes.setraw(slave)  # pure transport: no echo or line editing on this side
+            self._process = await anyio.open_process(
+                [*args, "--tty", self._container_id],
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self._master = master
+        os.set_blocking(self._master, False)
+        return self
+
+    async def send(self, data: bytes) -> None:
+        """Write to the process's stdin (the terminal with a tty)."""
+        if self._master >= 0:
+            view = memoryview(data)
+            while view:
+                await anyio.wait_writable(self._master)
+                try:
+                    view = view[os.write(self._master, view) :]
+                except BlockingIOError:
+                    continue
+            return
+        assert self._process is not None and self._process.stdin is not None
+        await self._process.stdin.send(data)
+
+    async def close_stdin(self) -> None:
+        if self._process is not None and self._process.stdin is not None:
+            await self._process.stdin.aclose()
+        elif self._master >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._master, b"\x04")  # end of input on a terminal
+
+    async def receive(self) -> tuple[str, bytes]:
+        """Next output chunk: (``"stdout"``/``"stderr"``, bytes); ``("", b"")`` at the end."""
+        if self._master >= 0:
+            while True:
+                await anyio.wait_readable(self._master)
+                try:
+                    data = os.read(self._master, READ_SIZE)
+                except BlockingIOError:
+                    continue
+                except OSError:  # EIO: the terminal's other side is gone
+                    return "", b""
+                return ("stdout", data) if data else ("", b"")
+        while self._open_streams:
+            name, data = await self._output.receive()
+            if data:
+                return name, data
+            self._open_streams -= 1
+        return "", b""
+
+    async def _pump(self, name: str, stream: anyio.abc.ByteReceiveStream) -> None:
+        while True:
+            try:
+                data = await stream.receive(READ_SIZE)
+            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                data = b""
+            await self._output_send.send((name, data))
+            if not data:
+                return
+
+    async def wait(self) -> int:
+        """The exit code of the exec'd process (Docker's: 128 + signal)."""
+        assert self._process is not None
+        code = await self._process.wait()
+        return code if code >= 0 else 128 - code
+
+    async def aclose(self) -> None:
+        if self._group is not None:
+            # Exited here, outside any scope of ours: it was entered in __aenter__.
+            self._group.cancel_scope.cancel()
+            await self._group.__aexit__(None, None, None)
+            self._group = None
+        with anyio.CancelScope(shield=True):
+            if self._process is not None and self._process.returncode is None:
+                with contextlib.suppress(ValueError, OSError):
+                    pid = int(self._pid_file.read_text().strip())
+                    os.kill(pid, signal.SIGKILL)
+                with anyio.move_on_after(5):
+                    await self._process.wait()
+                if self._process.returncode is None:
+                    self._process.kill()
+                    await self._process.wait()
+            self._output_send.close()
+            self._output.close()
+            if self._process is not None:
+                await self._process.aclose()
+            if self._master >= 0:
+                os.close(self._master)
+                self._master = -1
+            self._process_file.unlink(missing_ok=True)
+            self._pid_file.unlink(missing_ok=True)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
