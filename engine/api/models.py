@@ -34,6 +34,8 @@ API_VERSION = "1.41"
 use, so the real clients take code paths that have been observed on the wire."""
 MIN_API_VERSION = "1.24"
 """Oldest version accepted in a ``/v1.NN/`` prefix."""
+ZERO_TIME = "0001-01-01T00:00:00Z"
+"""Go's zero time: what Docker writes for a time that has not happened (clients parse it)."""
 
 
 class DockerModel(BaseModel):
@@ -227,8 +229,8 @@ class ContainerStateModel(DockerModel):
     Pid: int = 0
     ExitCode: int = 0
     Error: str = ""
-    StartedAt: str = "0001-01-01T00:00:00Z"
-    FinishedAt: str = "0001-01-01T00:00:00Z"
+    StartedAt: str = ZERO_TIME
+    FinishedAt: str = ZERO_TIME
     Health: _Health | None = None
 
 
@@ -248,7 +250,7 @@ class ContainerInspect(DockerModel):
     """``GET /containers/{id}/json``."""
 
     Id: str
-    Created: str = ""
+    Created: str = ZERO_TIME
     Path: str = ""
     Args: list[str] = Field(default_factory=list)
     State: ContainerStateModel = Field(default_factory=ContainerStateModel)
@@ -367,7 +369,7 @@ class ImageInspect(DockerModel):
     RepoDigests: list[str] = Field(default_factory=list)
     Parent: str = ""
     Comment: str = ""
-    Created: str = ""
+    Created: str = ZERO_TIME
     Author: str = ""
     Config: ContainerConfig | None = None
     Architecture: str = ""
@@ -441,7 +443,7 @@ class NetworkContainer(DockerModel):
 class Network(DockerModel):
     Name: str
     Id: str
-    Created: str = ""
+    Created: str = ZERO_TIME
     Scope: str = "local"
     Driver: str = "bridge"
     EnableIPv6: bool = False
