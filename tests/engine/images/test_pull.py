@@ -58,22 +58,32 @@ async def test_identical_layer_stacks_are_unpacked_once(pushed, data_root):
     assert all(e.status == "Already exists" for e in events if e.id)
 
 
-async def test_concurrent_pulls_fetch_each_blob_once(pushed, data_root):
+async def test_concurrent_pulls_fetch_each_blob_once_within_the_bound(pushed, data_root):
     requests = []
+    running = 0
+    most = 0
 
-    async with ImageService(data_root) as images:
+    async with ImageService(data_root, max_concurrent_downloads=2) as images:
         client = images.registry()
         original = client.fetch_blob
 
         async def counting(ref, descriptor, ingest, on_bytes=None):
+            nonlocal running, most
             requests.append(descriptor.digest)
-            await original(ref, descriptor, ingest, on_bytes)
+            running += 1
+            most = max(most, running)
+            try:
+                await anyio.sleep(0.05)  # hold the slot: overlapping downloads would show
+                await original(ref, descriptor, ingest, on_bytes)
+            finally:
+                running -= 1
 
         client.fetch_blob = counting  # type: ignore[method-assign]
         async with anyio.create_task_group() as task_group:
-            for name in ("layered", "layered", "base", "zstd"):
+            for name in ("layered", "layered", "base", "zstd", "docker"):
                 task_group.start_soon(images.pull, f"{pushed.host}/test/{name}")
     assert len(requests) == len(set(requests))
+    assert most == 2
 
 
 async def test_zstd_layers(pushed, data_root):
