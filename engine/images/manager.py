@@ -69,6 +69,15 @@ class Progress:
     current: int = 0
     total: int = 0
 
+    def to_message(self) -> dict[str, object]:
+        """The JSON message Docker streams for it (``POST /images/create``, push)."""
+        message: dict[str, object] = {"status": self.status}
+        if self.id:
+            message["id"] = self.id
+        if self.total:
+            message["progressDetail"] = {"current": self.current, "total": self.total}
+        return message
+
 
 ProgressCallback = Callable[[Progress], None]
 

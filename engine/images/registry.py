@@ -184,22 +184,14 @@ class RegistryClient:
         response = await self._send(ref, request, stream=True)
         try:
             await self._check(ref, response, f"blob {descriptor.digest}")
-            buffer = bytearray()
+            # aiter_raw re-chunks to DOWNLOAD_CHUNK: one thread hop (hash + write) per MB
             async for chunk in response.aiter_raw(DOWNLOAD_CHUNK):
-                buffer += chunk
-                if ingest.size + len(buffer) > descriptor.size:
+                if ingest.size + len(chunk) > descriptor.size:
                     raise DigestMismatch(
                         f"blob {descriptor.digest}: the registry sent more than the "
                         f"{descriptor.size} bytes the manifest announces"
                     )
-                if len(buffer) >= DOWNLOAD_CHUNK:
-                    data = bytes(buffer)
-                    buffer.clear()
-                    await anyio.to_thread.run_sync(ingest.write, data)
-                    if on_bytes:
-                        on_bytes(ingest.size)
-            if buffer:
-                await anyio.to_thread.run_sync(ingest.write, bytes(buffer))
+                await anyio.to_thread.run_sync(ingest.write, chunk)
                 if on_bytes:
                     on_bytes(ingest.size)
         except httpx.TransportError as exc:
