@@ -343,12 +343,14 @@ class ContainerRuntime:
             for target, content in files.items():
                 host_file = directory / target.strip("/").replace("/", "_")
                 host_file.write_text(content)
+                # Docker makes them read-only along with a read-only root.
+                read_only = ["ro"] if merged.host_config.readonly_rootfs else []
                 etc_mounts.append(
                     {
                         "destination": target,
                         "type": "bind",
                         "source": str(host_file),
-                        "options": ["rbind", "rprivate"],
+                        "options": ["rbind", "rprivate", *read_only],
                     }
                 )
             anonymous = [t for t in merged.volumes if f"anonymous:{t}" in volume_paths]

@@ -1,0 +1,204 @@
+"""Differential tests: the same busybox root and settings on Docker and on engine.runtime.
+
+Run where a Docker engine answers (``DOCKER_HOST``, or the default socket; see
+../shared/tools/install-oracle.sh; a private dockerd with ``--iptables=false
+--bridge=none`` is enough). The root file system is imported into Docker with
+``docker import``, so no registry is involved; containers run with ``--network none``.
+
+Compared from inside: capability sets, groups, seccomp mode, no_new_privs (status), id,
+hostname, working directory, environment, the mount table (mount point, options, type,
+super options; the root's own file system aside), masked and read-only paths, the limits
+that were set, and exit codes. Known, intended differences: Docker releases before 25 do not
+mask /proc/interrupts and /sys/devices/virtual/powercap; engine.runtime follows current
+Docker.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+
+import pytest
+from runtime_helpers import make_busybox_rootfs, needs_runtime, runtime_in
+
+from engine.runtime.config import ContainerConfig
+
+PROBE = r"""
+echo "== status"; grep -E '^(Cap|Groups|NoNewPrivs|Seccomp:)' /proc/self/status
+echo "== id"; id; echo "== hostname"; hostname; echo "== pwd"; pwd
+echo "== env"; env | sort
+echo "== nofile"; ulimit -n
+echo "== mounts"
+sed 's/ - / | /' /proc/self/mountinfo | awk -F' [|] ' '{split($1, a, " "); split($2, b, " "); print a[5], a[6], b[1], b[3]}' | sort
+echo "== masked"
+for p in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /sys/firmware /proc/acpi /proc/scsi; do
+  if [ -e $p ]; then ls -ld $p | cut -c1-1; else echo absent; fi
+done
+echo "== readonly"
+for p in /proc/sys/kernel/domainname /proc/sysrq-trigger /proc/bus /proc/fs /proc/irq; do
+  (touch $p/x 2>/dev/null || echo x > $p) 2>&1 | sed 's/.*: //' | head -1
+done
+echo "== root"; (touch /probe) 2>&1 | sed 's/.*: //'
+"""
+NEWER_MASKS = ("/proc/interrupts", "/sys/devices/virtual/powercap")
+
+
+def _docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+pytestmark = [
+    pytest.mark.oracle,
+    pytest.mark.root,
+    pytest.mark.anyio,
+    needs_runtime,
+    pytest.mark.skipif(not _docker_available(), reason="no Docker engine answers (oracle)"),
+]
+
+
+def sections(output: str) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    current = ""
+    for line in output.splitlines():
+        if line.startswith("== "):
+            current = line[3:]
+            result[current] = []
+        elif current:
+            result[current].append(line.rstrip())
+    mounts = [
+        line
+        for line in result.get("mounts", [])
+        if line.split(" ")[0] != "/" and line.split(" ")[0] not in NEWER_MASKS
+    ]
+    result["mounts"] = mounts
+    return result
+
+
+@pytest.fixture
+def docker_image(tmp_path):
+    root = make_busybox_rootfs(tmp_path / "image-root")
+    tag = f"pycompose-oracle:{uuid.uuid4().hex[:12]}"
+    tar = subprocess.Popen(["tar", "-C", str(root), "-cf", "-", "."], stdout=subprocess.PIPE)
+    subprocess.run(
+        ["docker", "import", "-", tag], stdin=tar.stdout, check=True, capture_output=True
+    )
+    tar.wait()
+    try:
+        yield tag
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+
+
+def docker_run(image: str, args: list[str], script: str) -> tuple[int, str]:
+    name = f"pycompose-oracle-{uuid.uuid4().hex[:12]}"
+    try:
+        result = subprocess.run(
+            [
+                "docker",
+                "run",
+                "--name",
+                name,
+                "--network",
+                "none",
+                *args,
+                image,
+                "sh",
+                "-c",
+                script,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+async def ours_run(runtime, rootfs, fields: dict, script: str) -> tuple[int, str]:
+    config = ContainerConfig.model_validate({"Cmd": ["sh", "-c", script], **fields})
+    info = await runtime.create(config, rootfs=str(rootfs))
+    await runtime.start(info.id)
+    code = await runtime.wait(info.id)
+    lines = [entry.message.decode() async for entry in runtime.logs(info.id)]
+    await runtime.remove(info.id)
+    return code, "\n".join(lines)
+
+
+SCENARIOS = {
+    "defaults": (
+        ["--hostname", "oracle", "-e", "A=1", "-w", "/srv"],
+        {"Hostname": "oracle", "Env": ["A=1"], "WorkingDir": "/srv"},
+        "",
+    ),
+    "hardened": (
+        [
+            "--hostname",
+            "oracle",
+            "-u",
+            "app",
+            "--group-add",
+            "daemon",
+            "--cap-add",
+            "NET_ADMIN",
+            "--cap-drop",
+            "CHOWN",
+            "--ulimit",
+            "nofile=512:1024",
+            "--read-only",
+            "--tmpfs",
+            "/run:size=1m",
+            "--shm-size",
+            "128m",
+            "--security-opt",
+            "no-new-privileges",
+        ],
+        {
+            "Hostname": "oracle",
+            "User": "app",
+            "HostConfig": {
+                "GroupAdd": ["daemon"],
+                "CapAdd": ["NET_ADMIN"],
+                "CapDrop": ["CHOWN"],
+                "Ulimits": [{"Name": "nofile", "Soft": 512, "Hard": 1024}],
+                "ReadonlyRootfs": True,
+                "Tmpfs": {"/run": "size=1m"},
+                "ShmSize": 128 << 20,
+                "SecurityOpt": ["no-new-privileges"],
+            },
+        },
+        "; exit 3",
+    ),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+async def test_the_inside_view_matches_docker(scenario, docker_image, tmp_path, rootfs):
+    docker_args, fields, suffix = SCENARIOS[scenario]
+    script = PROBE + suffix
+    docker_code, docker_output = docker_run(docker_image, docker_args, script)
+    async with runtime_in(tmp_path) as runtime:
+        our_code, our_output = await ours_run(runtime, rootfs, fields, script)
+    assert our_code == docker_code
+    expected, actual = sections(docker_output), sections(our_output)
+    if scenario == "defaults":
+        # The open-files limit is inherited from the engine's own process on both sides.
+        expected.pop("nofile"), actual.pop("nofile")
+    for name in expected:
+        assert actual.get(name) == expected[name], (
+            f"section {name}: {actual.get(name)} != {expected[name]}"
+        )
+    assert set(actual) == set(expected)
