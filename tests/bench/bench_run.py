@@ -3,8 +3,10 @@
     .venv/bin/python tests/bench/bench_run.py [--runs 20] [--containers 50] [--megabytes 100]
 
 1. run to completion of busybox ``true``: create, start, wait, remove through
-   ContainerRuntime, against raw ``runc run`` of a prepared bundle (same config.json),
-   interleaved; median and spread (min-max). Target: at most 1.5x raw runc.
+   ContainerRuntime, against raw ``runc run`` of a prepared bundle (same config.json) and,
+   when a Docker engine answers (DOCKER_HOST), ``docker run --rm --network none`` of the
+   same root imported as an image; interleaved; median and spread (min-max).
+   Target: at most 1.5x raw runc.
 2. a container writing 100 MB to stdout: time until all of it is in the log, throughput,
    peak memory of conmon (VmHWM) and of this process (ru_maxrss before/after).
    Target: >= 100 MB/s, memory not growing with the volume.
@@ -62,6 +64,22 @@ def status_kib(pid: int, field: str) -> int:
     return 0
 
 
+def docker_image(rootfs: Path) -> str:
+    """The root imported into a Docker engine, if one answers; "" otherwise."""
+    if shutil.which("docker") is None:
+        return ""
+    info = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=10)
+    if info.returncode != 0:
+        return ""
+    tag = "pycompose-bench:busybox"
+    tar = subprocess.Popen(["tar", "-C", str(rootfs), "-cf", "-", "."], stdout=subprocess.PIPE)
+    subprocess.run(
+        ["docker", "import", "-", tag], stdin=tar.stdout, capture_output=True, check=True
+    )
+    tar.wait()
+    return tag
+
+
 async def bench_run_to_completion(
     runtime: ContainerRuntime, rootfs: Path, work: Path, runs: int
 ) -> None:
@@ -75,7 +93,18 @@ async def bench_run_to_completion(
     raw_root = work / "raw-runc"
     ours: list[float] = []
     raw: list[float] = []
+    docker: list[float] = []
+    image = docker_image(rootfs)
     for index in range(runs + 2):
+        if image:
+            started = time.perf_counter()
+            subprocess.run(
+                ["docker", "run", "--rm", "--network", "none", image, "true"],
+                capture_output=True,
+                check=True,
+            )
+            if index >= 2:
+                docker.append(time.perf_counter() - started)
         started = time.perf_counter()
         result = subprocess.run(
             ["runc", "--root", str(raw_root), "run", "--bundle", str(bundle), f"raw{index}"],
@@ -102,6 +131,9 @@ async def bench_run_to_completion(
     print(f"   raw runc run : {spread(raw)}")
     print(f"   pycompose    : {spread(ours)}")
     print(f"   ratio        : {ratio:.2f}x raw runc (target <= 1.5x)")
+    if docker:
+        print(f"   docker run --rm: {spread(docker)}")
+        subprocess.run(["docker", "rmi", "-f", image], capture_output=True, check=False)
 
 
 async def bench_log_throughput(runtime: ContainerRuntime, rootfs: Path, megabytes: int) -> None:
