@@ -471,12 +471,24 @@ class ContainerRuntime:
         self._tasks.start_soon(self._supervise, container, name=f"supervise {container.id[:12]}")
 
     async def _supervise(self, container: _Container) -> None:
-        async with anyio.create_task_group() as run_group:
-            if container.probe is not None:
-                run_group.start_soon(self._health_loop, container, container.probe)
-            exit_code = await monitor.wait_exit(container.paths)
-            run_group.cancel_scope.cancel()
-        await self._on_exit(container, exit_code)
+        """Wait for the run's end, then record it and apply the restart policy.
+
+        Error handling: a failure here concerns one container only; it is recorded as the
+        container's error (state ``dead``) instead of ending the runtime's task group.
+        """
+        try:
+            async with anyio.create_task_group() as run_group:
+                if container.probe is not None:
+                    run_group.start_soon(self._health_loop, container, container.probe)
+                exit_code = await monitor.wait_exit(container.paths)
+                run_group.cancel_scope.cancel()
+            await self._on_exit(container, exit_code)
+        except Exception as exc:  # contained to this container, see above
+            container.error = f"supervision failed: {exc}"
+            container.state = S.DEAD
+            container.stopped.set()
+            with contextlib.suppress(OSError):
+                self._save(container)
 
     async def _on_exit(self, container: _Container, exit_code: int) -> None:
         container.exit_code = exit_code
@@ -523,7 +535,10 @@ class ContainerRuntime:
                 continue
             started = time.time()
             with anyio.move_on_after(probe.timeout) as scope:
-                result = await self._exec_in(container, list(probe.command))
+                try:
+                    result = await self._exec_in(container, list(probe.command))
+                except (OSError, RuntimeExitError) as exc:
+                    result = ExecResult(-1, b"", str(exc).encode())
             if scope.cancelled_caught:
                 record = HealthResult(
                     started, time.time(), -1, f"Health check exceeded timeout ({probe.timeout}s)"
@@ -839,10 +854,14 @@ class ContainerRuntime:
                     continue
                 if size < container.log_max_size:
                     continue
-                logfiles.rotate(log, container.log_max_files)
+                try:
+                    logfiles.rotate(log, container.log_max_files)
+                except OSError:
+                    continue  # removed meanwhile
                 if monitor.request_log_reopen(container.paths):
                     await anyio.sleep(0.05)
-                    logfiles.prune_after_reopen(log, container.log_max_files)
+                    with contextlib.suppress(OSError):
+                        logfiles.prune_after_reopen(log, container.log_max_files)
 
     # --- persistence ------------------------------------------------------------------
 
