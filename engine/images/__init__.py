@@ -18,8 +18,9 @@ from engine.images.errors import (
     UnsafeLayer,
     UnsupportedMediaType,
 )
-from engine.images.manager import ImageService, Progress, ProgressCallback
+from engine.images.manager import ImageService
 from engine.images.overlay import Mount
+from engine.images.progress import Progress, ProgressCallback
 from engine.images.reference import Reference, parse_reference
 from engine.images.store import ImageRecord, LayerRecord
 

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColum
 
 from compose.errors import PycomposeError
 from engine.images.manager import ImageService
-from engine.images.manager import Progress as ProgressEvent
+from engine.images.progress import Progress as ProgressEvent
 from engine.images.reference import parse_reference
 from engine.images.store import DEFAULT_DATA_ROOT, ImageRecord
 

@@ -7,14 +7,12 @@ containers; ``remove``/``prune`` collect what no image uses any more.
 Invariants:
 
 1. A blob is in the store only if it verified; a layer dir exists only if complete.
-2. Every blob and layer is fetched/unpacked once, even when pulls race: the first
-   one registers an ``anyio.Event`` per digest (per chain ID for unpacks), the
-   others wait for it and then find the result in the store.
+2. Every blob and layer is fetched/unpacked once, even when pulls race (pull.py).
 3. An image record is written last, when everything it refers to is in place. A
    pull that fails removes what it added that no image refers to: the store is
    as it was.
-4. Layers unpack in parallel, each as soon as its blob is in: a layer dir holds only
-   its own diff, and chain IDs come from the config, so no layer waits for another.
+4. Layers unpack in parallel, while they download: a layer dir holds only its own
+   diff, and chain IDs come from the config, so no layer waits for another.
 5. Garbage collection removes blobs and layer dirs that no record refers to; it
    skips while pulls are running (the next collection catches up).
 """
@@ -22,25 +20,30 @@ Invariants:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import functools
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
-from compose.errors import PycomposeError
 from engine.api.errors import InvalidParameter
 from engine.images import archive, overlay, unpack
 from engine.images import manifest as mf
 from engine.images.auth import Credentials, load_credentials
 from engine.images.errors import ImageInUse, ImageNotFound, InvalidImage, InvalidReference
+from engine.images.progress import (
+    Progress,
+    ProgressCallback,
+    ignore_progress,
+    short_digest,
+)
+from engine.images.pull import Added, Fetcher
+from engine.images.push import push_blobs
 from engine.images.reference import Reference, is_image_id, parse_reference
 from engine.images.registry import RegistryClient
 from engine.images.store import (
@@ -55,58 +58,6 @@ from engine.images.store import (
 
 DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3
 DEFAULT_MAX_CONCURRENT_UNPACKS = 3
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Progress:
-    """One progress event, in Docker's words (``Downloading``, ``Pull complete``…).
-
-    ``id`` is the layer's short digest (12 hex), or "" for the image as a whole.
-    """
-
-    id: str
-    status: str
-    current: int = 0
-    total: int = 0
-
-    def to_message(self) -> dict[str, object]:
-        """The JSON message Docker streams for it (``POST /images/create``, push)."""
-        message: dict[str, object] = {"status": self.status}
-        if self.id:
-            message["id"] = self.id
-        if self.total:
-            message["progressDetail"] = {"current": self.current, "total": self.total}
-        return message
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
-def _short(digest: str) -> str:
-    return digest.removeprefix("sha256:")[:12]
-
-
-def _noop(_: Progress) -> None:
-    return None
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    out: list[BaseException] = []
-    for error in group.exceptions:
-        out += _leaves(error) if isinstance(error, BaseExceptionGroup) else [error]
-    return out
-
-
-@contextlib.contextmanager
-def _first_error() -> Iterator[None]:
-    """Raise the first pycompose error of a task group's failures, not the group."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        for error in _leaves(group):
-            if isinstance(error, PycomposeError):
-                raise error from group
-        raise
 
 
 class ImageService:
@@ -148,10 +99,15 @@ class ImageService:
         self._insecure = tuple(insecure_registries)
         self._transport = transport
         self._registry: RegistryClient | None = None
-        self._limiter = anyio.CapacityLimiter(max_concurrent_downloads)
-        self._unpack_limiter = anyio.CapacityLimiter(max_concurrent_unpacks)
-        self._downloads: dict[str, anyio.Event] = {}
-        self._unpacks: dict[str, anyio.Event] = {}
+        self.fetcher = Fetcher(
+            self.blobs,
+            self.layers_root,
+            self.links_root,
+            self.registry,
+            max_concurrent_downloads=max_concurrent_downloads,
+            max_concurrent_unpacks=max_concurrent_unpacks,
+        )
+        self._push_limiter = anyio.CapacityLimiter(max_concurrent_downloads)
         self._active_pulls = 0
 
     async def __aenter__(self) -> ImageService:
@@ -264,7 +220,7 @@ class ImageService:
         :class:`DigestMismatch`, :class:`InvalidImage`, :class:`UnsupportedMediaType`,
         :class:`RegistryError`. On error the store is left as it was.
         """
-        emit = progress or _noop
+        emit = progress or ignore_progress
         ref = parse_reference(reference)
         wanted = mf.parse_platform(platform) if isinstance(platform, str) else platform
         wanted = wanted or self.platform
@@ -279,10 +235,10 @@ class ImageService:
             parsed = mf.parse(data, media_type or chosen.media_type)
             if not isinstance(parsed, mf.Manifest):
                 raise InvalidImage(f"{ref}: an index inside an index is not supported")
-        added: list[tuple[str, str]] = []
+        added: Added = []
         self._active_pulls += 1
         try:
-            record = await self._pull_manifest(
+            record = await self.fetcher.pull_manifest(
                 ref, parsed, data, manifest_digest, emit=emit, added=added
             )
             record = record.model_copy(
@@ -302,239 +258,7 @@ class ImageService:
         emit(Progress("", f"Status: Downloaded image for {ref.familiar()}"))
         return record
 
-    async def _pull_manifest(
-        self,
-        ref: Reference,
-        manifest: mf.Manifest,
-        data: bytes,
-        manifest_digest: str,
-        *,
-        emit: ProgressCallback,
-        added: list[tuple[str, str]],
-    ) -> ImageRecord:
-        await self._ensure_blob(ref, manifest.config, emit, added, quiet=True)
-        config = mf.parse_config(self.blobs.read_bytes(manifest.config.digest))
-        diff_ids: list[str] = config["rootfs"]["diff_ids"]
-        if len(diff_ids) != len(manifest.layers):
-            raise InvalidImage(
-                f"{ref}: the manifest has {len(manifest.layers)} layers but the config "
-                f"lists {len(diff_ids)} diff IDs"
-            )
-        chains = mf.chain_ids(diff_ids)
-        with _first_error():
-            async with anyio.create_task_group() as task_group:
-                for i, layer in enumerate(manifest.layers):
-                    task_group.start_soon(
-                        functools.partial(
-                            self._pull_layer,
-                            ref,
-                            layer,
-                            diff_id=diff_ids[i],
-                            chain_id=chains[i],
-                            emit=emit,
-                            added=added,
-                        )
-                    )
-        added.append(("blob", manifest_digest))  # before: a cancelled wait may follow a done write
-        await anyio.to_thread.run_sync(self.blobs.write_bytes, data, manifest_digest)
-        return ImageRecord(
-            id=manifest.config.digest,
-            manifest_digest=manifest_digest,
-            manifest_media_type=manifest.media_type,
-            config_digest=manifest.config.digest,
-            layers=tuple(
-                LayerRecord(
-                    digest=layer.digest,
-                    media_type=layer.media_type,
-                    size=layer.size,
-                    diff_id=diff_ids[i],
-                    chain_id=chains[i],
-                )
-                for i, layer in enumerate(manifest.layers)
-            ),
-            created=config.get("created"),
-            os=config.get("os", "linux"),
-            architecture=config.get("architecture", "amd64"),
-            variant=config.get("variant"),
-        )
-
-    async def _pull_layer(
-        self,
-        ref: Reference,
-        layer: mf.Descriptor,
-        *,
-        diff_id: str,
-        chain_id: str,
-        emit: ProgressCallback,
-        added: list[tuple[str, str]],
-    ) -> None:
-        short = _short(layer.digest)
-        if self.blobs.has(layer.digest) and unpack.layer_dir(self.layers_root, chain_id).is_dir():
-            emit(Progress(short, "Already exists", layer.size, layer.size))
-            return
-        if (
-            self.blobs.has(layer.digest)
-            or layer.digest in self._downloads
-            or chain_id in self._unpacks
-            or unpack.layer_dir(self.layers_root, chain_id).is_dir()
-        ):
-            await self._ensure_blob(ref, layer, emit, added)
-            await self._ensure_unpacked(layer.digest, diff_id, chain_id, emit, added)
-        else:
-            await self._download_and_unpack(ref, layer, diff_id, chain_id, emit, added)
-        emit(Progress(short, "Pull complete", layer.size, layer.size))
-
-    async def _download_and_unpack(
-        self,
-        ref: Reference,
-        layer: mf.Descriptor,
-        diff_id: str,
-        chain_id: str,
-        emit: ProgressCallback,
-        added: list[tuple[str, str]],
-    ) -> None:
-        """Unpack the layer while it downloads: the extractor reads the blob as it grows.
-
-        The layer dir appears only once the blob verified (the reader sees its end only
-        after the commit) and its diff ID matched; on any failure both are discarded.
-        """
-        digest, short = layer.digest, _short(layer.digest)
-        downloaded = self._downloads[digest] = anyio.Event()
-        unpacked = self._unpacks[chain_id] = anyio.Event()
-        started = anyio.Event()
-        try:
-            with (
-                await anyio.to_thread.run_sync(self.blobs.ingest) as ingest,
-                unpack.GrowingFile(ingest.path) as feed,
-            ):
-
-                async def download() -> None:
-                    try:
-                        async with self._limiter:
-                            started.set()
-                            emit(Progress(short, "Downloading", 0, layer.size))
-
-                            def on_bytes(count: int) -> None:
-                                feed.advance(count)
-                                emit(Progress(short, "Downloading", count, layer.size))
-
-                            await self.registry().fetch_blob(ref, layer, ingest, on_bytes)
-                            emit(Progress(short, "Verifying Checksum", ingest.size, layer.size))
-                            added.append(("blob", digest))
-                            await anyio.to_thread.run_sync(ingest.commit, digest, layer.size)
-                        feed.finish()
-                        emit(Progress(short, "Download complete", layer.size, layer.size))
-                    except BaseException:
-                        feed.fail()
-                        started.set()
-                        raise
-
-                async def extract() -> None:
-                    await started.wait()
-                    emit(Progress(short, "Extracting"))
-                    added.append(("layer", chain_id))
-                    await anyio.to_thread.run_sync(
-                        unpack.unpack_layer,
-                        feed,
-                        self.layers_root,
-                        self.links_root,
-                        chain_id,
-                        diff_id,
-                        limiter=self._unpack_limiter,
-                    )
-
-                with _first_error():
-                    async with anyio.create_task_group() as task_group:
-                        task_group.start_soon(download)
-                        task_group.start_soon(extract)
-        finally:
-            del self._downloads[digest]
-            del self._unpacks[chain_id]
-            downloaded.set()
-            unpacked.set()
-
-    async def _ensure_blob(
-        self,
-        ref: Reference,
-        descriptor: mf.Descriptor,
-        emit: ProgressCallback,
-        added: list[tuple[str, str]],
-        *,
-        quiet: bool = False,
-    ) -> None:
-        digest = descriptor.digest
-        short = _short(digest)
-        while True:
-            if self.blobs.has(digest):
-                return
-            pending = self._downloads.get(digest)
-            if pending is None:
-                break
-            emit(Progress(short, "Waiting", 0, descriptor.size))
-            await pending.wait()
-        event = self._downloads[digest] = anyio.Event()
-        try:
-            async with self._limiter:
-                if not quiet:
-                    emit(Progress(short, "Downloading", 0, descriptor.size))
-
-                def on_bytes(count: int) -> None:
-                    if not quiet:
-                        emit(Progress(short, "Downloading", count, descriptor.size))
-
-                with await anyio.to_thread.run_sync(self.blobs.ingest) as ingest:
-                    await self.registry().fetch_blob(ref, descriptor, ingest, on_bytes)
-                    if not quiet:
-                        emit(Progress(short, "Verifying Checksum", ingest.size, descriptor.size))
-                    added.append(("blob", digest))
-                    await anyio.to_thread.run_sync(ingest.commit, digest, descriptor.size)
-            if not quiet:
-                emit(Progress(short, "Download complete", descriptor.size, descriptor.size))
-        finally:
-            del self._downloads[digest]
-            event.set()
-
-    async def _ensure_unpacked(
-        self,
-        blob_digest: str,
-        diff_id: str,
-        chain_id: str,
-        emit: ProgressCallback,
-        added: list[tuple[str, str]],
-    ) -> None:
-        while True:
-            if unpack.layer_dir(self.layers_root, chain_id).is_dir():
-                await anyio.to_thread.run_sync(
-                    unpack.unpack_layer,
-                    self.blobs.path(blob_digest),
-                    self.layers_root,
-                    self.links_root,
-                    chain_id,
-                    diff_id,
-                )  # makes sure the short link exists
-                return
-            pending = self._unpacks.get(chain_id)
-            if pending is None:
-                break
-            await pending.wait()
-        event = self._unpacks[chain_id] = anyio.Event()
-        try:
-            emit(Progress(_short(blob_digest), "Extracting"))
-            added.append(("layer", chain_id))
-            await anyio.to_thread.run_sync(
-                unpack.unpack_layer,
-                self.blobs.path(blob_digest),
-                self.layers_root,
-                self.links_root,
-                chain_id,
-                diff_id,
-                limiter=self._unpack_limiter,
-            )
-        finally:
-            del self._unpacks[chain_id]
-            event.set()
-
-    def _forget(self, added: list[tuple[str, str]]) -> None:
+    def _forget(self, added: Added) -> None:
         """Undo a failed pull or load: drop what it added that no record refers to."""
         if self._active_pulls:
             return
@@ -555,7 +279,7 @@ class ImageService:
         chunk_size: int | None = None,
     ) -> str:
         """Push the local image named ``reference`` to its registry; return the manifest digest."""
-        emit = progress or _noop
+        emit = progress or ignore_progress
         ref = parse_reference(reference)
         record = self.resolve(reference)
         manifest_bytes, media_type = await anyio.to_thread.run_sync(self._manifest_for, record)
@@ -570,37 +294,16 @@ class ImageService:
         sources = [s for s in dict.fromkeys(sources) if s != ref.path]
         emit(Progress("", f"The push refers to repository [{ref.name}]"))
 
-        async def push_blob(descriptor: mf.Descriptor) -> None:
-            short = _short(descriptor.digest)
-            async with self._limiter:
-                if await client.blob_exists(ref, descriptor.digest):
-                    emit(Progress(short, "Layer already exists", descriptor.size, descriptor.size))
-                    return
-                location = None
-                for source in sources:
-                    location = await client.mount_blob(ref, descriptor.digest, source)
-                    if location is None:
-                        emit(
-                            Progress(
-                                short, f"Mounted from {source}", descriptor.size, descriptor.size
-                            )
-                        )
-                        return
-                emit(Progress(short, "Pushing", 0, descriptor.size))
-                await client.upload_blob(
-                    ref,
-                    descriptor.digest,
-                    self.blobs.path(descriptor.digest),
-                    location=location,
-                    chunk_size=chunk_size,
-                    on_bytes=lambda n: emit(Progress(short, "Pushing", n, descriptor.size)),
-                )
-                emit(Progress(short, "Pushed", descriptor.size, descriptor.size))
-
-        with _first_error():
-            async with anyio.create_task_group() as task_group:
-                for descriptor in (*manifest.layers, manifest.config):
-                    task_group.start_soon(push_blob, descriptor)
+        await push_blobs(
+            client,
+            ref,
+            self.blobs,
+            (*manifest.layers, manifest.config),
+            mount_sources=sources,
+            limiter=self._push_limiter,
+            emit=emit,
+            chunk_size=chunk_size,
+        )
         tag = ref.tag or ref.digest or "latest"
         digest = await client.put_manifest(ref, tag, manifest_bytes, media_type)
         await anyio.to_thread.run_sync(
@@ -663,7 +366,7 @@ class ImageService:
             ref = parse_reference(name)
             if str(ref) in record.repo_tags:
                 by_tag = str(ref)
-        short = _short(record.id)
+        short = short_digest(record.id)
         in_use = self._in_use(record.id) or self._is_mounted(record)
         if by_tag and len(record.repo_tags) > 1:
             await anyio.to_thread.run_sync(self.records.untag, record.id, by_tag)
@@ -804,7 +507,7 @@ class ImageService:
         """
         images, close = await anyio.to_thread.run_sync(archive.read_archive, path, self.platform)
         loaded = []
-        added: list[tuple[str, str]] = []
+        added: Added = []
         try:
             for image in images:
                 names = list(image.names)
@@ -822,7 +525,7 @@ class ImageService:
         return loaded
 
     async def _load_one(
-        self, image: archive.ArchiveImage, names: list[str], added: list[tuple[str, str]]
+        self, image: archive.ArchiveImage, names: list[str], added: Added
     ) -> ImageRecord:
         config = mf.parse_config(image.config)
         tags = tuple(str(parse_reference(n)) for n in names)
@@ -879,7 +582,7 @@ class ImageService:
         return record
 
     def _ingest_file(
-        self, opener: Callable[[], Any], expected: str | None, added: list[tuple[str, str]]
+        self, opener: Callable[[], Any], expected: str | None, added: Added
     ) -> tuple[str, int, str]:
         with opener() as source, self.blobs.ingest() as ingest:
             head = b""
