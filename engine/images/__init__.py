@@ -20,7 +20,7 @@ from engine.images.errors import (
 )
 from engine.images.manager import ImageService
 from engine.images.overlay import Mount
-from engine.images.progress import Progress, ProgressCallback
+from engine.images.progress import Progress, ProgressCallback, into_stream
 from engine.images.reference import Reference, parse_reference
 from engine.images.store import ImageRecord, LayerRecord
 
@@ -41,5 +41,6 @@ __all__ = [
     "RegistryError",
     "UnsafeLayer",
     "UnsupportedMediaType",
+    "into_stream",
     "parse_reference",
 ]

@@ -11,6 +11,9 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
 
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
 from compose.errors import PycomposeError
 
 
@@ -64,3 +67,24 @@ def first_error() -> Iterator[None]:
             if isinstance(error, PycomposeError):
                 raise error from group
         raise
+
+
+def into_stream(send: MemoryObjectSendStream[Progress]) -> ProgressCallback:
+    """A callback that forwards events into a memory object stream (an async event stream).
+
+    Give it a stream with an unbounded buffer (``math.inf``): a pull emits about one event
+    per MB and layer, and the callback must never block the pull. Events sent after the
+    receiver went away are dropped.
+
+    Example::
+
+        send, receive = anyio.create_memory_object_stream[Progress](math.inf)
+        task_group.start_soon(images.pull, name, progress=into_stream(send))
+        async for event in receive: ...
+    """
+
+    def forward(event: Progress) -> None:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+            send.send_nowait(event)
+
+    return forward

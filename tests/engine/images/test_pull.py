@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 
@@ -188,3 +189,23 @@ async def test_bearer_token_flow(token_registry, busybox_layout, data_root):
 
 def test_reference_of_pulled_image_is_normalised():
     assert str(parse_reference("127.0.0.1:5000/test/base")) == "127.0.0.1:5000/test/base:latest"
+
+
+async def test_progress_as_an_async_event_stream(pushed, data_root):
+    from engine.images import Progress, into_stream
+
+    send, receive = anyio.create_memory_object_stream[Progress](math.inf)
+    statuses = []
+
+    async def consume():
+        async with receive:
+            async for event in receive:
+                statuses.append(event.status)
+
+    async with ImageService(data_root) as images, anyio.create_task_group() as task_group:
+        task_group.start_soon(consume)
+        async with send:
+            await images.pull(f"{pushed.host}/test/layered", progress=into_stream(send))
+    assert statuses[0].startswith("Pulling from")
+    assert statuses.count("Pull complete") == 3
+    assert statuses[-1].startswith("Status: Downloaded image")
