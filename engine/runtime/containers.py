@@ -23,6 +23,7 @@ import platform
 import secrets
 import shutil
 import signal as signals
+import stat
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,11 +37,17 @@ from anyio.abc import TaskGroup
 from engine.api.errors import Conflict, InvalidParameter, NotFound
 from engine.runtime import logs as logfiles
 from engine.runtime import monitor
-from engine.runtime.config import ContainerConfig, ImageConfig
+from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.mounts import user_mounts
 from engine.runtime.runc import Runc, RuntimeExitError, signal_number
-from engine.runtime.spec import SpecContext, build_spec, exec_process, merge_image_config
+from engine.runtime.spec import (
+    HostDevice,
+    SpecContext,
+    build_spec,
+    exec_process,
+    merge_image_config,
+)
 from engine.runtime.state import (
     ContainerState,
     HealthProbe,
@@ -153,6 +160,27 @@ def _find_init() -> str:
         if path:
             return path
     return "/usr/bin/tini-static"
+
+
+def _host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
+    """``os.stat`` of each device the container maps (``devices: [/dev/fuse]``)."""
+    devices: dict[str, HostDevice] = {}
+    for mapping in host_config.devices:
+        try:
+            info = os.stat(mapping.path_on_host)
+        except OSError:
+            continue  # spec.build_spec reports it with the path
+        if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+            devices[mapping.path_on_host] = HostDevice(
+                path=mapping.path_on_host,
+                kind="c" if stat.S_ISCHR(info.st_mode) else "b",
+                major=os.major(info.st_rdev),
+                minor=os.minor(info.st_rdev),
+                file_mode=stat.S_IMODE(info.st_mode),
+                uid=info.st_uid,
+                gid=info.st_gid,
+            )
+    return devices
 
 
 def _read_text(path: Path) -> str:
@@ -365,8 +393,12 @@ class ContainerRuntime:
                 rootfs=rootfs,
                 passwd_text=_read_text(root / "etc/passwd"),
                 group_text=_read_text(root / "etc/group"),
-                mounts=mounts,
-                namespace_paths=namespace_paths,
+                mounts=[*mounts, *self._volumes_from(merged.host_config.volumes_from)],
+                namespace_paths={
+                    **self._joined_namespaces(merged.host_config),
+                    **namespace_paths,
+                },
+                host_devices=_host_devices(merged.host_config),
                 init_path=self.init_path,
                 cgroup_version=self._cgroup_version,
                 machine=self._machine,
@@ -414,6 +446,47 @@ class ContainerRuntime:
         self._containers[container_id] = container
         self._save(container)
         return self.inspect(container_id)
+
+    def _joined_namespaces(self, host_config: HostConfig) -> dict[str, str]:
+        """``container:<name>`` modes -> the running container's namespace files."""
+        paths: dict[str, str] = {}
+        modes = {
+            "pid": host_config.pid_mode,
+            "ipc": host_config.ipc_mode,
+            "network": host_config.network_mode,
+            "uts": host_config.uts_mode,
+        }
+        for kind, mode in modes.items():
+            if not mode.startswith("container:"):
+                continue
+            other = self._get(mode.removeprefix("container:"))
+            if other.state not in (S.RUNNING, S.PAUSED) or not other.pid:
+                raise Conflict(
+                    f"cannot join the {kind} namespace of container {other.name}: "
+                    "it is not running",
+                    hint="start that container first",
+                )
+            paths[kind] = f"/proc/{other.pid}/ns/{'net' if kind == 'network' else kind}"
+        return paths
+
+    def _volumes_from(self, sources: Sequence[str]) -> list[dict[str, Any]]:
+        """The volumes and binds of other containers (``volumes_from: [name[:ro|rw]]``)."""
+        mounts: list[dict[str, Any]] = []
+        for source in sources:
+            name, _, mode = source.partition(":")
+            other = self._get(name)
+            spec = json.loads((other.directory / "config.json").read_text())
+            own_files = str(other.directory)
+            for mount in spec["mounts"]:
+                if mount["type"] != "bind" or mount["source"].startswith(own_files):
+                    continue
+                if mount["destination"] == "/sbin/docker-init":
+                    continue
+                options = [o for o in mount.get("options", []) if o not in ("ro", "rw")]
+                if mode == "ro" or (mode != "rw" and "ro" in mount.get("options", [])):
+                    options.append("ro")
+                mounts.append({**mount, "options": options})
+        return mounts
 
     # --- start, supervision -----------------------------------------------------------
 

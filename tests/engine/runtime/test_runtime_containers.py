@@ -418,3 +418,30 @@ async def test_interactive_exec_with_and_without_a_tty(tmp_path, rootfs):
             await session.send(b"exit 3\n")
             assert await session.wait() == 3
         await runtime.remove(info.id, force=True)
+
+
+async def test_devices_volumes_from_and_joined_namespaces(tmp_path, rootfs):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "note").write_text("from the first\n")
+    async with runtime_in(tmp_path) as runtime:
+        first = await runtime.create(
+            config("sleep 60", HostConfig={"Binds": [f"{shared}:/shared"]}),
+            rootfs=str(rootfs),
+            name="first",
+        )
+        await runtime.start(first.id)
+        code, output = await run_to_end(
+            runtime,
+            rootfs,
+            "cat /shared/note; (echo x > /shared/new) 2>/dev/null || echo shared-ro; "
+            "head -c 4 /dev/zero2 | wc -c; ps -o comm | grep -c sleep",
+            HostConfig={
+                "VolumesFrom": ["first:ro"],
+                "PidMode": "container:first",
+                "Devices": [{"PathOnHost": "/dev/zero", "PathInContainer": "/dev/zero2"}],
+            },
+        )
+        assert code == 0, output
+        assert output.split("\n")[:4] == ["from the first", "shared-ro", "4", "1"]
+        await runtime.remove(first.id, force=True)
