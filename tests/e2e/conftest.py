@@ -1,0 +1,234 @@
+"""End-to-end scenarios: the `pycompose` CLI driving an engine, observed through the engine.
+
+Each scenario runs against every engine available here:
+
+- ``pycompose``: pycompose's own engine, started by the fixture on a temporary socket
+  and data root (skipped until ``python -m engine.daemon`` exists);
+- ``docker``: a Docker engine, when one answers at PYCOMPOSE_TEST_DOCKER_HOST (or the
+  oracle's /tmp/oracle/docker.sock, or /var/run/docker.sock).
+
+The stacks use one image, ``pycompose-examples/busybox:latest``, made by the fixture
+from Debian's busybox-static (no registry needed). Every project gets a unique name
+and is torn down (`down -v`) even when the scenario fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PYCOMPOSE = Path(sys.executable).with_name("pycompose")
+IMAGE = "pycompose-examples/busybox:latest"
+
+
+def load_example_image(socket_path: str, tmp: Path) -> None:
+    """Load the examples' busybox image into the engine at ``socket_path`` (POST /images/load)."""
+    if shutil.which("busybox") is None:
+        pytest.skip("busybox is not installed (Debian package busybox-static)")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from make_example_image import write_archive
+    finally:
+        sys.path.pop(0)
+    archive = write_archive(tmp / "busybox-image.tar", IMAGE)
+    loaded = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-f",
+            "-S",
+            "--unix-socket",
+            socket_path,
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/x-tar",
+            "--data-binary",
+            f"@{archive}",
+            "http://engine/images/load?quiet=1",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr + loaded.stdout
+
+
+def _answers(socket_path: str) -> bool:
+    if not os.path.exists(socket_path):
+        return False
+    probe = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--unix-socket",
+            socket_path,
+            "http://x/_ping",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=5,
+    )
+    return probe.stdout.strip() == "200"
+
+
+class Engine:
+    """An engine under test: how the CLI reaches it."""
+
+    def __init__(self, name: str, environment: dict[str, str]) -> None:
+        self.name = name
+        self.environment = environment
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path,
+        check: bool = True,
+        timeout: float = 180,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, **self.environment, "NO_COLOR": "1", **(env or {})}
+        result = subprocess.run(
+            [str(PYCOMPOSE), "--progress", "plain", *args],
+            cwd=cwd,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            input=input,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"pycompose {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
+
+
+def _docker_engine(tmp: Path) -> Engine | None:
+    for candidate in (
+        os.environ.get("PYCOMPOSE_TEST_DOCKER_HOST", "").removeprefix("unix://"),
+        "/tmp/oracle/docker.sock",
+        "/var/run/docker.sock",
+    ):
+        if candidate and _answers(candidate):
+            load_example_image(candidate, tmp)
+            return Engine("docker", {"DOCKER_HOST": f"unix://{candidate}"})
+    return None
+
+
+@contextlib.contextmanager
+def _pycompose_engine(tmp: Path) -> Iterator[Engine | None]:
+    try:
+        import engine.daemon.__main__  # noqa: F401
+    except ImportError:
+        yield None
+        return
+    socket_path = tmp / "engine.sock"
+    data_root = tmp / "data"
+    environment = {"PYCOMPOSE_HOST": f"unix://{socket_path}", "PYCOMPOSE_DATA_ROOT": str(data_root)}
+    environment_all = {**os.environ, **environment}
+    environment_all.pop("DOCKER_HOST", None)
+    log = open(tmp / "engine.log", "wb")  # noqa: SIM115 - closed in finally
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine.daemon",
+            "--socket",
+            str(socket_path),
+            "--data-root",
+            str(data_root),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=environment_all,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(str(socket_path)):
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(
+                    "the engine did not start:\n" + (tmp / "engine.log").read_text()[-3000:]
+                )
+            time.sleep(0.1)
+        load_example_image(str(socket_path), tmp)
+        yield Engine("pycompose", environment)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session", params=["pycompose", "docker"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    with tempfile.TemporaryDirectory(prefix=f"e2e-{request.param}-") as tmp:
+        if request.param == "docker":
+            found = _docker_engine(Path(tmp))
+            if found is None:
+                pytest.skip("no Docker engine answers here")
+            yield found
+            return
+        with _pycompose_engine(Path(tmp)) as ours:
+            if ours is None:
+                pytest.skip("the pycompose engine daemon is not built yet")
+            yield ours
+
+
+class Stack:
+    """A project directory with a unique project name, torn down at the end."""
+
+    def __init__(self, engine: Engine, directory: Path) -> None:
+        self.engine = engine
+        self.directory = directory
+        self.name = f"e2e{uuid.uuid4().hex[:8]}"
+
+    def write(self, text: str, name: str = "compose.yaml") -> None:
+        (self.directory / name).write_text(text)
+
+    def pycompose(
+        self, *args: str, check: bool = True, **kwargs: object
+    ) -> subprocess.CompletedProcess[str]:
+        return self.engine.run("-p", self.name, *args, cwd=self.directory, check=check, **kwargs)  # type: ignore[arg-type]
+
+    def ps(self) -> list[dict[str, object]]:
+        import json
+
+        out = self.pycompose("ps", "-a", "--format", "json").stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def stack(engine: Engine, tmp_path: Path) -> Iterator[Stack]:
+    project = Stack(engine, tmp_path)
+    try:
+        yield project
+    finally:
+        if (tmp_path / "compose.yaml").exists():
+            project.pycompose("down", "-v", "--remove-orphans", "-t", "1", check=False)
