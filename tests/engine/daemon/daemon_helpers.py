@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -41,8 +42,15 @@ def skip_reason() -> str | None:
     return None
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes | None = None, *, mode: int = 0o644,
-         kind: bytes = tarfile.REGTYPE, link: str = "") -> None:
+def _add(
+    tar: tarfile.TarFile,
+    name: str,
+    data: bytes | None = None,
+    *,
+    mode: int = 0o644,
+    kind: bytes = tarfile.REGTYPE,
+    link: str = "",
+) -> None:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.mode = mode
@@ -61,7 +69,9 @@ def busybox_image_tar(tag: str = "busybox:latest") -> bytes:
     layer_buffer = io.BytesIO()
     with tarfile.open(fileobj=layer_buffer, mode="w", format=tarfile.PAX_FORMAT) as layer:
         for directory in ("bin", "etc", "tmp", "root", "proc", "sys", "dev", "usr"):
-            _add(layer, directory, kind=tarfile.DIRTYPE, mode=0o1777 if directory == "tmp" else 0o755)
+            _add(
+                layer, directory, kind=tarfile.DIRTYPE, mode=0o1777 if directory == "tmp" else 0o755
+            )
         _add(layer, "bin/busybox", Path(BUSYBOX).read_bytes(), mode=0o755)
         applets = subprocess.run(
             [BUSYBOX, "--list"], capture_output=True, text=True, check=True
@@ -87,8 +97,11 @@ def busybox_image_tar(tag: str = "busybox:latest") -> bytes:
     config_bytes = json.dumps(config).encode()
     config_digest = hashlib.sha256(config_bytes).hexdigest()
     manifest = [
-        {"Config": f"{config_digest}.json", "RepoTags": [tag],
-         "Layers": [f"{layer_digest}/layer.tar"]}
+        {
+            "Config": f"{config_digest}.json",
+            "RepoTags": [tag],
+            "Layers": [f"{layer_digest}/layer.tar"],
+        }
     ]
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
@@ -113,19 +126,39 @@ class Daemon:
     def start(self, timeout: float = 30) -> None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "engine.daemon", "--socket", self.socket,
-                 "--data-root", str(self.data_root), "--exec-root", str(self.exec_root),
-                 "--log-level", "DEBUG"],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "engine.daemon",
+                    "--socket",
+                    self.socket,
+                    "--data-root",
+                    str(self.data_root),
+                    "--exec-root",
+                    str(self.exec_root),
+                    "--log-level",
+                    "DEBUG",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"engine exited: {self.log_path.read_text()[-3000:]}")
-            if os.path.exists(self.socket):
+            if self.answers():
                 return
             time.sleep(0.05)
         raise RuntimeError(f"engine did not listen: {self.log_path.read_text()[-3000:]}")
+
+    def answers(self) -> bool:
+        """Whether the engine accepts connections (a stale socket file refuses them)."""
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(self.socket)
+            except OSError:
+                return False
+        return True
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -138,11 +171,18 @@ class Daemon:
         self.kill(signal.SIGKILL)
         runc_root = self.exec_root / "runc"
         if runc_root.exists():
-            listing = subprocess.run(["runc", "--root", str(runc_root), "list", "-q"],
-                                     capture_output=True, text=True, check=False)
+            listing = subprocess.run(
+                ["runc", "--root", str(runc_root), "list", "-q"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             for container_id in listing.stdout.split():
-                subprocess.run(["runc", "--root", str(runc_root), "delete", "-f", container_id],
-                               capture_output=True, check=False)
+                subprocess.run(
+                    ["runc", "--root", str(runc_root), "delete", "-f", container_id],
+                    capture_output=True,
+                    check=False,
+                )
         for pid_file in self.base.glob("**/conmon.pid"):
             with contextlib.suppress(ValueError, OSError):
                 pid = int(pid_file.read_text().strip())

@@ -1,0 +1,225 @@
+"""The real engine daemon: containers through the API, crashes, restarts, the docker CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from daemon_helpers import Daemon, skip_reason
+
+from engine.api import errors
+from engine.api.client import EngineClient
+from engine.api.models import ContainerCreate, ExecCreate, VolumeCreate
+from engine.daemon import __main__ as daemon_main
+from engine.state import StateStore
+
+SKIP = skip_reason()
+pytestmark = [pytest.mark.root, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
+
+
+async def wait_state(client: EngineClient, ref: str, status: str, timeout: float = 10) -> None:
+    with anyio.fail_after(timeout):
+        while (await client.container_inspect(ref)).State.Status != status:
+            await anyio.sleep(0.05)
+
+
+@pytest.mark.anyio
+async def test_create_start_wait_logs_remove(client: EngineClient) -> None:
+    labels = {"com.docker.compose.project": "demo", "z": "1", "a": "2"}
+    created = await client.container_create(
+        ContainerCreate(
+            Image="busybox", Cmd=["sh", "-c", "echo out; echo err >&2; exit 3"], Labels=labels
+        ),
+        name="demo-run-1",
+    )
+    await client.container_start("demo-run-1")
+    assert (await client.container_wait(created.Id)).StatusCode == 3
+    assert [item async for item in client.container_logs(created.Id)] == [
+        (1, b"out\n"),
+        (2, b"err\n"),
+    ]
+    inspect = await client.container_inspect(created.Id)
+    assert inspect.State.Status == "exited" and inspect.State.ExitCode == 3
+    assert list(inspect.Config.Labels or {}) == list(labels)  # labels kept exactly, in order
+    found = await client.container_list(
+        all=True, filters={"label": ["com.docker.compose.project=demo"]}
+    )
+    assert [c.Id for c in found] == [created.Id]
+    assert found[0].Status.startswith("Exited (3)")
+    await client.container_remove(created.Id)
+    with pytest.raises(errors.NotFound):
+        await client.container_inspect(created.Id)
+    assert await client.container_list(all=True) == []
+
+
+@pytest.mark.anyio
+async def test_exec_stop_and_volumes(client: EngineClient) -> None:
+    await client.volume_create(VolumeCreate(Name="data", Labels={"k": "v"}))
+    created = await client.container_create(
+        ContainerCreate.model_validate(
+            {
+                "Image": "busybox",
+                "Cmd": ["sh", "-c", "echo kept > /data/f; exec sleep 60"],
+                "HostConfig": {"Binds": ["data:/data"]},
+            }
+        )
+    )
+    await client.container_start(created.Id)
+    exec_id = (
+        await client.exec_create(
+            created.Id, ExecCreate(Cmd=["sh", "-c", "cat; exit 5"], AttachStdin=True)
+        )
+    ).Id
+    with anyio.fail_after(10):
+        while True:
+            output = await client.exec_start(exec_id, stdin=b"piped\n")
+            break
+    assert output == [(1, b"piped\n")]
+    assert (await client.exec_inspect(exec_id)).ExitCode == 5
+    with pytest.raises(errors.Conflict):
+        await client.container_remove(created.Id)
+    await client.container_stop(created.Id, timeout=1)
+    assert (await client.container_inspect(created.Id)).State.ExitCode == 137
+    await client.container_remove(created.Id)
+    volume = await client.volume_inspect("data")
+    assert Path(volume.Mountpoint, "f").read_text() == "kept\n"
+    with pytest.raises(errors.NotFound):
+        await client.image_inspect("no-such-image:1")
+
+
+@pytest.mark.anyio
+async def test_sigkill_then_restart_readopts_running_and_records_exits(
+    daemon: Daemon, client: EngineClient
+) -> None:
+    runner = await client.container_create(
+        ContainerCreate(
+            Image="busybox", Cmd=["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+        ),
+        name="runner",
+    )
+    ender = await client.container_create(
+        ContainerCreate(Image="busybox", Cmd=["sh", "-c", "sleep 1; exit 7"]), name="ender"
+    )
+    await client.container_start(runner.Id)
+    await client.container_start(ender.Id)
+    pid = (await client.container_inspect(runner.Id)).State.Pid
+    daemon.kill(signal.SIGKILL)
+    await client.aclose()
+    time.sleep(1.5)  # the ender exits while no engine runs
+    os.kill(pid, 0)  # the container outlived its engine
+    daemon.start()
+    async with EngineClient(daemon.socket, timeout=30) as again:
+        inspect = await again.container_inspect("runner")
+        assert inspect.State.Status == "running" and inspect.State.Pid == pid
+        ended = await again.container_inspect("ender")
+        assert ended.State.Status == "exited" and ended.State.ExitCode == 7
+        await again.container_stop("runner", timeout=5)
+        assert (await again.container_inspect("runner")).State.ExitCode == 0
+        assert len(await again.container_list(all=True)) == 2
+
+
+def test_half_made_containers_are_repaired_on_start(daemon: Daemon) -> None:
+    daemon.kill(signal.SIGTERM)
+    store = StateStore(daemon.data_root / "engine.db")
+    store.begin_container("f" * 64, "half-made", "busybox", "", {"Image": "busybox"}, 1.0)
+    store.close()
+    daemon.start()
+
+    async def check() -> None:
+        async with EngineClient(daemon.socket, timeout=30) as client:
+            with pytest.raises(errors.NotFound):
+                await client.container_inspect("half-made")
+
+    anyio.run(check)
+    assert StateStore(daemon.data_root / "engine.db").unfinished() == []
+
+
+def test_one_engine_per_data_root(daemon: Daemon) -> None:
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "engine.daemon",
+            "--socket",
+            str(daemon.base / "other.sock"),
+            "--data-root",
+            str(daemon.data_root),
+            "--exec-root",
+            str(daemon.exec_root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert second.returncode == 1
+    assert "already uses the data root" in second.stderr
+
+
+def test_socket_is_root_owned_0660(daemon: Daemon) -> None:
+    status = os.stat(daemon.socket)
+    assert status.st_uid == 0 and (status.st_mode & 0o777) == 0o660
+
+
+def test_not_root_gets_a_clear_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(daemon_main.os, "geteuid", lambda: 1000)
+    code = daemon_main.main(["--socket", str(tmp_path / "s.sock"), "--data-root", str(tmp_path)])
+    assert code == 1
+    assert "must run as root" in capsys.readouterr().err
+    assert not (tmp_path / "s.sock").exists()
+
+
+DOCKER = shutil.which("docker")
+
+
+@pytest.mark.skipif(DOCKER is None, reason="the docker CLI is not installed")
+def test_docker_cli_drives_the_engine(daemon: Daemon, busybox_tar: bytes, tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "DOCKER_HOST": f"unix://{daemon.socket}",
+        "DOCKER_CONFIG": str(tmp_path / "docker-config"),
+    }
+
+    def docker(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [DOCKER or "docker", *args],
+            input=stdin,
+            capture_output=True,
+            env=environment,
+            timeout=60,
+            check=False,
+        )
+
+    (tmp_path / "busybox.tar").write_bytes(busybox_tar)
+    assert docker("load", "-i", str(tmp_path / "busybox.tar")).returncode == 0
+    version = docker("version", "--format", "{{.Server.APIVersion}}")
+    assert version.stdout.strip() == b"1.41", version.stderr
+    run = docker("run", "--rm", "busybox", "echo", "hello")
+    assert (run.returncode, run.stdout) == (0, b"hello\n"), run.stderr
+    failing = docker("run", "--rm", "busybox", "sh", "-c", "exit 3")
+    assert failing.returncode == 3
+    assert (
+        docker("run", "-d", "--name", "bg", "-l", "k=v", "busybox", "sleep", "60").returncode == 0
+    )
+    listing = docker("ps", "--filter", "label=k=v", "--format", "{{.Names}} {{.Status}}")
+    assert listing.stdout.startswith(b"bg Up"), listing.stderr
+    execd = docker("exec", "-i", "bg", "sh", "-c", "cat; exit 4", stdin=b"in\n")
+    assert (execd.returncode, execd.stdout) == (4, b"in\n")
+    inspect = docker("inspect", "--format", "{{.State.Running}} {{.Config.Labels}}", "bg")
+    assert inspect.stdout.strip() == b"true map[k:v]"
+    missing = docker("inspect", "nothere")
+    assert missing.returncode == 1 and b"No such object" in missing.stderr
+    assert docker("rm", "-f", "bg").returncode == 0
+    assert docker("ps", "-aq").stdout == b""
+    assert docker("volume", "create", "v1").returncode == 0
+    assert b"v1" in docker("volume", "ls").stdout
+    assert docker("volume", "rm", "v1").returncode == 0
