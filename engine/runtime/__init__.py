@@ -23,7 +23,7 @@ Usage::
 """
 
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig, MountRequest
-from engine.runtime.containers import ContainerInfo, ContainerRuntime, ExecResult
+from engine.runtime.containers import ContainerInfo, ContainerRuntime, ExecResult, RuntimeEvent
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.logs import LogEntry
 from engine.runtime.monitor import AttachConnection
@@ -46,6 +46,7 @@ __all__ = [
     "MountRequest",
     "Runc",
     "RuncState",
+    "RuntimeEvent",
     "RuntimeExitError",
     "SpecContext",
     "build_spec",

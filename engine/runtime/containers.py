@@ -25,7 +25,7 @@ import shutil
 import signal as signals
 import stat
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -70,6 +70,18 @@ class ExecResult:
     exit_code: int
     stdout: bytes
     stderr: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeEvent:
+    """What happened to a container, in Docker's event vocabulary (``die``, ``oom``,
+    ``health_status: healthy``...); ``attributes`` as Docker's (``exitCode``, ``signal``)."""
+
+    time: float
+    container_id: str
+    name: str
+    action: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +236,11 @@ class ContainerRuntime:
         conmon: str | None = None,
         init_path: str | None = None,
         socket_dir: str = monitor.DEFAULT_SOCKET_DIR,
+        on_event: Callable[[RuntimeEvent], None] | None = None,
     ) -> None:
+        """``on_event`` is called (synchronously, so it must not block) for each event."""
         self.root = Path(root)
+        self._on_event = on_event
         self.runc = runc or Runc()
         self.conmon = conmon or monitor.find_conmon()
         self.init_path = init_path or _find_init()
@@ -266,6 +281,12 @@ class ContainerRuntime:
         if self._task_group is None:
             raise RuntimeError("use ContainerRuntime inside 'async with'")
         return self._task_group
+
+    def _emit(self, container: _Container, action: str, **attributes: str) -> None:
+        if self._on_event is not None:
+            self._on_event(
+                RuntimeEvent(time.time(), container.id, container.name, action, attributes)
+            )
 
     # --- lookup -----------------------------------------------------------------------
 
@@ -445,6 +466,7 @@ class ContainerRuntime:
         container.stopped.set()
         self._containers[container_id] = container
         self._save(container)
+        self._emit(container, "create")
         return self.inspect(container_id)
 
     def _joined_namespaces(self, host_config: HostConfig) -> dict[str, str]:
@@ -541,6 +563,7 @@ class ContainerRuntime:
         if container.health is not None:
             container.health.reset()
         self._save(container)
+        self._emit(container, "start")
         self._tasks.start_soon(self._supervise, container, name=f"supervise {container.id[:12]}")
 
     async def _supervise(self, container: _Container) -> None:
@@ -575,6 +598,9 @@ class ContainerRuntime:
             container.stopped.set()
             return
         container.state = S.EXITED
+        if container.oom_killed:
+            self._emit(container, "oom")
+        self._emit(container, "die", exitCode=str(exit_code))
         delay = container.restart.should_restart(
             exit_code,
             cancelled=container.cancelled,
@@ -619,7 +645,10 @@ class ContainerRuntime:
             else:
                 output = (result.stdout + result.stderr).decode(errors="replace")
                 record = HealthResult(started, time.time(), result.exit_code, output)
+            before = health.status
             health.record(record, probe, container.started_at)
+            if health.status is not before:
+                self._emit(container, f"health_status: {health.status.value}")
 
     # --- stop, kill, restart, pause ---------------------------------------------------
 
@@ -655,6 +684,7 @@ class ContainerRuntime:
             with contextlib.suppress(NotFound, RuntimeExitError):
                 await self.runc.kill(container.id, signals.SIGKILL, all_processes=True)
             await container.stopped.wait()
+        self._emit(container, "stop")
         return True
 
     async def kill(self, ref: str, signal: str | int = "SIGKILL") -> None:
@@ -673,6 +703,7 @@ class ContainerRuntime:
                 self._save(container)
             return
         await self.runc.kill(container.id, number)
+        self._emit(container, "kill", signal=str(number))
         if container.state is S.PAUSED and container.cancelled:
             with contextlib.suppress(RuntimeExitError):
                 await self.runc.resume(container.id)
@@ -681,6 +712,7 @@ class ContainerRuntime:
     async def restart(self, ref: str, timeout: float | None = None) -> None:
         await self.stop(ref, timeout)
         await self.start(ref)
+        self._emit(self._get(ref), "restart")
 
     async def pause(self, ref: str) -> None:
         container = self._get(ref)
@@ -689,6 +721,7 @@ class ContainerRuntime:
         await self.runc.pause(container.id)
         container.transition(S.PAUSED)
         self._save(container)
+        self._emit(container, "pause")
 
     async def unpause(self, ref: str) -> None:
         container = self._get(ref)
@@ -697,6 +730,7 @@ class ContainerRuntime:
         await self.runc.resume(container.id)
         container.transition(S.RUNNING)
         self._save(container)
+        self._emit(container, "unpause")
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         """Docker's wait: ``not-running`` (default), ``next-exit`` or ``removed``."""
@@ -715,8 +749,10 @@ class ContainerRuntime:
         new_name = new_name.lstrip("/")
         if any(c.name == new_name and c is not container for c in self._containers.values()):
             raise Conflict(f'the container name "/{new_name}" is already in use')
+        old_name = container.name
         container.name = new_name
         self._save(container)
+        self._emit(container, "rename", oldName=f"/{old_name}")
 
     async def remove(self, ref: str, *, force: bool = False) -> None:
         """Remove a stopped container (``force``: kill it first)."""
@@ -732,12 +768,14 @@ class ContainerRuntime:
         if container.backoff is not None:
             container.backoff.cancel()
         was_running = container.state in (S.RUNNING, S.PAUSED)
+        was_paused = container.state is S.PAUSED
         container.state = S.REMOVING
         with anyio.CancelScope(shield=True):
             if was_running:
                 with contextlib.suppress(NotFound, RuntimeExitError):
                     await self.runc.kill(container.id, signals.SIGKILL, all_processes=True)
-                    if os.path.exists(f"/sys/fs/cgroup/freezer/pycompose/{container.id}"):
+                if was_paused:  # a frozen process dies only once thawed
+                    with contextlib.suppress(NotFound, RuntimeExitError):
                         await self.runc.resume(container.id)
                 with anyio.move_on_after(10):
                     await container.stopped.wait()
@@ -754,6 +792,7 @@ class ContainerRuntime:
             )
         del self._containers[container.id]
         container.removed.set()
+        self._emit(container, "destroy")
 
     # --- attach -----------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,11 +109,14 @@ def _sweep(state_root: Path, directory: Path) -> None:
 
 
 @contextlib.asynccontextmanager
-async def runtime_in(tmp_path: Path) -> AsyncIterator[ContainerRuntime]:
+async def runtime_in(tmp_path: Path, **options: Any) -> AsyncIterator[ContainerRuntime]:
     state_root = tmp_path / "runc-state"
     socket_dir = tempfile.mkdtemp(prefix="pcs", dir="/tmp")
     runtime = ContainerRuntime(
-        tmp_path / "containers", runc=Runc(state_root=str(state_root)), socket_dir=socket_dir
+        tmp_path / "containers",
+        runc=Runc(state_root=str(state_root)),
+        socket_dir=socket_dir,
+        **options,
     )
     try:
         async with runtime:

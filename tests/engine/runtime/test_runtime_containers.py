@@ -445,3 +445,28 @@ async def test_devices_volumes_from_and_joined_namespaces(tmp_path, rootfs):
         assert code == 0, output
         assert output.split("\n")[:4] == ["from the first", "shared-ro", "4", "1"]
         await runtime.remove(first.id, force=True)
+
+
+async def test_events_in_dockers_vocabulary(tmp_path, rootfs):
+    events = []
+    async with runtime_in(tmp_path, on_event=events.append) as runtime:
+        info = await runtime.create(config("sleep 60"), rootfs=str(rootfs), name="watched")
+        await runtime.start(info.id)
+        await runtime.pause(info.id)
+        await runtime.unpause(info.id)
+        runtime.rename(info.id, "renamed")
+        await runtime.kill(info.id, "SIGKILL")
+        await runtime.wait(info.id)
+        await runtime.remove(info.id)
+    actions = [(event.action, dict(event.attributes)) for event in events]
+    assert actions == [
+        ("create", {}),
+        ("start", {}),
+        ("pause", {}),
+        ("unpause", {}),
+        ("rename", {"oldName": "/watched"}),
+        ("kill", {"signal": "9"}),
+        ("die", {"exitCode": "137"}),
+        ("destroy", {}),
+    ]
+    assert {event.container_id for event in events} == {info.id}
