@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import uuid
 
+import anyio
 import pytest
 from runtime_helpers import make_busybox_rootfs, needs_runtime, runtime_in
 
@@ -202,3 +203,53 @@ async def test_the_inside_view_matches_docker(scenario, docker_image, tmp_path, 
             f"section {name}: {actual.get(name)} != {expected[name]}"
         )
     assert set(actual) == set(expected)
+
+
+@pytest.mark.parametrize(
+    ("script", "stop_timeout"),
+    [
+        ("sleep 60", 1),  # PID 1 without a TERM handler: killed after the grace period
+        ("trap 'exit 7' TERM; while true; do sleep 0.1; done", 5),
+    ],
+)
+async def test_stop_exit_codes_match_docker(script, stop_timeout, docker_image, tmp_path, rootfs):
+    name = f"pycompose-oracle-{uuid.uuid4().hex[:12]}"
+    subprocess.run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            docker_image,
+            "sh",
+            "-c",
+            script,
+        ],
+        capture_output=True,
+        check=True,
+    )
+    try:
+        subprocess.run(
+            ["docker", "stop", "-t", str(stop_timeout), name], capture_output=True, check=True
+        )
+        inspected = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.ExitCode}}", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        docker_code = int(inspected.stdout.strip())
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            ContainerConfig.model_validate({"Cmd": ["sh", "-c", script]}), rootfs=str(rootfs)
+        )
+        await runtime.start(info.id)
+        await anyio.sleep(0.3)
+        await runtime.stop(info.id, timeout=stop_timeout)
+        our_code = runtime.inspect(info.id).exit_code
+    assert our_code == docker_code
