@@ -784,6 +784,15 @@ class ContainerRuntime:
                     await self.runc.delete(container.id, force=True)
             if container.mounted_rootfs:
                 await _unmount(container.rootfs)
+                if os.path.ismount(container.rootfs):
+                    # Never delete through a mount: that would reach the image's layers.
+                    container.state = S.DEAD
+                    container.error = f"cannot unmount {container.rootfs}"
+                    self._save(container)
+                    raise Conflict(
+                        f"cannot remove container {container.name}: its root is still mounted",
+                        hint=f"unmount {container.rootfs} and remove it again",
+                    )
             link = os.path.join(self.socket_dir, container.id)
             if os.path.islink(link):
                 os.unlink(link)

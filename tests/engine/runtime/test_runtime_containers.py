@@ -470,3 +470,26 @@ async def test_events_in_dockers_vocabulary(tmp_path, rootfs):
         ("destroy", {}),
     ]
     assert {event.container_id for event in events} == {info.id}
+
+
+async def test_a_root_from_overlay_mounts_is_mounted_and_unmounted(tmp_path, busybox_template):
+    upper, work = tmp_path / "upper", tmp_path / "work"
+    upper.mkdir()
+    work.mkdir()
+    overlay = {
+        "type": "overlay",
+        "source": "overlay",
+        "options": [f"lowerdir={busybox_template}", f"upperdir={upper}", f"workdir={work}"],
+    }
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(
+            config("echo changed > /etc/motd; cat /etc/motd"), rootfs_mounts=[overlay]
+        )
+        merged = info.directory / "rootfs"
+        assert merged.is_mount()
+        await runtime.start(info.id)
+        assert await runtime.wait(info.id) == 0
+        assert (upper / "etc/motd").read_text() == "changed\n"
+        assert not (busybox_template / "etc/motd").exists()
+        await runtime.remove(info.id)
+        assert not merged.exists()
