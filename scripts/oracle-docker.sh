@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A Docker engine for differential tests (the "oracle"), isolated from the host's networking:
+# no iptables/ip6tables rules, no docker0, networks from 10.224.0.0/16 (a range pycompose's
+# own pool, 10.208.0.0/12, does not use). Listens on the default socket so that the docker
+# CLI and the tests find it without configuration.
+#   scripts/oracle-docker.sh start    start it (idempotent); exit 0 even if it cannot start
+#   scripts/oracle-docker.sh stop     stop it and remove what it started
+set -uo pipefail
+socket=/var/run/docker.sock
+pidfile=/run/pycompose-oracle/dockerd.pid
+log=/run/pycompose-oracle/dockerd.log
+
+answers() { curl -s -f -o /dev/null --max-time 3 --unix-socket "$socket" http://docker/_ping; }
+
+case "${1:-}" in
+start)
+  if answers; then echo "oracle: a Docker engine already answers on $socket"; exit 0; fi
+  if ! command -v dockerd >/dev/null; then echo "oracle: dockerd not installed; differential tests will be skipped"; exit 0; fi
+  mkdir -p /run/pycompose-oracle
+  setsid dockerd --host "unix://$socket" --pidfile "$pidfile" \
+    --data-root /var/lib/pycompose-oracle --exec-root /run/pycompose-oracle/exec \
+    --iptables=false --ip6tables=false --bridge=none --ip-forward=false --ip-masq=false \
+    --default-address-pool base=10.224.0.0/16,size=24 >"$log" 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do answers && break; sleep 0.5; done
+  if answers; then echo "oracle: Docker $(docker version --format '{{.Server.Version}}' 2>/dev/null) on $socket"
+  else echo "oracle: dockerd did not start (see $log); differential tests will be skipped"; fi
+  ;;
+stop)
+  if [ -f "$pidfile" ]; then
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null
+    rm -f "$pidfile"
+  fi
+  ;;
+*) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
+exit 0
