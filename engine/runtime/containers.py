@@ -1011,7 +1011,8 @@ class ContainerRuntime:
         """Load the containers under ``root`` (after an engine restart); their ids.
 
         A container whose conmon is still alive is running again under supervision; one
-        that exited meanwhile gets its exit code from conmon's exit file.
+        that exited meanwhile gets its exit code from conmon's exit file (255 if none, as
+        after a reboot), and its restart policy applies as after any exit.
         """
         restored: list[str] = []
         for record_path in sorted(self.root.glob("*/container.json")):
@@ -1043,9 +1044,8 @@ class ContainerRuntime:
             )
             self._containers[container.id] = container
             restored.append(container.id)
-            if container.state in (S.RUNNING, S.PAUSED):
-                pid = monitor.read_pid(container.paths.conmon_pid)
-                alive = pid is not None and Path(f"/proc/{pid}").exists()
+            if container.state in (S.RUNNING, S.PAUSED, S.RESTARTING):
+                alive = monitor.conmon_alive(container.paths)
                 if alive and monitor.read_exit_code(container.paths) is None:
                     container.pid = monitor.read_pid(container.paths.container_pid) or 0
                     self._tasks.start_soon(self._supervise, container)

@@ -225,6 +225,17 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
+def conmon_alive(paths: MonitorPaths) -> bool:
+    """Whether the conmon of the pid file still runs (and is a conmon, not a reused pid)."""
+    pid = read_pid(paths.conmon_pid)
+    if pid is None:
+        return False
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].endswith(b"conmon")
+    except OSError:
+        return False
+
+
 def read_exit_code(paths: MonitorPaths) -> int | None:
     try:
         return int(paths.exit_file.read_text().strip())

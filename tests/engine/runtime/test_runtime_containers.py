@@ -12,6 +12,7 @@ from runtime_helpers import needs_runtime, runtime_in
 from engine.api.errors import Conflict
 from engine.runtime.config import ContainerConfig
 from engine.runtime.containers import ContainerRuntime
+from engine.runtime.runc import Runc
 from engine.runtime.state import ContainerState, HealthStatus
 
 pytestmark = [pytest.mark.root, pytest.mark.anyio, needs_runtime]
@@ -493,3 +494,24 @@ async def test_a_root_from_overlay_mounts_is_mounted_and_unmounted(tmp_path, bus
         assert not (busybox_template / "etc/motd").exists()
         await runtime.remove(info.id)
         assert not merged.exists()
+
+
+async def test_restore_applies_the_restart_policy_to_what_exited_meanwhile(tmp_path, rootfs):
+    first = ContainerRuntime(
+        tmp_path / "containers",
+        runc=Runc(state_root=str(tmp_path / "runc-state")),
+        socket_dir=str(tmp_path / "first-attach"),
+    )
+    async with first:
+        info = await first.create(
+            config("sleep 0.3; exit 1", HostConfig={"RestartPolicy": {"Name": "always"}}),
+            rootfs=str(rootfs),
+        )
+        await first.start(info.id)
+    await anyio.sleep(1.0)  # it exits while no engine watches
+    async with runtime_in(tmp_path) as second:
+        assert await second.restore() == [info.id]
+        with anyio.fail_after(10):
+            while second.inspect(info.id).restart_count < 1:
+                await anyio.sleep(0.05)
+        assert second.inspect(info.id).exit_code in (0, 1)
