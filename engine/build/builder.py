@@ -1,0 +1,1192 @@
+"""The image builder: a Dockerfile and a context -> an ordinary image in the image store.
+
+Lifecycle of ``build(context, options, images)``:
+
+1. parse the Dockerfile; resolve global ARGs; ``plan`` the stages the target needs;
+2. per stage, in order: FROM (a local image, pulled when missing, an earlier stage, or
+   ``scratch``; the base's ONBUILD triggers run first), then each instruction:
+   - config instructions (ENV, ARG, LABEL, WORKDIR, USER, CMD, ENTRYPOINT, EXPOSE, VOLUME,
+     HEALTHCHECK, SHELL, STOPSIGNAL, ONBUILD, MAINTAINER) change the image config and add an
+     ``empty_layer`` history entry;
+   - COPY/ADD and RUN mount the current layers under a fresh overlay upper dir, copy or run
+     (runc, in a container made by ``engine.runtime.build_spec``), unmount; the upper dir,
+     as a tar with whiteouts, becomes the step's layer;
+3. the target stage's config and layers are written as an image record (tags moved to it).
+
+Every step first looks in the build cache (``cache.py``): key = (parent key, instruction
+after substitution, digest of its inputs). A hit reuses the layer and history entry, so a
+rebuild with nothing changed gives the same image ID.
+
+Resource handling: each step's mount, runc container and directories are removed when the
+step ends, failures and cancellation included (shielded). Nothing is tagged or recorded
+unless the whole build succeeds; layers of the steps that succeeded stay as cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import fnmatch
+import hashlib
+import json
+import os
+import posixpath
+import secrets
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from engine.api.errors import EngineError, InvalidParameter, Unsupported
+from engine.build import dockerfile as df
+from engine.build import files
+from engine.build.cache import BuildCache, CacheEntry, step_key
+from engine.build.context import BuildContext, has_glob
+from engine.images import manifest as mf
+from engine.images import overlay, unpack
+from engine.images.errors import ImageNotFound
+from engine.images.manager import ImageService
+from engine.images.reference import parse_reference
+from engine.images.store import ImageRecord, LayerRecord
+from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
+from engine.runtime.runc import Runc, signal_number
+from engine.runtime.spec import DEFAULT_PATH, SpecContext, build_spec
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+DEFAULT_BUILD_STATE_ROOT = "/run/pycompose/build-runc"
+PROXY_ARGS = frozenset(
+    name
+    for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for name in (base, base.lower())
+)
+# mount points runc makes in the root when missing; not part of a RUN's layer
+_PLACEHOLDERS = ("/proc", "/sys", "/dev", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname")
+_OUTPUT_TAIL = 20
+_HISTORY_COMMENT = "buildkit.dockerfile.v0"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BuildOptions:
+    """What a build is asked for (``docker build`` flags; compose ``build:`` keys).
+
+    ``network``: ``none`` (an empty network namespace), ``host``, or ``default`` (the
+    namespace at ``netns_path`` when the caller gives one, else the host's).
+    """
+
+    dockerfile: str = "Dockerfile"  # relative to the context
+    dockerfile_inline: str | None = None  # the Dockerfile text itself (wins over the file)
+    build_args: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    target: str | None = None
+    tags: Sequence[str] = ()
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False
+    network: str = "default"
+    netns_path: str | None = None
+    extra_hosts: Sequence[str] = ()  # "name:ip"
+    shm_size: int = 0
+    additional_contexts: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    platform: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BuildEvent:
+    """One piece of build output, as ``docker build`` prints it (``stream``), or the final
+    image ID (``aux_id``). ``to_message`` is the JSON line ``POST /build`` streams."""
+
+    stream: str = ""
+    aux_id: str | None = None
+
+    def to_message(self) -> dict[str, object]:
+        if self.aux_id is not None:
+            return {"aux": {"ID": self.aux_id}}
+        return {"stream": self.stream}
+
+
+ProgressCallback = Callable[[BuildEvent], None]
+
+
+class BuildStepFailed(InvalidParameter):
+    """A RUN step exited non-zero; ``exit_code`` and ``output`` (its tail) are kept."""
+
+    def __init__(self, message: str, *, exit_code: int, output: str, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code
+        self.output = output
+
+
+def refuse_buildkit() -> Unsupported:
+    """The answer to BuildKit's ``POST /session`` and ``POST /grpc``."""
+    return Unsupported(
+        "BuildKit is not supported by this engine: it builds with the classic builder API "
+        "(POST /build)",
+        hint="set DOCKER_BUILDKIT=0 for docker build / docker compose build",
+    )
+
+
+def _now() -> str:
+    stamp = time.time_ns()
+    seconds, nanos = divmod(stamp, 1_000_000_000)
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}Z"
+
+
+def _config_bytes(config: Mapping[str, Any]) -> bytes:
+    return json.dumps(config, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12]
+
+
+def _env_map(env: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in env:
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def _set_env(env: list[str], key: str, value: str) -> list[str]:
+    out = [item for item in env if item.partition("=")[0] != key]
+    out.append(f"{key}={value}")
+    # keep the original position of a replaced key, as Docker does
+    for index, item in enumerate(env):
+        if item.partition("=")[0] == key:
+            out = [*env[:index], f"{key}={value}", *env[index + 1 :]]
+            break
+    return out
+
+
+@dataclasses.dataclass(slots=True)
+class _State:
+    """Where a stage is: its image config, layers, cache key and declared ARGs."""
+
+    config: dict[str, Any]
+    layers: list[LayerRecord]
+    key: str
+    args: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    cmd_set: bool = False
+
+    @property
+    def run_config(self) -> dict[str, Any]:
+        section: dict[str, Any] = self.config.setdefault("config", {})
+        return section
+
+    def image_id(self) -> str:
+        return "sha256:" + hashlib.sha256(_config_bytes(self.config)).hexdigest()
+
+
+@dataclasses.dataclass(slots=True)
+class _Scratch:
+    """A step's root: overlay of the current layers + a fresh upper dir."""
+
+    container_id: str
+    base: Path
+    merged: Path
+    upper: Path
+    mounted: list[Path] = dataclasses.field(default_factory=list)
+
+    async def unmount_all(self) -> None:
+        with anyio.CancelScope(shield=True):
+            while self.mounted:
+                await overlay.umount(self.mounted.pop())
+
+
+class Builder:
+    """One build. Use :func:`build`."""
+
+    def __init__(
+        self,
+        context: BuildContext,
+        options: BuildOptions,
+        images: ImageService,
+        runc: Runc | None,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.context = context
+        self.options = options
+        self.images = images
+        self._runc = runc
+        self.emit = on_progress or (lambda _event: None)
+        self.cache = BuildCache(images.root / "build-cache.db")
+        self.states: dict[int, _State] = {}
+        self.used_args: set[str] = set()
+        self.step = 0
+        self.total = 0
+        self.dockerfile: df.Dockerfile | None = None
+        self.meta_env: dict[str, str] = {}
+
+    @property
+    def file(self) -> str:
+        return self.dockerfile.file if self.dockerfile else self.options.dockerfile
+
+    def runc(self) -> Runc:
+        if self._runc is None:
+            self._runc = Runc(state_root=DEFAULT_BUILD_STATE_ROOT)
+        return self._runc
+
+    def say(self, text: str) -> None:
+        self.emit(BuildEvent(stream=text))
+
+    # ------------------------------------------------------------------ the build
+
+    async def run(self) -> ImageRecord:
+        options = self.options
+        if options.dockerfile_inline is not None:
+            text, name = options.dockerfile_inline, "Dockerfile"
+        else:
+            text = self.context.read_dockerfile(options.dockerfile)
+            name = posixpath.basename(options.dockerfile) or "Dockerfile"
+        parsed = df.parse(text, file=name)
+        self.dockerfile = parsed
+        self.meta_env = self._meta_env(parsed)
+        stages = parsed.plan(options.target, self.meta_env)
+        self.total = sum(1 + len(stage.instructions) for stage in stages)
+        # builds hold off garbage collection, as pulls do: their layers are not referenced
+        # by any image record until the end
+        self.images._active_pulls += 1
+        try:
+            for stage in stages:
+                self.states[stage.index] = await self._stage(parsed, stage)
+            final = self.states[stages[-1].index]
+            return await self._commit_image(final)
+        finally:
+            self.images._active_pulls -= 1
+            self.cache.close()
+
+    def _meta_env(self, parsed: df.Dockerfile) -> dict[str, str]:
+        host = mf.host()
+        platform = (
+            str(mf.parse_platform(self.options.platform)) if self.options.platform else str(host)
+        )
+        target = mf.parse_platform(platform)
+        env: dict[str, str] = {
+            "BUILDPLATFORM": str(host),
+            "BUILDOS": host.os,
+            "BUILDARCH": host.architecture,
+            "BUILDVARIANT": host.variant or "",
+            "TARGETPLATFORM": platform,
+            "TARGETOS": target.os,
+            "TARGETARCH": target.architecture,
+            "TARGETVARIANT": target.variant or "",
+        }
+        for instruction in parsed.meta_args:
+            for name, raw in instruction.pairs:
+                if name in self.options.build_args:
+                    env[name] = self.options.build_args[name]
+                    self.used_args.add(name)
+                elif raw is not None:
+                    env[name] = self._expand(raw, env, instruction.line)
+        return env
+
+    def _expand(self, word: str, env: Mapping[str, str], line: int) -> str:
+        escape = self.dockerfile.escape if self.dockerfile else "\\"
+        return df.expand(word, env, escape, line=line, file=self.file)
+
+    def _stage_env(self, state: _State) -> dict[str, str]:
+        env = {name: value for name, value in state.args.items() if value is not None}
+        env.update(_env_map(state.run_config.get("Env") or []))
+        return env
+
+    def _begin(self, text: str) -> None:
+        self.step += 1
+        self.say(f"Step {self.step}/{self.total} : {text}\n")
+
+    async def _stage(self, parsed: df.Dockerfile, stage: df.Stage) -> _State:
+        self._begin(stage.text)
+        state = await self._from(parsed, stage)
+        self.say(f" ---> {_short(state.image_id())}\n")
+        triggers = list(state.run_config.get("OnBuild") or [])
+        if triggers:
+            state.run_config["OnBuild"] = None
+            self.say(
+                f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}\n"
+            )
+            for trigger in triggers:
+                instruction = df.parse_instruction(
+                    trigger, line=stage.line, escape=parsed.escape, file=parsed.file
+                )
+                await self._instruction(parsed, stage, instruction, state)
+        for instruction in stage.instructions:
+            self._begin(instruction.text)
+            await self._instruction(parsed, stage, instruction, state)
+        return state
+
+    async def _from(self, parsed: df.Dockerfile, stage: df.Stage) -> _State:
+        base = self._expand(stage.base, self.meta_env, stage.line)
+        if stage.platform:
+            wanted = mf.parse_platform(self._expand(stage.platform, self.meta_env, stage.line))
+            host = mf.host()
+            if (wanted.os, wanted.architecture) != (host.os, host.architecture):
+                raise df.DockerfileError(
+                    f"FROM --platform={wanted}: this engine builds only for {host} (no emulation)",
+                    line=stage.line,
+                    file=parsed.file,
+                    hint="remove --platform or build on a machine of that platform",
+                )
+        if not base:
+            raise df.DockerfileError(
+                f"FROM {stage.base}: the base image name is empty after substitution",
+                line=stage.line,
+                file=parsed.file,
+                hint="give the ARG a default or pass --build-arg",
+            )
+        previous = parsed.stage_named(base)
+        if previous is not None and previous.index < stage.index:
+            source = self.states[previous.index]
+            return _State(json.loads(json.dumps(source.config)), list(source.layers), source.key)
+        if base.lower() == "scratch":
+            host = mf.host()
+            config: dict[str, Any] = {
+                "architecture": host.architecture,
+                "os": host.os,
+                "config": {"Env": [f"PATH={DEFAULT_PATH}"]},
+                "rootfs": {"type": "layers", "diff_ids": []},
+                "history": [],
+            }
+            if host.variant:
+                config["variant"] = host.variant
+            return _State(config, [], "scratch")
+        record = await self._image(base, stage.line)
+        raw = self.images.config(record)
+        config = {
+            key: raw[key]
+            for key in ("architecture", "os", "variant", "config", "rootfs", "history", "author")
+            if key in raw
+        }
+        config.setdefault("config", {})
+        env = config["config"].get("Env") or []
+        if not any(item.startswith("PATH=") for item in env):
+            config["config"]["Env"] = [f"PATH={DEFAULT_PATH}", *env]
+        return _State(config, list(record.layers), record.id)
+
+    async def _image(self, name: str, line: int) -> ImageRecord:
+        if not self.options.pull:
+            with contextlib.suppress(ImageNotFound):
+                return self.images.resolve(name)
+        self.say(f"Pulling {name}\n")
+        try:
+            return await self.images.pull(name)
+        except EngineError as exc:
+            raise df.DockerfileError(
+                f"{name}: {exc.message}", line=line, file=self.file, hint=exc.hint
+            ) from exc
+
+    # ----------------------------------------------------------- instructions
+
+    async def _instruction(
+        self, parsed: df.Dockerfile, stage: df.Stage, instruction: df.Instruction, state: _State
+    ) -> None:
+        keyword = instruction.keyword
+        if keyword in ("COPY", "ADD"):
+            await self._copy(parsed, stage, instruction, state)
+        elif keyword == "RUN":
+            await self._run_step(instruction, state)
+        else:
+            created_by = self._configure(instruction, state)
+            await self._config_step(state, created_by)
+
+    def _configure(self, instruction: df.Instruction, state: _State) -> str:
+        """Apply a config instruction; return its history ``created_by``."""
+        keyword, line = instruction.keyword, instruction.line
+        config = state.run_config
+        env = self._stage_env(state)
+        shell = list(config.get("Shell") or DEFAULT_SHELL)
+
+        def fail(message: str, hint: str | None = None) -> df.DockerfileError:
+            return df.DockerfileError(message, line=line, file=self.file, hint=hint)
+
+        if keyword == "ENV":
+            pairs = [(name, self._expand(raw or "", env, line)) for name, raw in instruction.pairs]
+            current = list(config.get("Env") or [])
+            for name, expanded in pairs:
+                current = _set_env(current, name, expanded)
+            config["Env"] = current
+            return "ENV " + " ".join(f"{name}={expanded}" for name, expanded in pairs)
+        if keyword == "ARG":
+            shown = []
+            for name, raw in instruction.pairs:
+                arg_value: str | None
+                if name in self.options.build_args:
+                    arg_value = self.options.build_args[name]
+                    self.used_args.add(name)
+                elif raw is not None:
+                    arg_value = self._expand(raw, env, line)
+                else:
+                    arg_value = self.meta_env.get(name)
+                state.args[name] = arg_value
+                shown.append(name if raw is None else f"{name}={raw}")
+            return "ARG " + " ".join(shown)
+        if keyword == "LABEL":
+            labels = dict(config.get("Labels") or {})
+            pairs = [
+                (self._expand(name, env, line), self._expand(raw or "", env, line))
+                for name, raw in instruction.pairs
+            ]
+            labels.update(pairs)
+            config["Labels"] = labels
+            return "LABEL " + " ".join(f"{name}={value}" for name, value in pairs)
+        if keyword == "WORKDIR":
+            path = self._expand(instruction.args[0], env, line)
+            previous = str(config.get("WorkingDir") or "/")
+            config["WorkingDir"] = posixpath.normpath(posixpath.join(previous, path))
+            return f"WORKDIR {config['WorkingDir']}"
+        if keyword == "USER":
+            user = self._expand(instruction.args[0], env, line)
+            if not user:
+                raise fail("USER requires a user name or ID", "write USER name[:group]")
+            config["User"] = user
+            return f"USER {user}"
+        if keyword in ("CMD", "ENTRYPOINT"):
+            if instruction.exec_form:
+                command = list(instruction.args)
+            else:
+                command = [*shell, instruction.args[0]] if instruction.args else []
+            if keyword == "CMD":
+                config["Cmd"] = command
+                state.cmd_set = True
+            else:
+                config["Entrypoint"] = command or None
+                if not state.cmd_set:
+                    config["Cmd"] = None
+            return f"{keyword} {json.dumps(command)}"
+        if keyword == "EXPOSE":
+            words = [self._expand(word, env, line) for word in instruction.args]
+            ports = df.parse_ports(words, line=line, file=self.file)
+            exposed = dict(config.get("ExposedPorts") or {})
+            exposed.update({port: {} for port in ports})
+            config["ExposedPorts"] = exposed
+            return "EXPOSE " + " ".join(ports)
+        if keyword == "VOLUME":
+            volumes = dict(config.get("Volumes") or {})
+            added = [self._expand(word, env, line) for word in instruction.args]
+            for path in added:
+                if not path.strip():
+                    raise fail("VOLUME specified can not be an empty string")
+                volumes[path] = {}
+            config["Volumes"] = volumes
+            return f"VOLUME {json.dumps(added)}"
+        if keyword == "STOPSIGNAL":
+            value = self._expand(instruction.args[0], env, line)
+            try:
+                signal_number(value)
+            except InvalidParameter as exc:
+                raise fail(exc.message, exc.hint) from exc
+            config["StopSignal"] = value
+            return f"STOPSIGNAL {value}"
+        if keyword == "HEALTHCHECK":
+            return self._healthcheck(instruction, config)
+        if keyword == "SHELL":
+            config["Shell"] = list(instruction.args)
+            return f"SHELL {json.dumps(list(instruction.args))}"
+        if keyword == "ONBUILD":
+            assert instruction.sub is not None
+            triggers = list(config.get("OnBuild") or [])
+            triggers.append(instruction.sub.text)
+            config["OnBuild"] = triggers
+            return f"ONBUILD {instruction.sub.text}"
+        if keyword == "MAINTAINER":
+            state.config["author"] = instruction.args[0]
+            return f"MAINTAINER {instruction.args[0]}"
+        raise fail(f"{keyword} is not supported here")  # pragma: no cover (parse refuses)
+
+    def _healthcheck(self, instruction: df.Instruction, config: dict[str, Any]) -> str:
+        if instruction.args == ("NONE",):
+            config["Healthcheck"] = {"Test": ["NONE"]}
+            return "HEALTHCHECK NONE"
+        if instruction.exec_form:
+            test = ["CMD", *instruction.args[1:]]
+        else:
+            test = ["CMD-SHELL", instruction.args[1]]
+        check: dict[str, Any] = {"Test": test}
+        names = {
+            "interval": "Interval",
+            "timeout": "Timeout",
+            "start-period": "StartPeriod",
+            "start-interval": "StartInterval",
+        }
+        for flag, key in names.items():
+            value = instruction.flag(flag)
+            if value is not None:
+                nanos = df.parse_duration(value, line=instruction.line, file=self.file)
+                if nanos:
+                    check[key] = nanos
+        retries = instruction.flag("retries")
+        if retries is not None and int(retries):
+            check["Retries"] = int(retries)
+        config["Healthcheck"] = check
+        return f"HEALTHCHECK {json.dumps(check)}"
+
+    def _history(self, created_by: str, *, empty_layer: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "created": _now(),
+            "created_by": created_by,
+            "comment": _HISTORY_COMMENT,
+        }
+        if empty_layer:
+            entry["empty_layer"] = True
+        return entry
+
+    def _cached(self, key: str) -> CacheEntry | None:
+        if self.options.no_cache:
+            return None
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        layer = entry.layer
+        if layer is not None and not (
+            self.images.blobs.has(layer.digest)
+            and unpack.short_link(self.images.links_root, layer.chain_id).is_symlink()
+        ):
+            return None
+        return entry
+
+    def _advance(self, state: _State, key: str, entry: CacheEntry) -> None:
+        state.config.setdefault("history", []).append(entry.history)
+        if entry.layer is not None:
+            state.layers.append(entry.layer)
+            rootfs = state.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+            rootfs["diff_ids"] = [*rootfs.get("diff_ids", []), entry.layer.diff_id]
+        state.config["created"] = entry.history["created"]
+        state.key = key
+
+    async def _config_step(self, state: _State, created_by: str) -> None:
+        key = step_key(state.key, created_by)
+        entry = self._cached(key)
+        if entry is None:
+            entry = CacheEntry(history=self._history(created_by, empty_layer=True))
+            self.cache.put(key, entry)
+        self._advance(state, key, entry)
+        self.say(f" ---> {_short(state.image_id())}\n")
+
+    async def _layer_step(
+        self,
+        state: _State,
+        key: str,
+        created_by: str,
+        work: Callable[[_Scratch], Any],
+    ) -> None:
+        """Run ``work`` in a scratch root unless the cache has ``key``; record the layer."""
+        entry = self._cached(key)
+        if entry is not None:
+            self.say(" ---> Using cache\n")
+        else:
+            async with self._scratch(state.layers) as scratch:
+                await work(scratch)
+                await scratch.unmount_all()
+                layer = await self._commit_layer(scratch.upper, state.layers)
+            entry = CacheEntry(layer=layer, history=self._history(created_by, empty_layer=False))
+            self.cache.put(key, entry)
+        self._advance(state, key, entry)
+        self.say(f" ---> {_short(state.image_id())}\n")
+
+    # ---------------------------------------------------------------- scratch roots
+
+    @contextlib.asynccontextmanager
+    async def _scratch(self, layers: Sequence[LayerRecord]) -> AsyncIterator[_Scratch]:
+        images_root = self.images.root
+        container_id = "build-" + secrets.token_hex(8)
+        base, upper, work = overlay.container_dirs(images_root, container_id)
+        scratch = _Scratch(container_id, base, base / "merged", upper)
+        try:
+            upper.mkdir(parents=True)
+            work.mkdir()
+            chains = [layer.chain_id for layer in layers]
+            if chains:
+                lowers = overlay.lower_dirs(images_root, chains)
+            else:
+                (images_root / "empty").mkdir(exist_ok=True)
+                lowers = ["empty"]
+            mount = overlay.Mount(
+                "overlay",
+                "overlay",
+                (
+                    "lowerdir=" + ":".join(lowers),
+                    f"upperdir={upper}",
+                    f"workdir={work}",
+                    "index=off",
+                ),
+                cwd=images_root,
+            )
+            await overlay.mount(mount, scratch.merged)
+            scratch.mounted.append(scratch.merged)
+            yield scratch
+        finally:
+            with anyio.CancelScope(shield=True):
+                await scratch.unmount_all()
+                await anyio.to_thread.run_sync(shutil.rmtree, base, True)
+
+    async def _mount_source(self, scratch: _Scratch, layers: Sequence[LayerRecord]) -> Path:
+        """A read-only view of ``layers`` (a COPY --from source) inside the scratch dir."""
+        target = scratch.base / "source"
+        if not layers:
+            target.mkdir()
+            return target
+        mount = overlay.overlay_mount(self.images.root, [layer.chain_id for layer in layers])
+        await overlay.mount(mount, target)
+        scratch.mounted.append(target)
+        return target
+
+    async def _commit_layer(self, upper: Path, parents: Sequence[LayerRecord]) -> LayerRecord:
+        images = self.images
+
+        def work() -> LayerRecord:
+            digest, diff_id, size = files.write_layer(upper, images.blobs)
+            chain_id = (
+                "sha256:" + hashlib.sha256(f"{parents[-1].chain_id} {diff_id}".encode()).hexdigest()
+                if parents
+                else diff_id
+            )
+            final = unpack.layer_dir(images.layers_root, chain_id)
+            if not final.is_dir():
+                tmp = Path(tempfile.mkdtemp(dir=images.layers_root, prefix=".unpack-build-"))
+                try:
+                    os.chmod(upper, 0o755)
+                    os.rename(upper, tmp / "diff")
+                    os.rename(tmp, final)
+                except OSError:
+                    if not final.is_dir():
+                        raise
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            unpack.unpack_layer(
+                images.blobs.path(digest), images.layers_root, images.links_root, chain_id, diff_id
+            )
+            return LayerRecord(
+                digest=digest,
+                media_type=mf.OCI_LAYER_GZIP,
+                size=size,
+                diff_id=diff_id,
+                chain_id=chain_id,
+            )
+
+        return await anyio.to_thread.run_sync(work)
+
+    # ---------------------------------------------------------------------- RUN
+
+    async def _run_step(self, instruction: df.Instruction, state: _State) -> None:
+        config = state.run_config
+        shell = list(config.get("Shell") or DEFAULT_SHELL)
+        if instruction.exec_form:
+            argv = list(instruction.args)
+        else:
+            command = instruction.args[0] if instruction.args else ""
+            if instruction.heredocs:
+                first = instruction.heredocs[0]
+                only = command.strip() in (
+                    f"<<{first.name}",
+                    f"<<-{first.name}",
+                ) or command.strip() in (
+                    f'<<"{first.name}"',
+                    f"<<'{first.name}'",
+                    f'<<-"{first.name}"',
+                    f"<<-'{first.name}'",
+                )
+                if only and len(instruction.heredocs) == 1:
+                    command = first.content
+                else:
+                    command += "\n" + "".join(
+                        h.content + h.name + "\n" for h in instruction.heredocs
+                    )
+            argv = [*shell, command]
+        env_list = list(config.get("Env") or [])
+        env_keys = {item.partition("=")[0] for item in env_list}
+        args_env = [
+            (name, value)
+            for name, value in state.args.items()
+            if value is not None and name not in env_keys
+        ]
+        for name in sorted(PROXY_ARGS & set(self.options.build_args)):
+            if name not in state.args and name not in env_keys:
+                args_env.append((name, self.options.build_args[name]))
+                self.used_args.add(name)
+        env_list += [f"{name}={value}" for name, value in args_env]
+        prefix = (
+            f"|{len(args_env)} " + " ".join(f"{n}={v}" for n, v in args_env) + " "
+            if args_env
+            else ""
+        )
+        network = instruction.flag("network") or self.options.network
+        created_by = f"RUN {prefix}{' '.join(argv)} # buildkit"
+        key = step_key(state.key, created_by, f"network={network}")
+
+        async def work(scratch: _Scratch) -> None:
+            await self._run_container(instruction, scratch, argv, env_list, config, network)
+
+        await self._layer_step(state, key, created_by, work)
+
+    async def _run_container(
+        self,
+        instruction: df.Instruction,
+        scratch: _Scratch,
+        argv: list[str],
+        env: list[str],
+        config: Mapping[str, Any],
+        network: str,
+    ) -> None:
+        root = scratch.merged
+        working_dir = config.get("WorkingDir") or "/"
+        user = config.get("User") or ""
+        bundle = scratch.base / "bundle"
+
+        def prepare() -> tuple[dict[str, bool], dict[str, Any]]:
+            existed = {
+                path: os.path.lexists(files.resolve_in_root(root, path, follow_last=False))
+                for path in _PLACEHOLDERS
+            }
+            files.make_dirs(files.resolve_in_root(root, working_dir), root, None)
+
+            def read(path: str) -> str:
+                try:
+                    return files.resolve_in_root(root, path).read_text()
+                except OSError:
+                    return ""
+
+            mounts: list[dict[str, Any]] = []
+            mode = "none"
+            namespace_paths: dict[str, str] = {}
+            if network == "host" or (network == "default" and not self.options.netns_path):
+                mode = "host"
+            elif network == "default":
+                mode = ""
+                namespace_paths["network"] = str(self.options.netns_path)
+            if mode != "none":
+                bundle.mkdir(parents=True, exist_ok=True)
+                hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                for item in self.options.extra_hosts:
+                    name, _, address = item.partition(":")
+                    hosts += f"{address}\t{name}\n"
+                (bundle / "hosts").write_text(hosts)
+                mounts.append(_bind(str(bundle / "hosts"), "/etc/hosts"))
+                if Path("/etc/resolv.conf").exists():
+                    mounts.append(_bind("/etc/resolv.conf", "/etc/resolv.conf"))
+            spec = build_spec(
+                ContainerConfig(
+                    cmd=argv,
+                    env=env,
+                    user=user,
+                    working_dir=working_dir,
+                    host_config=HostConfig(network_mode=mode, shm_size=self.options.shm_size),
+                ),
+                ImageConfig(),
+                SpecContext(
+                    container_id=scratch.container_id,
+                    rootfs=str(root),
+                    passwd_text=read("/etc/passwd"),
+                    group_text=read("/etc/group"),
+                    mounts=mounts,
+                    namespace_paths=namespace_paths,
+                    cgroup_version=2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1,
+                ),
+            )
+            bundle.mkdir(parents=True, exist_ok=True)
+            (bundle / "config.json").write_text(json.dumps(spec))
+            return existed, spec
+
+        try:
+            existed, _spec = await anyio.to_thread.run_sync(prepare)
+        except EngineError as exc:
+            raise df.DockerfileError(
+                f"RUN: {exc.message}", line=instruction.line, file=self.file, hint=exc.hint
+            ) from exc
+        self.say(f" ---> Running in {scratch.container_id[-12:]}\n")
+        runc = self.runc()
+        os.makedirs(runc.state_root, exist_ok=True)
+        tail: list[str] = []
+        try:
+            process = await anyio.open_process(
+                [*runc.base_args(), "run", "--bundle", str(bundle), scratch.container_id],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            async with process:
+                assert process.stdout is not None
+                pending = b""
+                async for chunk in process.stdout:
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        text = line.decode(errors="replace")
+                        tail = [*tail[-(_OUTPUT_TAIL - 1) :], text]
+                        self.say(text + "\n")
+                if pending:
+                    text = pending.decode(errors="replace")
+                    tail = [*tail[-(_OUTPUT_TAIL - 1) :], text]
+                    self.say(text + "\n")
+                code = await process.wait()
+        finally:
+            with anyio.CancelScope(shield=True):
+                if runc.has_state(scratch.container_id):
+                    await anyio.run_process(
+                        [*runc.base_args(), "delete", "--force", scratch.container_id],
+                        check=False,
+                    )
+        self.say(f" ---> Removed intermediate container {scratch.container_id[-12:]}\n")
+        if code != 0:
+            shown = " ".join(argv) if not instruction.exec_form else json.dumps(argv)
+            output = "\n".join(tail)
+            raise BuildStepFailed(
+                f"{self.file}:{instruction.line}: {instruction.text.splitlines()[0]}: "
+                f"the command '{shown}' returned a non-zero code: {code}"
+                + (f"\n{output}" if output else ""),
+                exit_code=code,
+                output=output,
+                hint="fix the command; its last output is shown above",
+            )
+        await scratch.unmount_all()
+
+        def clean_placeholders() -> None:
+            for path, was_there in existed.items():
+                if was_there:
+                    continue
+                target = scratch.upper / path.lstrip("/")
+                if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+                    target.rmdir()
+                elif target.is_file() and target.stat().st_size == 0:
+                    target.unlink()
+                etc = scratch.upper / "etc"
+                if path.startswith("/etc/") and not existed.get("/etc", True):
+                    with contextlib.suppress(OSError):
+                        etc.rmdir()
+
+        await anyio.to_thread.run_sync(clean_placeholders)
+
+    # --------------------------------------------------------------- COPY / ADD
+
+    async def _copy(
+        self, parsed: df.Dockerfile, stage: df.Stage, instruction: df.Instruction, state: _State
+    ) -> None:
+        keyword, line = instruction.keyword, instruction.line
+        env = self._stage_env(state)
+        heredocs = {h.name: h for h in instruction.heredocs}
+        words: list[tuple[str, df.Heredoc | None]] = []
+        for word in instruction.args:
+            marker = word.lstrip("<").lstrip("-").strip("'\"") if word.startswith("<<") else None
+            if marker is not None and marker in heredocs:
+                words.append((marker, heredocs[marker]))
+            else:
+                words.append((self._expand(word, env, line), None))
+        if len(words) < 2:
+            raise df.DockerfileError(
+                f"{keyword} requires at least two arguments", line=line, file=self.file
+            )
+        dest_raw, sources = words[-1][0], words[:-1]
+        working_dir = state.run_config.get("WorkingDir") or "/"
+        dest = posixpath.join(working_dir, dest_raw)
+        dest_is_dir = dest_raw.endswith("/") or len(sources) > 1
+        chown = instruction.flag("chown")
+        chmod = instruction.flag("chmod")
+        chown = self._expand(chown, env, line) if chown else None
+        chmod = self._expand(chmod, env, line) if chmod else None
+        mode = files.parse_chmod(chmod, line=line, file=self.file) if chmod else None
+        from_ref = instruction.flag("from")
+        inputs = hashlib.sha256()
+        source_layers: list[LayerRecord] | None = None
+        downloads: list[tuple[str, Path]] = []
+        context_sources: list[str] = []
+        tmpdir = Path(tempfile.mkdtemp(prefix="pycompose-build-"))
+        try:
+            if from_ref is not None:
+                ref = self._expand(from_ref, self.meta_env | env, line)
+                source_stage = parsed.source_stage(ref, stage, line)
+                if source_stage is not None:
+                    source = self.states[source_stage.index]
+                    source_layers, source_key = list(source.layers), source.key
+                elif ref in self.options.additional_contexts:
+                    source_layers, source_key = None, ""
+                else:
+                    record = await self._image(ref, line)
+                    source_layers, source_key = list(record.layers), record.id
+                inputs.update(f"from={source_key}\n".encode())
+            for word, heredoc in sources:
+                if heredoc is not None:
+                    content = heredoc.content
+                    if heredoc.expand:
+                        content = self._expand_heredoc(content, env, line)
+                    inputs.update(f"heredoc={word}\n".encode() + content.encode())
+                elif keyword == "ADD" and word.startswith(("http://", "https://")):
+                    path = await self._download(word, tmpdir, line, instruction.flag("checksum"))
+                    downloads.append((word, path))
+                    inputs.update(f"url={word}\n{_file_digest(path)}\n".encode())
+                elif source_layers is None:
+                    context = self._context_for(from_ref, env, line)
+                    found = context.sources(word, line=line, file=self.file)
+                    context_sources += found
+                    inputs.update(f"context={word}\n{context.files_digest(found)}\n".encode())
+            shown = " ".join(
+                [f"--{k}={v}" for k, v in instruction.flags.items()] + [w for w, _ in words]
+            )
+            created_by = f"{keyword} {shown} # buildkit"
+            key = step_key(state.key, created_by, "sha256:" + inputs.hexdigest())
+            copy_context = self._context_for(from_ref, env, line) if source_layers is None else None
+
+            async def work(scratch: _Scratch) -> None:
+                source_root = (
+                    await self._mount_source(scratch, source_layers)
+                    if source_layers is not None
+                    else None
+                )
+
+                def do() -> None:
+                    root = scratch.merged
+                    owner = (
+                        files.parse_chown(chown, root, line=line, file=self.file) if chown else None
+                    )
+                    target = files.resolve_in_root(root, dest)
+                    items: list[tuple[Path, str, str]] = []  # host path, name, kind
+                    for word, heredoc in sources:
+                        if heredoc is not None:
+                            path = tmpdir / f"heredoc-{word}"
+                            content = heredoc.content
+                            if heredoc.expand:
+                                content = self._expand_heredoc(content, env, line)
+                            path.write_text(content)
+                            path.chmod(0o644)
+                            items.append((path, word, "heredoc"))
+                    for url, path in downloads:
+                        name = posixpath.basename(url.split("?", 1)[0].rstrip("/")) or "index.html"
+                        if mode is None:
+                            path.chmod(0o600)
+                        items.append((path, name, "url"))
+                    if source_root is not None:
+                        for word, heredoc in sources:
+                            if heredoc is None:
+                                items += [
+                                    (p, p.name, "stage")
+                                    for p in _stage_sources(
+                                        source_root, word, line, self.file, from_ref or ""
+                                    )
+                                ]
+                    elif copy_context is not None:
+                        items += [
+                            (copy_context.root / rel, posixpath.basename(rel), "context")
+                            for rel in context_sources
+                        ]
+                    multiple = dest_is_dir or len(items) > 1
+                    for path, name, kind in items:
+                        preserve = kind == "stage"
+                        include = (
+                            _context_filter(copy_context)
+                            if kind == "context" and copy_context
+                            else None
+                        )
+                        if path.is_dir() and not path.is_symlink():
+                            files.make_dirs(target, root, owner)
+                            files.copy_tree(
+                                path,
+                                target,
+                                owner=owner,
+                                mode=mode,
+                                preserve_owner=preserve,
+                                include=include,
+                            )
+                        elif keyword == "ADD" and kind == "context" and _is_archive(path):
+                            files.make_dirs(target, root, owner)
+                            _extract_archive(path, target)
+                        else:
+                            into = multiple or (target.is_dir() and not target.is_symlink())
+                            destination = target / name if into else target
+                            files.make_dirs(destination.parent, root, owner)
+                            files.copy_file(
+                                path, destination, owner=owner, mode=mode, preserve_owner=preserve
+                            )
+
+                await anyio.to_thread.run_sync(do)
+
+            await self._layer_step(state, key, created_by, work)
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def _expand_heredoc(self, content: str, env: Mapping[str, str], line: int) -> str:
+        # substitution only, quotes kept (a heredoc is not a shell word)
+        escaped = content.replace("'", "\0q").replace('"', "\0d")
+        expanded = self._expand(escaped, env, line)
+        return expanded.replace("\0q", "'").replace("\0d", '"')
+
+    def _context_for(self, from_ref: str | None, env: Mapping[str, str], line: int) -> BuildContext:
+        if from_ref is None:
+            return self.context
+        name = self._expand(from_ref, self.meta_env | dict(env), line)
+        path = self.options.additional_contexts.get(name)
+        if path is None:
+            raise df.DockerfileError(f"unknown build context {name}", line=line, file=self.file)
+        return BuildContext(path)
+
+    async def _download(self, url: str, tmpdir: Path, line: int, checksum: str | None) -> Path:
+        import httpx
+
+        target = tmpdir / ("download-" + secrets.token_hex(6))
+        digest = hashlib.sha256()
+        try:
+            async with (
+                httpx.AsyncClient(follow_redirects=True, timeout=60) as client,
+                client.stream("GET", url) as response,
+            ):
+                if response.status_code != 200:
+                    raise df.DockerfileError(
+                        f"ADD {url}: the server answered {response.status_code}",
+                        line=line,
+                        file=self.file,
+                        hint="check the URL",
+                    )
+                with target.open("wb") as handle:
+                    async for chunk in response.aiter_bytes():
+                        digest.update(chunk)
+                        handle.write(chunk)
+                modified = response.headers.get("last-modified")
+        except httpx.HTTPError as exc:
+            raise df.DockerfileError(
+                f"ADD {url}: cannot download: {exc}", line=line, file=self.file
+            ) from exc
+        if checksum and checksum != "sha256:" + digest.hexdigest():
+            raise df.DockerfileError(
+                f"ADD {url}: checksum mismatch: expected {checksum}, "
+                f"got sha256:{digest.hexdigest()}",
+                line=line,
+                file=self.file,
+            )
+        if modified:
+            with contextlib.suppress(ValueError, TypeError):
+                from email.utils import parsedate_to_datetime
+
+                stamp = parsedate_to_datetime(modified).timestamp()
+                os.utime(target, (stamp, stamp))
+        return target
+
+    # ------------------------------------------------------------------ commit
+
+    async def _commit_image(self, state: _State) -> ImageRecord:
+        if self.options.labels:
+            labels = dict(state.run_config.get("Labels") or {})
+            labels.update(self.options.labels)
+            state.run_config["Labels"] = labels
+        unused = sorted(set(self.options.build_args) - self.used_args - set(self.meta_env))
+        if unused:
+            self.say(f"[Warning] One or more build-args {unused} were not consumed\n")
+        state.config["rootfs"] = {
+            "type": "layers",
+            "diff_ids": [layer.diff_id for layer in state.layers],
+        }
+        state.config.setdefault("created", _now())
+        data = _config_bytes(state.config)
+        digest = self.images.blobs.write_bytes(data)
+        host = mf.host()
+        record = ImageRecord(
+            id=digest,
+            config_digest=digest,
+            layers=tuple(state.layers),
+            created=state.config.get("created"),
+            os=state.config.get("os", host.os),
+            architecture=state.config.get("architecture", host.architecture),
+            variant=state.config.get("variant"),
+            repo_tags=tuple(str(parse_reference(tag)) for tag in self.options.tags),
+        )
+        record = self.images.records.add(record)
+        self.say(f"Successfully built {_short(record.id)}\n")
+        for tag in self.options.tags:
+            self.say(f"Successfully tagged {parse_reference(tag).familiar()}\n")
+        self.emit(BuildEvent(aux_id=record.id))
+        return record
+
+
+def _bind(source: str, destination: str) -> dict[str, Any]:
+    return {
+        "destination": destination,
+        "type": "bind",
+        "source": source,
+        "options": ["rbind", "ro", "rprivate"],
+    }
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def _context_filter(context: BuildContext) -> Callable[[Path], bool]:
+    def include(path: Path) -> bool:
+        relative = os.path.relpath(path, context.root)
+        return not context.excluded(relative)
+
+    return include
+
+
+def _is_archive(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        return tarfile.is_tarfile(path)
+    except OSError:
+        return False
+
+
+def _extract_archive(path: Path, target: Path) -> None:
+    with tarfile.open(path, "r:*") as tar:
+        tar.extractall(target, filter="tar", numeric_owner=True)
+
+
+def _stage_sources(root: Path, source: str, line: int, file: str, ref: str) -> list[Path]:
+    cleaned = posixpath.normpath("/" + source)
+    if has_glob(cleaned):
+        parent = files.resolve_in_root(root, posixpath.dirname(cleaned))
+        pattern = posixpath.basename(cleaned)
+        found = (
+            [
+                parent / name
+                for name in sorted(os.listdir(parent))
+                if fnmatch.fnmatchcase(name, pattern)
+            ]
+            if parent.is_dir()
+            else []
+        )
+    else:
+        path = files.resolve_in_root(root, cleaned)
+        found = [path] if os.path.lexists(path) else []
+    if not found:
+        raise df.DockerfileError(
+            f'COPY --from={ref}: "{source}" not found in {ref}',
+            line=line,
+            file=file,
+            hint="check the path in the source stage or image",
+        )
+    return found
+
+
+async def build(
+    context: BuildContext,
+    options: BuildOptions,
+    images: ImageService,
+    runc: Runc | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ImageRecord:
+    """Build ``options``'s Dockerfile in ``context``; return the image record (tagged).
+
+    Args:
+        context: the build context (:class:`BuildContext`: a directory, or a tar unpacked
+            with ``extract_context_tar``).
+        options: Dockerfile, build args, target, tags, labels, cache, network...
+        images: the image store the result goes into (base images come from it, or are
+            pulled).
+        runc: the runc used for RUN steps (its own state root; default
+            ``/run/pycompose/build-runc``).
+        on_progress: called with each :class:`BuildEvent` (``Step 3/10 : RUN ...``, the
+            step's output, `` ---> Using cache``, `` ---> <id>``).
+
+    Error handling: :class:`DockerfileError` (cites ``Dockerfile:LINE``) for bad
+    Dockerfiles, missing/excluded sources and missing stages; :class:`BuildStepFailed`
+    for a RUN that exits non-zero. No image is recorded unless the build succeeds.
+    """
+    return await Builder(context, options, images, runc, on_progress).run()
