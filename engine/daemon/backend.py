@@ -155,6 +155,7 @@ class EngineBackend(Backend):
         self._subscribers = _Subscribers()
         self._watched: set[str] = set()
         self._last_exit: dict[str, int] = {}
+        self._static: dict[str, dict[str, Any]] = {}
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -237,6 +238,7 @@ class EngineBackend(Backend):
             await release_mounts(self.volumes, container_id, remove_anonymous=remove_volumes)
         self.state.delete_container(container_id)
         self.records.pop(container_id, None)
+        self._static.pop(container_id, None)
 
     # --- events ---------------------------------------------------------------------
 
@@ -455,45 +457,75 @@ class EngineBackend(Backend):
         argv = [*entrypoint, *cmd]
         return (argv[0] if argv else ""), argv[1:]
 
-    def summary(self, record: ContainerRecord) -> api.ContainerSummary:
-        info = self._info(record)
+    def _summary_static(self, record: ContainerRecord, info: Any) -> dict[str, Any]:
+        """The wire form of what a summary holds that changes only with a rename: built
+        once per container and cached (``GET /containers/json`` is compose's hot path)."""
+        cached = self._static.get(record.id)
+        if cached is not None and cached["Names"][0] == "/" + record.name:
+            return cached
         path, args = self._command(info)
         host_config = record.body.get("HostConfig") or {}
-        return api.ContainerSummary(
-            Id=record.id,
-            Names=["/" + record.name],
-            Image=record.image,
-            ImageID=record.image_id,
-            Command=" ".join([path, *args]).strip(),
-            Created=int(record.created),
-            Labels=record.body.get("Labels") or {},
-            State=info.state.value,
-            Status=self._status_text(info),
-            HostConfig={"NetworkMode": host_config.get("NetworkMode") or "default"},
-            Mounts=self._mounts(record),
+        cached = {
+            "Id": record.id,
+            "Names": ["/" + record.name],
+            "Image": record.image,
+            "ImageID": record.image_id,
+            "Command": " ".join([path, *args]).strip(),
+            "Created": int(record.created),
+            "Ports": [],
+            "Labels": record.body.get("Labels") or {},
+            "HostConfig": {"NetworkMode": host_config.get("NetworkMode") or "default"},
+            "NetworkSettings": {"Networks": {}},
+            "Mounts": [mount.wire() for mount in self._mounts(record)],
+        }
+        self._static[record.id] = cached
+        return cached
+
+    def _summary_wire(self, record: ContainerRecord, info: Any) -> dict[str, Any]:
+        return {
+            **self._summary_static(record, info),
+            "State": info.state.value,
+            "Status": self._status_text(info),
+        }
+
+    def summary(self, record: ContainerRecord, info: Any | None = None) -> api.ContainerSummary:
+        return api.ContainerSummary.model_validate(
+            self._summary_wire(record, info or self._info(record))
         )
 
     # --- containers -----------------------------------------------------------------
 
-    async def container_list(
+    async def container_list_wire(
         self, *, all: bool, filters: Filters, limit: int = -1
-    ) -> list[api.ContainerSummary]:
+    ) -> list[dict[str, Any]]:
         wanted_labels = filters.get("label", ())
+        only_labels = set(filters) <= {"label"}
+        active = (ContainerState.RUNNING, ContainerState.PAUSED, ContainerState.RESTARTING)
         result = []
         for record in sorted(self.records.values(), key=lambda r: -r.created):
-            if record.status != "created" or not self._has(record.id):
+            if record.status != "created":
                 continue
             labels = record.body.get("Labels") or {}
             if wanted_labels and not api.labels_match(labels, wanted_labels):
-                continue  # cheap check first: no summary built for filtered-out containers
-            if not all and not self._running(record.id):
                 continue
-            summary = self.summary(record)
-            if container_matches(summary, filters):
-                result.append(summary)
+            try:
+                info = self.runtime.inspect(record.id)
+            except NotFound:
+                continue
+            if not all and info.state not in active:
+                continue
+            wire = self._summary_wire(record, info)
+            if only_labels or container_matches(api.ContainerSummary.model_validate(wire), filters):
+                result.append(wire)
             if 0 < limit <= len(result):
                 break
         return result
+
+    async def container_list(
+        self, *, all: bool, filters: Filters, limit: int = -1
+    ) -> list[api.ContainerSummary]:
+        wires = await self.container_list_wire(all=all, filters=filters, limit=limit)
+        return [api.ContainerSummary.model_validate(wire) for wire in wires]
 
     async def container_create(
         self, name: str | None, body: api.ContainerCreate

@@ -119,6 +119,14 @@ class Backend:
     ) -> list[ContainerSummary]:
         raise _unsupported("listing containers")
 
+    async def container_list_wire(
+        self, *, all: bool, filters: Filters, limit: int = -1
+    ) -> list[dict[str, Any]]:
+        """``container_list`` as wire JSON objects: what the route sends. A backend may
+        override it to skip the models on this hot path (compose lists on every command)."""
+        summaries = await self.container_list(all=all, filters=filters, limit=limit)
+        return [summary.wire() for summary in summaries]
+
     async def container_create(
         self, name: str | None, body: ContainerCreate
     ) -> ContainerCreateResponse:

@@ -269,7 +269,7 @@ async def container_list(backend: Backend, call: Call) -> Response:
     wanted = parse_filters(call.request.arg("filters"))
     filtering.check_keys(wanted, filtering.CONTAINER_KEYS)
     limit = _int_arg(call, "limit", -1)
-    summaries = await backend.container_list(
+    summaries = await backend.container_list_wire(
         all=call.request.flag("all"), filters=wanted, limit=-1 if limit is None else limit
     )
     return json_response(summaries)

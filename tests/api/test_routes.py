@@ -6,7 +6,7 @@ import json
 
 import anyio
 import pytest
-from conftest import Engine, running_engine
+from api_helpers import Engine, running_engine
 
 from engine.api import errors
 from engine.api.client import EngineClient, demultiplex
