@@ -329,8 +329,10 @@ class _Lexer:
             return self.env.get(name, "") if name else "$"
         self.pos += 1
         name = self.name()
-        if not name or self.pos >= len(self.text):
+        if not name:
             raise self.fail(f"bad substitution in {self.text!r}", hint="write ${NAME} or $NAME")
+        if self.pos >= len(self.text):
+            raise self.fail(f"missing '}}' in {self.text!r}", hint="close the ${...} substitution")
         char = self.text[self.pos]
         self.pos += 1
         if char == "}":
