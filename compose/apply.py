@@ -31,7 +31,7 @@ from compose.observed import ObservedContainer, ObservedNetwork, ObservedState, 
 from compose.plan import Operation, Plan, WaitCondition
 from compose.reconcile import DesiredState, container_name
 from engine.api.client import EngineClient
-from engine.api.errors import NotFound
+from engine.api.errors import Conflict, NotFound
 from engine.api.models import ContainerCreate, NetworkConnect, NetworkCreate, VolumeCreate
 
 POLL_INTERVAL = 0.5  # seconds between two looks at a dependency's state, as docker compose
@@ -360,8 +360,19 @@ class _Executor:
 
     async def do_remove_network(self, operation: Operation) -> None:
         self.emit(ProgressEvent("Network", operation.target, "Removing"))
-        with contextlib.suppress(NotFound):
-            await self.client.network_remove(operation.details.get("id") or operation.target)
+        # an engine may still be releasing the endpoints of containers removed a moment ago
+        # (dockerd answers 409 "has active endpoints"): try again for a few seconds
+        for attempt in range(20):
+            try:
+                with contextlib.suppress(NotFound):
+                    await self.client.network_remove(
+                        operation.details.get("id") or operation.target
+                    )
+                break
+            except Conflict:
+                if attempt == 19:
+                    raise
+                await anyio.sleep(0.25)
         self.emit(ProgressEvent("Network", operation.target, "Removed", done=True))
 
     async def do_remove_volume(self, operation: Operation) -> None:

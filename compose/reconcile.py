@@ -471,24 +471,26 @@ def plan_down(
             f"found orphan containers ({names}); run with --remove-orphans to remove them"
         )
     removals: dict[str, list[int]] = {}
-    previous_stops: list[int] = []
+    stops_of: dict[str, list[int]] = {}
     for service in sorted({c.service for c in containers}, key=lambda s: (rank.get(s, -1), s)):
-        stops = []
+        # a service stops once the services that depend on it have stopped (dependents first);
+        # unrelated services stop in parallel
+        dependents = desired.graph.dependents(service) if desired and service in rank else []
+        wait_for = [op for dependent in dependents for op in stops_of.get(dependent, [])]
         for container in sorted(
             (c for c in containers if c.service == service), key=lambda c: c.name
         ):
             stop = None
             if container.running:
-                # dependents stop first: wait for the stops of the services before this one
                 stop = plan.add(
                     OperationType.STOP_CONTAINER,
                     container.name,
                     "down",
-                    after=previous_stops,
+                    after=wait_for,
                     container_id=container.id,
                     service=service,
                 )
-                stops.append(stop)
+                stops_of.setdefault(service, []).append(stop)
             removal = plan.add(
                 OperationType.REMOVE_CONTAINER,
                 container.name,
@@ -499,7 +501,6 @@ def plan_down(
                 details={"volumes": options.remove_volumes},
             )
             removals.setdefault(service, []).append(removal)
-        previous_stops = stops or previous_stops
     all_removals = [op for ops in removals.values() for op in ops]
     for network in sorted(observed.networks.values(), key=lambda n: n.name):
         if desired is not None and any(
