@@ -31,7 +31,7 @@ from typing import IO
 
 from engine.build.dockerfile import DockerfileError
 
-_SPECIAL = set(".+()|{}$^")
+_SPECIAL = set(".+()|{}$")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,6 +56,7 @@ def _clean(path: str) -> str:
 def _to_regex(pattern: str) -> re.Pattern[str]:
     out = ["^"]
     index = 0
+    in_class = False
     while index < len(pattern):
         char = pattern[index]
         index += 1
@@ -76,7 +77,10 @@ def _to_regex(pattern: str) -> re.Pattern[str]:
             else:
                 out.append("\\\\")
         elif char in "[]":
+            in_class = char == "["
             out.append(char)
+        elif char == "^" and not in_class:
+            out.append("\\^")
         elif char in _SPECIAL:
             out.append("\\" + char)
         else:

@@ -134,6 +134,6 @@ def test_a_context_tar_is_unpacked_and_may_not_escape(tmp_path):
 
 
 def test_missing_dockerfile_says_what_to_do(context_dir):
-    with pytest.raises(DockerfileError, match="cannot find web.Dockerfile") as info:
+    with pytest.raises(DockerfileError, match=r"cannot find web\.Dockerfile") as info:
         BuildContext(context_dir).read_dockerfile("web.Dockerfile")
     assert "-f" in (info.value.hint or "")
