@@ -23,7 +23,6 @@ import platform
 import secrets
 import shutil
 import signal as signals
-import stat
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,14 +34,13 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.api.errors import Conflict, InvalidParameter, NotFound
+from engine.runtime import bundle, monitor
 from engine.runtime import logs as logfiles
-from engine.runtime import monitor
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.mounts import user_mounts
 from engine.runtime.runc import Runc, RuntimeExitError, signal_number
 from engine.runtime.spec import (
-    HostDevice,
     SpecContext,
     build_spec,
     exec_process,
@@ -59,8 +57,6 @@ from engine.runtime.state import (
 )
 
 DEFAULT_STOP_TIMEOUT = 10.0
-DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
-DEFAULT_LOG_MAX_FILES = 5
 ROTATE_CHECK_SECONDS = 1.0
 S = ContainerState
 
@@ -133,8 +129,8 @@ class _Container:
     stopped: anyio.Event = field(default_factory=anyio.Event)
     removed: anyio.Event = field(default_factory=anyio.Event)
     backoff: anyio.CancelScope | None = None
-    log_max_size: int = DEFAULT_LOG_MAX_SIZE
-    log_max_files: int = DEFAULT_LOG_MAX_FILES
+    log_max_size: int = bundle.DEFAULT_LOG_MAX_SIZE
+    log_max_files: int = bundle.DEFAULT_LOG_MAX_FILES
     exec_count: int = 0
 
     @property
@@ -146,83 +142,18 @@ class _Container:
         self.state = target
 
 
-def _size_option(text: str) -> int:
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    text = text.strip().lower().removesuffix("b")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
-
-
-def _log_limits(config: ContainerConfig) -> tuple[int, int]:
-    options = config.host_config.log_config.get("Config") or {}
-    if not isinstance(options, dict):
-        return DEFAULT_LOG_MAX_SIZE, DEFAULT_LOG_MAX_FILES
-    try:
-        size = _size_option(str(options["max-size"])) if "max-size" in options else None
-        files = int(str(options["max-file"])) if "max-file" in options else None
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid log option: {exc}") from exc
-    return size or DEFAULT_LOG_MAX_SIZE, files or DEFAULT_LOG_MAX_FILES
-
-
-def _find_init() -> str:
-    for name in ("tini-static", "docker-init", "catatonit"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return "/usr/bin/tini-static"
-
-
-def _host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
-    """``os.stat`` of each device the container maps (``devices: [/dev/fuse]``)."""
-    devices: dict[str, HostDevice] = {}
-    for mapping in host_config.devices:
-        try:
-            info = os.stat(mapping.path_on_host)
-        except OSError:
-            continue  # spec.build_spec reports it with the path
-        if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
-            devices[mapping.path_on_host] = HostDevice(
-                path=mapping.path_on_host,
-                kind="c" if stat.S_ISCHR(info.st_mode) else "b",
-                major=os.major(info.st_rdev),
-                minor=os.minor(info.st_rdev),
-                file_mode=stat.S_IMODE(info.st_mode),
-                uid=info.st_uid,
-                gid=info.st_gid,
-            )
-    return devices
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def _default_hosts(hostname: str) -> str:
-    return (
-        "127.0.0.1\tlocalhost\n"
-        "::1\tlocalhost ip6-localhost ip6-loopback\n"
-        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
-        "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-        f"127.0.1.1\t{hostname}\n"
+def _probe_of(config: ContainerConfig) -> HealthProbe | None:
+    health = config.healthcheck
+    if health is None:
+        return None
+    return HealthProbe.from_test(
+        health.test,
+        interval_ns=health.interval,
+        timeout_ns=health.timeout,
+        retries=health.retries,
+        start_period_ns=health.start_period,
+        start_interval_ns=health.start_interval,
     )
-
-
-def _safe_mkdir_in_root(rootfs: str, path: str) -> None:
-    """mkdir -p of ``path`` inside ``rootfs``, refusing to follow symlinks out of it."""
-    current = Path(rootfs)
-    for part in [p for p in path.split("/") if p and p != "."]:
-        if part == "..":
-            raise InvalidParameter(f"invalid path {path!r}: '..' is not allowed")
-        current = current / part
-        if current.is_symlink():
-            return  # the image's own symlink: leave it to runc, which resolves it in the root
-        if not current.exists():
-            current.mkdir(mode=0o755)
 
 
 class ContainerRuntime:
@@ -243,7 +174,7 @@ class ContainerRuntime:
         self._on_event = on_event
         self.runc = runc or Runc()
         self.conmon = conmon or monitor.find_conmon()
-        self.init_path = init_path or _find_init()
+        self.init_path = init_path or bundle.find_init()
         self.socket_dir = socket_dir
         self._containers: dict[str, _Container] = {}
         self._task_group: TaskGroup | None = None
@@ -355,7 +286,7 @@ class ContainerRuntime:
                 volume under ``"anonymous:<target>"``), see engine.volumes.
             namespace_paths: ``{"network": "/run/netns/x", "ipc": "/proc/<pid>/ns/ipc"}``.
             etc_files: contents for /etc/hosts, /etc/resolv.conf, /etc/hostname
-                (bind-mounted read-write as Docker does); defaults are written otherwise.
+                (bind-mounted as Docker does); defaults are written otherwise.
 
         Error handling: a name in use is a Conflict; a bad setting InvalidParameter.
         """
@@ -380,28 +311,14 @@ class ContainerRuntime:
                 rootfs = str(directory / "rootfs")
                 os.mkdir(rootfs)
                 for mount in rootfs_mounts:
-                    await _mount(mount, rootfs)
+                    await bundle.mount(mount, rootfs)
                     mounted = True
-            hostname = merged.hostname or container_id[:12]
-            files = {"/etc/hostname": f"{hostname}\n", "/etc/hosts": _default_hosts(hostname)}
-            resolv = _read_text(Path("/etc/resolv.conf"))
-            if resolv:
-                files["/etc/resolv.conf"] = resolv
-            files.update(etc_files)
-            etc_mounts = []
-            for target, content in files.items():
-                host_file = directory / target.strip("/").replace("/", "_")
-                host_file.write_text(content)
-                # Docker makes them read-only along with a read-only root.
-                read_only = ["ro"] if merged.host_config.readonly_rootfs else []
-                etc_mounts.append(
-                    {
-                        "destination": target,
-                        "type": "bind",
-                        "source": str(host_file),
-                        "options": ["rbind", "rprivate", *read_only],
-                    }
-                )
+            etc_mounts = bundle.write_etc_files(
+                directory,
+                merged.hostname or container_id[:12],
+                read_only=merged.host_config.readonly_rootfs,
+                overrides=etc_files,
+            )
             anonymous = [t for t in merged.volumes if f"anonymous:{t}" in volume_paths]
             mounts = [
                 *etc_mounts,
@@ -412,14 +329,14 @@ class ContainerRuntime:
             context = SpecContext(
                 container_id=container_id,
                 rootfs=rootfs,
-                passwd_text=_read_text(root / "etc/passwd"),
-                group_text=_read_text(root / "etc/group"),
+                passwd_text=bundle.read_text(root / "etc/passwd"),
+                group_text=bundle.read_text(root / "etc/group"),
                 mounts=[*mounts, *self._volumes_from(merged.host_config.volumes_from)],
                 namespace_paths={
                     **self._joined_namespaces(merged.host_config),
                     **namespace_paths,
                 },
-                host_devices=_host_devices(merged.host_config),
+                host_devices=bundle.host_devices(merged.host_config),
                 init_path=self.init_path,
                 cgroup_version=self._cgroup_version,
                 machine=self._machine,
@@ -427,29 +344,18 @@ class ContainerRuntime:
                 swap_supported=self._swap,
             )
             spec = build_spec(merged, ImageConfig(), context)
-            _safe_mkdir_in_root(rootfs, spec["process"]["cwd"])
+            bundle.mkdir_in_root(rootfs, spec["process"]["cwd"])
             (directory / "config.json").write_text(json.dumps(spec, indent=1))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 if mounted:
-                    await _unmount(str(directory / "rootfs"))
-                shutil.rmtree(directory, ignore_errors=True)
+                    await bundle.unmount(str(directory / "rootfs"))
+                if not os.path.ismount(directory / "rootfs"):
+                    shutil.rmtree(directory, ignore_errors=True)
             raise
-        health = merged.healthcheck
-        probe = (
-            HealthProbe.from_test(
-                health.test,
-                interval_ns=health.interval,
-                timeout_ns=health.timeout,
-                retries=health.retries,
-                start_period_ns=health.start_period,
-                start_interval_ns=health.start_interval,
-            )
-            if health is not None
-            else None
-        )
+        probe = _probe_of(merged)
         policy = merged.host_config.restart_policy
-        max_size, max_files = _log_limits(merged)
+        max_size, max_files = bundle.log_limits(merged)
         container = _Container(
             id=container_id,
             name=name,
@@ -783,7 +689,7 @@ class ContainerRuntime:
                 with contextlib.suppress(NotFound, RuntimeExitError):
                     await self.runc.delete(container.id, force=True)
             if container.mounted_rootfs:
-                await _unmount(container.rootfs)
+                await bundle.unmount(container.rootfs)
                 if os.path.ismount(container.rootfs):
                     # Never delete through a mount: that would reach the image's layers.
                     container.state = S.DEAD
@@ -882,8 +788,8 @@ class ContainerRuntime:
             user=user,
             working_dir=working_dir,
             tty=tty,
-            passwd_text=_read_text(root / "etc/passwd") if user else "",
-            group_text=_read_text(root / "etc/group") if user else "",
+            passwd_text=bundle.read_text(root / "etc/passwd") if user else "",
+            group_text=bundle.read_text(root / "etc/group") if user else "",
             privileged=privileged,
         )
         container.exec_count += 1
@@ -1021,7 +927,7 @@ class ContainerRuntime:
                 continue
             config = ContainerConfig.model_validate(record["config"])
             policy = config.host_config.restart_policy
-            max_size, max_files = _log_limits(config)
+            max_size, max_files = bundle.log_limits(config)
             container = _Container(
                 id=record["id"],
                 name=record["name"],
@@ -1039,6 +945,8 @@ class ContainerRuntime:
                 restart=RestartManager(
                     policy.name or "no", policy.maximum_retry_count, record["restart_count"]
                 ),
+                probe=_probe_of(config),
+                health=HealthState() if _probe_of(config) else None,
                 log_max_size=max_size,
                 log_max_files=max_files,
             )
@@ -1054,19 +962,3 @@ class ContainerRuntime:
             else:
                 container.stopped.set()
         return restored
-
-
-async def _mount(mount: Mapping[str, Any], target: str) -> None:
-    options = ",".join(mount.get("options") or [])
-    args = ["mount", "-t", str(mount.get("type", "none")), str(mount.get("source", "none"))]
-    if options:
-        args += ["-o", options]
-    result = await anyio.run_process([*args, target], check=False)
-    if result.returncode != 0:
-        raise InvalidParameter(
-            f"cannot mount the root file system: {result.stderr.decode(errors='replace').strip()}"
-        )
-
-
-async def _unmount(target: str) -> None:
-    await anyio.run_process(["umount", "-l", target], check=False)

@@ -120,3 +120,32 @@ def test_cri_records_join_partial_lines_per_stream():
     assert entries[1].timestamp() == "2026-11-27T22:47:57.933096793Z"
     assert parse_time_ns("2026-11-27T23:47:58+01:00") == parse_time_ns("2026-11-27T22:47:58Z")
     assert LogRecord(0, "stdout", False, b"").data == b""
+
+
+def test_log_options_and_etc_files(tmp_path):
+    from engine.runtime import bundle
+    from engine.runtime.config import ContainerConfig
+
+    assert bundle.size_option("10m") == 10 * 1024 * 1024
+    assert bundle.size_option("512k") == 512 * 1024
+    assert bundle.size_option("2048") == 2048
+    config = ContainerConfig.model_validate(
+        {
+            "HostConfig": {
+                "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "3"}}
+            }
+        }
+    )
+    assert bundle.log_limits(config) == (1024 * 1024, 3)
+    assert bundle.log_limits(ContainerConfig()) == (
+        bundle.DEFAULT_LOG_MAX_SIZE,
+        bundle.DEFAULT_LOG_MAX_FILES,
+    )
+    mounts = bundle.write_etc_files(
+        tmp_path, "web", read_only=True, overrides={"/etc/resolv.conf": "nameserver 127.0.0.11\n"}
+    )
+    by_target = {mount["destination"]: mount for mount in mounts}
+    assert (tmp_path / "etc_hostname").read_text() == "web\n"
+    assert "127.0.1.1\tweb" in (tmp_path / "etc_hosts").read_text()
+    assert (tmp_path / "etc_resolv.conf").read_text() == "nameserver 127.0.0.11\n"
+    assert by_target["/etc/hosts"]["options"] == ["rbind", "rprivate", "ro"]

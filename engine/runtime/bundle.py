@@ -1,0 +1,144 @@
+"""The files of a container's bundle directory, and the host facts its spec needs.
+
+Everything here serves ``ContainerRuntime.create``: the /etc files Docker bind-mounts
+(hostname, hosts, resolv.conf), the root file system's mounts, device numbers, the working
+directory inside the root, log limits from ``LogConfig``, and the init binary.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from engine.api.errors import InvalidParameter
+from engine.runtime.config import ContainerConfig, HostConfig
+from engine.runtime.spec import HostDevice
+
+DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
+DEFAULT_LOG_MAX_FILES = 5
+
+
+def size_option(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def log_limits(config: ContainerConfig) -> tuple[int, int]:
+    options = config.host_config.log_config.get("Config") or {}
+    if not isinstance(options, dict):
+        return DEFAULT_LOG_MAX_SIZE, DEFAULT_LOG_MAX_FILES
+    try:
+        size = size_option(str(options["max-size"])) if "max-size" in options else None
+        files = int(str(options["max-file"])) if "max-file" in options else None
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid log option: {exc}") from exc
+    return size or DEFAULT_LOG_MAX_SIZE, files or DEFAULT_LOG_MAX_FILES
+
+
+def find_init() -> str:
+    for name in ("tini-static", "docker-init", "catatonit"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return "/usr/bin/tini-static"
+
+
+def host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
+    """``os.stat`` of each device the container maps (``devices: [/dev/fuse]``)."""
+    devices: dict[str, HostDevice] = {}
+    for mapping in host_config.devices:
+        try:
+            info = os.stat(mapping.path_on_host)
+        except OSError:
+            continue  # spec.build_spec reports it with the path
+        if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+            devices[mapping.path_on_host] = HostDevice(
+                path=mapping.path_on_host,
+                kind="c" if stat.S_ISCHR(info.st_mode) else "b",
+                major=os.major(info.st_rdev),
+                minor=os.minor(info.st_rdev),
+                file_mode=stat.S_IMODE(info.st_mode),
+                uid=info.st_uid,
+                gid=info.st_gid,
+            )
+    return devices
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def default_hosts(hostname: str) -> str:
+    return (
+        "127.0.0.1\tlocalhost\n"
+        "::1\tlocalhost ip6-localhost ip6-loopback\n"
+        "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\n"
+        "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+        f"127.0.1.1\t{hostname}\n"
+    )
+
+
+def mkdir_in_root(rootfs: str, path: str) -> None:
+    """mkdir -p of ``path`` inside ``rootfs``, refusing to follow symlinks out of it."""
+    current = Path(rootfs)
+    for part in [p for p in path.split("/") if p and p != "."]:
+        if part == "..":
+            raise InvalidParameter(f"invalid path {path!r}: '..' is not allowed")
+        current = current / part
+        if current.is_symlink():
+            return  # the image's own symlink: leave it to runc, which resolves it in the root
+        if not current.exists():
+            current.mkdir(mode=0o755)
+
+
+async def mount(mount: Mapping[str, Any], target: str) -> None:
+    options = ",".join(mount.get("options") or [])
+    args = ["mount", "-t", str(mount.get("type", "none")), str(mount.get("source", "none"))]
+    if options:
+        args += ["-o", options]
+    result = await anyio.run_process([*args, target], check=False)
+    if result.returncode != 0:
+        raise InvalidParameter(
+            f"cannot mount the root file system: {result.stderr.decode(errors='replace').strip()}"
+        )
+
+
+async def unmount(target: str) -> None:
+    await anyio.run_process(["umount", "-l", target], check=False)
+
+
+def write_etc_files(
+    directory: Path, hostname: str, *, read_only: bool, overrides: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf (the host's, unless given) written in
+    ``directory``; their bind mounts, read-only along with a read-only root (as Docker)."""
+    files = {"/etc/hostname": f"{hostname}\n", "/etc/hosts": default_hosts(hostname)}
+    resolv = read_text(Path("/etc/resolv.conf"))
+    if resolv:
+        files["/etc/resolv.conf"] = resolv
+    files.update(overrides)
+    mounts: list[dict[str, Any]] = []
+    for target, content in files.items():
+        host_file = directory / target.strip("/").replace("/", "_")
+        host_file.write_text(content)
+        mounts.append(
+            {
+                "destination": target,
+                "type": "bind",
+                "source": str(host_file),
+                "options": ["rbind", "rprivate", *(["ro"] if read_only else [])],
+            }
+        )
+    return mounts
