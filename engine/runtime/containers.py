@@ -608,7 +608,10 @@ class ContainerRuntime:
                 container.transition(S.EXITED)
                 self._save(container)
             return
-        await self.runc.kill(container.id, number)
+        try:
+            await self.runc.kill(container.id, number)
+        except (NotFound, RuntimeExitError) as exc:
+            raise Conflict(f"cannot kill container {container.id[:12]}: it is not running") from exc
         self._emit(container, "kill", signal=str(number))
         if container.state is S.PAUSED and container.cancelled:
             with contextlib.suppress(RuntimeExitError):
