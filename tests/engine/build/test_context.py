@@ -75,7 +75,13 @@ def test_sources_globs_and_exclusions(context_dir):
     assert context.sources("src/*.py", line=3, file="Dockerfile") == ["src/a.py", "src/b.py"]
     assert context.sources("/src", line=3, file="Dockerfile") == ["src"]
     assert context.sources("./src/sub/../a.py", line=3, file="Dockerfile") == ["src/a.py"]
-    assert list(context.walk("src")) == ["src/a.py", "src/b.py", "src/link", "src/sub", "src/sub/c.py"]
+    assert list(context.walk("src")) == [
+        "src/a.py",
+        "src/b.py",
+        "src/link",
+        "src/sub",
+        "src/sub/c.py",
+    ]
     # the Dockerfile is read even when excluded
     assert context.read_dockerfile("Dockerfile") == "FROM scratch\n"
 

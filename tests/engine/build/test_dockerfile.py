@@ -195,7 +195,12 @@ def test_keywords_are_case_insensitive_and_crlf_is_accepted():
 
 ERRORS = [
     ("FROM x\nRUN true\nRUNN echo\n", 3, "unknown instruction: RUNN", "did you mean RUN?"),
-    ("FROM x\ncopy a b\nWORKDIRR /x\n", 3, "unknown instruction: WORKDIRR", "did you mean WORKDIR?"),
+    (
+        "FROM x\ncopy a b\nWORKDIRR /x\n",
+        3,
+        "unknown instruction: WORKDIRR",
+        "did you mean WORKDIR?",
+    ),
     ("RUN true\nFROM x\n", 1, "RUN before the first FROM", "only ARG may come before FROM"),
     ("FROM x\nCOPY --form=a b c\n", 2, "unknown flag: --form", "did you mean --from?"),
     ("FROM x\nCOPY --from a b\n", 2, "flag --from needs a value", "--from=VALUE"),

@@ -1,0 +1,374 @@
+"""Real builds: overlay mounts, runc, the image store. A busybox base made by the tests."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import os
+import stat
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.build import BuildContext, BuildOptions, BuildStepFailed, DockerfileError, build
+from engine.images.overlay import is_mounted
+
+from .conftest import needs_root
+
+pytestmark = [pytest.mark.anyio, pytest.mark.root, needs_root]
+
+EVERYTHING = """\
+# syntax=docker/dockerfile:1
+ARG BASE=test/busybox
+FROM ${BASE} AS base
+ARG GREETING=hello
+ENV APP_HOME=/app PATH_EXTRA="a b"
+LABEL org.example.name="demo app" version=1
+WORKDIR $APP_HOME
+COPY --chown=app:staff --chmod=640 src/ ./src/
+COPY *.txt /data/
+ADD archive.tar.gz /unpacked/
+ADD http://127.0.0.1:PORT/remote.txt /remote/
+COPY <<EOF /etc/motd
+greeting=${GREETING}
+EOF
+RUN echo "$GREETING from $APP_HOME" > /greeting && \\
+    rm /bin/vi && \\
+    mkdir -p /tmp/opaque && echo x > /tmp/opaque/file
+USER app
+RUN id -u > /tmp/uid
+RUN <<SCRIPT
+echo heredoc-run > /tmp/heredoc
+SCRIPT
+EXPOSE 8080 53/udp
+VOLUME /data
+HEALTHCHECK --interval=5s --timeout=2s --retries=3 CMD test -f /greeting
+STOPSIGNAL SIGINT
+SHELL ["/bin/sh", "-ec"]
+RUN echo shell-form > /tmp/shell
+ONBUILD RUN echo triggered > /tmp/onbuild
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /greeting"]
+
+FROM test/busybox AS other
+RUN echo other > /other.txt
+
+FROM base
+COPY --from=other /other.txt /copied/
+"""
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "remote.txt").write_text("from the server\n")
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _tar_gz(path: Path, files: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, content in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(content))
+
+
+@pytest.fixture
+def app_context(tmp_path, http_server):
+    root = tmp_path / "app"
+    (root / "src/sub").mkdir(parents=True)
+    (root / "src/main.py").write_text("print('hi')\n")
+    (root / "src/sub/util.py").write_text("X = 1\n")
+    (root / "a.txt").write_text("a\n")
+    (root / "b.txt").write_text("b\n")
+    (root / "ignored.txt").write_text("never copied\n")
+    (root / ".dockerignore").write_text("ignored.txt\n")
+    _tar_gz(root / "archive.tar.gz", {"inner/file.txt": b"unpacked\n"})
+    (root / "Dockerfile").write_text(EVERYTHING.replace("PORT", str(http_server)))
+    return root
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def __call__(self, event):
+        self.events.append(event)
+
+    @property
+    def text(self):
+        return "".join(event.stream for event in self.events)
+
+
+def leftovers(images, runc):
+    containers = images.root / "containers"
+    return {
+        "containers": sorted(os.listdir(containers)) if containers.is_dir() else [],
+        "runc": sorted(os.listdir(runc.state_root)),
+        "mounts": [
+            line.split()[4]
+            for line in Path("/proc/self/mountinfo").read_text().splitlines()
+            if str(images.root) in line.split()[4]
+        ],
+    }
+
+
+async def _files(images, name):
+    path = await images.mount(name)
+    try:
+        seen = {}
+        for directory, dirs, files in os.walk(path):
+            for entry in dirs + files:
+                full = os.path.join(directory, entry)
+                info = os.lstat(full)
+                content = None
+                if stat.S_ISREG(info.st_mode) and info.st_size < 4096:
+                    content = Path(full).read_text(errors="replace")
+                seen["/" + os.path.relpath(full, path)] = (
+                    stat.S_IMODE(info.st_mode),
+                    info.st_uid,
+                    info.st_gid,
+                    content,
+                )
+        return seen
+    finally:
+        await images.umount(name)
+        assert not is_mounted(path)
+
+
+async def test_every_instruction(images, busybox_image, runc, app_context):
+    progress = Recorder()
+    record = await build(
+        BuildContext(app_context),
+        BuildOptions(tags=["test/app:1"], build_args={"GREETING": "hi"}, network="none"),
+        images,
+        runc,
+        progress,
+    )
+    assert images.resolve("test/app:1").id == record.id
+    config = images.config(record)
+    run = config["config"]
+    assert run["Env"] == [
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "APP_HOME=/app",
+        "PATH_EXTRA=a b",
+    ]
+    assert run["Cmd"] == ["cat /greeting"]
+    assert run["Entrypoint"] == ["/bin/sh", "-c"]
+    assert run["WorkingDir"] == "/app"
+    assert run["User"] == "app"
+    assert run["ExposedPorts"] == {"8080/tcp": {}, "53/udp": {}}
+    assert run["Labels"] == {"org.example.name": "demo app", "version": "1"}
+    assert run["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "test -f /greeting"],
+        "Interval": 5_000_000_000,
+        "Timeout": 2_000_000_000,
+        "Retries": 3,
+    }
+    assert run["StopSignal"] == "SIGINT"
+    assert run["Volumes"] == {"/data": {}}
+    assert run["Shell"] == ["/bin/sh", "-ec"]
+    assert not run.get("OnBuild")
+    # one layer per COPY/ADD/RUN (busybox: 1; base: 4 copies + 4 runs + heredoc copy; final: 2)
+    assert len(record.layers) == 1 + 9 + 2
+    assert len(config["rootfs"]["diff_ids"]) == len(record.layers)
+    history = config["history"]
+    assert sum(not entry.get("empty_layer") for entry in history) == len(record.layers)
+    assert any(entry["created_by"].startswith("ENV APP_HOME=/app") for entry in history)
+
+    files = await _files(images, "test/app:1")
+    assert files["/app/src/main.py"][:3] == (0o640, 1000, 50)
+    assert files["/app/src/sub/util.py"][:3] == (0o640, 1000, 50)
+    assert files["/data/a.txt"] == (0o644, 0, 0, "a\n")
+    assert "/data/ignored.txt" not in files
+    assert files["/unpacked/inner/file.txt"][3] == "unpacked\n"
+    assert files["/remote/remote.txt"] == (0o600, 0, 0, "from the server\n")
+    assert files["/etc/motd"][3] == "greeting=hi\n"
+    assert files["/greeting"][3] == "hi from /app\n"
+    assert "/bin/vi" not in files and "/bin/sh" in files
+    assert files["/tmp/uid"][3] == "1000\n"
+    assert files["/tmp/heredoc"][3] == "heredoc-run\n"
+    assert files["/tmp/shell"][3] == "shell-form\n"
+    assert files["/tmp/onbuild"][3] == "triggered\n"
+    assert files["/copied/other.txt"][3] == "other\n"
+    assert "/etc/hosts" not in files and "/etc/resolv.conf" not in files
+
+    text = progress.text
+    assert "Step 1/" in text and " : FROM ${BASE} AS base\n" in text
+    assert "# Executing 1 build trigger\n" in text
+    assert f"Successfully built {record.id[7:19]}\n" in text
+    assert "Successfully tagged test/app:1\n" in text
+    assert progress.events[-1].to_message() == {"aux": {"ID": record.id}}
+    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
+
+
+async def test_rebuild_reuses_every_layer_and_a_changed_source_invalidates_from_there(
+    images, busybox_image, runc, app_context
+):
+    options = BuildOptions(tags=["test/app"], network="none")
+    first = await build(BuildContext(app_context), options, images, runc)
+
+    progress = Recorder()
+    started = time.perf_counter()
+    second = await build(BuildContext(app_context), options, images, runc, progress)
+    elapsed = time.perf_counter() - started
+    assert second.id == first.id
+    # every COPY/ADD/RUN: 9 in base, 1 in other, the ONBUILD trigger and the COPY --from
+    assert progress.text.count(" ---> Using cache\n") == 12
+    assert " ---> Running in" not in progress.text
+    assert elapsed < 3.0, f"a cached rebuild took {elapsed:.2f}s"
+
+    (app_context / "src/main.py").write_text("print('changed')\n")
+    progress = Recorder()
+    third = await build(BuildContext(app_context), options, images, runc, progress)
+    assert third.id != first.id
+    steps = progress.text.split("Step ")[1:]
+    cached = [step.splitlines()[0].split(" : ", 1)[1] for step in steps if "Using cache" in step]
+    rebuilt = [step.splitlines()[0] for step in steps if "Running in" in step or "COPY" in step]
+    # the changed COPY is the first layer step of its stage; the other stage is untouched
+    assert cached == ["RUN echo other > /other.txt"]
+    assert any("COPY --chown=app:staff" in line for line in rebuilt)
+    # the busybox layer and the other stage are the same
+    assert third.layers[0] == first.layers[0]
+    assert images.resolve("test/app").id == third.id
+
+    progress = Recorder()
+    await build(
+        BuildContext(app_context),
+        BuildOptions(tags=["test/app"], network="none", no_cache=True),
+        images,
+        runc,
+        progress,
+    )
+    assert " ---> Using cache" not in progress.text
+    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
+
+
+async def test_a_change_late_in_the_file_keeps_the_earlier_steps(
+    images, busybox_image, runc, tmp_path
+):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "one").write_text("1")
+    (context / "two").write_text("2")
+    dockerfile = "FROM test/busybox\nCOPY one /one\nRUN echo a > /a\nCOPY two /two\nRUN cat /two\n"
+    await build(
+        BuildContext(context),
+        BuildOptions(dockerfile_inline=dockerfile, network="none"),
+        images,
+        runc,
+    )
+    (context / "two").write_text("changed")
+    progress = Recorder()
+    await build(
+        BuildContext(context),
+        BuildOptions(dockerfile_inline=dockerfile, network="none"),
+        images,
+        runc,
+        progress,
+    )
+    steps = progress.text.split("Step ")[1:]
+    assert ["Using cache" in step for step in steps] == [False, True, True, False, False]
+    assert "changed" in steps[4]
+
+
+async def test_a_failing_run_cites_its_line_and_leaves_nothing(
+    images, busybox_image, runc, tmp_path
+):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    before = {record.id for record in images.images()}
+    dockerfile = (
+        "FROM test/busybox\nRUN echo first > /first\nRUN echo oops-output; exit 3\nRUN true\n"
+    )
+    with pytest.raises(BuildStepFailed) as info:
+        await build(
+            BuildContext(context),
+            BuildOptions(dockerfile_inline=dockerfile, tags=["test/broken"], network="none"),
+            images,
+            runc,
+        )
+    error = info.value
+    assert str(error).startswith("Dockerfile:3: RUN echo oops-output; exit 3: ")
+    assert "returned a non-zero code: 3" in str(error)
+    assert error.exit_code == 3
+    assert "oops-output" in error.output
+    assert {record.id for record in images.images()} == before
+    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "line", "message"),
+    [
+        ("FROM test/busybox\nCOPY secret.txt /\n", 2, "excluded by .dockerignore"),
+        ("FROM test/busybox\nRUN true\nCOPY ../outside /\n", 3, "outside the build context"),
+        ("FROM test/busybox\nCOPY missing /\n", 2, "not found in the build context"),
+        ("FROM test/busybox AS a\nFROM a\nCOPY --from=a /nothing /\n", 3, "not found in a"),
+        ("FROM test/busybox\nUSER nobody-here\nRUN true\n", 3, "nobody-here"),
+        ("FROM test/busybox\nCOPY --chown=ghost ok.txt /\n", 2, "no such user: ghost"),
+        ("FROM test/busybox\nSTOPSIGNAL SIGNOPE\n", 2, "invalid signal"),
+        ("FROM --platform=linux/s390x test/busybox\n", 1, "no emulation"),
+    ],
+)
+async def test_bad_builds_cite_the_line(
+    images, busybox_image, runc, tmp_path, dockerfile, line, message
+):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "secret.txt").write_text("s")
+    (context / "ok.txt").write_text("ok")
+    (context / ".dockerignore").write_text("secret.txt\n")
+    before = {record.id for record in images.images()}
+    with pytest.raises(DockerfileError) as info:
+        await build(
+            BuildContext(context),
+            BuildOptions(dockerfile_inline=dockerfile, tags=["test/bad"], network="none"),
+            images,
+            runc,
+        )
+    assert str(info.value).startswith(f"Dockerfile:{line}: "), str(info.value)
+    assert message in str(info.value)
+    assert {record.id for record in images.images()} == before
+    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
+
+
+async def test_target_builds_only_the_stages_it_needs(images, busybox_image, runc, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    dockerfile = (
+        "FROM test/busybox AS one\nRUN echo one > /one\n"
+        "FROM test/busybox AS never\nRUN exit 1\n"
+        "FROM one AS two\nRUN cat /one > /two\n"
+    )
+    progress = Recorder()
+    record = await build(
+        BuildContext(context),
+        BuildOptions(dockerfile_inline=dockerfile, target="two", tags=["test/two"], network="none"),
+        images,
+        runc,
+        progress,
+    )
+    assert "never" not in progress.text
+    files = await _files(images, "test/two")
+    assert files["/two"][3] == "one\n"
+    assert len(record.layers) == 3
