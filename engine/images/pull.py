@@ -165,8 +165,11 @@ class Fetcher:
                 await anyio.to_thread.run_sync(self.blobs.ingest) as ingest,
                 unpack.GrowingFile(ingest.path) as feed,
             ):
+                download_done = anyio.Event()
+                download_ok = False
 
                 async def download() -> None:
+                    nonlocal download_ok
                     try:
                         async with self._limiter:
                             started.set()
@@ -180,26 +183,36 @@ class Fetcher:
                             emit(Progress(short, "Verifying Checksum", ingest.size, layer.size))
                             added.append(("blob", digest))
                             await anyio.to_thread.run_sync(ingest.commit, digest, layer.size)
+                        download_ok = True
                         feed.finish()
                         emit(Progress(short, "Download complete", layer.size, layer.size))
                     except BaseException:
                         feed.fail()
                         started.set()
                         raise
+                    finally:
+                        download_done.set()
 
                 async def extract() -> None:
                     await started.wait()
                     emit(Progress(short, "Extracting"))
                     added.append(("layer", chain_id))
-                    await anyio.to_thread.run_sync(
-                        unpack.unpack_layer,
-                        feed,
-                        self.layers_root,
-                        self.links_root,
-                        chain_id,
-                        diff_id,
-                        limiter=self._unpack_limiter,
-                    )
+                    try:
+                        await anyio.to_thread.run_sync(
+                            unpack.unpack_layer,
+                            feed,
+                            self.layers_root,
+                            self.links_root,
+                            chain_id,
+                            diff_id,
+                            limiter=self._unpack_limiter,
+                        )
+                    except Exception:
+                        # bytes that did not verify say nothing: a corrupt blob is reported
+                        # as such, not as the broken tar it unpacks to
+                        await download_done.wait()
+                        if download_ok:
+                            raise
 
                 with first_error():
                     async with anyio.create_task_group() as task_group:

@@ -65,6 +65,16 @@ async def test_corrupt_blob(fake, service):
         await service.pull(f"{fake.host}/bad/corrupt:1")
 
 
+async def test_corrupt_blob_is_reported_even_when_its_bytes_fail_to_unpack_first(fake, service):
+    honest = kit.tar_bytes([kit.f("big", b"\0" * 2_000_000)])
+    evil = kit.tar_bytes([kit.f("../evil", b"x")])
+    evil += b"\0" * (len(honest) - len(evil))  # same size, other bytes: a tar that escapes
+    image = fake.serve_image("bad/evil", "1", [honest], compression="none")
+    fake.routes[f"/v2/bad/evil/blobs/{image['descs'][0]['digest']}"].body = evil
+    with pytest.raises(DigestMismatch, match="corrupt or different content"):
+        await service.pull(f"{fake.host}/bad/evil:1")
+
+
 async def test_blob_longer_than_announced(fake, service):
     image = fake.serve_image("bad/long", "1", [SECOND])
     fake.routes[f"/v2/bad/long/blobs/{image['descs'][0]['digest']}"].body += b"extra"
