@@ -24,7 +24,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -422,6 +422,16 @@ class ImageService:
                 blobs.add(layer.digest)
                 chains.add(layer.chain_id)
         return blobs, chains
+
+    @contextlib.contextmanager
+    def gc_paused(self) -> Iterator[None]:
+        """Hold garbage collection off (as a running pull does): for writers such as a build
+        that add blobs and layers before the record that refers to them."""
+        self._active_pulls += 1
+        try:
+            yield
+        finally:
+            self._active_pulls -= 1
 
     def collect_garbage(self) -> list[str]:
         """Delete blobs and layer dirs no image refers to; return the removed chain IDs."""

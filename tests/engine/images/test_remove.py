@@ -81,3 +81,14 @@ async def test_prune_removes_dangling_images_only(pushed, data_root):
         report = await images.prune()
         assert report == [{"Deleted": layered.id}]
         assert [r.id for r in images.images()] == [base.id]
+
+
+async def test_no_collection_while_paused(pushed, data_root):
+    async with ImageService(data_root) as images:
+        record = await images.pull(f"{pushed.host}/test/base")
+        images.records.remove(record.id)  # as if a writer had not yet recorded it
+        with images.gc_paused():
+            assert images.collect_garbage() == []
+            assert images.blobs.has(record.layers[0].digest)
+        assert images.collect_garbage() == [record.layers[0].chain_id]
+        assert list(images.blobs.digests()) == []
