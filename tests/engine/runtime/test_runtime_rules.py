@@ -149,3 +149,37 @@ def test_log_options_and_etc_files(tmp_path):
     assert "127.0.1.1\tweb" in (tmp_path / "etc_hosts").read_text()
     assert (tmp_path / "etc_resolv.conf").read_text() == "nameserver 127.0.0.11\n"
     assert by_target["/etc/hosts"]["options"] == ["rbind", "rprivate", "ro"]
+
+
+def test_reading_rotated_files_in_order_with_since_and_until(tmp_path):
+    from engine.runtime.logs import iter_entries, log_files, read_entries, rotate
+
+    log = tmp_path / "container.log"
+
+    def write(path, seconds, text, partial=False):
+        with open(path, "ab") as file:
+            tag = "P" if partial else "F"
+            file.write(f"2026-01-01T00:00:{seconds:02d}.000000000Z stdout {tag} {text}\n".encode())
+
+    write(log, 1, "one")
+    write(log, 2, "two-", partial=True)
+    rotate(log, 3)  # the line "two-..." continues in the new file
+    write(log, 3, "end")
+    rotate(log, 3)
+    write(log, 4, "three")
+    rotate(log, 3)  # the oldest file goes: at most 3 files
+    write(log, 5, "four")
+    assert [p.name for p in log_files(log)] == [
+        "container.log.2",
+        "container.log.1",
+        "container.log",
+    ]
+    assert [e.message for e in iter_entries(log)] == [b"end", b"three", b"four"]
+    base = 1767225600 * 1_000_000_000  # 2026-01-01T00:00:00Z
+    window = [
+        e.message for e in iter_entries(log, since_ns=base + 4 * 10**9, until_ns=base + 4 * 10**9)
+    ]
+    assert window == [b"three"]
+    entries, offset, inode = read_entries(log, tail=1)
+    assert [e.message for e in entries] == [b"four"] and offset == log.stat().st_size
+    assert inode == log.stat().st_ino

@@ -125,3 +125,36 @@ async def test_volumes_bind_mounts_and_tmpfs_inside_containers(tmp_path, rootfs)
         await release_mounts(store, info.id)
         await release_mounts(store, "first")
         await store.remove("shared")
+
+
+@pytest.mark.root
+@needs_runtime
+async def test_a_volume_subpath_is_mounted_alone(tmp_path, rootfs):
+    store = VolumeStore(tmp_path / "volumes")
+    volume = store.create("site")
+    (volume.mountpoint / "public").mkdir()
+    (volume.mountpoint / "public/index.html").write_text("hello\n")
+    (volume.mountpoint / "secret").write_text("hidden\n")
+    config = ContainerConfig.model_validate(
+        {
+            "Cmd": ["sh", "-c", "ls /srv; cat /srv/index.html"],
+            "HostConfig": {
+                "Mounts": [
+                    {
+                        "Type": "volume",
+                        "Source": "site",
+                        "Target": "/srv",
+                        "ReadOnly": True,
+                        "VolumeOptions": {"Subpath": "public"},
+                    }
+                ]
+            },
+        }
+    )
+    async with runtime_in(tmp_path) as runtime:
+        paths = await prepare_mounts(store, "c", config, ImageConfig(), rootfs)
+        info = await runtime.create(config, rootfs=str(rootfs), volume_paths=paths)
+        await runtime.start(info.id)
+        assert await runtime.wait(info.id) == 0
+        lines = [entry.message async for entry in runtime.logs(info.id)]
+        assert lines == [b"index.html", b"hello"]
