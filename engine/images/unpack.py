@@ -32,6 +32,7 @@ import stat
 import tarfile
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -193,10 +194,16 @@ def unpack_layer(
             try:
                 apply_tar(hashing, diff)
                 hashing.drain()
-            except (tarfile.TarError, EOFError, zstandard.ZstdError) as exc:
+            except (
+                tarfile.TarError,
+                EOFError,
+                zstandard.ZstdError,
+                gzip.BadGzipFile,
+                zlib.error,
+            ) as exc:
                 raise InvalidImage(f"layer {diff_id}: not a valid (compressed) tar: {exc}") from exc
             except OSError as exc:
-                if exc.errno is None or exc.errno in _ENTRY_ERRNOS:  # gzip errors have none
+                if exc.errno is None or exc.errno in _ENTRY_ERRNOS:
                     raise InvalidImage(f"layer {diff_id}: cannot unpack: {exc}") from exc
                 raise EngineInternal(f"layer {diff_id}: unpacking failed: {exc}") from exc
         got = "sha256:" + hashing.hash.hexdigest()
