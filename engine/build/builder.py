@@ -391,9 +391,28 @@ class Builder:
             await self._copy(parsed, stage, instruction, state)
         elif keyword == "RUN":
             await self._run_step(instruction, state)
+        elif keyword == "WORKDIR":
+            created_by = self._configure(instruction, state)
+            await self._workdir_step(state, created_by)
         else:
             created_by = self._configure(instruction, state)
             await self._config_step(state, created_by)
+
+    async def _workdir_step(self, state: _State, created_by: str) -> None:
+        """WORKDIR makes its directory (root-owned, 0755) when it is missing, in a layer of
+        its own; when it exists, the step is config only."""
+        working_dir = str(state.run_config.get("WorkingDir") or "/")
+
+        async def work(scratch: _Scratch) -> None:
+            def make() -> None:
+                target = files.resolve_in_root(scratch.merged, working_dir)
+                files.make_dirs(target, scratch.merged, None)
+
+            await anyio.to_thread.run_sync(make)
+
+        await self._layer_step(
+            state, step_key(state.key, created_by), created_by, work, optional=True
+        )
 
     def _configure(self, instruction: df.Instruction, state: _State) -> str:
         """Apply a config instruction; return its history ``created_by``."""
@@ -574,8 +593,13 @@ class Builder:
         key: str,
         created_by: str,
         work: Callable[[_Scratch], Any],
+        *,
+        optional: bool = False,
     ) -> None:
-        """Run ``work`` in a scratch root unless the cache has ``key``; record the layer."""
+        """Run ``work`` in a scratch root unless the cache has ``key``; record the layer.
+
+        ``optional``: a step that changed nothing gets no layer (an ``empty_layer`` entry).
+        """
         entry = self._cached(key)
         if entry is not None:
             self.say(" ---> Using cache\n")
@@ -583,8 +607,11 @@ class Builder:
             async with self._scratch(state.layers) as scratch:
                 await work(scratch)
                 await scratch.unmount_all()
-                layer = await self._commit_layer(scratch.upper, state.layers)
-            entry = CacheEntry(layer=layer, history=self._history(created_by, empty_layer=False))
+                layer: LayerRecord | None = None
+                if not optional or any(scratch.upper.iterdir()):
+                    layer = await self._commit_layer(scratch.upper, state.layers)
+            history = self._history(created_by, empty_layer=layer is None)
+            entry = CacheEntry(layer=layer, history=history)
             self.cache.put(key, entry)
         self._advance(state, key, entry)
         self.say(f" ---> {_short(state.image_id())}\n")

@@ -189,8 +189,9 @@ async def test_every_instruction(images, busybox_image, runc, app_context):
     assert run["Volumes"] == {"/data": {}}
     assert run["Shell"] == ["/bin/sh", "-ec"]
     assert not run.get("OnBuild")
-    # one layer per COPY/ADD/RUN (busybox: 1; base: 4 copies + 4 runs + heredoc copy; final: 2)
-    assert len(record.layers) == 1 + 9 + 2
+    # one layer per COPY/ADD/RUN, and WORKDIR's mkdir of /app
+    # (busybox: 1; base: workdir + 4 copies + 4 runs + heredoc copy; final: 2)
+    assert len(record.layers) == 1 + 10 + 2
     assert len(config["rootfs"]["diff_ids"]) == len(record.layers)
     history = config["history"]
     assert sum(not entry.get("empty_layer") for entry in history) == len(record.layers)
@@ -233,8 +234,8 @@ async def test_rebuild_reuses_every_layer_and_a_changed_source_invalidates_from_
     second = await build(BuildContext(app_context), options, images, runc, progress)
     elapsed = time.perf_counter() - started
     assert second.id == first.id
-    # every COPY/ADD/RUN: 9 in base, 1 in other, the ONBUILD trigger and the COPY --from
-    assert progress.text.count(" ---> Using cache\n") == 12
+    # every WORKDIR/COPY/ADD/RUN: 10 in base, 1 in other, the ONBUILD trigger, the COPY --from
+    assert progress.text.count(" ---> Using cache\n") == 13
     assert " ---> Running in" not in progress.text
     assert elapsed < 3.0, f"a cached rebuild took {elapsed:.2f}s"
 
@@ -245,8 +246,8 @@ async def test_rebuild_reuses_every_layer_and_a_changed_source_invalidates_from_
     steps = progress.text.split("Step ")[1:]
     cached = [step.splitlines()[0].split(" : ", 1)[1] for step in steps if "Using cache" in step]
     rebuilt = [step.splitlines()[0] for step in steps if "Running in" in step or "COPY" in step]
-    # the changed COPY is the first layer step of its stage; the other stage is untouched
-    assert cached == ["RUN echo other > /other.txt"]
+    # cached: the WORKDIR before the changed COPY, and the other stage
+    assert cached == ["WORKDIR $APP_HOME", "RUN echo other > /other.txt"]
     assert any("COPY --chown=app:staff" in line for line in rebuilt)
     # the busybox layer and the other stage are the same
     assert third.layers[0] == first.layers[0]
