@@ -57,6 +57,7 @@ from engine.runtime.state import (
 )
 
 DEFAULT_STOP_TIMEOUT = 10.0
+TRASH_PREFIX = ".removed-"
 ROTATE_CHECK_SECONDS = 1.0
 S = ContainerState
 
@@ -142,6 +143,11 @@ class _Container:
         self.state = target
 
 
+async def _delete_tree(path: Path) -> None:
+    """Delete a removed container's directory (not cancellable: it runs to its end)."""
+    await anyio.to_thread.run_sync(lambda: shutil.rmtree(path, ignore_errors=True))
+
+
 def _probe_of(config: ContainerConfig) -> HealthProbe | None:
     health = config.healthcheck
     if health is None:
@@ -193,6 +199,8 @@ class ContainerRuntime:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._rotate_logs_forever)
+        for trash in self.root.glob(f"{TRASH_PREFIX}*"):  # left by an engine that stopped
+            self._task_group.start_soon(_delete_tree, trash)
         return self
 
     async def __aexit__(
@@ -705,9 +713,11 @@ class ContainerRuntime:
             link = os.path.join(self.socket_dir, container.id)
             if os.path.islink(link):
                 os.unlink(link)
-            await anyio.to_thread.run_sync(
-                lambda: shutil.rmtree(container.directory, ignore_errors=True)
-            )
+            # Renamed now, deleted in the background: unlinking a dozen files can take tens
+            # of milliseconds (file systems mounted with discard), and nothing waits on it.
+            trash = self.root / f"{TRASH_PREFIX}{container.id}"
+            os.rename(container.directory, trash)
+            self._tasks.start_soon(_delete_tree, trash)
         del self._containers[container.id]
         container.removed.set()
         self._emit(container, "destroy")
@@ -925,6 +935,8 @@ class ContainerRuntime:
         """
         restored: list[str] = []
         for record_path in sorted(self.root.glob("*/container.json")):
+            if record_path.parent.name.startswith(TRASH_PREFIX):
+                continue
             record = json.loads(record_path.read_text())
             if record["id"] in self._containers:
                 continue
