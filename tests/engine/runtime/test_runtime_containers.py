@@ -515,3 +515,16 @@ async def test_restore_applies_the_restart_policy_to_what_exited_meanwhile(tmp_p
             while second.inspect(info.id).restart_count < 1:
                 await anyio.sleep(0.05)
         assert second.inspect(info.id).exit_code in (0, 1)
+
+
+async def test_directories_of_removed_containers_are_deleted_in_the_background(tmp_path, rootfs):
+    leftover = tmp_path / "containers" / ".removed-0123"
+    (leftover / "deep").mkdir(parents=True)
+    (leftover / "deep" / "file").write_text("x")
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(config("true"), rootfs=str(rootfs))
+        await runtime.remove(info.id)
+        assert not info.directory.exists()
+        with anyio.fail_after(5):
+            while any(runtime.root.iterdir()):
+                await anyio.sleep(0.02)
