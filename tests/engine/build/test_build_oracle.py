@@ -1,0 +1,242 @@
+"""Differential tests: the same Dockerfile and context built by ``docker build`` (classic
+builder, DOCKER_BUILDKIT=0) and by engine.build; the configs and file systems must agree.
+
+Runs where a Docker engine answers (DOCKER_HOST or the default socket). The busybox root
+goes into Docker with ``docker import`` and into our store with FROM scratch + COPY. The
+Dockerfile sticks to what the classic builder knows (no heredocs, no --chmod).
+
+Compared: the config fields Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Labels,
+Healthcheck, StopSignal, Volumes, Shell, OnBuild; and the file system (``docker export``
+of a container against our image mounted): every path with its type, mode, owner, content
+digest or link target. Not compared: timestamps, and what Docker adds to every container
+(``/.dockerenv``, ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf``, ``/etc/mtab``,
+``/dev``, ``/proc``, ``/sys`` contents). Docker here is the classic builder: a WORKDIR makes
+its directory, COPY --chown owns the directories it makes, ADD keeps a tar's owners.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from engine.build import BuildContext, BuildOptions, build
+
+from .conftest import make_busybox_root, needs_root
+
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DOCKERFILE = f"""\
+FROM BASE AS build
+ENV PATH={PATH}
+RUN echo built > /artifact && mkdir -p /out/deep && cp /artifact /out/deep/
+
+FROM BASE
+ENV PATH={PATH} APP=/srv/app
+ARG VERSION=1.0
+LABEL version=$VERSION maintainer="someone else"
+WORKDIR /srv/app
+COPY --chown=1000:1000 src/ ./src/
+COPY single.txt .
+COPY *.cfg /etc/app/
+ADD bundle.tar.gz /opt/
+COPY --from=build /out /from-build
+RUN echo "v=$VERSION" > version.txt && rm -f /bin/vi && rm -rf /home && chmod 700 src && \\
+    mkdir /data && touch /data/keep && ln -s /srv/app/version.txt /version
+USER 1000:1000
+RUN id > /tmp/id
+EXPOSE 80 53/udp
+VOLUME ["/data"]
+HEALTHCHECK --interval=10s --timeout=3s --retries=2 CMD test -e /srv/app/version.txt
+STOPSIGNAL SIGQUIT
+SHELL ["/bin/sh", "-eu", "-c"]
+ONBUILD RUN echo child
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD echo hello
+"""
+CONFIG_FIELDS = (
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "User",
+    "ExposedPorts",
+    "Labels",
+    "Healthcheck",
+    "StopSignal",
+    "Volumes",
+    "Shell",
+    "OnBuild",
+)
+DOCKER_ADDS = {"/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc/mtab"}
+
+
+def _docker_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+pytestmark = [
+    pytest.mark.oracle,
+    pytest.mark.root,
+    pytest.mark.anyio,
+    needs_root,
+    pytest.mark.skipif(not _docker_available(), reason="no Docker engine answers (oracle)"),
+]
+
+
+def docker(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker", *args],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+        timeout=300,
+        **kwargs,
+    )
+
+
+def _normal(path: str) -> str:
+    return "/" + path.strip("/").removeprefix("./") if path.strip("./") else "/"
+
+
+def _skipped(path: str) -> bool:
+    return path in DOCKER_ADDS or path.startswith(("/dev/", "/proc/", "/sys/"))
+
+
+def tree_of_tar(path: Path) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    with tarfile.open(path) as tar:
+        members = {_normal(member.name): member for member in tar.getmembers()}
+        for name, member in members.items():
+            if name == "/" or _skipped(name):
+                continue
+            if member.islnk():
+                target = members[_normal(member.linkname)]
+                file = tar.extractfile(target)
+                digest = hashlib.sha256(file.read() if file else b"").hexdigest()
+                out[name] = ("file", target.mode & 0o7777, target.uid, target.gid, digest)
+            elif member.isreg():
+                file = tar.extractfile(member)
+                digest = hashlib.sha256(file.read() if file else b"").hexdigest()
+                out[name] = ("file", member.mode & 0o7777, member.uid, member.gid, digest)
+            elif member.issym():
+                out[name] = ("link", 0, member.uid, member.gid, member.linkname)
+            elif member.isdir():
+                out[name] = ("dir", member.mode & 0o7777, member.uid, member.gid, "")
+            else:
+                out[name] = ("other", member.mode & 0o7777, member.uid, member.gid, "")
+    return out
+
+
+def tree_of_dir(root: Path) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    for directory, dirs, files in os.walk(root):
+        for entry in dirs + files:
+            full = os.path.join(directory, entry)
+            name = "/" + os.path.relpath(full, root)
+            if _skipped(name):
+                continue
+            info = os.lstat(full)
+            mode = stat.S_IMODE(info.st_mode)
+            if stat.S_ISLNK(info.st_mode):
+                out[name] = ("link", 0, info.st_uid, info.st_gid, os.readlink(full))
+            elif stat.S_ISREG(info.st_mode):
+                digest = hashlib.sha256(Path(full).read_bytes()).hexdigest()
+                out[name] = ("file", mode, info.st_uid, info.st_gid, digest)
+            elif stat.S_ISDIR(info.st_mode):
+                out[name] = ("dir", mode, info.st_uid, info.st_gid, "")
+            else:
+                out[name] = ("other", mode, info.st_uid, info.st_gid, "")
+    return out
+
+
+@pytest.fixture
+def oracle_context(tmp_path):
+    root = tmp_path / "context"
+    (root / "src/pkg").mkdir(parents=True)
+    (root / "src/main.py").write_text("print('main')\n")
+    (root / "src/pkg/mod.py").write_text("VALUE = 1\n")
+    (root / "src/run.sh").write_text("#!/bin/sh\necho run\n")
+    (root / "src/run.sh").chmod(0o755)
+    (root / "single.txt").write_text("single\n")
+    (root / "a.cfg").write_text("a=1\n")
+    (root / "b.cfg").write_text("b=2\n")
+    with tarfile.open(root / "bundle.tar.gz", "w:gz") as tar:
+        for name, content in (("bundle/readme", b"inside\n"), ("bundle/bin/tool", b"#!/bin/sh\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o755 if "bin" in name else 0o644
+            info.uid, info.gid = 123, 456
+            tar.addfile(info, io.BytesIO(content))
+    return root
+
+
+async def test_same_config_and_file_system_as_docker_build(images, runc, oracle_context, tmp_path):
+    suffix = uuid.uuid4().hex[:8]
+    base_tag = f"pycompose-build-oracle-base:{suffix}"
+    app_tag = f"pycompose-build-oracle-app:{suffix}"
+    container = f"pycompose-build-oracle-{suffix}"
+    rootfs = make_busybox_root(tmp_path / "base" / "rootfs")
+    try:
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-cf", "-", "."], stdout=subprocess.PIPE)
+        docker("import", "-", base_tag, stdin=tar.stdout)
+        tar.wait()
+        (oracle_context / "Dockerfile").write_text(DOCKERFILE.replace("BASE", base_tag))
+        docker("build", "--network", "none", "-q", "-t", app_tag, str(oracle_context))
+        expected_config = json.loads(docker("image", "inspect", app_tag).stdout)[0]["Config"]
+        docker("create", "--name", container, app_tag)
+        export = tmp_path / "export.tar"
+        docker("export", "-o", str(export), container)
+        expected_tree = tree_of_tar(export)
+
+        await build(
+            BuildContext(rootfs.parent),
+            BuildOptions(dockerfile_inline="FROM scratch\nCOPY rootfs/ /\n", tags=["oracle/base"]),
+            images,
+            runc,
+        )
+        (oracle_context / "Dockerfile").write_text(DOCKERFILE.replace("BASE", "oracle/base"))
+        record = await build(
+            BuildContext(oracle_context),
+            BuildOptions(tags=["oracle/app"], network="none"),
+            images,
+            runc,
+        )
+        config = images.config(record)["config"]
+        for field in CONFIG_FIELDS:
+            assert (config.get(field) or None) == (expected_config.get(field) or None), field
+        path = await images.mount("oracle/app")
+        try:
+            seen_tree = tree_of_dir(path)
+        finally:
+            await images.umount("oracle/app")
+        missing = sorted(set(expected_tree) - set(seen_tree))
+        extra = sorted(set(seen_tree) - set(expected_tree))
+        different = sorted(
+            (name, expected_tree[name], seen_tree[name])
+            for name in set(expected_tree) & set(seen_tree)
+            if expected_tree[name] != seen_tree[name]
+        )
+        assert (missing, extra, different) == ([], [], [])
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+        subprocess.run(["docker", "rmi", "-f", app_tag, base_tag], capture_output=True, check=False)
