@@ -6,6 +6,8 @@ BuildOptions          docker build's flags / compose's build keys
 BuildEvent            one piece of progress (``Step 2/5 : RUN ...``, output, ``---> id``)
 refuse_buildkit()     the error for BuildKit's /session and /grpc
 parse                 Dockerfile text -> stages (pure); DockerfileError cites Dockerfile:LINE
+options_from_compose  a compose build: section -> (context dir, BuildOptions)   (pure)
+options_from_query    POST /build's query -> BuildOptions (refuses version=2)    (pure)
 """
 
 from engine.build.builder import (
@@ -18,6 +20,7 @@ from engine.build.builder import (
 )
 from engine.build.context import BuildContext, extract_context_tar, parse_dockerignore
 from engine.build.dockerfile import Dockerfile, DockerfileError, expand, parse
+from engine.build.options import options_from_compose, options_from_query
 
 __all__ = [
     "BuildContext",
@@ -30,6 +33,8 @@ __all__ = [
     "build",
     "expand",
     "extract_context_tar",
+    "options_from_compose",
+    "options_from_query",
     "parse",
     "parse_dockerignore",
     "refuse_buildkit",

@@ -90,6 +90,7 @@ class BuildOptions:
     no_cache: bool = False
     pull: bool = False
     network: str = "default"
+    network_name: str | None = None  # a user network (the caller resolves it to netns_path)
     netns_path: str | None = None
     extra_hosts: Sequence[str] = ()  # "name:ip"
     shm_size: int = 0
@@ -246,6 +247,11 @@ class Builder:
         else:
             text = self.context.read_dockerfile(options.dockerfile)
             name = posixpath.basename(options.dockerfile) or "Dockerfile"
+        if options.network not in ("none", "host", "default"):
+            raise InvalidParameter(
+                f"build network {options.network!r} is not supported",
+                hint="use none, host or default (a user network: default + netns_path)",
+            )
         parsed = df.parse(text, file=name)
         self.dockerfile = parsed
         self.meta_env = self._meta_env(parsed)
