@@ -148,6 +148,14 @@ def merge_errors(errors: Iterable[ComposeError]) -> ComposeError | None:
     return type(errors[0])(issues)
 
 
+def did_you_mean(name: str, known: Sequence[str]) -> str | None:
+    """A hint naming the closest known name, if one is close."""
+    import difflib
+
+    matches = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean {matches[0]!r}?" if matches else None
+
+
 def display_path(path: Path | str, base: Path | None = None) -> str:
     """A file name for messages: relative to ``base`` when inside it."""
     p = Path(path)

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 from compose import canonical, normalize
 from compose.dotenv import parse_dotenv
+from compose.environment import resolve_service_environment
 from compose.errors import (
     ComposeError,
     InterpolationError,
@@ -40,10 +41,13 @@ from compose.errors import (
     ModelError,
     ProjectError,
     UndefinedReferenceError,
+    did_you_mean,
 )
 from compose.interpolate import Interpolator, interpolate_tree
 from compose.merge import enforce_unicity, merge_trees, merge_values
 from compose.model import Project, validate_project
+from compose.profiles import select_services
+from compose.references import check_references
 from compose.source import MapNode, SeqNode, parse
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -137,6 +141,9 @@ class _Loader:
         # reported with the later phases' issues so that a load lists every problem
         self.deferred: list[tuple[type[ComposeError], Issue]] = []
         self.home = options.home if options.home is not None else options.environment.get("HOME")
+
+    def is_file(self, path: Path) -> bool:
+        return self.fs.is_file(path)
 
     # paths
     def absolute(self, path: str, base: Path) -> Path:
@@ -292,8 +299,8 @@ class _Loader:
         merged.pop("include", None)
         merged["name"] = project_name
 
-        self.resolve_service_environment(merged, self.environment)
-        self.apply_profiles(merged, profiles)
+        resolve_service_environment(merged, self.environment, self)
+        select_services(merged, profiles, options.services, options.enable_services)
         if options.normalize and not self.deferred:
             # normalize expects the shapes canonical produces; after a rejected value
             # it is skipped, and validation still reports everything else it finds
@@ -535,7 +542,7 @@ class _Loader:
                         f"cannot extend service {base_name!r}: no such service{where}",
                         location,
                         ("services", name, "extends"),
-                        hint=_did_you_mean(str(base_name), known),
+                        hint=did_you_mean(str(base_name), known),
                     )
                 ]
             )
@@ -630,153 +637,9 @@ class _Loader:
                 included = processed if included is None else merge_trees(included, processed)
             if included is None:
                 continue
-            self.resolve_service_environment(included, environment)
+            resolve_service_environment(included, environment, self)
             tree = _import_resources(tree, included, location)
         return tree
-
-    # --- 8. environment -------------------------------------------------------------------
-
-    def resolve_service_environment(self, tree: MapNode, environment: Mapping[str, str]) -> None:
-        """env_file/label_file into environment/labels; values left unset from ``environment``."""
-        services = tree.get("services")
-        if not isinstance(services, MapNode):
-            return
-        for name, service in services.items():
-            if not isinstance(service, MapNode):
-                continue
-            if "env_file" in service or "environment" in service:
-                self.resolve_environment(name, service, environment)
-            if "label_file" in service:
-                self.resolve_labels(name, service)
-            build = service.get("build")
-            if isinstance(build, MapNode) and isinstance(build.get("args"), MapNode):
-                args = build["args"]
-                for key, value in list(args.items()):
-                    if value is None and key in environment:
-                        args[key] = environment[key]
-
-    def resolve_environment(
-        self, name: str, service: MapNode, project_environment: Mapping[str, str]
-    ) -> None:
-        env_files = service.get("env_file")
-        environment = service.get("environment")
-        resolved = MapNode(service.location_of("environment") or service.location_of("env_file"))
-        if isinstance(env_files, SeqNode):
-            for index, entry in enumerate(env_files):
-                location = env_files.location_of(index)
-                if not isinstance(entry, MapNode) or not isinstance(entry.get("path"), str):
-                    continue
-                env_path = Path(entry["path"])
-                required = entry.get("required", True) is not False
-                if not self.fs.is_file(env_path):
-                    if required:
-                        raise ProjectError(
-                            [
-                                Issue(
-                                    f"env file {env_path} not found",
-                                    location,
-                                    ("services", name, "env_file", index),
-                                    hint="create it, or mark it `required: false`",
-                                )
-                            ]
-                        )
-                    continue
-                text = self.read(env_path, "env file", location)
-                raw = entry.get("format") == "raw"
-                env = project_environment
-
-                def lookup(
-                    key: str, resolved: MapNode = resolved, env: Mapping[str, str] = env
-                ) -> str | None:
-                    value = env.get(key)
-                    if value is not None:
-                        return value
-                    found = resolved.get(key)
-                    return found if isinstance(found, str) else None
-
-                values = _parse_raw_env(text) if raw else parse_dotenv(text, str(env_path), lookup)
-                for key, value in values.items():
-                    resolved.set(key, value, location, location)
-        if isinstance(environment, MapNode):
-            for key, value in environment.items():
-                resolved.set(
-                    key, value, environment.key_locs.get(key), environment.value_locs.get(key)
-                )
-        elif environment is not None:
-            # not a mapping: leave it for validation to report
-            return
-        for key, value in list(resolved.items()):
-            if value is None and key in project_environment:
-                resolved[key] = project_environment[key]
-        service.pop("env_file", None)
-        if resolved or "environment" in service:
-            service["environment"] = resolved
-            if resolved.loc is not None:
-                service.value_locs["environment"] = resolved.loc
-
-    def resolve_labels(self, name: str, service: MapNode) -> None:
-        label_files = service.get("label_file")
-        labels = MapNode(service.location_of("labels") or service.location_of("label_file"))
-        files_list = [label_files] if isinstance(label_files, str) else list(label_files or [])
-        for index, label_path in enumerate(files_list):
-            location = (
-                label_files.location_of(index)
-                if isinstance(label_files, SeqNode)
-                else service.location_of("label_file")
-            )
-            text = self.read(Path(str(label_path)), "label file", location)
-            for key, value in parse_dotenv(text, str(label_path), None, interpolate=False).items():
-                labels.set(key, value, location, location)
-        existing = service.get("labels")
-        if isinstance(existing, MapNode):
-            for key, value in existing.items():
-                labels.set(key, value, existing.key_locs.get(key), existing.value_locs.get(key))
-        service.pop("label_file", None)
-        service["labels"] = labels
-
-    # --- 9. profiles ------------------------------------------------------------------------
-
-    def apply_profiles(self, tree: MapNode, profiles: Sequence[str]) -> None:
-        services = tree.get("services")
-        if not isinstance(services, MapNode):
-            return
-        active = set(profiles)
-        wanted = set(self.options.services)
-
-        def enabled(service: Any) -> bool:
-            if not isinstance(service, MapNode):
-                return True
-            service_profiles = service.get("profiles")
-            if not service_profiles:
-                return True
-            if "*" in active:
-                return True
-            return any(p in active for p in service_profiles if isinstance(p, str))
-
-        named = wanted | set(self.options.enable_services)
-        unknown = sorted(named - set(services))
-        if unknown:
-            raise UndefinedReferenceError(
-                [
-                    Issue(
-                        f"no such service: {unknown[0]}",
-                        hint=_did_you_mean(unknown[0], sorted(services)),
-                    )
-                ]
-            )
-        # services named on the command line, and what they need, whatever their profiles
-        forced: set[str] = set()
-        todo = list(named)
-        while todo:
-            current = todo.pop()
-            if current in forced or current not in services:
-                continue
-            forced.add(current)
-            todo.extend(_service_dependencies(services[current]))
-        keep = forced if wanted else forced | {n for n, s in services.items() if enabled(s)}
-        for name in list(services):
-            if name not in keep:
-                del services[name]
 
 
 def _combined(
@@ -797,31 +660,6 @@ def _combined(
     kinds = {kind for kind, _ in kept}
     error_class = kept[0][0] if len(kinds) == 1 else ComposeError
     return error_class([issue for _, issue in kept])
-
-
-def _service_dependencies(service: Any) -> list[str]:
-    if not isinstance(service, MapNode):
-        return []
-    out: list[str] = []
-    depends_on = service.get("depends_on")
-    if isinstance(depends_on, MapNode):
-        out.extend(
-            str(k)
-            for k, v in depends_on.items()
-            if not (isinstance(v, MapNode) and v.get("required") is False)
-        )
-    return out
-
-
-def _parse_raw_env(text: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value
-    return values
 
 
 def _import_resources(tree: MapNode, included: MapNode, location: Location | None) -> MapNode:
@@ -876,155 +714,6 @@ def _clean(path: Path) -> Path:
         elif part != ".":
             parts.append(part)
     return Path(*parts) if parts else Path("/")
-
-
-def _did_you_mean(name: str, known: Sequence[str]) -> str | None:
-    import difflib
-
-    matches = difflib.get_close_matches(name, list(known), n=1)
-    return f"did you mean {matches[0]!r}?" if matches else None
-
-
-# --- 12. references ---------------------------------------------------------------------------
-
-
-def check_references(tree: MapNode) -> None:
-    """Every service, network, volume, config and secret a service names must exist."""
-    issues: list[Issue] = []
-    services = tree.get("services") if isinstance(tree.get("services"), MapNode) else MapNode()
-    assert isinstance(services, MapNode)
-
-    def section(name: str) -> MapNode:
-        value = tree.get(name)
-        return value if isinstance(value, MapNode) else MapNode()
-
-    networks, volumes = section("networks"), section("volumes")
-    secrets, configs = section("secrets"), section("configs")
-
-    def undefined(
-        kind: str,
-        service_name: str,
-        target: str,
-        node: Any,
-        key: Any,
-        path: tuple[Any, ...],
-        known: MapNode,
-    ) -> None:
-        location = node.location_of(key) if isinstance(node, MapNode | SeqNode) else None
-        issues.append(
-            Issue(
-                f'service "{service_name}" refers to undefined {kind} "{target}"'
-                if kind != "service"
-                else f'service "{service_name}" depends on undefined service "{target}"',
-                location,
-                path,
-                hint=_did_you_mean(target, sorted(str(k) for k in known))
-                or f"define it under the top-level `{kind}s:` key"
-                if kind != "service"
-                else _did_you_mean(target, sorted(str(k) for k in known)),
-            )
-        )
-
-    for name, service in services.items():
-        if not isinstance(service, MapNode):
-            continue
-        reported: set[str] = set()
-        for mode_key in ("network_mode", "ipc", "pid"):
-            mode = service.get(mode_key)
-            if isinstance(mode, str) and mode.startswith("service:"):
-                target = mode.removeprefix("service:")
-                if target not in services and target not in reported:
-                    reported.add(target)
-                    undefined(
-                        "service",
-                        name,
-                        target,
-                        service,
-                        mode_key,
-                        ("services", name, mode_key),
-                        services,
-                    )
-        volumes_from = service.get("volumes_from")
-        if isinstance(volumes_from, SeqNode):
-            for index, entry in enumerate(volumes_from):
-                if not isinstance(entry, str) or entry.startswith("container:"):
-                    continue
-                target = entry.split(":", 1)[0]
-                if target not in services and target not in reported:
-                    reported.add(target)
-                    undefined(
-                        "service",
-                        name,
-                        target,
-                        volumes_from,
-                        index,
-                        ("services", name, "volumes_from", index),
-                        services,
-                    )
-        depends_on = service.get("depends_on")
-        if isinstance(depends_on, MapNode):
-            for dependency, spec in depends_on.items():
-                if dependency not in services and dependency not in reported:
-                    required = not (isinstance(spec, MapNode) and spec.get("required") is False)
-                    if required:
-                        undefined(
-                            "service",
-                            name,
-                            dependency,
-                            depends_on,
-                            dependency,
-                            ("services", name, "depends_on", dependency),
-                            services,
-                        )
-        service_networks = service.get("networks")
-        if isinstance(service_networks, MapNode):
-            for network in service_networks:
-                if network not in networks:
-                    undefined(
-                        "network",
-                        name,
-                        str(network),
-                        service_networks,
-                        network,
-                        ("services", name, "networks", network),
-                        networks,
-                    )
-        mounts = service.get("volumes")
-        if isinstance(mounts, SeqNode):
-            for index, mount in enumerate(mounts):
-                if (
-                    isinstance(mount, MapNode)
-                    and mount.get("type") == "volume"
-                    and isinstance(mount.get("source"), str)
-                    and mount["source"]
-                    and mount["source"] not in volumes
-                ):
-                    undefined(
-                        "volume",
-                        name,
-                        mount["source"],
-                        mounts,
-                        index,
-                        ("services", name, "volumes", index),
-                        volumes,
-                    )
-        for kind, known in (("secret", secrets), ("config", configs)):
-            refs = service.get(kind + "s")
-            if isinstance(refs, SeqNode):
-                for index, ref in enumerate(refs):
-                    source = ref.get("source") if isinstance(ref, MapNode) else ref
-                    if isinstance(source, str) and source not in known:
-                        undefined(
-                            kind,
-                            name,
-                            source,
-                            refs,
-                            index,
-                            ("services", name, kind + "s", index),
-                            known,
-                        )
-    if issues:
-        raise UndefinedReferenceError(issues)
 
 
 def load_project(

@@ -1,0 +1,151 @@
+"""Phase 12: every service, network, volume, config and secret a service names must exist.
+
+Runs on the merged tree (also after validation failed, so that all problems are
+reported together), and places each issue at the referring value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compose.errors import Issue, UndefinedReferenceError, did_you_mean
+from compose.source import MapNode, SeqNode
+
+
+def check_references(tree: MapNode) -> None:
+    """Every service, network, volume, config and secret a service names must exist."""
+    issues: list[Issue] = []
+    services = tree.get("services") if isinstance(tree.get("services"), MapNode) else MapNode()
+    assert isinstance(services, MapNode)
+
+    def section(name: str) -> MapNode:
+        value = tree.get(name)
+        return value if isinstance(value, MapNode) else MapNode()
+
+    networks, volumes = section("networks"), section("volumes")
+    secrets, configs = section("secrets"), section("configs")
+
+    def undefined(
+        kind: str,
+        service_name: str,
+        target: str,
+        node: Any,
+        key: Any,
+        path: tuple[Any, ...],
+        known: MapNode,
+    ) -> None:
+        location = node.location_of(key) if isinstance(node, MapNode | SeqNode) else None
+        issues.append(
+            Issue(
+                f'service "{service_name}" refers to undefined {kind} "{target}"'
+                if kind != "service"
+                else f'service "{service_name}" depends on undefined service "{target}"',
+                location,
+                path,
+                hint=did_you_mean(target, sorted(str(k) for k in known))
+                or f"define it under the top-level `{kind}s:` key"
+                if kind != "service"
+                else did_you_mean(target, sorted(str(k) for k in known)),
+            )
+        )
+
+    for name, service in services.items():
+        if not isinstance(service, MapNode):
+            continue
+        reported: set[str] = set()
+        for mode_key in ("network_mode", "ipc", "pid"):
+            mode = service.get(mode_key)
+            if isinstance(mode, str) and mode.startswith("service:"):
+                target = mode.removeprefix("service:")
+                if target not in services and target not in reported:
+                    reported.add(target)
+                    undefined(
+                        "service",
+                        name,
+                        target,
+                        service,
+                        mode_key,
+                        ("services", name, mode_key),
+                        services,
+                    )
+        volumes_from = service.get("volumes_from")
+        if isinstance(volumes_from, SeqNode):
+            for index, entry in enumerate(volumes_from):
+                if not isinstance(entry, str) or entry.startswith("container:"):
+                    continue
+                target = entry.split(":", 1)[0]
+                if target not in services and target not in reported:
+                    reported.add(target)
+                    undefined(
+                        "service",
+                        name,
+                        target,
+                        volumes_from,
+                        index,
+                        ("services", name, "volumes_from", index),
+                        services,
+                    )
+        depends_on = service.get("depends_on")
+        if isinstance(depends_on, MapNode):
+            for dependency, spec in depends_on.items():
+                if dependency not in services and dependency not in reported:
+                    required = not (isinstance(spec, MapNode) and spec.get("required") is False)
+                    if required:
+                        undefined(
+                            "service",
+                            name,
+                            dependency,
+                            depends_on,
+                            dependency,
+                            ("services", name, "depends_on", dependency),
+                            services,
+                        )
+        service_networks = service.get("networks")
+        if isinstance(service_networks, MapNode):
+            for network in service_networks:
+                if network not in networks:
+                    undefined(
+                        "network",
+                        name,
+                        str(network),
+                        service_networks,
+                        network,
+                        ("services", name, "networks", network),
+                        networks,
+                    )
+        mounts = service.get("volumes")
+        if isinstance(mounts, SeqNode):
+            for index, mount in enumerate(mounts):
+                if (
+                    isinstance(mount, MapNode)
+                    and mount.get("type") == "volume"
+                    and isinstance(mount.get("source"), str)
+                    and mount["source"]
+                    and mount["source"] not in volumes
+                ):
+                    undefined(
+                        "volume",
+                        name,
+                        mount["source"],
+                        mounts,
+                        index,
+                        ("services", name, "volumes", index),
+                        volumes,
+                    )
+        for kind, known in (("secret", secrets), ("config", configs)):
+            refs = service.get(kind + "s")
+            if isinstance(refs, SeqNode):
+                for index, ref in enumerate(refs):
+                    source = ref.get("source") if isinstance(ref, MapNode) else ref
+                    if isinstance(source, str) and source not in known:
+                        undefined(
+                            kind,
+                            name,
+                            source,
+                            refs,
+                            index,
+                            ("services", name, kind + "s", index),
+                            known,
+                        )
+    if issues:
+        raise UndefinedReferenceError(issues)
