@@ -34,6 +34,14 @@ PURE_MODULES = (
     "graph",
     "explain",
     "errors",
+    "environment",
+    "profiles",
+    "references",
+    "labels",
+    "observed",
+    "plan",
+    "reconcile",
+    "convert",
 )
 FORBIDDEN_IN_PURE = ("os", "subprocess", "anyio", "engine")
 FORBIDDEN_CALLS = ("open", "print")
