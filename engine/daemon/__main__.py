@@ -31,6 +31,7 @@ from engine.api.client import DEFAULT_DATA_ROOT, DEFAULT_SOCKET, socket_from_hos
 from engine.daemon.backend import EngineBackend
 from engine.daemon.routes import Router
 from engine.daemon.server import serve
+from engine.network import NetworkSettings
 
 log = logging.getLogger("engine.daemon")
 
@@ -59,6 +60,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="runtime state (runc, attach sockets) (PYCOMPOSE_EXEC_ROOT)",
     )
     parser.add_argument("--group", default="", help="group owning the socket (mode 0660)")
+    parser.add_argument(
+        "--no-network",
+        action="store_true",
+        help="no bridge networks: containers get loopback only (host/none modes still work)",
+    )
+    parser.add_argument(
+        "--network-host-netns",
+        default=None,
+        help="treat this network namespace as the host (tests: bridges and rules go there)",
+    )
+    parser.add_argument(
+        "--resolv-conf", default="/etc/resolv.conf", help="the host's resolver configuration"
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -98,9 +112,16 @@ async def run(args: argparse.Namespace) -> None:
         except KeyError as exc:
             raise StartupError(f"no such group {args.group!r} (--group)") from exc
     Path(socket_path).parent.mkdir(parents=True, exist_ok=True)
+    network_settings = None
+    if not args.no_network:
+        network_settings = NetworkSettings(
+            run_dir=exec_root / "network",
+            host_netns=args.network_host_netns,
+            resolv_conf=Path(args.resolv_conf),
+        )
     async with (
         anyio.create_task_group() as task_group,
-        EngineBackend.open(data_root, exec_root, task_group) as backend,
+        EngineBackend.open(data_root, exec_root, task_group, network_settings) as backend,
     ):
         listener = await anyio.create_unix_listener(socket_path, mode=0o660)
         os.chown(socket_path, 0, group_id)

@@ -47,7 +47,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream
 
 from engine.api import models as api
-from engine.api.errors import Conflict, EngineError, InvalidParameter, NotFound
+from engine.api.errors import Conflict, EngineError, InvalidParameter, NotFound, Unsupported
 from engine.daemon.backend_api import (
     AttachOptions,
     Backend,
@@ -57,7 +57,9 @@ from engine.daemon.backend_api import (
     OutputSink,
 )
 from engine.daemon.filters import container_matches, network_matches, volume_matches
+from engine.daemon.networking import Attachment, Networking
 from engine.images import ImageService, Progress
+from engine.network import NetworkSettings, open_network_engine
 from engine.runtime import ContainerConfig as RuntimeConfig
 from engine.runtime import ContainerRuntime, ContainerState, HealthStatus, Runc
 from engine.runtime import ImageConfig as RuntimeImageConfig
@@ -142,8 +144,10 @@ class EngineBackend(Backend):
         images: ImageService,
         volumes: VolumeStore,
         runtime: ContainerRuntime,
+        networking: Networking | None = None,
     ) -> None:
         self.data_root = data_root
+        self.networking = networking
         self.exec_root = exec_root
         self.task_group = task_group
         self.state = state
@@ -156,18 +160,25 @@ class EngineBackend(Backend):
         self._watched: set[str] = set()
         self._last_exit: dict[str, int] = {}
         self._static: dict[str, dict[str, Any]] = {}
+        self._attached: dict[str, int] = {}
 
     # --- lifecycle ------------------------------------------------------------------
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, data_root: Path, exec_root: Path, task_group: TaskGroup
+        cls,
+        data_root: Path,
+        exec_root: Path,
+        task_group: TaskGroup,
+        network_settings: NetworkSettings | None = None,
     ) -> AsyncIterator[EngineBackend]:
         """The engine over ``data_root``, repaired and re-adopted (see the module doc).
 
+        ``network_settings`` None: no bridge networking (containers get a private
+        namespace with loopback only; ``host``/``none`` work).
         Resource handling: leaving the context closes the stores; running containers are
-        left running (live-restore).
+        left running (live-restore), their networks and sandboxes too.
         """
         data_root.mkdir(parents=True, exist_ok=True)
         exec_root.mkdir(parents=True, exist_ok=True)
@@ -179,7 +190,15 @@ class EngineBackend(Backend):
             data_root / "containers", runc=runc, socket_dir=str(exec_root / "attach")
         )
         try:
-            async with runtime:
+            async with contextlib.AsyncExitStack() as stack:
+                networking = None
+                if network_settings is not None:
+                    network_engine = await stack.enter_async_context(
+                        open_network_engine(network_settings)
+                    )
+                    networking = Networking(network_engine, data_root / "network-state.json")
+                    await networking.restore()
+                await stack.enter_async_context(runtime)
                 backend = cls(
                     data_root,
                     exec_root=exec_root,
@@ -188,6 +207,7 @@ class EngineBackend(Backend):
                     images=images,
                     volumes=volumes,
                     runtime=runtime,
+                    networking=networking,
                 )
                 await runtime.restore()
                 await backend.repair()
@@ -236,6 +256,9 @@ class EngineBackend(Backend):
             target.rmdir()
         with contextlib.suppress(OSError, EngineError):
             await release_mounts(self.volumes, container_id, remove_anonymous=remove_volumes)
+        if self.networking is not None:
+            with contextlib.suppress(OSError, EngineError):
+                await self.networking.detach(container_id)
         self.state.delete_container(container_id)
         self.records.pop(container_id, None)
         self._static.pop(container_id, None)
@@ -472,21 +495,54 @@ class EngineBackend(Backend):
             "ImageID": record.image_id,
             "Command": " ".join([path, *args]).strip(),
             "Created": int(record.created),
-            "Ports": [],
             "Labels": record.body.get("Labels") or {},
             "HostConfig": {"NetworkMode": host_config.get("NetworkMode") or "default"},
-            "NetworkSettings": {"Networks": {}},
             "Mounts": [mount.wire() for mount in self._mounts(record)],
         }
         self._static[record.id] = cached
         return cached
 
     def _summary_wire(self, record: ContainerRecord, info: Any) -> dict[str, Any]:
+        ports: list[dict[str, Any]] = []
+        networks: dict[str, Any] = {}
+        if self.networking is not None:
+            published, _ = self.networking.ports(record.id)
+            ports = [port.wire() for port in published]
+            networks = {
+                name: endpoint.wire()
+                for name, endpoint in self.networking.endpoints(record.id).items()
+            }
         return {
             **self._summary_static(record, info),
+            "Ports": ports,
             "State": info.state.value,
             "Status": self._status_text(info),
+            "NetworkSettings": {"Networks": networks},
         }
+
+    def _container_pid(self, ref: str) -> int:
+        record = self._record(ref)
+        if not self._running(record.id):
+            raise Conflict(f"cannot join the network namespace of {ref}: it is not running")
+        return int(self._info(record).pid)
+
+    def _network_settings(self, record: ContainerRecord) -> api.InspectNetworkSettings:
+        if self.networking is None:
+            return api.InspectNetworkSettings()
+        networks = self.networking.endpoints(record.id)
+        _, ports = self.networking.ports(record.id)
+        sandbox = self.networking.sandbox(record.id)
+        bridge = networks.get("bridge")
+        return api.InspectNetworkSettings(
+            SandboxID=record.id if sandbox else "",
+            SandboxKey=sandbox.netns if sandbox else "",
+            Ports=ports,
+            Gateway=bridge.Gateway if bridge else "",
+            IPAddress=bridge.IPAddress if bridge else "",
+            IPPrefixLen=bridge.IPPrefixLen if bridge else 0,
+            MacAddress=bridge.MacAddress if bridge else "",
+            Networks=networks,
+        )
 
     def summary(self, record: ContainerRecord, info: Any | None = None) -> api.ContainerSummary:
         return api.ContainerSummary.model_validate(
@@ -558,6 +614,11 @@ class EngineBackend(Backend):
             volume_paths = await prepare_mounts(
                 self.volumes, container_id, config, image_config, target
             )
+            attachment = Attachment({}, {})
+            if self.networking is not None:
+                attachment = await self.networking.attach(
+                    container_id, name, body, self._container_pid
+                )
             await self.runtime.create(
                 config,
                 image_config,
@@ -565,6 +626,8 @@ class EngineBackend(Backend):
                 container_id=container_id,
                 rootfs=str(target),
                 volume_paths=volume_paths,
+                namespace_paths=attachment.namespace_paths,
+                etc_files=attachment.etc_files,
             )
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -647,6 +710,7 @@ class EngineBackend(Backend):
             GraphDriver={"Name": "overlay2", "Data": {"MergedDir": str(self._rootfs(record.id))}},
             Mounts=self._mounts(record),
             Config=config,
+            NetworkSettings=self._network_settings(record),
         )
 
     async def _ensure_rootfs(self, record: ContainerRecord) -> None:
@@ -685,6 +749,11 @@ class EngineBackend(Backend):
             return
         self._container_event(record, "die", exitCode=str(code))
         host_config = record.body.get("HostConfig") or {}
+        if host_config.get("AutoRemove"):
+            # ``docker run --rm`` reads the output through attach: let it finish first
+            with anyio.move_on_after(10):
+                while self._attached.get(container_id):
+                    await anyio.sleep(0.02)
         if host_config.get("AutoRemove") and not self._running(container_id):
             with contextlib.suppress(EngineError):
                 await self.container_remove(container_id, force=True, volumes=True)
@@ -1068,7 +1137,7 @@ class EngineBackend(Backend):
         report = await self.images.prune(all_images=not dangling)
         return {"ImagesDeleted": report or None, "SpaceReclaimed": 0}
 
-    # --- networks (predefined only, see the module doc) -------------------------------
+    # --- networks -----------------------------------------------------------------
 
     def _predefined(self) -> list[api.Network]:
         return [
@@ -1077,13 +1146,71 @@ class EngineBackend(Backend):
         ]
 
     async def network_list(self, filters: Filters) -> list[api.Network]:
-        return [n for n in self._predefined() if network_matches(n, filters)]
+        networks = self.networking.all() if self.networking else self._predefined()
+        return [n for n in networks if network_matches(n, filters)]
 
     async def network_inspect(self, ref: str) -> api.Network:
+        if self.networking is not None:
+            return self.networking.inspect(ref)
         for network in self._predefined():
             if ref in (network.Name, network.Id) or (len(ref) >= 12 and network.Id.startswith(ref)):
                 return network
         raise NotFound(f"network {ref} not found")
+
+    def _networking(self) -> Networking:
+        if self.networking is None:
+            raise Unsupported("this engine runs without bridge networking (--no-network)")
+        return self.networking
+
+    async def network_create(self, body: api.NetworkCreate) -> api.NetworkCreateResponse:
+        network = await self._networking().create(body)
+        self.emit("network", "create", network.id, {"name": network.name, "type": "bridge"})
+        return api.NetworkCreateResponse(Id=network.id)
+
+    async def network_remove(self, ref: str) -> None:
+        network = await self._networking().remove(ref)
+        self.emit("network", "destroy", network.id, {"name": network.name, "type": "bridge"})
+
+    async def network_connect(self, ref: str, body: api.NetworkConnect) -> None:
+        networking = self._networking()
+        network = networking.network(ref)
+        record = self._record(body.Container)
+        if networking.sandbox(record.id) is None:
+            raise Conflict(
+                f"container {record.name} has no network sandbox of its own "
+                "(network mode host, none or container:)"
+            )
+        await networking.connect(record.id, network, body.EndpointConfig, record.name)
+        self.emit(
+            "network",
+            "connect",
+            network.id,
+            {"container": record.id, "name": network.name, "type": "bridge"},
+        )
+
+    async def network_disconnect(self, ref: str, body: api.NetworkDisconnect) -> None:
+        networking = self._networking()
+        network = networking.network(ref)
+        record = self._record(body.Container)
+        await networking.disconnect(record.id, network)
+        self.emit(
+            "network",
+            "disconnect",
+            network.id,
+            {"container": record.id, "name": network.name, "type": "bridge"},
+        )
+
+    async def network_prune(self, filters: Filters) -> dict[str, Any]:
+        networking = self._networking()
+        removed = []
+        for network in list(networking.engine.networks.values()):
+            if network.name == "bridge" or network.endpoints:
+                continue
+            if not api.labels_match(network.labels, filters.get("label", ())):
+                continue
+            await self.network_remove(network.id)
+            removed.append(network.name)
+        return {"NetworksDeleted": removed or None}
 
     # --- volumes --------------------------------------------------------------------
 
@@ -1204,16 +1331,26 @@ class _AttachSession:
         return bool(self._record.body.get("Tty"))
 
     async def run(self, stdin: AsyncIterator[bytes] | None, output: OutputSink) -> None:
+        attached = self._backend._attached
+        container_id = self._record.id
+        attached[container_id] = attached.get(container_id, 0) + 1
+        try:
+            await self._stream(output)
+        except NotFound:
+            return
+        finally:
+            attached[container_id] -= 1
+            if not attached[container_id]:
+                del attached[container_id]
+
+    async def _stream(self, output: OutputSink) -> None:
         runtime = self._backend.runtime
         container_id = self._record.id
         if not self._options.stream:
             return
         # attach comes before start: wait for the run that follows
         while True:
-            try:
-                info = runtime.inspect(container_id)
-            except NotFound:
-                return
+            info = runtime.inspect(container_id)
             if info.state is not ContainerState.CREATED and (
                 info.started_at >= self._since - 1 or info.state is ContainerState.RUNNING
             ):

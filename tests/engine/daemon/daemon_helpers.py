@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.network import netlink
+
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 ROOT_FILES = {
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
@@ -122,6 +124,11 @@ class Daemon:
         self.exec_root = self.base / "exec"
         self.log_path = self.base / "engine.log"
         self.process: subprocess.Popen[bytes] | None = None
+        # the engine's "host" for networking: a namespace of the test's own
+        self.host_netns = str(self.base / "host.ns")
+        self.resolv_conf = self.base / "resolv.conf"
+        self.resolv_conf.write_text("nameserver 127.0.0.1\n")
+        netlink.create_netns(self.host_netns)
 
     def start(self, timeout: float = 30) -> None:
         with open(self.log_path, "ab") as log:
@@ -169,6 +176,8 @@ class Daemon:
     def cleanup(self) -> None:
         """Stop the engine, then remove every container, mount and file it made."""
         self.kill(signal.SIGKILL)
+        with contextlib.suppress(OSError):  # shown by pytest when the test failed
+            print("--- engine log (tail) ---\n" + self.log_path.read_text()[-6000:])
         runc_root = self.exec_root / "runc"
         if runc_root.exists():
             listing = subprocess.run(
@@ -189,6 +198,12 @@ class Daemon:
                 if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"conmon"):
                     os.kill(pid, signal.SIGKILL)
         time.sleep(0.1)
+        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+        netns_dir = self.exec_root / "network" / "netns"
+        if netns_dir.exists():
+            for path in netns_dir.iterdir():
+                netlink.remove_netns(str(path))
+        netlink.remove_netns(self.host_netns)
         mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
         for target in sorted((m for m in mounts if m.startswith(str(self.base))), reverse=True):
             subprocess.run(["umount", "-l", target], check=False, capture_output=True)

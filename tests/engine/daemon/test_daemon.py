@@ -16,7 +16,7 @@ from daemon_helpers import Daemon, skip_reason
 
 from engine.api import errors
 from engine.api.client import EngineClient
-from engine.api.models import ContainerCreate, ExecCreate, VolumeCreate
+from engine.api.models import ContainerCreate, ExecCreate, NetworkCreate, VolumeCreate
 from engine.daemon import __main__ as daemon_main
 from engine.state import StateStore
 
@@ -223,3 +223,58 @@ def test_docker_cli_drives_the_engine(daemon: Daemon, busybox_tar: bytes, tmp_pa
     assert docker("volume", "create", "v1").returncode == 0
     assert b"v1" in docker("volume", "ls").stdout
     assert docker("volume", "rm", "v1").returncode == 0
+
+
+@pytest.mark.anyio
+async def test_user_network_names_addresses_and_published_ports(
+    daemon: Daemon, client: EngineClient
+) -> None:
+    labels = {"com.docker.compose.project": "demo", "com.docker.compose.network": "default"}
+    network_id = (await client.network_create(NetworkCreate(Name="demo_default", Labels=labels))).Id
+    with pytest.raises(errors.Conflict):
+        await client.network_create(NetworkCreate(Name="demo_default"))
+    server = await client.container_create(
+        ContainerCreate.model_validate(
+            {
+                "Image": "busybox",
+                "Cmd": ["sleep", "60"],
+                "HostConfig": {
+                    "NetworkMode": "demo_default",
+                    "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]},
+                },
+                "NetworkingConfig": {"EndpointsConfig": {"demo_default": {"Aliases": ["db"]}}},
+            }
+        ),
+        name="demo-db-1",
+    )
+    caller = await client.container_create(
+        ContainerCreate.model_validate(
+            {
+                "Image": "busybox",
+                "Cmd": ["sleep", "60"],
+                "HostConfig": {"NetworkMode": "demo_default"},
+            }
+        ),
+        name="demo-web-1",
+    )
+    for created in (server, caller):
+        await client.container_start(created.Id)
+    inspect = await client.container_inspect(server.Id)
+    endpoint = inspect.NetworkSettings.Networks["demo_default"]
+    assert endpoint.NetworkID == network_id and endpoint.IPAddress
+    published = inspect.NetworkSettings.Ports["80/tcp"]
+    assert published and published[0].HostIp == "127.0.0.1" and int(published[0].HostPort) > 0
+    summary = (await client.container_list(filters={"name": ["demo-db-1"]}))[0]
+    assert summary.NetworkSettings.Networks["demo_default"].NetworkID == network_id
+    assert summary.Ports[0].PrivatePort == 80
+    network = await client.network_inspect("demo_default")
+    assert network.Labels == labels and set(network.Containers) == {server.Id, caller.Id}
+    exec_id = (await client.exec_create(caller.Id, ExecCreate(Cmd=["ping", "-c1", "-W2", "db"]))).Id
+    await client.exec_start(exec_id)
+    assert (await client.exec_inspect(exec_id)).ExitCode == 0
+    with pytest.raises(errors.Conflict):
+        await client.network_remove("demo_default")  # endpoints attached
+    for created in (server, caller):
+        await client.container_remove(created.Id, force=True)
+    await client.network_remove(network_id)
+    assert [n.Name for n in await client.network_list()] == ["bridge", "host", "none"]

@@ -1,0 +1,327 @@
+"""The daemon's side of container networking: API shapes <-> engine.network's NetworkEngine.
+
+What it does for the backend:
+
+* keeps the NetworkEngine's state across engine restarts (``network-state.json`` under the
+  data root, rewritten atomically after every change, handed to ``restore_state`` on start);
+* makes the predefined ``bridge`` network (Docker's default) and shows ``host`` and ``none``;
+* turns a ContainerCreate's ``HostConfig.NetworkMode`` / ``NetworkingConfig`` /
+  ``PortBindings`` / DNS settings into a sandbox, endpoints, published ports and the
+  ``/etc`` files the runtime mounts (:meth:`Networking.attach`);
+* renders networks and endpoints in Docker's JSON (``Network``, ``EndpointSettings``).
+
+Docker attaches networks at start; this engine attaches them at create (the sandbox is a
+bind-mounted namespace file that lives as long as the container): the addresses are known
+from create on and survive restarts of the container.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.api import models as api
+from engine.api.errors import InvalidParameter, NotFound
+from engine.network import NetworkEngine, PortRequest, SubnetRequest
+from engine.network.records import Network, Sandbox
+
+PREDEFINED_VIRTUAL = {"host": "host", "none": "null"}
+DEFAULT_NETWORK = "bridge"
+
+
+def virtual_network_id(name: str) -> str:
+    return hashlib.sha256(f"pycompose-network-{name}".encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """What the runtime needs from a container's networking."""
+
+    namespace_paths: dict[str, str]
+    etc_files: dict[str, str]
+
+
+def parse_port_bindings(
+    bindings: Mapping[str, Sequence[api.PortBinding] | None] | None,
+) -> list[PortRequest]:
+    """``{"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}`` -> port requests."""
+    requests = []
+    for key, entries in (bindings or {}).items():
+        port_text, _, protocol = key.partition("/")
+        if not port_text.isdigit():
+            raise InvalidParameter(f"invalid port {key!r} in PortBindings")
+        for entry in entries or [api.PortBinding()]:
+            start, _, end = entry.HostPort.partition("-")
+            if (start and not start.isdigit()) or (end and not end.isdigit()):
+                raise InvalidParameter(f"invalid host port {entry.HostPort!r} for {key}")
+            requests.append(
+                PortRequest(
+                    container_port=int(port_text),
+                    protocol=protocol or "tcp",
+                    host_ip=entry.HostIp or None,
+                    host_port=int(start) if start else None,
+                    host_port_end=int(end) if end else None,
+                )
+            )
+    return requests
+
+
+class Networking:
+    """Networks and sandboxes of the engine's containers (see the module doc)."""
+
+    def __init__(self, engine: NetworkEngine, state_path: Path) -> None:
+        self.engine = engine
+        self.state_path = state_path
+
+    # --- persistence ----------------------------------------------------------------
+
+    async def restore(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            state = json.loads(self.state_path.read_text())
+            await self.engine.restore_state(state)
+        await self.engine.remove_orphans()
+        if not any(n.name == DEFAULT_NETWORK for n in self.engine.networks.values()):
+            await self.engine.create_network(DEFAULT_NETWORK)
+        self.save()
+
+    def save(self) -> None:
+        """Write the NetworkEngine's state atomically (rename over the old file)."""
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.engine.export_state()))
+        with open(temporary, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.state_path)
+
+    # --- networks -------------------------------------------------------------------
+
+    def network(self, ref: str) -> Network:
+        return self.engine.network(ref)
+
+    def render(self, network: Network) -> api.Network:
+        containers = {}
+        for sandbox_id, endpoint in network.endpoints.items():
+            sandbox = self.engine.sandboxes.get(sandbox_id)
+            containers[sandbox_id] = api.NetworkContainer(
+                Name=sandbox.name if sandbox else "",
+                EndpointID=endpoint.id,
+                MacAddress=endpoint.mac_address,
+                IPv4Address=next((str(a) for a in endpoint.addresses if a.version == 4), ""),
+                IPv6Address=next((str(a) for a in endpoint.addresses if a.version == 6), ""),
+            )
+        return api.Network(
+            Name=network.name,
+            Id=network.id,
+            Created=network.created or api.ZERO_TIME,
+            Driver="bridge",
+            EnableIPv6=network.enable_ipv6,
+            IPAM=api.IPAM(
+                Driver="default",
+                Options={},
+                Config=[
+                    api.IPAMPool(Subnet=str(p.subnet), Gateway=str(p.gateway))
+                    for p in network.subnets
+                ],
+            ),
+            Internal=network.internal,
+            Attachable=False,
+            Containers=containers,
+            Options=dict(network.options),
+            Labels=dict(network.labels),
+        )
+
+    def virtual(self) -> list[api.Network]:
+        return [
+            api.Network(Name=name, Id=virtual_network_id(name), Driver=driver)
+            for name, driver in PREDEFINED_VIRTUAL.items()
+        ]
+
+    def all(self) -> list[api.Network]:
+        return [self.render(n) for n in self.engine.networks.values()] + self.virtual()
+
+    def inspect(self, ref: str) -> api.Network:
+        for network in self.virtual():
+            if ref in (network.Name, network.Id):
+                return network
+        return self.render(self.network(ref))
+
+    async def create(self, body: api.NetworkCreate) -> Network:
+        if body.Driver not in ("", "bridge"):
+            raise InvalidParameter(f"network driver {body.Driver!r} is not supported; use bridge")
+        if body.Name in PREDEFINED_VIRTUAL:
+            raise InvalidParameter(f"{body.Name} is a pre-defined network and cannot be created")
+        ipam = [
+            SubnetRequest(
+                subnet=pool.Subnet or None,
+                ip_range=pool.IPRange or None,
+                gateway=pool.Gateway or None,
+            )
+            for pool in ((body.IPAM.Config if body.IPAM else None) or [])
+        ]
+        network = await self.engine.create_network(
+            body.Name,
+            internal=body.Internal,
+            enable_ipv6=bool(body.EnableIPv6),
+            ipam=ipam,
+            options=body.Options or {},
+            labels=body.Labels or {},
+        )
+        self.save()
+        return network
+
+    async def remove(self, ref: str) -> Network:
+        for virtual in self.virtual():
+            if ref in (virtual.Name, virtual.Id):
+                raise InvalidParameter(
+                    f"{virtual.Name} is a pre-defined network and cannot be removed"
+                )
+        network = self.network(ref)
+        if network.name == DEFAULT_NETWORK:
+            raise InvalidParameter("bridge is a pre-defined network and cannot be removed")
+        await self.engine.remove_network(network.id)
+        self.save()
+        return network
+
+    # --- containers -----------------------------------------------------------------
+
+    async def attach(
+        self,
+        container_id: str,
+        name: str,
+        body: api.ContainerCreate,
+        container_pid: Any,
+    ) -> Attachment:
+        """Sandbox, endpoints, ports and /etc files of a new container.
+
+        ``container_pid(ref)`` gives the init pid of another container (``container:<ref>``).
+        Resource handling: on error nothing is left (the sandbox is removed).
+        """
+        host_config = body.HostConfig or api.HostConfig()
+        mode = host_config.NetworkMode or "default"
+        if mode in ("host", "none"):
+            return Attachment({}, {})
+        if mode.startswith("container:"):
+            pid = container_pid(mode.partition(":")[2])
+            return Attachment({"network": f"/proc/{pid}/ns/net"}, {})
+        primary = DEFAULT_NETWORK if mode in ("default", "bridge") else mode
+        endpoints = (body.NetworkingConfig.EndpointsConfig if body.NetworkingConfig else None) or {}
+        names = [primary] + [n for n in endpoints if n not in (primary, mode)]
+        networks = [self.network(n) for n in names]  # NotFound before anything is made
+        sandbox = await self.engine.create_sandbox(
+            container_id,
+            name=name,
+            hostname=body.Hostname or container_id[:12],
+            dns=host_config.Dns or (),
+            embedded_dns=primary != DEFAULT_NETWORK,
+        )
+        try:
+            for key, network in zip(names, networks, strict=True):
+                settings = endpoints.get(key) or (endpoints.get(mode) if key == primary else None)
+                await self.connect(sandbox.id, network, settings, name)
+            requests = parse_port_bindings(host_config.PortBindings)
+            if requests:
+                await self.engine.publish_ports(sandbox.id, requests)
+            etc = self.engine.etc_files(
+                sandbox.id,
+                extra_hosts=host_config.ExtraHosts or (),
+                dns=host_config.Dns or (),
+                dns_search=host_config.DnsSearch or (),
+                dns_opt=host_config.DnsOptions or (),
+                domainname=body.Domainname,
+            )
+        except BaseException:
+            await self.detach(container_id)
+            raise
+        self.save()
+        return Attachment({"network": sandbox.netns}, etc)
+
+    async def connect(
+        self,
+        sandbox_id: str,
+        network: Network,
+        settings: api.EndpointSettings | None,
+        container_name: str,
+    ) -> None:
+        aliases: Sequence[str] = (settings.Aliases or []) if settings else []
+        ipam = (settings.IPAMConfig or {}) if settings else {}
+        await self.engine.connect(
+            sandbox_id,
+            network.id,
+            aliases=list(aliases),
+            ipv4_address=ipam.get("IPv4Address") or None,
+            ipv6_address=ipam.get("IPv6Address") or None,
+            mac_address=(settings.MacAddress or None) if settings else None,
+        )
+        self.save()
+
+    async def disconnect(self, sandbox_id: str, network: Network) -> None:
+        await self.engine.disconnect(sandbox_id, network.id)
+        self.save()
+
+    async def detach(self, container_id: str) -> None:
+        """Remove the container's sandbox (endpoints, ports, resolver, namespace), if any."""
+        with contextlib.suppress(NotFound):
+            await self.engine.remove_sandbox(container_id)
+            self.save()
+
+    def sandbox(self, container_id: str) -> Sandbox | None:
+        return self.engine.sandboxes.get(container_id)
+
+    def endpoints(self, container_id: str) -> dict[str, api.EndpointSettings]:
+        """``NetworkSettings.Networks`` of a container, by network name."""
+        sandbox = self.engine.sandboxes.get(container_id)
+        if sandbox is None:
+            return {}
+        result = {}
+        for network_id, endpoint in sandbox.endpoints.items():
+            network = self.engine.networks.get(network_id)
+            if network is None:
+                continue
+            ipv4 = next((a for a in endpoint.addresses if a.version == 4), None)
+            ipv6 = next((a for a in endpoint.addresses if a.version == 6), None)
+            gateway4 = next((str(g) for g in endpoint.gateways if g.version == 4), "")
+            gateway6 = next((str(g) for g in endpoint.gateways if g.version == 6), "")
+            result[network.name] = api.EndpointSettings(
+                Aliases=list(endpoint.aliases) or None,
+                NetworkID=network.id,
+                EndpointID=endpoint.id,
+                Gateway=gateway4,
+                IPAddress=str(ipv4.ip) if ipv4 else "",
+                IPPrefixLen=ipv4.network.prefixlen if ipv4 else 0,
+                IPv6Gateway=gateway6,
+                GlobalIPv6Address=str(ipv6.ip) if ipv6 else "",
+                GlobalIPv6PrefixLen=ipv6.network.prefixlen if ipv6 else 0,
+                MacAddress=endpoint.mac_address,
+            )
+        return result
+
+    def ports(
+        self, container_id: str
+    ) -> tuple[list[api.Port], dict[str, list[api.PortBinding] | None]]:
+        """Published ports: the summary's ``Ports`` and inspect's ``NetworkSettings.Ports``."""
+        sandbox = self.engine.sandboxes.get(container_id)
+        if sandbox is None:
+            return [], {}
+        summary = []
+        by_port: dict[str, list[api.PortBinding] | None] = {}
+        for binding, _addresses in sandbox.ports:
+            host_ip = str(binding.host_ip) if binding.host_ip else "0.0.0.0"
+            summary.append(
+                api.Port(
+                    IP=host_ip,
+                    PrivatePort=binding.container_port,
+                    PublicPort=binding.host_port,
+                    Type=binding.protocol,
+                )
+            )
+            key = f"{binding.container_port}/{binding.protocol}"
+            by_port.setdefault(key, [])
+            entries = by_port[key]
+            assert entries is not None
+            entries.append(api.PortBinding(HostIp=host_ip, HostPort=str(binding.host_port)))
+        return summary, by_port
