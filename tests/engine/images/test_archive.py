@@ -8,9 +8,10 @@ import pytest
 
 from engine.images import ImageService, InvalidImage
 
+from .conftest import needs_tools
 from .treewalk import describe
 
-pytestmark = [pytest.mark.anyio, pytest.mark.root]
+pytestmark = [pytest.mark.anyio, pytest.mark.root, needs_tools]
 
 
 def skopeo_copy(source: str, dest: str) -> None:

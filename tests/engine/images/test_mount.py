@@ -11,9 +11,10 @@ from engine.images import ImageService
 from engine.images.overlay import is_mounted
 
 from . import imagekit as kit
+from .conftest import needs_tools
 from .treewalk import describe
 
-pytestmark = [pytest.mark.anyio, pytest.mark.root]
+pytestmark = [pytest.mark.anyio, pytest.mark.root, needs_tools]
 
 
 def umoci_unpack(layout, tag, bundle):
