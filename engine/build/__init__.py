@@ -5,6 +5,7 @@ BuildContext          a context directory (+ .dockerignore); extract_context_tar
 BuildOptions          docker build's flags / compose's build keys
 BuildEvent            one piece of progress (``Step 2/5 : RUN ...``, output, ``---> id``)
 refuse_buildkit()     the error for BuildKit's /session and /grpc
+error_message(error)  the JSON line POST /build streams for a failed build
 parse                 Dockerfile text -> stages (pure); DockerfileError cites Dockerfile:LINE
 options_from_compose  a compose build: section -> (context dir, BuildOptions)   (pure)
 options_from_query    POST /build's query -> BuildOptions (refuses version=2)    (pure)
@@ -16,6 +17,7 @@ from engine.build.builder import (
     BuildStepFailed,
     ProgressCallback,
     build,
+    error_message,
     refuse_buildkit,
 )
 from engine.build.context import BuildContext, extract_context_tar, parse_dockerignore
@@ -31,6 +33,7 @@ __all__ = [
     "DockerfileError",
     "ProgressCallback",
     "build",
+    "error_message",
     "expand",
     "extract_context_tar",
     "options_from_compose",

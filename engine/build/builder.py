@@ -70,6 +70,7 @@ PROXY_ARGS = frozenset(
 # mount points runc makes in the root when missing; not part of a RUN's layer
 _PLACEHOLDERS = ("/proc", "/sys", "/dev", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname")
 _OUTPUT_TAIL = 20
+_PIPES = "/dev/pipes"  # where heredoc scripts with a #! line are mounted (as BuildKit)
 _HISTORY_COMMENT = "buildkit.dockerfile.v0"
 
 
@@ -122,6 +123,14 @@ class BuildStepFailed(InvalidParameter):
         super().__init__(message, hint=hint)
         self.exit_code = exit_code
         self.output = output
+
+
+def error_message(error: EngineError) -> dict[str, object]:
+    """The JSON line ``POST /build`` streams when a build fails (Docker's shape)."""
+    detail: dict[str, object] = {"message": error.message}
+    if isinstance(error, BuildStepFailed):
+        detail["code"] = error.exit_code
+    return {"errorDetail": detail, "error": error.message}
 
 
 def refuse_buildkit() -> Unsupported:
@@ -366,7 +375,16 @@ class Builder:
         raw = self.images.config(record)
         config = {
             key: raw[key]
-            for key in ("architecture", "os", "variant", "config", "rootfs", "history", "author")
+            for key in (
+                "architecture",
+                "os",
+                "variant",
+                "created",
+                "config",
+                "rootfs",
+                "history",
+                "author",
+            )
             if key in raw
         }
         config.setdefault("config", {})
@@ -590,6 +608,8 @@ class Builder:
         if entry is None:
             entry = CacheEntry(history=self._history(created_by, empty_layer=True))
             self.cache.put(key, entry)
+        else:
+            self.say(" ---> Using cache\n")
         self._advance(state, key, entry)
         self.say(f" ---> {_short(state.image_id())}\n")
 
@@ -709,6 +729,7 @@ class Builder:
     async def _run_step(self, instruction: df.Instruction, state: _State) -> None:
         config = state.run_config
         shell = list(config.get("Shell") or DEFAULT_SHELL)
+        scripts: dict[str, str] = {}  # heredoc scripts with a #! line, run as files
         if instruction.exec_form:
             argv = list(instruction.args)
         else:
@@ -724,13 +745,16 @@ class Builder:
                     f'<<-"{first.name}"',
                     f"<<-'{first.name}'",
                 )
-                if only and len(instruction.heredocs) == 1:
+                if only and len(instruction.heredocs) == 1 and first.content.startswith("#!"):
+                    scripts[first.name] = first.content
+                    command = ""
+                elif only and len(instruction.heredocs) == 1:
                     command = first.content
                 else:
                     command += "\n" + "".join(
                         h.content + h.name + "\n" for h in instruction.heredocs
                     )
-            argv = [*shell, command]
+            argv = [f"{_PIPES}/{name}" for name in scripts] or [*shell, command]
         env_list = list(config.get("Env") or [])
         env_keys = {item.partition("=")[0] for item in env_list}
         args_env = [
@@ -750,10 +774,13 @@ class Builder:
         )
         network = instruction.flag("network") or self.options.network
         created_by = f"RUN {prefix}{' '.join(argv)} # buildkit"
-        key = step_key(state.key, created_by, f"network={network}")
+        inputs = f"network={network}\n" + json.dumps(scripts, sort_keys=True)
+        key = step_key(state.key, created_by, inputs)
 
         async def work(scratch: _Scratch) -> None:
-            await self._run_container(instruction, scratch, argv, env_list, config, network)
+            await self._run_container(
+                instruction, scratch, argv, env_list, config, network, scripts
+            )
 
         await self._layer_step(state, key, created_by, work)
 
@@ -765,6 +792,7 @@ class Builder:
         env: list[str],
         config: Mapping[str, Any],
         network: str,
+        scripts: Mapping[str, str],
     ) -> None:
         root = scratch.merged
         working_dir = config.get("WorkingDir") or "/"
@@ -785,6 +813,12 @@ class Builder:
                     return ""
 
             mounts: list[dict[str, Any]] = []
+            for name, content in scripts.items():
+                script = bundle / "pipes" / name
+                script.parent.mkdir(parents=True, exist_ok=True)
+                script.write_text(content)
+                script.chmod(0o755)
+                mounts.append(_bind(str(script), f"{_PIPES}/{name}"))
             mode = "none"
             namespace_paths: dict[str, str] = {}
             if network == "host" or (network == "default" and not self.options.netns_path):
@@ -1105,7 +1139,8 @@ class Builder:
             state.run_config["Labels"] = labels
         unused = sorted(set(self.options.build_args) - self.used_args - set(self.meta_env))
         if unused:
-            self.say(f"[Warning] One or more build-args {unused} were not consumed\n")
+            names = " ".join(unused)
+            self.say(f"[Warning] One or more build-args [{names}] were not consumed\n")
         state.config["rootfs"] = {
             "type": "layers",
             "diff_ids": [layer.diff_id for layer in state.layers],

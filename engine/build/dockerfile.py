@@ -72,8 +72,8 @@ HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 # flag name -> takes a value (False: a boolean flag, ``--link`` or ``--link=false``)
 FLAGS: dict[str, dict[str, bool]] = {
     "FROM": {"platform": True},
-    "COPY": {"from": True, "chown": True, "chmod": True, "link": False, "parents": False},
-    "ADD": {"chown": True, "chmod": True, "link": False, "checksum": True, "keep-git-dir": False},
+    "COPY": {"from": True, "chown": True, "chmod": True, "link": False},
+    "ADD": {"chown": True, "chmod": True, "link": False, "checksum": True},
     "RUN": {"network": True, "mount": True, "security": True},
     "HEALTHCHECK": {
         "interval": True,

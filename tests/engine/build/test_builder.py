@@ -12,9 +12,17 @@ import threading
 import time
 from pathlib import Path
 
+import anyio
 import pytest
 
-from engine.build import BuildContext, BuildOptions, BuildStepFailed, DockerfileError, build
+from engine.build import (
+    BuildContext,
+    BuildOptions,
+    BuildStepFailed,
+    DockerfileError,
+    build,
+    error_message,
+)
 from engine.images.overlay import is_mounted
 
 from .conftest import needs_root
@@ -24,7 +32,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.root, needs_root]
 EVERYTHING = """\
 # syntax=docker/dockerfile:1
 ARG BASE=test/busybox
-FROM ${BASE} AS base
+FROM --platform=$BUILDPLATFORM ${BASE} AS base
 ARG GREETING=hello
 ENV APP_HOME=/app PATH_EXTRA="a b"
 LABEL org.example.name="demo app" version=1
@@ -44,6 +52,10 @@ RUN id -u > /tmp/uid
 RUN <<SCRIPT
 echo heredoc-run > /tmp/heredoc
 SCRIPT
+RUN <<PY
+#!/bin/sh
+echo "script $0" > /tmp/shebang
+PY
 EXPOSE 8080 53/udp
 VOLUME /data
 HEALTHCHECK --interval=5s --timeout=2s --retries=3 CMD test -f /greeting
@@ -190,8 +202,8 @@ async def test_every_instruction(images, busybox_image, runc, app_context):
     assert run["Shell"] == ["/bin/sh", "-ec"]
     assert not run.get("OnBuild")
     # one layer per COPY/ADD/RUN, and WORKDIR's mkdir of /app
-    # (busybox: 1; base: workdir + 4 copies + 4 runs + heredoc copy; final: 2)
-    assert len(record.layers) == 1 + 10 + 2
+    # (busybox: 1; base: workdir + 4 copies + 5 runs + heredoc copy; final: 2)
+    assert len(record.layers) == 1 + 11 + 2
     assert len(config["rootfs"]["diff_ids"]) == len(record.layers)
     history = config["history"]
     assert sum(not entry.get("empty_layer") for entry in history) == len(record.layers)
@@ -209,13 +221,15 @@ async def test_every_instruction(images, busybox_image, runc, app_context):
     assert "/bin/vi" not in files and "/bin/sh" in files
     assert files["/tmp/uid"][3] == "1000\n"
     assert files["/tmp/heredoc"][3] == "heredoc-run\n"
+    assert files["/tmp/shebang"][3] == "script /dev/pipes/PY\n"
+    assert not any(name.startswith("/dev/") for name in files)
     assert files["/tmp/shell"][3] == "shell-form\n"
     assert files["/tmp/onbuild"][3] == "triggered\n"
     assert files["/copied/other.txt"][3] == "other\n"
     assert "/etc/hosts" not in files and "/etc/resolv.conf" not in files
 
     text = progress.text
-    assert "Step 1/" in text and " : FROM ${BASE} AS base\n" in text
+    assert "Step 1/" in text and " : FROM --platform=$BUILDPLATFORM ${BASE} AS base\n" in text
     assert "# Executing 1 build trigger\n" in text
     assert f"Successfully built {record.id[7:19]}\n" in text
     assert "Successfully tagged test/app:1\n" in text
@@ -234,8 +248,9 @@ async def test_rebuild_reuses_every_layer_and_a_changed_source_invalidates_from_
     second = await build(BuildContext(app_context), options, images, runc, progress)
     elapsed = time.perf_counter() - started
     assert second.id == first.id
-    # every WORKDIR/COPY/ADD/RUN: 10 in base, 1 in other, the ONBUILD trigger, the COPY --from
-    assert progress.text.count(" ---> Using cache\n") == 13
+    steps = progress.text.split("Step ")[1:]
+    assert len(steps) == 28
+    assert all("Using cache" in step for step in steps if " : FROM " not in step)
     assert " ---> Running in" not in progress.text
     assert elapsed < 3.0, f"a cached rebuild took {elapsed:.2f}s"
 
@@ -246,8 +261,14 @@ async def test_rebuild_reuses_every_layer_and_a_changed_source_invalidates_from_
     steps = progress.text.split("Step ")[1:]
     cached = [step.splitlines()[0].split(" : ", 1)[1] for step in steps if "Using cache" in step]
     rebuilt = [step.splitlines()[0] for step in steps if "Running in" in step or "COPY" in step]
-    # cached: the WORKDIR before the changed COPY, and the other stage
-    assert cached == ["WORKDIR $APP_HOME", "RUN echo other > /other.txt"]
+    # cached: the steps before the changed COPY, and the other stage
+    assert cached == [
+        "ARG GREETING=hello",
+        'ENV APP_HOME=/app PATH_EXTRA="a b"',
+        'LABEL org.example.name="demo app" version=1',
+        "WORKDIR $APP_HOME",
+        "RUN echo other > /other.txt",
+    ]
     assert any("COPY --chown=app:staff" in line for line in rebuilt)
     # the busybox layer and the other stage are the same
     assert third.layers[0] == first.layers[0]
@@ -364,12 +385,69 @@ async def test_target_builds_only_the_stages_it_needs(images, busybox_image, run
     progress = Recorder()
     record = await build(
         BuildContext(context),
-        BuildOptions(dockerfile_inline=dockerfile, target="two", tags=["test/two"], network="none"),
+        BuildOptions(
+            dockerfile_inline=dockerfile,
+            target="two",
+            tags=["test/two"],
+            network="none",
+            build_args={"UNUSED": "1", "ZZZ": "2"},
+        ),
         images,
         runc,
         progress,
     )
     assert "never" not in progress.text
+    assert "[Warning] One or more build-args [UNUSED ZZZ] were not consumed\n" in progress.text
     files = await _files(images, "test/two")
     assert files["/two"][3] == "one\n"
     assert len(record.layers) == 3
+
+
+async def test_a_cancelled_build_leaves_nothing(images, busybox_image, runc, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    before = {record.id for record in images.images()}
+    progress = Recorder()
+    with anyio.move_on_after(60) as outer:
+        with anyio.move_on_after(1.5):
+            await build(
+                BuildContext(context),
+                BuildOptions(
+                    dockerfile_inline="FROM test/busybox\nRUN echo started; sleep 60\n",
+                    tags=["test/cancelled"],
+                    network="none",
+                ),
+                images,
+                runc,
+                progress,
+            )
+    assert not outer.cancelled_caught
+    assert "started" in progress.text
+    assert {record.id for record in images.images()} == before
+    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
+
+
+async def test_only_from_keeps_the_base_image_created_time_and_rebuilds_identically(
+    images, busybox_image, runc, tmp_path
+):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    options = BuildOptions(dockerfile_inline="FROM test/busybox\nENV A=1\n", network="none")
+    first = await build(BuildContext(context), options, images, runc)
+    second = await build(BuildContext(context), options, images, runc)
+    assert first.id == second.id
+    only_from = await build(
+        BuildContext(context),
+        BuildOptions(dockerfile_inline="FROM test/busybox\n", network="none"),
+        images,
+        runc,
+    )
+    assert images.config(only_from)["created"] == images.config(busybox_image)["created"]
+
+
+def test_error_message_has_dockers_shape():
+    error = BuildStepFailed("Dockerfile:3: RUN false: ... code: 1", exit_code=1, output="")
+    assert error_message(error) == {
+        "errorDetail": {"message": "Dockerfile:3: RUN false: ... code: 1", "code": 1},
+        "error": "Dockerfile:3: RUN false: ... code: 1",
+    }
