@@ -538,25 +538,29 @@ async def engine_answers(socket_path: str) -> bool:
 
 
 def spawn_engine(socket_path: str, data_root: str) -> Path:
-    """Start ``python -m engine.daemon`` detached (own session); its log file."""
+    """Start ``python -m engine.daemon`` detached; its log file.
+
+    Detached = in its own session and re-parented to init (started from a shell that exits
+    at once), so it outlives the caller and never lingers as the caller's zombie.
+    """
     log_path = Path(data_root) / "engine.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable,
+        "-m",
+        "engine.daemon",
+        "--socket",
+        socket_path,
+        "--data-root",
+        data_root,
+    ]
     with open(log_path, "ab") as log_file:
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "engine.daemon",
-                "--socket",
-                socket_path,
-                "--data-root",
-                data_root,
-            ],
-            stdin=subprocess.DEVNULL,
+        subprocess.run(
+            ["/bin/sh", "-c", '"$@" </dev/null &', "sh", *command],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            close_fds=True,
+            check=True,
         )
     return log_path
 

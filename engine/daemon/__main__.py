@@ -63,11 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-network",
         action="store_true",
+        default=os.environ.get("PYCOMPOSE_NO_NETWORK", "") not in ("", "0"),
         help="no bridge networks: containers get loopback only (host/none modes still work)",
     )
     parser.add_argument(
         "--network-host-netns",
-        default=None,
+        default=os.environ.get("PYCOMPOSE_NETWORK_NETNS") or None,
         help="treat this network namespace as the host (tests: bridges and rules go there)",
     )
     parser.add_argument(

@@ -12,6 +12,7 @@ Exit codes: 0 done / running; 1 error; 3 ``status`` of an engine that is not run
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import signal
 import sys
@@ -89,13 +90,19 @@ async def _start(socket_path: str, data_root: str, timeout: float) -> int:
 
 
 def engine_pid(data_root: str) -> int | None:
-    """The pid written in the data root's lock file, if that process lives."""
+    """The pid of the engine holding the data root's lock, or None when none holds it."""
     try:
-        pid = int((Path(data_root) / "engine.lock").read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
+        handle = open(Path(data_root) / "engine.lock")  # noqa: SIM115 - closed below
+    except OSError:
         return None
-    return pid
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(handle, fcntl.LOCK_UN)  # free: no engine runs on this data root
+        return None
 
 
 def _stop(socket_path: str, data_root: str, timeout: float) -> int:
@@ -106,9 +113,7 @@ def _stop(socket_path: str, data_root: str, timeout: float) -> int:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if engine_pid(data_root) != pid:
             print("engine stopped (containers keep running)")
             return 0
         time.sleep(0.05)
