@@ -1335,7 +1335,7 @@ class _AttachSession:
         container_id = self._record.id
         attached[container_id] = attached.get(container_id, 0) + 1
         try:
-            await self._stream(output)
+            await self._stream(stdin, output)
         except NotFound:
             return
         finally:
@@ -1343,7 +1343,7 @@ class _AttachSession:
             if not attached[container_id]:
                 del attached[container_id]
 
-    async def _stream(self, output: OutputSink) -> None:
+    async def _stream(self, stdin: AsyncIterator[bytes] | None, output: OutputSink) -> None:
         runtime = self._backend.runtime
         container_id = self._record.id
         if not self._options.stream:
@@ -1356,6 +1356,24 @@ class _AttachSession:
             ):
                 break
             await anyio.sleep(0.02)
+        async with anyio.create_task_group() as task_group:
+            if stdin is not None and self._options.stdin and self._record.body.get("OpenStdin"):
+                task_group.start_soon(self._forward_stdin, stdin)
+            await self._output(output)
+            task_group.cancel_scope.cancel()
+
+    async def _forward_stdin(self, stdin: AsyncIterator[bytes]) -> None:
+        """The client's stdin to the container's, through conmon's attach socket; the
+        client's EOF closes it (the container's stdin ends with StdinOnce)."""
+        with contextlib.suppress(EngineError):
+            connection = self._backend.runtime.attach(self._record.id)
+            async with connection:
+                async for data in stdin:
+                    await connection.send(data)
+
+    async def _output(self, output: OutputSink) -> None:
+        runtime = self._backend.runtime
+        container_id = self._record.id
         async for entry in runtime.logs(container_id, follow=True, since=self._since - 1):
             stream = _STREAMS.get(entry.stream, 1)
             if (stream == 1 and not self._options.stdout) or (

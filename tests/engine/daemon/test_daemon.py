@@ -207,6 +207,8 @@ def test_docker_cli_drives_the_engine(daemon: Daemon, busybox_tar: bytes, tmp_pa
     assert (run.returncode, run.stdout) == (0, b"hello\n"), run.stderr
     failing = docker("run", "--rm", "busybox", "sh", "-c", "exit 3")
     assert failing.returncode == 3
+    piped = docker("run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done", stdin=b"in\n")
+    assert (piped.returncode, piped.stdout) == (0, b"in\ndone\n"), piped.stderr
     assert (
         docker("run", "-d", "--name", "bg", "-l", "k=v", "busybox", "sleep", "60").returncode == 0
     )
