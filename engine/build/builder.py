@@ -1059,7 +1059,7 @@ class Builder:
                             )
                         elif keyword == "ADD" and kind == "context" and _is_archive(path):
                             files.make_dirs(target, root, owner)
-                            _extract_archive(path, target)
+                            _extract_archive(path, target, line, self.file)
                         else:
                             into = multiple or (target.is_dir() and not target.is_symlink())
                             destination = target / name if into else target
@@ -1201,9 +1201,17 @@ def _is_archive(path: Path) -> bool:
         return False
 
 
-def _extract_archive(path: Path, target: Path) -> None:
-    with tarfile.open(path, "r:*") as tar:
-        tar.extractall(target, filter="tar", numeric_owner=True)
+def _extract_archive(path: Path, target: Path, line: int, file: str) -> None:
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            tar.extractall(target, filter="tar", numeric_owner=True)
+    except (tarfile.TarError, OSError) as exc:
+        raise df.DockerfileError(
+            f"ADD {path.name}: cannot extract the archive: {exc}",
+            line=line,
+            file=file,
+            hint="entries may not leave the destination (absolute paths, .., links out)",
+        ) from exc
 
 
 def _stage_sources(root: Path, source: str, line: int, file: str, ref: str) -> list[Path]:

@@ -195,6 +195,16 @@ class BuildContext:
             found = (
                 [cleaned] if os.path.lexists(path) and not self._excluded_source(cleaned) else []
             )
+        for relative in found:
+            parent = os.path.realpath(self.root / posixpath.dirname(relative))
+            if parent != str(self.root) and not parent.startswith(str(self.root) + "/"):
+                raise DockerfileError(
+                    f"forbidden path outside the build context: {source} "
+                    f"({posixpath.dirname(relative)} is a link to {parent})",
+                    line=line,
+                    file=file,
+                    hint="COPY can only read files inside the context directory",
+                )
         if not found:
             why = (
                 "it is excluded by .dockerignore"

@@ -350,6 +350,12 @@ async def test_a_failing_run_cites_its_line_and_leaves_nothing(
         ("FROM test/busybox\nCOPY --chown=ghost ok.txt /\n", 2, "no such user: ghost"),
         ("FROM test/busybox\nSTOPSIGNAL SIGNOPE\n", 2, "invalid signal"),
         ("FROM --platform=linux/s390x test/busybox\n", 1, "no emulation"),
+        ("FROM test/busybox\nADD evil.tar /x/\n", 2, "cannot extract the archive"),
+        (
+            "FROM test/busybox\nRUN --network=host true\nFROM 127.0.0.1:1/nothing:1\n",
+            3,
+            "cannot reach the registry 127.0.0.1:1",
+        ),
     ],
 )
 async def test_bad_builds_cite_the_line(
@@ -360,6 +366,8 @@ async def test_bad_builds_cite_the_line(
     (context / "secret.txt").write_text("s")
     (context / "ok.txt").write_text("ok")
     (context / ".dockerignore").write_text("secret.txt\n")
+    with tarfile.open(context / "evil.tar", "w") as tar:
+        tar.addfile(tarfile.TarInfo("../../escape"), io.BytesIO(b""))
     before = {record.id for record in images.images()}
     with pytest.raises(DockerfileError) as info:
         await build(

@@ -104,6 +104,19 @@ def test_bad_sources_cite_the_line(context_dir, source, message):
     assert message in str(info.value)
 
 
+def test_sources_through_a_link_to_outside_are_refused(context_dir, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("host secret")
+    (context_dir / "escape").symlink_to(outside)
+    context = BuildContext(context_dir)
+    for source in ("escape/secret", "escape/*"):
+        with pytest.raises(DockerfileError, match="forbidden path outside the build context"):
+            context.sources(source, line=4, file="Dockerfile")
+    # a link itself is copied as a link: naming it is fine
+    assert context.sources("escape", line=4, file="Dockerfile") == ["escape"]
+
+
 def test_files_digest_changes_with_content_mode_and_names(context_dir):
     context = BuildContext(context_dir)
     first = context.files_digest(["src"])
