@@ -126,7 +126,7 @@ def _progress_bars(quiet: bool) -> Iterator[Any]:
     if quiet:
         yield lambda _event: None
         return
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True, highlight=False)
     bars = Progress(
         TextColumn("{task.fields[layer]}"),
         TextColumn("{task.description:<20}"),
