@@ -139,7 +139,7 @@ def _progress_bars(quiet: bool) -> Iterator[Any]:
 
     def on_event(event: ProgressEvent) -> None:
         if not event.id:
-            console.print(event.status)
+            console.print(event.status, markup=False)
             return
         if event.id not in tasks:
             tasks[event.id] = bars.add_task(event.status, layer=event.id, total=event.total or None)
