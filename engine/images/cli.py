@@ -9,6 +9,7 @@ Until the daemon exists these act on the store directly (``--data-root``, or the
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -33,6 +34,31 @@ def _human_size(size: float) -> str:
             return f"{size:.3g}{unit}"
         size /= 1000
     return f"{size:.3g}TB"
+
+
+def _since(created: str | None, now: datetime.datetime | None = None) -> str:
+    """``2 years ago``, as ``docker images`` shows the creation time."""
+    if not created:
+        return "N/A"
+    try:
+        when = datetime.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return created
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    seconds = ((now or datetime.datetime.now(datetime.UTC)) - when).total_seconds()
+    for unit, length in (
+        ("year", 365 * 86400),
+        ("month", 30 * 86400),
+        ("week", 7 * 86400),
+        ("day", 86400),
+        ("hour", 3600),
+        ("minute", 60),
+    ):
+        if seconds >= length:
+            count = int(seconds // length)
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return "Less than a minute ago"
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -156,7 +182,12 @@ def _progress_bars(quiet: bool) -> Iterator[Any]:
 
 def _rows(record: ImageRecord) -> list[dict[str, str]]:
     created = record.created or ""
-    base = {"ID": record.id[7:19], "CreatedAt": created, "Size": _human_size(record.size)}
+    base = {
+        "ID": record.id[7:19],
+        "CreatedAt": created,
+        "CreatedSince": _since(created),
+        "Size": _human_size(record.size),
+    }
     rows = []
     for tag in record.repo_tags or ("<none>:<none>",):
         if tag == "<none>:<none>":
@@ -210,7 +241,7 @@ async def _dispatch(images: ImageService, args: argparse.Namespace, out: Console
                 "Tag",
                 *(["Digest"] if args.digests else []),
                 "ID",
-                "CreatedAt",
+                "CreatedSince",
                 "Size",
             ]
             rows = [row for record in records for row in _rows(record)]
@@ -220,7 +251,7 @@ async def _dispatch(images: ImageService, args: argparse.Namespace, out: Console
                 "Tag": "TAG",
                 "Digest": "DIGEST",
                 "ID": "IMAGE ID",
-                "CreatedAt": "CREATED",
+                "CreatedSince": "CREATED",
                 "Size": "SIZE",
             }
             for row in [header, *rows]:

@@ -57,3 +57,13 @@ async def test_commands(pushed, data_root, tmp_path, capsys):
     assert "No such image: nothing:here" in capsys.readouterr().err
     assert await cli.run(parse(*root, "pull", "Bad//Name")) == 1
     assert "invalid reference format" in capsys.readouterr().err
+
+
+def test_created_since():
+    import datetime
+
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    assert cli._since("2024-01-01T00:00:00Z", now) == "2 years ago"
+    assert cli._since("2025-12-31T23:00:00Z", now) == "1 hour ago"
+    assert cli._since("2025-12-31T23:59:30Z", now) == "Less than a minute ago"
+    assert cli._since(None, now) == "N/A"
