@@ -48,6 +48,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from engine.api import models as api
 from engine.api.errors import Conflict, EngineError, InvalidParameter, NotFound, Unsupported
+from engine.daemon import archive
 from engine.daemon.backend_api import (
     AttachOptions,
     Backend,
@@ -882,6 +883,32 @@ class EngineBackend(Backend):
         titles = ["UID" if t == "USER" else t for t in lines[0].split()]
         processes = [line.split(None, len(titles) - 1) for line in lines[1:]]
         return api.ContainerTop(Titles=titles, Processes=processes)
+
+    async def _archive_root(self, record: ContainerRecord) -> str:
+        """Where ``docker cp`` looks: the running container's own view (volumes included),
+        else its overlay root (see engine.daemon.archive)."""
+        if self._running(record.id):
+            return f"/proc/{self._info(record).pid}/root"
+        await self._ensure_rootfs(record)
+        return str(self._rootfs(record.id))
+
+    async def archive_stat(self, ref: str, path: str) -> dict[str, Any]:
+        record = self._record(ref)
+        return await archive.stat_path(await self._archive_root(record), path, ref)
+
+    async def archive_get(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+        record = self._record(ref)
+        root = await self._archive_root(record)
+        stat = await archive.stat_path(root, path, ref)
+        self._container_event(record, "archive-path")
+        return stat, archive.read_path(root, path, ref)
+
+    async def archive_put(
+        self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool
+    ) -> None:
+        record = self._record(ref)
+        await archive.write_path(await self._archive_root(record), path, ref, tar)
+        self._container_event(record, "extract-to-dir")
 
     async def container_attach(self, ref: str, options: AttachOptions) -> _AttachSession:
         record = self._record(ref)

@@ -218,6 +218,19 @@ def test_docker_cli_drives_the_engine(daemon: Daemon, busybox_tar: bytes, tmp_pa
     assert (execd.returncode, execd.stdout) == (4, b"in\n")
     inspect = docker("inspect", "--format", "{{.State.Running}} {{.Config.Labels}}", "bg")
     assert inspect.stdout.strip() == b"true map[k:v]"
+    local = tmp_path / "pycompose-cp-probe.txt"
+    local.write_text("copied\n")
+    assert docker("cp", str(local), "bg:/tmp/").returncode == 0
+    assert docker("exec", "bg", "cat", "/tmp/pycompose-cp-probe.txt").stdout == b"copied\n"
+    back = tmp_path / "back"
+    back.mkdir()
+    assert docker("cp", "bg:/tmp/pycompose-cp-probe.txt", str(back)).returncode == 0
+    assert (back / "pycompose-cp-probe.txt").read_text() == "copied\n"
+    # a symlink in the container pointing at /etc is resolved inside the container
+    assert docker("exec", "bg", "ln", "-s", "/etc", "/tmp/escape").returncode == 0
+    assert docker("cp", str(local), "bg:/tmp/escape/").returncode == 0
+    assert not Path("/etc/pycompose-cp-probe.txt").exists()
+    assert docker("exec", "bg", "cat", "/etc/pycompose-cp-probe.txt").stdout == b"copied\n"
     missing = docker("inspect", "nothere")
     assert missing.returncode == 1 and b"No such object" in missing.stderr
     assert docker("rm", "-f", "bg").returncode == 0
