@@ -1,7 +1,8 @@
 """Registry credentials and the authentication flow (anonymous, basic, bearer token).
 
-Credentials come from a Docker ``config.json`` (``auths`` section, path injectable;
-``$DOCKER_CONFIG/config.json`` or ``~/.docker/config.json`` by default).
+Credentials come from a Docker ``config.json`` (path injectable; ``$DOCKER_CONFIG/
+config.json`` or ``~/.docker/config.json`` by default): ``auths``, and the credential
+helpers of ``credHelpers`` / ``credsStore``.
 
 :class:`RegistryAuth` is an ``httpx.Auth``: it sends a request with whatever it
 already knows for that repository; on ``401`` it reads the ``WWW-Authenticate``
@@ -18,6 +19,7 @@ import dataclasses
 import json
 import os
 import re
+import subprocess
 from collections.abc import AsyncGenerator, Mapping
 from pathlib import Path
 
@@ -51,7 +53,13 @@ def _auth_key_host(key: str) -> str:
 
 
 def load_credentials(config_path: Path | None = None) -> dict[str, Credentials]:
-    """Registry host -> credentials from the ``auths`` of a Docker config file."""
+    """Registry host -> credentials from a Docker config file.
+
+    ``auths`` entries give them inline (``auth`` = base64 user:password, or
+    ``username``/``password``); hosts named in ``credHelpers``, and with ``credsStore``
+    every host listed in ``auths``, ask the helper program ``docker-credential-<name>
+    get`` (run once here, when the registry client starts).
+    """
     path = config_path or default_config_path()
     try:
         doc = json.loads(path.read_text())
@@ -60,9 +68,12 @@ def load_credentials(config_path: Path | None = None) -> dict[str, Credentials]:
     except (OSError, ValueError) as exc:
         raise AuthError(f"cannot read registry credentials from {path}: {exc}") from exc
     out: dict[str, Credentials] = {}
+    helpers: dict[str, tuple[str, str]] = {}  # host -> (helper, key as written)
+    store = doc.get("credsStore")
     for key, entry in (doc.get("auths") or {}).items():
         if not isinstance(entry, dict):
             continue
+        host = _auth_key_host(key)
         if entry.get("auth"):
             try:
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
@@ -70,10 +81,40 @@ def load_credentials(config_path: Path | None = None) -> dict[str, Credentials]:
                 raise AuthError(
                     f"{path}: the 'auth' of {key!r} is not base64 user:password"
                 ) from exc
-            out[_auth_key_host(key)] = Credentials(user, password)
+            out[host] = Credentials(user, password)
         elif entry.get("username"):
-            out[_auth_key_host(key)] = Credentials(entry["username"], entry.get("password", ""))
+            out[host] = Credentials(entry["username"], entry.get("password", ""))
+        elif store:
+            helpers[host] = (store, key)
+    for key, helper in (doc.get("credHelpers") or {}).items():
+        helpers[_auth_key_host(key)] = (helper, key)
+    for host, (helper, key) in helpers.items():
+        credentials = _from_helper(helper, key)
+        if credentials is not None:
+            out[host] = credentials
     return out
+
+
+def _from_helper(helper: str, server: str) -> Credentials | None:
+    """Ask ``docker-credential-<helper> get`` for ``server``; None when it has nothing."""
+    program = f"docker-credential-{helper}"
+    try:
+        result = subprocess.run(
+            [program, "get"], input=server.encode(), capture_output=True, timeout=30, check=False
+        )
+    except FileNotFoundError:
+        raise AuthError(
+            f"the credential helper {program} named in the Docker config is not installed"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise AuthError(f"the credential helper {program} did not answer") from None
+    if result.returncode != 0:
+        return None  # "credentials not found in native keychain"
+    try:
+        answer = json.loads(result.stdout)
+        return Credentials(str(answer["Username"]), str(answer["Secret"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AuthError(f"the credential helper {program} answered something else: {exc}") from exc
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:

@@ -122,6 +122,14 @@ class ImageService:
             self._registry = None
         self.records.close()
 
+    async def _open_registry(self) -> RegistryClient:
+        """The registry client, its credentials read in a worker thread (helpers run)."""
+        if self._registry is None and self._credentials is None:
+            self._credentials = await anyio.to_thread.run_sync(
+                load_credentials, self._docker_config
+            )
+        return self.registry()
+
     def registry(self) -> RegistryClient:
         if self._registry is None:
             credentials = self._credentials
@@ -224,7 +232,7 @@ class ImageService:
         ref = parse_reference(reference)
         wanted = mf.parse_platform(platform) if isinstance(platform, str) else platform
         wanted = wanted or self.platform
-        client = self.registry()
+        client = await self._open_registry()
         emit(Progress("", f"Pulling from {ref.familiar_name}"))
         data, media_type, top_digest = await client.get_manifest(ref)
         parsed = mf.parse(data, media_type)
@@ -285,7 +293,7 @@ class ImageService:
         manifest_bytes, media_type = await anyio.to_thread.run_sync(self._manifest_for, record)
         manifest = mf.parse(manifest_bytes, media_type)
         assert isinstance(manifest, mf.Manifest)
-        client = self.registry()
+        client = await self._open_registry()
         sources = [
             parse_reference(d, default_tag=False).path
             for d in (*record.repo_digests, *record.repo_tags)

@@ -167,6 +167,29 @@ async def test_basic_auth_with_credentials_from_docker_config(
             await images.pull(f"{basic_registry.host}/private/base:1")
 
 
+async def test_credentials_from_a_credential_helper(
+    basic_registry, busybox_layout, data_root, tmp_path, monkeypatch
+):
+    basic_registry.push_layout(busybox_layout, "base", "private/helped:1")
+    helper = tmp_path / "bin" / "docker-credential-fake"
+    helper.parent.mkdir()
+    helper.write_text(
+        "#!/bin/sh\nread server\n"
+        f'[ "$server" = "{basic_registry.host}" ] || {{ echo "not found" >&2; exit 1; }}\n'
+        'echo \'{"ServerURL": "x", "Username": "alice", "Secret": "s3cret"}\'\n'
+    )
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper.parent}:{os.environ['PATH']}")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"credHelpers": {basic_registry.host: "fake"}}))
+    async with ImageService(data_root, docker_config=config) as images:
+        record = await images.pull(f"{basic_registry.host}/private/helped:1")
+    assert record.layers
+    config.write_text(json.dumps({"auths": {basic_registry.host: {}}, "credsStore": "fake"}))
+    async with ImageService(data_root / "2", docker_config=config) as images:
+        assert (await images.pull(f"{basic_registry.host}/private/helped:1")).id == record.id
+
+
 async def test_bearer_token_flow(token_registry, busybox_layout, data_root):
     token_registry.push_layout(busybox_layout, "layered", "team/layered:1")
     creds = {token_registry.host: Credentials("bob", "t0ken")}
