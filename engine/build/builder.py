@@ -1029,14 +1029,18 @@ class Builder:
                         for word, heredoc in sources:
                             if heredoc is None:
                                 items += [
-                                    (p, p.name, "stage")
-                                    for p in _stage_sources(
+                                    (path, name, "stage")
+                                    for path, name in _stage_sources(
                                         source_root, word, line, self.file, from_ref or ""
                                     )
                                 ]
                     elif copy_context is not None:
                         items += [
-                            (copy_context.root / rel, posixpath.basename(rel), "context")
+                            (
+                                copy_context.root / copy_context.follow(rel),
+                                posixpath.basename(rel) or rel,
+                                "context",
+                            )
                             for rel in context_sources
                         ]
                     multiple = dest_is_dir or len(items) > 1
@@ -1214,23 +1218,26 @@ def _extract_archive(path: Path, target: Path, line: int, file: str) -> None:
         ) from exc
 
 
-def _stage_sources(root: Path, source: str, line: int, file: str, ref: str) -> list[Path]:
+def _stage_sources(
+    root: Path, source: str, line: int, file: str, ref: str
+) -> list[tuple[Path, str]]:
+    """(host path, name) of each source in a stage's root; links followed in the root."""
     cleaned = posixpath.normpath("/" + source)
     if has_glob(cleaned):
         parent = files.resolve_in_root(root, posixpath.dirname(cleaned))
         pattern = posixpath.basename(cleaned)
-        found = (
-            [
-                parent / name
-                for name in sorted(os.listdir(parent))
-                if fnmatch.fnmatchcase(name, pattern)
-            ]
+        names = (
+            [name for name in sorted(os.listdir(parent)) if fnmatch.fnmatchcase(name, pattern)]
             if parent.is_dir()
             else []
         )
+        inside = "/" + os.path.relpath(parent, root)
+        found = [
+            (files.resolve_in_root(root, posixpath.join(inside, name)), name) for name in names
+        ]
     else:
         path = files.resolve_in_root(root, cleaned)
-        found = [path] if os.path.lexists(path) else []
+        found = [(path, posixpath.basename(cleaned) or path.name)] if os.path.lexists(path) else []
     if not found:
         raise df.DockerfileError(
             f'COPY --from={ref}: "{source}" not found in {ref}',

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.build.dockerfile import DockerfileError
+from engine.build.files import resolve_in_root
 
 _SPECIAL = set(".+()|{}$")
 
@@ -205,6 +206,18 @@ class BuildContext:
                     file=file,
                     hint="COPY can only read files inside the context directory",
                 )
+        for relative in found:
+            target = self.follow(relative)
+            if target != relative and (
+                not os.path.lexists(self.root / target) or self.excluded(target)
+            ):
+                raise DockerfileError(
+                    f'"{source}" is a link to {target}, which is not in the build context '
+                    "or is excluded by .dockerignore",
+                    line=line,
+                    file=file,
+                    hint="COPY follows a source that is a link; make it point inside the context",
+                )
         if not found:
             why = (
                 "it is excluded by .dockerignore"
@@ -262,10 +275,18 @@ class BuildContext:
             elif not self.excluded(child):
                 yield child
 
+    def follow(self, relative: str) -> str:
+        """``relative`` with symlinks followed inside the context (a COPY source that is a
+        link copies what it points to, as Docker does); ``.`` for the root."""
+        path = resolve_in_root(self.root, relative)
+        return os.path.relpath(path, self.root)
+
     def files_digest(self, relatives: Sequence[str]) -> str:
         """A digest of the sources' names, modes, contents and link targets."""
         digest = hashlib.sha256()
-        for top in relatives:
+        for source in relatives:
+            top = self.follow(source)
+            digest.update(f"source={source}\0".encode())
             entries = [top, *self.walk(top)]
             for relative in entries:
                 path = self.root if relative == "." else self.root / relative

@@ -190,7 +190,9 @@ def oracle_context(tmp_path):
     return root
 
 
-async def test_same_config_and_file_system_as_docker_build(images, runc, oracle_context, tmp_path):
+async def compare_with_docker(images, runc, tmp_path, dockerfile: str, context: Path) -> None:
+    """Build ``dockerfile`` (``BASE`` stands for the busybox image) in ``context`` on both
+    engines; assert the configs and the file systems agree."""
     suffix = uuid.uuid4().hex[:8]
     base_tag = f"pycompose-build-oracle-base:{suffix}"
     app_tag = f"pycompose-build-oracle-app:{suffix}"
@@ -200,10 +202,10 @@ async def test_same_config_and_file_system_as_docker_build(images, runc, oracle_
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-cf", "-", "."], stdout=subprocess.PIPE)
         docker("import", "-", base_tag, stdin=tar.stdout)
         tar.wait()
-        (oracle_context / "Dockerfile").write_text(DOCKERFILE.replace("BASE", base_tag))
-        docker("build", "--network", "none", "-q", "-t", app_tag, str(oracle_context))
+        (context / "Dockerfile").write_text(dockerfile.replace("BASE", base_tag))
+        docker("build", "--network", "none", "-q", "-t", app_tag, str(context))
         expected_config = json.loads(docker("image", "inspect", app_tag).stdout)[0]["Config"]
-        docker("create", "--name", container, app_tag)
+        docker("create", "--name", container, app_tag, "true")
         export = tmp_path / "export.tar"
         docker("export", "-o", str(export), container)
         expected_tree = tree_of_tar(export)
@@ -214,9 +216,9 @@ async def test_same_config_and_file_system_as_docker_build(images, runc, oracle_
             images,
             runc,
         )
-        (oracle_context / "Dockerfile").write_text(DOCKERFILE.replace("BASE", "oracle/base"))
+        (context / "Dockerfile").write_text(dockerfile.replace("BASE", "oracle/base"))
         record = await build(
-            BuildContext(oracle_context),
+            BuildContext(context),
             BuildOptions(tags=["oracle/app"], network="none"),
             images,
             runc,
@@ -240,3 +242,107 @@ async def test_same_config_and_file_system_as_docker_build(images, runc, oracle_
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
         subprocess.run(["docker", "rmi", "-f", app_tag, base_tag], capture_output=True, check=False)
+
+
+async def test_same_config_and_file_system_as_docker_build(images, runc, oracle_context, tmp_path):
+    await compare_with_docker(images, runc, tmp_path, DOCKERFILE, oracle_context)
+
+
+# (Dockerfile, context files) pairs, each on one point of the classic builder's semantics
+CASES = {
+    "arg-scopes-and-env-precedence": (
+        f"""\
+ARG V=global
+ARG ONLY_GLOBAL=g
+FROM BASE
+ENV PATH={PATH}
+RUN echo "[$V][$ONLY_GLOBAL]" > /v1
+ARG V
+RUN echo "[$V]" > /v2
+ARG V=local
+RUN echo "[$V]" > /v3
+ENV V=from-env
+ARG V=ignored
+RUN echo "[$V]" > /v4
+ENV A=1 B=$A
+ENV A=2 C=$A
+ENV PATH=/opt/bin:$PATH
+ENV LEGACY some words  here
+LABEL "quoted key"="a value" plain=x multi="a \\
+b"
+""",
+        {},
+    ),
+    "copy-semantics": (
+        f"""\
+FROM BASE
+ENV PATH={PATH}
+WORKDIR rel
+WORKDIR deeper
+COPY file.txt renamed.txt
+COPY file.txt other.txt /multi/
+COPY dir /into-existing/
+COPY dir/ /etc/
+COPY link.txt /links/
+COPY . /whole/
+COPY ["file.txt", "/json form/"]
+""",
+        {
+            "file.txt": "file\n",
+            "other.txt": "other\n",
+            "dir/a": "a\n",
+            "dir/nested/b": "b\n",
+            "link.txt": ("link", "file.txt"),
+            "keep/me.log": "kept by an exception\n",
+            "drop/me.log": "dropped\n",
+            "drop/keep.txt": "kept\n",
+            ".dockerignore": "**/*.log\n!keep/*.log\ndrop/*\n!drop/keep.txt\nDockerfile\n",
+        },
+    ),
+    "whiteouts-and-opaque-directories": (
+        f"""\
+FROM BASE
+ENV PATH={PATH}
+RUN mkdir -p /data/sub && echo old > /data/sub/old && echo keep > /data/keep
+RUN rm -rf /data/sub && rm /data/keep && echo new > /data/new
+RUN rm -rf /home && mkdir /home && echo only > /home/only
+RUN rm /bin/vi && ln -s /bin/busybox /bin/vi2 && mv /bin/ls /bin/ls2
+RUN chmod 4755 /bin/busybox && chown 5:6 /etc/group && touch /tmp/empty
+""",
+        {},
+    ),
+    "entrypoint-cmd-shell-user": (
+        """\
+FROM BASE AS with-cmd
+CMD ["from", "base"]
+FROM with-cmd AS reset
+ENTRYPOINT ["echo"]
+FROM reset
+SHELL ["/bin/sh", "-xc"]
+CMD echo in shell form
+USER app
+RUN id > /tmp/whoami
+USER 0
+EXPOSE 7000-7002/tcp 9/udp
+VOLUME /v1 /v2
+HEALTHCHECK NONE
+STOPSIGNAL 9
+""",
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_same_result_as_docker_build(images, runc, tmp_path, case):
+    dockerfile, files = CASES[case]
+    context = tmp_path / "context"
+    context.mkdir()
+    for name, content in files.items():
+        path = context / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, tuple):
+            path.symlink_to(content[1])
+        else:
+            path.write_text(content)
+    await compare_with_docker(images, runc, tmp_path, dockerfile, context)

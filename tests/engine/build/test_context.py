@@ -113,8 +113,15 @@ def test_sources_through_a_link_to_outside_are_refused(context_dir, tmp_path):
     for source in ("escape/secret", "escape/*"):
         with pytest.raises(DockerfileError, match="forbidden path outside the build context"):
             context.sources(source, line=4, file="Dockerfile")
-    # a link itself is copied as a link: naming it is fine
-    assert context.sources("escape", line=4, file="Dockerfile") == ["escape"]
+    # a source that is a link is followed inside the context (where nothing is)
+    with pytest.raises(DockerfileError, match='Dockerfile:4: "escape" is a link to'):
+        context.sources("escape", line=4, file="Dockerfile")
+    (context_dir / "inner").symlink_to("src/a.py")
+    assert context.sources("inner", line=4, file="Dockerfile") == ["inner"]
+    assert context.follow("inner") == "src/a.py"
+    (context_dir / "hidden").symlink_to("secret.key")
+    with pytest.raises(DockerfileError, match=r"excluded by \.dockerignore"):
+        context.sources("hidden", line=4, file="Dockerfile")
 
 
 def test_files_digest_changes_with_content_mode_and_names(context_dir):
@@ -130,6 +137,10 @@ def test_files_digest_changes_with_content_mode_and_names(context_dir):
     assert context.files_digest(["src"]) != second
     (context_dir / "src/new.py").write_text("")
     assert context.files_digest(["src"]) not in (first, second)
+    (context_dir / "via-link").symlink_to("src/b.py")
+    linked = context.files_digest(["via-link"])
+    (context_dir / "src/b.py").write_text("the target changed")
+    assert context.files_digest(["via-link"]) != linked
 
 
 def test_a_context_tar_is_unpacked_and_may_not_escape(tmp_path):
