@@ -41,7 +41,7 @@ from engine.images.reference import DEFAULT_DOMAIN, Reference
 from engine.images.store import Ingest, sha256_digest
 
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
-DOWNLOAD_CHUNK = 1 << 20
+DOWNLOAD_CHUNK = 1 << 18
 DEFAULT_UPLOAD_CHUNK = 16 << 20
 BytesCallback = Callable[[int], None]
 

@@ -47,7 +47,7 @@ OPAQUE_WHITEOUT = ".wh..wh..opq"
 WHITEOUT_META_PREFIX = ".wh..wh."
 OPAQUE_XATTR = "trusted.overlay.opaque"
 SHORT_LINK_LENGTH = 12
-_COPY_BUFFER = 1 << 20
+_COPY_BUFFER = 1 << 18
 # errors that come from what the layer asks for (not from the host): a broken layer
 _ENTRY_ERRNOS = {
     errno.EPERM,
