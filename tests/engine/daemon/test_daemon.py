@@ -231,6 +231,22 @@ def test_docker_cli_drives_the_engine(daemon: Daemon, busybox_tar: bytes, tmp_pa
     assert docker("cp", str(local), "bg:/tmp/escape/").returncode == 0
     assert not Path("/etc/pycompose-cp-probe.txt").exists()
     assert docker("exec", "bg", "cat", "/etc/pycompose-cp-probe.txt").stdout == b"copied\n"
+    stats = docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "bg")
+    assert stats.returncode == 0 and stats.stdout.startswith(b"bg "), stats.stderr
+    top = docker("top", "bg")
+    assert b"sleep 60" in top.stdout, top.stderr
+    events = docker(
+        "events",
+        "--since",
+        "0",
+        "--until",
+        str(int(time.time()) + 1),
+        "--filter",
+        "container=bg",
+        "--format",
+        "{{.Action}}",
+    )
+    assert events.stdout.split()[:2] == [b"create", b"start"], events.stderr
     missing = docker("inspect", "nothere")
     assert missing.returncode == 1 and b"No such object" in missing.stderr
     assert docker("rm", "-f", "bg").returncode == 0
@@ -238,6 +254,10 @@ def test_docker_cli_drives_the_engine(daemon: Daemon, busybox_tar: bytes, tmp_pa
     assert docker("volume", "create", "v1").returncode == 0
     assert b"v1" in docker("volume", "ls").stdout
     assert docker("volume", "rm", "v1").returncode == 0
+    assert docker("run", "--name", "gone", "busybox", "true").returncode == 0
+    assert docker("container", "prune", "-f").returncode == 0
+    assert docker("ps", "-aq").stdout == b""
+    assert docker("system", "df").returncode == 0
 
 
 @pytest.mark.anyio
