@@ -34,7 +34,6 @@ import os
 import posixpath
 import secrets
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import time
@@ -47,7 +46,7 @@ import anyio.to_thread
 
 from engine.api.errors import EngineError, InvalidParameter, Unsupported
 from engine.build import dockerfile as df
-from engine.build import files
+from engine.build import files, run
 from engine.build.cache import BuildCache, CacheEntry, step_key
 from engine.build.context import BuildContext, has_glob
 from engine.images import manifest as mf
@@ -56,9 +55,8 @@ from engine.images.errors import ImageNotFound
 from engine.images.manager import ImageService
 from engine.images.reference import parse_reference
 from engine.images.store import ImageRecord, LayerRecord
-from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.runc import Runc, signal_number
-from engine.runtime.spec import DEFAULT_PATH, SpecContext, build_spec
+from engine.runtime.spec import DEFAULT_PATH
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_BUILD_STATE_ROOT = "/run/pycompose/build-runc"
@@ -67,10 +65,6 @@ PROXY_ARGS = frozenset(
     for base in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
     for name in (base, base.lower())
 )
-# mount points runc makes in the root when missing; not part of a RUN's layer
-_PLACEHOLDERS = ("/proc", "/sys", "/dev", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname")
-_OUTPUT_TAIL = 20
-_PIPES = "/dev/pipes"  # where heredoc scripts with a #! line are mounted (as BuildKit)
 _HISTORY_COMMENT = "buildkit.dockerfile.v0"
 
 
@@ -754,7 +748,7 @@ class Builder:
                     command += "\n" + "".join(
                         h.content + h.name + "\n" for h in instruction.heredocs
                     )
-            argv = [f"{_PIPES}/{name}" for name in scripts] or [*shell, command]
+            argv = [f"{run.PIPES}/{name}" for name in scripts] or [*shell, command]
         env_list = list(config.get("Env") or [])
         env_keys = {item.partition("=")[0] for item in env_list}
         args_env = [
@@ -794,139 +788,41 @@ class Builder:
         network: str,
         scripts: Mapping[str, str],
     ) -> None:
-        root = scratch.merged
-        working_dir = config.get("WorkingDir") or "/"
-        user = config.get("User") or ""
-        bundle = scratch.base / "bundle"
-
-        def prepare() -> tuple[dict[str, bool], dict[str, Any]]:
-            existed = {
-                path: os.path.lexists(files.resolve_in_root(root, path, follow_last=False))
-                for path in _PLACEHOLDERS
-            }
-            files.make_dirs(files.resolve_in_root(root, working_dir), root, None)
-
-            def read(path: str) -> str:
-                try:
-                    return files.resolve_in_root(root, path).read_text()
-                except OSError:
-                    return ""
-
-            mounts: list[dict[str, Any]] = []
-            for name, content in scripts.items():
-                script = bundle / "pipes" / name
-                script.parent.mkdir(parents=True, exist_ok=True)
-                script.write_text(content)
-                script.chmod(0o755)
-                mounts.append(_bind(str(script), f"{_PIPES}/{name}"))
-            mode = "none"
-            namespace_paths: dict[str, str] = {}
-            if network == "host" or (network == "default" and not self.options.netns_path):
-                mode = "host"
-            elif network == "default":
-                mode = ""
-                namespace_paths["network"] = str(self.options.netns_path)
-            if mode != "none":
-                bundle.mkdir(parents=True, exist_ok=True)
-                hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                for item in self.options.extra_hosts:
-                    name, _, address = item.partition(":")
-                    hosts += f"{address}\t{name}\n"
-                (bundle / "hosts").write_text(hosts)
-                mounts.append(_bind(str(bundle / "hosts"), "/etc/hosts"))
-                if Path("/etc/resolv.conf").exists():
-                    mounts.append(_bind("/etc/resolv.conf", "/etc/resolv.conf"))
-            spec = build_spec(
-                ContainerConfig(
-                    cmd=argv,
-                    env=env,
-                    user=user,
-                    working_dir=working_dir,
-                    host_config=HostConfig(network_mode=mode, shm_size=self.options.shm_size),
-                ),
-                ImageConfig(),
-                SpecContext(
-                    container_id=scratch.container_id,
-                    rootfs=str(root),
-                    passwd_text=read("/etc/passwd"),
-                    group_text=read("/etc/group"),
-                    mounts=mounts,
-                    namespace_paths=namespace_paths,
-                    cgroup_version=2 if Path("/sys/fs/cgroup/cgroup.controllers").exists() else 1,
-                ),
-            )
-            bundle.mkdir(parents=True, exist_ok=True)
-            (bundle / "config.json").write_text(json.dumps(spec))
-            return existed, spec
-
+        request = run.RunRequest(
+            container_id=scratch.container_id,
+            root=scratch.merged,
+            bundle=scratch.base / "bundle",
+            argv=argv,
+            env=env,
+            user=config.get("User") or "",
+            working_dir=config.get("WorkingDir") or "/",
+            network=network,
+            netns_path=self.options.netns_path,
+            extra_hosts=self.options.extra_hosts,
+            shm_size=self.options.shm_size,
+            scripts=scripts,
+        )
+        self.say(f" ---> Running in {scratch.container_id[-12:]}\n")
         try:
-            existed, _spec = await anyio.to_thread.run_sync(prepare)
+            result = await run.run_step(self.runc(), request, self.say)
         except EngineError as exc:
             raise df.DockerfileError(
                 f"RUN: {exc.message}", line=instruction.line, file=self.file, hint=exc.hint
             ) from exc
-        self.say(f" ---> Running in {scratch.container_id[-12:]}\n")
-        runc = self.runc()
-        os.makedirs(runc.state_root, exist_ok=True)
-        tail: list[str] = []
-        try:
-            process = await anyio.open_process(
-                [*runc.base_args(), "run", "--bundle", str(bundle), scratch.container_id],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-            async with process:
-                assert process.stdout is not None
-                pending = b""
-                async for chunk in process.stdout:
-                    pending += chunk
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        text = line.decode(errors="replace")
-                        tail = [*tail[-(_OUTPUT_TAIL - 1) :], text]
-                        self.say(text + "\n")
-                if pending:
-                    text = pending.decode(errors="replace")
-                    tail = [*tail[-(_OUTPUT_TAIL - 1) :], text]
-                    self.say(text + "\n")
-                code = await process.wait()
-        finally:
-            with anyio.CancelScope(shield=True):
-                if runc.has_state(scratch.container_id):
-                    await anyio.run_process(
-                        [*runc.base_args(), "delete", "--force", scratch.container_id],
-                        check=False,
-                    )
         self.say(f" ---> Removed intermediate container {scratch.container_id[-12:]}\n")
-        if code != 0:
-            shown = " ".join(argv) if not instruction.exec_form else json.dumps(argv)
-            output = "\n".join(tail)
+        if result.exit_code != 0:
+            shown = json.dumps(argv) if instruction.exec_form else " ".join(argv)
+            output = "\n".join(result.tail)
             raise BuildStepFailed(
                 f"{self.file}:{instruction.line}: {instruction.text.splitlines()[0]}: "
-                f"the command '{shown}' returned a non-zero code: {code}"
+                f"the command '{shown}' returned a non-zero code: {result.exit_code}"
                 + (f"\n{output}" if output else ""),
-                exit_code=code,
+                exit_code=result.exit_code,
                 output=output,
                 hint="fix the command; its last output is shown above",
             )
         await scratch.unmount_all()
-
-        def clean_placeholders() -> None:
-            for path, was_there in existed.items():
-                if was_there:
-                    continue
-                target = scratch.upper / path.lstrip("/")
-                if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
-                    target.rmdir()
-                elif target.is_file() and target.stat().st_size == 0:
-                    target.unlink()
-                etc = scratch.upper / "etc"
-                if path.startswith("/etc/") and not existed.get("/etc", True):
-                    with contextlib.suppress(OSError):
-                        etc.rmdir()
-
-        await anyio.to_thread.run_sync(clean_placeholders)
+        await anyio.to_thread.run_sync(run.clean_placeholders, scratch.upper, result.existed)
 
     # --------------------------------------------------------------- COPY / ADD
 
@@ -1169,15 +1065,6 @@ class Builder:
             self.say(f"Successfully tagged {parse_reference(tag).familiar()}\n")
         self.emit(BuildEvent(aux_id=record.id))
         return record
-
-
-def _bind(source: str, destination: str) -> dict[str, Any]:
-    return {
-        "destination": destination,
-        "type": "bind",
-        "source": source,
-        "options": ["rbind", "ro", "rprivate"],
-    }
 
 
 def _file_digest(path: Path) -> str:
