@@ -39,6 +39,7 @@ from compose.errors import Issue, Location, ModelError
 from compose.source import MapNode, SeqNode
 
 Loc = Location | None
+DROP = object()  # a rule's answer for "leave the key out"
 
 
 class _Problems:
@@ -132,7 +133,7 @@ def _list_only(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems)
 
 def _string_or_list(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
     if value == "":
-        return None  # e.g. `dns: ${UNSET}`: docker compose prints nothing
+        return DROP  # e.g. `dns: ${UNSET}`: docker compose prints nothing
     if isinstance(value, str):
         return _seq(loc, [value])
     return value
@@ -466,6 +467,20 @@ def _labels(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) ->
     return _key_value_list_to_map(value, loc, path, problems, missing="")
 
 
+def _named_contexts(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
+    """build.additional_contexts: every list entry must be NAME=CONTEXT."""
+    if isinstance(value, SeqNode):
+        for index, item in enumerate(value):
+            if isinstance(item, str) and "=" not in item:
+                problems.add(
+                    f"expected NAME=CONTEXT, got {item!r}",
+                    value.location_of(index),
+                    (*path, index),
+                    hint="e.g. base=../base or img=docker-image://alpine",
+                )
+    return _labels(value, loc, path, problems)
+
+
 def _networks(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
     if not isinstance(value, SeqNode):
         return value
@@ -597,9 +612,7 @@ def _build(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> 
         return value
     if "context" not in value:
         value.set("context", ".", loc, loc)
-    for key, rule in BUILD_RULES.items():
-        if key in value:
-            value[key] = rule(value[key], value.location_of(key), (*path, key), problems)
+    _apply(value, BUILD_RULES, path, problems)
     return value
 
 
@@ -687,7 +700,7 @@ BUILD_RULES: dict[str, Rule] = {
     "args": _environment,
     "labels": _labels,
     "secrets": _file_mounts,
-    "additional_contexts": _labels,
+    "additional_contexts": _named_contexts,
     "ssh": _ssh,
     "extra_hosts": _extra_hosts,
     "no_cache_filter": _string_or_list,
@@ -739,7 +752,11 @@ def _apply(
     node: MapNode, rules: dict[str, Rule], path: tuple[Any, ...], problems: _Problems
 ) -> None:
     for key in [key for key in node if key in rules]:
-        node[key] = rules[key](node[key], node.location_of(key), (*path, key), problems)
+        value = rules[key](node[key], node.location_of(key), (*path, key), problems)
+        if value is DROP:
+            del node[key]
+        else:
+            node[key] = value
 
 
 def _resource(value: Any, path: tuple[Any, ...], problems: _Problems) -> None:

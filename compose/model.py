@@ -22,6 +22,8 @@ everywhere; only the top-level ones are kept (docker compose prints no others).
 from __future__ import annotations
 
 import difflib
+import math
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -44,8 +46,25 @@ from compose.units import parse_bytes, parse_duration
 # --- scalar types -----------------------------------------------------------------------
 
 
+class _Null:
+    """Stands for an explicit ``null`` where the specification allows none.
+
+    ``None`` means "not set" in the models; a key written with a null value
+    that docker compose refuses is swapped for this marker so that the field's
+    own validation fails, at the field's location.
+    """
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = _Null()
+
+
 def describe(value: Any) -> str:
     """A value as messages show it: ``"abc"``, ``42``, ``a mapping``, ``a list``."""
+    if value is NULL:
+        return "null"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -104,6 +123,37 @@ def _to_uint(value: Any) -> int:
     return number
 
 
+def _to_int_number(value: Any) -> int:
+    """Fields typed "number": a fraction is truncated, as docker compose's cast does."""
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    return _to_int(value)
+
+
+def _to_uint_number(value: Any) -> int:
+    number = _to_int_number(value)
+    if number < 0:
+        raise PydanticCustomError(
+            "compose", "must be greater than or equal to 0, got {got}", {"got": number}
+        )
+    return number
+
+
+def _bool_or_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    raise _fail("a boolean or a string", value)
+
+
+def _to_ssh_key(value: Any) -> str:
+    """build.ssh entries: ``default`` or ``ID=PATH``."""
+    if isinstance(value, str) and (value == "default" or "=" in value):
+        return value
+    raise _fail('"default" or "ID=PATH[,PATH]" (an SSH agent socket or keys)', value)
+
+
 def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise _fail("a number", value)
@@ -136,7 +186,23 @@ def _scalar_to_str(value: Any) -> str:
     raise _fail("a string or a number", value)
 
 
+def _to_bytes_int(value: Any) -> int:
+    """Sizes the specification types integer-or-string."""
+    if isinstance(value, float):
+        raise _fail("an integer or a size such as 512m", value)
+    return _to_bytes(value)
+
+
+def _to_bytes_str(value: Any) -> int:
+    """Sizes the specification types as strings only (deploy.resources.*.memory)."""
+    if not isinstance(value, str):
+        raise _fail("a size such as 512m (a string)", value)
+    return _to_bytes(value)
+
+
 def _to_bytes(value: Any) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        return 0  # docker compose silently reads a fractional byte count as 0 (unset)
     try:
         return parse_bytes(value)
     except ValueError as exc:
@@ -232,10 +298,15 @@ _Scalar = str | int | float | bool
 Bool = Annotated[bool, BeforeValidator(_to_bool, json_schema_input_type=bool | str)]
 Int = Annotated[int, BeforeValidator(_to_int, json_schema_input_type=int | str)]
 UInt = Annotated[int, BeforeValidator(_to_uint, json_schema_input_type=int | str)]
+IntNumber = Annotated[int, BeforeValidator(_to_int_number, json_schema_input_type=float | str)]
+UIntNumber = Annotated[int, BeforeValidator(_to_uint_number, json_schema_input_type=float | str)]
+BoolStr = Annotated[str, BeforeValidator(_bool_or_str, json_schema_input_type=bool | str)]
 Float = Annotated[float, BeforeValidator(_to_float, json_schema_input_type=float | str)]
 Str = Annotated[str, Strict()]
 ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str, json_schema_input_type=_Scalar)]
 Bytes = Annotated[int, BeforeValidator(_to_bytes, json_schema_input_type=int | str)]
+BytesInt = Annotated[int, BeforeValidator(_to_bytes_int, json_schema_input_type=int | str)]
+BytesStr = Annotated[int, BeforeValidator(_to_bytes_str, json_schema_input_type=str)]
 Size = Annotated[int, BeforeValidator(_to_size, json_schema_input_type=int | str)]
 Duration = Annotated[int, BeforeValidator(_to_duration, json_schema_input_type=str)]
 FileMode = Annotated[int, BeforeValidator(_to_file_mode, json_schema_input_type=int | str)]
@@ -280,6 +351,7 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
     keep_zero: ClassVar[frozenset[str]] = frozenset()
     keep_null: ClassVar[frozenset[str]] = frozenset()
+    nullable: ClassVar[frozenset[str]] = frozenset()
     yaml_keep_zero: ClassVar[frozenset[str]] = frozenset()
     yaml_extensions: ClassVar[bool] = True
 
@@ -291,8 +363,11 @@ class Model(BaseModel):
     @classmethod
     def _set_extensions_aside(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for key in data:  # a plain loop: this runs for every mapping of the file
-                if key.__class__ is str and key[:2] == "x-":
+            nullable = cls.nullable
+            for key, value in data.items():  # a plain loop: this runs for every mapping
+                if (key.__class__ is str and key[:2] == "x-") or (
+                    value is None and key not in nullable
+                ):
                     break
             else:
                 if _EXTENSIONS in data:
@@ -303,9 +378,12 @@ class Model(BaseModel):
             for key, value in data.items():
                 if isinstance(key, str) and key.startswith("x-"):
                     extensions[key] = value
+                elif value is None and key not in nullable:
+                    out[key] = NULL
                 else:
                     out[key] = value
-            out[_EXTENSIONS] = extensions
+            if extensions:
+                out[_EXTENSIONS] = extensions
             return out
         if data is None:
             return {}
@@ -355,9 +433,9 @@ class Build(Model):
     dockerfile_inline: Str | None = None
     entitlements: list[Str] | None = None
     args: Environment | None = None
-    provenance: ScalarStr | None = None
-    sbom: ScalarStr | None = None
-    ssh: list[Str] | None = None
+    provenance: BoolStr | None = None
+    sbom: BoolStr | None = None
+    ssh: list[Annotated[str, BeforeValidator(_to_ssh_key)]] | None = None
     labels: Labels | None = None
     cache_from: list[Str] | None = None
     cache_to: list[Str] | None = None
@@ -369,7 +447,7 @@ class Build(Model):
     network: Str | None = None
     target: Str | None = None
     secrets: list[BuildSecret] | None = None
-    shm_size: Bytes | None = None
+    shm_size: BytesInt | None = None
     tags: list[Str] | None = None
     ulimits: Ulimits | None = None
     platforms: list[Str] | None = None
@@ -378,6 +456,7 @@ class Build(Model):
 
 class WatchExec(Model):
     keep_null: ClassVar[frozenset[str]] = frozenset({"command"})
+    nullable: ClassVar[frozenset[str]] = frozenset({"command"})
     command: Command = None
     user: Str | None = None
     privileged: Bool | None = None
@@ -411,7 +490,7 @@ class WeightDevice(Model):
 
 class ThrottleDevice(Model):
     path: Str = Field(serialization_alias="Path")
-    rate: Bytes = Field(serialization_alias="Rate")
+    rate: BytesInt = Field(serialization_alias="Rate")
 
 
 class Blkio(Model):
@@ -471,7 +550,7 @@ class GenericResource(Model):
 
 class Resource(Model):
     cpus: Float | None = None
-    memory: Bytes | None = None
+    memory: BytesStr | None = None
     pids: Int | None = None
     devices: list[DeviceRequest] | None = None
     generic_resources: list[GenericResource] | None = None
@@ -560,10 +639,20 @@ class Healthcheck(Model):
     test: StrList | None = None
     timeout: Duration | None = None
     interval: Duration | None = None
-    retries: UInt | None = None
+    retries: UIntNumber | None = None
     start_period: Duration | None = None
     start_interval: Duration | None = None
     disable: Bool | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Healthcheck:
+        if self.test and self.test[0] not in ("CMD", "CMD-SHELL", "NONE"):
+            raise PydanticCustomError(
+                "compose",
+                'test must start with "CMD", "CMD-SHELL" or "NONE", got {got}',
+                {"got": describe(self.test[0])},
+            )
+        return self
 
 
 class Logging(Model):
@@ -663,10 +752,26 @@ def _to_group(value: Any) -> str:
     return _scalar_to_str(value)
 
 
+_PULL_POLICY = re.compile(
+    r"always|never|build|if_not_present|missing|refresh|daily|weekly|every_([0-9]+[wdhms])+"
+)
+
+
+def _to_pull_policy(value: Any) -> str:
+    if isinstance(value, str) and _PULL_POLICY.search(value):
+        return value
+    raise _fail(
+        "always, never, build, missing, if_not_present, daily, weekly or every_<duration>", value
+    )
+
+
 class Service(Model):
     """A service in long syntax. ``command``/``entrypoint`` print as null when unset."""
 
     keep_null: ClassVar[frozenset[str]] = frozenset({"command", "entrypoint"})
+    nullable: ClassVar[frozenset[str]] = frozenset(
+        {"command", "entrypoint", "pid", "develop", "deploy"}
+    )
     keep_zero: ClassVar[frozenset[str]] = frozenset(
         {"attach", "init", "scale", "command", "entrypoint"}
     )
@@ -683,13 +788,13 @@ class Service(Model):
     cgroup: Literal["host", "private"] | None = None
     cpu_count: Int | None = None
     cpu_percent: Int | None = None
-    cpu_period: Int | None = None
-    cpu_quota: Int | None = None
-    cpu_rt_period: Int | None = None
-    cpu_rt_runtime: Int | None = None
+    cpu_period: IntNumber | None = None
+    cpu_quota: IntNumber | None = None
+    cpu_rt_period: IntNumber | None = None
+    cpu_rt_runtime: IntNumber | None = None
     cpus: Float | None = None
     cpuset: Str | None = None
-    cpu_shares: Int | None = None
+    cpu_shares: IntNumber | None = None
     command: Command = None
     configs: list[ServiceFileMount] | None = None
     container_name: Str | None = None
@@ -723,9 +828,9 @@ class Service(Model):
     links: list[Str] = Field(default_factory=list)
     logging: Logging | None = None
     mem_limit: Bytes | None = None
-    mem_reservation: Bytes | None = None
+    mem_reservation: BytesInt | None = None
     memswap_limit: Bytes | None = None
-    mem_swappiness: Bytes | None = None
+    mem_swappiness: BytesInt | None = None
     mac_address: Str | None = None
     models: dict[str, ServiceModel | None] | None = None
     network_mode: Str | None = None
@@ -733,12 +838,12 @@ class Service(Model):
     oom_kill_disable: Bool | None = None
     oom_score_adj: Int | None = None
     pid: Str | None = None
-    pids_limit: Int | None = None
+    pids_limit: IntNumber | None = None
     platform: Str | None = None
     ports: list[Port] | None = None
     privileged: Bool | None = None
-    pull_policy: Str | None = None
-    pull_refresh_after: Str | None = None
+    pull_policy: Annotated[str, BeforeValidator(_to_pull_policy)] | None = None
+    pull_refresh_after: Str | None = Field(default=None, exclude=True)  # not printed by v2.40
     read_only: Bool | None = None
     restart: Str | None = None
     runtime: Str | None = None

@@ -69,15 +69,20 @@ def _secret_targets(entries: Any) -> None:
 
 def _normalize_service(service: MapNode) -> None:
     networks = service.get("networks")
-    if not networks and not service.get("network_mode") and "provider" not in service:
+    unset = networks is None and "networks" not in service  # an explicit null is an error
+    if (unset or networks == {}) and not service.get("network_mode") and "provider" not in service:
         default = MapNode(service.loc)
         default.set("default", None, service.loc, service.loc)
         service.set("networks", default, service.key_locs.get("networks"), service.loc)
     build = service.get("build")
     if isinstance(build, MapNode):
-        if not build.get("dockerfile") and not build.get("dockerfile_inline"):
+        if build.get("dockerfile", "") == "" and not build.get("dockerfile_inline"):
             build.set("dockerfile", "Dockerfile", build.loc, build.loc)
         _secret_targets(build.get("secrets"))
+        args = build.get("args")
+        if isinstance(args, MapNode):  # an arg left without a value is not passed at all
+            for name in [name for name, value in args.items() if value is None]:
+                del args[name]
     _secret_targets(service.get("secrets"))
     if service.get("pull_policy") == "if_not_present":
         service["pull_policy"] = "missing"

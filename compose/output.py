@@ -42,6 +42,8 @@ def _octal(value: int) -> str:
 
 _CONVERTERS = {
     models._to_bytes: str,
+    models._to_bytes_int: str,
+    models._to_bytes_str: str,
     models._to_size: str,
     models._to_duration: format_duration,
     models._to_file_mode: _octal,

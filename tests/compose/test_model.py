@@ -257,3 +257,43 @@ def test_build_lists_take_no_single_string(key: str) -> None:
     assert "expected a list" in one_issue(
         f"services:\n  app:\n    build: {{context: ., {key}: x}}\n"
     )
+
+
+@pytest.mark.parametrize("key", ["image", "environment", "healthcheck", "ports", "tty", "cpus"])
+def test_an_explicit_null_is_refused_where_the_specification_allows_none(key: str) -> None:
+    message = one_issue(f"services:\n  app:\n    build: .\n    {key}: null\n")
+    assert message.startswith("compose.yaml:4:") and f"services.app.{key}: expected" in message
+    assert message.endswith("got null")
+
+
+def test_null_is_accepted_where_the_specification_allows_it() -> None:
+    service = project_of(
+        "services:\n  app:\n    image: x\n    command: null\n    deploy: null\n    develop: null\n"
+    ).services["app"]
+    assert service.command is None and service.deploy is None
+
+
+def test_numbers_typed_number_are_truncated_and_fractional_sizes_ignored() -> None:
+    service = project_of(
+        "services:\n  app:\n    image: x\n    cpu_shares: 1.5\n    healthcheck: {retries: 2.9}\n"
+        "    mem_limit: 1000.5\n"
+    ).services["app"]
+    assert service.cpu_shares == 1
+    assert service.healthcheck is not None and service.healthcheck.retries == 2
+    assert service.mem_limit == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("healthcheck: {test: [curl]}", 'test must start with "CMD", "CMD-SHELL" or "NONE"'),
+        ("build: {context: ., ssh: [mykey]}", '"default" or "ID=PATH'),
+        ("build: {context: ., additional_contexts: [base]}", "expected NAME=CONTEXT"),
+        ("build: {context: ., provenance: 1}", "expected a boolean or a string"),
+        ("build: {context: ., shm_size: 1.5}", "expected an integer or a size"),
+        ("deploy: {resources: {limits: {memory: 1024}}}", "(a string)"),
+        ("pull_policy: sometimes", "expected always, never"),
+    ],
+)
+def test_more_values_docker_compose_rejects(body: str, fragment: str) -> None:
+    assert fragment in " ".join(issues_of(f"services:\n  app:\n    image: x\n    {body}\n"))
