@@ -22,6 +22,8 @@ Typical use::
     graph = build_graph(result.project)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from compose.errors import (
     ComposeError,
     DependencyCycleError,
@@ -35,9 +37,36 @@ from compose.errors import (
     UndefinedReferenceError,
     YamlSyntaxError,
 )
-from compose.graph import ServiceGraph, build_graph
-from compose.load import FileSystem, LoadOptions, LoadResult, load_from_text, load_project
-from compose.model import Project
+
+if TYPE_CHECKING:
+    from compose.graph import ServiceGraph, build_graph
+    from compose.load import FileSystem, LoadOptions, LoadResult, load_from_text, load_project
+    from compose.model import Project
+
+# The loader, the models and the graph are imported on first use: the engine imports
+# compose.errors (the shared error base) and must not pay for pydantic models and networkx.
+_LAZY = {
+    "ServiceGraph": "compose.graph",
+    "build_graph": "compose.graph",
+    "FileSystem": "compose.load",
+    "LoadOptions": "compose.load",
+    "LoadResult": "compose.load",
+    "load_from_text": "compose.load",
+    "load_project": "compose.load",
+    "Project": "compose.model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'compose' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ComposeError",
