@@ -1096,13 +1096,23 @@ class EngineBackend(Backend):
                     await send.send(None)
 
         self.task_group.start_soon(run)
+        held: list[api.ProgressMessage] = []
         first = await receive.receive()
+        # "Pulling from x" comes before the manifest is fetched: hold it until the next
+        # message, so that an unknown tag is still an HTTP 404 (as dockerd answers).
+        while isinstance(first, api.ProgressMessage) and (first.status or "").startswith(
+            "Pulling from"
+        ):
+            held.append(first)
+            first = await receive.receive()
         if isinstance(first, EngineError):
             receive.close()
             raise first
 
         async def messages() -> AsyncIterator[api.ProgressMessage]:
             with receive:
+                for message in held:
+                    yield message
                 item: api.ProgressMessage | EngineError | None = first
                 while item is not None:
                     if isinstance(item, EngineError):
