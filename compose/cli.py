@@ -131,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph = commands.add_parser("graph", help="print the service dependency graph")
     graph.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
 
-    commands.add_parser("version", help="show the pycompose version")
+    commands.add_parser("version", help="show the pycompose version").add_argument(
+        "--short", action="store_true", help="only pycompose's version number"
+    )
     _add_stack_commands(commands)
     for name, subparser in commands.choices.items():
         if name not in ENGINE_COMMANDS:
@@ -265,6 +267,11 @@ def _add_stack_commands(commands: Any) -> None:
     command("pull", "pull the services' images").add_argument(
         "--ignore-pull-failures", action="store_true"
     )
+    events = command("events", "stream the project's container events")
+    events.add_argument("--json", action="store_true")
+    command("push", "push the services' images").add_argument(
+        "--ignore-push-failures", action="store_true"
+    )
     ls = commands.add_parser("ls", help="list projects")
     ls.add_argument("-a", "--all", action="store_true")
     ls.add_argument("-q", "--quiet", action="store_true")
@@ -388,6 +395,16 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 def cmd_version(args: argparse.Namespace) -> int:
     print(f"pycompose version {VERSION}")
+    if getattr(args, "short", False):
+        return 0
+    import anyio
+
+    from compose.commands import Terminal, engine_version
+
+    engine = anyio.run(engine_version, Terminal())
+    print(
+        f"engine: {engine}" if engine else "engine: not running (it starts when a command needs it)"
+    )
     return 0
 
 

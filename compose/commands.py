@@ -994,6 +994,82 @@ async def cmd_pull(
     return 1 if failures and not args.ignore_pull_failures else 0
 
 
+async def cmd_events(
+    result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
+) -> int:
+    """The project's container events as they happen (``--json``: one object per line)."""
+    filters = {"label": [f"{labels.PROJECT}={result.project.name}"], "type": ["container"]}
+    async for event in client.events(filters=filters):
+        attributes = dict(event.Actor.Attributes or {})
+        service = attributes.get(labels.SERVICE, "")
+        if args.services and service not in args.services:
+            continue
+        moment = datetime.fromtimestamp(event.time or 0, UTC)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "time": moment.isoformat(),
+                        "type": "container",
+                        "action": event.Action,
+                        "id": event.Actor.ID,
+                        "service": service,
+                        "attributes": attributes,
+                    }
+                ),
+                file=terminal.out,
+                flush=True,
+            )
+        else:
+            details = ", ".join(
+                f"{k}={v}"
+                for k, v in sorted(attributes.items())
+                if not k.startswith("com.docker.compose.")
+            )
+            print(
+                f"{moment.isoformat()} container {event.Action} {event.Actor.ID}"
+                + (f" ({details})" if details else ""),
+                file=terminal.out,
+                flush=True,
+            )
+    return 0
+
+
+async def cmd_push(
+    result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
+) -> int:
+    """Push the images of the services that name one."""
+    from compose.apply import ProgressEvent
+
+    desired = desired_of(result)
+    progress = Progress(terminal.progress, terminal.err, terminal.ansi)
+    with progress.running("Pushing"):
+        for service in desired.services.values():
+            if (args.services and service.name not in args.services) or not service.config.get(
+                "image"
+            ):
+                continue
+            progress(ProgressEvent("Image", service.image, "Pushing"))
+            try:
+                async for message in client.image_push(service.image):
+                    if message.get("id") and message.get("status"):
+                        progress(
+                            ProgressEvent(
+                                "Image",
+                                service.image,
+                                "Pushing",
+                                f"{message['id']}: {message['status']}",
+                            )
+                        )
+            except EngineError as error:
+                if not args.ignore_push_failures:
+                    raise
+                progress(ProgressEvent("Image", service.image, "Error", str(error), error=True))
+                continue
+            progress(ProgressEvent("Image", service.image, "Pushed", done=True))
+    return 0
+
+
 STACK_COMMANDS = {
     "up": cmd_up,
     "down": cmd_down,
@@ -1028,6 +1104,23 @@ async def run_stack_command(
 async def run_ls(args: argparse.Namespace, terminal: Terminal) -> int:
     async with await connect() as client:
         return await cmd_ls(client, args, terminal)
+
+
+async def engine_version(terminal: Terminal) -> str | None:
+    """The engine's version line for `pycompose version`, or None when none answers."""
+    docker_host = os.environ.get("DOCKER_HOST")
+    from engine.api.client import socket_from_host
+
+    socket_path = socket_from_host(docker_host) if docker_host else socket_from_host()
+    if not os.path.exists(socket_path):
+        return None
+    try:
+        async with EngineClient(socket_path) as client:
+            version = await client.version()
+    except EngineError:
+        return None
+    name = (version.Platform or {}).get("Name") or "engine"
+    return f"{name} {version.Version} (API {version.ApiVersion}) at {socket_path}"
 
 
 def engine_errors(error: BaseException) -> list[PycomposeError]:
