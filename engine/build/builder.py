@@ -49,16 +49,16 @@ from engine.build import dockerfile as df
 from engine.build import files, run
 from engine.build.cache import BuildCache, CacheEntry, step_key
 from engine.build.context import BuildContext, has_glob
+from engine.build.instructions import DEFAULT_SHELL, Scope
 from engine.images import manifest as mf
 from engine.images import overlay, unpack
 from engine.images.errors import ImageNotFound
 from engine.images.manager import ImageService
 from engine.images.reference import parse_reference
 from engine.images.store import ImageRecord, LayerRecord
-from engine.runtime.runc import Runc, signal_number
+from engine.runtime.runc import Runc
 from engine.runtime.spec import DEFAULT_PATH
 
-DEFAULT_SHELL = ["/bin/sh", "-c"]
 DEFAULT_BUILD_STATE_ROOT = "/run/pycompose/build-runc"
 PROXY_ARGS = frozenset(
     name
@@ -151,25 +151,6 @@ def _short(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
-def _env_map(env: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in env:
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out
-
-
-def _set_env(env: list[str], key: str, value: str) -> list[str]:
-    out = [item for item in env if item.partition("=")[0] != key]
-    out.append(f"{key}={value}")
-    # keep the original position of a replaced key, as Docker does
-    for index, item in enumerate(env):
-        if item.partition("=")[0] == key:
-            out = [*env[:index], f"{key}={value}", *env[index + 1 :]]
-            break
-    return out
-
-
 @dataclasses.dataclass(slots=True)
 class _State:
     """Where a stage is: its image config, layers, cache key and declared ARGs."""
@@ -177,8 +158,7 @@ class _State:
     config: dict[str, Any]
     layers: list[LayerRecord]
     key: str
-    args: dict[str, str | None] = dataclasses.field(default_factory=dict)
-    cmd_set: bool = False
+    scope: Scope
 
     @property
     def run_config(self) -> dict[str, Any]:
@@ -302,9 +282,16 @@ class Builder:
         return df.expand(word, env, escape, line=line, file=self.file)
 
     def _stage_env(self, state: _State) -> dict[str, str]:
-        env = {name: value for name, value in state.args.items() if value is not None}
-        env.update(_env_map(state.run_config.get("Env") or []))
-        return env
+        return state.scope.env(state.run_config)
+
+    def _scope(self) -> Scope:
+        return Scope(
+            build_args=self.options.build_args,
+            meta_env=self.meta_env,
+            used_args=self.used_args,
+            escape=self.dockerfile.escape if self.dockerfile else "\\",
+            file=self.file,
+        )
 
     def _begin(self, text: str) -> None:
         self.step += 1
@@ -352,7 +339,12 @@ class Builder:
         previous = parsed.stage_named(base)
         if previous is not None and previous.index < stage.index:
             source = self.states[previous.index]
-            return _State(json.loads(json.dumps(source.config)), list(source.layers), source.key)
+            return _State(
+                json.loads(json.dumps(source.config)),
+                list(source.layers),
+                source.key,
+                self._scope(),
+            )
         if base.lower() == "scratch":
             host = mf.host()
             config: dict[str, Any] = {
@@ -364,7 +356,7 @@ class Builder:
             }
             if host.variant:
                 config["variant"] = host.variant
-            return _State(config, [], "scratch")
+            return _State(config, [], "scratch", self._scope())
         record = await self._image(base, stage.line)
         raw = self.images.config(record)
         config = {
@@ -385,7 +377,7 @@ class Builder:
         env = config["config"].get("Env") or []
         if not any(item.startswith("PATH=") for item in env):
             config["config"]["Env"] = [f"PATH={DEFAULT_PATH}", *env]
-        return _State(config, list(record.layers), record.id)
+        return _State(config, list(record.layers), record.id, self._scope())
 
     async def _image(self, name: str, line: int) -> ImageRecord:
         if not self.options.pull:
@@ -410,10 +402,10 @@ class Builder:
         elif keyword == "RUN":
             await self._run_step(instruction, state)
         elif keyword == "WORKDIR":
-            created_by = self._configure(instruction, state)
+            created_by = state.scope.apply(instruction, state.config)
             await self._workdir_step(state, created_by)
         else:
-            created_by = self._configure(instruction, state)
+            created_by = state.scope.apply(instruction, state.config)
             await self._config_step(state, created_by)
 
     async def _workdir_step(self, state: _State, created_by: str) -> None:
@@ -431,137 +423,6 @@ class Builder:
         await self._layer_step(
             state, step_key(state.key, created_by), created_by, work, optional=True
         )
-
-    def _configure(self, instruction: df.Instruction, state: _State) -> str:
-        """Apply a config instruction; return its history ``created_by``."""
-        keyword, line = instruction.keyword, instruction.line
-        config = state.run_config
-        env = self._stage_env(state)
-        shell = list(config.get("Shell") or DEFAULT_SHELL)
-
-        def fail(message: str, hint: str | None = None) -> df.DockerfileError:
-            return df.DockerfileError(message, line=line, file=self.file, hint=hint)
-
-        if keyword == "ENV":
-            pairs = [(name, self._expand(raw or "", env, line)) for name, raw in instruction.pairs]
-            current = list(config.get("Env") or [])
-            for name, expanded in pairs:
-                current = _set_env(current, name, expanded)
-            config["Env"] = current
-            return "ENV " + " ".join(f"{name}={expanded}" for name, expanded in pairs)
-        if keyword == "ARG":
-            shown = []
-            for name, raw in instruction.pairs:
-                arg_value: str | None
-                if name in self.options.build_args:
-                    arg_value = self.options.build_args[name]
-                    self.used_args.add(name)
-                elif raw is not None:
-                    arg_value = self._expand(raw, env, line)
-                else:
-                    arg_value = self.meta_env.get(name)
-                state.args[name] = arg_value
-                shown.append(name if raw is None else f"{name}={raw}")
-            return "ARG " + " ".join(shown)
-        if keyword == "LABEL":
-            labels = dict(config.get("Labels") or {})
-            pairs = [
-                (self._expand(name, env, line), self._expand(raw or "", env, line))
-                for name, raw in instruction.pairs
-            ]
-            labels.update(pairs)
-            config["Labels"] = labels
-            return "LABEL " + " ".join(f"{name}={value}" for name, value in pairs)
-        if keyword == "WORKDIR":
-            path = self._expand(instruction.args[0], env, line)
-            previous = str(config.get("WorkingDir") or "/")
-            config["WorkingDir"] = posixpath.normpath(posixpath.join(previous, path))
-            return f"WORKDIR {config['WorkingDir']}"
-        if keyword == "USER":
-            user = self._expand(instruction.args[0], env, line)
-            if not user:
-                raise fail("USER requires a user name or ID", "write USER name[:group]")
-            config["User"] = user
-            return f"USER {user}"
-        if keyword in ("CMD", "ENTRYPOINT"):
-            if instruction.exec_form:
-                command = list(instruction.args)
-            else:
-                command = [*shell, instruction.args[0]] if instruction.args else []
-            if keyword == "CMD":
-                config["Cmd"] = command
-                state.cmd_set = True
-            else:
-                config["Entrypoint"] = command or None
-                if not state.cmd_set:
-                    config["Cmd"] = None
-            return f"{keyword} {json.dumps(command)}"
-        if keyword == "EXPOSE":
-            words = [self._expand(word, env, line) for word in instruction.args]
-            ports = df.parse_ports(words, line=line, file=self.file)
-            exposed = dict(config.get("ExposedPorts") or {})
-            exposed.update({port: {} for port in ports})
-            config["ExposedPorts"] = exposed
-            return "EXPOSE " + " ".join(ports)
-        if keyword == "VOLUME":
-            volumes = dict(config.get("Volumes") or {})
-            added = [self._expand(word, env, line) for word in instruction.args]
-            for path in added:
-                if not path.strip():
-                    raise fail("VOLUME specified can not be an empty string")
-                volumes[path] = {}
-            config["Volumes"] = volumes
-            return f"VOLUME {json.dumps(added)}"
-        if keyword == "STOPSIGNAL":
-            value = self._expand(instruction.args[0], env, line)
-            try:
-                signal_number(value)
-            except InvalidParameter as exc:
-                raise fail(exc.message, exc.hint) from exc
-            config["StopSignal"] = value
-            return f"STOPSIGNAL {value}"
-        if keyword == "HEALTHCHECK":
-            return self._healthcheck(instruction, config)
-        if keyword == "SHELL":
-            config["Shell"] = list(instruction.args)
-            return f"SHELL {json.dumps(list(instruction.args))}"
-        if keyword == "ONBUILD":
-            assert instruction.sub is not None
-            triggers = list(config.get("OnBuild") or [])
-            triggers.append(instruction.sub.text)
-            config["OnBuild"] = triggers
-            return f"ONBUILD {instruction.sub.text}"
-        if keyword == "MAINTAINER":
-            state.config["author"] = instruction.args[0]
-            return f"MAINTAINER {instruction.args[0]}"
-        raise fail(f"{keyword} is not supported here")  # pragma: no cover (parse refuses)
-
-    def _healthcheck(self, instruction: df.Instruction, config: dict[str, Any]) -> str:
-        if instruction.args == ("NONE",):
-            config["Healthcheck"] = {"Test": ["NONE"]}
-            return "HEALTHCHECK NONE"
-        if instruction.exec_form:
-            test = ["CMD", *instruction.args[1:]]
-        else:
-            test = ["CMD-SHELL", instruction.args[1]]
-        check: dict[str, Any] = {"Test": test}
-        names = {
-            "interval": "Interval",
-            "timeout": "Timeout",
-            "start-period": "StartPeriod",
-            "start-interval": "StartInterval",
-        }
-        for flag, key in names.items():
-            value = instruction.flag(flag)
-            if value is not None:
-                nanos = df.parse_duration(value, line=instruction.line, file=self.file)
-                if nanos:
-                    check[key] = nanos
-        retries = instruction.flag("retries")
-        if retries is not None and int(retries):
-            check["Retries"] = int(retries)
-        config["Healthcheck"] = check
-        return f"HEALTHCHECK {json.dumps(check)}"
 
     def _history(self, created_by: str, *, empty_layer: bool) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -753,11 +614,11 @@ class Builder:
         env_keys = {item.partition("=")[0] for item in env_list}
         args_env = [
             (name, value)
-            for name, value in state.args.items()
+            for name, value in state.scope.args.items()
             if value is not None and name not in env_keys
         ]
         for name in sorted(PROXY_ARGS & set(self.options.build_args)):
-            if name not in state.args and name not in env_keys:
+            if name not in state.scope.args and name not in env_keys:
                 args_env.append((name, self.options.build_args[name]))
                 self.used_args.add(name)
         env_list += [f"{name}={value}" for name, value in args_env]
