@@ -89,7 +89,7 @@ def test_the_other_config_instructions():
         ("FROM x\nEXPOSE 80:80\n", "Dockerfile:2: EXPOSE 80:80: publishing a host port"),
         ("FROM x\nUSER $NOBODY\n", "Dockerfile:2: USER requires a user name"),
         ('FROM x\nVOLUME ""\n', "Dockerfile:2: VOLUME specified can not be an empty string"),
-        ("FROM x\nENV A=\"${B:?B is required}\"\n", "Dockerfile:2: B: B is required"),
+        ('FROM x\nENV A="${B:?B is required}"\n', "Dockerfile:2: B: B is required"),
     ],
 )
 def test_errors_cite_the_line(dockerfile, message):
