@@ -9,6 +9,15 @@ error_message(error)  the JSON line POST /build streams for a failed build
 parse                 Dockerfile text -> stages (pure); DockerfileError cites Dockerfile:LINE
 options_from_compose  a compose build: section -> (context dir, BuildOptions)   (pure)
 options_from_query    POST /build's query -> BuildOptions (refuses version=2)    (pure)
+receive_context       POST /build's body (a tar stream) -> BuildContext in a temp dir
+
+The daemon's ``POST /build``, in outline::
+
+    options = options_from_query(query)                  # InvalidParameter, Unsupported
+    context = await receive_context(body_chunks, tmp_dir)
+    record = await build(context, options, images, runc, lambda e: send(e.to_message()))
+    # on a PycomposeError: send(error_message(error)); either way remove tmp_dir
+    # POST /session and POST /grpc: raise refuse_buildkit()
 """
 
 from engine.build.builder import (
@@ -20,7 +29,12 @@ from engine.build.builder import (
     error_message,
     refuse_buildkit,
 )
-from engine.build.context import BuildContext, extract_context_tar, parse_dockerignore
+from engine.build.context import (
+    BuildContext,
+    extract_context_tar,
+    parse_dockerignore,
+    receive_context,
+)
 from engine.build.dockerfile import Dockerfile, DockerfileError, expand, parse
 from engine.build.options import options_from_compose, options_from_query
 
@@ -40,5 +54,6 @@ __all__ = [
     "options_from_query",
     "parse",
     "parse_dockerignore",
+    "receive_context",
     "refuse_buildkit",
 ]

@@ -44,6 +44,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from compose.errors import PycomposeError
 from engine.api.errors import EngineError, InvalidParameter, Unsupported
 from engine.build import dockerfile as df
 from engine.build import files, run
@@ -119,7 +120,7 @@ class BuildStepFailed(InvalidParameter):
         self.output = output
 
 
-def error_message(error: EngineError) -> dict[str, object]:
+def error_message(error: PycomposeError) -> dict[str, object]:
     """The JSON line ``POST /build`` streams when a build fails (Docker's shape)."""
     detail: dict[str, object] = {"message": error.message}
     if isinstance(error, BuildStepFailed):
@@ -738,6 +739,15 @@ class Builder:
                     if heredoc.expand:
                         content = self._expand_heredoc(content, env, line)
                     inputs.update(f"heredoc={word}\n".encode() + content.encode())
+                elif keyword == "ADD" and (
+                    word.startswith("git@") or word.split("#", 1)[0].endswith(".git")
+                ):
+                    raise df.DockerfileError(
+                        f"ADD {word}: adding a git repository is not supported",
+                        line=line,
+                        file=self.file,
+                        hint="clone it into the build context and COPY it",
+                    )
                 elif keyword == "ADD" and word.startswith(("http://", "https://")):
                     path = await self._download(word, tmpdir, line, instruction.flag("checksum"))
                     downloads.append((word, path))

@@ -25,9 +25,12 @@ import posixpath
 import re
 import stat
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import IO
+
+import anyio
+import anyio.to_thread
 
 from engine.build.dockerfile import DockerfileError
 from engine.build.files import resolve_in_root
@@ -318,3 +321,25 @@ def extract_context_tar(source: IO[bytes], target: Path) -> Path:
             hint="send the context as a tar (optionally gzip-compressed)",
         ) from exc
     return target
+
+
+async def receive_context(chunks: AsyncIterator[bytes], target: Path) -> BuildContext:
+    """A context sent as a tar stream (``POST /build``'s body): spooled to
+    ``target/context.tar``, unpacked into ``target/context``.
+
+    Resource handling: ``target`` is the caller's (a temp dir it removes after the build).
+    Error handling: :class:`DockerfileError` for a body that is not a (compressed) tar.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    spool = target / "context.tar"
+    async with await anyio.open_file(spool, "wb") as handle:
+        async for chunk in chunks:
+            await handle.write(chunk)
+
+    def unpack() -> BuildContext:
+        with spool.open("rb") as source:
+            root = extract_context_tar(source, target / "context")
+        spool.unlink()
+        return BuildContext(root)
+
+    return await anyio.to_thread.run_sync(unpack)

@@ -351,6 +351,8 @@ async def test_a_failing_run_cites_its_line_and_leaves_nothing(
         ("FROM test/busybox\nSTOPSIGNAL SIGNOPE\n", 2, "invalid signal"),
         ("FROM --platform=linux/s390x test/busybox\n", 1, "no emulation"),
         ("FROM test/busybox\nADD evil.tar /x/\n", 2, "cannot extract the archive"),
+        ("FROM test/busybox\nADD https://127.0.0.1:1/x.git /src\n", 2, "git repository"),
+        ("FROM test/busybox\nADD http://127.0.0.1:1/file /f\n", 2, "cannot download"),
         (
             "FROM test/busybox\nRUN --network=host true\nFROM 127.0.0.1:1/nothing:1\n",
             3,
@@ -459,3 +461,33 @@ def test_error_message_has_dockers_shape():
         "errorDetail": {"message": "Dockerfile:3: RUN false: ... code: 1", "code": 1},
         "error": "Dockerfile:3: RUN false: ... code: 1",
     }
+
+
+async def test_builds_run_side_by_side_in_one_store(images, busybox_image, runc, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "shared.txt").write_text("shared\n")
+    records = {}
+
+    async def one(name):
+        records[name] = await build(
+            BuildContext(context),
+            BuildOptions(
+                dockerfile_inline=f"FROM test/busybox\nCOPY shared.txt /\nRUN echo {name} > /name\n",
+                tags=[f"test/{name}"],
+                network="none",
+            ),
+            images,
+            runc,
+        )
+
+    async with anyio.create_task_group() as group:
+        for name in ("left", "right", "middle"):
+            group.start_soon(one, name)
+    # the same COPY on the same parent: one layer, shared
+    assert len({record.layers[1].chain_id for record in records.values()}) == 1
+    for name, record in records.items():
+        assert images.resolve(f"test/{name}").id == record.id
+        files = await _files(images, f"test/{name}")
+        assert files["/name"][3] == f"{name}\n"
+    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}

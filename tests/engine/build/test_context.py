@@ -7,7 +7,13 @@ import tarfile
 
 import pytest
 
-from engine.build.context import BuildContext, extract_context_tar, is_excluded, parse_dockerignore
+from engine.build.context import (
+    BuildContext,
+    extract_context_tar,
+    is_excluded,
+    parse_dockerignore,
+    receive_context,
+)
 from engine.build.dockerfile import DockerfileError
 
 # (patterns, path, excluded)
@@ -167,3 +173,28 @@ def test_missing_dockerfile_says_what_to_do(context_dir):
     with pytest.raises(DockerfileError, match=r"cannot find web\.Dockerfile") as info:
         BuildContext(context_dir).read_dockerfile("web.Dockerfile")
     assert "-f" in (info.value.hint or "")
+
+
+@pytest.mark.anyio
+async def test_receive_context_spools_and_unpacks_a_tar_stream(tmp_path):
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz") as tar:
+        for name, content in (("Dockerfile", b"FROM scratch\n"), ("sub/file", b"x")):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    raw = data.getvalue()
+
+    async def chunks():
+        for start in range(0, len(raw), 7):
+            yield raw[start : start + 7]
+
+    context = await receive_context(chunks(), tmp_path / "build")
+    assert context.read_dockerfile("Dockerfile") == "FROM scratch\n"
+    assert context.sources("sub/*", line=1, file="Dockerfile") == ["sub/file"]
+    assert not (tmp_path / "build" / "context.tar").exists()
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
