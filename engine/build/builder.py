@@ -830,7 +830,7 @@ class Builder:
                             )
                         elif keyword == "ADD" and kind == "context" and _is_archive(path):
                             files.make_dirs(target, root, owner)
-                            _extract_archive(path, target, line, self.file)
+                            _extract_archive(path, target, owner, line, self.file)
                         else:
                             into = multiple or (target.is_dir() and not target.is_symlink())
                             destination = target / name if into else target
@@ -963,10 +963,19 @@ def _is_archive(path: Path) -> bool:
         return False
 
 
-def _extract_archive(path: Path, target: Path, line: int, file: str) -> None:
+def _extract_archive(
+    path: Path, target: Path, owner: files.Owner | None, line: int, file: str
+) -> None:
+    """ADD of a local archive: its entries under ``target``, with their owners (or
+    ``owner`` for --chown)."""
     try:
         with tarfile.open(path, "r:*") as tar:
             tar.extractall(target, filter="tar", numeric_owner=True)
+            if owner is not None:
+                for member in tar.getmembers():
+                    entry = target / member.name
+                    if os.path.lexists(entry):
+                        os.lchown(entry, owner.uid, owner.gid)
     except (tarfile.TarError, OSError) as exc:
         raise df.DockerfileError(
             f"ADD {path.name}: cannot extract the archive: {exc}",

@@ -40,6 +40,7 @@ WORKDIR $APP_HOME
 COPY --chown=app:staff --chmod=640 src/ ./src/
 COPY *.txt /data/
 ADD archive.tar.gz /unpacked/
+ADD --chown=app:staff archive.tar.gz /owned/
 ADD http://127.0.0.1:PORT/remote.txt /remote/
 COPY <<EOF /etc/motd
 greeting=${GREETING}
@@ -202,8 +203,8 @@ async def test_every_instruction(images, busybox_image, runc, app_context):
     assert run["Shell"] == ["/bin/sh", "-ec"]
     assert not run.get("OnBuild")
     # one layer per COPY/ADD/RUN, and WORKDIR's mkdir of /app
-    # (busybox: 1; base: workdir + 4 copies + 5 runs + heredoc copy; final: 2)
-    assert len(record.layers) == 1 + 11 + 2
+    # (busybox: 1; base: workdir + 5 copies + 5 runs + heredoc copy; final: 2)
+    assert len(record.layers) == 1 + 12 + 2
     assert len(config["rootfs"]["diff_ids"]) == len(record.layers)
     history = config["history"]
     assert sum(not entry.get("empty_layer") for entry in history) == len(record.layers)
@@ -214,7 +215,8 @@ async def test_every_instruction(images, busybox_image, runc, app_context):
     assert files["/app/src/sub/util.py"][:3] == (0o640, 1000, 50)
     assert files["/data/a.txt"] == (0o644, 0, 0, "a\n")
     assert "/data/ignored.txt" not in files
-    assert files["/unpacked/inner/file.txt"][3] == "unpacked\n"
+    assert files["/unpacked/inner/file.txt"] == (0o644, 0, 0, "unpacked\n")
+    assert files["/owned/inner/file.txt"][:3] == (0o644, 1000, 50)
     assert files["/remote/remote.txt"] == (0o600, 0, 0, "from the server\n")
     assert files["/etc/motd"][3] == "greeting=hi\n"
     assert files["/greeting"][3] == "hi from /app\n"
@@ -249,7 +251,7 @@ async def test_rebuild_reuses_every_layer_and_a_changed_source_invalidates_from_
     elapsed = time.perf_counter() - started
     assert second.id == first.id
     steps = progress.text.split("Step ")[1:]
-    assert len(steps) == 28
+    assert len(steps) == 29
     assert all("Using cache" in step for step in steps if " : FROM " not in step)
     assert " ---> Running in" not in progress.text
     assert elapsed < 3.0, f"a cached rebuild took {elapsed:.2f}s"
