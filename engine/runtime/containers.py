@@ -133,6 +133,15 @@ class _Container:
     log_max_size: int = bundle.DEFAULT_LOG_MAX_SIZE
     log_max_files: int = bundle.DEFAULT_LOG_MAX_FILES
     exec_count: int = 0
+    runs_started: int = 0  # runs begun, and runs whose end was recorded: ``wait``
+    runs_ended: int = 0  # ("next-exit") compares them, so no short run is missed
+    run_ended: anyio.Event = field(default_factory=anyio.Event)
+
+    def record_end_of_run(self) -> None:
+        self.runs_ended = self.runs_started
+        self.stopped.set()
+        ended, self.run_ended = self.run_ended, anyio.Event()
+        ended.set()
 
     @property
     def paths(self) -> monitor.MonitorPaths:
@@ -467,6 +476,7 @@ class ContainerRuntime:
             self._save(container)
             raise
         container.pid = pid
+        container.runs_started += 1
         container.error = ""
         container.exit_code = 0
         container.oom_killed = False
@@ -496,7 +506,7 @@ class ContainerRuntime:
         except Exception as exc:  # contained to this container, see above
             container.error = f"supervision failed: {exc}"
             container.state = S.DEAD
-            container.stopped.set()
+            container.record_end_of_run()
             with contextlib.suppress(OSError):
                 self._save(container)
 
@@ -509,7 +519,7 @@ class ContainerRuntime:
             with anyio.CancelScope(shield=True), contextlib.suppress(NotFound, RuntimeExitError):
                 await self.runc.delete(container.id, force=True)
         if container.state is S.REMOVING:
-            container.stopped.set()
+            container.record_end_of_run()
             return
         container.state = S.EXITED
         if container.oom_killed:
@@ -524,7 +534,7 @@ class ContainerRuntime:
         if delay is not None:
             container.state = S.RESTARTING
         self._save(container)
-        container.stopped.set()
+        container.record_end_of_run()
         if delay is None:
             return
         with anyio.CancelScope() as scope:
@@ -656,8 +666,12 @@ class ContainerRuntime:
             await container.removed.wait()
             return container.exit_code
         if condition == "next-exit":
-            while container.stopped.is_set() and container.state is not S.REMOVING:
-                await anyio.sleep(0.05)  # not running yet: wait for the next run to begin
+            # The run under way, or else the next one, however short it is.
+            target = container.runs_started + (1 if container.stopped.is_set() else 0)
+            while container.runs_ended < target and not container.removed.is_set():
+                with anyio.move_on_after(1.0):  # also notices a removal
+                    await container.run_ended.wait()
+            return container.exit_code
         await container.stopped.wait()
         return container.exit_code
 
@@ -971,6 +985,7 @@ class ContainerRuntime:
                 alive = monitor.conmon_alive(container.paths)
                 if alive and monitor.read_exit_code(container.paths) is None:
                     container.pid = monitor.read_pid(container.paths.container_pid) or 0
+                    container.runs_started = 1
                     self._tasks.start_soon(self._supervise, container)
                     continue
                 await self._on_exit(container, monitor.read_exit_code(container.paths) or 255)

@@ -528,3 +528,22 @@ async def test_directories_of_removed_containers_are_deleted_in_the_background(t
         with anyio.fail_after(5):
             while any(runtime.root.iterdir()):
                 await anyio.sleep(0.02)
+
+
+async def test_wait_next_exit_catches_a_run_shorter_than_any_poll(tmp_path, rootfs):
+    async with runtime_in(tmp_path) as runtime:
+        info = await runtime.create(config("exit 4"), rootfs=str(rootfs))
+        async with anyio.create_task_group() as group:
+            codes = []
+
+            async def waiter():
+                codes.append(await runtime.wait(info.id, "next-exit"))
+
+            group.start_soon(waiter)
+            await anyio.sleep(0.05)
+            await runtime.start(info.id)
+        assert codes == [4]
+        # Not running now: next-exit waits for the next run, not the last one.
+        with anyio.move_on_after(0.5) as scope:
+            await runtime.wait(info.id, "next-exit")
+        assert scope.cancelled_caught
