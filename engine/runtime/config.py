@@ -13,9 +13,9 @@ into words is the client's job, as it is with docker compose.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_pascal
 
 Command = list[str] | str
@@ -28,6 +28,14 @@ class _DockerModel(BaseModel):
         populate_by_name=True,
         alias_generator=AliasGenerator(validation_alias=to_pascal, serialization_alias=to_pascal),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_unset(cls, data: Any) -> Any:
+        """Docker clients send ``null`` for a setting left unset: it takes the default."""
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
 
 
 class Ulimit(_DockerModel):

@@ -183,3 +183,22 @@ def test_reading_rotated_files_in_order_with_since_and_until(tmp_path):
     entries, offset, inode = read_entries(log, tail=1)
     assert [e.message for e in entries] == [b"four"] and offset == log.stat().st_size
     assert inode == log.stat().st_ino
+
+
+def test_null_members_of_a_docker_body_take_their_defaults():
+    from engine.runtime.config import ContainerConfig
+
+    body = {
+        "Cmd": None,
+        "Entrypoint": None,
+        "Healthcheck": None,
+        "HostConfig": {
+            "Memory": None,
+            "Binds": None,
+            "RestartPolicy": {"Name": "always", "MaximumRetryCount": None},
+        },
+    }
+    config = ContainerConfig.model_validate(body)
+    assert config.cmd is None and config.entrypoint is None
+    assert config.host_config.memory == 0 and config.host_config.binds == []
+    assert config.host_config.restart_policy.name == "always"
