@@ -408,22 +408,30 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
-ENGINE_COMMANDS = {"image": "manage images (pull, push, ls, inspect, tag, rm, save, ...)"}
+ENGINE_COMMANDS = {
+    "image": "manage images (pull, push, ls, inspect, tag, rm, save, ...)",
+    "engine": "control the engine daemon (start, stop, status, logs)",
+}
 
 
 def cmd_engine_group(args: argparse.Namespace) -> int:
-    """Hand ``pycompose image ...`` to the engine module that owns it."""
+    """Hand ``pycompose image|engine ...`` to the engine module that owns the command."""
+    import inspect
+    from types import ModuleType
+
     import anyio
 
-    from engine.images import cli as image_cli
-
-    modules = {"image": image_cli}
-    module = modules[args.subcommand]
+    module: ModuleType
+    if args.subcommand == "image":
+        from engine.images import cli as module
+    else:
+        from engine.daemon import cli as module
     parser = _ArgumentParser(prog="pycompose")
     module.register(parser.add_subparsers(dest="command", parser_class=_ArgumentParser))
     group_args = parser.parse_args([args.subcommand, *args.arguments])
-    status: int = anyio.run(module.run, group_args)
-    return status
+    if inspect.iscoroutinefunction(module.run):
+        return int(anyio.run(module.run, group_args))
+    return int(module.run(group_args))
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
@@ -483,6 +491,7 @@ COMMANDS = {
     "graph": cmd_graph,
     "version": cmd_version,
     "image": cmd_engine_group,
+    "engine": cmd_engine_group,
     **{name: cmd_stack for name in STACK_COMMAND_NAMES},
 }
 
