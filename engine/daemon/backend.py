@@ -210,6 +210,7 @@ class EngineBackend(Backend):
                     runtime=runtime,
                     networking=networking,
                 )
+                await backend.remount()
                 await runtime.restore()
                 await backend.repair()
                 for container_id in backend.records:
@@ -220,6 +221,17 @@ class EngineBackend(Backend):
             with anyio.CancelScope(shield=True):
                 await images.aclose()
                 state.close()
+
+    async def remount(self) -> None:
+        """Mount the overlay roots a host reboot took away, before the runtime restores
+        the containers (a restart policy may start them at once)."""
+        for record in self.records.values():
+            target = self._rootfs(record.id)
+            if record.status == "created" and target.is_dir() and not os.path.ismount(target):
+                try:
+                    await self.images.mount_rootfs(record.id, record.image_id, target)
+                except (EngineError, OSError):
+                    log.exception("cannot mount the root of container %s", record.id)
 
     async def repair(self) -> list[str]:
         """Finish what a crash interrupted (engine.state rule 2); the ids cleaned up."""

@@ -86,9 +86,8 @@ async def create_many(client: EngineClient, count: int) -> None:
             task_group.start_soon(one, index)
 
 
-async def main(count: int, rounds: int) -> None:
+async def main(daemon: Daemon, count: int, rounds: int) -> None:
     params = {"all": "1", "filters": encode_filters({"label": [f"{PROJECT_LABEL}=bench"]})}
-    daemon = Daemon()
     try:
         daemon.start()
         async with EngineClient(daemon.socket, timeout=120) as client:
@@ -138,4 +137,5 @@ if __name__ == "__main__":
     parser.add_argument("--containers", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=200)
     options = parser.parse_args()
-    anyio.run(main, options.containers, options.rounds)
+    # made outside the event loop: it creates a network namespace with pyroute2's sync API
+    anyio.run(main, Daemon(), options.containers, options.rounds)
