@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AliasGenerator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, AliasGenerator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_pascal
 
 Command = list[str] | str
@@ -118,7 +118,7 @@ class HostConfig(_DockerModel):
     ipc_mode: str = ""
     pid_mode: str = ""
     network_mode: str = ""
-    uts_mode: str = ""
+    uts_mode: str = Field("", validation_alias=AliasChoices("UTSMode", "UtsMode", "uts_mode"))
     group_add: list[str] = Field(default_factory=list)
     init: bool | None = None
     memory: int = 0

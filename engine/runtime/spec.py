@@ -544,6 +544,8 @@ def build_spec(config: ContainerConfig, image: ImageConfig, context: SpecContext
     hostname = merged.hostname or context.container_id[:12]
     if host_config.network_mode == "host" and not merged.hostname:
         hostname = ""
+    if host_config.uts_mode == "host":
+        hostname = ""  # the host's: without a UTS namespace of its own, none can be set
     base_env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
     if merged.tty:
         base_env.append("TERM=xterm")
@@ -611,7 +613,7 @@ def build_spec(config: ContainerConfig, image: ImageConfig, context: SpecContext
         "ociVersion": OCI_VERSION,
         "process": process,
         "root": {"path": context.rootfs, "readonly": host_config.readonly_rootfs},
-        "hostname": hostname,
+        **({"hostname": hostname} if hostname else {}),
         "mounts": mounts,
         "linux": linux,
     }

@@ -312,3 +312,9 @@ def test_merge_keeps_image_healthcheck_and_volumes():
     assert merged.volumes == {"/data": {}}
     assert merged.healthcheck is not None and merged.healthcheck.test == ["CMD", "true"]
     assert len(MASKED_PATHS) >= 10
+
+
+def test_uts_host_drops_the_hostname_and_docker_aliases_are_read():
+    spec = spec_of(Hostname="ignored", HostConfig={"UTSMode": "host"})
+    assert "hostname" not in spec
+    assert not any(ns["type"] == "uts" for ns in spec["linux"]["namespaces"])
