@@ -671,7 +671,7 @@ class Builder:
             raise df.DockerfileError(
                 f"RUN: {exc.message}", line=instruction.line, file=self.file, hint=exc.hint
             ) from exc
-        self.say(f" ---> Removed intermediate container {scratch.container_id[-12:]}\n")
+        self.say(f"Removing intermediate container {scratch.container_id[-12:]}\n")
         if result.exit_code != 0:
             shown = json.dumps(argv) if instruction.exec_form else " ".join(argv)
             output = "\n".join(result.tail)

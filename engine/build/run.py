@@ -9,9 +9,9 @@ the root is unmounted, ``clean_placeholders`` removes from the upper dir the emp
 points runc had to make (``/proc``, ``/etc/hosts``...): they are not the step's changes.
 
 Network: ``none`` is an empty network namespace; ``host`` the host's; ``default`` joins
-``netns_path`` when the caller gives one (the engine's bridge), else the host's. With a
-network, ``/etc/hosts`` (localhost + extra hosts) and the host's ``/etc/resolv.conf`` are
-mounted read-only, as Docker does for RUN.
+``netns_path`` when the caller gives one (the engine's bridge), else the host's.
+``/etc/hosts`` (localhost + extra hosts) is mounted read-only, and with a network the
+host's ``/etc/resolv.conf``, as Docker does for RUN.
 """
 
 from __future__ import annotations
@@ -112,15 +112,14 @@ def prepare_bundle(request: RunRequest) -> dict[str, bool]:
     elif request.network == "default":
         mode = ""
         namespace_paths["network"] = str(request.netns_path)
-    if mode != "none":
-        hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-        for item in request.extra_hosts:
-            name, _, address = item.partition(":")
-            hosts += f"{address}\t{name}\n"
-        (bundle / "hosts").write_text(hosts)
-        mounts.append(_bind(str(bundle / "hosts"), "/etc/hosts"))
-        if Path("/etc/resolv.conf").exists():
-            mounts.append(_bind("/etc/resolv.conf", "/etc/resolv.conf"))
+    hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    for item in request.extra_hosts:
+        name, _, address = item.partition(":")
+        hosts += f"{address}\t{name}\n"
+    (bundle / "hosts").write_text(hosts)
+    mounts.append(_bind(str(bundle / "hosts"), "/etc/hosts"))
+    if mode != "none" and Path("/etc/resolv.conf").exists():
+        mounts.append(_bind("/etc/resolv.conf", "/etc/resolv.conf"))
     spec = build_spec(
         ContainerConfig(
             cmd=list(request.argv),

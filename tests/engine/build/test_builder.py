@@ -49,7 +49,7 @@ RUN echo "$GREETING from $APP_HOME" > /greeting && \\
     rm /bin/vi && \\
     mkdir -p /tmp/opaque && echo x > /tmp/opaque/file
 USER app
-RUN id -u > /tmp/uid
+RUN id -u > /tmp/uid && cat /etc/hosts > /tmp/hosts
 RUN <<SCRIPT
 echo heredoc-run > /tmp/heredoc
 SCRIPT
@@ -173,7 +173,12 @@ async def test_every_instruction(images, busybox_image, runc, app_context):
     progress = Recorder()
     record = await build(
         BuildContext(app_context),
-        BuildOptions(tags=["test/app:1"], build_args={"GREETING": "hi"}, network="none"),
+        BuildOptions(
+            tags=["test/app:1"],
+            build_args={"GREETING": "hi"},
+            network="none",
+            extra_hosts=["db.local:10.1.2.3"],
+        ),
         images,
         runc,
         progress,
@@ -222,6 +227,7 @@ async def test_every_instruction(images, busybox_image, runc, app_context):
     assert files["/greeting"][3] == "hi from /app\n"
     assert "/bin/vi" not in files and "/bin/sh" in files
     assert files["/tmp/uid"][3] == "1000\n"
+    assert "10.1.2.3\tdb.local\n" in files["/tmp/hosts"][3]
     assert files["/tmp/heredoc"][3] == "heredoc-run\n"
     assert files["/tmp/shebang"][3] == "script /dev/pipes/PY\n"
     assert not any(name.startswith("/dev/") for name in files)
