@@ -283,6 +283,8 @@ def _add_tree(tar: tarfile.TarFile, upper: Path) -> None:
                 tar.addfile(whiteout)
                 continue
             member = tar.gettarinfo(path, arcname=prefix + name)
+            if member is None:  # a socket: not something a layer can hold (as Docker)
+                continue
             member.uname = member.gname = ""
             headers = _xattrs(path)
             if headers:
