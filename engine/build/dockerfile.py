@@ -424,12 +424,13 @@ def _directives(lines: list[str], file: str) -> tuple[dict[str, str], int]:
         if not match:
             break
         key, value = match.group(1).lower(), match.group(2)
+        if key not in KNOWN_DIRECTIVES:
+            break  # a comment: it ends the directives (Docker's rule)
         if key in found:
             raise DockerfileError(
                 f"only one {key} parser directive can be used", line=index + 1, file=file
             )
-        if key in KNOWN_DIRECTIVES:
-            found[key] = value
+        found[key] = value
         index += 1
     escape = found.get("escape", "\\")
     if escape not in ("\\", "`"):

@@ -186,6 +186,12 @@ def test_directives_stop_at_the_first_other_line():
     assert [i.text for i in dockerfile.stages[0].instructions] == ["RUN a RUN b"]
 
 
+def test_an_unknown_directive_is_a_comment_that_ends_the_directives():
+    dockerfile = parse("# unknown=value\n# escape=`\nFROM x\nRUN a \\\nRUN b\n")
+    assert dockerfile.escape == "\\"
+    assert parse("# ESCAPE = `\nFROM x\n").escape == "`"
+
+
 def test_keywords_are_case_insensitive_and_crlf_is_accepted():
     dockerfile = parse("from x as Base\r\nrun echo hi\r\n")
     assert dockerfile.stages[0].name == "base"
