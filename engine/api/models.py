@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from engine.api.errors import InvalidParameter
 
@@ -39,9 +39,25 @@ ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 class DockerModel(BaseModel):
-    """Base of all API payloads: Docker's field names, unknown fields kept."""
+    """Base of all API payloads: Docker's field names, unknown fields kept.
+
+    Go encodes an empty slice or map as ``null``: a ``null`` for a field that is not
+    optional here stands for its default (dockerd sends ``"RepoDigests": null``).
+    """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_means_default(cls, data: Any) -> Any:
+        if isinstance(data, dict) and None in data.values():
+            fields = cls.model_fields
+            return {
+                key: value
+                for key, value in data.items()
+                if value is not None or key not in fields or fields[key].default is None
+            }
+        return data
 
     def wire(self) -> dict[str, Any]:
         """The JSON object sent on the wire (aliases, nulls kept as Docker does)."""
