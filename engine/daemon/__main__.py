@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import fcntl
 import grp
+import hashlib
 import logging
 import os
 import signal
@@ -31,7 +32,7 @@ from engine.api.client import DEFAULT_DATA_ROOT, DEFAULT_SOCKET, socket_from_hos
 from engine.daemon.backend import EngineBackend
 from engine.daemon.routes import Router
 from engine.daemon.server import serve
-from engine.network import NetworkSettings
+from engine.network import settings_for_instance
 
 log = logging.getLogger("engine.daemon")
 
@@ -115,7 +116,15 @@ async def run(args: argparse.Namespace) -> None:
     Path(socket_path).parent.mkdir(parents=True, exist_ok=True)
     network_settings = None
     if not args.no_network:
-        network_settings = NetworkSettings(
+        # the default engine keeps the plain names; an engine on another data root (tests,
+        # a second engine) names its bridges, veths and nftables tables apart
+        instance = (
+            ""
+            if data_root == Path(DEFAULT_DATA_ROOT)
+            else hashlib.sha256(str(data_root).encode()).hexdigest()[:6]
+        )
+        network_settings = settings_for_instance(
+            instance,
             run_dir=exec_root / "network",
             host_netns=args.network_host_netns,
             resolv_conf=Path(args.resolv_conf),

@@ -52,7 +52,12 @@ from engine.network.files import (
     write_container_files,
 )
 from engine.network.ipam import AddressPool, SubnetPlan, SubnetRequest
-from engine.network.manager import NetworkEngine, NetworkSettings, open_network_engine
+from engine.network.manager import (
+    NetworkEngine,
+    NetworkSettings,
+    open_network_engine,
+    settings_for_instance,
+)
 from engine.network.modes import (
     ModeKind,
     NetworkMode,
@@ -95,5 +100,6 @@ __all__ = [
     "render_resolv_conf",
     "resolver_upstreams",
     "runtime_network",
+    "settings_for_instance",
     "write_container_files",
 ]

@@ -106,10 +106,27 @@ class NetworkSettings:
     ipv6_pools: tuple[AddressPool, ...] = DEFAULT_IPV6_POOLS
     bridge_prefix: str = "pcbr-"
     veth_prefix: str = "pcv"
+    # names of the engine's nftables tables; another engine on the same host needs others
+    nft_tables: nftables.Tables = nftables.DEFAULT_TABLES
     # The namespace the engine treats as "the host" (None: its own). Tests point it at a
     # namespace they created, so nothing touches the real host's links or rules.
     host_netns: str | None = None
     resolv_conf: Path = Path("/etc/resolv.conf")
+
+
+def settings_for_instance(instance: str, **fields: object) -> NetworkSettings:
+    """Settings whose host objects (bridges, veths, nftables tables) carry ``instance`` in
+    their names, so that several engines (one per data root) can share a host; the empty
+    instance is the default engine's plain names."""
+    if not instance:
+        return NetworkSettings(**fields)  # type: ignore[arg-type]
+    tag = instance[:3]
+    return NetworkSettings(
+        bridge_prefix=f"pc{tag}-",
+        veth_prefix=f"pv{tag}",
+        nft_tables=nftables.Tables.for_instance(instance),
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def _short_hash(*parts: str, length: int) -> str:
@@ -651,7 +668,9 @@ class NetworkEngine:
             for target in targets
             if binding.host_ip is None or binding.host_ip.version == target.version
         ]
-        await nftables.apply_ruleset(bridges, ports, self.settings.host_netns)
+        await nftables.apply_ruleset(
+            bridges, ports, self.settings.host_netns, self.settings.nft_tables
+        )
         self._sync_loopback6_proxies()
 
     def _sync_loopback6_proxies(self) -> None:
@@ -775,7 +794,7 @@ class NetworkEngine:
                 await self.remove_sandbox(sandbox_id)
             for network_id in list(self.networks):
                 await self.remove_network(network_id)
-            await nftables.remove_tables(self.settings.host_netns)
+            await nftables.remove_tables(self.settings.host_netns, self.settings.nft_tables)
 
 
 @asynccontextmanager

@@ -40,6 +40,27 @@ NAT6_TABLE = "pycompose_nat6"
 
 
 @dataclass(frozen=True, slots=True)
+class Tables:
+    """The names of an engine's tables. Each engine on a host needs its own: the tables are
+    replaced whole on every change, so two engines sharing them would erase each other's."""
+
+    filter: str = FILTER_TABLE
+    nat: str = NAT_TABLE
+    nat6: str = NAT6_TABLE
+
+    @classmethod
+    def for_instance(cls, instance: str) -> Tables:
+        if not instance:
+            return cls()
+        return cls(
+            f"{FILTER_TABLE}_{instance}", f"{NAT_TABLE}_{instance}", f"{NAT6_TABLE}_{instance}"
+        )
+
+
+DEFAULT_TABLES = Tables()
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeRules:
     """What the rules need to know about one network."""
 
@@ -65,21 +86,25 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', "") + '"'
 
 
-def render_ruleset(bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort]) -> str:
+def render_ruleset(
+    bridges: Sequence[BridgeRules],
+    ports: Sequence[PublishedPort],
+    tables: Tables = DEFAULT_TABLES,
+) -> str:
     """The ``nft -f`` script that replaces the engine's tables with the given state."""
     lines = [
-        f"table inet {FILTER_TABLE} {{}}",
-        f"delete table inet {FILTER_TABLE}",
-        f"table ip {NAT_TABLE} {{}}",
-        f"delete table ip {NAT_TABLE}",
-        f"table ip6 {NAT6_TABLE} {{}}",
-        f"delete table ip6 {NAT6_TABLE}",
+        f"table inet {tables.filter} {{}}",
+        f"delete table inet {tables.filter}",
+        f"table ip {tables.nat} {{}}",
+        f"delete table ip {tables.nat}",
+        f"table ip6 {tables.nat6} {{}}",
+        f"delete table ip6 {tables.nat6}",
     ]
     if not bridges:
         return "\n".join(lines) + "\n"
     names = ", ".join(_quote(b.bridge) for b in sorted(bridges, key=lambda b: b.bridge))
     lines += [
-        f"table inet {FILTER_TABLE} {{",
+        f"table inet {tables.filter} {{",
         "  set bridges {",
         "    type ifname",
         f"    elements = {{ {names} }}",
@@ -108,7 +133,7 @@ def render_ruleset(bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort
         ]
     lines += ["  }", "}"]
 
-    for family, table in (("ip", NAT_TABLE), ("ip6", NAT6_TABLE)):
+    for family, table in (("ip", tables.nat), ("ip6", tables.nat6)):
         lines += _nat_table(family, table, bridges, ports)
     return "\n".join(lines) + "\n"
 
@@ -178,12 +203,15 @@ async def run_nft(script: str, netns: str | None = None) -> None:
 
 
 async def apply_ruleset(
-    bridges: Sequence[BridgeRules], ports: Sequence[PublishedPort], netns: str | None = None
+    bridges: Sequence[BridgeRules],
+    ports: Sequence[PublishedPort],
+    netns: str | None = None,
+    tables: Tables = DEFAULT_TABLES,
 ) -> None:
     """Replace the engine's tables atomically with the rules for ``bridges`` and ``ports``."""
-    await run_nft(render_ruleset(bridges, ports), netns)
+    await run_nft(render_ruleset(bridges, ports, tables), netns)
 
 
-async def remove_tables(netns: str | None = None) -> None:
+async def remove_tables(netns: str | None = None, tables: Tables = DEFAULT_TABLES) -> None:
     """Drop the engine's tables (absent tables are fine)."""
-    await run_nft(render_ruleset([], []), netns)
+    await run_nft(render_ruleset([], [], tables), netns)
