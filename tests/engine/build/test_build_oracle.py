@@ -104,14 +104,18 @@ pytestmark = [
 
 
 def docker(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
+    result = subprocess.run(
         ["docker", *args],
-        check=True,
+        check=False,
         capture_output=True,
         env={**os.environ, "DOCKER_BUILDKIT": "0"},
         timeout=300,
         **kwargs,
     )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).decode(errors="replace")
+        raise AssertionError(f"docker {args[0]} failed:\n{output}")
+    return result
 
 
 def _normal(path: str) -> str:
@@ -190,7 +194,9 @@ def oracle_context(tmp_path):
     return root
 
 
-async def compare_with_docker(images, runc, tmp_path, dockerfile: str, context: Path) -> None:
+async def compare_with_docker(
+    images, runc, tmp_path, dockerfile: str, context: Path, build_args=None
+) -> None:
     """Build ``dockerfile`` (``BASE`` stands for the busybox image) in ``context`` on both
     engines; assert the configs and the file systems agree."""
     suffix = uuid.uuid4().hex[:8]
@@ -203,7 +209,8 @@ async def compare_with_docker(images, runc, tmp_path, dockerfile: str, context: 
         docker("import", "-", base_tag, stdin=tar.stdout)
         tar.wait()
         (context / "Dockerfile").write_text(dockerfile.replace("BASE", base_tag))
-        docker("build", "--network", "none", "-q", "-t", app_tag, str(context))
+        arg_flags = [f"--build-arg={k}={v}" for k, v in (build_args or {}).items()]
+        docker("build", "--network", "none", "-q", *arg_flags, "-t", app_tag, str(context))
         expected_config = json.loads(docker("image", "inspect", app_tag).stdout)[0]["Config"]
         docker("create", "--name", container, app_tag, "true")
         export = tmp_path / "export.tar"
@@ -219,7 +226,7 @@ async def compare_with_docker(images, runc, tmp_path, dockerfile: str, context: 
         (context / "Dockerfile").write_text(dockerfile.replace("BASE", "oracle/base"))
         record = await build(
             BuildContext(context),
-            BuildOptions(tags=["oracle/app"], network="none"),
+            BuildOptions(tags=["oracle/app"], network="none", build_args=build_args or {}),
             images,
             runc,
         )
@@ -311,6 +318,37 @@ RUN chmod 4755 /bin/busybox && chown 5:6 /etc/group && touch /tmp/empty
 """,
         {},
     ),
+    "more-copy-add-and-build-args": (
+        f"""\
+ARG UNUSED_GLOBAL=unused
+FROM BASE AS zero
+ENV PATH={PATH}
+RUN mkdir -p /made/sub && echo z > /made/sub/z && chown -R 1000:1000 /made
+FROM BASE
+ENV PATH={PATH} EMPTY=
+ARG GIVEN=default
+ARG DEFAULTED=kept
+LABEL given=$GIVEN defaulted=$DEFAULTED empty=
+USER app
+WORKDIR /home/app/work
+COPY --chown=app:app single.txt ./
+COPY dir /newdir
+COPY single.txt /not/yet/there
+COPY --from=0 /made /from-zero/
+ADD plain.tar /plain/
+ADD fake.tar.gz /fake/
+RUN echo "$GIVEN" > /tmp/given.txt
+EXPOSE 8080/UDP
+""",
+        {
+            "single.txt": "single\n",
+            "dir/a": "a\n",
+            "dir/b/c": "c\n",
+            "fake.tar.gz": "not an archive\n",
+            "plain.tar": None,
+        },
+        {"GIVEN": "from the command line"},
+    ),
     "entrypoint-cmd-shell-user": (
         """\
 FROM BASE AS with-cmd
@@ -335,7 +373,7 @@ STOPSIGNAL 9
 
 @pytest.mark.parametrize("case", sorted(CASES))
 async def test_same_result_as_docker_build(images, runc, tmp_path, case):
-    dockerfile, files = CASES[case]
+    dockerfile, files, *rest = CASES[case]
     context = tmp_path / "context"
     context.mkdir()
     for name, content in files.items():
@@ -343,6 +381,14 @@ async def test_same_result_as_docker_build(images, runc, tmp_path, case):
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, tuple):
             path.symlink_to(content[1])
+        elif content is None:  # a small plain tar with owners and a directory
+            with tarfile.open(path, "w") as tar:
+                folder = tarfile.TarInfo("pkg")
+                folder.type, folder.mode, folder.uid = tarfile.DIRTYPE, 0o750, 42
+                tar.addfile(folder)
+                info = tarfile.TarInfo("pkg/data")
+                info.size, info.mode, info.uid, info.gid = 4, 0o600, 42, 43
+                tar.addfile(info, io.BytesIO(b"data"))
         else:
             path.write_text(content)
-    await compare_with_docker(images, runc, tmp_path, dockerfile, context)
+    await compare_with_docker(images, runc, tmp_path, dockerfile, context, *rest)
