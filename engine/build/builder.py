@@ -226,11 +226,18 @@ class Builder:
 
     async def run(self) -> ImageRecord:
         options = self.options
+        name = posixpath.basename(options.dockerfile) or "Dockerfile"
         if options.dockerfile_inline is not None:
-            text, name = options.dockerfile_inline, "Dockerfile"
+            text = options.dockerfile_inline
         else:
             text = self.context.read_dockerfile(options.dockerfile)
-            name = posixpath.basename(options.dockerfile) or "Dockerfile"
+        if options.platform:
+            wanted, host = mf.parse_platform(options.platform), mf.host()
+            if (wanted.os, wanted.architecture) != (host.os, host.architecture):
+                raise InvalidParameter(
+                    f"platform {wanted}: this engine builds only for {host} (no emulation)",
+                    hint="leave out --platform, or build on a machine of that platform",
+                )
         if options.network not in ("none", "host", "default"):
             raise InvalidParameter(
                 f"build network {options.network!r} is not supported",

@@ -45,7 +45,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     commands = builder.add_subparsers(dest="builder_command", required=True)
     run = commands.add_parser("build", help="build an image from a Dockerfile")
     run.add_argument("context", type=Path, help="the build context directory")
-    run.add_argument("-f", "--file", default="Dockerfile", help="the Dockerfile, in the context")
+    run.add_argument("-f", "--file", help="the Dockerfile (default: CONTEXT/Dockerfile)")
     run.add_argument("-t", "--tag", action="append", default=[], help="name:tag (repeatable)")
     run.add_argument(
         "--build-arg", action="append", default=[], type=_key_value, metavar="KEY=VALUE"
@@ -75,8 +75,21 @@ async def run(args: argparse.Namespace) -> int:
                     cache.close()
                 print("Build cache pruned")
                 return 0
+            # -f is relative to the working directory, as docker build's
+            dockerfile = Path(args.file) if args.file else args.context / "Dockerfile"
+            inline = None
+            try:
+                relative = str(dockerfile.resolve().relative_to(args.context.resolve()))
+            except ValueError:
+                try:
+                    inline = dockerfile.read_text()
+                except OSError as exc:
+                    print(f"Error: cannot read {dockerfile}: {exc.strerror}", file=sys.stderr)
+                    return 1
+                relative = dockerfile.name
             options = BuildOptions(
-                dockerfile=args.file,
+                dockerfile=relative,
+                dockerfile_inline=inline,
                 build_args=dict(args.build_arg),
                 labels=dict(args.label),
                 target=args.target,

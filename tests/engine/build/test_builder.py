@@ -15,6 +15,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from engine.api.errors import InvalidParameter
 from engine.build import (
     BuildContext,
     BuildOptions,
@@ -499,3 +500,13 @@ async def test_builds_run_side_by_side_in_one_store(images, busybox_image, runc,
         files = await _files(images, f"test/{name}")
         assert files["/name"][3] == f"{name}\n"
     assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
+
+
+async def test_a_foreign_platform_is_refused_before_anything_runs(images, tmp_path):
+    with pytest.raises(InvalidParameter, match="builds only for linux/") as info:
+        await build(
+            BuildContext(tmp_path),
+            BuildOptions(dockerfile_inline="FROM scratch\n", platform="linux/s390x"),
+            images,
+        )
+    assert "no emulation" in str(info.value)

@@ -44,6 +44,11 @@ def test_build_prints_steps_and_errors(tmp_path):
             bad.stderr
             == "Error: Dockerfile:2: unknown instruction: RUNN\n    hint: did you mean RUN?\n"
         )
+        outside = tmp_path / "web.Dockerfile"
+        outside.write_text("FROM scratch\nCOPY x /y\nBOGUS\n")
+        named = run("--data-root", str(data), "build", "-f", str(outside), str(context))
+        assert named.returncode == 1
+        assert named.stderr.startswith("Error: web.Dockerfile:3: unknown instruction: BOGUS")
         pruned = run("--data-root", str(data), "prune")
         assert (pruned.returncode, pruned.stdout) == (0, "Build cache pruned\n")
     finally:
