@@ -625,11 +625,15 @@ class Builder:
             for name, value in state.scope.args.items()
             if value is not None and name not in env_keys
         ]
-        for name in sorted(PROXY_ARGS & set(self.options.build_args)):
-            if name not in state.scope.args and name not in env_keys:
-                args_env.append((name, self.options.build_args[name]))
-                self.used_args.add(name)
-        env_list += [f"{name}={value}" for name, value in args_env]
+        # predefined proxy args reach RUN undeclared, but stay out of the history and
+        # the cache key (Docker's rule: they are about the build host, not the image)
+        proxies = [
+            (name, self.options.build_args[name])
+            for name in sorted(PROXY_ARGS & set(self.options.build_args))
+            if name not in state.scope.args and name not in env_keys
+        ]
+        self.used_args.update(name for name, _ in proxies)
+        env_list += [f"{name}={value}" for name, value in args_env + proxies]
         prefix = (
             f"|{len(args_env)} " + " ".join(f"{n}={v}" for n, v in args_env) + " "
             if args_env

@@ -510,3 +510,37 @@ async def test_a_foreign_platform_is_refused_before_anything_runs(images, tmp_pa
             images,
         )
     assert "no emulation" in str(info.value)
+
+
+async def test_proxy_args_reach_run_but_not_the_history_or_the_cache(
+    images, busybox_image, runc, tmp_path
+):
+    dockerfile = 'FROM test/busybox\nRUN echo "[$HTTP_PROXY][$no_proxy]" > /proxy\n'
+    first = await build(
+        BuildContext(tmp_path),
+        BuildOptions(
+            dockerfile_inline=dockerfile,
+            tags=["test/proxy"],
+            network="none",
+            build_args={"HTTP_PROXY": "http://127.0.0.1:3128", "no_proxy": "local"},
+        ),
+        images,
+        runc,
+    )
+    files = await _files(images, "test/proxy")
+    assert files["/proxy"][3] == "[http://127.0.0.1:3128][local]\n"
+    assert all("3128" not in entry["created_by"] for entry in images.config(first)["history"])
+    progress = Recorder()
+    second = await build(
+        BuildContext(tmp_path),
+        BuildOptions(
+            dockerfile_inline=dockerfile,
+            network="none",
+            build_args={"HTTP_PROXY": "http://127.0.0.1:8080"},
+        ),
+        images,
+        runc,
+        progress,
+    )
+    assert second.id == first.id and "Using cache" in progress.text
+    assert "[Warning]" not in progress.text
