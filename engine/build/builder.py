@@ -252,6 +252,7 @@ class Builder:
         # by any image record until the end
         self.images._active_pulls += 1
         try:
+            await anyio.to_thread.run_sync(remove_stale_steps, self.images.root)
             for stage in stages:
                 self.states[stage.index] = await self._stage(parsed, stage)
             final = self.states[stages[-1].index]
@@ -1024,6 +1025,30 @@ def _stage_sources(
             hint="check the path in the source stage or image",
         )
     return found
+
+
+STALE_AFTER = 600.0  # seconds
+
+
+def remove_stale_steps(images_root: Path, now: float | None = None) -> list[str]:
+    """Remove the step directories a killed build left (``containers/build-*``): those
+    not mounted and untouched for ``STALE_AFTER`` seconds. Blocking. Returns their names."""
+    removed: list[str] = []
+    base = images_root / "containers"
+    if not base.is_dir():
+        return removed
+    moment = time.time() if now is None else now
+    for entry in base.glob("build-*"):
+        try:
+            age = moment - entry.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        mounted = any(overlay.is_mounted(entry / name) for name in ("merged", "source"))
+        if age < STALE_AFTER or mounted:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry.name)
+    return removed
 
 
 async def build(

@@ -80,3 +80,17 @@ def test_write_layer_turns_overlay_markers_into_whiteouts(tmp_path):
     assert "SCHILY.xattr.trusted.overlay.opaque" not in members["dir/opaque"].pax_headers
     # the same tree gives the same layer
     assert write_layer(upper, blobs)[:2] == (digest, diff_id)
+
+
+def test_stale_step_directories_are_removed(tmp_path):
+    from engine.build.builder import STALE_AFTER, remove_stale_steps
+
+    base = tmp_path / "containers"
+    for name in ("build-old", "build-new", "not-a-build"):
+        (base / name / "upper").mkdir(parents=True)
+    old = os.stat(base / "build-old").st_mtime - STALE_AFTER - 1
+    os.utime(base / "build-old", (old, old))
+    os.utime(base / "not-a-build", (old, old))
+    assert remove_stale_steps(tmp_path) == ["build-old"]
+    assert sorted(os.listdir(base)) == ["build-new", "not-a-build"]
+    assert remove_stale_steps(tmp_path / "nothing-here") == []
