@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -91,11 +91,19 @@ def _answers(socket_path: str) -> bool:
 
 
 class Engine:
-    """An engine under test: how the CLI reaches it."""
+    """An engine under test: how the CLI reaches it (and, for ours, how to restart it)."""
 
-    def __init__(self, name: str, environment: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, environment: dict[str, str], restart: Callable[[], None] | None = None
+    ) -> None:
         self.name = name
         self.environment = environment
+        self._restart = restart
+
+    def restart(self) -> None:
+        """Kill the engine and start it again on the same data root (containers keep running)."""
+        assert self._restart is not None, f"cannot restart the {self.name} engine"
+        self._restart()
 
     def run(
         self,
@@ -149,40 +157,55 @@ def _pycompose_engine(tmp: Path) -> Iterator[Engine | None]:
     environment = {"PYCOMPOSE_HOST": f"unix://{socket_path}", "PYCOMPOSE_DATA_ROOT": str(data_root)}
     environment_all = {**os.environ, **environment}
     environment_all.pop("DOCKER_HOST", None)
-    log = open(tmp / "engine.log", "wb")  # noqa: SIM115 - closed in finally
-    daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "engine.daemon",
-            "--socket",
-            str(socket_path),
-            "--data-root",
-            str(data_root),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=environment_all,
-        start_new_session=True,
-    )
-    try:
+    log = open(tmp / "engine.log", "ab")  # noqa: SIM115 - closed in finally
+    command = [
+        sys.executable,
+        "-m",
+        "engine.daemon",
+        "--socket",
+        str(socket_path),
+        "--data-root",
+        str(data_root),
+    ]
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        processes.append(
+            subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=environment_all,
+                start_new_session=True,
+            )
+        )
         deadline = time.monotonic() + 30
         while not _answers(str(socket_path)):
-            if daemon.poll() is not None or time.monotonic() > deadline:
+            if processes[-1].poll() is not None or time.monotonic() > deadline:
                 log.flush()
                 pytest.fail(
                     "the engine did not start:\n" + (tmp / "engine.log").read_text()[-3000:]
                 )
             time.sleep(0.1)
+
+    def restart() -> None:
+        processes[-1].kill()  # as a crash would: no clean shutdown
+        processes[-1].wait(timeout=30)
+        start()
+
+    try:
+        start()
         load_example_image(str(socket_path), tmp)
-        yield Engine("pycompose", environment)
+        yield Engine("pycompose", environment, restart)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
+        for daemon in processes:
+            if daemon.poll() is None:
+                daemon.send_signal(signal.SIGTERM)
+                try:
+                    daemon.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    daemon.kill()
+                    daemon.wait()
         log.close()
 
 

@@ -226,3 +226,27 @@ def _env(stack: Stack) -> dict[str, str]:
     import os
 
     return {**os.environ, **stack.engine.environment, "NO_COLOR": "1"}
+
+
+def test_a_service_with_a_published_port_can_be_recreated(stack: Stack):
+    port = free_port()
+    stack.write(three_tier(port))
+    stack.pycompose("up", "-d")
+    stack.write(three_tier(port).replace("web-ok", "web-changed"))
+    stack.pycompose("up", "-d")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+        assert response.read().decode().strip() == "web-changed"
+
+
+def test_up_after_an_engine_restart_changes_nothing(stack: Stack):
+    if stack.engine.name != "pycompose" or stack.tool != "pycompose":
+        pytest.skip("restarts pycompose's own engine")
+    port = free_port()
+    stack.write(three_tier(port))
+    stack.pycompose("up", "-d")
+    before = {name: c["ID"] for name, c in state_of(stack).items()}
+    stack.engine.restart()
+    assert stack.pycompose("up", "--dry-run").stdout.strip() == "nothing to do"
+    assert {name: c["ID"] for name, c in state_of(stack).items()} == before
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+        assert response.read().decode().strip() == "web-ok"
