@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -302,6 +303,8 @@ async def test_user_network_names_addresses_and_published_ports(
     summary = (await client.container_list(filters={"name": ["demo-db-1"]}))[0]
     assert summary.NetworkSettings.Networks["demo_default"].NetworkID == network_id
     assert summary.Ports[0].PrivatePort == 80
+    host_links = [name for _, name in socket.if_nameindex()]
+    assert not [n for n in host_links if network_id[:9] in n]  # bridges in the test's netns
     network = await client.network_inspect("demo_default")
     assert network.Labels == labels and set(network.Containers) == {server.Id, caller.Id}
     exec_id = (await client.exec_create(caller.Id, ExecCreate(Cmd=["ping", "-c1", "-W2", "db"]))).Id
