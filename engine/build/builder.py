@@ -186,6 +186,55 @@ class _Scratch:
                 await overlay.umount(self.mounted.pop())
 
 
+@dataclasses.dataclass(slots=True)
+class _CopyPlan:
+    """What one COPY/ADD copies (``items``: host path, name at the destination, kind:
+    heredoc, url, context or stage) and how."""
+
+    keyword: str
+    dest: str
+    dest_is_dir: bool
+    chown: str | None
+    mode: int | None
+    line: int
+    file: str
+    items: list[tuple[Path, str, str]] = dataclasses.field(default_factory=list)
+    context: BuildContext | None = None
+
+    def copy_into(self, root: Path) -> None:
+        """Copy every item into the mounted step root. Blocking."""
+        owner = (
+            files.parse_chown(self.chown, root, line=self.line, file=self.file)
+            if self.chown
+            else None
+        )
+        target = files.resolve_in_root(root, self.dest)
+        multiple = self.dest_is_dir or len(self.items) > 1
+        for path, name, kind in self.items:
+            preserve = kind == "stage"  # COPY --from keeps owners; the context's are root's
+            include = _context_filter(self.context) if kind == "context" and self.context else None
+            if path.is_dir() and not path.is_symlink():
+                files.make_dirs(target, root, owner)
+                files.copy_tree(
+                    path,
+                    target,
+                    owner=owner,
+                    mode=self.mode,
+                    preserve_owner=preserve,
+                    include=include,
+                )
+            elif self.keyword == "ADD" and kind == "context" and _is_archive(path):
+                files.make_dirs(target, root, owner)
+                _extract_archive(path, target, owner, self.line, self.file)
+            else:
+                into = multiple or (target.is_dir() and not target.is_symlink())
+                destination = target / name if into else target
+                files.make_dirs(destination.parent, root, owner)
+                files.copy_file(
+                    path, destination, owner=owner, mode=self.mode, preserve_owner=preserve
+                )
+
+
 class Builder:
     """One build. Use :func:`build`."""
 
@@ -719,18 +768,24 @@ class Builder:
             )
         dest_raw, sources = words[-1][0], words[:-1]
         working_dir = state.run_config.get("WorkingDir") or "/"
-        dest = posixpath.join(working_dir, dest_raw)
-        dest_is_dir = dest_raw.endswith("/") or len(sources) > 1
         chown = instruction.flag("chown")
         chmod = instruction.flag("chmod")
-        chown = self._expand(chown, env, line) if chown else None
-        chmod = self._expand(chmod, env, line) if chmod else None
-        mode = files.parse_chmod(chmod, line=line, file=self.file) if chmod else None
+        plan = _CopyPlan(
+            keyword=keyword,
+            dest=posixpath.join(working_dir, dest_raw),
+            dest_is_dir=dest_raw.endswith("/") or len(sources) > 1,
+            chown=self._expand(chown, env, line) if chown else None,
+            mode=(
+                files.parse_chmod(self._expand(chmod, env, line), line=line, file=self.file)
+                if chmod
+                else None
+            ),
+            line=line,
+            file=self.file,
+        )
         from_ref = instruction.flag("from")
         inputs = hashlib.sha256()
         source_layers: list[LayerRecord] | None = None
-        downloads: list[tuple[str, Path]] = []
-        context_sources: list[str] = []
         tmpdir = Path(tempfile.mkdtemp(prefix="pycompose-build-"))
         try:
             if from_ref is not None:
@@ -745,11 +800,17 @@ class Builder:
                     record = await self._image(ref, line)
                     source_layers, source_key = list(record.layers), record.id
                 inputs.update(f"from={source_key}\n".encode())
+            context = self._context_for(from_ref, env, line) if source_layers is None else None
+            stage_words: list[str] = []
             for word, heredoc in sources:
                 if heredoc is not None:
                     content = heredoc.content
                     if heredoc.expand:
                         content = self._expand_heredoc(content, env, line)
+                    path = tmpdir / f"heredoc-{len(plan.items)}"
+                    path.write_text(content)
+                    path.chmod(0o644)
+                    plan.items.append((path, word, "heredoc"))
                     inputs.update(f"heredoc={word}\n".encode() + content.encode())
                 elif keyword == "ADD" and (
                     word.startswith("git@") or word.split("#", 1)[0].endswith(".git")
@@ -762,96 +823,42 @@ class Builder:
                     )
                 elif keyword == "ADD" and word.startswith(("http://", "https://")):
                     path = await self._download(word, tmpdir, line, instruction.flag("checksum"))
-                    downloads.append((word, path))
+                    if plan.mode is None:
+                        path.chmod(0o600)
+                    name = posixpath.basename(word.split("?", 1)[0].rstrip("/")) or "index.html"
+                    plan.items.append((path, name, "url"))
                     inputs.update(f"url={word}\n{_file_digest(path)}\n".encode())
-                elif source_layers is None:
-                    context = self._context_for(from_ref, env, line)
+                elif context is not None:
                     found = context.sources(word, line=line, file=self.file)
-                    context_sources += found
+                    plan.items += [
+                        (
+                            context.root / context.follow(rel),
+                            posixpath.basename(rel) or rel,
+                            "context",
+                        )
+                        for rel in found
+                    ]
+                    plan.context = context
                     inputs.update(f"context={word}\n{context.files_digest(found)}\n".encode())
+                else:
+                    stage_words.append(word)
             shown = " ".join(
                 [f"--{k}={v}" for k, v in instruction.flags.items()] + [w for w, _ in words]
             )
             created_by = f"{keyword} {shown} # buildkit"
             key = step_key(state.key, created_by, "sha256:" + inputs.hexdigest())
-            copy_context = self._context_for(from_ref, env, line) if source_layers is None else None
 
             async def work(scratch: _Scratch) -> None:
-                source_root = (
-                    await self._mount_source(scratch, source_layers)
-                    if source_layers is not None
-                    else None
-                )
-
-                def do() -> None:
-                    root = scratch.merged
-                    owner = (
-                        files.parse_chown(chown, root, line=line, file=self.file) if chown else None
-                    )
-                    target = files.resolve_in_root(root, dest)
-                    items: list[tuple[Path, str, str]] = []  # host path, name, kind
-                    for word, heredoc in sources:
-                        if heredoc is not None:
-                            path = tmpdir / f"heredoc-{word}"
-                            content = heredoc.content
-                            if heredoc.expand:
-                                content = self._expand_heredoc(content, env, line)
-                            path.write_text(content)
-                            path.chmod(0o644)
-                            items.append((path, word, "heredoc"))
-                    for url, path in downloads:
-                        name = posixpath.basename(url.split("?", 1)[0].rstrip("/")) or "index.html"
-                        if mode is None:
-                            path.chmod(0o600)
-                        items.append((path, name, "url"))
-                    if source_root is not None:
-                        for word, heredoc in sources:
-                            if heredoc is None:
-                                items += [
-                                    (path, name, "stage")
-                                    for path, name in _stage_sources(
-                                        source_root, word, line, self.file, from_ref or ""
-                                    )
-                                ]
-                    elif copy_context is not None:
-                        items += [
-                            (
-                                copy_context.root / copy_context.follow(rel),
-                                posixpath.basename(rel) or rel,
-                                "context",
+                if source_layers is not None:
+                    source_root = await self._mount_source(scratch, source_layers)
+                    for word in stage_words:
+                        plan.items += [
+                            (path, name, "stage")
+                            for path, name in _stage_sources(
+                                source_root, word, line, self.file, from_ref or ""
                             )
-                            for rel in context_sources
                         ]
-                    multiple = dest_is_dir or len(items) > 1
-                    for path, name, kind in items:
-                        preserve = kind == "stage"
-                        include = (
-                            _context_filter(copy_context)
-                            if kind == "context" and copy_context
-                            else None
-                        )
-                        if path.is_dir() and not path.is_symlink():
-                            files.make_dirs(target, root, owner)
-                            files.copy_tree(
-                                path,
-                                target,
-                                owner=owner,
-                                mode=mode,
-                                preserve_owner=preserve,
-                                include=include,
-                            )
-                        elif keyword == "ADD" and kind == "context" and _is_archive(path):
-                            files.make_dirs(target, root, owner)
-                            _extract_archive(path, target, owner, line, self.file)
-                        else:
-                            into = multiple or (target.is_dir() and not target.is_symlink())
-                            destination = target / name if into else target
-                            files.make_dirs(destination.parent, root, owner)
-                            files.copy_file(
-                                path, destination, owner=owner, mode=mode, preserve_owner=preserve
-                            )
-
-                await anyio.to_thread.run_sync(do)
+                await anyio.to_thread.run_sync(plan.copy_into, scratch.merged)
 
             await self._layer_step(state, key, created_by, work)
         finally:
