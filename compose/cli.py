@@ -272,6 +272,13 @@ def _add_stack_commands(commands: Any) -> None:
     command("push", "push the services' images").add_argument(
         "--ignore-push-failures", action="store_true"
     )
+    command("stats", "show the containers' resource use").add_argument(
+        "--no-stream", action="store_true", help="one sample, then exit"
+    )
+    cp = commands.add_parser("cp", help="copy files between a service container and the host")
+    cp.add_argument("source", metavar="SRC", help="SERVICE:PATH or a local path")
+    cp.add_argument("destination", metavar="DEST", help="SERVICE:PATH or a local path")
+    cp.add_argument("--index", type=int, default=1)
     ls = commands.add_parser("ls", help="list projects")
     ls.add_argument("-a", "--all", action="store_true")
     ls.add_argument("-q", "--quiet", action="store_true")
@@ -484,6 +491,10 @@ STACK_COMMAND_NAMES = (
     "wait",
     "pull",
     "ls",
+    "events",
+    "push",
+    "stats",
+    "cp",
 )
 
 COMMANDS = {

@@ -1070,6 +1070,125 @@ async def cmd_push(
     return 0
 
 
+def _cpu_percent(stats: Mapping[str, Any]) -> float:
+    """docker stats' CPU %: the container's share of the host's CPU time since the last sample."""
+    cpu, pre = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
+    used = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get(
+        "total_usage", 0
+    )
+    system = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
+    cpus = (
+        cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
+    )
+    return (used / system) * cpus * 100.0 if system > 0 and used > 0 else 0.0
+
+
+def _bytes_text(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.4g}{unit}"
+        size /= 1024
+    return f"{size:.4g}TiB"
+
+
+async def cmd_stats(
+    result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
+) -> int:
+    """Resource use of the project's running containers (one sample: --no-stream)."""
+    while True:
+        containers = await _project_containers(
+            client, result.project.name, all=False, services=args.services
+        )
+        rows = [("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS")]
+        for container in containers:
+            response = await client.request(
+                "GET", f"/containers/{container.id}/stats", params={"stream": "0"}
+            )
+            stats = response.json()
+            memory = stats.get("memory_stats") or {}
+            usage, limit = memory.get("usage") or 0, memory.get("limit") or 0
+            rows.append(
+                (
+                    container.id[:12],
+                    container.name,
+                    f"{_cpu_percent(stats):.2f}%",
+                    f"{_bytes_text(usage)} / {_bytes_text(limit)}",
+                    f"{usage / limit * 100:.2f}%" if limit else "0.00%",
+                    str((stats.get("pids_stats") or {}).get("current", 0)),
+                )
+            )
+        _print_table(rows, terminal.out)
+        if args.no_stream:
+            return 0
+        await anyio.sleep(2)
+        print(file=terminal.out)
+
+
+async def cmd_cp(
+    result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
+) -> int:
+    """Copy files between a service's container and the host (tar over the archive endpoint)."""
+    import io
+    import tarfile
+    from pathlib import Path
+
+    def split(spec: str) -> tuple[str | None, str]:
+        service, sep, path = spec.partition(":")
+        if sep and service in result.project.services:
+            return service, path
+        return None, spec
+
+    source_service, source = split(args.source)
+    target_service, target = split(args.destination)
+    if (source_service is None) == (target_service is None):
+        raise PlanError(
+            "copy between a service and the host: SERVICE:PATH and a local path",
+            hint="e.g. pycompose cp web:/etc/hostname . or pycompose cp ./x api:/tmp/",
+        )
+    service = source_service or target_service
+    assert service is not None
+    containers = [
+        c
+        for c in await _project_containers(client, result.project.name, services=[service])
+        if c.number == args.index
+    ]
+    if not containers:
+        raise PlanError(f"service {service!r} has no container #{args.index}")
+    container_id = containers[0].id
+    if source_service is not None:
+        response = await client.request(
+            "GET", f"/containers/{container_id}/archive", params={"path": source}
+        )
+        destination = Path(target)
+        with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+            members = tar.getmembers()
+            if destination.is_dir():
+                await anyio.to_thread.run_sync(lambda: tar.extractall(destination, filter="data"))
+            else:
+                if len(members) != 1 or not members[0].isfile():
+                    raise PlanError(f"{source} is a directory; give a directory to copy it into")
+                extracted = tar.extractfile(members[0])
+                assert extracted is not None
+                destination.write_bytes(extracted.read())
+        return 0
+    local = Path(source)
+    if not local.exists():
+        raise PlanError(f"{local}: no such file or directory")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        name = Path(target).name if not target.endswith("/") else local.name
+        await anyio.to_thread.run_sync(lambda: tar.add(local, arcname=name))
+    directory = target if target.endswith("/") else str(Path(target).parent)
+    await client.request(
+        "PUT",
+        f"/containers/{container_id}/archive",
+        params={"path": directory},
+        content=buffer.getvalue(),
+        headers={"Content-Type": "application/x-tar"},
+    )
+    return 0
+
+
 STACK_COMMANDS = {
     "up": cmd_up,
     "down": cmd_down,
@@ -1090,6 +1209,10 @@ STACK_COMMANDS = {
     "run": cmd_run,
     "wait": cmd_wait,
     "pull": cmd_pull,
+    "events": cmd_events,
+    "push": cmd_push,
+    "stats": cmd_stats,
+    "cp": cmd_cp,
 }
 
 

@@ -330,3 +330,22 @@ def test_compose_file_and_project_directory_come_from_the_environment_and_flags(
     assert (data["name"], sorted(data["services"])) == ("shop", ["a", "b"])
     # relative paths are resolved against the project directory, not the file's
     assert data["services"]["a"]["build"]["context"] == str(project / "src")
+
+
+def test_every_command_the_parser_offers_has_a_handler():
+    from compose.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    offered = {
+        name
+        for action in parser._subparsers._group_actions  # type: ignore[union-attr]
+        for name in action.choices
+    }
+    assert offered == set(COMMANDS)
+
+
+def test_every_stack_command_has_an_implementation():
+    from compose.cli import STACK_COMMAND_NAMES
+    from compose.commands import STACK_COMMANDS
+
+    assert set(STACK_COMMAND_NAMES) - {"ls"} == set(STACK_COMMANDS)
