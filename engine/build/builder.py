@@ -27,14 +27,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import fnmatch
 import hashlib
 import json
 import os
 import posixpath
 import secrets
 import shutil
-import tarfile
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -46,10 +44,10 @@ import anyio.to_thread
 
 from compose.errors import PycomposeError
 from engine.api.errors import EngineError, InvalidParameter, Unsupported
+from engine.build import copying, files, run
 from engine.build import dockerfile as df
-from engine.build import files, run
 from engine.build.cache import BuildCache, CacheEntry, step_key
-from engine.build.context import BuildContext, has_glob
+from engine.build.context import BuildContext
 from engine.build.instructions import DEFAULT_SHELL, Scope
 from engine.images import manifest as mf
 from engine.images import overlay, unpack
@@ -184,55 +182,6 @@ class _Scratch:
         with anyio.CancelScope(shield=True):
             while self.mounted:
                 await overlay.umount(self.mounted.pop())
-
-
-@dataclasses.dataclass(slots=True)
-class _CopyPlan:
-    """What one COPY/ADD copies (``items``: host path, name at the destination, kind:
-    heredoc, url, context or stage) and how."""
-
-    keyword: str
-    dest: str
-    dest_is_dir: bool
-    chown: str | None
-    mode: int | None
-    line: int
-    file: str
-    items: list[tuple[Path, str, str]] = dataclasses.field(default_factory=list)
-    context: BuildContext | None = None
-
-    def copy_into(self, root: Path) -> None:
-        """Copy every item into the mounted step root. Blocking."""
-        owner = (
-            files.parse_chown(self.chown, root, line=self.line, file=self.file)
-            if self.chown
-            else None
-        )
-        target = files.resolve_in_root(root, self.dest)
-        multiple = self.dest_is_dir or len(self.items) > 1
-        for path, name, kind in self.items:
-            preserve = kind == "stage"  # COPY --from keeps owners; the context's are root's
-            include = _context_filter(self.context) if kind == "context" and self.context else None
-            if path.is_dir() and not path.is_symlink():
-                files.make_dirs(target, root, owner)
-                files.copy_tree(
-                    path,
-                    target,
-                    owner=owner,
-                    mode=self.mode,
-                    preserve_owner=preserve,
-                    include=include,
-                )
-            elif self.keyword == "ADD" and kind == "context" and _is_archive(path):
-                files.make_dirs(target, root, owner)
-                _extract_archive(path, target, owner, self.line, self.file)
-            else:
-                into = multiple or (target.is_dir() and not target.is_symlink())
-                destination = target / name if into else target
-                files.make_dirs(destination.parent, root, owner)
-                files.copy_file(
-                    path, destination, owner=owner, mode=self.mode, preserve_owner=preserve
-                )
 
 
 class Builder:
@@ -770,7 +719,7 @@ class Builder:
         working_dir = state.run_config.get("WorkingDir") or "/"
         chown = instruction.flag("chown")
         chmod = instruction.flag("chmod")
-        plan = _CopyPlan(
+        plan = copying.CopyPlan(
             keyword=keyword,
             dest=posixpath.join(working_dir, dest_raw),
             dest_is_dir=dest_raw.endswith("/") or len(sources) > 1,
@@ -822,12 +771,14 @@ class Builder:
                         hint="clone it into the build context and COPY it",
                     )
                 elif keyword == "ADD" and word.startswith(("http://", "https://")):
-                    path = await self._download(word, tmpdir, line, instruction.flag("checksum"))
+                    path = await copying.download(
+                        word, tmpdir, instruction.flag("checksum"), line=line, file=self.file
+                    )
                     if plan.mode is None:
                         path.chmod(0o600)
                     name = posixpath.basename(word.split("?", 1)[0].rstrip("/")) or "index.html"
                     plan.items.append((path, name, "url"))
-                    inputs.update(f"url={word}\n{_file_digest(path)}\n".encode())
+                    inputs.update(f"url={word}\n{copying.file_digest(path)}\n".encode())
                 elif context is not None:
                     found = context.sources(word, line=line, file=self.file)
                     plan.items += [
@@ -854,7 +805,7 @@ class Builder:
                     for word in stage_words:
                         plan.items += [
                             (path, name, "stage")
-                            for path, name in _stage_sources(
+                            for path, name in copying.stage_sources(
                                 source_root, word, line, self.file, from_ref or ""
                             )
                         ]
@@ -878,47 +829,6 @@ class Builder:
         if path is None:
             raise df.DockerfileError(f"unknown build context {name}", line=line, file=self.file)
         return BuildContext(path)
-
-    async def _download(self, url: str, tmpdir: Path, line: int, checksum: str | None) -> Path:
-        import httpx
-
-        target = tmpdir / ("download-" + secrets.token_hex(6))
-        digest = hashlib.sha256()
-        try:
-            async with (
-                httpx.AsyncClient(follow_redirects=True, timeout=60) as client,
-                client.stream("GET", url) as response,
-            ):
-                if response.status_code != 200:
-                    raise df.DockerfileError(
-                        f"ADD {url}: the server answered {response.status_code}",
-                        line=line,
-                        file=self.file,
-                        hint="check the URL",
-                    )
-                with target.open("wb") as handle:
-                    async for chunk in response.aiter_bytes():
-                        digest.update(chunk)
-                        handle.write(chunk)
-                modified = response.headers.get("last-modified")
-        except httpx.HTTPError as exc:
-            raise df.DockerfileError(
-                f"ADD {url}: cannot download: {exc}", line=line, file=self.file
-            ) from exc
-        if checksum and checksum != "sha256:" + digest.hexdigest():
-            raise df.DockerfileError(
-                f"ADD {url}: checksum mismatch: expected {checksum}, "
-                f"got sha256:{digest.hexdigest()}",
-                line=line,
-                file=self.file,
-            )
-        if modified:
-            with contextlib.suppress(ValueError, TypeError):
-                from email.utils import parsedate_to_datetime
-
-                stamp = parsedate_to_datetime(modified).timestamp()
-                os.utime(target, (stamp, stamp))
-        return target
 
     # ------------------------------------------------------------------ commit
 
@@ -955,83 +865,6 @@ class Builder:
             self.say(f"Successfully tagged {parse_reference(tag).familiar()}\n")
         self.emit(BuildEvent(aux_id=record.id))
         return record
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
-
-
-def _context_filter(context: BuildContext) -> Callable[[Path], bool]:
-    def include(path: Path) -> bool:
-        relative = os.path.relpath(path, context.root)
-        return not context.excluded(relative)
-
-    return include
-
-
-def _is_archive(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        return tarfile.is_tarfile(path)
-    except OSError:
-        return False
-
-
-def _extract_archive(
-    path: Path, target: Path, owner: files.Owner | None, line: int, file: str
-) -> None:
-    """ADD of a local archive: its entries under ``target``, with their owners (or
-    ``owner`` for --chown)."""
-    try:
-        with tarfile.open(path, "r:*") as tar:
-            tar.extractall(target, filter="tar", numeric_owner=True)
-            if owner is not None:
-                for member in tar.getmembers():
-                    entry = target / member.name
-                    if os.path.lexists(entry):
-                        os.lchown(entry, owner.uid, owner.gid)
-    except (tarfile.TarError, OSError) as exc:
-        raise df.DockerfileError(
-            f"ADD {path.name}: cannot extract the archive: {exc}",
-            line=line,
-            file=file,
-            hint="entries may not leave the destination (absolute paths, .., links out)",
-        ) from exc
-
-
-def _stage_sources(
-    root: Path, source: str, line: int, file: str, ref: str
-) -> list[tuple[Path, str]]:
-    """(host path, name) of each source in a stage's root; links followed in the root."""
-    cleaned = posixpath.normpath("/" + source)
-    if has_glob(cleaned):
-        parent = files.resolve_in_root(root, posixpath.dirname(cleaned))
-        pattern = posixpath.basename(cleaned)
-        names = (
-            [name for name in sorted(os.listdir(parent)) if fnmatch.fnmatchcase(name, pattern)]
-            if parent.is_dir()
-            else []
-        )
-        inside = "/" + os.path.relpath(parent, root)
-        found = [
-            (files.resolve_in_root(root, posixpath.join(inside, name)), name) for name in names
-        ]
-    else:
-        path = files.resolve_in_root(root, cleaned)
-        found = [(path, posixpath.basename(cleaned) or path.name)] if os.path.lexists(path) else []
-    if not found:
-        raise df.DockerfileError(
-            f'COPY --from={ref}: "{source}" not found in {ref}',
-            line=line,
-            file=file,
-            hint="check the path in the source stage or image",
-        )
-    return found
 
 
 STALE_AFTER = 600.0  # seconds
