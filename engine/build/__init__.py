@@ -11,6 +11,11 @@ options_from_compose  a compose build: section -> (context dir, BuildOptions)   
 options_from_query    POST /build's query -> BuildOptions (refuses version=2)    (pure)
 receive_context       POST /build's body (a tar stream) -> BuildContext in a temp dir
 
+Modules: dockerfile (parser, substitution), context (.dockerignore, sources, digests),
+instructions (config instructions), copying (COPY/ADD), run (RUN in runc), files (paths
+in a root, layer tars), cache (step cache), builder (the build), options (requests),
+cli (``python -m engine.build build|prune``).
+
 The daemon's ``POST /build``, in outline::
 
     options = options_from_query(query)                  # InvalidParameter, Unsupported

@@ -5,12 +5,15 @@ Lifecycle of ``build(context, options, images)``:
 1. parse the Dockerfile; resolve global ARGs; ``plan`` the stages the target needs;
 2. per stage, in order: FROM (a local image, pulled when missing, an earlier stage, or
    ``scratch``; the base's ONBUILD triggers run first), then each instruction:
-   - config instructions (ENV, ARG, LABEL, WORKDIR, USER, CMD, ENTRYPOINT, EXPOSE, VOLUME,
-     HEALTHCHECK, SHELL, STOPSIGNAL, ONBUILD, MAINTAINER) change the image config and add an
-     ``empty_layer`` history entry;
-   - COPY/ADD and RUN mount the current layers under a fresh overlay upper dir, copy or run
-     (runc, in a container made by ``engine.runtime.build_spec``), unmount; the upper dir,
-     as a tar with whiteouts, becomes the step's layer;
+   - config instructions (ENV, ARG, LABEL, USER, CMD, ENTRYPOINT, EXPOSE, VOLUME,
+     HEALTHCHECK, SHELL, STOPSIGNAL, ONBUILD, MAINTAINER; ``instructions.py``) change the
+     image config and add an ``empty_layer`` history entry; WORKDIR also makes its
+     directory, in a layer, when it is missing;
+   - COPY/ADD (``copying.py``) and RUN (``run.py``: runc, in a container made by
+     ``engine.runtime.build_spec``) mount the current layers under a fresh overlay upper
+     dir, copy or run, unmount; the upper dir, as a tar with whiteouts
+     (``files.write_layer``), becomes the step's layer, and is moved into the store as the
+     layer's unpacked directory (no second extraction);
 3. the target stage's config and layers are written as an image record (tags moved to it).
 
 Every step first looks in the build cache (``cache.py``): key = (parent key, instruction
@@ -18,8 +21,10 @@ after substitution, digest of its inputs). A hit reuses the layer and history en
 rebuild with nothing changed gives the same image ID.
 
 Resource handling: each step's mount, runc container and directories are removed when the
-step ends, failures and cancellation included (shielded). Nothing is tagged or recorded
-unless the whole build succeeds; layers of the steps that succeeded stay as cache.
+step ends, failures and cancellation included (shielded); directories a killed process left
+are removed by the next build (``remove_stale_steps``). Nothing is tagged or recorded
+unless the whole build succeeds; layers of the steps that succeeded stay as cache (image
+garbage collection waits while a build runs, and may remove them after).
 """
 
 from __future__ import annotations
