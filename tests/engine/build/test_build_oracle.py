@@ -32,6 +32,7 @@ import pytest
 from engine.build import BuildContext, BuildOptions, build
 
 from .conftest import make_busybox_root, needs_root
+from .test_builder import http_server
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DOCKERFILE = f"""\
@@ -76,6 +77,8 @@ CONFIG_FIELDS = (
     "Shell",
     "OnBuild",
 )
+__all__ = ["http_server"]
+
 DOCKER_ADDS = {"/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc/mtab"}
 
 
@@ -392,3 +395,15 @@ async def test_same_result_as_docker_build(images, runc, tmp_path, case):
         else:
             path.write_text(content)
     await compare_with_docker(images, runc, tmp_path, dockerfile, context, *rest)
+
+
+async def test_add_from_a_url_as_docker_build(images, runc, tmp_path, http_server):
+    context = tmp_path / "context"
+    context.mkdir()
+    dockerfile = (
+        f"FROM BASE\nENV PATH={PATH}\n"
+        "ADD http://127.0.0.1:PORT/remote.txt /downloads/\n"
+        "ADD http://127.0.0.1:PORT/remote.txt /renamed.txt\n"
+        "ADD http://127.0.0.1:PORT/remote.txt?query=1 /q/\n"
+    ).replace("PORT", str(http_server))
+    await compare_with_docker(images, runc, tmp_path, dockerfile, context)
