@@ -33,6 +33,7 @@ from engine.runtime.runc import Runc
 from engine.runtime.spec import SpecContext, build_spec
 
 OUTPUT_TAIL = 20
+MAX_LINE = 64 * 1024
 PIPES = "/dev/pipes"  # where heredoc scripts with a #! line are mounted (as BuildKit)
 # mount points runc makes in the root when missing; not part of a RUN's layer
 PLACEHOLDERS = (
@@ -171,6 +172,9 @@ async def run_step(runc: Runc, request: RunRequest, on_output: Callable[[str], N
             async for chunk in process.stdout:
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
+                if len(pending) > MAX_LINE:  # output without newlines: pass it on in pieces
+                    lines.append(pending)
+                    pending = b""
                 for line in lines:
                     line_out(line.decode(errors="replace"))
             if pending:

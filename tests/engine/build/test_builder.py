@@ -544,3 +544,22 @@ async def test_proxy_args_reach_run_but_not_the_history_or_the_cache(
     )
     assert second.id == first.id and "Using cache" in progress.text
     assert "[Warning]" not in progress.text
+
+
+async def test_run_output_without_newlines_is_passed_on_in_pieces(
+    images, busybox_image, runc, tmp_path
+):
+    progress = Recorder()
+    await build(
+        BuildContext(tmp_path),
+        BuildOptions(
+            dockerfile_inline="FROM test/busybox\nRUN head -c 300000 /dev/zero | tr '\\0' x\n",
+            network="none",
+        ),
+        images,
+        runc,
+        progress,
+    )
+    pieces = [e.stream for e in progress.events if e.stream.startswith("xxx")]
+    assert sum(len(piece) - 1 for piece in pieces) == 300000
+    assert max(len(piece) for piece in pieces) <= 64 * 1024 + 1 + 65536
