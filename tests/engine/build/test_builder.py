@@ -563,3 +563,27 @@ async def test_run_output_without_newlines_is_passed_on_in_pieces(
     pieces = [e.stream for e in progress.events if e.stream.startswith("xxx")]
     assert sum(len(piece) - 1 for piece in pieces) == 300000
     assert max(len(piece) for piece in pieces) <= 64 * 1024 + 1 + 65536
+
+
+async def test_copy_from_an_additional_context(images, busybox_image, runc, tmp_path):
+    main = tmp_path / "main"
+    extra = tmp_path / "extra"
+    main.mkdir()
+    (extra / "assets").mkdir(parents=True)
+    (extra / "assets/logo.svg").write_text("<svg/>")
+    (extra / "assets/skip.tmp").write_text("ignored")
+    (extra / ".dockerignore").write_text("**/*.tmp\n")
+    await build(
+        BuildContext(main),
+        BuildOptions(
+            dockerfile_inline="FROM test/busybox\nCOPY --from=extra assets /srv/assets/\n",
+            tags=["test/extra"],
+            network="none",
+            additional_contexts={"extra": extra},
+        ),
+        images,
+        runc,
+    )
+    files = await _files(images, "test/extra")
+    assert files["/srv/assets/logo.svg"] == (0o644, 0, 0, "<svg/>")
+    assert "/srv/assets/skip.tmp" not in files
