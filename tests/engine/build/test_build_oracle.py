@@ -352,6 +352,29 @@ EXPOSE 8080/UDP
         },
         {"GIVEN": "from the command line"},
     ),
+    "edge-paths-and-modes": (
+        f"""\
+FROM BASE
+ENV PATH={PATH}
+RUN mkdir -p /usr && ln -s ../bin /usr/bin2 && mkdir -p /srv/existing && chown 7:8 /srv/existing
+COPY tool.sh /usr/bin2/
+COPY --chown=1000:1000 private.key /srv/existing/
+WORKDIR /srv/existing
+RUN mkdir -p /x/dir /x/empty && echo f > /x/file && echo h > /x/a && ln /x/a /x/hardlink && \\
+    chmod 1777 /x/dir && chmod 2755 /x/empty && mkfifo /x/fifo
+RUN rm -rf /x/dir && echo now-a-file > /x/dir && rm /x/file && mkdir /x/file && \\
+    echo inside > /x/file/inside
+USER app:staff
+RUN echo mine > /tmp/mine && mkdir /tmp/mydir
+USER root
+ADD bundle.tar.xz /xz/
+""",
+        {
+            "tool.sh": "#!/bin/sh\n",
+            "private.key": "secret\n",
+            "bundle.tar.xz": None,
+        },
+    ),
     "entrypoint-cmd-shell-user": (
         """\
 FROM BASE AS with-cmd
@@ -379,13 +402,15 @@ async def test_same_result_as_docker_build(images, runc, tmp_path, case):
     dockerfile, files, *rest = CASES[case]
     context = tmp_path / "context"
     context.mkdir()
+    modes = {"tool.sh": 0o755, "private.key": 0o600}
     for name, content in files.items():
         path = context / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, tuple):
             path.symlink_to(content[1])
-        elif content is None:  # a small plain tar with owners and a directory
-            with tarfile.open(path, "w") as tar:
+        elif content is None:  # a small tar (compressed by its name) with owners and a dir
+            mode = "w:xz" if name.endswith(".xz") else "w"
+            with tarfile.open(path, mode) as tar:
                 folder = tarfile.TarInfo("pkg")
                 folder.type, folder.mode, folder.uid = tarfile.DIRTYPE, 0o750, 42
                 tar.addfile(folder)
@@ -394,6 +419,8 @@ async def test_same_result_as_docker_build(images, runc, tmp_path, case):
                 tar.addfile(info, io.BytesIO(b"data"))
         else:
             path.write_text(content)
+        if name in modes:
+            path.chmod(modes[name])
     await compare_with_docker(images, runc, tmp_path, dockerfile, context, *rest)
 
 
