@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("pyroute2").setLevel(logging.WARNING)  # one line per netlink message
     if os.geteuid() != 0:
         print(
             "error: the engine must run as root (it mounts file systems and creates "

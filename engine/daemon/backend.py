@@ -34,6 +34,8 @@ import os
 import platform
 import re
 import secrets
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -251,6 +253,13 @@ class EngineBackend(Backend):
                 with contextlib.suppress(EngineError):
                     await self.runtime.remove(info.id, force=True)
                 cleaned.append(info.id)
+        # a bundle directory the runtime never finished (killed before its container.json)
+        bundles = self.data_root / "containers"
+        for directory in bundles.iterdir() if bundles.is_dir() else ():
+            if re.fullmatch(r"[0-9a-f]{64}", directory.name) and directory.name not in self.records:
+                log.warning("half-written bundle %s; removing it", directory.name)
+                await anyio.to_thread.run_sync(_remove_tree, directory)
+                cleaned.append(directory.name)
         return cleaned
 
     def _rootfs(self, container_id: str) -> Path:
@@ -258,8 +267,12 @@ class EngineBackend(Backend):
 
     async def _dispose(self, container_id: str, *, force: bool, remove_volumes: bool) -> None:
         """Remove everything of a container, whatever exists of it; then its record."""
-        with contextlib.suppress(NotFound):
+        try:
             await self.runtime.remove(container_id, force=force)
+        except NotFound:  # unknown to the runtime: a bundle it may have begun to write
+            bundle = self.data_root / "containers" / container_id
+            if bundle.exists():
+                await anyio.to_thread.run_sync(_remove_tree, bundle)
         target = self._rootfs(container_id)
         with contextlib.suppress(OSError, EngineError):
             await self.images.remove_rootfs(
@@ -519,12 +532,7 @@ class EngineBackend(Backend):
         ports: list[dict[str, Any]] = []
         networks: dict[str, Any] = {}
         if self.networking is not None:
-            published, _ = self.networking.ports(record.id)
-            ports = [port.wire() for port in published]
-            networks = {
-                name: endpoint.wire()
-                for name, endpoint in self.networking.endpoints(record.id).items()
-            }
+            ports, networks = self.networking.summary_wire(record.id)
         return {
             **self._summary_static(record, info),
             "Ports": ports,
@@ -1495,6 +1503,14 @@ class _AttachSession:
 
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "wise", "zen")
 _NOUNS = ("turing", "hopper", "lovelace", "knuth", "ritchie", "thompson", "liskov", "dijkstra")
+
+
+def _remove_tree(directory: Path) -> None:
+    """Delete a directory, after unmounting anything still mounted below it."""
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for target in sorted((m for m in mounts if m.startswith(f"{directory}/")), reverse=True):
+        subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _random_name() -> str:

@@ -78,6 +78,7 @@ class Networking:
     def __init__(self, engine: NetworkEngine, state_path: Path) -> None:
         self.engine = engine
         self.state_path = state_path
+        self._summary_cache: dict[str, tuple[Any, list[dict[str, Any]], dict[str, Any]]] = {}
 
     # --- persistence ----------------------------------------------------------------
 
@@ -265,6 +266,7 @@ class Networking:
 
     async def detach(self, container_id: str) -> None:
         """Remove the container's sandbox (endpoints, ports, resolver, namespace), if any."""
+        self.forget(container_id)
         with contextlib.suppress(NotFound):
             await self.engine.remove_sandbox(container_id)
             self.save()
@@ -299,6 +301,28 @@ class Networking:
                 MacAddress=endpoint.mac_address,
             )
         return result
+
+    def summary_wire(self, container_id: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """``Ports`` and ``NetworkSettings.Networks`` of a list summary, in wire form; cached
+        until the container's endpoints or ports change (the list is compose's hot path)."""
+        sandbox = self.engine.sandboxes.get(container_id)
+        if sandbox is None:
+            return [], {}
+        signature = (
+            tuple(e.id for e in sandbox.endpoints.values()),
+            tuple(binding for binding, _ in sandbox.ports),
+        )
+        cached = self._summary_cache.get(container_id)
+        if cached is not None and cached[0] == signature:
+            return cached[1], cached[2]
+        published, _ = self.ports(container_id)
+        ports = [port.wire() for port in published]
+        networks = {name: ep.wire() for name, ep in self.endpoints(container_id).items()}
+        self._summary_cache[container_id] = (signature, ports, networks)
+        return ports, networks
+
+    def forget(self, container_id: str) -> None:
+        self._summary_cache.pop(container_id, None)
 
     def ports(
         self, container_id: str
