@@ -48,5 +48,31 @@ async def test_push_and_pull_back(images, busybox_image, runc, registry, tmp_pat
                 assert not (path / "bin/vi").exists() and (path / "bin/sh").exists()
             finally:
                 await fresh.umount(tag)
+        # a build in an empty store pulls its base image
+        third_root = tmp_path / "third"
+        third_root.mkdir()
+        async with ImageService(third_root) as empty:
+            events = []
+            child = await build(
+                BuildContext(context),
+                BuildOptions(
+                    dockerfile_inline=f"FROM {tag}\nRUN cat /data.txt > /copy.txt\n",
+                    tags=["test/child"],
+                    network="none",
+                ),
+                empty,
+                runc,
+                events.append,
+            )
+            assert f"Pulling {tag}\n" in [event.stream for event in events]
+            assert [layer.diff_id for layer in child.layers[:-1]] == [
+                layer.diff_id for layer in record.layers
+            ]
+            path = await empty.mount("test/child")
+            try:
+                assert (path / "copy.txt").read_text() == "payload\n"
+            finally:
+                await empty.umount("test/child")
     finally:
         _unmount_below(other_root)
+        _unmount_below(tmp_path / "third")
