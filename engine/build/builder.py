@@ -234,6 +234,11 @@ class Builder:
             text = options.dockerfile_inline
         else:
             text = self.context.read_dockerfile(options.dockerfile)
+        for tag in options.tags:  # a bad tag fails now, not after the whole build
+            if parse_reference(tag).digest:
+                raise InvalidParameter(
+                    f"invalid tag {tag!r}: a tag cannot hold a digest", hint="give name[:tag]"
+                )
         if options.platform:
             wanted, host = mf.parse_platform(options.platform), mf.host()
             if (wanted.os, wanted.architecture) != (host.os, host.architecture):

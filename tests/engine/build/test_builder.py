@@ -592,3 +592,17 @@ async def test_copy_from_an_additional_context(images, busybox_image, runc, tmp_
     files = await _files(images, "test/extra")
     assert files["/srv/assets/logo.svg"] == (0o644, 0, 0, "<svg/>")
     assert "/srv/assets/skip.tmp" not in files
+
+
+@pytest.mark.parametrize("tag", ["Bad Tag", "x@sha256:" + "0" * 64])
+async def test_a_bad_tag_is_refused_before_the_build(images, tmp_path, tag):
+    progress = Recorder()
+    with pytest.raises(InvalidParameter):
+        await build(
+            BuildContext(tmp_path),
+            BuildOptions(dockerfile_inline="FROM scratch\n", tags=[tag]),
+            images,
+            None,
+            progress,
+        )
+    assert progress.events == []
