@@ -649,9 +649,7 @@ def _check(keyword: str, instruction: Instruction, rest: str, file: str) -> None
                 "names start with a letter: [a-z][a-z0-9-_.]*",
             )
     elif keyword in ("COPY", "ADD"):
-        if len(args) + len(instruction.heredocs) < 2 and not (
-            instruction.heredocs and len(args) >= 1
-        ):
+        if len(args) < 2:  # a heredoc source is a word too: COPY <<EOF /dest
             raise fail(
                 f"{keyword} requires at least two arguments", f"write {keyword} SOURCE... DEST"
             )
