@@ -165,6 +165,8 @@ async def launch(
             env=env,
             pass_fds=(sync_write, start_read),
             start_new_session=True,
+            # conmon also writes an "oom" marker into its working directory
+            cwd=paths.directory,
         )
     except BaseException:
         for fd in (sync_read, sync_write, start_read, start_write):
