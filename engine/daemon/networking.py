@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.api import models as api
-from engine.api.errors import InvalidParameter, NotFound
+from engine.api.errors import Conflict, InvalidParameter, NotFound
 from engine.network import NetworkEngine, PortRequest, SubnetRequest
 from engine.network.records import Network, Sandbox
 
 PREDEFINED_VIRTUAL = {"host": "host", "none": "null"}
 DEFAULT_NETWORK = "bridge"
+DEFAULT_BRIDGE_SUBNET = "172.17.0.0/16"
 
 
 def virtual_network_id(name: str) -> str:
@@ -88,8 +89,21 @@ class Networking:
             await self.engine.restore_state(state)
         await self.engine.remove_orphans()
         if not any(n.name == DEFAULT_NETWORK for n in self.engine.networks.values()):
-            await self.engine.create_network(DEFAULT_NETWORK)
+            await self.create_default()
         self.save()
+
+    async def create_default(self) -> None:
+        """The predefined ``bridge``: a /16 as Docker's (room for thousands of containers),
+        else whatever the pool gives when that subnet is taken on this host."""
+        for subnet in (DEFAULT_BRIDGE_SUBNET, None):
+            try:
+                await self.engine.create_network(
+                    DEFAULT_NETWORK, ipam=[SubnetRequest(subnet=subnet)] if subnet else []
+                )
+                return
+            except (InvalidParameter, Conflict):
+                if subnet is None:
+                    raise
 
     def save(self) -> None:
         """Write the NetworkEngine's state atomically (rename over the old file)."""
