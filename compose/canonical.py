@@ -434,14 +434,8 @@ def _depends_on(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems
     if isinstance(value, MapNode):
         for name, dep in list(value.items()):
             dep_loc = value.location_of(name)
-            if dep is None:
-                dep = MapNode(dep_loc)
-                value.set(name, dep, None, dep_loc)
-            if isinstance(dep, MapNode):
-                if "condition" not in dep:
-                    dep.set("condition", "service_started", dep_loc, dep_loc)
-                if "required" not in dep:
-                    dep.set("required", True, dep_loc, dep_loc)
+            if isinstance(dep, MapNode) and "required" not in dep:
+                dep.set("required", True, dep_loc, dep_loc)
     return value
 
 
@@ -630,6 +624,7 @@ def _ulimits(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -
 def _gpus(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
     if value == "all":
         return _seq(loc, [_map(loc, {"count": -1})])
+    _device_options(value, path, problems)
     return value
 
 
@@ -669,7 +664,28 @@ def _deploy(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) ->
         value["labels"] = _labels(
             value["labels"], value.location_of("labels"), (*path, "labels"), problems
         )
+    resources = value.get("resources") if isinstance(value, MapNode) else None
+    if isinstance(resources, MapNode):
+        for kind in ("limits", "reservations"):
+            resource = resources.get(kind)
+            if isinstance(resource, MapNode):
+                where = (*path, "resources", kind, "devices")
+                _device_options(resource.get("devices"), where, problems)
     return value
+
+
+def _device_options(devices: Any, path: tuple[Any, ...], problems: _Problems) -> None:
+    """Device requests: ``options`` as a list of KEY=VALUE becomes a mapping."""
+    if not isinstance(devices, SeqNode):
+        return
+    for index, device in enumerate(devices):
+        if isinstance(device, MapNode) and "options" in device:
+            device["options"] = _labels(
+                device["options"],
+                device.location_of("options"),
+                (*path, index, "options"),
+                problems,
+            )
 
 
 def _logging(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
@@ -766,7 +782,7 @@ def _resource(value: Any, path: tuple[Any, ...], problems: _Problems) -> None:
     external = value.get("external")
     if isinstance(external, MapNode):
         external_loc = value.location_of("external")
-        for key in external:
+        for key in external if path[0] in ("networks", "volumes") else ():
             if key != "name" and not (isinstance(key, str) and key.startswith("x-")):
                 problems.add(
                     "unknown key",

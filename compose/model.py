@@ -22,6 +22,7 @@ everywhere; only the top-level ones are kept (docker compose prints no others).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import re
 from collections.abc import Callable
@@ -130,6 +131,15 @@ def _to_int_number(value: Any) -> int:
     return _to_int(value)
 
 
+def _to_number_int(value: Any) -> int:
+    """Fields typed "number" only (no string): a fraction is truncated."""
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _fail("a number", value)
+
+
 def _to_uint_number(value: Any) -> int:
     number = _to_int_number(value)
     if number < 0:
@@ -210,7 +220,7 @@ def _to_bytes(value: Any) -> int:
 
 
 def _to_size(value: Any) -> int:
-    size = _to_bytes(value)
+    size = _to_bytes_int(value)
     if size < 0:
         raise PydanticCustomError(
             "compose", "must be greater than or equal to 0, got {got}", {"got": size}
@@ -237,8 +247,12 @@ def _to_file_mode(value: Any) -> int:
 
 
 def _to_mode_number(value: Any) -> int:
-    """A file mode printed as a plain number (tmpfs ``mode``)."""
-    return _to_file_mode(value)
+    """A file mode printed as a plain number (tmpfs ``mode``, an unsigned 32-bit integer)."""
+    if isinstance(value, float) and math.isfinite(value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 32:
+        return value
+    raise _fail("a file mode such as 0755 (a number)", value)
 
 
 def _to_str_list(value: Any) -> Any:
@@ -298,6 +312,7 @@ _Scalar = str | int | float | bool
 Bool = Annotated[bool, BeforeValidator(_to_bool, json_schema_input_type=bool | str)]
 Int = Annotated[int, BeforeValidator(_to_int, json_schema_input_type=int | str)]
 UInt = Annotated[int, BeforeValidator(_to_uint, json_schema_input_type=int | str)]
+NumberInt = Annotated[int, BeforeValidator(_to_number_int, json_schema_input_type=float)]
 IntNumber = Annotated[int, BeforeValidator(_to_int_number, json_schema_input_type=float | str)]
 UIntNumber = Annotated[int, BeforeValidator(_to_uint_number, json_schema_input_type=float | str)]
 BoolStr = Annotated[str, BeforeValidator(_bool_or_str, json_schema_input_type=bool | str)]
@@ -395,9 +410,7 @@ class Model(BaseModel):
 
 class ServiceDependency(Model):
     keep_zero: ClassVar[frozenset[str]] = frozenset({"required"})
-    condition: Literal["service_started", "service_healthy", "service_completed_successfully"] = (
-        "service_started"
-    )
+    condition: Literal["service_started", "service_healthy", "service_completed_successfully"]
     restart: Bool = False
     required: Bool = True
 
@@ -530,6 +543,13 @@ class DeviceRequest(Model):
     count: DeviceCount | None = None
     device_ids: list[Str] | None = None
     options: Labels | None = None
+
+    @model_validator(mode="after")
+    def _all_devices_by_default(self) -> DeviceRequest:
+        # docker compose asks for every device when neither count nor device_ids is given
+        if self.count is None and not self.device_ids:
+            object.__setattr__(self, "count", -1)
+        return self
 
 
 class GpuRequest(DeviceRequest):
@@ -668,13 +688,13 @@ class ServiceModel(Model):
 class ServiceNetwork(Model):
     aliases: list[Str] | None = None
     driver_opts: Options | None = None
-    gw_priority: Int | None = None
+    gw_priority: NumberInt | None = None
     interface_name: Str | None = None
     ipv4_address: Str | None = None
     ipv6_address: Str | None = None
     link_local_ips: list[Str] | None = None
     mac_address: Str | None = None
-    priority: Int | None = None
+    priority: NumberInt | None = None
 
 
 def _to_port_target(value: Any) -> int:
@@ -684,12 +704,31 @@ def _to_port_target(value: Any) -> int:
     return port
 
 
+def _to_ip_address(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            ipaddress.ip_address(value.removeprefix("[").removesuffix("]"))
+        except ValueError:
+            pass
+        else:
+            return value
+    raise _fail("an IP address", value)
+
+
+def _to_published(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise _fail("a port number or range (an integer or a string)", value)
+
+
 class Port(Model):
     name: Str | None = None
     mode: Str | None = None
-    host_ip: Str | None = None
+    host_ip: Annotated[str, BeforeValidator(_to_ip_address)] | None = None
     target: Annotated[int, BeforeValidator(_to_port_target)] | None = None
-    published: ScalarStr | None = None
+    published: Annotated[str, BeforeValidator(_to_published)] | None = None
     protocol: Str | None = None
     app_protocol: Str | None = None
 
@@ -1204,7 +1243,26 @@ def _project_checks(project: Project, tree: Any) -> list[Issue]:
             if resource.external:
                 continue
             content = getattr(resource, "content", None)
-            if resource.file is None and resource.environment is None and content is None:
+            sources = [
+                key
+                for key, value in (
+                    ("file", resource.file),
+                    ("environment", resource.environment),
+                    ("content", content),
+                )
+                if value is not None
+            ]
+            if len(sources) > 1:
+                issues.append(
+                    Issue(
+                        f"{' and '.join(sources)} cannot be used together",
+                        key_location_of(tree, (kind, name, sources[1])),
+                        (kind, name),
+                        f"keep only one of {', '.join(sources)}",
+                    )
+                )
+                continue
+            if not sources:
                 expected = (
                     "file or environment" if kind == "secrets" else "file, environment or content"
                 )

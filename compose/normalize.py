@@ -189,7 +189,7 @@ def normalize(tree: Any, project_name: str, all_resources: bool = False) -> Any:
                 resources.set(key, resource, None, resources.location_of(key))
             if not isinstance(resource, MapNode) or section == "models":
                 continue
-            if not resource.get("name"):
+            if resource.get("name", "") == "":
                 external = resource.get("external")
                 name = key if external is True else f"{project_name}_{key}"
                 resource.set("name", name, resource.loc, resource.loc)

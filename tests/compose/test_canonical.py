@@ -170,10 +170,13 @@ def test_a_mapping_inside_an_environment_list_is_an_error() -> None:
 def test_depends_on_list_and_partial_mappings_get_defaults() -> None:
     short = service("depends_on: [db]")["depends_on"]
     assert short == {"db": {"condition": "service_started", "required": True}}
-    long = service("depends_on: {db: {condition: service_healthy}, cache: {required: false}}")
+    long = service(
+        "depends_on: {db: {condition: service_healthy},"
+        " cache: {condition: service_started, required: false}}"
+    )
     assert long["depends_on"] == {
         "db": {"condition": "service_healthy", "required": True},
-        "cache": {"required": False, "condition": "service_started"},
+        "cache": {"condition": "service_started", "required": False},
     }
 
 

@@ -297,3 +297,27 @@ def test_numbers_typed_number_are_truncated_and_fractional_sizes_ignored() -> No
 )
 def test_more_values_docker_compose_rejects(body: str, fragment: str) -> None:
     assert fragment in " ".join(issues_of(f"services:\n  app:\n    image: x\n    {body}\n"))
+
+
+def test_a_long_depends_on_entry_needs_its_condition() -> None:
+    message = one_issue(
+        "services:\n  app:\n    image: x\n    depends_on:\n      db: {required: true}\n  db: {image: x}\n"
+    )
+    assert "services.app.depends_on.db.condition: missing required key" in message
+
+
+def test_secret_and_config_sources_are_mutually_exclusive() -> None:
+    message = one_issue(
+        "services:\n  app: {image: x, configs: [c]}\nconfigs:\n  c: {file: ./c, content: x}\n"
+    )
+    assert "file and content cannot be used together" in message
+
+
+def test_device_requests_default_to_all_devices() -> None:
+    service = project_of(
+        "services:\n  app:\n    image: x\n    deploy:\n      resources:\n        reservations:\n"
+        "          devices: [{capabilities: [gpu], options: [a=b]}]\n"
+    ).services["app"]
+    assert service.deploy is not None and service.deploy.resources.reservations is not None
+    (device,) = service.deploy.resources.reservations.devices or []
+    assert device.count == -1 and device.options == {"a": "b"}

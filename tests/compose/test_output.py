@@ -109,7 +109,7 @@ def test_pointer_fields_keep_false_and_zero_others_drop_them() -> None:
 
 def test_depends_on_prints_required_always_and_restart_only_when_set() -> None:
     config = config_of(
-        "services:\n  web:\n    image: x\n    depends_on: {db: {required: false}}\n"
+        "services:\n  web:\n    image: x\n    depends_on: {db: {condition: service_started, required: false}}\n"
         "    links: [cache]\n"
         "  db: {image: x}\n  cache: {image: x}\n"
     )
