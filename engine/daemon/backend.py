@@ -38,7 +38,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1222,6 +1222,42 @@ class EngineBackend(Backend):
             messages.append(api.ProgressMessage(status=text + "\n"))
 
         async def generate() -> AsyncIterator[api.ProgressMessage]:
+            for message in messages:
+                yield message
+
+        return generate()
+
+    async def image_build(
+        self, context: AsyncIterator[bytes], query: Mapping[str, Sequence[str]]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """``POST /build``: the classic builder's JSON stream (``docker build``'s output).
+
+        The build runs to its end before the answer streams, so that its errors can still
+        be plain HTTP errors (a bad Dockerfile is a 400, as with dockerd); a failing step
+        comes as an ``errorDetail`` line, as docker build expects.
+        """
+        from engine.build import build, error_message, options_from_query, receive_context
+
+        options = options_from_query(query)  # InvalidParameter / Unsupported before reading
+        workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self.data_root))
+        messages: list[dict[str, Any]] = []
+        try:
+            build_context = await receive_context(context, workdir)
+            try:
+                record = await build(
+                    build_context,
+                    options,
+                    self.images,
+                    on_progress=lambda event: messages.append(event.to_message()),
+                )
+            except EngineError as error:
+                messages.append(error_message(error))
+            else:
+                self.emit("image", "tag", record.id, {"name": (record.repo_tags or [record.id])[0]})
+        finally:
+            await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
+
+        async def generate() -> AsyncIterator[dict[str, Any]]:
             for message in messages:
                 yield message
 

@@ -13,7 +13,7 @@ wait result, log lines, progress) is produced later, while the response streams.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -233,6 +233,11 @@ class Backend:
         self, tar: AsyncIterator[bytes], *, quiet: bool
     ) -> AsyncIterator[ProgressMessage]:
         raise _unsupported("loading images")
+
+    async def image_build(
+        self, context: AsyncIterator[bytes], query: Mapping[str, Sequence[str]]
+    ) -> AsyncIterator[dict[str, Any]]:
+        raise _unsupported("building images")
 
     async def image_save(self, names: list[str]) -> AsyncIterator[bytes]:
         raise _unsupported("saving images")

@@ -530,6 +530,22 @@ async def image_load(backend: Backend, call: Call) -> Response:
     return await progress_response(stream)
 
 
+async def image_build(backend: Backend, call: Call) -> Response:
+    stream = await backend.image_build(call.request.chunks(LARGE_BODY), call.request.query)
+
+    async def lines() -> AsyncIterator[bytes]:
+        async for message in stream:
+            yield (json.dumps(message) + "\r\n").encode()
+
+    return StreamResponse(200, [("Content-Type", JSON)], lines())
+
+
+async def buildkit_refused(backend: Backend, call: Call) -> Response:
+    from engine.build import refuse_buildkit
+
+    raise refuse_buildkit()
+
+
 async def image_save_many(backend: Backend, call: Call) -> Response:
     names = call.request.query.get("names", [])
     if not names:
@@ -656,6 +672,9 @@ _TABLE: list[tuple[str, str, RouteHandler]] = [
     ("GET", "/images/json", image_list),
     ("POST", "/images/create", image_create),
     ("POST", "/images/load", image_load),
+    ("POST", "/build", image_build),
+    ("POST", "/session", buildkit_refused),
+    ("POST", "/grpc", buildkit_refused),
     ("GET", "/images/get", image_save_many),
     ("POST", "/images/prune", image_prune),
     ("GET", "/images/{name:path}/json", image_inspect),
