@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from engine.api import models as api
 from engine.api.errors import Conflict, InvalidParameter, NotFound
 from engine.network import NetworkEngine, PortRequest, SubnetRequest
@@ -80,6 +82,7 @@ class Networking:
         self.engine = engine
         self.state_path = state_path
         self._summary_cache: dict[str, tuple[Any, list[dict[str, Any]], dict[str, Any]]] = {}
+        self._save_lock = anyio.Lock()
 
     # --- persistence ----------------------------------------------------------------
 
@@ -90,7 +93,7 @@ class Networking:
         await self.engine.remove_orphans()
         if not any(n.name == DEFAULT_NETWORK for n in self.engine.networks.values()):
             await self.create_default()
-        self.save()
+        await self.save()
 
     async def create_default(self) -> None:
         """The predefined ``bridge``: a /16 as Docker's (room for thousands of containers),
@@ -105,11 +108,18 @@ class Networking:
                 if subnet is None:
                     raise
 
-    def save(self) -> None:
-        """Write the NetworkEngine's state atomically (rename over the old file)."""
+    async def save(self) -> None:
+        """Write the NetworkEngine's state atomically (rename over the old file), in a
+        worker thread (it fsyncs), one writer at a time."""
+        text = json.dumps(self.engine.export_state())
+        async with self._save_lock:
+            await anyio.to_thread.run_sync(self._write_state, text)
+
+    def _write_state(self, text: str) -> None:
         temporary = self.state_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.engine.export_state()))
-        with open(temporary, "rb+") as handle:
+        with open(temporary, "w") as handle:
+            handle.write(text)
+            handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.state_path)
 
@@ -186,7 +196,7 @@ class Networking:
             options=body.Options or {},
             labels=body.Labels or {},
         )
-        self.save()
+        await self.save()
         return network
 
     async def remove(self, ref: str) -> Network:
@@ -199,7 +209,7 @@ class Networking:
         if network.name == DEFAULT_NETWORK:
             raise InvalidParameter("bridge is a pre-defined network and cannot be removed")
         await self.engine.remove_network(network.id)
-        self.save()
+        await self.save()
         return network
 
     # --- containers -----------------------------------------------------------------
@@ -252,7 +262,7 @@ class Networking:
         except BaseException:
             await self.detach(container_id)
             raise
-        self.save()
+        await self.save()
         return Attachment({"network": sandbox.netns}, etc)
 
     async def connect(
@@ -272,18 +282,18 @@ class Networking:
             ipv6_address=ipam.get("IPv6Address") or None,
             mac_address=(settings.MacAddress or None) if settings else None,
         )
-        self.save()
+        await self.save()
 
     async def disconnect(self, sandbox_id: str, network: Network) -> None:
         await self.engine.disconnect(sandbox_id, network.id)
-        self.save()
+        await self.save()
 
     async def detach(self, container_id: str) -> None:
         """Remove the container's sandbox (endpoints, ports, resolver, namespace), if any."""
         self.forget(container_id)
         with contextlib.suppress(NotFound):
             await self.engine.remove_sandbox(container_id)
-            self.save()
+            await self.save()
 
     def sandbox(self, container_id: str) -> Sandbox | None:
         return self.engine.sandboxes.get(container_id)
