@@ -576,6 +576,11 @@ async def ensure_engine(
     socket_path = socket_from_host(host)
     if await engine_answers(socket_path):
         return socket_path
+    if os.geteuid() != 0:
+        raise EngineUnavailable(
+            f"the engine is not running (no answer on {socket_path}) and starting it needs root",
+            hint="start it once as root: sudo pycompose engine start",
+        )
     root = data_root_from_env(data_root)
     log_path = await anyio.to_thread.run_sync(spawn_engine, socket_path, root)
     with anyio.move_on_after(timeout):
