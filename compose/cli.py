@@ -275,6 +275,11 @@ def _add_stack_commands(commands: Any) -> None:
     command("stats", "show the containers' resource use").add_argument(
         "--no-stream", action="store_true", help="one sample, then exit"
     )
+    build = command("build", "build the services' images")
+    build.add_argument("--no-cache", action="store_true")
+    build.add_argument("--pull", action="store_true")
+    build.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
+    build.add_argument("-q", "--quiet", action="store_true")
     cp = commands.add_parser("cp", help="copy files between a service container and the host")
     cp.add_argument("source", metavar="SRC", help="SERVICE:PATH or a local path")
     cp.add_argument("destination", metavar="DEST", help="SERVICE:PATH or a local path")
@@ -495,6 +500,7 @@ STACK_COMMAND_NAMES = (
     "push",
     "stats",
     "cp",
+    "build",
 )
 
 COMMANDS = {

@@ -994,6 +994,42 @@ async def cmd_pull(
     return 1 if failures and not args.ignore_pull_failures else 0
 
 
+async def cmd_build(
+    result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
+) -> int:
+    """Build the images of the services that have a ``build:`` section."""
+    from compose.apply import build_image
+
+    desired = desired_of(result)
+    built = 0
+    for name in desired.graph.start_order():
+        service = desired.services[name]
+        if (args.services and name not in args.services) or not service.config.get("build"):
+            continue
+        build = dict(service.config["build"])
+        if args.no_cache:
+            build["no_cache"] = True
+        if args.pull:
+            build["pull"] = True
+        for item in args.build_arg:
+            key, sep, value = item.partition("=")
+            build["args"] = {
+                **(build.get("args") or {}),
+                key: value if sep else os.environ.get(key),
+            }
+        print(f"Building {name} ({service.image})", file=terminal.err, flush=True)
+        await build_image(
+            client,
+            service.image,
+            build,
+            lambda line: None if args.quiet else print(line, file=terminal.out, flush=True),
+        )
+        built += 1
+    if not built:
+        print("no service to build (none has a build: section)", file=terminal.err)
+    return 0
+
+
 async def cmd_events(
     result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
 ) -> int:
@@ -1213,6 +1249,7 @@ STACK_COMMANDS = {
     "push": cmd_push,
     "stats": cmd_stats,
     "cp": cmd_cp,
+    "build": cmd_build,
 }
 
 

@@ -250,3 +250,28 @@ def test_up_after_an_engine_restart_changes_nothing(stack: Stack):
     assert {name: c["ID"] for name, c in state_of(stack).items()} == before
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
         assert response.read().decode().strip() == "web-ok"
+
+
+def test_a_service_built_from_a_dockerfile_runs_and_rebuilds_when_its_source_changes(stack: Stack):
+    if stack.tool != "pycompose":
+        pytest.skip("docker compose builds with BuildKit, which no engine here serves")
+    app = stack.directory / "app"
+    app.mkdir()
+    (app / "Dockerfile").write_text(
+        f'FROM {IMAGE}\nCOPY message.txt /message.txt\nCMD ["sh", "-c", "cat /message.txt; sleep 1000000"]\n'
+    )
+    (app / "message.txt").write_text("first\n")
+    stack.write(
+        textwrap.dedent("""
+        services:
+          app:
+            build: ./app
+            stop_grace_period: 1s
+    """)
+    )
+    stack.pycompose("up", "-d", "--build")
+    assert stack.pycompose("exec", "-T", "app", "cat", "/message.txt").stdout.strip() == "first"
+    (app / "message.txt").write_text("second\n")
+    stack.pycompose("build")
+    stack.pycompose("up", "-d")
+    assert stack.pycompose("exec", "-T", "app", "cat", "/message.txt").stdout.strip() == "second"
