@@ -250,7 +250,23 @@ def test_docker_cli_drives_the_engine(daemon: Daemon, busybox_tar: bytes, tmp_pa
     assert events.stdout.split()[:2] == [b"create", b"start"], events.stderr
     missing = docker("inspect", "nothere")
     assert missing.returncode == 1 and b"No such object" in missing.stderr
-    assert docker("rm", "-f", "bg").returncode == 0
+    assert docker("network", "create", "--label", "n=1", "netx").returncode == 0
+    assert b"netx" in docker("network", "ls").stdout
+    assert docker("network", "connect", "netx", "bg").returncode == 0
+    connected = docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", "bg")
+    assert b'"netx"' in connected.stdout, connected.stderr
+    labels = docker("network", "inspect", "--format", "{{.Labels}}", "netx")
+    assert labels.stdout.strip() == b"map[n:1]"
+    assert docker("network", "disconnect", "netx", "bg").returncode == 0
+    assert docker("network", "rm", "netx").returncode == 0
+    assert docker("rename", "bg", "bg2").returncode == 0
+    assert docker("restart", "-t", "1", "bg2").returncode == 0
+    assert docker("kill", "bg2").returncode == 0
+    assert docker("wait", "bg2").stdout.strip() == b"137"
+    follow = docker("run", "-d", "--name", "f", "busybox", "sh", "-c", "echo a; sleep 1; echo b")
+    assert follow.returncode == 0
+    assert docker("logs", "-f", "f").stdout == b"a\nb\n"
+    assert docker("rm", "-f", "bg2", "f").returncode == 0
     assert docker("ps", "-aq").stdout == b""
     assert docker("volume", "create", "v1").returncode == 0
     assert b"v1" in docker("volume", "ls").stdout
