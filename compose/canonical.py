@@ -99,6 +99,10 @@ def _key_value_list_to_map(
     sep: str = "=",
 ) -> Any:
     """``["A=b", "C"]`` -> ``{A: "b", C: missing}``; mappings are returned as they are."""
+    if isinstance(value, MapNode) and "" in value:
+        problems.add(
+            "a key cannot be empty", value.key_locs.get("", loc), path, hint="name the entry"
+        )
     if not isinstance(value, SeqNode):
         return value
     out = MapNode(value.loc or loc)

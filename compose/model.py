@@ -497,13 +497,15 @@ class Develop(Model):
 
 
 class WeightDevice(Model):
-    path: Str = Field(serialization_alias="Path")
-    weight: UInt = Field(serialization_alias="Weight")
+    keep_zero: ClassVar[frozenset[str]] = frozenset({"path", "weight"})
+    path: Str = Field(default="", serialization_alias="Path")
+    weight: UInt = Field(default=0, serialization_alias="Weight")
 
 
 class ThrottleDevice(Model):
-    path: Str = Field(serialization_alias="Path")
-    rate: BytesInt = Field(serialization_alias="Rate")
+    keep_zero: ClassVar[frozenset[str]] = frozenset({"path", "rate"})
+    path: Str = Field(default="", serialization_alias="Path")
+    rate: BytesInt = Field(default=0, serialization_alias="Rate")
 
 
 class Blkio(Model):
@@ -555,6 +557,7 @@ class DeviceRequest(Model):
 class GpuRequest(DeviceRequest):
     """An entry of ``gpus`` (``gpus: all`` is ``[{count: -1}]``); capabilities are optional."""
 
+    model_config = ConfigDict(extra="ignore")  # docker compose ignores unknown keys here
     capabilities: list[Str] | None = None  # type: ignore[assignment]
 
 
@@ -985,7 +988,7 @@ class ModelDefinition(Model):
 
 
 def _to_nullable_map(value: Any) -> Any:
-    return {} if value is None else value
+    return NULL if value is None else value  # `volumes:` with nothing under it is an error
 
 
 class Project(Model):

@@ -168,7 +168,7 @@ def normalize(tree: Any, project_name: str, all_resources: bool = False) -> Any:
     for section in _SECTIONS:
         resources = tree.get(section)
         if resources is None:
-            if section == "networks" and "default" in used["networks"]:
+            if section not in tree and section == "networks" and "default" in used["networks"]:
                 resources = MapNode(tree.loc)
                 tree.set(section, resources, tree.loc, tree.loc)
             else:

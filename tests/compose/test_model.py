@@ -321,3 +321,19 @@ def test_device_requests_default_to_all_devices() -> None:
     assert service.deploy is not None and service.deploy.resources.reservations is not None
     (device,) = service.deploy.resources.reservations.devices or []
     assert device.count == -1 and device.options == {"a": "b"}
+
+
+def test_empty_keys_are_refused_in_mappings_but_not_in_lists() -> None:
+    assert "a key cannot be empty" in one_issue(
+        "services:\n  app:\n    image: x\n    labels: {'': x}\n"
+    )
+    labels = (
+        project_of("services:\n  app:\n    image: x\n    labels: ['=x']\n").services["app"].labels
+    )
+    assert labels == {"": "x"}
+
+
+def test_a_top_level_section_left_empty_is_an_error() -> None:
+    assert "volumes: expected a mapping, got null" in one_issue(
+        "services:\n  app: {image: x}\nvolumes:\n"
+    )
