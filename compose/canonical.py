@@ -864,9 +864,16 @@ def _expand_home(path: str, home: str | None) -> str:
     return path
 
 
+def _is_windows_absolute(path: str) -> bool:
+    """``C:\\data``, ``C:/data`` or ``\\\\server\\share``: left alone, as docker compose does."""
+    if path.startswith("\\\\"):
+        return True
+    return len(path) >= 3 and path[0].isalpha() and path[1] == ":" and path[2] in "\\/"
+
+
 def _absolute(path: str, working_dir: Path, home: str | None) -> str:
     path = _expand_home(path, home)
-    if os.path.isabs(path):
+    if os.path.isabs(path) or _is_windows_absolute(path):
         return path
     return posixpath.normpath(posixpath.join(str(working_dir), path))
 
