@@ -746,7 +746,15 @@ class EngineBackend(Backend):
         if self._running(record.id):
             return
         await self._ensure_rootfs(record)
-        await self.runtime.start(record.id)
+        if self.networking is not None:
+            await self.networking.publish(record.id, record.body.get("HostConfig") or {})
+        try:
+            await self.runtime.start(record.id)
+        except BaseException:
+            if self.networking is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.networking.unpublish(record.id)
+            raise
         self._container_event(record, "start")
         self._watch(record.id)
 
@@ -784,12 +792,16 @@ class EngineBackend(Backend):
         if not self._running(record.id):
             return
         await self.runtime.stop(record.id, None if timeout is None else float(timeout), signal)
+        if self.networking is not None:
+            await self.networking.unpublish(record.id)  # host ports are free again, as Docker
         self._container_event(record, "stop")
 
     async def container_restart(self, ref: str, timeout: int | None) -> None:
         record = self._record(ref)
         if self._running(record.id):
             await self.runtime.stop(record.id, None if timeout is None else float(timeout))
+            if self.networking is not None:
+                await self.networking.unpublish(record.id)
         await self.container_start(record.id)
         self._container_event(record, "restart")
 

@@ -248,9 +248,9 @@ class Networking:
             for key, network in zip(names, networks, strict=True):
                 settings = endpoints.get(key) or (endpoints.get(mode) if key == primary else None)
                 await self.connect(sandbox.id, network, settings, name)
-            requests = parse_port_bindings(host_config.PortBindings)
-            if requests:
-                await self.engine.publish_ports(sandbox.id, requests)
+            # ports are bound at start (as Docker does): a replacement container can be
+            # created while the one it replaces still holds them; checked here all the same
+            parse_port_bindings(host_config.PortBindings)
             etc = self.engine.etc_files(
                 sandbox.id,
                 extra_hosts=host_config.ExtraHosts or (),
@@ -264,6 +264,32 @@ class Networking:
             raise
         await self.save()
         return Attachment({"network": sandbox.netns}, etc)
+
+    async def publish(self, container_id: str, host_config: Mapping[str, Any]) -> None:
+        """Bind a container's published ports (when it starts); a no-op when bound already.
+
+        Error handling: a host port another container holds is a Conflict, and nothing is
+        bound.
+        """
+        sandbox = self.engine.sandboxes.get(container_id)
+        if sandbox is None or sandbox.ports:
+            return
+        config = api.HostConfig.model_validate(host_config or {})
+        requests = parse_port_bindings(config.PortBindings)
+        if not requests:
+            return
+        await self.engine.publish_ports(sandbox.id, requests)
+        self.forget(container_id)
+        await self.save()
+
+    async def unpublish(self, container_id: str) -> None:
+        """Release a container's host ports (when it stops)."""
+        sandbox = self.engine.sandboxes.get(container_id)
+        if sandbox is None or not sandbox.ports:
+            return
+        await self.engine.unpublish_ports(sandbox.id)
+        self.forget(container_id)
+        await self.save()
 
     async def connect(
         self,
