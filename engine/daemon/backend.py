@@ -218,7 +218,13 @@ class EngineBackend(Backend):
                 for container_id in backend.records:
                     if backend._running(container_id):
                         backend._watch(container_id)
-                yield backend
+                try:
+                    yield backend
+                finally:
+                    if networking is not None:
+                        # nothing to keep for live-restore: no bridge or table stays behind
+                        with anyio.CancelScope(shield=True), anyio.move_on_after(30):
+                            await networking.engine.release_host_objects()
         finally:
             with anyio.CancelScope(shield=True):
                 await images.aclose()

@@ -299,6 +299,26 @@ class NetworkEngine:
                     await coexist.disallow_bridge(network.bridge, network.iptables_chain, host)
                 await self._apply_rules()
 
+    async def release_host_objects(self) -> bool:
+        """Take the engine's bridges, rules and nftables tables out of the kernel when no
+        container is attached, keeping the records (:meth:`export_state`):
+        :meth:`restore_state` makes them again. So an engine that stops with nothing to keep
+        leaves nothing on the host. Returns whether it released them.
+        """
+        async with self._lock:
+            if self.sandboxes:
+                return False  # live-restore: the containers keep their networking
+            with anyio.CancelScope(shield=True):
+                host = self.settings.host_netns
+                for network in self.networks.values():
+                    await to_thread.run_sync(netlink.delete_link, network.bridge, host)
+                    if network.iptables_chain:
+                        await coexist.disallow_bridge(
+                            network.bridge, network.iptables_chain, host
+                        )
+                await nftables.remove_tables(host, self.settings.nft_tables)
+            return True
+
     # --- sandboxes ------------------------------------------------------------------------
 
     def _host_resolv_conf(self) -> ResolvConf:
