@@ -8,17 +8,23 @@ keep-alive connection, body read but not parsed):
 * ``ping``      ``GET /_ping`` on the real engine: the floor (HTTP server + client);
 * ``fake``      the list on the route table over an in-memory fake backend holding the
                 same containers: routing, filtering and JSON rendering without the engine;
+* ``dockerd``   the list on a real dockerd (``--dockerd``, the oracle's socket by default)
+                with the same number of containers of a project of this run, removed after;
 * ``engine``    the list on the real daemon (``python -m engine.daemon``) holding N real
                 containers (created, not started: a create is a real overlay mount and
                 OCI bundle), half of them carrying the label the filter asks for.
 
-dockerd is not started here (the machine has only its client); the figures are compared
-against the two references above. Prints median, p99 and spread (p10..p90) per case.
+dockerd is not started here: it is measured when one runs. Prints median, p99 and
+spread (p10..p90) per case. Containers are created with network mode none (the oracle
+dockerd runs with --bridge=none).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import secrets
 import statistics
 import sys
 import time
@@ -33,6 +39,7 @@ from daemon_helpers import Daemon, busybox_image_tar  # noqa: E402
 from fake_backend import FakeBackend  # noqa: E402
 
 from engine.api.client import EngineClient  # noqa: E402
+from engine.api.errors import EngineError  # noqa: E402
 from engine.api.models import ContainerCreate, encode_filters  # noqa: E402
 from engine.daemon.routes import Router  # noqa: E402
 from engine.daemon.server import serve  # noqa: E402
@@ -40,9 +47,9 @@ from engine.daemon.server import serve  # noqa: E402
 PROJECT_LABEL = "com.docker.compose.project"
 
 
-def labels_for(index: int) -> dict[str, str]:
+def labels_for(index: int, project: str = "bench") -> dict[str, str]:
     return {
-        PROJECT_LABEL: "bench" if index % 2 == 0 else "other",
+        PROJECT_LABEL: project if index % 2 == 0 else f"{project}-other",
         "com.docker.compose.service": f"svc{index % 10}",
         "com.docker.compose.container-number": str(index),
         "com.docker.compose.config-hash": f"{index:064x}",
@@ -71,22 +78,56 @@ def report(name: str, samples: list[float], count: int) -> None:
     )
 
 
-async def create_many(client: EngineClient, count: int) -> None:
+async def create_many(
+    client: EngineClient, count: int, *, image: str = "busybox", project: str = "bench"
+) -> list[str]:
+    """``count`` containers (created, not started, network mode none); their ids."""
     limiter = anyio.Semaphore(4)
+    ids: list[str] = []
 
     async def one(index: int) -> None:
         async with limiter:
-            await client.container_create(
-                ContainerCreate(Image="busybox", Cmd=["true"], Labels=labels_for(index)),
-                name=f"bench-{index}",
+            body = ContainerCreate.model_validate(
+                {
+                    "Image": image,
+                    "Cmd": ["true"],
+                    "Labels": labels_for(index, project),
+                    "HostConfig": {"NetworkMode": "none"},
+                }
             )
+            created = await client.container_create(body, name=f"{project}-{index}")
+            ids.append(created.Id)
 
     async with anyio.create_task_group() as task_group:
         for index in range(count):
             task_group.start_soon(one, index)
+    return ids
 
 
-async def main(daemon: Daemon, count: int, rounds: int) -> None:
+async def measure_dockerd(socket_path: str, count: int, rounds: int) -> tuple[list[float], int]:
+    """The same list on a real dockerd, with containers of a project of this run only
+    (and an image tag of its own), all removed afterwards."""
+    project = f"pcbench{secrets.token_hex(3)}"
+    image = f"pycompose-bench/busybox:{project}"
+    params = {"all": "1", "filters": encode_filters({"label": [f"{PROJECT_LABEL}={project}"]})}
+    async with EngineClient(socket_path, timeout=300) as client:
+        await client.request("POST", "/images/load", content=busybox_image_tar(image))
+        ids: list[str] = []
+        try:
+            ids = await create_many(client, count, image=image, project=project)
+            samples = await measure(client, "/containers/json", params, rounds)
+            found = len((await client.request("GET", "/containers/json", params=params)).json())
+        finally:
+            with anyio.CancelScope(shield=True):
+                for container_id in ids:
+                    with contextlib.suppress(EngineError):
+                        await client.container_remove(container_id, force=True)
+                with contextlib.suppress(EngineError):
+                    await client.image_remove(image, force=True)
+    return samples, found
+
+
+async def main(daemon: Daemon, count: int, rounds: int, dockerd: str) -> None:
     params = {"all": "1", "filters": encode_filters({"label": [f"{PROJECT_LABEL}=bench"]})}
     try:
         daemon.start()
@@ -128,6 +169,11 @@ async def main(daemon: Daemon, count: int, rounds: int) -> None:
         report("ping", ping_samples, 0)
         report("fake", fake_samples, fake_found)
         report("engine", engine_samples, found)
+        if dockerd and os.access(dockerd, os.W_OK):
+            dockerd_samples, dockerd_found = await measure_dockerd(dockerd, count, rounds)
+            report("dockerd", dockerd_samples, dockerd_found)
+        else:
+            print(f"dockerd  not measured: no socket at {dockerd!r}")
     finally:
         daemon.cleanup()
 
@@ -136,6 +182,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--containers", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument(
+        "--dockerd", default="/var/run/docker.sock", help="a dockerd to compare with ('' = none)"
+    )
     options = parser.parse_args()
     # made outside the event loop: it creates a network namespace with pyroute2's sync API
-    anyio.run(main, Daemon(), options.containers, options.rounds)
+    anyio.run(main, Daemon(), options.containers, options.rounds, options.dockerd)
