@@ -84,6 +84,12 @@ async def test_exec_stop_and_volumes(client: EngineClient) -> None:
             break
     assert output == [(1, b"piped\n")]
     assert (await client.exec_inspect(exec_id)).ExitCode == 5
+    tty_exec = await client.exec_create(
+        created.Id, ExecCreate(Cmd=["sh", "-c", "tty; exit 2"], Tty=True)
+    )
+    tty_output = await client.exec_start(tty_exec.Id, tty=True)
+    assert b"/dev/pts/" in b"".join(data for _, data in tty_output)
+    assert (await client.exec_inspect(tty_exec.Id)).ExitCode == 2
     with pytest.raises(errors.Conflict):
         await client.container_remove(created.Id)
     await client.container_stop(created.Id, timeout=1)
