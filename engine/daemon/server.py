@@ -70,6 +70,8 @@ class Limits:
     """Default request body bound (a route may ask for more: image load, archive put)."""
     head_timeout: float = 30.0
     """Seconds a started request head may take to arrive (slow-loris guard)."""
+    max_connections: int = 1024
+    """Connections served at once; one more is answered 503 and closed (fd exhaustion guard)."""
 
 
 class BodyTooLarge(Exception):
@@ -446,6 +448,25 @@ async def serve_connection(stream: ByteStream, handler: Handler, limits: Limits)
             await stream.aclose()
 
 
+async def _refuse(stream: Any) -> None:
+    body = b'{"message":"the engine serves too many connections; retry later"}\n'
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    try:
+        with anyio.move_on_after(1):
+            await stream.send(head + body)
+            # read what the client sent: closing on unread data would reset the connection
+            # before it reads the answer
+            await stream.receive(65536)
+    except _CLIENT_GONE:
+        pass
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
+
+
 async def serve(
     handler: Handler,
     listener: Listener[Any],
@@ -462,9 +483,18 @@ async def serve(
     closes the listener and every connection.
     """
     bounds = limits or Limits()
+    active = 0
 
     async def on_connection(stream: Any) -> None:
-        await serve_connection(stream, handler, bounds)
+        nonlocal active
+        if active >= bounds.max_connections:
+            await _refuse(stream)
+            return
+        active += 1
+        try:
+            await serve_connection(stream, handler, bounds)
+        finally:
+            active -= 1
 
     async with listener:
         task_status.started()

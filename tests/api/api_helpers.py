@@ -34,7 +34,7 @@ class Engine:
                 while True:
                     try:
                         chunks.append(await stream.receive())
-                    except anyio.EndOfStream:
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
                         break
             return b"".join(chunks)
 

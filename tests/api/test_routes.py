@@ -453,3 +453,28 @@ async def test_ensure_engine_without_root_says_what_to_do(tmp_path, monkeypatch)
     with pytest.raises(errors.EngineUnavailable, match="starting it needs root") as raised:
         await client_module.ensure_engine(str(tmp_path / "none.sock"), str(tmp_path))
     assert "sudo pycompose engine start" in (raised.value.hint or "")
+
+
+async def test_connections_over_the_limit_get_503_and_the_rest_go_on() -> None:
+    async with running_engine(Limits(max_connections=2)) as engine:
+        first = await anyio.connect_unix(engine.socket)
+        second = await anyio.connect_unix(engine.socket)
+        try:
+            await first.send(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            await second.send(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            with anyio.fail_after(5):
+                assert (await first.receive()).startswith(b"HTTP/1.1 200")
+                assert (await second.receive()).startswith(b"HTTP/1.1 200")
+            raw = await engine.raw(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert raw.startswith(b"HTTP/1.1 503 ")
+        finally:
+            await first.aclose()
+            await second.aclose()
+        with anyio.fail_after(5):
+            while True:  # the slots free up once those connections close
+                answer = await engine.raw(
+                    b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )
+                if answer.startswith(b"HTTP/1.1 200"):
+                    break
+                await anyio.sleep(0.02)
