@@ -128,7 +128,12 @@ class Daemon:
         self.host_netns = str(self.base / "host.ns")
         self.resolv_conf = self.base / "resolv.conf"
         self.resolv_conf.write_text("nameserver 127.0.0.1\n")
-        netlink.create_netns(self.host_netns)
+        try:
+            netlink.create_netns(self.host_netns)
+        except BaseException:  # e.g. made inside a running event loop: pyroute2 refuses
+            netlink.remove_netns(self.host_netns)
+            shutil.rmtree(self.base, ignore_errors=True)
+            raise
 
     def start(self, timeout: float = 30) -> None:
         with open(self.log_path, "ab") as log:
