@@ -12,6 +12,10 @@ started_oracle=0
 if [ "${PYCOMPOSE_TEST_ORACLE:-1}" = 1 ] && ! curl -s -f -o /dev/null --max-time 3 --unix-socket /var/run/docker.sock http://docker/_ping; then
   scripts/oracle-docker.sh start && started_oracle=1
 fi
-cleanup() { [ "$started_oracle" = 1 ] && scripts/oracle-docker.sh stop; }
+cleanup() {
+  status=$?
+  if [ "$started_oracle" = 1 ]; then scripts/oracle-docker.sh stop; fi
+  exit "$status"  # the tests' status, whatever the clean-up returns
+}
 trap cleanup EXIT
 echo "== pytest"; .venv/bin/python -m pytest "$@"
