@@ -185,7 +185,7 @@ def test_logs_follow_keeps_following_across_a_restart(stack: Stack):
     follower = subprocess.Popen(
         [*stack.command(), "logs", "-f", "--no-log-prefix"],
         cwd=stack.directory,
-        env=_env(stack),
+        env=_env(stack),  # (pycompose only: docker compose is skipped above)
         stdout=subprocess.PIPE,
         text=True,
     )
