@@ -13,6 +13,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+
+def _shown(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
@@ -26,21 +31,21 @@ def parse_bytes(value: object) -> int:
     Raises ValueError with a message fit for users when ``value`` is not a size.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+        raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if not isinstance(value, str):
-        raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+        raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}")
     match = _SIZE_RE.match(value)
     if not match:
-        raise ValueError(f"expected a size such as 512m or 1g, got {value!r}")
+        raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}")
     number, unit = match.groups()
     try:
         amount = Decimal(number)
     except ArithmeticError:
-        raise ValueError(f"expected a size such as 512m or 1g, got {value!r}") from None
+        raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}") from None
     multiplier = _SIZE_UNITS[unit.lower()] if unit else 1
     return int(amount * multiplier)
 
@@ -66,7 +71,7 @@ def parse_duration(value: object) -> int:
     Raises ValueError (``time: invalid duration "forever"``, Go's wording).
     """
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"expected a duration such as 10s or 1m30s, got {value!r}")
+        raise ValueError(f"expected a duration such as 10s or 1m30s, got {_shown(value)}")
     if isinstance(value, int | float):
         if value == 0:
             return 0
