@@ -815,7 +815,7 @@ class Service(Model):
         {"command", "entrypoint", "pid", "develop", "deploy"}
     )
     keep_zero: ClassVar[frozenset[str]] = frozenset(
-        {"attach", "init", "scale", "command", "entrypoint"}
+        {"attach", "init", "scale", "command", "entrypoint", "stop_grace_period"}
     )
 
     profiles: list[Str] | None = None

@@ -10,6 +10,7 @@ nanoseconds so that rendering is exact.
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 
@@ -18,17 +19,20 @@ def _shown(value: object) -> str:
     return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
-_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+_NUMBER_CHARS = "0123456789. "
 
 
 def parse_bytes(value: object) -> int:
-    """A size in bytes from an int or a string such as ``"1.5g"``.
+    """A size in bytes from an int or a string such as ``"1.5g"``, as docker's go-units reads it.
 
     >>> parse_bytes("512m")
     536870912
 
-    Raises ValueError with a message fit for users when ``value`` is not a size.
+    The number is everything up to the last digit, dot or space (so ``"1e3"``
+    is 1000), the suffix one of b, k, m, g, t, p with an optional ``b`` or
+    ``ib``, case-insensitive, multiples of 1024. Raises ValueError with a
+    message fit for users when ``value`` is not a size.
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}")
@@ -38,15 +42,29 @@ def parse_bytes(value: object) -> int:
         return int(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}")
-    match = _SIZE_RE.match(value)
-    if not match:
+    separator = max(value.rfind(char) for char in _NUMBER_CHARS)
+    if separator < 0:
         raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}")
-    number, unit = match.groups()
+    if value[separator] == " ":
+        number, suffix = value[:separator], value[separator + 1 :]
+    else:
+        number, suffix = value[: separator + 1], value[separator + 1 :]
+    if not number or number != number.strip() or "_" in number:
+        raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}")
     try:
-        amount = Decimal(number)
-    except ArithmeticError:
+        amount = float(number)
+    except ValueError:
         raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}") from None
-    multiplier = _SIZE_UNITS[unit.lower()] if unit else 1
+    if amount < 0 or not math.isfinite(amount):
+        raise ValueError(f"expected a size such as 512m or 1g, got {_shown(value)}")
+    suffix = suffix.lower()
+    if not suffix or suffix == "b":
+        return int(amount)
+    multiplier = _SIZE_UNITS.get(suffix[0])
+    if multiplier is None or len(suffix) > 3 or suffix[1:] not in ("", "b", "ib"):
+        raise ValueError(
+            f"expected a size such as 512m or 1g, got {_shown(value)} (unknown unit {suffix!r})"
+        )
     return int(amount * multiplier)
 
 

@@ -91,3 +91,24 @@ def test_parse_and_format_round_trip() -> None:
         assert format_duration(parse_duration(text)) == format_duration(
             parse_duration(format_duration(parse_duration(text)))
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1e3", 1000),
+        ("2.5k", 2560),
+        ("1 GB", 1 << 30),
+        ("1kib", 1024),
+        ("1.5", 1),
+        ("1.1g", 1181116006),
+    ],
+)
+def test_sizes_read_the_number_as_a_float_like_go_units(text: str, expected: int) -> None:
+    assert parse_bytes(text) == expected
+
+
+@pytest.mark.parametrize("text", [" 1k", "1e", "1_000", "kb", "1.2.3", "1kbb"])
+def test_sizes_go_units_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_bytes(text)
