@@ -8,6 +8,11 @@ Contract (called by compose.load):
         tree with compose.source.location_of / key_location_of) and "did you mean"
         hints for unknown keys.
 
+    check_shapes(tree) -> list[Issue]
+        The shape/type issues of a partial tree (no project rules); for parts a
+        later phase drops (unused resources, services disabled by profiles),
+        which docker compose validates all the same.
+
 The models take the long syntax that compose.canonical produces. Fields are
 declared in the order docker compose prints them (compose-go's struct order),
 so that compose.output can render them in that order. ``None`` means "not set".
@@ -175,12 +180,6 @@ def _to_float(value: Any) -> float:
         except ValueError:
             pass
     raise _fail("a number", value)
-
-
-def _to_str(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    raise _fail("a string", value)
 
 
 def _scalar_to_str(value: Any) -> str:

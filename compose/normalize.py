@@ -17,8 +17,12 @@ Rules, in order (each one a small function below):
    docker compose adds for ``links``, ``volumes_from`` and ``service:x``
    namespaces (network_mode, ipc, pid, uts, cgroup);
 2. the ``default`` network is defined when a service uses it;
-3. resources no service uses are dropped (unless ``all_resources``);
+3. resources no service uses are dropped (unless ``all_resources``), after a
+   shape check: docker compose refuses an invalid resource even when unused;
 4. every remaining resource gets its ``name``.
+
+Build args still without a value (``args: [FOO]`` with FOO unset) are dropped,
+as docker compose does; compose.load resolves them before this phase.
 """
 
 from __future__ import annotations
@@ -31,11 +35,6 @@ from compose.source import MapNode, SeqNode
 
 _SECTIONS = ("networks", "volumes", "secrets", "configs", "models")
 _NAMESPACE_KEYS = ("network_mode", "ipc", "pid", "uts", "cgroup")
-
-
-def _set_default(node: MapNode, key: str, value: Any) -> None:
-    if key not in node:
-        node.set(key, value, node.loc, node.loc)
 
 
 def _add_dependency(service: MapNode, name: str, restart: bool) -> None:
