@@ -40,7 +40,7 @@ def docker_compose() -> list[str] | None:
     return None
 
 
-def write_stack(directory: Path, services: int) -> None:
+def write_stack(directory: Path, services: int, subnet: str | None = None) -> None:
     lines = ["services:"]
     for index in range(services):
         lines += [
@@ -50,7 +50,11 @@ def write_stack(directory: Path, services: int) -> None:
             "    volumes: [data:/data]",
             "    networks: [net]",
         ]
-    lines += ["networks:", "  net: {}", "volumes:", "  data: {}"]
+    if subnet:  # more containers than a /24 holds: a larger subnet from the project's pool
+        lines += ["networks:", "  net:", "    ipam:", "      config:", f"        - subnet: {subnet}"]
+    else:
+        lines += ["networks:", "  net: {}"]
+    lines += ["volumes:", "  data: {}"]
     (directory / "compose.yaml").write_text("\n".join(lines) + "\n")
 
 
@@ -161,10 +165,10 @@ def bench_tool(
 def bench_ps(label: str, tool: list[str], env: dict[str, str], count: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        write_stack(directory, 1)
+        write_stack(directory, 1, subnet="10.215.0.0/21")
         project = ["-p", "benchps"]
-        timed([*tool, *project, "up", "-d", "--scale", f"s0={count}"], directory, env)
         try:
+            timed([*tool, *project, "up", "-d", "--scale", f"s0={count}"], directory, env)
             samples = [timed([*tool, *project, "ps"], directory, env) for _ in range(repeat)]
             print(f"{label:32s} ps of {count} containers {describe(samples)}", flush=True)
         finally:
