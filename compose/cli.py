@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from compose import output
-from compose.errors import ComposeError, Issue, PycomposeError
+from compose.errors import ComposeError, Issue, PlanError, PycomposeError
 from compose.graph import build_graph, render_dot, render_mermaid, render_text
 from compose.load import LoadOptions, LoadResult, load_project
 
@@ -453,6 +453,12 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from compose.commands import Terminal, engine_errors, run_ls, run_stack_command
 
     terminal = Terminal(progress=args.progress, ansi=args.ansi)
+    if args.dry_run and args.subcommand not in ("up", "create", "down"):
+        # never act on a request for a dry run: say what is supported instead
+        raise PlanError(
+            f"--dry-run is not supported by `{args.subcommand}`",
+            hint="up, create and down print their plan with --dry-run",
+        )
     if args.subcommand == "ls":
         return anyio.run(run_ls, args, terminal)
     services = tuple(getattr(args, "services", ()) or ())

@@ -125,6 +125,7 @@ async def cmd_up(
         scale=_scale(args.scale),
         pull=args.pull,
         build=args.build,
+        no_build=args.no_build,
     )
     plan = reconcile(desired, observed, options)
     if args.dry_run:

@@ -84,6 +84,7 @@ class ReconcileOptions:
     scale: Mapping[str, int] = dataclasses.field(default_factory=dict)
     pull: str | None = None  # --pull: always | missing | never (default: the service's pull_policy)
     build: bool = False  # --build: build images before starting
+    no_build: bool = False  # --no-build: never build, even a missing image
     resources_only: bool = False  # networks, volumes and images only (for `run`)
 
 
@@ -271,7 +272,7 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
         if service.image in image_ops:
             continue
         policy = options.pull or str(service.config.get("pull_policy") or "missing")
-        has_build = bool(service.config.get("build"))
+        has_build = bool(service.config.get("build")) and not options.no_build
         present = service.image in observed.images
         if has_build and (options.build or policy == "build" or not present):
             cause = "not found" if not present else "pull_policy: build"
@@ -280,6 +281,16 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 service.image,
                 "--build" if options.build else cause,
                 service=service_name,
+            )
+        elif (
+            not present
+            and options.no_build
+            and service.config.get("build")
+            and not service.config.get("image")
+        ):
+            raise PlanError(
+                f"image {service.image!r} of service {service_name} has not been built",
+                hint="build it first (pycompose build), or leave out --no-build",
             )
         elif policy == "always" or (not present and policy in ("missing", "if_not_present")):
             image_ops[service.image] = plan.add(

@@ -253,3 +253,9 @@ def test_a_service_with_build_and_no_image_is_built():
     state = desired(STACK.replace("image: db", "build: ./db"))
     plan = reconcile(state, nothing(), ReconcileOptions())
     assert [(op.type.value, op.target) for op in plan.operations][3] == ("build image", "shop-db")
+
+
+def test_no_build_refuses_to_start_a_service_whose_image_was_never_built():
+    state = desired(STACK.replace("image: db", "build: ./db"))
+    with pytest.raises(PlanError, match="has not been built"):
+        reconcile(state, nothing(), ReconcileOptions(no_build=True))
