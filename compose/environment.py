@@ -139,3 +139,25 @@ def _parse_raw_env(text: str) -> dict[str, str]:
         if sep:
             values[key.strip()] = value
     return values
+
+
+def null_environments(tree: MapNode) -> list[Issue]:
+    """``environment: null`` is refused by docker compose ("must be a mapping")."""
+    issues = []
+    services = tree.get("services")
+    if isinstance(services, MapNode):
+        for name, service in services.items():
+            if (
+                isinstance(service, MapNode)
+                and "environment" in service
+                and service["environment"] is None
+            ):
+                issues.append(
+                    Issue(
+                        "expected a mapping or a list of KEY=VALUE strings, got null",
+                        service.location_of("environment"),
+                        ("services", name, "environment"),
+                        hint="remove the key, or give it values",
+                    )
+                )
+    return issues

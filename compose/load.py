@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from compose import canonical, normalize
 from compose.dotenv import parse_dotenv
-from compose.environment import resolve_service_environment
+from compose.environment import null_environments, resolve_service_environment
 from compose.errors import (
     ComposeError,
     InterpolationError,
@@ -45,7 +45,7 @@ from compose.errors import (
 )
 from compose.interpolate import Interpolator, interpolate_tree
 from compose.merge import enforce_unicity, merge_trees, merge_values
-from compose.model import Project, validate_project
+from compose.model import Project, check_shapes, validate_project
 from compose.profiles import select_services
 from compose.references import check_references
 from compose.source import MapNode, SeqNode, parse
@@ -300,12 +300,24 @@ class _Loader:
         merged["name"] = project_name
 
         resolve_service_environment(merged, self.environment, self)
+        services_before = merged.get("services")
+        all_services = dict(services_before) if isinstance(services_before, MapNode) else {}
         select_services(merged, profiles, options.services, options.enable_services)
+        # docker compose validates the services profiles disabled too
+        kept = merged.get("services") if isinstance(merged.get("services"), MapNode) else {}
+        disabled = MapNode()
+        disabled["services"] = MapNode()
+        for name, service in all_services.items():
+            if name not in (kept or {}):
+                disabled["services"][name] = service
+        shape_issues = check_shapes(disabled) if disabled["services"] else []
         if options.normalize and not self.deferred:
             # normalize expects the shapes canonical produces; after a rejected value
             # it is skipped, and validation still reports everything else it finds
             merged = normalize.normalize(merged, project_name, options.all_resources)
-        issues: list[tuple[type[ComposeError], Issue]] = []
+        issues: list[tuple[type[ComposeError], Issue]] = [
+            (ModelError, issue) for issue in shape_issues
+        ]
         project: Project | None = None
         try:
             project = validate_project(merged)
@@ -419,6 +431,8 @@ class _Loader:
         """Interpolate, canonicalize, resolve paths, extends and include for one file."""
         self.interpolate(tree, environment)
         self.check_top_level(tree)
+        # checked as written: canonical drops the null
+        self.deferred.extend((ModelError, issue) for issue in null_environments(tree))
         tree = self.canonicalize(tree)
         if self.options.resolve_paths:
             tree = canonical.resolve_paths(tree, working_dir, self.home)

@@ -24,6 +24,7 @@ def check_references(tree: MapNode) -> None:
 
     networks, volumes = section("networks"), section("volumes")
     secrets, configs = section("secrets"), section("configs")
+    models = section("models")
 
     def undefined(
         kind: str,
@@ -132,20 +133,33 @@ def check_references(tree: MapNode) -> None:
                         ("services", name, "volumes", index),
                         volumes,
                     )
-        for kind, known in (("secret", secrets), ("config", configs)):
-            refs = service.get(kind + "s")
+        build = service.get("build")
+        build_secrets = build.get("secrets") if isinstance(build, MapNode) else None
+        for kind, known, refs, path in (
+            ("secret", secrets, service.get("secrets"), ("services", name, "secrets")),
+            ("config", configs, service.get("configs"), ("services", name, "configs")),
+            ("secret", secrets, build_secrets, ("services", name, "build", "secrets")),
+        ):
             if isinstance(refs, SeqNode):
                 for index, ref in enumerate(refs):
-                    source = ref.get("source") if isinstance(ref, MapNode) else ref
+                    source = ref.get("source", "") if isinstance(ref, MapNode) else ref
                     if isinstance(source, str) and source not in known:
-                        undefined(
-                            kind,
-                            name,
-                            source,
-                            refs,
-                            index,
-                            ("services", name, kind + "s", index),
-                            known,
-                        )
+                        # a long-syntax entry without source names the secret "" (as compose)
+                        undefined(kind, name, source, refs, index, (*path, index), known)
+        models_used = service.get("models")
+        if isinstance(models_used, MapNode | SeqNode):
+            names = list(models_used) if isinstance(models_used, MapNode) else models_used
+            for index, model_name in enumerate(names):
+                if isinstance(model_name, str) and model_name not in models:
+                    key: Any = model_name if isinstance(models_used, MapNode) else index
+                    undefined(
+                        "model",
+                        name,
+                        model_name,
+                        models_used,
+                        key,
+                        ("services", name, "models", key),
+                        models,
+                    )
     if issues:
         raise UndefinedReferenceError(issues)
