@@ -321,57 +321,40 @@ async def cmd_start(
     return 0
 
 
-async def cmd_restart(
-    result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
-) -> int:
-    desired = desired_of(result)
-    containers = await _project_containers(client, desired.project, services=args.services)
-    await _each(
-        containers,
-        lambda c: client.container_restart(c.id, timeout=args.timeout),
-        terminal,
+# Commands that do one thing to each of the project's containers:
+# name -> (running containers only, the call, progress word while doing it, when done)
+PER_CONTAINER: dict[str, tuple[bool, Any, str, str]] = {
+    "restart": (
+        False,
+        lambda client, c, args: client.container_restart(c.id, timeout=args.timeout),
         "Restarting",
         "Started",
-    )
-    return 0
-
-
-async def cmd_kill(
-    result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
-) -> int:
-    desired = desired_of(result)
-    containers = await _project_containers(
-        client, desired.project, all=False, services=args.services
-    )
-    await _each(
-        containers,
-        lambda c: client.container_kill(c.id, signal=args.signal),
-        terminal,
+    ),
+    "kill": (
+        True,
+        lambda client, c, args: client.container_kill(c.id, signal=args.signal),
         "Killing",
         "Killed",
-    )
-    return 0
+    ),
+    "pause": (True, lambda client, c, args: client.container_pause(c.id), "Pausing", "Paused"),
+    "unpause": (
+        False,
+        lambda client, c, args: client.container_unpause(c.id),
+        "Unpausing",
+        "Unpaused",
+    ),
+}
 
 
-async def cmd_pause(
+async def cmd_each(
     result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
 ) -> int:
-    desired = desired_of(result)
+    """restart, kill, pause, unpause: one call per container, all in parallel."""
+    running_only, call, doing, done = PER_CONTAINER[args.subcommand]
     containers = await _project_containers(
-        client, desired.project, all=False, services=args.services
+        client, result.project.name, all=not running_only, services=args.services
     )
-    await _each(containers, lambda c: client.container_pause(c.id), terminal, "Pausing", "Paused")
-    return 0
-
-
-async def cmd_unpause(
-    result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
-) -> int:
-    desired = desired_of(result)
-    containers = await _project_containers(client, desired.project, services=args.services)
-    await _each(
-        containers, lambda c: client.container_unpause(c.id), terminal, "Unpausing", "Unpaused"
-    )
+    await _each(containers, lambda c: call(client, c, args), terminal, doing, done)
     return 0
 
 
@@ -1232,10 +1215,10 @@ STACK_COMMANDS = {
     "create": cmd_create,
     "start": cmd_start,
     "stop": cmd_stop,
-    "restart": cmd_restart,
-    "kill": cmd_kill,
-    "pause": cmd_pause,
-    "unpause": cmd_unpause,
+    "restart": cmd_each,
+    "kill": cmd_each,
+    "pause": cmd_each,
+    "unpause": cmd_each,
     "rm": cmd_rm,
     "ps": cmd_ps,
     "logs": cmd_logs,
