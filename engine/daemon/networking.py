@@ -35,7 +35,9 @@ from engine.network.records import Network, Sandbox
 
 PREDEFINED_VIRTUAL = {"host": "host", "none": "null"}
 DEFAULT_NETWORK = "bridge"
-DEFAULT_BRIDGE_SUBNET = "172.17.0.0/16"
+# The predefined bridge is a /16 like Docker's, but from the top of the engine's own pool
+# (10.208.0.0/12), never Docker's 172.17.0.0/16: the engine uses only addresses it owns.
+DEFAULT_BRIDGE_SUBNET = "10.223.0.0/16"
 
 
 def virtual_network_id(name: str) -> str:
@@ -96,8 +98,8 @@ class Networking:
         await self.save()
 
     async def create_default(self) -> None:
-        """The predefined ``bridge``: a /16 as Docker's (room for thousands of containers),
-        else whatever the pool gives when that subnet is taken on this host."""
+        """The predefined ``bridge``: a /16 (room for thousands of containers) from the
+        engine's pool, else whatever the pool gives when that subnet is taken on this host."""
         for subnet in (DEFAULT_BRIDGE_SUBNET, None):
             try:
                 await self.engine.create_network(
