@@ -701,20 +701,28 @@ async def cmd_top(
     return 0
 
 
+async def _replica(
+    client: EngineClient, project: str, service: str, index: int, *, running: bool
+) -> ObservedContainer:
+    """Container #``index`` of ``service`` (``--index``), running or any state."""
+    for container in await _project_containers(
+        client, project, all=not running, services=[service]
+    ):
+        if container.number == index:
+            return container
+    state = "running " if running else ""
+    raise PlanError(
+        f"service {service!r} has no {state}container #{index}",
+        hint="start it with `pycompose up -d`" if running else None,
+    )
+
+
 async def cmd_port(
     result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
 ) -> int:
-    containers = [
-        c
-        for c in await _project_containers(
-            client, result.project.name, all=False, services=[args.service]
-        )
-        if c.number == args.index
-    ]
-    if not containers:
-        raise PlanError(f"service {args.service!r} has no running container #{args.index}")
+    container = await _replica(client, result.project.name, args.service, args.index, running=True)
     private, _, protocol = args.private_port.partition("/")
-    inspect = await client.container_inspect(containers[0].id)
+    inspect = await client.container_inspect(container.id)
     bindings = inspect.NetworkSettings.Ports.get(f"{private}/{protocol or args.protocol}") or []
     if not bindings:
         raise PlanError(
@@ -803,18 +811,7 @@ def _state_text(states: Mapping[str, int]) -> str:
 async def cmd_exec(
     result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
 ) -> int:
-    containers = [
-        c
-        for c in await _project_containers(
-            client, result.project.name, all=False, services=[args.service]
-        )
-        if c.number == args.index
-    ]
-    if not containers:
-        raise PlanError(
-            f"service {args.service!r} is not running container #{args.index}",
-            hint="start it with `pycompose up -d`",
-        )
+    container = await _replica(client, result.project.name, args.service, args.index, running=True)
     stdin = None
     if not args.detach and not args.no_stdin and not sys.stdin.isatty():
         stdin = await anyio.to_thread.run_sync(sys.stdin.buffer.read)  # piped input, sent whole
@@ -828,7 +825,7 @@ async def cmd_exec(
         Cmd=list(args.command),
         Detach=args.detach,
     )
-    created = await client.exec_create(containers[0].id, body)
+    created = await client.exec_create(container.id, body)
     if args.detach:
         await client.exec_start(created.Id)
         return 0
@@ -1167,14 +1164,9 @@ async def cmd_cp(
         )
     service = source_service or target_service
     assert service is not None
-    containers = [
-        c
-        for c in await _project_containers(client, result.project.name, services=[service])
-        if c.number == args.index
-    ]
-    if not containers:
-        raise PlanError(f"service {service!r} has no container #{args.index}")
-    container_id = containers[0].id
+    container_id = (
+        await _replica(client, result.project.name, service, args.index, running=False)
+    ).id
     if source_service is not None:
         response = await client.request(
             "GET", f"/containers/{container_id}/archive", params={"path": source}
