@@ -23,7 +23,8 @@ Usage::
 """
 
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig, MountRequest
-from engine.runtime.containers import ContainerInfo, ContainerRuntime, ExecResult, RuntimeEvent
+from engine.runtime.container_record import ContainerInfo, ExecResult, RuntimeEvent
+from engine.runtime.containers import ContainerRuntime
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.logs import LogEntry
 from engine.runtime.monitor import AttachConnection
