@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -37,7 +38,11 @@ import dns.rrset
 from anyio import to_thread
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from engine.network import nftables
 from engine.network.netlink import socket_in_netns
+from engine.network.records import Endpoint, Network, Sandbox
+
+logger = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -62,6 +67,15 @@ class DnsRecords:
 
     _endpoints: dict[str, dict[str, _Entry]] = field(default_factory=dict)
     _by_name: dict[str, dict[str, dict[str, tuple[IPAddress, ...]]]] = field(default_factory=dict)
+
+    def add_sandbox_endpoint(self, sandbox: Sandbox, endpoint: Endpoint) -> None:
+        """The sandbox's name, hostname and the endpoint's aliases, on the endpoint's network."""
+        self.add_endpoint(
+            endpoint.network_id,
+            endpoint.id,
+            [sandbox.name, sandbox.hostname, *endpoint.aliases],
+            [a.ip for a in endpoint.addresses],
+        )
 
     def add_endpoint(
         self,
@@ -362,3 +376,41 @@ def render_resolver_redirect(sockets: ResolverSockets) -> str:
         "  }\n"
         "}\n"
     )
+
+
+async def start_resolver(
+    sandbox: Sandbox,
+    records: DnsRecords,
+    networks: Mapping[str, Network],
+    host_netns: str | None,
+    task_group: anyio.abc.TaskGroup,
+) -> None:
+    """Serve DNS in the sandbox on 127.0.0.11 (a task of ``task_group``, stopped by
+    ``sandbox.resolver_scope``); names of its networks from ``records``, the rest forwarded
+    from ``host_netns`` unless every network of the sandbox is internal."""
+    sockets = await to_thread.run_sync(bind_resolver_sockets, sandbox.netns)
+    try:
+        await nftables.run_nft(render_resolver_redirect(sockets), sandbox.netns)
+    except BaseException:
+        sockets.close()
+        raise
+    scope = anyio.CancelScope()
+    sandbox.resolver_scope = scope
+    view = ResolverView(
+        network_ids=lambda: sandbox.network_ids,
+        upstreams=sandbox.upstreams,
+        upstream_netns=host_netns,
+        may_forward=lambda: any(
+            not networks[n].internal for n in sandbox.network_ids if n in networks
+        ),
+    )
+
+    async def run() -> None:
+        with scope:
+            try:
+                await serve_resolver(sockets, records, view)
+            except Exception:
+                # one broken resolver must not take the engine (and every other one) down
+                logger.exception("DNS resolver of sandbox %s stopped", sandbox.id)
+
+    task_group.start_soon(run)
