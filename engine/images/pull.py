@@ -110,10 +110,7 @@ class Fetcher:
                 )
                 for i, layer in enumerate(manifest.layers)
             ),
-            created=config.get("created"),
-            os=config.get("os", "linux"),
-            architecture=config.get("architecture", "amd64"),
-            variant=config.get("variant"),
+            **mf.record_fields(config),
         )
 
     async def _pull_layer(
