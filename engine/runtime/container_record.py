@@ -31,6 +31,16 @@ from engine.runtime.state import (
 
 S = ContainerState
 RECORD_FILE = "container.json"
+# fields of container.json written as they are; the last ones are set after of_config
+_RESTORED_AS_IS = (
+    "exit_code",
+    "oom_killed",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "manually_stopped",
+)
+_SAVED_AS_IS = ("id", "name", "rootfs", "mounted_rootfs", *_RESTORED_AS_IS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,19 +187,10 @@ class ContainerRecord:
     def save(self) -> None:
         """Write ``container.json`` (atomically: a crash leaves the old one or the new one)."""
         record = {
-            "id": self.id,
-            "name": self.name,
+            **{name: getattr(self, name) for name in _SAVED_AS_IS},
             "config": self.config.model_dump(mode="json", by_alias=True),
-            "rootfs": self.rootfs,
-            "mounted_rootfs": self.mounted_rootfs,
             "state": self.state.value,
-            "exit_code": self.exit_code,
-            "oom_killed": self.oom_killed,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
             "restart_count": self.restart.restart_count,
-            "manually_stopped": self.manually_stopped,
         }
         path = self.directory / RECORD_FILE
         temporary = path.with_suffix(".tmp")
@@ -210,12 +211,8 @@ class ContainerRecord:
             restart_count=record["restart_count"],
         )
         container.state = ContainerState(record["state"])
-        container.exit_code = record["exit_code"]
-        container.oom_killed = record["oom_killed"]
-        container.created_at = record["created_at"]
-        container.started_at = record["started_at"]
-        container.finished_at = record["finished_at"]
-        container.manually_stopped = record["manually_stopped"]
+        for name in _RESTORED_AS_IS:
+            setattr(container, name, record[name])
         return container
 
 

@@ -391,22 +391,20 @@ class ContainerRuntime:
         self._emit(self._get(ref), "restart")
 
     async def pause(self, ref: str) -> None:
-        container = self._get(ref)
-        if container.state is not S.RUNNING:
-            raise Conflict(f"container {container.id[:12]} is not running")
-        await self.runc.pause(container.id)
-        container.transition(S.PAUSED)
-        container.save()
-        self._emit(container, "pause")
+        await self._set_paused(ref, paused=True)
 
     async def unpause(self, ref: str) -> None:
+        await self._set_paused(ref, paused=False)
+
+    async def _set_paused(self, ref: str, *, paused: bool) -> None:
         container = self._get(ref)
-        if container.state is not S.PAUSED:
-            raise Conflict(f"container {container.id[:12]} is not paused")
-        await self.runc.resume(container.id)
-        container.transition(S.RUNNING)
+        before, after = (S.RUNNING, S.PAUSED) if paused else (S.PAUSED, S.RUNNING)
+        if container.state is not before:
+            raise Conflict(f"container {container.id[:12]} is not {before.value}")
+        await (self.runc.pause if paused else self.runc.resume)(container.id)
+        container.transition(after)
         container.save()
-        self._emit(container, "unpause")
+        self._emit(container, "pause" if paused else "unpause")
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         """Docker's wait: ``not-running`` (default), ``next-exit`` or ``removed``."""
