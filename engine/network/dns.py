@@ -193,15 +193,27 @@ def answer_locally(
     return response
 
 
+async def _connect_upstream(upstream: str, netns: str | None, kind: int) -> socket.socket | None:
+    """A non-blocking socket connected to ``upstream``'s port 53 (UDP or TCP), or None."""
+    family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
+    sock = socket_in_netns(netns, family, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.settimeout(FORWARD_TIMEOUT)
+            await to_thread.run_sync(sock.connect, (upstream, 53))
+        sock.setblocking(False)
+        if kind != socket.SOCK_STREAM:
+            sock.connect((upstream, 53))
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
 async def _forward(wire: bytes, upstreams: Sequence[str], netns: str | None) -> bytes | None:
     for upstream in upstreams:
-        family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
-        sock = socket_in_netns(netns, family, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        try:
-            sock.connect((upstream, 53))
-        except OSError:
-            sock.close()
+        sock = await _connect_upstream(upstream, netns, socket.SOCK_DGRAM)
+        if sock is None:
             continue
         async with await anyio.abc.ConnectedUDPSocket.from_socket(sock) as udp:
             with anyio.move_on_after(FORWARD_TIMEOUT):
@@ -250,15 +262,9 @@ class _Resolver:
 
 async def _forward_tcp(wire: bytes, upstreams: Sequence[str], netns: str | None) -> bytes | None:
     for upstream in upstreams:
-        family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
-        sock = socket_in_netns(netns, family, socket.SOCK_STREAM)
-        sock.settimeout(FORWARD_TIMEOUT)
-        try:
-            await to_thread.run_sync(sock.connect, (upstream, 53))
-        except OSError:
-            sock.close()
+        sock = await _connect_upstream(upstream, netns, socket.SOCK_STREAM)
+        if sock is None:
             continue
-        sock.setblocking(False)
         async with await anyio.abc.SocketStream.from_socket(sock) as stream:
             with anyio.move_on_after(FORWARD_TIMEOUT):
                 try:
