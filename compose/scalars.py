@@ -88,13 +88,16 @@ def _to_int(value: Any) -> int:
     raise _fail("an integer", value)
 
 
-def _to_uint(value: Any) -> int:
-    number = _to_int(value)
+def _not_negative(number: int) -> int:
     if number < 0:
         raise PydanticCustomError(
             "compose", "must be greater than or equal to 0, got {got}", {"got": number}
         )
     return number
+
+
+def _to_uint(value: Any) -> int:
+    return _not_negative(_to_int(value))
 
 
 def _to_int_number(value: Any) -> int:
@@ -114,12 +117,7 @@ def _to_number_int(value: Any) -> int:
 
 
 def _to_uint_number(value: Any) -> int:
-    number = _to_int_number(value)
-    if number < 0:
-        raise PydanticCustomError(
-            "compose", "must be greater than or equal to 0, got {got}", {"got": number}
-        )
-    return number
+    return _not_negative(_to_int_number(value))
 
 
 def _bool_or_str(value: Any) -> str:
@@ -230,10 +228,20 @@ def _to_str_list(value: Any) -> Any:
     raise _fail("a string or a list of strings", value)
 
 
-def _check_list(value: Any) -> Any:
-    if isinstance(value, list):
-        return value
-    raise _fail("a list", value)
+def _only(kinds: type | tuple[type, ...], expected: str) -> Callable[[Any], Any]:
+    """A check that lets values of ``kinds`` through (canonical made the long syntax)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, kinds):
+            return value
+        raise _fail(expected, value)
+
+    return check
+
+
+_check_list = _only(list, "a list")
+_check_command = _only((type(None), list), "a string, a list of strings or null")
+_check_map = _only(dict, "a mapping (or a list of KEY=VALUE strings)")
 
 
 def _to_device_count(value: Any) -> int:
@@ -248,18 +256,6 @@ def _to_device_count(value: Any) -> int:
         "invalid value {got}, the only value allowed is 'all' or a number",
         {"got": describe(value)},
     )
-
-
-def _check_command(value: Any) -> Any:
-    if value is None or isinstance(value, list):
-        return value
-    raise _fail("a string, a list of strings or null", value)
-
-
-def _check_map(value: Any) -> Any:
-    if isinstance(value, dict):
-        return value
-    raise _fail("a mapping (or a list of KEY=VALUE strings)", value)
 
 
 def _map_value(null: str | None) -> Callable[[Any], str | None]:
