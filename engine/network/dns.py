@@ -210,18 +210,35 @@ async def _connect_upstream(upstream: str, netns: str | None, kind: int) -> sock
     return sock
 
 
-async def _forward(wire: bytes, upstreams: Sequence[str], netns: str | None) -> bytes | None:
+async def _ask_udp(sock: socket.socket, wire: bytes) -> bytes:
+    async with await anyio.abc.ConnectedUDPSocket.from_socket(sock) as udp:
+        await udp.send(wire)
+        return await udp.receive()
+
+
+async def _ask_tcp(sock: socket.socket, wire: bytes) -> bytes:
+    async with await anyio.abc.SocketStream.from_socket(sock) as stream:
+        await stream.send(len(wire).to_bytes(2, "big") + wire)
+        reader = BufferedByteReceiveStream(stream)
+        length = int.from_bytes(await reader.receive_exactly(2), "big")
+        return await reader.receive_exactly(length)
+
+
+async def _forward(
+    wire: bytes, upstreams: Sequence[str], netns: str | None, *, tcp: bool = False
+) -> bytes | None:
+    """The first upstream's answer to ``wire`` (each tried for FORWARD_TIMEOUT), or None."""
+    kind, ask = (socket.SOCK_STREAM, _ask_tcp) if tcp else (socket.SOCK_DGRAM, _ask_udp)
+    failures = (OSError, anyio.EndOfStream, anyio.IncompleteRead) if tcp else (OSError,)
     for upstream in upstreams:
-        sock = await _connect_upstream(upstream, netns, socket.SOCK_DGRAM)
+        sock = await _connect_upstream(upstream, netns, kind)
         if sock is None:
             continue
-        async with await anyio.abc.ConnectedUDPSocket.from_socket(sock) as udp:
-            with anyio.move_on_after(FORWARD_TIMEOUT):
-                try:
-                    await udp.send(wire)
-                    return await udp.receive()
-                except OSError:
-                    continue
+        with anyio.move_on_after(FORWARD_TIMEOUT):
+            try:
+                return await ask(sock, wire)
+            except failures:
+                continue
     return None
 
 
@@ -260,23 +277,6 @@ class _Resolver:
             await self.udp.sendto(reply, *client)
 
 
-async def _forward_tcp(wire: bytes, upstreams: Sequence[str], netns: str | None) -> bytes | None:
-    for upstream in upstreams:
-        sock = await _connect_upstream(upstream, netns, socket.SOCK_STREAM)
-        if sock is None:
-            continue
-        async with await anyio.abc.SocketStream.from_socket(sock) as stream:
-            with anyio.move_on_after(FORWARD_TIMEOUT):
-                try:
-                    await stream.send(len(wire).to_bytes(2, "big") + wire)
-                    reader = BufferedByteReceiveStream(stream)
-                    length = int.from_bytes(await reader.receive_exactly(2), "big")
-                    return await reader.receive_exactly(length)
-                except (OSError, anyio.EndOfStream, anyio.IncompleteRead):
-                    continue
-    return None
-
-
 async def _serve_tcp_client(
     stream: anyio.abc.SocketStream, records: DnsRecords, view: ResolverView
 ) -> None:
@@ -297,7 +297,7 @@ async def _serve_tcp_client(
                 elif not view.may_forward():
                     reply = refused(query)
                 else:
-                    reply = await _forward_tcp(wire, view.upstreams, view.upstream_netns)
+                    reply = await _forward(wire, view.upstreams, view.upstream_netns, tcp=True)
                 if reply is None:
                     failure = dns.message.make_response(query)
                     failure.set_rcode(dns.rcode.SERVFAIL)

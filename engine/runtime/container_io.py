@@ -61,10 +61,10 @@ async def run_exec(
     container: ContainerRecord,
     command: list[str],
     *,
+    stdin: bytes | None = None,
     env: Sequence[str] = (),
     user: str = "",
     working_dir: str = "",
-    stdin: bytes | None = None,
     privileged: bool = False,
 ) -> ExecResult:
     """Run ``command`` in ``container`` to its end; its exit code and output."""
@@ -91,10 +91,10 @@ async def run_exec(
 async def read_logs(
     container: ContainerRecord,
     *,
-    follow: bool = False,
-    tail: int | None = None,
     since: float = 0.0,
     until: float = 0.0,
+    tail: int | None = None,
+    follow: bool = False,
 ) -> AsyncIterator[logfiles.LogEntry]:
     """The container's log lines (whole), oldest first; ``since``/``until`` in seconds."""
     since_ns = int(since * 1_000_000_000)

@@ -528,10 +528,10 @@ class ContainerRuntime:
         ref: str,
         command: Sequence[str],
         *,
+        tty: bool = False,
         env: Sequence[str] = (),
         user: str = "",
         working_dir: str = "",
-        tty: bool = False,
         privileged: bool = False,
     ) -> ExecSession:
         """An interactive exec: ``async with runtime.exec_session(...) as session:`` then
