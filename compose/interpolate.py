@@ -1,4 +1,4 @@
-"""Phase 2: ``${VAR}`` substitution in the values of one file's tree.
+"""Interpolation: ``${VAR}`` substitution in the values of one file's tree.
 
 Syntax, as the Compose Specification and docker compose define it::
 

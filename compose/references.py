@@ -1,4 +1,4 @@
-"""Phase 12: every service, network, volume, config and secret a service names must exist.
+"""References: every service, network, volume, config and secret a service names must exist.
 
 Runs on the merged tree (also after validation failed, so that all problems are
 reported together), and places each issue at the referring value.
