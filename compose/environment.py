@@ -1,4 +1,4 @@
-"""Phase 8: a service's ``env_file`` and ``label_file`` read into ``environment`` and ``labels``.
+"""A service's ``env_file`` and ``label_file`` read into ``environment`` and ``labels``.
 
 Precedence, as docker compose: the env files in order (a later file wins), then the
 service's own ``environment``; an entry without a value (``- FOO``) takes the value

@@ -1,4 +1,4 @@
-"""Phase 2: ``${VAR}`` substitution in the values of one file's tree.
+"""Interpolation: ``${VAR}`` substitution in the values of one file's tree.
 
 Syntax, as the Compose Specification and docker compose define it::
 
@@ -173,48 +173,36 @@ def _to_float(text: str) -> float:
     return float(text)
 
 
-# Paths whose string values are converted after substitution ("*" any key, "[]" any item).
+# Paths whose string values are converted after substitution ("*" any key, "[]" any item),
+# written as dotted patterns, whitespace-separated.
+_INT_PATHS = """
+services.*.cpu_count services.*.cpu_period services.*.cpu_quota services.*.cpu_rt_period
+services.*.cpu_rt_runtime services.*.cpu_shares services.*.deploy.replicas
+services.*.deploy.update_config.parallelism services.*.deploy.rollback_config.parallelism
+services.*.deploy.restart_policy.max_attempts
+services.*.deploy.placement.max_replicas_per_node services.*.healthcheck.retries
+services.*.oom_score_adj services.*.pids_limit services.*.ports.[].target services.*.scale
+services.*.ulimits.* services.*.ulimits.*.hard services.*.ulimits.*.soft
+"""
+_FLOAT_PATHS = """
+services.*.cpu_percent services.*.cpus services.*.deploy.update_config.max_failure_ratio
+services.*.deploy.rollback_config.max_failure_ratio
+"""
+_BOOL_PATHS = """
+services.*.init services.*.healthcheck.disable services.*.oom_kill_disable
+services.*.privileged services.*.read_only services.*.stdin_open services.*.tty
+services.*.volumes.[].read_only services.*.volumes.[].volume.nocopy networks.*.external
+networks.*.internal networks.*.attachable networks.*.enable_ipv4 networks.*.enable_ipv6
+volumes.*.external secrets.*.external configs.*.external
+"""
 CASTS: dict[tuple[str, ...], Callable[[str], Any]] = {
-    ("services", "*", "cpu_count"): _to_int,
-    ("services", "*", "cpu_percent"): _to_float,
-    ("services", "*", "cpu_period"): _to_int,
-    ("services", "*", "cpu_quota"): _to_int,
-    ("services", "*", "cpu_rt_period"): _to_int,
-    ("services", "*", "cpu_rt_runtime"): _to_int,
-    ("services", "*", "cpus"): _to_float,
-    ("services", "*", "cpu_shares"): _to_int,
-    ("services", "*", "init"): _to_bool,
-    ("services", "*", "deploy", "replicas"): _to_int,
-    ("services", "*", "deploy", "update_config", "parallelism"): _to_int,
-    ("services", "*", "deploy", "update_config", "max_failure_ratio"): _to_float,
-    ("services", "*", "deploy", "rollback_config", "parallelism"): _to_int,
-    ("services", "*", "deploy", "rollback_config", "max_failure_ratio"): _to_float,
-    ("services", "*", "deploy", "restart_policy", "max_attempts"): _to_int,
-    ("services", "*", "deploy", "placement", "max_replicas_per_node"): _to_int,
-    ("services", "*", "healthcheck", "retries"): _to_int,
-    ("services", "*", "healthcheck", "disable"): _to_bool,
-    ("services", "*", "oom_kill_disable"): _to_bool,
-    ("services", "*", "oom_score_adj"): _to_int,
-    ("services", "*", "pids_limit"): _to_int,
-    ("services", "*", "ports", "[]", "target"): _to_int,
-    ("services", "*", "privileged"): _to_bool,
-    ("services", "*", "read_only"): _to_bool,
-    ("services", "*", "scale"): _to_int,
-    ("services", "*", "stdin_open"): _to_bool,
-    ("services", "*", "tty"): _to_bool,
-    ("services", "*", "ulimits", "*"): _to_int,
-    ("services", "*", "ulimits", "*", "hard"): _to_int,
-    ("services", "*", "ulimits", "*", "soft"): _to_int,
-    ("services", "*", "volumes", "[]", "read_only"): _to_bool,
-    ("services", "*", "volumes", "[]", "volume", "nocopy"): _to_bool,
-    ("networks", "*", "external"): _to_bool,
-    ("networks", "*", "internal"): _to_bool,
-    ("networks", "*", "attachable"): _to_bool,
-    ("networks", "*", "enable_ipv4"): _to_bool,
-    ("networks", "*", "enable_ipv6"): _to_bool,
-    ("volumes", "*", "external"): _to_bool,
-    ("secrets", "*", "external"): _to_bool,
-    ("configs", "*", "external"): _to_bool,
+    tuple(pattern.split(".")): cast
+    for patterns, cast in (
+        (_INT_PATHS, _to_int),
+        (_FLOAT_PATHS, _to_float),
+        (_BOOL_PATHS, _to_bool),
+    )
+    for pattern in patterns.split()
 }
 
 # Index the patterns by (first key, third key): most paths match none, cheaply.

@@ -28,7 +28,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Protocol
 
 from compose import canonical, normalize
 from compose.dotenv import parse_dotenv
@@ -41,14 +41,15 @@ from compose.errors import (
     ModelError,
     ProjectError,
     UndefinedReferenceError,
-    did_you_mean,
 )
+from compose.extends import extend_service
+from compose.include import apply_include
 from compose.interpolate import Interpolator, interpolate_tree
-from compose.merge import enforce_unicity, merge_trees, merge_values
+from compose.merge import enforce_unicity, merge_trees
 from compose.model import Project, check_shapes, validate_project
 from compose.profiles import select_services
 from compose.references import check_references
-from compose.source import MapNode, SeqNode, parse
+from compose.source import MapNode, parse
 
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 OVERRIDE_FILES = {
@@ -129,7 +130,9 @@ def check_project_name(name: str, source: str) -> str:
     return name
 
 
-class _Loader:
+class Loader:
+    """One load: the options, the file system, and what the phases gather on the way."""
+
     def __init__(self, options: LoadOptions, files: FileSystem) -> None:
         self.options = options
         self.fs = files
@@ -441,11 +444,11 @@ class _Loader:
         if isinstance(services, MapNode):
             cache: dict[Path, MapNode] = {path: tree}
             for name in list(services):
-                services[name] = self.extend_service(
-                    tree, path, name, working_dir, environment, cache, ()
+                services[name] = extend_service(
+                    self, tree, path, name, working_dir, environment, cache, ()
                 )
         if "include" in tree:
-            tree = self.apply_include(tree, path, working_dir, chain)
+            tree = apply_include(self, tree, path, working_dir, chain)
         return tree
 
     def canonicalize(self, tree: MapNode) -> MapNode:
@@ -463,197 +466,6 @@ class _Loader:
             for name, service in list(services.items()):
                 if service is None:
                     services[name] = MapNode(services.location_of(name))
-
-    # --- 5. extends -------------------------------------------------------------------------
-
-    def extend_service(
-        self,
-        tree: MapNode,
-        path: Path,
-        name: str,
-        working_dir: Path,
-        environment: Mapping[str, str],
-        cache: dict[Path, MapNode],
-        seen: tuple[tuple[Path, str], ...],
-    ) -> Any:
-        services = tree["services"]
-        service = services.get(name)
-        if not isinstance(service, MapNode) or "extends" not in service:
-            return service
-        if (path, name) in seen:
-            cycle = " -> ".join(f"{p.name}:{s}" for p, s in (*seen, (path, name)))
-            raise ModelError(
-                [
-                    Issue(
-                        f"extends loop: {cycle}",
-                        service.location_of("extends"),
-                        ("services", name, "extends"),
-                        hint="a service cannot extend itself, directly or through others",
-                    )
-                ]
-            )
-        extends = service["extends"]
-        location = service.location_of("extends")
-        base_name: Any
-        base_file: Any
-        if isinstance(extends, str):
-            base_name, base_file = extends, None
-        elif isinstance(extends, MapNode):
-            base_name, base_file = extends.get("service"), extends.get("file")
-            if not isinstance(base_name, str) or not base_name:
-                raise ModelError(
-                    [
-                        Issue(
-                            "extends needs a `service` to extend",
-                            extends.loc,
-                            ("services", name, "extends", "service"),
-                            hint="add `service: <name of the base service>`",
-                        )
-                    ]
-                )
-        else:
-            raise ModelError(
-                [
-                    Issue(
-                        "extends must be a service name or a mapping with service (and file)",
-                        location,
-                        ("services", name, "extends"),
-                    )
-                ]
-            )
-        seen = (*seen, (path, name))
-        if base_file is None:
-            base_path, base_tree, base_dir = path, tree, working_dir
-        else:
-            base_path = self.absolute(str(base_file), path.parent)
-            if base_path not in cache:
-                if not self.fs.is_file(base_path):
-                    raise ProjectError(
-                        [
-                            Issue(
-                                f"extends: file {base_path} not found",
-                                location,
-                                ("services", name, "extends", "file"),
-                            )
-                        ]
-                    )
-                raw = self.parse_file(base_path, location)
-                self.interpolate(raw, environment)
-                raw = self.canonicalize(raw)
-                if self.options.resolve_paths:
-                    raw = canonical.resolve_paths(raw, base_path.parent, self.home)
-                cache[base_path] = enforce_unicity(raw)
-            base_tree, base_dir = cache[base_path], base_path.parent
-        base_services = base_tree.get("services")
-        if isinstance(base_services, MapNode) and base_services.get(base_name, {}) is None:
-            return service  # docker compose keeps a service extending a null one as written
-        if not isinstance(base_services, MapNode) or base_name not in base_services:
-            where = "" if base_file is None else f" in {base_path}"
-            known = sorted(base_services) if isinstance(base_services, MapNode) else []
-            raise UndefinedReferenceError(
-                [
-                    Issue(
-                        f"cannot extend service {base_name!r}: no such service{where}",
-                        location,
-                        ("services", name, "extends"),
-                        hint=did_you_mean(str(base_name), known),
-                    )
-                ]
-            )
-        base = self.extend_service(
-            base_tree, base_path, base_name, base_dir, environment, cache, seen
-        )
-        base_services[base_name] = base
-        own = service.copy_node()
-        own.pop("extends", None)
-        if not isinstance(base, MapNode):
-            return own
-        base = base.copy_node()
-        base.pop("extends", None)
-        return merge_values(base, own, ("services", name))
-
-    # --- 6. include -------------------------------------------------------------------------
-
-    def apply_include(
-        self, tree: MapNode, path: Path, working_dir: Path, chain: tuple[Path, ...]
-    ) -> MapNode:
-        includes = tree.get("include")
-        tree = tree.copy_node()
-        tree.pop("include", None)
-        if not isinstance(includes, SeqNode):
-            raise ModelError(
-                [
-                    Issue(
-                        "include must be a list of files or of mappings with path:",
-                        tree.location_of("include") if isinstance(tree, MapNode) else None,
-                        ("include",),
-                        hint="write `include:` followed by `- path/to/compose.yaml` items",
-                    )
-                ]
-            )
-        for index, entry in enumerate(includes):
-            location = includes.location_of(index)
-            if isinstance(entry, str):
-                entry = MapNode(location)
-                entry["path"] = includes[index]
-            if not isinstance(entry, MapNode):
-                continue
-            paths = entry.get("path")
-            paths_list = [paths] if isinstance(paths, str) else list(paths or [])
-            if not paths_list:
-                continue
-            include_files = [self.absolute(str(p), working_dir) for p in paths_list]
-            for include_file in include_files:
-                if include_file in chain:
-                    cycle = "\n".join(f" include {p}" for p in (*chain, include_file))
-                    raise ProjectError(
-                        [Issue(f"include cycle detected:\n{cycle}", location, ("include", index))]
-                    )
-            project_dir_value = entry.get("project_directory")
-            include_dir = (
-                self.absolute(str(project_dir_value), working_dir)
-                if project_dir_value
-                else include_files[0].parent
-            )
-            # the included project's own environment: the shell, then its env files
-            environment = dict(self.options.environment)
-            env_files_value = entry.get("env_file")
-            if env_files_value:
-                env_list = (
-                    [env_files_value] if isinstance(env_files_value, str) else list(env_files_value)
-                )
-                env_paths = [self.absolute(str(p), working_dir) for p in env_list]
-                required = True
-            else:
-                env_paths, required = [include_dir / ".env"], False
-            collected, _sources = self.read_env_files(env_paths, environment, required=required)
-            for key, value in collected.items():
-                environment.setdefault(key, value)
-            for key in ("COMPOSE_PROJECT_NAME",):
-                if key in self.environment:
-                    environment.setdefault(key, self.environment[key])
-            included: MapNode | None = None
-            for include_file in include_files:
-                if not self.fs.is_file(include_file):
-                    raise ProjectError(
-                        [
-                            Issue(
-                                f"included file {include_file} not found",
-                                location,
-                                ("include", index),
-                            )
-                        ]
-                    )
-                raw = self.parse_file(include_file, location)
-                processed = self.process_file(
-                    raw, include_file, include_dir, environment, (*chain, include_file)
-                )
-                included = processed if included is None else merge_trees(included, processed)
-            if included is None:
-                continue
-            resolve_service_environment(included, environment, self)
-            tree = _import_resources(tree, included, location)
-        return tree
 
 
 def _combined(
@@ -674,48 +486,6 @@ def _combined(
     kinds = {kind for kind, _ in kept}
     error_class = kept[0][0] if len(kinds) == 1 else ComposeError
     return error_class([issue for _, issue in kept])
-
-
-def _import_resources(tree: MapNode, included: MapNode, location: Location | None) -> MapNode:
-    """Add an included project's resources; a different definition of the same name is an error."""
-    issues: list[Issue] = []
-    for section in ("services", "networks", "volumes", "secrets", "configs", "models"):
-        imported = included.get(section)
-        if not isinstance(imported, MapNode):
-            continue
-        own = tree.get(section)
-        if not isinstance(own, MapNode):
-            own = MapNode(imported.loc)
-            tree.set(section, own, included.key_locs.get(section), imported.loc)
-        for name, value in imported.items():
-            if name in own:
-                if _plain(own[name]) != _plain(value):
-                    issues.append(
-                        Issue(
-                            "conflicts with an imported resource of the same name",
-                            own.location_of(name),
-                            (section, name),
-                            hint=f"{_file_of(value)} defines it differently; rename one of them",
-                        )
-                    )
-                continue
-            own.set(name, value, imported.key_locs.get(name), imported.value_locs.get(name))
-    if issues:
-        raise ProjectError(issues)
-    return tree
-
-
-def _file_of(value: Any) -> str:
-    location = getattr(value, "loc", None)
-    return f"the included file {location.file}" if location else "an included file"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _clean(path: Path) -> Path:
@@ -740,7 +510,7 @@ def load_project(
     real one); ``options.environment`` is the environment to interpolate from.
     Raises a :class:`~compose.errors.ComposeError` listing every problem found.
     """
-    return _Loader(options, files).load()
+    return Loader(options, files).load()
 
 
 def load_from_text(

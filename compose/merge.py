@@ -1,4 +1,4 @@
-"""Phase 5: merge canonical trees (override files, extends) with the Compose rules.
+"""Merge: canonical trees (override files, extends) with the Compose rules.
 
 Default rules (Compose Specification, "Merge and override"):
 

@@ -1,4 +1,4 @@
-"""Phase 7 (after merge, extends, include and profiles): project-wide defaults.
+"""Normalisation (after merge, extends, include and profiles): project-wide defaults.
 
 Contract (called by compose.load):
 

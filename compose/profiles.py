@@ -1,4 +1,4 @@
-"""Phase 9: profiles decide which services the project has.
+"""Profiles decide which services the project has.
 
 A service with ``profiles:`` is enabled only when one of them is active
 (``--profile``, ``COMPOSE_PROFILES``; ``*`` activates all); services named on the

@@ -1,4 +1,4 @@
-"""Phase 12: every service, network, volume, config and secret a service names must exist.
+"""References: every service, network, volume, config and secret a service names must exist.
 
 Runs on the merged tree (also after validation failed, so that all problems are
 reported together), and places each issue at the referring value.
@@ -27,14 +27,10 @@ def check_references(tree: MapNode) -> None:
     models = section("models")
 
     def undefined(
-        kind: str,
-        service_name: str,
-        target: str,
-        node: Any,
-        key: Any,
-        path: tuple[Any, ...],
-        known: MapNode,
+        kind: str, service_name: str, target: str, node: Any, where: tuple[Any, ...], known: MapNode
     ) -> None:
+        """``target`` is not in ``known``: an issue at ``node[where[-1]]``, in the service."""
+        key = where[-1]
         location = node.location_of(key) if isinstance(node, MapNode | SeqNode) else None
         issues.append(
             Issue(
@@ -42,7 +38,7 @@ def check_references(tree: MapNode) -> None:
                 if kind != "service"
                 else f'service "{service_name}" depends on undefined service "{target}"',
                 location,
-                path,
+                ("services", service_name, *where),
                 hint=did_you_mean(target, sorted(str(k) for k in known))
                 or f"define it under the top-level `{kind}s:` key"
                 if kind != "service"
@@ -60,15 +56,7 @@ def check_references(tree: MapNode) -> None:
                 target = mode.removeprefix("service:")
                 if target not in services and target not in reported:
                     reported.add(target)
-                    undefined(
-                        "service",
-                        name,
-                        target,
-                        service,
-                        mode_key,
-                        ("services", name, mode_key),
-                        services,
-                    )
+                    undefined("service", name, target, service, (mode_key,), services)
         volumes_from = service.get("volumes_from")
         if isinstance(volumes_from, SeqNode):
             for index, entry in enumerate(volumes_from):
@@ -78,13 +66,7 @@ def check_references(tree: MapNode) -> None:
                 if target not in services and target not in reported:
                     reported.add(target)
                     undefined(
-                        "service",
-                        name,
-                        target,
-                        volumes_from,
-                        index,
-                        ("services", name, "volumes_from", index),
-                        services,
+                        "service", name, target, volumes_from, ("volumes_from", index), services
                     )
         depends_on = service.get("depends_on")
         if isinstance(depends_on, MapNode):
@@ -97,8 +79,7 @@ def check_references(tree: MapNode) -> None:
                             name,
                             dependency,
                             depends_on,
-                            dependency,
-                            ("services", name, "depends_on", dependency),
+                            ("depends_on", dependency),
                             services,
                         )
         service_networks = service.get("networks")
@@ -110,8 +91,7 @@ def check_references(tree: MapNode) -> None:
                         name,
                         str(network),
                         service_networks,
-                        network,
-                        ("services", name, "networks", network),
+                        ("networks", network),
                         networks,
                     )
         mounts = service.get("volumes")
@@ -124,42 +104,26 @@ def check_references(tree: MapNode) -> None:
                     and mount["source"]
                     and mount["source"] not in volumes
                 ):
-                    undefined(
-                        "volume",
-                        name,
-                        mount["source"],
-                        mounts,
-                        index,
-                        ("services", name, "volumes", index),
-                        volumes,
-                    )
+                    undefined("volume", name, mount["source"], mounts, ("volumes", index), volumes)
         build = service.get("build")
         build_secrets = build.get("secrets") if isinstance(build, MapNode) else None
         for kind, known, refs, path in (
-            ("secret", secrets, service.get("secrets"), ("services", name, "secrets")),
-            ("config", configs, service.get("configs"), ("services", name, "configs")),
-            ("secret", secrets, build_secrets, ("services", name, "build", "secrets")),
+            ("secret", secrets, service.get("secrets"), ("secrets",)),
+            ("config", configs, service.get("configs"), ("configs",)),
+            ("secret", secrets, build_secrets, ("build", "secrets")),
         ):
             if isinstance(refs, SeqNode):
                 for index, ref in enumerate(refs):
                     source = ref.get("source", "") if isinstance(ref, MapNode) else ref
                     if isinstance(source, str) and source not in known:
                         # a long-syntax entry without source names the secret "" (as compose)
-                        undefined(kind, name, source, refs, index, (*path, index), known)
+                        undefined(kind, name, source, refs, (*path, index), known)
         models_used = service.get("models")
         if isinstance(models_used, MapNode | SeqNode):
             names = list(models_used) if isinstance(models_used, MapNode) else models_used
             for index, model_name in enumerate(names):
                 if isinstance(model_name, str) and model_name not in models:
                     key: Any = model_name if isinstance(models_used, MapNode) else index
-                    undefined(
-                        "model",
-                        name,
-                        model_name,
-                        models_used,
-                        key,
-                        ("services", name, "models", key),
-                        models,
-                    )
+                    undefined("model", name, model_name, models_used, ("models", key), models)
     if issues:
         raise UndefinedReferenceError(issues)

@@ -1,4 +1,4 @@
-"""Phase 1: YAML text to a plain tree that remembers where every value came from.
+"""Parsing: YAML text to a plain tree that remembers where every value came from.
 
 The tree is made of :class:`MapNode` (a ``dict``) and :class:`SeqNode` (a
 ``list``) holding plain scalars (``str``, ``int``, ``float``, ``bool``,

@@ -11,10 +11,11 @@ options_from_compose  a compose build: section -> (context dir, BuildOptions)   
 options_from_query    POST /build's query -> BuildOptions (refuses version=2)    (pure)
 receive_context       POST /build's body (a tar stream) -> BuildContext in a temp dir
 
-Modules: dockerfile (parser, substitution), context (.dockerignore, sources, digests),
-instructions (config instructions), copying (COPY/ADD), run (RUN in runc), files (paths
-in a root, layer tars), cache (step cache), builder (the build), options (requests),
-cli (``python -m engine.build build|prune``).
+Modules: dockerfile (parser; dockerfile_words: substitution, stages: the parsed stages),
+context (.dockerignore, sources, digests), instructions (config instructions), copy_step
+and copying (COPY/ADD), run_step and run (RUN in runc), scratch (a step's overlay root and
+its layer), files (paths in a root, layer tars), cache (step cache), builder (the build),
+options (requests), events (progress and failures), cli (``python -m engine.build``).
 
 The daemon's ``POST /build``, in outline::
 

@@ -9,13 +9,12 @@ Phases (each a function):
    Docker does), heredocs (``<<EOF``, ``<<-EOF``, ``<<"EOF"``) of RUN/COPY/ADD read.
 3. ``_instruction``: keyword, ``--flags`` (checked against each instruction's table),
    exec (JSON) or shell form, per-instruction argument checks.
-4. ``_stages``: ARGs before the first FROM are the global (meta) ARGs; each FROM opens a
-   stage; ``Dockerfile.plan(target)`` gives the stages a target needs, in order.
+4. ``parse``: ARGs before the first FROM are the global (meta) ARGs; each FROM opens a
+   stage; ``Dockerfile.plan(target)`` (engine.build.stages) gives the stages a target
+   needs, in order.
 
-Variable substitution (``expand``) follows Docker's shell lexer: ``$VAR``, ``${VAR}``,
-``${VAR:-word}``, ``${VAR-word}``, ``${VAR:+word}``, ``${VAR+word}``, ``${VAR:?message}``;
-single quotes are literal, the escape character escapes the next character (inside double
-quotes only ``"``, ``$`` and itself). It happens at build time (values come from the base
+Variable substitution (``expand``, engine.build.dockerfile_words) follows Docker's shell
+lexer. It happens at build time (values come from the base
 image and earlier steps), for the instructions in ``EXPANDED``; RUN, CMD, ENTRYPOINT,
 SHELL, HEALTHCHECK and ONBUILD are left to the shell, as Docker does.
 
@@ -28,9 +27,10 @@ import dataclasses
 import difflib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from engine.api.errors import InvalidParameter
+from engine.build.dockerfile_words import _NAME_CHARS, DockerfileError, expand, split_words
+from engine.build.stages import Dockerfile, Heredoc, Instruction, Stage
 
 INSTRUCTIONS = (
     "ADD",
@@ -87,328 +87,6 @@ KNOWN_DIRECTIVES = ("syntax", "escape", "check")
 STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
 _DIRECTIVE = re.compile(r"^#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")
 _HEREDOC = re.compile(r"(?:^|(?<=\s))<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-class DockerfileError(InvalidParameter):
-    """A Dockerfile that cannot be built; the message starts with ``Dockerfile:LINE:``."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        line: int | None = None,
-        file: str = "Dockerfile",
-        hint: str | None = None,
-    ) -> None:
-        where = f"{file}:{line}: " if line else f"{file}: "
-        super().__init__(where + message, hint=hint)
-        self.line = line
-        self.file = file
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Heredoc:
-    """``<<NAME`` and the lines after the instruction, up to ``NAME``."""
-
-    name: str
-    content: str
-    expand: bool  # False when the name was quoted (<<"EOF"): no substitution
-    chomp: bool  # <<-: leading tabs were stripped
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Instruction:
-    """One instruction as written. ``args`` are raw words (not yet expanded).
-
-    ``exec_form``: the arguments were a JSON array (then ``args`` are its strings);
-    otherwise RUN/CMD/ENTRYPOINT/HEALTHCHECK CMD keep their shell text as ``args[0]``.
-    ``pairs``: ENV/LABEL/ARG ``key=value`` pairs (raw value; ARG without ``=`` has None).
-    """
-
-    keyword: str
-    line: int
-    end_line: int
-    text: str  # the logical line (continuations joined), for progress and history
-    flags: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    args: tuple[str, ...] = ()
-    exec_form: bool = False
-    heredocs: tuple[Heredoc, ...] = ()
-    pairs: tuple[tuple[str, str | None], ...] = ()
-    sub: Instruction | None = None  # ONBUILD's instruction
-
-    def flag(self, name: str, default: str | None = None) -> str | None:
-        return self.flags.get(name, default)
-
-    def bool_flag(self, name: str) -> bool:
-        return self.flags.get(name, "false") == "true"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Stage:
-    index: int
-    name: str | None
-    base: str  # raw (may hold ${ARG}s of the global scope)
-    platform: str | None
-    line: int
-    instructions: tuple[Instruction, ...]
-    text: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Dockerfile:
-    stages: tuple[Stage, ...]
-    meta_args: tuple[Instruction, ...]
-    escape: str = "\\"
-    syntax: str | None = None
-    file: str = "Dockerfile"
-
-    def error(
-        self, message: str, line: int | None = None, hint: str | None = None
-    ) -> DockerfileError:
-        return DockerfileError(message, line=line, file=self.file, hint=hint)
-
-    def stage_named(self, name: str) -> Stage | None:
-        wanted = name.lower()
-        for stage in self.stages:
-            if stage.name == wanted:
-                return stage
-        return None
-
-    def target_stage(self, target: str | None) -> Stage:
-        if not target:
-            return self.stages[-1]
-        stage = self.stage_named(target)
-        if stage is None:
-            names = [s.name for s in self.stages if s.name]
-            close = difflib.get_close_matches(target.lower(), names, n=1)
-            hint = (
-                f'did you mean "{close[0]}"?'
-                if close
-                else (
-                    f"the stages are: {', '.join(names)}"
-                    if names
-                    else "name a stage with FROM ... AS NAME"
-                )
-            )
-            raise self.error(f'target stage "{target}" could not be found', hint=hint)
-        return stage
-
-    def source_stage(self, ref: str, current: Stage, line: int) -> Stage | None:
-        """The stage ``ref`` (a name or an index) names from ``current``, or None (an image)."""
-        if ref.isdigit():
-            index = int(ref)
-            if index >= current.index:
-                raise self.error(
-                    f"invalid from flag value {ref}: refers to current or future build stage",
-                    line,
-                    hint="refer to an earlier stage, by its index or its AS name",
-                )
-            return self.stages[index]
-        stage = self.stage_named(ref)
-        if stage is not None and stage.index >= current.index:
-            raise self.error(
-                f'stage "{ref}" is defined later in the Dockerfile (or is the current stage)',
-                line,
-                hint="move the stage above the one that uses it",
-            )
-        return stage
-
-    def plan(self, target: str | None, meta_env: Mapping[str, str]) -> list[Stage]:
-        """The stages the target needs (itself included), in Dockerfile order."""
-        final = self.target_stage(target)
-        needed: set[int] = set()
-        pending = [final]
-        while pending:
-            stage = pending.pop()
-            if stage.index in needed:
-                continue
-            needed.add(stage.index)
-            base = expand(stage.base, meta_env, self.escape, line=stage.line, file=self.file)
-            parent = self.stage_named(base)
-            if parent is not None and parent.index < stage.index:
-                pending.append(parent)
-            for instruction in stage.instructions:
-                ref = instruction.flag("from") if instruction.keyword in ("COPY", "ADD") else None
-                if ref is None:
-                    continue
-                ref = expand(ref, meta_env, self.escape, line=instruction.line, file=self.file)
-                source = self.source_stage(ref, stage, instruction.line)
-                if source is not None:
-                    pending.append(source)
-        return [stage for stage in self.stages if stage.index in needed]
-
-
-# ---------------------------------------------------------------------------------------------
-# substitution (Docker's shell lexer)
-
-
-class _Lexer:
-    def __init__(self, text: str, escape: str, env: Mapping[str, str], line: int | None, file: str):
-        self.text = text
-        self.pos = 0
-        self.escape = escape
-        self.env = env
-        self.line = line
-        self.file = file
-
-    def fail(self, message: str, hint: str | None = None) -> DockerfileError:
-        return DockerfileError(message, line=self.line, file=self.file, hint=hint)
-
-    def word(self, stop: str | None = None) -> str:
-        text = self.text
-        out: list[str] = []
-        while self.pos < len(text):
-            char = text[self.pos]
-            if stop is not None and char == stop:
-                self.pos += 1
-                return "".join(out)
-            if char == "'":
-                end = text.find("'", self.pos + 1)
-                if end < 0:
-                    raise self.fail(
-                        f"unexpected end of statement while looking for matching ' in {text!r}"
-                    )
-                out.append(text[self.pos + 1 : end])
-                self.pos = end + 1
-            elif char == '"':
-                out.append(self.double_quoted())
-            elif char == "$":
-                out.append(self.dollar())
-            elif char == self.escape:
-                self.pos += 1
-                if self.pos < len(text):
-                    out.append(text[self.pos])
-                    self.pos += 1
-            else:
-                out.append(char)
-                self.pos += 1
-        if stop is not None:
-            raise self.fail(f"missing '{stop}' in {text!r}", hint="close the ${...} substitution")
-        return "".join(out)
-
-    def double_quoted(self) -> str:
-        text = self.text
-        out: list[str] = []
-        self.pos += 1
-        while self.pos < len(text):
-            char = text[self.pos]
-            if char == '"':
-                self.pos += 1
-                return "".join(out)
-            if char == "$":
-                out.append(self.dollar())
-                continue
-            if (
-                char == self.escape
-                and self.pos + 1 < len(text)
-                and text[self.pos + 1] in ('"', "$", self.escape)
-            ):
-                out.append(text[self.pos + 1])
-                self.pos += 2
-                continue
-            out.append(char)
-            self.pos += 1
-        raise self.fail(
-            f'unexpected end of statement while looking for matching " in {self.text!r}'
-        )
-
-    def name(self) -> str:
-        start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] in _NAME_CHARS:
-            self.pos += 1
-        return self.text[start : self.pos]
-
-    def dollar(self) -> str:
-        self.pos += 1
-        if self.pos >= len(self.text):
-            return "$"
-        char = self.text[self.pos]
-        if char != "{":
-            name = self.name()
-            return self.env.get(name, "") if name else "$"
-        self.pos += 1
-        name = self.name()
-        if not name:
-            raise self.fail(f"bad substitution in {self.text!r}", hint="write ${NAME} or $NAME")
-        if self.pos >= len(self.text):
-            raise self.fail(f"missing '}}' in {self.text!r}", hint="close the ${...} substitution")
-        char = self.text[self.pos]
-        self.pos += 1
-        if char == "}":
-            return self.env.get(name, "")
-        colon = char == ":"
-        if colon:
-            if self.pos >= len(self.text):
-                raise self.fail(f"bad substitution in {self.text!r}")
-            char = self.text[self.pos]
-            self.pos += 1
-        if char not in "-+?":
-            raise self.fail(
-                f"unsupported modifier ({char}) in substitution {self.text!r}",
-                hint="use ${VAR}, ${VAR:-default}, ${VAR:+alternative} or ${VAR:?message}",
-            )
-        word = self.word("}")
-        value = self.env.get(name)
-        present = value is not None and (value != "" or not colon)
-        if char == "-":
-            return value if present and value is not None else word
-        if char == "+":
-            return word if present else ""
-        if not present:
-            default = "parameter null or not set" if colon else "parameter not set"
-            raise self.fail(f"{name}: {word or default}", hint=f"pass --build-arg {name}=VALUE")
-        return value or ""
-
-
-def expand(
-    word: str,
-    env: Mapping[str, str],
-    escape: str = "\\",
-    *,
-    line: int | None = None,
-    file: str = "Dockerfile",
-) -> str:
-    """``word`` with quotes removed and ``$VAR``/``${VAR...}`` substituted from ``env``.
-
-    Example: ``expand('"$A"-${B:-x}', {"A": "1"}) == "1-x"``.
-    """
-    return _Lexer(word, escape, env, line, file).word()
-
-
-def split_words(text: str, escape: str = "\\") -> list[str]:
-    """Split on unquoted whitespace, keeping quotes and escapes (expansion removes them)."""
-    words: list[str] = []
-    current: list[str] = []
-    quote: str | None = None
-    in_word = False
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if quote is None and char.isspace():
-            if in_word:
-                words.append("".join(current))
-                current, in_word = [], False
-            index += 1
-            continue
-        in_word = True
-        if char == escape and quote != "'" and index + 1 < len(text):
-            current.append(char + text[index + 1])
-            index += 2
-            continue
-        if quote is None and char in ("'", '"'):
-            quote = char
-        elif char == quote:
-            quote = None
-        current.append(char)
-        index += 1
-    if in_word:
-        words.append("".join(current))
-    return words
-
-
-# ---------------------------------------------------------------------------------------------
-# parsing
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str | None:
@@ -878,3 +556,25 @@ def parse_instruction(
     if not text.strip():
         raise DockerfileError("empty instruction", line=line, file=file)
     return _instruction(_Logical(text.strip(), line, line, []), escape, file)
+
+
+# the parsed Dockerfile and its words are used through this module (``df.Stage``...)
+__all__ = [
+    "EXPANDED",
+    "FLAGS",
+    "HEREDOC_INSTRUCTIONS",
+    "INSTRUCTIONS",
+    "KNOWN_DIRECTIVES",
+    "STAGE_NAME",
+    "Dockerfile",
+    "DockerfileError",
+    "Heredoc",
+    "Instruction",
+    "Stage",
+    "expand",
+    "parse",
+    "parse_duration",
+    "parse_instruction",
+    "parse_ports",
+    "split_words",
+]

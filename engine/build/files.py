@@ -79,33 +79,29 @@ def parse_chown(value: str, root: Path, *, line: int, file: str) -> Owner:
         except OSError:
             return ""
 
-    if user.isdigit():
-        uid = int(user)
-    else:
-        entry = next((e for e in parse_passwd(read("/etc/passwd")) if e.name == user), None)
-        if entry is None:
+    def number(name: str, kind: str, path: str, numbers: Callable[[str], dict[str, int]]) -> int:
+        if name.isdigit():
+            return int(name)
+        found = numbers(read(path)).get(name)
+        if found is None:
+            id_kind = "uid" if kind == "user" else "gid"
             raise DockerfileError(
-                f"unable to convert uid/gid chown string to host mapping: can't find uid for "
-                f"user {user}: no such user: {user}",
+                f"unable to convert uid/gid chown string to host mapping: can't find {id_kind} "
+                f"for {kind} {name}: no such {kind}: {name}",
                 line=line,
                 file=file,
-                hint="use a numeric uid or a user of the image's /etc/passwd",
+                hint=f"use a numeric {id_kind} or a {kind} of the image's {path}",
             )
-        uid = entry.uid
-    if not group:
-        return Owner(uid, uid)
-    if group.isdigit():
-        return Owner(uid, int(group))
-    found = next((g for g in parse_group(read("/etc/group")) if g.name == group), None)
-    if found is None:
-        raise DockerfileError(
-            f"unable to convert uid/gid chown string to host mapping: can't find gid for "
-            f"group {group}: no such group: {group}",
-            line=line,
-            file=file,
-            hint="use a numeric gid or a group of the image's /etc/group",
-        )
-    return Owner(uid, found.gid)
+        return found
+
+    def uids(text: str) -> dict[str, int]:
+        return {e.name: e.uid for e in reversed(parse_passwd(text))}  # the first entry wins
+
+    def gids(text: str) -> dict[str, int]:
+        return {g.name: g.gid for g in reversed(parse_group(text))}
+
+    uid = number(user, "user", "/etc/passwd", uids)
+    return Owner(uid, number(group, "group", "/etc/group", gids) if group else uid)
 
 
 def parse_chmod(value: str, *, line: int, file: str) -> int:

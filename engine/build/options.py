@@ -1,4 +1,4 @@
-"""Build requests -> :class:`BuildOptions`. Pure.
+"""Build requests -> :class:`BuildOptions` (what a build is asked for). Pure.
 
 - ``options_from_compose``: a service's compose ``build:`` section (the model's plain
   data: ``Build.model_dump(exclude_none=True)``) and where the project lives -> the context
@@ -11,14 +11,49 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.api.errors import InvalidParameter
-from engine.build.builder import BuildOptions, refuse_buildkit
+from engine.api.errors import InvalidParameter, Unsupported
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BuildOptions:
+    """What a build is asked for (``docker build`` flags; compose ``build:`` keys).
+
+    ``network``: ``none`` (an empty network namespace), ``host``, or ``default`` (the
+    namespace at ``netns_path`` when the caller gives one, else the host's).
+    """
+
+    dockerfile: str = "Dockerfile"  # relative to the context
+    dockerfile_inline: str | None = None  # the Dockerfile text itself (wins over the file)
+    build_args: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    target: str | None = None
+    tags: Sequence[str] = ()
+    labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    no_cache: bool = False
+    pull: bool = False
+    network: str = "default"
+    network_name: str | None = None  # a user network (the caller resolves it to netns_path)
+    netns_path: str | None = None
+    extra_hosts: Sequence[str] = ()  # "name:ip"
+    shm_size: int = 0
+    additional_contexts: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    platform: str | None = None
+
+
+def refuse_buildkit() -> Unsupported:
+    """The answer to BuildKit's ``POST /session`` and ``POST /grpc``."""
+    return Unsupported(
+        "BuildKit is not supported by this engine: it builds with the classic builder API "
+        "(POST /build)",
+        hint="set DOCKER_BUILDKIT=0 for docker build / docker compose build",
+    )
+
 
 # compose keys that need BuildKit (or a registry cache), refused with a clear message
 _BUILDKIT_ONLY = ("ssh", "secrets", "cache_to", "entitlements", "platforms", "sbom", "provenance")

@@ -1,7 +1,7 @@
 """Image archives: ``docker save`` tars and OCI image layouts (dir or tar). Blocking.
 
 Reading yields :class:`ArchiveImage` values (config bytes, layer opener per layer,
-tags); the manager ingests them into the store. Writing produces one tar that is
+tags); engine.images.ingest puts them into the store. Writing produces one tar that is
 both a ``docker load``-able archive (``manifest.json``) and an OCI image layout
 (``oci-layout``, ``index.json``, ``blobs/sha256/``), as Docker 25+ writes it.
 """

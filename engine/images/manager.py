@@ -1,4 +1,4 @@
-"""The image service: what the daemon (and, until it exists, the CLI) calls. Async.
+"""The image service: what the daemon and engine.images.cli call. Async.
 
 Lifecycle: ``async with ImageService(data_root) as images:`` opens the store under
 ``<data_root>/images`` and a registry client; ``pull`` -> ``mount_rootfs`` for
@@ -36,6 +36,7 @@ from engine.images import archive, overlay, unpack
 from engine.images import manifest as mf
 from engine.images.auth import Credentials, load_credentials
 from engine.images.errors import ImageInUse, ImageNotFound, InvalidImage, InvalidReference
+from engine.images.ingest import ingest_image
 from engine.images.progress import (
     Progress,
     ProgressCallback,
@@ -51,9 +52,7 @@ from engine.images.store import (
     BlobStore,
     ImageRecord,
     ImageRecords,
-    LayerRecord,
     check_digest,
-    sha256_digest,
 )
 
 DEFAULT_MAX_CONCURRENT_DOWNLOADS = 3
@@ -531,7 +530,16 @@ class ImageService:
                 names = list(image.names)
                 if tag:
                     names.append(tag)
-                loaded.append(await self._load_one(image, names, added))
+                loaded.append(
+                    await ingest_image(
+                        image,
+                        names,
+                        added,
+                        blobs=self.blobs,
+                        layers_root=self.layers_root,
+                        links_root=self.links_root,
+                    )
+                )
             # records last: a failing archive leaves no image behind
             loaded = [await anyio.to_thread.run_sync(self.records.add, r) for r in loaded]
         except BaseException:
@@ -541,82 +549,6 @@ class ImageService:
         finally:
             close()
         return loaded
-
-    async def _load_one(
-        self, image: archive.ArchiveImage, names: list[str], added: Added
-    ) -> ImageRecord:
-        config = mf.parse_config(image.config)
-        tags = tuple(str(parse_reference(n)) for n in names)
-        added.append(("blob", sha256_digest(image.config)))
-        config_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.config)
-        diff_ids: list[str] = config["rootfs"]["diff_ids"]
-        if len(diff_ids) != len(image.layers):
-            raise InvalidImage(
-                f"archive image {config_digest}: {len(image.layers)} layers but "
-                f"{len(diff_ids)} diff IDs in its config"
-            )
-        chains = mf.chain_ids(diff_ids)
-        layers = []
-        for i, (expected, opener) in enumerate(image.layers):
-            digest, size, media_type = await anyio.to_thread.run_sync(
-                self._ingest_file, opener, expected, added
-            )
-            added.append(("layer", chains[i]))
-            await anyio.to_thread.run_sync(
-                unpack.unpack_layer,
-                self.blobs.path(digest),
-                self.layers_root,
-                self.links_root,
-                chains[i],
-                diff_ids[i],
-            )
-            layers.append(
-                LayerRecord(
-                    digest=digest,
-                    media_type=media_type,
-                    size=size,
-                    diff_id=diff_ids[i],
-                    chain_id=chains[i],
-                )
-            )
-        manifest_digest = None
-        manifest_media_type = None
-        if image.manifest is not None:
-            added.append(("blob", sha256_digest(image.manifest)))
-            manifest_digest = await anyio.to_thread.run_sync(self.blobs.write_bytes, image.manifest)
-            manifest_media_type = mf.parse(image.manifest).media_type
-        record = ImageRecord(
-            id=config_digest,
-            repo_tags=tags,
-            manifest_digest=manifest_digest,
-            manifest_media_type=manifest_media_type,
-            config_digest=config_digest,
-            layers=tuple(layers),
-            created=config.get("created"),
-            os=config.get("os", "linux"),
-            architecture=config.get("architecture", "amd64"),
-            variant=config.get("variant"),
-        )
-        return record
-
-    def _ingest_file(
-        self, opener: Callable[[], Any], expected: str | None, added: Added
-    ) -> tuple[str, int, str]:
-        with opener() as source, self.blobs.ingest() as ingest:
-            head = b""
-            while chunk := source.read(1 << 20):
-                if not head:
-                    head = chunk[:4]
-                ingest.write(chunk)
-            added.append(("blob", ingest.digest))
-            digest = ingest.commit(expected)
-        if head[:2] == b"\x1f\x8b":
-            media_type = mf.OCI_LAYER_GZIP
-        elif head == b"\x28\xb5\x2f\xfd":
-            media_type = mf.OCI_LAYER_ZSTD
-        else:
-            media_type = mf.OCI_LAYER
-        return digest, self.blobs.size(digest), media_type
 
     async def save(self, names: list[str], target: Path) -> None:
         """Write the images to a tar that ``docker load`` and OCI tools both read."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import platform as host_platform
+from collections.abc import Mapping
 from typing import Any
 
 from engine.images.errors import InvalidImage, UnsupportedMediaType
@@ -195,6 +196,16 @@ def choose(index: Index, wanted: Platform) -> Descriptor:
             "choose one with --platform"
         )
     return candidates[0]
+
+
+def record_fields(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of an image record that come from its config: creation time, platform."""
+    return {
+        "created": config.get("created"),
+        "os": config.get("os", "linux"),
+        "architecture": config.get("architecture", "amd64"),
+        "variant": config.get("variant"),
+    }
 
 
 def parse_config(data: bytes) -> dict[str, Any]:

@@ -110,10 +110,7 @@ class Fetcher:
                 )
                 for i, layer in enumerate(manifest.layers)
             ),
-            created=config.get("created"),
-            os=config.get("os", "linux"),
-            architecture=config.get("architecture", "amd64"),
-            variant=config.get("variant"),
+            **mf.record_fields(config),
         )
 
     async def _pull_layer(
@@ -139,13 +136,13 @@ class Fetcher:
             await self.ensure_blob(ref, layer, emit, added)
             await self._ensure_unpacked(layer.digest, diff_id, chain_id, emit, added)
         else:
-            await self._download_and_unpack(ref, layer, diff_id, chain_id, emit, added)
+            await self._download_and_unpack(layer, ref, diff_id, chain_id, emit, added)
         emit(Progress(short, "Pull complete", layer.size, layer.size))
 
     async def _download_and_unpack(
         self,
-        ref: Reference,
         layer: mf.Descriptor,
+        ref: Reference,
         diff_id: str,
         chain_id: str,
         emit: ProgressCallback,
@@ -265,6 +262,23 @@ class Fetcher:
             del self._downloads[digest]
             event.set()
 
+    async def _unpack(
+        self,
+        blob_digest: str,
+        diff_id: str,
+        chain_id: str,
+        limiter: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        await anyio.to_thread.run_sync(
+            unpack.unpack_layer,
+            self.blobs.path(blob_digest),
+            self.layers_root,
+            self.links_root,
+            chain_id,
+            diff_id,
+            limiter=limiter,
+        )
+
     async def _ensure_unpacked(
         self,
         blob_digest: str,
@@ -275,14 +289,7 @@ class Fetcher:
     ) -> None:
         while True:
             if unpack.layer_dir(self.layers_root, chain_id).is_dir():
-                await anyio.to_thread.run_sync(
-                    unpack.unpack_layer,
-                    self.blobs.path(blob_digest),
-                    self.layers_root,
-                    self.links_root,
-                    chain_id,
-                    diff_id,
-                )  # makes sure the short link exists
+                await self._unpack(blob_digest, diff_id, chain_id)  # makes the short link
                 return
             pending = self._unpacks.get(chain_id)
             if pending is None:
@@ -292,15 +299,7 @@ class Fetcher:
         try:
             emit(Progress(short_digest(blob_digest), "Extracting"))
             added.append(("layer", chain_id))
-            await anyio.to_thread.run_sync(
-                unpack.unpack_layer,
-                self.blobs.path(blob_digest),
-                self.layers_root,
-                self.links_root,
-                chain_id,
-                diff_id,
-                limiter=self._unpack_limiter,
-            )
+            await self._unpack(blob_digest, diff_id, chain_id, limiter=self._unpack_limiter)
         finally:
             del self._unpacks[chain_id]
             event.set()

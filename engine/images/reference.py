@@ -63,20 +63,14 @@ class Reference:
         return self.path
 
     def __str__(self) -> str:
-        out = self.name
-        if self.tag is not None:
-            out += f":{self.tag}"
-        if self.digest is not None:
-            out += f"@{self.digest}"
-        return out
+        return self.name + self._tag_and_digest()
 
     def familiar(self) -> str:
-        out = self.familiar_name
-        if self.tag is not None:
-            out += f":{self.tag}"
-        if self.digest is not None:
-            out += f"@{self.digest}"
-        return out
+        return self.familiar_name + self._tag_and_digest()
+
+    def _tag_and_digest(self) -> str:
+        tag = f":{self.tag}" if self.tag is not None else ""
+        return tag + (f"@{self.digest}" if self.digest is not None else "")
 
     @property
     def object(self) -> str:

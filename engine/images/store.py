@@ -242,17 +242,24 @@ class ImageRecords:
 
     def get(self, image_id: str) -> ImageRecord | None:
         with self._lock:
-            row = self._db.execute("SELECT record FROM images WHERE id = ?", (image_id,)).fetchone()
+            return self._read(image_id)
+
+    def _read(self, image_id: str) -> ImageRecord | None:
+        """The record of ``image_id`` (the caller holds the lock)."""
+        row = self._db.execute("SELECT record FROM images WHERE id = ?", (image_id,)).fetchone()
         return ImageRecord.model_validate_json(row[0]) if row else None
+
+    def _existing(self, image_id: str) -> ImageRecord:
+        record = self._read(image_id)
+        if record is None:
+            raise ImageNotFound(f"no such image: {image_id}")
+        return record
 
     def add(self, record: ImageRecord) -> ImageRecord:
         """Store ``record``, merged with an existing one of the same ID; its tags move to it."""
         with self._lock, self._transaction():
-            row = self._db.execute(
-                "SELECT record FROM images WHERE id = ?", (record.id,)
-            ).fetchone()
-            if row:
-                old = ImageRecord.model_validate_json(row[0])
+            old = self._read(record.id)
+            if old is not None:
                 record = record.model_copy(
                     update={
                         "repo_tags": _union(old.repo_tags, record.repo_tags),
@@ -268,10 +275,7 @@ class ImageRecords:
 
     def tag(self, image_id: str, tag: str) -> ImageRecord:
         with self._lock, self._transaction():
-            row = self._db.execute("SELECT record FROM images WHERE id = ?", (image_id,)).fetchone()
-            if not row:
-                raise ImageNotFound(f"no such image: {image_id}")
-            record = ImageRecord.model_validate_json(row[0])
+            record = self._existing(image_id)
             self._untag_others(image_id, (tag,))
             record = record.model_copy(update={"repo_tags": _union(record.repo_tags, (tag,))})
             self._put(record)
@@ -279,10 +283,7 @@ class ImageRecords:
 
     def untag(self, image_id: str, tag: str) -> ImageRecord:
         with self._lock, self._transaction():
-            row = self._db.execute("SELECT record FROM images WHERE id = ?", (image_id,)).fetchone()
-            if not row:
-                raise ImageNotFound(f"no such image: {image_id}")
-            record = ImageRecord.model_validate_json(row[0])
+            record = self._existing(image_id)
             record = record.model_copy(
                 update={"repo_tags": tuple(t for t in record.repo_tags if t != tag)}
             )

@@ -12,6 +12,9 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     proxy      userland relay for TCP ports on [::1], the one case the kernel cannot DNAT
     netlink    blocking netlink/netns calls (run in worker threads)
     manager    NetworkEngine: the async API the daemon calls
+    settings   NetworkSettings: where the engine keeps things and how it names them
+    host_rules bridges on the host, the nftables ruleset, [::1] relays, orphan removal
+    naming     bridge and veth names, endpoint ids, MACs, MTUs
     records    Network, Sandbox, Endpoint records and their JSON form (export/restore)
     docker_view  records in the Docker Engine API's JSON shapes (network inspect, ports...)
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -37,7 +38,11 @@ import dns.rrset
 from anyio import to_thread
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from engine.network import nftables
 from engine.network.netlink import socket_in_netns
+from engine.network.records import Endpoint, Network, Sandbox
+
+logger = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -62,6 +67,15 @@ class DnsRecords:
 
     _endpoints: dict[str, dict[str, _Entry]] = field(default_factory=dict)
     _by_name: dict[str, dict[str, dict[str, tuple[IPAddress, ...]]]] = field(default_factory=dict)
+
+    def add_sandbox_endpoint(self, sandbox: Sandbox, endpoint: Endpoint) -> None:
+        """The sandbox's name, hostname and the endpoint's aliases, on the endpoint's network."""
+        self.add_endpoint(
+            endpoint.network_id,
+            endpoint.id,
+            [sandbox.name, sandbox.hostname, *endpoint.aliases],
+            [a.ip for a in endpoint.addresses],
+        )
 
     def add_endpoint(
         self,
@@ -179,23 +193,52 @@ def answer_locally(
     return response
 
 
-async def _forward(wire: bytes, upstreams: Sequence[str], netns: str | None) -> bytes | None:
-    for upstream in upstreams:
-        family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
-        sock = socket_in_netns(netns, family, socket.SOCK_DGRAM)
+async def _connect_upstream(upstream: str, netns: str | None, kind: int) -> socket.socket | None:
+    """A non-blocking socket connected to ``upstream``'s port 53 (UDP or TCP), or None."""
+    family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
+    sock = socket_in_netns(netns, family, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.settimeout(FORWARD_TIMEOUT)
+            await to_thread.run_sync(sock.connect, (upstream, 53))
         sock.setblocking(False)
-        try:
+        if kind != socket.SOCK_STREAM:
             sock.connect((upstream, 53))
-        except OSError:
-            sock.close()
+    except OSError:
+        sock.close()
+        return None
+    return sock
+
+
+async def _ask_udp(sock: socket.socket, wire: bytes) -> bytes:
+    async with await anyio.abc.ConnectedUDPSocket.from_socket(sock) as udp:
+        await udp.send(wire)
+        return await udp.receive()
+
+
+async def _ask_tcp(sock: socket.socket, wire: bytes) -> bytes:
+    async with await anyio.abc.SocketStream.from_socket(sock) as stream:
+        await stream.send(len(wire).to_bytes(2, "big") + wire)
+        reader = BufferedByteReceiveStream(stream)
+        length = int.from_bytes(await reader.receive_exactly(2), "big")
+        return await reader.receive_exactly(length)
+
+
+async def _forward(
+    wire: bytes, upstreams: Sequence[str], netns: str | None, *, tcp: bool = False
+) -> bytes | None:
+    """The first upstream's answer to ``wire`` (each tried for FORWARD_TIMEOUT), or None."""
+    kind, ask = (socket.SOCK_STREAM, _ask_tcp) if tcp else (socket.SOCK_DGRAM, _ask_udp)
+    failures = (OSError, anyio.EndOfStream, anyio.IncompleteRead) if tcp else (OSError,)
+    for upstream in upstreams:
+        sock = await _connect_upstream(upstream, netns, kind)
+        if sock is None:
             continue
-        async with await anyio.abc.ConnectedUDPSocket.from_socket(sock) as udp:
-            with anyio.move_on_after(FORWARD_TIMEOUT):
-                try:
-                    await udp.send(wire)
-                    return await udp.receive()
-                except OSError:
-                    continue
+        with anyio.move_on_after(FORWARD_TIMEOUT):
+            try:
+                return await ask(sock, wire)
+            except failures:
+                continue
     return None
 
 
@@ -234,29 +277,6 @@ class _Resolver:
             await self.udp.sendto(reply, *client)
 
 
-async def _forward_tcp(wire: bytes, upstreams: Sequence[str], netns: str | None) -> bytes | None:
-    for upstream in upstreams:
-        family = socket.AF_INET6 if ":" in upstream else socket.AF_INET
-        sock = socket_in_netns(netns, family, socket.SOCK_STREAM)
-        sock.settimeout(FORWARD_TIMEOUT)
-        try:
-            await to_thread.run_sync(sock.connect, (upstream, 53))
-        except OSError:
-            sock.close()
-            continue
-        sock.setblocking(False)
-        async with await anyio.abc.SocketStream.from_socket(sock) as stream:
-            with anyio.move_on_after(FORWARD_TIMEOUT):
-                try:
-                    await stream.send(len(wire).to_bytes(2, "big") + wire)
-                    reader = BufferedByteReceiveStream(stream)
-                    length = int.from_bytes(await reader.receive_exactly(2), "big")
-                    return await reader.receive_exactly(length)
-                except (OSError, anyio.EndOfStream, anyio.IncompleteRead):
-                    continue
-    return None
-
-
 async def _serve_tcp_client(
     stream: anyio.abc.SocketStream, records: DnsRecords, view: ResolverView
 ) -> None:
@@ -277,7 +297,7 @@ async def _serve_tcp_client(
                 elif not view.may_forward():
                     reply = refused(query)
                 else:
-                    reply = await _forward_tcp(wire, view.upstreams, view.upstream_netns)
+                    reply = await _forward(wire, view.upstreams, view.upstream_netns, tcp=True)
                 if reply is None:
                     failure = dns.message.make_response(query)
                     failure.set_rcode(dns.rcode.SERVFAIL)
@@ -362,3 +382,41 @@ def render_resolver_redirect(sockets: ResolverSockets) -> str:
         "  }\n"
         "}\n"
     )
+
+
+async def start_resolver(
+    sandbox: Sandbox,
+    records: DnsRecords,
+    networks: Mapping[str, Network],
+    host_netns: str | None,
+    task_group: anyio.abc.TaskGroup,
+) -> None:
+    """Serve DNS in the sandbox on 127.0.0.11 (a task of ``task_group``, stopped by
+    ``sandbox.resolver_scope``); names of its networks from ``records``, the rest forwarded
+    from ``host_netns`` unless every network of the sandbox is internal."""
+    sockets = await to_thread.run_sync(bind_resolver_sockets, sandbox.netns)
+    try:
+        await nftables.run_nft(render_resolver_redirect(sockets), sandbox.netns)
+    except BaseException:
+        sockets.close()
+        raise
+    scope = anyio.CancelScope()
+    sandbox.resolver_scope = scope
+    view = ResolverView(
+        network_ids=lambda: sandbox.network_ids,
+        upstreams=sandbox.upstreams,
+        upstream_netns=host_netns,
+        may_forward=lambda: any(
+            not networks[n].internal for n in sandbox.network_ids if n in networks
+        ),
+    )
+
+    async def run() -> None:
+        with scope:
+            try:
+                await serve_resolver(sockets, records, view)
+            except Exception:
+                # one broken resolver must not take the engine (and every other one) down
+                logger.exception("DNS resolver of sandbox %s stopped", sandbox.id)
+
+    task_group.start_soon(run)

@@ -29,15 +29,11 @@ the package); resolvers run as tasks of the engine's task group, one cancel scop
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import logging
-import re
 import secrets
-import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -48,13 +44,10 @@ import anyio.abc
 from anyio import to_thread
 
 from engine.api.errors import Conflict, NotFound
-from engine.network import coexist, netlink, nftables, proxy
+from engine.network import netlink, nftables
 from engine.network.dns import (
     DnsRecords,
-    ResolverView,
-    bind_resolver_sockets,
-    render_resolver_redirect,
-    serve_resolver,
+    start_resolver,
 )
 from engine.network.errors import BridgeFull, InvalidNetworkConfig
 from engine.network.files import (
@@ -65,13 +58,21 @@ from engine.network.files import (
     resolver_upstreams,
 )
 from engine.network.files import etc_files as render_etc_files
+from engine.network.host_rules import HostRules
 from engine.network.ipam import (
-    DEFAULT_IPV4_POOLS,
-    DEFAULT_IPV6_POOLS,
-    AddressPool,
     SubnetRequest,
     allocate_address,
     plan_subnets,
+)
+from engine.network.naming import (
+    MAC_PATTERN,
+    MASQUERADE_OPTION,
+    MTU_OPTION,
+    bridge_name,
+    endpoint_id,
+    mac_for,
+    parse_mtu,
+    veth_name,
 )
 from engine.network.ports import PortBinding, PortRequest, assign_host_ports
 from engine.network.records import (
@@ -85,60 +86,9 @@ from engine.network.records import (
     sandbox_from_dict,
     sandbox_to_dict,
 )
+from engine.network.settings import NetworkSettings, settings_for_instance
 
 logger = logging.getLogger(__name__)
-
-
-BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
-MTU_OPTION = "com.docker.network.driver.mtu"
-MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
-IFNAME_MAX = 15
-LOOPBACK6 = ipaddress.IPv6Address("::1")
-MAC_PATTERN = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkSettings:
-    """Where the engine keeps its namespaces and how it names and numbers things."""
-
-    run_dir: Path = Path("/run/pycompose/network")
-    ipv4_pools: tuple[AddressPool, ...] = DEFAULT_IPV4_POOLS
-    ipv6_pools: tuple[AddressPool, ...] = DEFAULT_IPV6_POOLS
-    bridge_prefix: str = "pcbr-"
-    veth_prefix: str = "pcv"
-    # names of the engine's nftables tables; another engine on the same host needs others
-    nft_tables: nftables.Tables = nftables.DEFAULT_TABLES
-    # The namespace the engine treats as "the host" (None: its own). Tests point it at a
-    # namespace they created, so nothing touches the real host's links or rules.
-    host_netns: str | None = None
-    resolv_conf: Path = Path("/etc/resolv.conf")
-
-
-def settings_for_instance(instance: str, **fields: object) -> NetworkSettings:
-    """Settings whose host objects (bridges, veths, nftables tables) carry ``instance`` in
-    their names, so that several engines (one per data root) can share a host; the empty
-    instance is the default engine's plain names."""
-    if not instance:
-        return NetworkSettings(**fields)  # type: ignore[arg-type]
-    tag = instance[:3]
-    return NetworkSettings(
-        bridge_prefix=f"pc{tag}-",
-        veth_prefix=f"pv{tag}",
-        nft_tables=nftables.Tables.for_instance(instance),
-        **fields,  # type: ignore[arg-type]
-    )
-
-
-def _short_hash(*parts: str, length: int) -> str:
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:length]
-
-
-def _mac_for(addresses: Sequence[IPInterface]) -> str | None:
-    """Docker's MAC for an endpoint: 02:42 followed by the four bytes of its IPv4 address."""
-    ipv4 = next((a.ip for a in addresses if a.version == 4), None)
-    if ipv4 is None:
-        return None
-    return "02:42:" + ":".join(f"{byte:02x}" for byte in ipv4.packed)
 
 
 class NetworkEngine:
@@ -151,7 +101,7 @@ class NetworkEngine:
         self.networks: dict[str, Network] = {}
         self.sandboxes: dict[str, Sandbox] = {}
         self.records = DnsRecords()
-        self._proxies: dict[tuple[int, str, int], anyio.CancelScope] = {}
+        self._rules = HostRules(settings, task_group)
         self._host_resolv: ResolvConf | None = None
 
     # --- lookups --------------------------------------------------------------------------
@@ -194,21 +144,8 @@ class NetworkEngine:
             if any(n.name == name for n in self.networks.values()):
                 raise Conflict(f"network with name {name} already exists")
             network_id = secrets.token_hex(32)
-            bridge = options.get(BRIDGE_NAME_OPTION) or (
-                self.settings.bridge_prefix
-                + network_id[: IFNAME_MAX - len(self.settings.bridge_prefix)]
-            )
-            if (
-                len(bridge) > IFNAME_MAX
-                or not bridge.isprintable()
-                or "/" in bridge
-                or " " in bridge
-            ):
-                raise InvalidNetworkConfig(
-                    f"network {name!r}: bridge name {bridge!r} is not a valid interface name "
-                    f"(at most {IFNAME_MAX} characters, no spaces or slashes)"
-                )
-            mtu = self._parse_mtu(name, options.get(MTU_OPTION))
+            bridge = bridge_name(name, network_id, options, self.settings.bridge_prefix)
+            mtu = parse_mtu(name, options.get(MTU_OPTION))
             masquerade = options.get(MASQUERADE_OPTION, "true").lower() not in ("false", "0")
             host = self.settings.host_netns
             existing = await to_thread.run_sync(netlink.link_names, host)
@@ -230,9 +167,6 @@ class NetworkEngine:
                 ipv4_pools=self.settings.ipv4_pools,
                 ipv6_pools=self.settings.ipv6_pools,
             )
-            gateways = [
-                ipaddress.ip_interface(f"{plan.gateway}/{plan.subnet.prefixlen}") for plan in plans
-            ]
             network = Network(
                 id=network_id,
                 name=name,
@@ -246,40 +180,18 @@ class NetworkEngine:
                 labels=dict(labels or {}),
                 created=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             )
-            spec = netlink.BridgeSpec(bridge, gateways, mtu)
             with anyio.CancelScope(shield=True):
-                await to_thread.run_sync(netlink.create_bridge, spec, host)
+                await self._rules.create_bridge(network)
             try:
-                await to_thread.run_sync(self._enable_forwarding, bridge, enable_ipv6)
-                network.iptables_chain = await coexist.allow_bridge(bridge, host)
+                await self._rules.allow_bridge(network)
                 self.networks[network_id] = network
                 await self._apply_rules()
             except BaseException:
                 self.networks.pop(network_id, None)
                 with anyio.CancelScope(shield=True):
-                    await to_thread.run_sync(netlink.delete_link, bridge, host)
-                    if network.iptables_chain:
-                        await coexist.disallow_bridge(bridge, network.iptables_chain, host)
+                    await self._rules.delete_bridge(network)
                 raise
             return network
-
-    @staticmethod
-    def _parse_mtu(name: str, text: str | None) -> int | None:
-        if text is None or text == "":
-            return None
-        if not text.isdigit() or not 68 <= int(text) <= 65535:
-            raise InvalidNetworkConfig(
-                f"network {name!r}: {MTU_OPTION}={text!r} is not an MTU between 68 and 65535"
-            )
-        return int(text)
-
-    def _enable_forwarding(self, bridge: str, ipv6: bool) -> None:
-        host = self.settings.host_netns
-        netlink.write_sysctl("net/ipv4/ip_forward", "1", host)
-        # DNAT'ed connections from 127.0.0.1 leave through the bridge with a loopback source
-        netlink.write_sysctl(f"net/ipv4/conf/{bridge}/route_localnet", "1", host)
-        if ipv6:
-            netlink.write_sysctl("net/ipv6/conf/all/forwarding", "1", host)
 
     async def remove_network(self, id_or_name: str) -> None:
         """Delete the bridge, its rules and records. Refused while endpoints are attached."""
@@ -293,10 +205,7 @@ class NetworkEngine:
             with anyio.CancelScope(shield=True):
                 del self.networks[network.id]
                 self.records.remove_network(network.id)
-                host = self.settings.host_netns
-                await to_thread.run_sync(netlink.delete_link, network.bridge, host)
-                if network.iptables_chain:
-                    await coexist.disallow_bridge(network.bridge, network.iptables_chain, host)
+                await self._rules.delete_bridge(network)
                 await self._apply_rules()
 
     async def release_host_objects(self) -> bool:
@@ -309,14 +218,9 @@ class NetworkEngine:
             if self.sandboxes:
                 return False  # live-restore: the containers keep their networking
             with anyio.CancelScope(shield=True):
-                host = self.settings.host_netns
                 for network in self.networks.values():
-                    await to_thread.run_sync(netlink.delete_link, network.bridge, host)
-                    if network.iptables_chain:
-                        await coexist.disallow_bridge(
-                            network.bridge, network.iptables_chain, host
-                        )
-                await nftables.remove_tables(host, self.settings.nft_tables)
+                    await self._rules.delete_bridge(network)
+                await nftables.remove_tables(self.settings.host_netns, self.settings.nft_tables)
             return True
 
     # --- sandboxes ------------------------------------------------------------------------
@@ -356,7 +260,13 @@ class NetworkEngine:
                 await to_thread.run_sync(netlink.create_netns, netns)
             try:
                 if embedded_dns:
-                    await self._start_resolver(sandbox)
+                    await start_resolver(
+                        sandbox,
+                        self.records,
+                        self.networks,
+                        self.settings.host_netns,
+                        self._task_group,
+                    )
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await to_thread.run_sync(netlink.remove_netns, netns)
@@ -365,32 +275,8 @@ class NetworkEngine:
             return sandbox
 
     async def _start_resolver(self, sandbox: Sandbox) -> None:
-        sockets = await to_thread.run_sync(bind_resolver_sockets, sandbox.netns)
-        try:
-            await nftables.run_nft(render_resolver_redirect(sockets), sandbox.netns)
-        except BaseException:
-            sockets.close()
-            raise
-        scope = anyio.CancelScope()
-        sandbox.resolver_scope = scope
-        view = ResolverView(
-            network_ids=lambda: sandbox.network_ids,
-            upstreams=sandbox.upstreams,
-            upstream_netns=self.settings.host_netns,
-            may_forward=lambda: any(
-                not self.networks[n].internal for n in sandbox.network_ids if n in self.networks
-            ),
-        )
-
-        async def run() -> None:
-            with scope:
-                try:
-                    await serve_resolver(sockets, self.records, view)
-                except Exception:
-                    # one broken resolver must not take the engine (and every other one) down
-                    logger.exception("DNS resolver of sandbox %s stopped", sandbox.id)
-
-        self._task_group.start_soon(run)
+        host = self.settings.host_netns
+        await start_resolver(sandbox, self.records, self.networks, host, self._task_group)
 
     async def remove_sandbox(self, sandbox_id: str) -> None:
         """Disconnect every endpoint, drop published ports, stop the resolver, delete the netns."""
@@ -459,9 +345,7 @@ class NetworkEngine:
             ifname = next(
                 f"eth{i}" for i in range(len(used_ifnames) + 1) if f"eth{i}" not in used_ifnames
             )
-            host_ifname = self.settings.veth_prefix + _short_hash(
-                sandbox.id, network.id, length=IFNAME_MAX - len(self.settings.veth_prefix)
-            )
+            host_ifname = veth_name(self.settings.veth_prefix, sandbox.id, network.id)
             gateways: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
             if not network.internal and not any(e.gateways for e in sandbox.endpoints.values()):
                 gateways = tuple(plan.gateway for plan in network.subnets)
@@ -472,7 +356,7 @@ class NetworkEngine:
                 ifname=ifname,
                 addresses=addresses,
                 gateways=gateways,
-                mac_address=mac_address or _mac_for(addresses),
+                mac_address=mac_address or mac_for(addresses),
                 mtu=network.mtu,
             )
             host = self.settings.host_netns
@@ -487,7 +371,7 @@ class NetworkEngine:
             with anyio.CancelScope(shield=True):
                 mac = await to_thread.run_sync(set_up)
             endpoint = Endpoint(
-                id=_short_hash(sandbox.id, network.id, "endpoint", length=64),
+                id=endpoint_id(sandbox.id, network.id),
                 network_id=network.id,
                 sandbox_id=sandbox.id,
                 ifname=ifname,
@@ -499,12 +383,7 @@ class NetworkEngine:
             )
             network.endpoints[sandbox.id] = endpoint
             sandbox.endpoints[network.id] = endpoint
-            self.records.add_endpoint(
-                network.id,
-                endpoint.id,
-                [sandbox.name, sandbox.hostname, *aliases],
-                [a.ip for a in addresses],
-            )
+            self.records.add_sandbox_endpoint(sandbox, endpoint)
             return endpoint
 
     async def disconnect(self, sandbox_id: str, network_id: str) -> None:
@@ -575,7 +454,7 @@ class NetworkEngine:
                 targets += (endpoint.ipv6,)
             taken = [binding for s in self.sandboxes.values() for binding, _ in s.ports]
             bindings = await to_thread.run_sync(
-                partial(assign_host_ports, requests, taken, self._host_port_free)
+                partial(assign_host_ports, requests, taken, self._rules.host_port_free)
             )
             for binding in bindings:
                 if (
@@ -595,22 +474,6 @@ class NetworkEngine:
                 sandbox.ports = [p for p in sandbox.ports if p[0] not in bindings]
                 raise
             return bindings
-
-    def _host_port_free(self, protocol: str, port: int) -> bool:
-        kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
-        for family, address in ((socket.AF_INET6, "::"), (socket.AF_INET, "0.0.0.0")):
-            try:
-                probe = netlink.socket_in_netns(self.settings.host_netns, family, kind)
-            except OSError:
-                continue  # no IPv6 on this host: probe with IPv4
-            try:
-                probe.bind((address, port))  # "::" is dual-stack: taken on either means taken
-            except OSError:
-                return False
-            finally:
-                probe.close()
-            return True
-        return True
 
     async def unpublish_ports(self, sandbox_id: str) -> None:
         async with self._lock:
@@ -659,70 +522,8 @@ class NetworkEngine:
             domainname=domainname,
         )
 
-    # --- rules and teardown ---------------------------------------------------------------
-
     async def _apply_rules(self) -> None:
-        bridges = []
-        for n in self.networks.values():
-            subnet4 = next((p.subnet for p in n.subnets if p.version == 4), None)
-            subnet6 = next((p.subnet for p in n.subnets if p.version == 6), None)
-            bridges.append(
-                nftables.BridgeRules(
-                    bridge=n.bridge,
-                    subnet=subnet4 if isinstance(subnet4, ipaddress.IPv4Network) else None,
-                    internal=n.internal,
-                    masquerade=n.masquerade,
-                    subnet6=subnet6 if isinstance(subnet6, ipaddress.IPv6Network) else None,
-                )
-            )
-        ports = [
-            nftables.PublishedPort(
-                protocol=binding.protocol,
-                host_port=binding.host_port,
-                container_ip=target,
-                container_port=binding.container_port,
-                host_ip=binding.host_ip,
-            )
-            for sandbox in self.sandboxes.values()
-            for binding, targets in sandbox.ports
-            for target in targets
-            if binding.host_ip is None or binding.host_ip.version == target.version
-        ]
-        await nftables.apply_ruleset(
-            bridges, ports, self.settings.host_netns, self.settings.nft_tables
-        )
-        self._sync_loopback6_proxies()
-
-    def _sync_loopback6_proxies(self) -> None:
-        """Relay [::1]:port for TCP ports published on all addresses or ::1 (see proxy)."""
-        wanted: set[tuple[int, str, int]] = set()
-        for sandbox in self.sandboxes.values():
-            for binding, targets in sandbox.ports:
-                if binding.protocol != "tcp" or binding.host_ip not in (None, LOOPBACK6):
-                    continue
-                ipv4 = next((t for t in targets if t.version == 4), None)
-                if ipv4 is not None:
-                    wanted.add((binding.host_port, str(ipv4), binding.container_port))
-        for key in set(self._proxies) - wanted:
-            self._proxies.pop(key).cancel()
-        for key in sorted(wanted - set(self._proxies)):
-            host_port, target_ip, target_port = key
-            listener = proxy.open_loopback6_listener(host_port, self.settings.host_netns)
-            if listener is None:
-                logger.info("no [::1]:%s relay (no IPv6 loopback, or port taken)", host_port)
-                continue
-            scope = anyio.CancelScope()
-            self._proxies[key] = scope
-            self._task_group.start_soon(self._run_proxy, scope, listener, (target_ip, target_port))
-
-    async def _run_proxy(
-        self, scope: anyio.CancelScope, listener: socket.socket, target: tuple[str, int]
-    ) -> None:
-        with scope:
-            try:
-                await proxy.serve_proxy(listener, target, self.settings.host_netns)
-            except Exception:
-                logger.exception("[::1] relay to %s:%s stopped", *target)
+        await self._rules.apply(self.networks.values(), self.sandboxes.values())
 
     # --- state across daemon restarts -----------------------------------------------------
 
@@ -748,16 +549,8 @@ class NetworkEngine:
             for data in state.get("networks", []):
                 network = network_from_dict(data)
                 if network.bridge not in existing:
-                    gateways = [
-                        ipaddress.ip_interface(f"{p.gateway}/{p.subnet.prefixlen}")
-                        for p in network.subnets
-                    ]
-                    spec = netlink.BridgeSpec(network.bridge, gateways, network.mtu)
-                    await to_thread.run_sync(netlink.create_bridge, spec, host)
-                await to_thread.run_sync(
-                    self._enable_forwarding, network.bridge, network.enable_ipv6
-                )
-                network.iptables_chain = await coexist.allow_bridge(network.bridge, host)
+                    await self._rules.create_bridge(network)
+                await self._rules.allow_bridge(network)
                 self.networks[network.id] = network
             for data in state.get("sandboxes", []):
                 sandbox = sandbox_from_dict(data)
@@ -769,14 +562,15 @@ class NetworkEngine:
                         del sandbox.endpoints[network_id]
                         continue
                     attached.endpoints[sandbox.id] = endpoint
-                    self.records.add_endpoint(
-                        network_id,
-                        endpoint.id,
-                        [sandbox.name, sandbox.hostname, *endpoint.aliases],
-                        [a.ip for a in endpoint.addresses],
-                    )
+                    self.records.add_sandbox_endpoint(sandbox, endpoint)
                 if sandbox.embedded_dns:
-                    await self._start_resolver(sandbox)
+                    await start_resolver(
+                        sandbox,
+                        self.records,
+                        self.networks,
+                        self.settings.host_netns,
+                        self._task_group,
+                    )
                 self.sandboxes[sandbox.id] = sandbox
             await self._apply_rules()
 
@@ -788,24 +582,11 @@ class NetworkEngine:
         Returns what was removed.
         """
         async with self._lock:
-            host = self.settings.host_netns
             known_links = {n.bridge for n in self.networks.values()} | {
                 e.host_ifname for s in self.sandboxes.values() for e in s.endpoints.values()
             }
-            removed: list[str] = []
-            for name in await to_thread.run_sync(netlink.link_names, host):
-                ours = name.startswith((self.settings.bridge_prefix, self.settings.veth_prefix))
-                if ours and name not in known_links:
-                    await to_thread.run_sync(netlink.delete_link, name, host)
-                    removed.append(name)
             known_netns = {s.netns for s in self.sandboxes.values()}
-            netns_dir = self.settings.run_dir / "netns"
-            if netns_dir.is_dir():
-                for path in sorted(netns_dir.iterdir()):
-                    if str(path) not in known_netns:
-                        await to_thread.run_sync(netlink.remove_netns, str(path))
-                        removed.append(str(path))
-            return removed
+            return await self._rules.remove_orphans(known_links, known_netns)
 
     async def teardown(self) -> None:
         """Remove every sandbox, network and rule of this engine (used by tests and reset)."""
@@ -832,3 +613,7 @@ async def open_network_engine(
             yield engine
         finally:
             task_group.cancel_scope.cancel()
+
+
+# engine.network and the tests import the settings from here
+__all__ = ["NetworkEngine", "NetworkSettings", "open_network_engine", "settings_for_instance"]

@@ -181,6 +181,19 @@ def link_names(netns: str | None = None) -> list[str]:
 # --- bridges ----------------------------------------------------------------------------------
 
 
+def _add_addresses_and_up(ipr: IPRoute, index: int, addresses: Sequence[IPInterface]) -> None:
+    """Give link ``index`` its addresses (IPv6 without duplicate detection) and set it up."""
+    for address in addresses:
+        ipr.addr(
+            "add",
+            index=index,
+            address=str(address.ip),
+            prefixlen=address.network.prefixlen,
+            flags=IFA_F_NODAD if address.version == 6 else 0,
+        )
+    ipr.link("set", index=index, state="up")
+
+
 @dataclass(frozen=True, slots=True)
 class BridgeSpec:
     name: str
@@ -197,15 +210,7 @@ def create_bridge(spec: BridgeSpec, netns: str | None = None) -> None:
         ipr.link("add", **kwargs)
         try:
             index = ipr.link_lookup(ifname=spec.name)[0]
-            for address in spec.addresses:
-                ipr.addr(
-                    "add",
-                    index=index,
-                    address=str(address.ip),
-                    prefixlen=address.network.prefixlen,
-                    flags=IFA_F_NODAD if address.version == 6 else 0,
-                )
-            ipr.link("set", index=index, state="up")
+            _add_addresses_and_up(ipr, index, spec.addresses)
         except BaseException:
             ipr.link("del", index=index)
             raise
@@ -283,15 +288,7 @@ def create_veth(spec: VethSpec, host_netns: str | None = None) -> str:
                         raise NetworkSetupFailed(
                             f"{spec.ifname} did not appear in network namespace {spec.netns}"
                         )
-                    for address in spec.addresses:
-                        inner.addr(
-                            "add",
-                            index=index,
-                            address=str(address.ip),
-                            prefixlen=address.network.prefixlen,
-                            flags=IFA_F_NODAD if address.version == 6 else 0,
-                        )
-                    inner.link("set", index=index, state="up")
+                    _add_addresses_and_up(inner, index, spec.addresses)
                     for gateway in spec.gateways:
                         family = socket.AF_INET if gateway.version == 4 else socket.AF_INET6
                         inner.route(

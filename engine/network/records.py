@@ -78,19 +78,27 @@ class Sandbox:
         return list(self.endpoints)
 
 
+# fields written as they are (the others need converting to and from JSON)
+_NETWORK_FIELDS = ("id", "name", "bridge", "internal", "enable_ipv6", "mtu", "masquerade")
+_SANDBOX_FIELDS = ("id", "netns", "name", "hostname", "embedded_dns")
+_ENDPOINT_FIELDS = ("id", "network_id", "ifname", "host_ifname", "mac_address")
+
+
+def _fields(record: object, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in names}
+
+
+def _values(data: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: data[name] for name in names}
+
+
 def network_to_dict(network: Network) -> dict[str, Any]:
     return {
-        "id": network.id,
-        "name": network.name,
-        "bridge": network.bridge,
-        "internal": network.internal,
-        "enable_ipv6": network.enable_ipv6,
+        **_fields(network, _NETWORK_FIELDS),
         "subnets": [
             {"subnet": str(p.subnet), "gateway": str(p.gateway), "ip_range": str(p.ip_range)}
             for p in network.subnets
         ],
-        "mtu": network.mtu,
-        "masquerade": network.masquerade,
         "options": dict(network.options),
         "labels": dict(network.labels),
         "created": network.created,
@@ -99,11 +107,7 @@ def network_to_dict(network: Network) -> dict[str, Any]:
 
 def network_from_dict(data: Mapping[str, Any]) -> Network:
     return Network(
-        id=data["id"],
-        name=data["name"],
-        bridge=data["bridge"],
-        internal=data["internal"],
-        enable_ipv6=data["enable_ipv6"],
+        **_values(data, _NETWORK_FIELDS),
         subnets=tuple(
             SubnetPlan(
                 ipaddress.ip_network(p["subnet"]),
@@ -112,8 +116,6 @@ def network_from_dict(data: Mapping[str, Any]) -> Network:
             )
             for p in data["subnets"]
         ),
-        mtu=data["mtu"],
-        masquerade=data["masquerade"],
         options=dict(data["options"]),
         labels=dict(data["labels"]),
         created=data.get("created", ""),
@@ -122,19 +124,11 @@ def network_from_dict(data: Mapping[str, Any]) -> Network:
 
 def sandbox_to_dict(sandbox: Sandbox) -> dict[str, Any]:
     return {
-        "id": sandbox.id,
-        "netns": sandbox.netns,
-        "name": sandbox.name,
-        "hostname": sandbox.hostname,
+        **_fields(sandbox, _SANDBOX_FIELDS),
         "upstreams": list(sandbox.upstreams),
-        "embedded_dns": sandbox.embedded_dns,
         "endpoints": [
             {
-                "id": e.id,
-                "network_id": e.network_id,
-                "ifname": e.ifname,
-                "host_ifname": e.host_ifname,
-                "mac_address": e.mac_address,
+                **_fields(e, _ENDPOINT_FIELDS),
                 "addresses": [str(a) for a in e.addresses],
                 "aliases": list(e.aliases),
                 "gateways": [str(g) for g in e.gateways],
@@ -155,22 +149,11 @@ def sandbox_to_dict(sandbox: Sandbox) -> dict[str, Any]:
 
 
 def sandbox_from_dict(data: Mapping[str, Any]) -> Sandbox:
-    sandbox = Sandbox(
-        id=data["id"],
-        netns=data["netns"],
-        name=data["name"],
-        hostname=data["hostname"],
-        upstreams=tuple(data["upstreams"]),
-        embedded_dns=data["embedded_dns"],
-    )
+    sandbox = Sandbox(**_values(data, _SANDBOX_FIELDS), upstreams=tuple(data["upstreams"]))
     for e in data["endpoints"]:
         sandbox.endpoints[e["network_id"]] = Endpoint(
-            id=e["id"],
-            network_id=e["network_id"],
+            **_values(e, _ENDPOINT_FIELDS),
             sandbox_id=sandbox.id,
-            ifname=e["ifname"],
-            host_ifname=e["host_ifname"],
-            mac_address=e["mac_address"],
             addresses=tuple(ipaddress.ip_interface(a) for a in e["addresses"]),
             aliases=tuple(e["aliases"]),
             gateways=tuple(ipaddress.ip_address(g) for g in e["gateways"]),

@@ -1,17 +1,19 @@
 """Containers through an OCI runtime: configuration -> OCI spec -> runc under conmon.
 
-Phases of a container (each a module):
+The parts of a container (each a module):
 
 1. ``config``  — what the caller asks for (Docker's ContainerCreate shape) and the image's
    run-time config;
 2. ``spec``    — pure: the two, plus facts about the host, -> OCI ``config.json`` with
-   Docker's defaults (``users``, ``mounts``, ``seccomp`` help);
+   Docker's defaults (``security``, ``users``, ``mounts``, ``seccomp`` help);
 3. ``runc``    — a thin typed wrapper over the runc binary;
 4. ``monitor`` — conmon per container: stdio, log file, exit code, outliving the engine;
 5. ``logs``    — reading the CRI log back (whole lines, tail/since/until/follow), rotation;
 6. ``state``   — pure rules: legal state transitions, restart back-off, health status;
 7. ``containers`` — ``ContainerRuntime``: the async API the daemon calls
-   (``exec_session`` for interactive exec, ``monitor.AttachConnection`` for attach).
+   (``exec_session`` for interactive exec, ``monitor.AttachConnection`` for attach), with
+   ``container_record`` (a container's record and container.json), ``supervisor`` (runs,
+   health checks, restarts) and ``container_io`` (exec, reading and rotating the log).
 
 Usage::
 
@@ -23,7 +25,8 @@ Usage::
 """
 
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig, MountRequest
-from engine.runtime.containers import ContainerInfo, ContainerRuntime, ExecResult, RuntimeEvent
+from engine.runtime.container_record import ContainerInfo, ExecResult, RuntimeEvent
+from engine.runtime.containers import ContainerRuntime
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.logs import LogEntry
 from engine.runtime.monitor import AttachConnection

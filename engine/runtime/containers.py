@@ -1,10 +1,11 @@
 """ContainerRuntime: create, start, stop, kill, restart, pause, wait, exec, logs, remove.
 
 Lifecycle: ``create`` writes the bundle (config.json from engine.runtime.spec) in the
-container's directory; ``start`` launches conmon (which runs ``runc create``) and then
-``runc start``; one supervisor task per started container waits for the exit (recorded by
-conmon), runs health checks meanwhile, and applies the restart policy; ``remove`` deletes
-the runtime state, unmounts what ``create`` mounted and removes the directory.
+container's directory; ``start`` hands the container to engine.runtime.supervisor, which
+launches conmon and runc, waits for the exit, runs health checks meanwhile and applies the
+restart policy; ``remove`` deletes the runtime state, unmounts what ``create`` mounted and
+removes the directory. Exec and logs are in engine.runtime.container_io, the record of a
+container in engine.runtime.container_record.
 
 Glossary: *container directory* ``<root>/containers/<id>`` (bundle, log, monitor files,
 ``container.json`` record); *run* one start of the process (a restart is a new run).
@@ -25,7 +26,6 @@ import shutil
 import signal as signals
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,24 +37,27 @@ from engine.api.errors import Conflict, InvalidParameter, NotFound
 from engine.runtime import bundle, monitor
 from engine.runtime import logs as logfiles
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
+from engine.runtime.container_io import exec_files, read_logs, rotate_logs, run_exec
+from engine.runtime.container_record import (
+    RECORD_FILE,
+    ContainerInfo,
+    ContainerRecord,
+    ExecResult,
+    RuntimeEvent,
+)
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.mounts import user_mounts
 from engine.runtime.runc import Runc, RuntimeExitError, signal_number
 from engine.runtime.spec import (
     SpecContext,
     build_spec,
-    exec_process,
     merge_image_config,
 )
 from engine.runtime.state import (
     ContainerState,
-    HealthProbe,
-    HealthResult,
-    HealthState,
-    HealthStatus,
-    RestartManager,
     check_transition,
 )
+from engine.runtime.supervisor import Supervisor
 
 DEFAULT_STOP_TIMEOUT = 10.0
 TRASH_PREFIX = ".removed-"
@@ -62,113 +65,9 @@ ROTATE_CHECK_SECONDS = 1.0
 S = ContainerState
 
 
-@dataclass(frozen=True, slots=True)
-class ExecResult:
-    exit_code: int
-    stdout: bytes
-    stderr: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class RuntimeEvent:
-    """What happened to a container, in Docker's event vocabulary (``die``, ``oom``,
-    ``health_status: healthy``...); ``attributes`` as Docker's (``exitCode``, ``signal``)."""
-
-    time: float
-    container_id: str
-    name: str
-    action: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerInfo:
-    """A snapshot of a container, for inspect and list."""
-
-    id: str
-    name: str
-    state: ContainerState
-    pid: int
-    exit_code: int
-    oom_killed: bool
-    error: str
-    created_at: float
-    started_at: float
-    finished_at: float
-    restart_count: int
-    health: HealthStatus
-    health_failing_streak: int
-    health_log: tuple[HealthResult, ...]
-    config: ContainerConfig
-    directory: Path
-    log_path: Path
-
-
-@dataclass(slots=True)
-class _Container:
-    """The runtime's own record of a container (mutated only by ContainerRuntime)."""
-
-    id: str
-    name: str
-    config: ContainerConfig
-    directory: Path
-    rootfs: str
-    mounted_rootfs: bool
-    state: ContainerState = S.CREATED
-    pid: int = 0
-    exit_code: int = 0
-    oom_killed: bool = False
-    error: str = ""
-    created_at: float = field(default_factory=time.time)
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    cancelled: bool = False
-    manually_stopped: bool = False
-    restart: RestartManager = field(default_factory=RestartManager)
-    probe: HealthProbe | None = None
-    health: HealthState | None = None
-    stopped: anyio.Event = field(default_factory=anyio.Event)
-    removed: anyio.Event = field(default_factory=anyio.Event)
-    backoff: anyio.CancelScope | None = None
-    log_max_size: int = bundle.DEFAULT_LOG_MAX_SIZE
-    log_max_files: int = bundle.DEFAULT_LOG_MAX_FILES
-    exec_count: int = 0
-    runs_started: int = 0  # runs begun, and runs whose end was recorded: ``wait``
-    runs_ended: int = 0  # ("next-exit") compares them, so no short run is missed
-    run_ended: anyio.Event = field(default_factory=anyio.Event)
-
-    def record_end_of_run(self) -> None:
-        self.runs_ended = self.runs_started
-        self.stopped.set()
-        ended, self.run_ended = self.run_ended, anyio.Event()
-        ended.set()
-
-    @property
-    def paths(self) -> monitor.MonitorPaths:
-        return monitor.MonitorPaths(self.directory, self.id)
-
-    def transition(self, target: ContainerState) -> None:
-        check_transition(self.id, self.state, target)
-        self.state = target
-
-
 async def _delete_tree(path: Path) -> None:
     """Delete a removed container's directory (not cancellable: it runs to its end)."""
     await anyio.to_thread.run_sync(lambda: shutil.rmtree(path, ignore_errors=True))
-
-
-def _probe_of(config: ContainerConfig) -> HealthProbe | None:
-    health = config.healthcheck
-    if health is None:
-        return None
-    return HealthProbe.from_test(
-        health.test,
-        interval_ns=health.interval,
-        timeout_ns=health.timeout,
-        retries=health.retries,
-        start_period_ns=health.start_period,
-        start_interval_ns=health.start_interval,
-    )
 
 
 class ContainerRuntime:
@@ -191,7 +90,10 @@ class ContainerRuntime:
         self.conmon = conmon or monitor.find_conmon()
         self.init_path = init_path or bundle.find_init()
         self.socket_dir = socket_dir
-        self._containers: dict[str, _Container] = {}
+        self._supervisor = Supervisor(
+            self.runc, self.conmon, socket_dir, emit=self._emit, tasks=lambda: self._tasks
+        )
+        self._containers: dict[str, ContainerRecord] = {}
         self._task_group: TaskGroup | None = None
         self._machine = platform.machine()
         self._kernel = platform.release()
@@ -230,7 +132,7 @@ class ContainerRuntime:
             raise RuntimeError("use ContainerRuntime inside 'async with'")
         return self._task_group
 
-    def _emit(self, container: _Container, action: str, **attributes: str) -> None:
+    def _emit(self, container: ContainerRecord, action: str, **attributes: str) -> None:
         if self._on_event is not None:
             self._on_event(
                 RuntimeEvent(time.time(), container.id, container.name, action, attributes)
@@ -238,7 +140,7 @@ class ContainerRuntime:
 
     # --- lookup -----------------------------------------------------------------------
 
-    def _get(self, ref: str) -> _Container:
+    def _get(self, ref: str) -> ContainerRecord:
         container = self._containers.get(ref)
         if container is not None:
             return container
@@ -252,27 +154,7 @@ class ContainerRuntime:
         raise NotFound(f"no such container: {ref}")
 
     def inspect(self, ref: str) -> ContainerInfo:
-        container = self._get(ref)
-        health = container.health
-        return ContainerInfo(
-            id=container.id,
-            name=container.name,
-            state=container.state,
-            pid=container.pid,
-            exit_code=container.exit_code,
-            oom_killed=container.oom_killed,
-            error=container.error,
-            created_at=container.created_at,
-            started_at=container.started_at,
-            finished_at=container.finished_at,
-            restart_count=container.restart.restart_count,
-            health=health.status if health else HealthStatus.NONE,
-            health_failing_streak=health.failing_streak if health else 0,
-            health_log=tuple(health.log) if health else (),
-            config=container.config,
-            directory=container.directory,
-            log_path=container.paths.log,
-        )
+        return self._get(ref).info()
 
     def all(self) -> list[ContainerInfo]:
         return [self.inspect(container_id) for container_id in sorted(self._containers)]
@@ -370,25 +252,17 @@ class ContainerRuntime:
                 if not os.path.ismount(directory / "rootfs"):
                     shutil.rmtree(directory, ignore_errors=True)
             raise
-        probe = _probe_of(merged)
-        policy = merged.host_config.restart_policy
-        max_size, max_files = bundle.log_limits(merged)
-        container = _Container(
+        container = ContainerRecord.of_config(
+            merged,
             id=container_id,
             name=name,
-            config=merged,
             directory=directory,
             rootfs=rootfs,
             mounted_rootfs=mounted,
-            restart=RestartManager(policy.name or "no", policy.maximum_retry_count),
-            probe=probe,
-            health=HealthState() if probe else None,
-            log_max_size=max_size,
-            log_max_files=max_files,
         )
         container.stopped.set()
         self._containers[container_id] = container
-        self._save(container)
+        container.save()
         self._emit(container, "create")
         return self.inspect(container_id)
 
@@ -447,132 +321,7 @@ class ContainerRuntime:
         container.manually_stopped = False
         container.restart.restart_count = 0
         container.restart.delay = 0.0
-        await self._run(container)
-
-    async def _run(self, container: _Container) -> None:
-        """One run: conmon + runc create, runc start, then a supervisor task."""
-        if self.runc.has_state(container.id):
-            with contextlib.suppress(NotFound):
-                await self.runc.delete(container.id, force=True)
-        try:
-            pid = await monitor.launch(
-                container.paths,
-                self.runc,
-                conmon=self.conmon,
-                name=container.name,
-                tty=container.config.tty,
-                stdin=container.config.open_stdin,
-                leave_stdin_open=not container.config.stdin_once,
-                socket_dir=self.socket_dir,
-            )
-            await self.runc.start(container.id)
-        except RuntimeExitError as exc:
-            container.error = str(exc)
-            container.exit_code = 127 if "not found" in exc.stderr else 126
-            container.state = S.EXITED
-            container.finished_at = time.time()
-            with contextlib.suppress(NotFound, RuntimeExitError):
-                await self.runc.delete(container.id, force=True)
-            self._save(container)
-            raise
-        container.pid = pid
-        container.runs_started += 1
-        container.error = ""
-        container.exit_code = 0
-        container.oom_killed = False
-        container.started_at = time.time()
-        container.finished_at = 0.0
-        container.state = S.RUNNING
-        container.stopped = anyio.Event()
-        if container.health is not None:
-            container.health.reset()
-        self._save(container)
-        self._emit(container, "start")
-        self._tasks.start_soon(self._supervise, container, name=f"supervise {container.id[:12]}")
-
-    async def _supervise(self, container: _Container) -> None:
-        """Wait for the run's end, then record it and apply the restart policy.
-
-        Error handling: a failure here concerns one container only; it is recorded as the
-        container's error (state ``dead``) instead of ending the runtime's task group.
-        """
-        try:
-            async with anyio.create_task_group() as run_group:
-                if container.probe is not None:
-                    run_group.start_soon(self._health_loop, container, container.probe)
-                exit_code = await monitor.wait_exit(container.paths)
-                run_group.cancel_scope.cancel()
-            await self._on_exit(container, exit_code)
-        except Exception as exc:  # contained to this container, see above
-            container.error = f"supervision failed: {exc}"
-            container.state = S.DEAD
-            container.record_end_of_run()
-            with contextlib.suppress(OSError):
-                self._save(container)
-
-    async def _on_exit(self, container: _Container, exit_code: int) -> None:
-        container.exit_code = exit_code
-        container.oom_killed = monitor.oom_killed(container.paths)
-        container.finished_at = time.time()
-        container.pid = 0
-        if self.runc.has_state(container.id):
-            with anyio.CancelScope(shield=True), contextlib.suppress(NotFound, RuntimeExitError):
-                await self.runc.delete(container.id, force=True)
-        if container.state is S.REMOVING:
-            container.record_end_of_run()
-            return
-        container.state = S.EXITED
-        if container.oom_killed:
-            self._emit(container, "oom")
-        self._emit(container, "die", exitCode=str(exit_code))
-        delay = container.restart.should_restart(
-            exit_code,
-            cancelled=container.cancelled,
-            manually_stopped=container.manually_stopped,
-            uptime=container.finished_at - container.started_at,
-        )
-        if delay is not None:
-            container.state = S.RESTARTING
-        self._save(container)
-        container.record_end_of_run()
-        if delay is None:
-            return
-        with anyio.CancelScope() as scope:
-            container.backoff = scope
-            await anyio.sleep(delay)
-        container.backoff = None
-        if scope.cancel_called or container.state is not S.RESTARTING:
-            return
-        try:
-            await self._run(container)
-        except RuntimeExitError:
-            return
-
-    async def _health_loop(self, container: _Container, probe: HealthProbe) -> None:
-        health = container.health
-        assert health is not None
-        while True:
-            since_start = time.time() - container.started_at
-            await anyio.sleep(probe.next_interval(health.status, since_start))
-            if container.state is not S.RUNNING:
-                continue
-            started = time.time()
-            with anyio.move_on_after(probe.timeout) as scope:
-                try:
-                    result = await self._exec_in(container, list(probe.command))
-                except (OSError, RuntimeExitError) as exc:
-                    result = ExecResult(-1, b"", str(exc).encode())
-            if scope.cancelled_caught:
-                record = HealthResult(
-                    started, time.time(), -1, f"Health check exceeded timeout ({probe.timeout}s)"
-                )
-            else:
-                output = (result.stdout + result.stderr).decode(errors="replace")
-                record = HealthResult(started, time.time(), result.exit_code, output)
-            before = health.status
-            health.record(record, probe, container.started_at)
-            if health.status is not before:
-                self._emit(container, f"health_status: {health.status.value}")
+        await self._supervisor.run(container)
 
     # --- stop, kill, restart, pause ---------------------------------------------------
 
@@ -585,7 +334,7 @@ class ContainerRuntime:
             if container.backoff is not None:
                 container.backoff.cancel()
             container.transition(S.EXITED)
-            self._save(container)
+            container.save()
             return True
         if container.state not in (S.RUNNING, S.PAUSED):
             return False
@@ -624,7 +373,7 @@ class ContainerRuntime:
             if container.cancelled and container.backoff is not None:
                 container.backoff.cancel()
                 container.transition(S.EXITED)
-                self._save(container)
+                container.save()
             return
         try:
             await self.runc.kill(container.id, number)
@@ -642,22 +391,20 @@ class ContainerRuntime:
         self._emit(self._get(ref), "restart")
 
     async def pause(self, ref: str) -> None:
-        container = self._get(ref)
-        if container.state is not S.RUNNING:
-            raise Conflict(f"container {container.id[:12]} is not running")
-        await self.runc.pause(container.id)
-        container.transition(S.PAUSED)
-        self._save(container)
-        self._emit(container, "pause")
+        await self._set_paused(ref, paused=True)
 
     async def unpause(self, ref: str) -> None:
+        await self._set_paused(ref, paused=False)
+
+    async def _set_paused(self, ref: str, *, paused: bool) -> None:
         container = self._get(ref)
-        if container.state is not S.PAUSED:
-            raise Conflict(f"container {container.id[:12]} is not paused")
-        await self.runc.resume(container.id)
-        container.transition(S.RUNNING)
-        self._save(container)
-        self._emit(container, "unpause")
+        before, after = (S.RUNNING, S.PAUSED) if paused else (S.PAUSED, S.RUNNING)
+        if container.state is not before:
+            raise Conflict(f"container {container.id[:12]} is not {before.value}")
+        await (self.runc.pause if paused else self.runc.resume)(container.id)
+        container.transition(after)
+        container.save()
+        self._emit(container, "pause" if paused else "unpause")
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         """Docker's wait: ``not-running`` (default), ``next-exit`` or ``removed``."""
@@ -682,7 +429,7 @@ class ContainerRuntime:
             raise Conflict(f'the container name "/{new_name}" is already in use')
         old_name = container.name
         container.name = new_name
-        self._save(container)
+        container.save()
         self._emit(container, "rename", oldName=f"/{old_name}")
 
     async def remove(self, ref: str, *, force: bool = False) -> None:
@@ -719,7 +466,7 @@ class ContainerRuntime:
                     # Never delete through a mount: that would reach the image's layers.
                     container.state = S.DEAD
                     container.error = f"cannot unmount {container.rootfs}"
-                    self._save(container)
+                    container.save()
                     raise Conflict(
                         f"cannot remove container {container.name}: its root is still mounted",
                         hint=f"unmount {container.rootfs} and remove it again",
@@ -765,7 +512,8 @@ class ContainerRuntime:
                 f"container {container.id[:12]} is not running",
                 hint="start the container (exec needs a running one)",
             )
-        return await self._exec_in(
+        return await run_exec(
+            self.runc,
             container,
             list(command),
             env=env,
@@ -780,10 +528,10 @@ class ContainerRuntime:
         ref: str,
         command: Sequence[str],
         *,
+        tty: bool = False,
         env: Sequence[str] = (),
         user: str = "",
         working_dir: str = "",
-        tty: bool = False,
         privileged: bool = False,
     ) -> ExecSession:
         """An interactive exec: ``async with runtime.exec_session(...) as session:`` then
@@ -791,69 +539,10 @@ class ContainerRuntime:
         container = self._get(ref)
         if container.state is not S.RUNNING:
             raise Conflict(f"container {container.id[:12]} is not running")
-        process_file, pid_file = self._exec_files(
+        process_file, pid_file = exec_files(
             container, list(command), env, user, working_dir, privileged, tty
         )
         return ExecSession(self.runc, container.id, process_file, pid_file, tty=tty)
-
-    def _exec_files(
-        self,
-        container: _Container,
-        command: list[str],
-        env: Sequence[str],
-        user: str,
-        working_dir: str,
-        privileged: bool,
-        tty: bool,
-    ) -> tuple[Path, Path]:
-        spec = json.loads((container.directory / "config.json").read_text())
-        root = Path(container.rootfs)
-        process = exec_process(
-            spec,
-            command,
-            env=env,
-            user=user,
-            working_dir=working_dir,
-            tty=tty,
-            passwd_text=bundle.read_text(root / "etc/passwd") if user else "",
-            group_text=bundle.read_text(root / "etc/group") if user else "",
-            privileged=privileged,
-        )
-        container.exec_count += 1
-        process_file = container.directory / f"exec-{container.exec_count}.json"
-        pid_file = container.directory / f"exec-{container.exec_count}.pid"
-        process_file.write_text(json.dumps(process))
-        return process_file, pid_file
-
-    async def _exec_in(
-        self,
-        container: _Container,
-        command: list[str],
-        *,
-        env: Sequence[str] = (),
-        user: str = "",
-        working_dir: str = "",
-        stdin: bytes | None = None,
-        privileged: bool = False,
-    ) -> ExecResult:
-        process_file, pid_file = self._exec_files(
-            container, command, env, user, working_dir, privileged, tty=False
-        )
-        try:
-            code, out, err = await self.runc.exec(
-                container.id, str(process_file), stdin=stdin or b"", pid_file=str(pid_file)
-            )
-        except BaseException:
-            # Cancelled (a health check timing out): the process in the container goes too.
-            pid = monitor.read_pid(pid_file)
-            if pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signals.SIGKILL)
-            raise
-        finally:
-            process_file.unlink(missing_ok=True)
-            pid_file.unlink(missing_ok=True)
-        return ExecResult(code if code >= 0 else 128 - code, out, err)
 
     # --- logs -------------------------------------------------------------------------
 
@@ -868,77 +557,15 @@ class ContainerRuntime:
     ) -> AsyncIterator[logfiles.LogEntry]:
         """The container's log lines (whole), oldest first; ``since``/``until`` in seconds."""
         container = self._get(ref)
-        since_ns = int(since * 1_000_000_000)
-        until_ns = int(until * 1_000_000_000)
-        if not follow and tail is not None:
-            entries, _, _ = await anyio.to_thread.run_sync(
-                lambda: logfiles.read_entries(
-                    container.paths.log, since_ns=since_ns, until_ns=until_ns, tail=tail
-                )
-            )
-            for entry in entries:
-                yield entry
-            return
-        if not follow:
-            lines = logfiles.iter_entries(container.paths.log, since_ns=since_ns, until_ns=until_ns)
-            for count, entry in enumerate(lines):
-                yield entry
-                if count % 1024 == 1023:
-                    await anyio.sleep(0)  # let others run while a long log streams
-            return
-        async for entry in logfiles.follow(
-            container.paths.log,
-            is_running=lambda: container.state in (S.RUNNING, S.PAUSED, S.RESTARTING),
-            since_ns=since_ns,
-            until_ns=until_ns,
-            tail=tail,
-        ):
+        async for entry in read_logs(container, follow=follow, tail=tail, since=since, until=until):
             yield entry
 
     async def _rotate_logs_forever(self) -> None:
         while True:
             await anyio.sleep(ROTATE_CHECK_SECONDS)
-            for container in list(self._containers.values()):
-                if container.state is not S.RUNNING:
-                    continue
-                log = container.paths.log
-                try:
-                    size = log.stat().st_size
-                except FileNotFoundError:
-                    continue
-                if size < container.log_max_size:
-                    continue
-                try:
-                    logfiles.rotate(log, container.log_max_files)
-                except OSError:
-                    continue  # removed meanwhile
-                if monitor.request_log_reopen(container.paths):
-                    await anyio.sleep(0.05)
-                    with contextlib.suppress(OSError):
-                        logfiles.prune_after_reopen(log, container.log_max_files)
+            await rotate_logs(list(self._containers.values()))
 
     # --- persistence ------------------------------------------------------------------
-
-    def _save(self, container: _Container) -> None:
-        record = {
-            "id": container.id,
-            "name": container.name,
-            "config": container.config.model_dump(mode="json", by_alias=True),
-            "rootfs": container.rootfs,
-            "mounted_rootfs": container.mounted_rootfs,
-            "state": container.state.value,
-            "exit_code": container.exit_code,
-            "oom_killed": container.oom_killed,
-            "created_at": container.created_at,
-            "started_at": container.started_at,
-            "finished_at": container.finished_at,
-            "restart_count": container.restart.restart_count,
-            "manually_stopped": container.manually_stopped,
-        }
-        path = container.directory / "container.json"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record))
-        os.replace(temporary, path)
 
     async def restore(self) -> list[str]:
         """Load the containers under ``root`` (after an engine restart); their ids.
@@ -948,37 +575,12 @@ class ContainerRuntime:
         after a reboot), and its restart policy applies as after any exit.
         """
         restored: list[str] = []
-        for record_path in sorted(self.root.glob("*/container.json")):
+        for record_path in sorted(self.root.glob(f"*/{RECORD_FILE}")):
             if record_path.parent.name.startswith(TRASH_PREFIX):
                 continue
-            record = json.loads(record_path.read_text())
-            if record["id"] in self._containers:
+            container = ContainerRecord.load(record_path)
+            if container.id in self._containers:
                 continue
-            config = ContainerConfig.model_validate(record["config"])
-            policy = config.host_config.restart_policy
-            max_size, max_files = bundle.log_limits(config)
-            container = _Container(
-                id=record["id"],
-                name=record["name"],
-                config=config,
-                directory=record_path.parent,
-                rootfs=record["rootfs"],
-                mounted_rootfs=record["mounted_rootfs"],
-                state=ContainerState(record["state"]),
-                exit_code=record["exit_code"],
-                oom_killed=record["oom_killed"],
-                created_at=record["created_at"],
-                started_at=record["started_at"],
-                finished_at=record["finished_at"],
-                manually_stopped=record["manually_stopped"],
-                restart=RestartManager(
-                    policy.name or "no", policy.maximum_retry_count, record["restart_count"]
-                ),
-                probe=_probe_of(config),
-                health=HealthState() if _probe_of(config) else None,
-                log_max_size=max_size,
-                log_max_files=max_files,
-            )
             self._containers[container.id] = container
             restored.append(container.id)
             if container.state in (S.RUNNING, S.PAUSED, S.RESTARTING):
@@ -986,9 +588,11 @@ class ContainerRuntime:
                 if alive and monitor.read_exit_code(container.paths) is None:
                     container.pid = monitor.read_pid(container.paths.container_pid) or 0
                     container.runs_started = 1
-                    self._tasks.start_soon(self._supervise, container)
+                    self._tasks.start_soon(self._supervisor.supervise, container)
                     continue
-                await self._on_exit(container, monitor.read_exit_code(container.paths) or 255)
+                await self._supervisor.on_exit(
+                    container, monitor.read_exit_code(container.paths) or 255
+                )
             else:
                 container.stopped.set()
         return restored

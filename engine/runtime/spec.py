@@ -16,8 +16,9 @@ The defaults are Docker's (moby ``oci/defaults.go`` and ``daemon/oci_linux.go``)
   from ``namespace_paths`` (``container:<id>`` modes, a network namespace made by
   engine.network) or dropped for ``host``.
 
-Inputs that need I/O are read by the caller and passed in: the image's /etc/passwd and
-/etc/group text, host device numbers, volume paths, namespace paths.
+The security settings (capabilities, seccomp, paths, sysctls) are made by
+engine.runtime.security. Inputs that need I/O are read by the caller and passed in: the
+image's /etc/passwd and /etc/group text, host device numbers, volume paths, namespace paths.
 """
 
 from __future__ import annotations
@@ -29,112 +30,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api.errors import InvalidParameter
-from engine.runtime import seccomp
 from engine.runtime.config import Command, ContainerConfig, HostConfig, ImageConfig
+from engine.runtime.security import (
+    ALL_CAPABILITIES,
+    DEFAULT_CAPABILITIES,
+    MASKED_PATHS,
+    READONLY_PATHS,
+    capabilities,
+    seccomp_section,
+    security_options,
+    validate_sysctls,
+)
 from engine.runtime.users import resolve_user
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
-
-DEFAULT_CAPABILITIES = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-)
-
-# Every capability up to CAP_CHECKPOINT_RESTORE (40), in number order.
-ALL_CAPABILITIES = (
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-)
-
-MASKED_PATHS = (
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/interrupts",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-)
-READONLY_PATHS = (
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-)
-
-# Sysctls that live in a namespace the container owns (moby opts.ValidateSysctl).
-_IPC_SYSCTLS = frozenset(
-    {
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,98 +143,6 @@ def process_args(config: ContainerConfig) -> list[str]:
     if config.host_config.init:
         args = [INIT_PATH_IN_CONTAINER, "--", *args]
     return args
-
-
-def _normalize_cap(name: str) -> str:
-    upper = name.strip().upper()
-    if upper == "ALL":
-        return upper
-    capability = upper if upper.startswith("CAP_") else f"CAP_{upper}"
-    if capability not in ALL_CAPABILITIES:
-        raise InvalidParameter(
-            f"unknown capability: {name!r}", hint="see capabilities(7) for the names"
-        )
-    return capability
-
-
-def capabilities(host_config: HostConfig) -> list[str]:
-    """moby ``caps.TweakCapabilities``: defaults, minus drops, plus adds (``ALL`` allowed)."""
-    if host_config.privileged:
-        return list(ALL_CAPABILITIES)
-    adds = [_normalize_cap(c) for c in host_config.cap_add]
-    drops = [_normalize_cap(c) for c in host_config.cap_drop]
-    base: list[str] = [] if "ALL" in drops else list(DEFAULT_CAPABILITIES)
-    if "ALL" in adds:
-        base = list(ALL_CAPABILITIES)
-    result = [c for c in base if c not in drops]
-    for cap in adds:
-        if cap != "ALL" and cap not in result:
-            result.append(cap)
-    return result
-
-
-def _security_options(host_config: HostConfig) -> tuple[bool, str | None, bool]:
-    """(no_new_privileges, seccomp profile JSON or "unconfined" or None, system paths masked)."""
-    no_new_privileges = False
-    profile: str | None = None
-    masked = True
-    for option in host_config.security_opt:
-        key, sep, value = option.partition("=")
-        if not sep:
-            key, sep, value = option.partition(":")
-        key = key.strip()
-        if key == "no-new-privileges":
-            no_new_privileges = value.strip().lower() in ("", "true", "1")
-        elif key == "seccomp":
-            profile = value
-        elif key == "systempaths":
-            masked = value != "unconfined"
-        elif key in ("label", "apparmor"):
-            continue
-        else:
-            raise InvalidParameter(
-                f"invalid security option {option!r}",
-                hint="use no-new-privileges, seccomp=unconfined|<profile>, systempaths=unconfined",
-            )
-    return no_new_privileges, profile, masked
-
-
-def _seccomp_section(
-    host_config: HostConfig, caps: list[str], context: SpecContext
-) -> dict[str, Any] | None:
-    _, profile_text, _ = _security_options(host_config)
-    if host_config.privileged or profile_text == "unconfined":
-        return None
-    if profile_text is None or profile_text == "builtin":
-        profile = seccomp.default_profile()
-    else:
-        try:
-            profile = json.loads(profile_text)
-        except json.JSONDecodeError as exc:
-            raise InvalidParameter(
-                f"the seccomp profile is not valid JSON: {exc}",
-                hint="security_opt seccomp= takes the profile's content (the CLI reads the file)",
-            ) from exc
-    return seccomp.to_oci(
-        profile, capabilities=caps, machine=context.machine, kernel=context.kernel
-    )
-
-
-def _validate_sysctls(host_config: HostConfig) -> dict[str, str]:
-    for key in host_config.sysctls:
-        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
-            if host_config.ipc_mode == "host":
-                raise InvalidParameter(f"sysctl {key!r} is not allowed with ipc mode host")
-        elif key.startswith("net."):
-            if host_config.network_mode == "host":
-                raise InvalidParameter(f"sysctl {key!r} is not allowed with network mode host")
-        else:
-            raise InvalidParameter(
-                f"sysctl {key!r} is not allowed in a container",
-                hint="only namespaced sysctls (kernel.shm*, kernel.msg*, kernel.sem, "
-                "fs.mqueue.*, net.*) can be set",
-            )
-    return dict(host_config.sysctls)
 
 
 def _default_mounts(host_config: HostConfig, privileged: bool) -> list[dict[str, Any]]:
@@ -552,7 +372,7 @@ def build_spec(config: ContainerConfig, image: ImageConfig, context: SpecContext
     env = merge_env(base_env, merged.env)
 
     caps = capabilities(host_config)
-    no_new_privileges, _, system_paths_masked = _security_options(host_config)
+    no_new_privileges, _, system_paths_masked = security_options(host_config)
     process: dict[str, Any] = {
         "terminal": merged.tty,
         "user": {"uid": user.uid, "gid": user.gid},
@@ -598,16 +418,18 @@ def build_spec(config: ContainerConfig, image: ImageConfig, context: SpecContext
         "namespaces": _namespaces(host_config, context),
         "resources": resources,
         "cgroupsPath": f"{host_config.cgroup_parent or '/pycompose'}/{context.container_id}",
-        "sysctl": _validate_sysctls(host_config),
+        "sysctl": validate_sysctls(host_config),
     }
     if device_nodes:
         linux["devices"] = device_nodes
     if not host_config.privileged and system_paths_masked:
         linux["maskedPaths"] = list(MASKED_PATHS)
         linux["readonlyPaths"] = list(READONLY_PATHS)
-    seccomp_section = _seccomp_section(host_config, caps, context)
-    if seccomp_section is not None:
-        linux["seccomp"] = seccomp_section
+    seccomp_rules = seccomp_section(
+        host_config, caps, machine=context.machine, kernel=context.kernel
+    )
+    if seccomp_rules is not None:
+        linux["seccomp"] = seccomp_rules
 
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
@@ -664,3 +486,20 @@ def exec_process(
 def command_line(args: Sequence[str]) -> str:
     """A readable one-line form of a command (for inspect output and messages)."""
     return shlex.join(args)
+
+
+# the tests read Docker's defaults from here, where the spec is made
+__all__ = [
+    "DEFAULT_CAPABILITIES",
+    "DEFAULT_PATH",
+    "MASKED_PATHS",
+    "HostDevice",
+    "SpecContext",
+    "build_spec",
+    "command_line",
+    "exec_process",
+    "merge_env",
+    "merge_image_config",
+    "process_args",
+    "shell_form",
+]

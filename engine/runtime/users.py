@@ -14,6 +14,7 @@ Pure: the caller passes the two files' text (empty when absent). Semantics follo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from engine.api.errors import InvalidParameter
@@ -42,35 +43,38 @@ class ResolvedUser:
     home: str = "/"
 
 
-def parse_passwd(text: str) -> list[PasswdEntry]:
-    entries: list[PasswdEntry] = []
+def _records(text: str, min_fields: int) -> Iterator[list[str]]:
+    """The colon-separated fields of each line with at least ``min_fields`` (no comments)."""
     for line in text.splitlines():
         fields = line.strip().split(":")
-        if len(fields) < 4 or line.startswith("#"):
-            continue
-        try:
-            entries.append(
-                PasswdEntry(
-                    fields[0], int(fields[2]), int(fields[3]), fields[5] if len(fields) > 5 else "/"
-                )
-            )
-        except ValueError:
-            continue
+        if len(fields) >= min_fields and not line.startswith("#"):
+            yield fields
+
+
+def _number(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None  # the line is skipped, as libc skips it
+
+
+def parse_passwd(text: str) -> list[PasswdEntry]:
+    entries: list[PasswdEntry] = []
+    for fields in _records(text, 4):
+        uid, gid = _number(fields[2]), _number(fields[3])
+        if uid is not None and gid is not None:
+            home = fields[5] if len(fields) > 5 else "/"
+            entries.append(PasswdEntry(fields[0], uid, gid, home))
     return entries
 
 
 def parse_group(text: str) -> list[GroupEntry]:
     entries: list[GroupEntry] = []
-    for line in text.splitlines():
-        fields = line.strip().split(":")
-        if len(fields) < 3 or line.startswith("#"):
-            continue
-        try:
-            gid = int(fields[2])
-        except ValueError:
-            continue
-        members = tuple(m for m in (fields[3].split(",") if len(fields) > 3 else []) if m)
-        entries.append(GroupEntry(fields[0], gid, members))
+    for fields in _records(text, 3):
+        gid = _number(fields[2])
+        if gid is not None:
+            members = tuple(m for m in (fields[3].split(",") if len(fields) > 3 else []) if m)
+            entries.append(GroupEntry(fields[0], gid, members))
     return entries
 
 

@@ -1,0 +1,206 @@
+"""A container's security settings as Docker makes them: capabilities, seccomp, masked and
+read-only paths, ``security_opt`` and namespaced sysctls. Pure.
+
+The defaults are moby's (``oci/defaults.go``, ``oci/caps``): 14 default capabilities,
+``cap_drop`` then ``cap_add`` (``ALL`` allowed), Docker's default seccomp allow-list
+selected for the capabilities, /proc and /sys paths masked unless privileged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.api.errors import InvalidParameter
+from engine.runtime import seccomp
+from engine.runtime.config import HostConfig
+
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+)
+
+# Every capability up to CAP_CHECKPOINT_RESTORE (40), in number order.
+ALL_CAPABILITIES = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+)
+
+MASKED_PATHS = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = (
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+)
+
+# Sysctls that live in a namespace the container owns (moby opts.ValidateSysctl).
+_IPC_SYSCTLS = frozenset(
+    {
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    }
+)
+
+
+def _normalize_cap(name: str) -> str:
+    upper = name.strip().upper()
+    if upper == "ALL":
+        return upper
+    capability = upper if upper.startswith("CAP_") else f"CAP_{upper}"
+    if capability not in ALL_CAPABILITIES:
+        raise InvalidParameter(
+            f"unknown capability: {name!r}", hint="see capabilities(7) for the names"
+        )
+    return capability
+
+
+def capabilities(host_config: HostConfig) -> list[str]:
+    """moby ``caps.TweakCapabilities``: defaults, minus drops, plus adds (``ALL`` allowed)."""
+    if host_config.privileged:
+        return list(ALL_CAPABILITIES)
+    adds = [_normalize_cap(c) for c in host_config.cap_add]
+    drops = [_normalize_cap(c) for c in host_config.cap_drop]
+    base: list[str] = [] if "ALL" in drops else list(DEFAULT_CAPABILITIES)
+    if "ALL" in adds:
+        base = list(ALL_CAPABILITIES)
+    result = [c for c in base if c not in drops]
+    for cap in adds:
+        if cap != "ALL" and cap not in result:
+            result.append(cap)
+    return result
+
+
+def security_options(host_config: HostConfig) -> tuple[bool, str | None, bool]:
+    """(no_new_privileges, seccomp profile JSON or "unconfined" or None, system paths masked)."""
+    no_new_privileges = False
+    profile: str | None = None
+    masked = True
+    for option in host_config.security_opt:
+        key, sep, value = option.partition("=")
+        if not sep:
+            key, sep, value = option.partition(":")
+        key = key.strip()
+        if key == "no-new-privileges":
+            no_new_privileges = value.strip().lower() in ("", "true", "1")
+        elif key == "seccomp":
+            profile = value
+        elif key == "systempaths":
+            masked = value != "unconfined"
+        elif key in ("label", "apparmor"):
+            continue
+        else:
+            raise InvalidParameter(
+                f"invalid security option {option!r}",
+                hint="use no-new-privileges, seccomp=unconfined|<profile>, systempaths=unconfined",
+            )
+    return no_new_privileges, profile, masked
+
+
+def seccomp_section(
+    host_config: HostConfig, caps: list[str], *, machine: str, kernel: str
+) -> dict[str, Any] | None:
+    """The spec's seccomp section: Docker's default profile, the one given, or none."""
+    _, profile_text, _ = security_options(host_config)
+    if host_config.privileged or profile_text == "unconfined":
+        return None
+    if profile_text is None or profile_text == "builtin":
+        profile = seccomp.default_profile()
+    else:
+        try:
+            profile = json.loads(profile_text)
+        except json.JSONDecodeError as exc:
+            raise InvalidParameter(
+                f"the seccomp profile is not valid JSON: {exc}",
+                hint="security_opt seccomp= takes the profile's content (the CLI reads the file)",
+            ) from exc
+    return seccomp.to_oci(profile, capabilities=caps, machine=machine, kernel=kernel)
+
+
+def validate_sysctls(host_config: HostConfig) -> dict[str, str]:
+    """The container's sysctls, when each is namespaced and its namespace is the container's own."""
+    for key in host_config.sysctls:
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            if host_config.ipc_mode == "host":
+                raise InvalidParameter(f"sysctl {key!r} is not allowed with ipc mode host")
+        elif key.startswith("net."):
+            if host_config.network_mode == "host":
+                raise InvalidParameter(f"sysctl {key!r} is not allowed with network mode host")
+        else:
+            raise InvalidParameter(
+                f"sysctl {key!r} is not allowed in a container",
+                hint="only namespaced sysctls (kernel.shm*, kernel.msg*, kernel.sem, "
+                "fs.mqueue.*, net.*) can be set",
+            )
+    return dict(host_config.sysctls)
