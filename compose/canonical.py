@@ -26,7 +26,6 @@ not one it knows (the model then reports the type error with its location).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import posixpath
 import re
@@ -37,6 +36,7 @@ from typing import Any
 
 from compose.errors import Issue, Location, ModelError
 from compose.source import MapNode, SeqNode
+from engine.api.ports import PortSpecError, parse_port_spec
 
 Loc = Location | None
 DROP = object()  # a rule's answer for "leave the key out"
@@ -159,77 +159,23 @@ def _shell_command(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Probl
 
 # --- services ---------------------------------------------------------------------------
 
-_PORT_PROTOCOLS = ("tcp", "udp", "sctp")
-
-
-def _port_range(text: str) -> tuple[int, int] | None:
-    start_text, dash, end_text = text.partition("-")
-    if not start_text.isdigit() or (dash and not end_text.isdigit()):
-        return None
-    start = int(start_text)
-    end = int(end_text) if dash else start
-    if start > 65535 or end > 65535 or end < start:
-        return None
-    return start, end
-
 
 def parse_port(spec: str) -> list[dict[str, Any]]:
     """Expand one short port spec (``"127.0.0.1:8000-8001:80-81/udp"``) to long entries.
 
-    Raises ValueError with docker compose's reason when the spec is malformed.
+    Raises PortSpecError (a ValueError) with docker compose's reason when it is malformed.
     """
-    raw, slash, proto = spec.partition("/")
-    proto = proto.lower() if slash else "tcp"
-    if proto not in _PORT_PROTOCOLS:
-        raise ValueError(f"invalid proto: {proto}")
-    parts = raw.split(":")
-    container = parts[-1]
-    if len(parts) == 1:
-        host_ip, host_port = "", ""
-    elif len(parts) == 2:
-        host_ip, host_port = "", parts[0]
-    else:
-        host_ip, host_port = ":".join(parts[:-2]), parts[-2]
-    if host_ip.startswith("[") and host_ip.endswith("]"):
-        host_ip = host_ip[1:-1]
-    if host_ip:
-        try:
-            ipaddress.ip_address(host_ip)
-        except ValueError:
-            raise ValueError(f"invalid IP address: {host_ip}") from None
-    container_range = _port_range(container)
-    if container_range is None:
-        raise ValueError(f"invalid containerPort: {container}")
-    start, end = container_range
-    host_start = host_end = 0
-    if host_port:
-        host_range = _port_range(host_port)
-        if host_range is None:
-            raise ValueError(f"invalid hostPort: {host_port}")
-        host_start, host_end = host_range
-        if end - start != host_end - host_start and end != start:
-            raise ValueError(
-                "invalid ranges specified for container and host Ports: "
-                f"{container} and {host_port}"
-            )
-    entries: list[tuple[str, dict[str, Any]]] = []
-    for offset in range(end - start + 1):
-        port = start + offset
-        published = ""
-        if host_port:
-            published = str(host_start + offset)
-            if start == end and host_start != host_end:
-                published = f"{host_start}-{host_end}"
+    entries: list[dict[str, Any]] = []
+    for port in parse_port_spec(spec):
         entry: dict[str, Any] = {"mode": "ingress"}
-        if host_ip:
-            entry["host_ip"] = host_ip
-        entry["target"] = port
-        if published:
-            entry["published"] = published
-        entry["protocol"] = proto
-        entries.append((f"{port}/{proto}", entry))
-    entries.sort(key=lambda pair: pair[0])  # docker sorts the port keys as strings
-    return [entry for _, entry in entries]
+        if port.host_ip:
+            entry["host_ip"] = port.host_ip
+        entry["target"] = port.target
+        if port.published:
+            entry["published"] = port.published
+        entry["protocol"] = port.protocol
+        entries.append(entry)
+    return entries
 
 
 def _ports(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
@@ -247,7 +193,7 @@ def _ports(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> 
         if isinstance(item, str):
             try:
                 expanded = parse_port(item)
-            except ValueError as exc:
+            except PortSpecError as exc:
                 problems.add(
                     f"{exc} in {item!r}",
                     item_loc,
