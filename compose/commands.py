@@ -875,7 +875,7 @@ async def cmd_run(
     if not args.service_ports:
         service.pop("ports", None)
     if args.publish:
-        from compose.canonical import parse_port
+        from compose.short_syntax import parse_port
 
         service["ports"] = [port for spec in args.publish for port in parse_port(spec)]
     slug = secrets.token_hex(32)
