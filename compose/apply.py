@@ -27,10 +27,10 @@ from typing import Any
 import anyio
 
 from compose import convert, labels
+from compose.desired import DesiredState, container_name
 from compose.errors import PycomposeError
 from compose.observed import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
 from compose.plan import Operation, Plan, WaitCondition
-from compose.reconcile import DesiredState, container_name
 from engine.api.client import EngineClient
 from engine.api.errors import Conflict, NotFound
 from engine.api.models import ContainerCreate, NetworkConnect, NetworkCreate, VolumeCreate

@@ -26,7 +26,6 @@ not one it knows (the model then reports the type error with its location).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import posixpath
 import re
@@ -36,7 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from compose.errors import Issue, Location, ModelError
+from compose.short_syntax import parse_device, parse_port, parse_volume
 from compose.source import MapNode, SeqNode
+from engine.api.ports import PortSpecError
 
 Loc = Location | None
 DROP = object()  # a rule's answer for "leave the key out"
@@ -159,78 +160,6 @@ def _shell_command(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Probl
 
 # --- services ---------------------------------------------------------------------------
 
-_PORT_PROTOCOLS = ("tcp", "udp", "sctp")
-
-
-def _port_range(text: str) -> tuple[int, int] | None:
-    start_text, dash, end_text = text.partition("-")
-    if not start_text.isdigit() or (dash and not end_text.isdigit()):
-        return None
-    start = int(start_text)
-    end = int(end_text) if dash else start
-    if start > 65535 or end > 65535 or end < start:
-        return None
-    return start, end
-
-
-def parse_port(spec: str) -> list[dict[str, Any]]:
-    """Expand one short port spec (``"127.0.0.1:8000-8001:80-81/udp"``) to long entries.
-
-    Raises ValueError with docker compose's reason when the spec is malformed.
-    """
-    raw, slash, proto = spec.partition("/")
-    proto = proto.lower() if slash else "tcp"
-    if proto not in _PORT_PROTOCOLS:
-        raise ValueError(f"invalid proto: {proto}")
-    parts = raw.split(":")
-    container = parts[-1]
-    if len(parts) == 1:
-        host_ip, host_port = "", ""
-    elif len(parts) == 2:
-        host_ip, host_port = "", parts[0]
-    else:
-        host_ip, host_port = ":".join(parts[:-2]), parts[-2]
-    if host_ip.startswith("[") and host_ip.endswith("]"):
-        host_ip = host_ip[1:-1]
-    if host_ip:
-        try:
-            ipaddress.ip_address(host_ip)
-        except ValueError:
-            raise ValueError(f"invalid IP address: {host_ip}") from None
-    container_range = _port_range(container)
-    if container_range is None:
-        raise ValueError(f"invalid containerPort: {container}")
-    start, end = container_range
-    host_start = host_end = 0
-    if host_port:
-        host_range = _port_range(host_port)
-        if host_range is None:
-            raise ValueError(f"invalid hostPort: {host_port}")
-        host_start, host_end = host_range
-        if end - start != host_end - host_start and end != start:
-            raise ValueError(
-                "invalid ranges specified for container and host Ports: "
-                f"{container} and {host_port}"
-            )
-    entries: list[tuple[str, dict[str, Any]]] = []
-    for offset in range(end - start + 1):
-        port = start + offset
-        published = ""
-        if host_port:
-            published = str(host_start + offset)
-            if start == end and host_start != host_end:
-                published = f"{host_start}-{host_end}"
-        entry: dict[str, Any] = {"mode": "ingress"}
-        if host_ip:
-            entry["host_ip"] = host_ip
-        entry["target"] = port
-        if published:
-            entry["published"] = published
-        entry["protocol"] = proto
-        entries.append((f"{port}/{proto}", entry))
-    entries.sort(key=lambda pair: pair[0])  # docker sorts the port keys as strings
-    return [entry for _, entry in entries]
-
 
 def _ports(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:
     if not isinstance(value, SeqNode):
@@ -247,7 +176,7 @@ def _ports(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> 
         if isinstance(item, str):
             try:
                 expanded = parse_port(item)
-            except ValueError as exc:
+            except PortSpecError as exc:
                 problems.add(
                     f"{exc} in {item!r}",
                     item_loc,
@@ -273,90 +202,6 @@ def _ports(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> 
             seen.append(plain)
         out.add(item, item_loc)
     return out
-
-
-def _is_file_path(source: str) -> bool:
-    if not source:
-        return False
-    if source[0] in "./~" or source.startswith("\\\\"):
-        return True
-    return len(source) > 1 and source[0].isalpha() and source[1] == ":"
-
-
-_PROPAGATIONS = frozenset({"rprivate", "private", "rshared", "shared", "rslave", "slave"})
-
-
-def parse_volume(spec: str) -> dict[str, Any]:
-    """The long form of a short volume spec (``"./data:/data:ro,z"``). Raises ValueError."""
-    if not spec:
-        raise ValueError("invalid empty volume spec")
-    volume: dict[str, Any] = {}
-    if len(spec) <= 2:
-        return {"type": "volume", "target": spec}
-    fields: list[str] = []
-    buffer = ""
-    depth = 0
-    text = spec + "\0"
-    for index, char in enumerate(text):
-        if char == "$" and index + 1 < len(spec) and spec[index + 1] == "{":
-            depth += 1
-            buffer += char
-            continue
-        if char == "}" and depth:
-            depth -= 1
-            buffer += char
-            continue
-        if char == ":" and len(buffer) == 1 and buffer.isalpha():
-            buffer += char  # a Windows drive letter
-        elif char in ":\0" and depth == 0:
-            if not buffer:
-                raise ValueError(f"invalid spec: {spec}: empty section between colons")
-            if len(fields) >= 3 or (len(fields) == 2 and char == ":"):
-                raise ValueError(f"invalid spec: {spec}: too many colons")
-            fields.append(buffer)
-            buffer = ""
-        else:
-            buffer += char
-    bind: dict[str, Any] | None = None
-    read_only = False
-    nocopy = False
-    if len(fields) == 1:
-        source, target = "", fields[0]
-    else:
-        source, target = fields[0], fields[1]
-    if len(fields) == 3:
-        for option in fields[2].split(","):
-            if option == "ro":
-                read_only = True
-            elif option == "rw":
-                read_only = False
-            elif option == "nocopy":
-                nocopy = True
-            elif option in _PROPAGATIONS:
-                bind = bind or {}
-                bind["propagation"] = option
-            elif option in ("z", "Z"):
-                bind = bind or {}
-                bind["selinux"] = option
-    is_bind = _is_file_path(source)
-    volume["type"] = "bind" if is_bind else "volume"
-    if source:
-        volume["source"] = source
-    volume["target"] = posixpath.normpath(target) if target else target
-    if target.startswith("//"):
-        volume["target"] = "/" + volume["target"].lstrip("/")
-    if read_only:
-        volume["read_only"] = True
-    if is_bind:
-        bind = bind or {}
-        bind["create_host_path"] = True
-    if bind is not None:
-        volume["bind"] = bind
-    if not is_bind:
-        volume["volume"] = {"nocopy": True} if nocopy else {}
-    elif nocopy:
-        volume["volume"] = {"nocopy": True}
-    return volume
 
 
 def _to_node(value: Any, loc: Loc) -> Any:
@@ -514,18 +359,6 @@ def _healthcheck(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problem
             test_loc = value.location_of("test")
             value["test"] = _seq(test_loc, ["CMD-SHELL", test])
     return value
-
-
-def parse_device(spec: str) -> dict[str, str]:
-    """``"/dev/a:/dev/b:rwm"`` -> ``{source, target, permissions}``. Raises ValueError."""
-    parts = spec.split(":")
-    if len(parts) == 3:
-        return {"source": parts[0], "target": parts[1], "permissions": parts[2]}
-    if len(parts) == 2:
-        return {"source": parts[0], "target": parts[1], "permissions": "rwm"}
-    if len(parts) == 1:
-        return {"source": parts[0], "target": parts[0], "permissions": "rwm"}
-    raise ValueError(f"confusing device mapping, please use long syntax: {spec}")
 
 
 def _devices(value: Any, loc: Loc, path: tuple[Any, ...], problems: _Problems) -> Any:

@@ -7,7 +7,6 @@ the disk directly, prints or chooses an exit code.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from compose import output
+from compose.desired import config_hashes
 from compose.errors import ComposeError, Issue, PlanError, PycomposeError
 from compose.graph import build_graph, render_dot, render_mermaid, render_text
 from compose.load import LoadOptions, LoadResult, load_project
@@ -321,19 +321,6 @@ def _write(text: str, destination: str | None) -> None:
         sys.stdout.write(text)
 
 
-def service_config_hash(service: dict[str, Any]) -> str:
-    """The hash pycompose stores in com.docker.compose.config-hash for a service."""
-    relevant = {
-        key: value
-        for key, value in service.items()
-        if key not in ("build", "pull_policy", "scale", "depends_on", "profiles")
-    }
-    if isinstance(relevant.get("deploy"), dict):
-        relevant["deploy"] = {k: v for k, v in relevant["deploy"].items() if k != "replicas"}
-    encoded = json.dumps(relevant, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()
-
-
 def cmd_config(args: argparse.Namespace) -> int:
     result = _load(
         args,
@@ -377,11 +364,12 @@ def cmd_config(args: argparse.Namespace) -> int:
         return 0
     if args.hash:
         wanted = sorted(services) if args.hash == "*" else [s.strip() for s in args.hash.split(",")]
+        hashes = config_hashes(project)
         lines = []
         for name in wanted:
-            if name not in services:
+            if name not in hashes:
                 raise ComposeError([Issue(f"no such service: {name}")])
-            lines.append(f"{name} {service_config_hash(services[name])}\n")
+            lines.append(f"{name} {hashes[name]}\n")
         _write("".join(lines), args.output)
         return 0
     if args.explain:

@@ -24,18 +24,16 @@ import anyio
 
 from compose import labels
 from compose.apply import ApplyContext, ApplyError, execute, observe
+from compose.desired import DesiredState, desired_state
 from compose.errors import PlanError, PycomposeError
 from compose.graph import build_graph
 from compose.load import LoadResult
 from compose.observed import ObservedContainer, ObservedState
-from compose.output import config_dict
 from compose.plan import Plan
 from compose.progress import Progress
 from compose.reconcile import (
-    DesiredState,
     DownOptions,
     ReconcileOptions,
-    desired_state,
     plan_down,
     reconcile,
 )
@@ -70,9 +68,7 @@ async def connect() -> EngineClient:
 
 
 def desired_of(result: LoadResult) -> DesiredState:
-    return desired_state(
-        config_dict(result.project, escape_dollars=False), build_graph(result.project, result.tree)
-    )
+    return desired_state(result.project, build_graph(result.project, result.tree))
 
 
 def _context(
@@ -182,7 +178,7 @@ async def _wait_ready(
 
 
 def _replica_names(desired: DesiredState, service: str, scale: Mapping[str, int]) -> list[str]:
-    from compose.reconcile import container_name
+    from compose.desired import container_name
 
     spec = desired.services[service]
     count = scale.get(service, spec.replicas)
@@ -879,7 +875,7 @@ async def cmd_run(
     if not args.service_ports:
         service.pop("ports", None)
     if args.publish:
-        from compose.canonical import parse_port
+        from compose.short_syntax import parse_port
 
         service["ports"] = [port for spec in args.publish for port in parse_port(spec)]
     slug = secrets.token_hex(32)

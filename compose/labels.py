@@ -46,13 +46,26 @@ def hashed_config(service: Mapping[str, Any]) -> dict[str, Any]:
     return relevant
 
 
+# Go's encoding/json escapes these even with non-ASCII output left as it is
+_GO_ESCAPES = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
 def _digest(data: Any) -> str:
-    encoded = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """SHA-256 of ``data`` encoded as Go's ``json.Marshal`` does (compact, keys in order)."""
+    encoded = json.dumps(data, separators=(",", ":"), ensure_ascii=False).translate(_GO_ESCAPES)
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
 def service_hash(service: Mapping[str, Any]) -> str:
-    """com.docker.compose.config-hash of a service."""
+    """com.docker.compose.config-hash of a service (docker compose's ``ServiceHash``).
+
+    ``service`` is the service as ``config --format json`` prints it, keys in that order,
+    but with ``$`` as the container gets it (``config_dict(..., escape_dollars=False)``):
+    docker compose hashes its in-memory model, where ``$$`` is already ``$``. The one
+    function behind both the label ``up`` writes and ``config --hash``.
+    """
     return _digest(hashed_config(service))
 
 

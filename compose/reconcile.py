@@ -31,46 +31,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from compose import labels
+from compose.desired import DesiredService, DesiredState, container_name
 from compose.errors import PlanError
-from compose.graph import ServiceGraph
 from compose.observed import ObservedContainer, ObservedState
 from compose.plan import OperationType, Plan, PlanBuilder, WaitCondition
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DesiredService:
-    name: str
-    config: Mapping[str, Any]  # the service as `config --format json` prints it
-    replicas: int
-    image: str
-    networks: tuple[str, ...]  # engine names of the networks it attaches to
-    volumes: tuple[str, ...]  # engine names of the named volumes it mounts
-    depends_on: Mapping[str, Mapping[str, Any]]
-
-    @property
-    def config_hash(self) -> str:
-        return labels.service_hash(self.config)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DesiredResource:
-    key: str  # the name in the compose file
-    name: str  # the engine's name
-    external: bool
-    config: Mapping[str, Any]
-
-    @property
-    def config_hash(self) -> str:
-        return labels.resource_hash(self.config)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DesiredState:
-    project: str
-    services: Mapping[str, DesiredService]
-    networks: Mapping[str, DesiredResource]  # by key
-    volumes: Mapping[str, DesiredResource]  # by key
-    graph: ServiceGraph
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,70 +50,6 @@ class ReconcileOptions:
     build: bool = False  # --build: build images before starting
     no_build: bool = False  # --no-build: never build, even a missing image
     resources_only: bool = False  # networks, volumes and images only (for `run`)
-
-
-def image_of(project_name: str, service_name: str, service: Mapping[str, Any]) -> str:
-    """The image a service runs: its ``image``, or the one its build produces."""
-    image = service.get("image")
-    if isinstance(image, str) and image:
-        return image
-    return f"{project_name}-{service_name}"
-
-
-def desired_state(config: Mapping[str, Any], graph: ServiceGraph) -> DesiredState:
-    """The desired state from a project's ``config --format json`` data.
-
-    ``config`` must be unescaped (``config_dict(project, escape_dollars=False)``):
-    the engine gets ``$``, not the ``$$`` that `config` prints.
-    """
-    project = str(config["name"])
-    networks = {
-        key: DesiredResource(
-            key, str(spec.get("name") or f"{project}_{key}"), bool(spec.get("external")), spec
-        )
-        for key, spec in (config.get("networks") or {}).items()
-    }
-    volumes = {
-        key: DesiredResource(
-            key, str(spec.get("name") or f"{project}_{key}"), bool(spec.get("external")), spec
-        )
-        for key, spec in (config.get("volumes") or {}).items()
-    }
-    services = {}
-    for name, service in (config.get("services") or {}).items():
-        replicas = service.get("scale")
-        deploy = service.get("deploy") or {}
-        if replicas is None:
-            replicas = deploy.get("replicas")
-        service_networks = tuple(
-            sorted(networks[key].name for key in (service.get("networks") or {}) if key in networks)
-        )
-        service_volumes = tuple(
-            sorted(
-                {
-                    volumes[mount["source"]].name
-                    for mount in service.get("volumes") or []
-                    if mount.get("type") == "volume" and mount.get("source") in volumes
-                }
-            )
-        )
-        services[name] = DesiredService(
-            name=name,
-            config=service,
-            replicas=1 if replicas is None else int(replicas),
-            image=image_of(project, name, service),
-            networks=service_networks,
-            volumes=service_volumes,
-            depends_on=service.get("depends_on") or {},
-        )
-    return DesiredState(project, services, networks, volumes, graph)
-
-
-def container_name(project: str, service: str, number: int, config: Mapping[str, Any]) -> str:
-    explicit = config.get("container_name")
-    if isinstance(explicit, str) and explicit:
-        return explicit
-    return f"{project}-{service}-{number}"
 
 
 def _changes(old: Any, new: Any, path: str = "") -> list[str]:

@@ -30,6 +30,7 @@ import anyio
 
 from engine.api import models as api
 from engine.api.errors import Conflict, InvalidParameter, NotFound
+from engine.api.ports import PortSpecError, parse_host_port, parse_port_key
 from engine.network import NetworkEngine, PortRequest, SubnetRequest
 from engine.network.records import Network, Sandbox
 
@@ -58,20 +59,22 @@ def parse_port_bindings(
     """``{"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}`` -> port requests."""
     requests = []
     for key, entries in (bindings or {}).items():
-        port_text, _, protocol = key.partition("/")
-        if not port_text.isdigit():
-            raise InvalidParameter(f"invalid port {key!r} in PortBindings")
+        try:
+            container_port, protocol = parse_port_key(key)
+        except PortSpecError:
+            raise InvalidParameter(f"invalid port {key!r} in PortBindings") from None
         for entry in entries or [api.PortBinding()]:
-            start, _, end = entry.HostPort.partition("-")
-            if (start and not start.isdigit()) or (end and not end.isdigit()):
-                raise InvalidParameter(f"invalid host port {entry.HostPort!r} for {key}")
+            try:
+                host_port, host_port_end = parse_host_port(entry.HostPort)
+            except PortSpecError:
+                raise InvalidParameter(f"invalid host port {entry.HostPort!r} for {key}") from None
             requests.append(
                 PortRequest(
-                    container_port=int(port_text),
-                    protocol=protocol or "tcp",
+                    container_port=container_port,
+                    protocol=protocol,
                     host_ip=entry.HostIp or None,
-                    host_port=int(start) if start else None,
-                    host_port_end=int(end) if end else None,
+                    host_port=host_port,
+                    host_port_end=host_port_end,
                 )
             )
     return requests

@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from engine.api import ports as api_ports
 from engine.network.errors import AddressInUse, InvalidNetworkConfig
 
 # Docker takes random host ports from the kernel's ephemeral range; this is its default.
@@ -40,66 +41,31 @@ class PortBinding:
     host_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
 
 
-def _port(text: str, spec: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        raise InvalidNetworkConfig(f"port spec {spec!r}: {text!r} is not a port (1-65535)")
-    return int(text)
-
-
-def _port_range(text: str, spec: str) -> tuple[int, int]:
-    first, _, last = text.partition("-")
-    start = _port(first, spec)
-    end = _port(last, spec) if last else start
-    if end < start:
-        raise InvalidNetworkConfig(f"port spec {spec!r}: range {text} runs backwards")
-    return start, end
-
-
 def parse_port_spec(spec: str) -> list[PortRequest]:
     """Expand one Compose short-syntax port into one request per container port.
 
     Example: ``"127.0.0.1:8000-8001:80-81/udp"`` -> 80->8000 and 81->8001, UDP, on 127.0.0.1.
+    The syntax is :func:`engine.api.ports.parse_port_spec`'s; the engine publishes TCP and
+    UDP only, and no port 0.
     """
-    text, _, protocol = spec.partition("/")
-    protocol = protocol or "tcp"
-    if protocol not in PROTOCOLS:
-        raise InvalidNetworkConfig(f"port spec {spec!r}: protocol must be tcp or udp")
-    host_ip: str | None = None
-    if text.startswith("["):  # [::1]:80:80
-        closing = text.index("]")
-        host_ip, text = text[1:closing], text[closing + 2 :]
-    parts = text.split(":")
-    if len(parts) == 3:
-        host_ip, host_text, container_text = parts[0] or host_ip, parts[1], parts[2]
-    elif len(parts) == 2:
-        host_text, container_text = parts
-    elif len(parts) == 1:
-        host_text, container_text = "", parts[0]
-    else:
-        raise InvalidNetworkConfig(
-            f"port spec {spec!r} is not [host_ip:][host_port:]container_port[/protocol]"
-        )
-    container_start, container_end = _port_range(container_text, spec)
-    count = container_end - container_start + 1
+    try:
+        specs = api_ports.parse_port_spec(spec)
+    except api_ports.PortSpecError as exc:
+        raise InvalidNetworkConfig(f"port spec {spec!r}: {exc}") from None
     requests: list[PortRequest] = []
-    if not host_text:
-        return [
-            PortRequest(port, protocol, host_ip or None)
-            for port in range(container_start, container_end + 1)
-        ]
-    host_start, host_end = _port_range(host_text, spec)
-    host_count = host_end - host_start + 1
-    if count == 1 and host_count > 1:
-        # one container port, a host range: the first free host port of the range
-        return [PortRequest(container_start, protocol, host_ip or None, host_start, host_end)]
-    if host_count != count:
-        raise InvalidNetworkConfig(
-            f"port spec {spec!r}: the host range has {host_count} ports but the container range "
-            f"has {count}; give ranges of the same length"
-        )
-    for offset in range(count):
+    for port in sorted(specs, key=lambda port: port.target):
+        if port.protocol not in PROTOCOLS:
+            raise InvalidNetworkConfig(f"port spec {spec!r}: protocol must be tcp or udp")
+        if port.target == 0 or port.published_start == 0:
+            raise InvalidNetworkConfig(f"port spec {spec!r}: 0 is not a port (1-65535)")
         requests.append(
-            PortRequest(container_start + offset, protocol, host_ip or None, host_start + offset)
+            PortRequest(
+                port.target,
+                port.protocol,
+                port.host_ip or None,
+                port.published_start,
+                port.published_end,
+            )
         )
     return requests
 

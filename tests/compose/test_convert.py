@@ -17,6 +17,8 @@ import pytest
 
 from compose import labels
 from compose.convert import container_create, network_create, volume_create
+from compose.desired import config_hashes, desired_state
+from compose.graph import build_graph
 from compose.load import load_from_text
 from compose.output import config_dict
 
@@ -228,3 +230,32 @@ def test_settings_without_a_recording_map_to_the_engine_fields():
     assert host["Init"] is True
     assert body["Labels"][labels.CONTAINER_NUMBER] == "2"
     assert body["NetworkingConfig"]["EndpointsConfig"]["p_default"]["Aliases"] == ["p-app-2", "app"]
+
+
+# `docker compose -p case config --hash web` (v2.40.3) of DOLLAR_STACK: it hashes the
+# service with "$" as the container gets it, and escapes <, > and & as Go's json does
+DOLLAR_STACK = """
+services:
+  web:
+    image: busybox
+    environment:
+      PRICE: "$$5 <&> é"
+"""
+DOCKER_COMPOSE_HASH = "66f656e493b620e5d37a0a688b51a25cdec8c42d641ee770f5b917190fe9fc58"
+
+
+def test_config_hash_is_the_label_up_writes_and_docker_composes_hash():
+    result = load_from_text(textwrap.dedent(DOLLAR_STACK), name="case")
+    printed = config_hashes(result.project)["web"]
+    desired = desired_state(result.project, build_graph(result.project))
+    body = container_create(
+        "case",
+        "web",
+        desired.services["web"].config,
+        1,
+        network_names={"default": "case_default"},
+        volume_names={},
+    ).body
+    assert body["Env"] == ["PRICE=$5 <&> é"]
+    assert body["Labels"][labels.CONFIG_HASH] == printed == desired.services["web"].config_hash
+    assert printed == DOCKER_COMPOSE_HASH

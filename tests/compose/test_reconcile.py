@@ -8,19 +8,12 @@ import textwrap
 import pytest
 
 from compose import labels
+from compose.desired import DesiredState, desired_state
 from compose.errors import PlanError
 from compose.graph import build_graph
 from compose.load import load_from_text
 from compose.observed import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
-from compose.output import config_dict
-from compose.reconcile import (
-    DesiredState,
-    DownOptions,
-    ReconcileOptions,
-    desired_state,
-    plan_down,
-    reconcile,
-)
+from compose.reconcile import DownOptions, ReconcileOptions, plan_down, reconcile
 
 STACK = """
 services:
@@ -55,9 +48,7 @@ def nothing() -> ObservedState:
 
 def desired(text: str = STACK, **environment: str) -> DesiredState:
     result = load_from_text(textwrap.dedent(text), name="shop", environment=environment)
-    return desired_state(
-        config_dict(result.project, escape_dollars=False), build_graph(result.project)
-    )
+    return desired_state(result.project, build_graph(result.project))
 
 
 def running(state: DesiredState, *, status: str = "running") -> ObservedState:
