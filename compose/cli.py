@@ -19,6 +19,7 @@ from compose import output
 from compose.errors import ComposeError, Issue, PlanError, PycomposeError
 from compose.graph import build_graph, render_dot, render_mermaid, render_text
 from compose.load import LoadOptions, LoadResult, load_project
+from engine.api.errors import EngineError
 
 VERSION = "0.1.0"
 
@@ -524,7 +525,7 @@ def _relative(text: str, cwd: Path) -> str:
     return text.replace(prefix, "")
 
 
-def render_error(error: PycomposeError, cwd: Path) -> str:
+def render_error(error: PycomposeError | EngineError, cwd: Path) -> str:
     """An error as the user sees it, with file names relative to the working directory."""
     return _relative(error.render(), cwd)
 
@@ -541,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.subcommand](args)
-    except PycomposeError as error:
+    except (PycomposeError, EngineError) as error:
         print(render_error(error, Path.cwd()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -47,7 +47,6 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from compose.errors import PycomposeError
 from engine.api.errors import EngineError, InvalidParameter, Unsupported
 from engine.build import copying, files, run
 from engine.build import dockerfile as df
@@ -123,7 +122,7 @@ class BuildStepFailed(InvalidParameter):
         self.output = output
 
 
-def error_message(error: PycomposeError) -> dict[str, object]:
+def error_message(error: EngineError) -> dict[str, object]:
     """The JSON line ``POST /build`` streams when a build fails (Docker's shape)."""
     detail: dict[str, object] = {"message": error.message}
     if isinstance(error, BuildStepFailed):

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.api.errors import Unsupported
 from engine.api.models import (
     ContainerCreate,
     ContainerCreateResponse,
@@ -46,6 +45,7 @@ from engine.api.models import (
     VolumeList,
     WaitResponse,
 )
+from engine.errors import Unsupported
 
 Filters = Mapping[str, list[str]]
 OutputSink = Callable[[int, bytes], Awaitable[None]]

@@ -29,7 +29,7 @@ from engine.api.client import (
     ensure_engine,
     socket_from_host,
 )
-from engine.api.errors import EngineError
+from engine.errors import EngineError
 
 NOT_RUNNING = 3
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.api.errors import InvalidParameter
 from engine.api.models import ContainerSummary, Event, Network, Volume, labels_match
+from engine.errors import InvalidParameter
 
 Filters = Mapping[str, list[str]]
 

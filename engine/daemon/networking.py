@@ -29,7 +29,7 @@ from typing import Any
 import anyio
 
 from engine.api import models as api
-from engine.api.errors import Conflict, InvalidParameter, NotFound
+from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.network import NetworkEngine, PortRequest, SubnetRequest
 from engine.network.records import Network, Sandbox
 
