@@ -215,6 +215,9 @@ class Backend:
     async def image_inspect(self, name: str) -> ImageInspect:
         raise _unsupported("inspecting images")
 
+    async def image_history(self, name: str) -> list[dict[str, Any]]:
+        raise _unsupported("image history")
+
     async def image_pull(
         self, image: str, tag: str, *, platform: str, auth: str
     ) -> AsyncIterator[ProgressMessage]:

@@ -1,8 +1,7 @@
 """``pycompose engine start | stop | status | logs``: control of the engine daemon.
 
-The lead wires it into compose/cli.py with :func:`register` (adds the ``engine`` command to
-an argparse sub-parser set) and calls :func:`run` with the parsed arguments; ``run`` returns
-the exit code. Socket and data root come from ``--host``/``--data-root``, else from
+:func:`register` adds the ``engine`` command to an argparse sub-parser set; :func:`run`
+runs it with the parsed arguments and returns the exit code. Socket and data root come from ``--host``/``--data-root``, else from
 ``PYCOMPOSE_HOST``/``PYCOMPOSE_DATA_ROOT``, else ``/run/pycompose/engine.sock`` and
 ``/var/lib/pycompose``.
 
