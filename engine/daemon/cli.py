@@ -1,9 +1,9 @@
 """``pycompose engine start | stop | status | logs``: control of the engine daemon.
 
 :func:`register` adds the ``engine`` command to an argparse sub-parser set; :func:`run`
-runs it with the parsed arguments and returns the exit code. Socket and data root come from ``--host``/``--data-root``, else from
-``PYCOMPOSE_HOST``/``PYCOMPOSE_DATA_ROOT``, else ``/run/pycompose/engine.sock`` and
-``/var/lib/pycompose``.
+runs it with the parsed arguments and returns the exit code. Socket and data root come
+from ``--host``/``--data-root``, else from ``PYCOMPOSE_HOST``/``PYCOMPOSE_DATA_ROOT``, else
+``/run/pycompose/engine.sock`` and ``/var/lib/pycompose``.
 
 Exit codes: 0 done / running; 1 error; 3 ``status`` of an engine that is not running.
 """
