@@ -5,7 +5,6 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     ipam       pure: subnets from the engine's pool around host routes; endpoint addresses
     ports      pure: Compose port specs, host port assignment
     files      pure + write: /etc/resolv.conf, /etc/hosts, /etc/hostname of a container
-    modes      pure: network_mode (bridge/host/none/container:<id>) as data for the runtime
     dns        the embedded resolver on 127.0.0.11 in every sandbox, records per network
     nftables   the engine's two nftables tables, rendered from data and swapped atomically
     coexist    accept rules in iptables FORWARD when Docker's policy would drop our traffic
@@ -13,7 +12,6 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     netlink    blocking netlink/netns calls (run in worker threads)
     manager    NetworkEngine: the async API the daemon calls
     records    Network, Sandbox, Endpoint records and their JSON form (export/restore)
-    docker_view  records in the Docker Engine API's JSON shapes (network inspect, ports...)
 
 See :mod:`engine.network.manager` for the lifecycle.
 
@@ -58,13 +56,6 @@ from engine.network.manager import (
     open_network_engine,
     settings_for_instance,
 )
-from engine.network.modes import (
-    ModeKind,
-    NetworkMode,
-    RuntimeNetwork,
-    parse_network_mode,
-    runtime_network,
-)
 from engine.network.ports import PortBinding, PortRequest, parse_port_spec
 from engine.network.records import Endpoint, Network, Sandbox
 
@@ -75,16 +66,13 @@ __all__ = [
     "BridgeFull",
     "Endpoint",
     "InvalidNetworkConfig",
-    "ModeKind",
     "Network",
     "NetworkEngine",
-    "NetworkMode",
     "NetworkSettings",
     "NetworkSetupFailed",
     "PortBinding",
     "PortRequest",
     "ResolvConf",
-    "RuntimeNetwork",
     "Sandbox",
     "SubnetPlan",
     "SubnetRequest",
@@ -92,14 +80,12 @@ __all__ = [
     "etc_files",
     "open_network_engine",
     "parse_extra_hosts",
-    "parse_network_mode",
     "parse_port_spec",
     "parse_resolv_conf",
     "render_hostname",
     "render_hosts",
     "render_resolv_conf",
     "resolver_upstreams",
-    "runtime_network",
     "settings_for_instance",
     "write_container_files",
 ]
