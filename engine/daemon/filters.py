@@ -22,6 +22,8 @@ EVENT_KEYS = frozenset(
 )
 NETWORK_KEYS = frozenset({"label", "name", "id", "driver", "scope", "type", "dangling"})
 VOLUME_KEYS = frozenset({"label", "name", "driver", "dangling"})
+IMAGE_KEYS = frozenset({"label", "reference", "dangling"})
+IMAGE_PRUNE_KEYS = frozenset({"dangling"})
 
 
 def check_keys(filters: Filters, allowed: frozenset[str]) -> None:

@@ -73,6 +73,8 @@ class Images:
                         datetime.fromisoformat(image.created.replace("Z", "+00:00")).timestamp()
                     )
             tags = [familiar(t) for t in image.repo_tags]
+            if "dangling" in filters and (not tags) != _flag(filters["dangling"]):
+                continue
             if "reference" in filters and not any(
                 t == ref or t.split(":")[0] == ref for ref in filters["reference"] for t in tags
             ):
@@ -357,7 +359,7 @@ class Images:
         return generate()
 
     async def prune(self, filters: Filters) -> dict[str, Any]:
-        dangling = filters.get("dangling", ["true"])[-1].lower() in ("1", "true")
+        dangling = _flag(filters.get("dangling", ["true"]))
         report = await self.images.prune(all_images=not dangling)
         return {"ImagesDeleted": report or None, "SpaceReclaimed": 0}
 
@@ -396,3 +398,8 @@ def _unix_time(created: object) -> int:
     with contextlib.suppress(ValueError):
         return int(datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp())
     return 0
+
+
+def _flag(values: list[str]) -> bool:
+    """A boolean filter (``dangling=true``): its last value, ``1``/``true`` for yes."""
+    return values[-1].lower() in ("1", "true")

@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator
 
 from engine.api.models import parse_filters
+from engine.daemon import filters as filtering
 from engine.daemon.backend_api import Backend
 from engine.daemon.routes.common import (
     JSON,
@@ -24,6 +25,7 @@ from engine.errors import InvalidParameter
 
 async def image_list(backend: Backend, call: Call) -> Response:
     wanted = parse_filters(call.request.arg("filters"))
+    filtering.check_keys(wanted, filtering.IMAGE_KEYS)
     return json_response(await backend.image_list(all=call.request.flag("all"), filters=wanted))
 
 
@@ -108,7 +110,9 @@ async def image_save(backend: Backend, call: Call) -> Response:
 
 
 async def image_prune(backend: Backend, call: Call) -> Response:
-    return json_response(await backend.image_prune(parse_filters(call.request.arg("filters"))))
+    wanted = parse_filters(call.request.arg("filters"))
+    filtering.check_keys(wanted, filtering.IMAGE_PRUNE_KEYS)
+    return json_response(await backend.image_prune(wanted))
 
 
 ROUTES: RouteTable = [

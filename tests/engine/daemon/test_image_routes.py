@@ -76,7 +76,23 @@ async def test_image_history_is_newest_first_with_layer_sizes(
 
 
 @pytest.mark.anyio
-async def test_a_malformed_registry_auth_header_is_a_bad_request(client: EngineClient) -> None:
+async def test_image_filters_and_what_the_engine_refuses(client: EngineClient) -> None:
+    async def listed(filters: object) -> list[list[str]]:
+        response = await client.request(
+            "GET", "/images/json", params={"filters": json.dumps(filters)}
+        )
+        return [image["RepoTags"] for image in response.json()]
+
+    assert await listed({"dangling": ["false"]}) == [["busybox:latest"]]
+    assert await listed({"dangling": ["true"]}) == []
+    assert await listed({"reference": ["busybox"]}) == [["busybox:latest"]]
+    with pytest.raises(errors.InvalidParameter, match="invalid filter 'before'"):
+        await listed({"before": ["busybox"]})
+    with pytest.raises(errors.InvalidParameter, match="invalid filter 'label'"):
+        await client.request(
+            "POST", "/images/prune", params={"filters": json.dumps({"label": ["a=b"]})}
+        )
+    assert (await client.image_inspect("busybox")).RepoTags == ["busybox:latest"]
     with pytest.raises(errors.InvalidParameter, match="X-Registry-Auth"):
         await client.request(
             "POST",
