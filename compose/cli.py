@@ -13,13 +13,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from compose import output
 from compose.errors import ComposeError, Issue, PlanError, PycomposeError
 from compose.graph import build_graph, render_dot, render_mermaid, render_text
 from compose.load import LoadOptions, LoadResult, load_project
-from engine.api.errors import EngineError
+
+if TYPE_CHECKING:
+    from engine.api.errors import EngineError
 
 VERSION = "0.1.0"
 
@@ -542,7 +544,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.subcommand](args)
-    except (PycomposeError, EngineError) as error:
+    except PycomposeError as error:
+        print(render_error(error, Path.cwd()), file=sys.stderr)
+        return 1
+    except Exception as error:
+        # imported here: `config` and the other commands without an engine stay light
+        from engine.api.errors import EngineError
+
+        if not isinstance(error, EngineError):
+            raise
         print(render_error(error, Path.cwd()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
