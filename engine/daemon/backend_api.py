@@ -1,7 +1,7 @@
 """The narrow interface between the HTTP routes and the engine (moby's ``backend.go``).
 
 Routes parse a request, call one method of :class:`Backend`, and render what it returns.
-Every method of the base class raises :class:`~engine.api.errors.Unsupported`, so a backend
+Every method of the base class raises :class:`~engine.errors.Unsupported`, so a backend
 implements what it can and the rest answers 501 in Docker's error shape. The real backend
 (``engine.daemon.backend``) wires the subsystem libraries; tests use a fake.
 

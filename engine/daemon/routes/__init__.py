@@ -6,7 +6,7 @@ Each handler parses its request (query, JSON body), makes one call on the
 versions outside ``[MIN_API_VERSION, API_VERSION]``), finds the route, runs it, adds the
 headers dockerd puts on every answer (``Api-Version``, ``Ostype``, ``Server``...), and turns
 errors into ``{"message": ...}`` with ``Content-Type: application/json`` and the status of
-:data:`engine.api.errors.STATUS_BY_KIND`.
+:data:`engine.errors.STATUS_BY_KIND`.
 
 Path patterns: ``{name}`` is one segment; ``{name:path}`` may contain ``/`` (image references
 such as ``localhost:5000/a/b:tag`` arrive unescaped). Patterns are tried in table order.
