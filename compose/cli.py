@@ -12,13 +12,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from compose import output
 from compose.desired import config_hashes
 from compose.errors import ComposeError, Issue, PlanError, PycomposeError
 from compose.graph import build_graph, render_dot, render_mermaid, render_text
 from compose.load import LoadOptions, LoadResult, load_project
+
+if TYPE_CHECKING:
+    from engine.api.errors import EngineError
 
 VERSION = "0.1.0"
 
@@ -512,7 +515,7 @@ def _relative(text: str, cwd: Path) -> str:
     return text.replace(prefix, "")
 
 
-def render_error(error: PycomposeError, cwd: Path) -> str:
+def render_error(error: PycomposeError | EngineError, cwd: Path) -> str:
     """An error as the user sees it, with file names relative to the working directory."""
     return _relative(error.render(), cwd)
 
@@ -530,6 +533,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.subcommand](args)
     except PycomposeError as error:
+        print(render_error(error, Path.cwd()), file=sys.stderr)
+        return 1
+    except Exception as error:
+        # imported here: `config` and the other commands without an engine stay light
+        from engine.api.errors import EngineError
+
+        if not isinstance(error, EngineError):
+            raise
         print(render_error(error, Path.cwd()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1255,13 +1255,13 @@ async def engine_version(terminal: Terminal) -> str | None:
     return f"{name} {version.Version} (API {version.ApiVersion}) at {socket_path}"
 
 
-def engine_errors(error: BaseException) -> list[PycomposeError]:
-    """The pycompose errors inside a (possibly grouped) failure; others are re-raised."""
+def engine_errors(error: BaseException) -> list[PycomposeError | EngineError]:
+    """The pycompose and engine errors inside a (grouped) failure; others are re-raised."""
     from compose.apply import failures
 
-    found = []
+    found: list[PycomposeError | EngineError] = []
     for leaf in failures(error):
-        if isinstance(leaf, PycomposeError):
+        if isinstance(leaf, PycomposeError | EngineError):
             found.append(leaf)
         elif isinstance(leaf, TimeoutError):
             found.append(

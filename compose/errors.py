@@ -13,8 +13,10 @@ found at once, inside one :class:`ComposeError`.
     │   ├── UndefinedReferenceError  unknown service / network / volume / secret / config
     │   ├── DependencyCycleError   "web -> api -> web"
     │   └── ProjectError           no compose file, bad project name, missing env file
-    ├── PlanError                  the desired state cannot be reached
-    └── EngineError                came back from the engine (engine/api/errors.py)
+    └── PlanError                  the desired state cannot be reached
+
+The engine's errors are a tree of their own (``engine.api.errors.EngineError``, with
+the same ``message``/``hint``/``render()``); the CLI prints both.
 
 Only ``compose.cli`` prints these and chooses exit codes; library code raises.
 """

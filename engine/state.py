@@ -1,9 +1,10 @@
-"""The engine's records in SQLite: containers (as the API knows them), networks, volumes, events.
+"""The engine's records in SQLite: containers (as the API knows them) and events.
 
 The subsystems keep their own working state (the runtime its container bundles, the image
-store its index); this store holds what the API adds on top and must survive a crash: the
-create body exactly as the client sent it (labels returned byte for byte), names, network
-attachments, and the event history that ``GET /events?since=`` replays.
+store its index, networking and volumes their own files); this store holds what the API
+adds on top and must survive a crash: the create body exactly as the client sent it
+(labels returned byte for byte), names, and the event history that ``GET /events?since=``
+replays.
 
 Crash rules (a kill -9 may happen between any two statements):
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.api.errors import Conflict, NotFound
+from engine.errors import Conflict, NotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
@@ -40,18 +41,7 @@ CREATE TABLE IF NOT EXISTS containers (
     image TEXT NOT NULL,              -- the reference as the client wrote it
     image_id TEXT NOT NULL,
     body TEXT NOT NULL,               -- ContainerCreate JSON, as received
-    networks TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS networks (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS volumes (
-    name TEXT PRIMARY KEY,
-    created REAL NOT NULL,
-    body TEXT NOT NULL
+    networks TEXT NOT NULL DEFAULT '{}'  -- unused; kept so that older engines can open it
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -60,6 +50,13 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_time ON events (time_nano);
 """
+
+RETIRED = """
+DROP TABLE IF EXISTS networks;
+DROP TABLE IF EXISTS volumes;
+"""
+"""Tables databases of earlier engines have and nothing reads: dropped on open (they never
+held rows; an older engine opening the database again makes them anew, empty)."""
 
 MAX_EVENTS = 10_000
 
@@ -73,7 +70,6 @@ class ContainerRecord:
     image: str
     image_id: str
     body: dict[str, Any]
-    networks: dict[str, Any]
 
 
 def _container(row: tuple[Any, ...]) -> ContainerRecord:
@@ -85,11 +81,10 @@ def _container(row: tuple[Any, ...]) -> ContainerRecord:
         image=row[4],
         image_id=row[5],
         body=json.loads(row[6]),
-        networks=json.loads(row[7]),
     )
 
 
-_CONTAINER_COLUMNS = "id, name, status, created, image, image_id, body, networks"
+_CONTAINER_COLUMNS = "id, name, status, created, image, image_id, body"
 
 
 class StateStore:
@@ -103,7 +98,7 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(SCHEMA)
+        self._db.executescript(SCHEMA + RETIRED)
 
     def close(self) -> None:
         with self._lock:
@@ -127,7 +122,7 @@ class StateStore:
         with self._transaction() as db:
             try:
                 db.execute(
-                    f"INSERT INTO containers ({_CONTAINER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO containers ({_CONTAINER_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
                     (
                         container_id,
                         name,
@@ -136,7 +131,6 @@ class StateStore:
                         image,
                         image_id,
                         json.dumps(body),
-                        "{}",
                     ),
                 )
             except sqlite3.IntegrityError as exc:
@@ -148,13 +142,6 @@ class StateStore:
     def set_container_status(self, container_id: str, status: str) -> None:
         with self._transaction() as db:
             db.execute("UPDATE containers SET status = ? WHERE id = ?", (status, container_id))
-
-    def set_container_networks(self, container_id: str, networks: dict[str, Any]) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE containers SET networks = ? WHERE id = ?",
-                (json.dumps(networks), container_id),
-            )
 
     def rename_container(self, container_id: str, name: str) -> None:
         with self._transaction() as db:
@@ -202,40 +189,6 @@ class StateStore:
     def unfinished(self) -> list[ContainerRecord]:
         """Containers left ``creating`` or ``removing`` by a crash (rule 2)."""
         return [c for c in self.containers() if c.status in ("creating", "removing")]
-
-    # --- networks and volumes -------------------------------------------------------
-
-    def put_network(self, network_id: str, name: str, created: float, body: dict[str, Any]) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO networks (id, name, created, body) VALUES (?,?,?,?)",
-                (network_id, name, created, json.dumps(body)),
-            )
-
-    def delete_network(self, network_id: str) -> None:
-        with self._transaction() as db:
-            db.execute("DELETE FROM networks WHERE id = ?", (network_id,))
-
-    def networks(self) -> list[tuple[str, str, float, dict[str, Any]]]:
-        with self._lock:
-            rows = self._db.execute("SELECT id, name, created, body FROM networks").fetchall()
-        return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
-
-    def put_volume(self, name: str, created: float, body: dict[str, Any]) -> None:
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO volumes (name, created, body) VALUES (?,?,?)",
-                (name, created, json.dumps(body)),
-            )
-
-    def delete_volume(self, name: str) -> None:
-        with self._transaction() as db:
-            db.execute("DELETE FROM volumes WHERE name = ?", (name,))
-
-    def volumes(self) -> list[tuple[str, float, dict[str, Any]]]:
-        with self._lock:
-            rows = self._db.execute("SELECT name, created, body FROM volumes").fetchall()
-        return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
     # --- events ---------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import anyio
 
-from engine.api.errors import Conflict, InvalidParameter, NotFound, Unsupported
+from engine.errors import Conflict, InvalidParameter, NotFound, Unsupported
 from engine.runtime.config import ContainerConfig, ImageConfig
 from engine.runtime.mounts import parse_bind
 

@@ -1,75 +1,33 @@
-"""Errors that cross the engine API, and the one table mapping them to HTTP status.
+"""The engine's errors as API clients see them: :mod:`engine.errors`, re-exported.
 
-    EngineError            came back from (or is raised inside) the engine; .status
-    ├── NotFound           404  no such container / image / network / volume
-    ├── InvalidParameter   400  the request is malformed or a value is wrong
-    ├── Conflict           409  name in use, object in use, wrong state
-    ├── Unsupported        501  the engine does not implement this
-    ├── EngineUnavailable  (client side only) socket missing, connection refused
-    └── EngineInternal     500  anything else
-
-The daemon maps a raised error to its status with :data:`STATUS_BY_KIND`; the
-client maps a status back to the class with :func:`error_for_status`. Nothing
-matches on message text.
+A client (compose, the CLI) catches :class:`EngineError` and its kinds from here; the
+HTTP status of an answer maps back to the kind with :func:`error_for_status`.
 """
 
 from __future__ import annotations
 
-from compose.errors import PycomposeError
+from engine.errors import (
+    STATUS_BY_KIND,
+    Conflict,
+    EngineError,
+    EngineInternal,
+    EngineUnavailable,
+    InvalidParameter,
+    NotFound,
+    Unsupported,
+    error_for_status,
+    status_for,
+)
 
-
-class EngineError(PycomposeError):
-    """An error from the engine. ``message`` is what Docker puts in ``{"message": ...}``."""
-
-    status = 500
-
-
-class NotFound(EngineError):
-    status = 404
-
-
-class InvalidParameter(EngineError):
-    status = 400
-
-
-class Conflict(EngineError):
-    status = 409
-
-
-class Unsupported(EngineError):
-    status = 501
-
-
-class EngineUnavailable(EngineError):
-    status = 503
-
-
-class EngineInternal(EngineError):
-    status = 500
-
-
-STATUS_BY_KIND: dict[type[EngineError], int] = {
-    NotFound: 404,
-    InvalidParameter: 400,
-    Conflict: 409,
-    Unsupported: 501,
-    EngineUnavailable: 503,
-    EngineInternal: 500,
-}
-
-_KIND_BY_STATUS = {status: kind for kind, status in STATUS_BY_KIND.items()}
-
-
-def status_for(error: EngineError) -> int:
-    for kind, status in STATUS_BY_KIND.items():
-        if isinstance(error, kind):
-            return status
-    return 500
-
-
-def error_for_status(status: int, message: str) -> EngineError:
-    """The error class a client raises for an HTTP error status."""
-    kind = _KIND_BY_STATUS.get(status)
-    if kind is None:
-        kind = InvalidParameter if 400 <= status < 500 else EngineInternal
-    return kind(message)
+__all__ = [
+    "STATUS_BY_KIND",
+    "Conflict",
+    "EngineError",
+    "EngineInternal",
+    "EngineUnavailable",
+    "InvalidParameter",
+    "NotFound",
+    "Unsupported",
+    "error_for_status",
+    "status_for",
+]

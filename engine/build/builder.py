@@ -40,7 +40,6 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from engine.api.errors import EngineError, InvalidParameter
 from engine.build import dockerfile as df
 from engine.build import files
 from engine.build.cache import BuildCache, CacheEntry, step_key
@@ -64,6 +63,7 @@ from engine.build.scratch import (
     remove_stale_steps,
     scratch_root,
 )
+from engine.errors import EngineError, InvalidParameter
 from engine.images import manifest as mf
 from engine.images import unpack
 from engine.images.errors import ImageNotFound

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compose.errors import PycomposeError
 from engine.build.builder import BuildEvent, BuildOptions, build
 from engine.build.cache import BuildCache
 from engine.build.context import BuildContext
+from engine.errors import EngineError
 from engine.images.manager import ImageService
 from engine.images.store import DEFAULT_DATA_ROOT
 
@@ -109,7 +109,7 @@ async def run(args: argparse.Namespace) -> int:
             if args.quiet:
                 print(record.id)
             return 0
-    except PycomposeError as exc:
+    except EngineError as exc:
         print(f"Error: {exc.render()}", file=sys.stderr)
         return 1
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from compose.errors import PycomposeError
-from engine.api.errors import InvalidParameter
+from engine.errors import EngineError, InvalidParameter
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -39,7 +38,7 @@ class BuildStepFailed(InvalidParameter):
         self.output = output
 
 
-def error_message(error: PycomposeError) -> dict[str, object]:
+def error_message(error: EngineError) -> dict[str, object]:
     """The JSON line ``POST /build`` streams when a build fails (Docker's shape)."""
     detail: dict[str, object] = {"message": error.message}
     if isinstance(error, BuildStepFailed):

@@ -21,8 +21,8 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.api.errors import InvalidParameter
 from engine.build import dockerfile as df
+from engine.errors import InvalidParameter
 from engine.runtime.runc import signal_number
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.api.errors import InvalidParameter, Unsupported
+from engine.errors import InvalidParameter, Unsupported
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 
-from engine.api.errors import EngineError
 from engine.build import dockerfile as df
 from engine.build import run
 from engine.build.cache import step_key
 from engine.build.events import BuildStepFailed
 from engine.build.instructions import DEFAULT_SHELL
 from engine.build.scratch import Scratch, StageState
+from engine.errors import EngineError
 
 if TYPE_CHECKING:
     from engine.build.builder import Builder

@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 from anyio.abc import ByteReceiveStream
 
-from engine.api.errors import EngineInternal, InvalidParameter, NotFound
+from engine.errors import EngineInternal, InvalidParameter, NotFound
 
 _HELPER = r"""
 import json, os, stat, sys, tarfile, time

@@ -1,7 +1,7 @@
 """The narrow interface between the HTTP routes and the engine (moby's ``backend.go``).
 
 Routes parse a request, call one method of :class:`Backend`, and render what it returns.
-Every method of the base class raises :class:`~engine.api.errors.Unsupported`, so a backend
+Every method of the base class raises :class:`~engine.errors.Unsupported`, so a backend
 implements what it can and the rest answers 501 in Docker's error shape. The real backend
 (``engine.daemon.backend``) wires the subsystem libraries; tests use a fake.
 
@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.api.errors import Unsupported
 from engine.api.models import (
     ContainerCreate,
     ContainerCreateResponse,
@@ -46,6 +45,7 @@ from engine.api.models import (
     VolumeList,
     WaitResponse,
 )
+from engine.errors import Unsupported
 
 Filters = Mapping[str, list[str]]
 OutputSink = Callable[[int, bytes], Awaitable[None]]
@@ -214,6 +214,9 @@ class Backend:
 
     async def image_inspect(self, name: str) -> ImageInspect:
         raise _unsupported("inspecting images")
+
+    async def image_history(self, name: str) -> list[dict[str, Any]]:
+        raise _unsupported("image history")
 
     async def image_pull(
         self, image: str, tag: str, *, platform: str, auth: str

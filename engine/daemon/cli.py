@@ -1,10 +1,9 @@
 """``pycompose engine start | stop | status | logs``: control of the engine daemon.
 
-The lead wires it into compose/cli.py with :func:`register` (adds the ``engine`` command to
-an argparse sub-parser set) and calls :func:`run` with the parsed arguments; ``run`` returns
-the exit code. Socket and data root come from ``--host``/``--data-root``, else from
-``PYCOMPOSE_HOST``/``PYCOMPOSE_DATA_ROOT``, else ``/run/pycompose/engine.sock`` and
-``/var/lib/pycompose``.
+:func:`register` adds the ``engine`` command to an argparse sub-parser set; :func:`run`
+runs it with the parsed arguments and returns the exit code. Socket and data root come
+from ``--host``/``--data-root``, else from ``PYCOMPOSE_HOST``/``PYCOMPOSE_DATA_ROOT``, else
+``/run/pycompose/engine.sock`` and ``/var/lib/pycompose``.
 
 Exit codes: 0 done / running; 1 error; 3 ``status`` of an engine that is not running.
 """
@@ -29,7 +28,7 @@ from engine.api.client import (
     ensure_engine,
     socket_from_host,
 )
-from engine.api.errors import EngineError
+from engine.errors import EngineError
 
 NOT_RUNNING = 3
 

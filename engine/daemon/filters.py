@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.api.errors import InvalidParameter
 from engine.api.models import ContainerSummary, Event, Network, Volume, labels_match
+from engine.errors import InvalidParameter
 
 Filters = Mapping[str, list[str]]
 
@@ -22,6 +22,8 @@ EVENT_KEYS = frozenset(
 )
 NETWORK_KEYS = frozenset({"label", "name", "id", "driver", "scope", "type", "dangling"})
 VOLUME_KEYS = frozenset({"label", "name", "driver", "dangling"})
+IMAGE_KEYS = frozenset({"label", "reference", "dangling"})
+IMAGE_PRUNE_KEYS = frozenset({"dangling"})
 
 
 def check_keys(filters: Filters, allowed: frozenset[str]) -> None:

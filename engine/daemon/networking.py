@@ -29,8 +29,8 @@ from typing import Any
 import anyio
 
 from engine.api import models as api
-from engine.api.errors import Conflict, InvalidParameter, NotFound
 from engine.api.ports import PortSpecError, parse_host_port, parse_port_key
+from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.network import NetworkEngine, PortRequest, SubnetRequest
 from engine.network.records import Network, Sandbox
 

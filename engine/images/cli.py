@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
 
-from compose.errors import PycomposeError
+from engine.errors import EngineError
 from engine.images.manager import ImageService
 from engine.images.progress import Progress as ProgressEvent
 from engine.images.reference import parse_reference
@@ -211,7 +211,7 @@ async def run(args: argparse.Namespace) -> int:
             insecure_registries=args.insecure_registry,
         ) as images:
             return await _dispatch(images, args, out)
-    except PycomposeError as exc:
+    except EngineError as exc:
         err.print(f"Error: {exc.render()}", markup=False)
         return 1
 

@@ -1,4 +1,4 @@
-"""Errors of the image subsystem; all are kinds of :mod:`engine.api.errors`.
+"""Errors of the image subsystem; all are kinds of :mod:`engine.errors`.
 
 EngineError
 ├── InvalidParameter
@@ -19,7 +19,7 @@ EngineError
 
 from __future__ import annotations
 
-from engine.api.errors import Conflict, EngineInternal, InvalidParameter, NotFound, Unsupported
+from engine.errors import Conflict, EngineInternal, InvalidParameter, NotFound, Unsupported
 
 
 class InvalidReference(InvalidParameter):

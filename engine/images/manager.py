@@ -31,7 +31,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from engine.api.errors import InvalidParameter
+from engine.errors import InvalidParameter
 from engine.images import archive, overlay, unpack
 from engine.images import manifest as mf
 from engine.images.auth import Credentials, load_credentials

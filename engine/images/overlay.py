@@ -22,7 +22,7 @@ from pathlib import Path
 
 import anyio
 
-from engine.api.errors import EngineInternal
+from engine.errors import EngineInternal
 from engine.images.errors import InvalidImage
 from engine.images.unpack import SHORT_LINK_LENGTH, short_link
 

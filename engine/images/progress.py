@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from compose.errors import PycomposeError
+from engine.errors import EngineError
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,12 +59,12 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
 
 @contextlib.contextmanager
 def first_error() -> Iterator[None]:
-    """Raise the first pycompose error of a task group's failures, not the group."""
+    """Raise the first engine error of a task group's failures, not the group."""
     try:
         yield
     except BaseExceptionGroup as group:
         for error in _leaves(group):
-            if isinstance(error, PycomposeError):
+            if isinstance(error, EngineError):
                 raise error from group
         raise
 

@@ -38,7 +38,7 @@ from typing import IO, Any
 
 import zstandard
 
-from engine.api.errors import EngineInternal
+from engine.errors import EngineInternal
 from engine.images.errors import DigestMismatch, InvalidImage, UnsafeLayer
 from engine.images.store import check_digest
 

@@ -5,7 +5,6 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     ipam       pure: subnets from the engine's pool around host routes; endpoint addresses
     ports      pure: Compose port specs, host port assignment
     files      pure + write: /etc/resolv.conf, /etc/hosts, /etc/hostname of a container
-    modes      pure: network_mode (bridge/host/none/container:<id>) as data for the runtime
     dns        the embedded resolver on 127.0.0.11 in every sandbox, records per network
     nftables   the engine's two nftables tables, rendered from data and swapped atomically
     coexist    accept rules in iptables FORWARD when Docker's policy would drop our traffic
@@ -16,7 +15,6 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     host_rules bridges on the host, the nftables ruleset, [::1] relays, orphan removal
     naming     bridge and veth names, endpoint ids, MACs, MTUs
     records    Network, Sandbox, Endpoint records and their JSON form (export/restore)
-    docker_view  records in the Docker Engine API's JSON shapes (network inspect, ports...)
 
 See :mod:`engine.network.manager` for the lifecycle.
 
@@ -61,13 +59,6 @@ from engine.network.manager import (
     open_network_engine,
     settings_for_instance,
 )
-from engine.network.modes import (
-    ModeKind,
-    NetworkMode,
-    RuntimeNetwork,
-    parse_network_mode,
-    runtime_network,
-)
 from engine.network.ports import PortBinding, PortRequest, parse_port_spec
 from engine.network.records import Endpoint, Network, Sandbox
 
@@ -78,16 +69,13 @@ __all__ = [
     "BridgeFull",
     "Endpoint",
     "InvalidNetworkConfig",
-    "ModeKind",
     "Network",
     "NetworkEngine",
-    "NetworkMode",
     "NetworkSettings",
     "NetworkSetupFailed",
     "PortBinding",
     "PortRequest",
     "ResolvConf",
-    "RuntimeNetwork",
     "Sandbox",
     "SubnetPlan",
     "SubnetRequest",
@@ -95,14 +83,12 @@ __all__ = [
     "etc_files",
     "open_network_engine",
     "parse_extra_hosts",
-    "parse_network_mode",
     "parse_port_spec",
     "parse_resolv_conf",
     "render_hostname",
     "render_hosts",
     "render_resolv_conf",
     "resolver_upstreams",
-    "runtime_network",
     "settings_for_instance",
     "write_container_files",
 ]

@@ -1,4 +1,4 @@
-"""Errors raised by engine.network, each a kind of :mod:`engine.api.errors` error.
+"""Errors raised by engine.network, each a kind of :mod:`engine.errors` error.
 
 InvalidParameter
 ├── InvalidNetworkConfig   a subnet, range, gateway, port or option is malformed
@@ -12,7 +12,7 @@ EngineInternal
 
 from __future__ import annotations
 
-from engine.api.errors import Conflict, EngineInternal, InvalidParameter
+from engine.errors import Conflict, EngineInternal, InvalidParameter
 
 
 class InvalidNetworkConfig(InvalidParameter):

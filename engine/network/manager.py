@@ -43,7 +43,7 @@ import anyio
 import anyio.abc
 from anyio import to_thread
 
-from engine.api.errors import Conflict, NotFound
+from engine.errors import Conflict, NotFound
 from engine.network import netlink, nftables
 from engine.network.dns import (
     DnsRecords,

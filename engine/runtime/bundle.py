@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from engine.api.errors import InvalidParameter
+from engine.errors import InvalidParameter
 from engine.runtime.config import ContainerConfig, HostConfig
 from engine.runtime.spec import HostDevice
 

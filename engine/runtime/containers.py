@@ -33,7 +33,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from engine.api.errors import Conflict, InvalidParameter, NotFound
+from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.runtime import bundle, monitor
 from engine.runtime import logs as logfiles
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig

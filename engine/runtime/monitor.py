@@ -25,7 +25,7 @@ from pathlib import Path
 
 import anyio
 
-from engine.api.errors import EngineInternal
+from engine.errors import EngineInternal
 from engine.runtime.runc import Runc, RuntimeExitError
 
 DEFAULT_SOCKET_DIR = "/run/pycompose/attach"

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.api.errors import InvalidParameter
+from engine.errors import InvalidParameter
 from engine.runtime.config import HostConfig, MountRequest
 
 PROPAGATIONS = {"private", "rprivate", "shared", "rshared", "slave", "rslave"}

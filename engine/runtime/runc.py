@@ -16,7 +16,7 @@ from typing import Literal
 import anyio
 from pydantic import BaseModel, ConfigDict
 
-from engine.api.errors import EngineInternal, InvalidParameter, NotFound
+from engine.errors import EngineInternal, InvalidParameter, NotFound
 
 DEFAULT_STATE_ROOT = "/run/pycompose/runc"
 

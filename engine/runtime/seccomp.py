@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from engine.api.errors import InvalidParameter
+from engine.errors import InvalidParameter
 
 # Go's GOARCH names, as used in profile "arches" filters, per seccomp architecture.
 _GOARCH_BY_MACHINE = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.api.errors import InvalidParameter
+from engine.errors import InvalidParameter
 from engine.runtime import seccomp
 from engine.runtime.config import HostConfig
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.api.errors import InvalidParameter
+from engine.errors import InvalidParameter
 from engine.runtime.config import Command, ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.security import (
     ALL_CAPABILITIES,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from engine.api.errors import Conflict
+from engine.errors import Conflict
 
 
 class ContainerState(enum.Enum):

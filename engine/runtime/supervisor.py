@@ -14,7 +14,7 @@ from collections.abc import Callable
 import anyio
 from anyio.abc import TaskGroup
 
-from engine.api.errors import NotFound
+from engine.errors import NotFound
 from engine.runtime import monitor
 from engine.runtime.container_io import run_exec
 from engine.runtime.container_record import ContainerRecord, ExecResult

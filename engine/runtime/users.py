@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from engine.api.errors import InvalidParameter
+from engine.errors import InvalidParameter
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import shutil
@@ -130,7 +131,10 @@ async def test_push_and_pull_through_the_api(client: EngineClient, registry: str
     reference = f"{registry}/pycompose/busybox"
     await client.image_tag("busybox", reference, "v1")
     pushed = [m async for m in client.image_push(reference, "v1")]
-    assert any(m.get("aux", {}).get("Digest", "").startswith("sha256:") for m in pushed)
+    (aux,) = [m["aux"] for m in pushed if "aux" in m]
+    assert aux["Tag"] == "v1" and aux["Digest"].startswith("sha256:") and aux["Size"] > 0
+    digest_lines = [m["status"] for m in pushed if ": digest: " in m.get("status", "")]
+    assert digest_lines == [f"v1: digest: {aux['Digest']} size: {aux['Size']}"]
     local_id = (await client.image_inspect(f"{reference}:v1")).Id
     await client.image_remove(f"{reference}:v1")
     await client.image_remove("busybox")
@@ -139,11 +143,22 @@ async def test_push_and_pull_through_the_api(client: EngineClient, registry: str
     pulled = [m async for m in client.image_pull(reference, "v1")]
     statuses = [m.get("status", "") for m in pulled]
     assert statuses[-1] == f"Status: Downloaded newer image for {reference}:v1"
-    assert any(s.startswith("Digest: sha256:") for s in statuses)
+    assert [s for s in statuses if s.startswith(("Digest: ", "Status: "))] == [
+        f"Digest: {aux['Digest']}",
+        f"Status: Downloaded newer image for {reference}:v1",
+    ]
     assert (await client.image_inspect(f"{reference}:v1")).Id == local_id
     with pytest.raises(errors.NotFound):
         async for _ in client.image_pull(reference, "missing"):
             pass
+    strangers = base64.urlsafe_b64encode(b'{"username": "someone", "password": "x"}').decode()
+    with pytest.raises(errors.Unsupported, match="credentials"):
+        await client.request(
+            "POST",
+            "/images/create",
+            params={"fromImage": reference, "tag": "v1"},
+            headers={"X-Registry-Auth": strangers},
+        )
     created = await client.container_create(
         ContainerCreate(Image=f"{reference}:v1", Cmd=["echo", "pulled"])
     )

@@ -1,4 +1,4 @@
-"""Pure parts: nftables rules, DNS answers, container files, ports, network modes."""
+"""Pure parts: nftables rules, DNS answers, container files, ports."""
 
 import ipaddress
 
@@ -19,7 +19,6 @@ from engine.network.files import (
     resolver_upstreams,
     write_container_files,
 )
-from engine.network.modes import ModeKind, parse_network_mode, runtime_network
 from engine.network.nftables import BridgeRules, PublishedPort, render_ruleset
 from engine.network.ports import PortBinding, PortRequest, assign_host_ports, parse_port_spec
 
@@ -243,21 +242,3 @@ def test_host_port_assignment():
     assert assign_host_ports([PortRequest(80, host_ip="::", host_port=80)], [])[0].host_ip is None
     with pytest.raises(InvalidNetworkConfig, match="not an IP address"):
         assign_host_ports([PortRequest(80, host_ip="localhost")], [])
-
-
-# --- network modes --------------------------------------------------------------------------
-
-
-def test_network_modes():
-    assert parse_network_mode(None).kind is ModeKind.BRIDGE
-    assert parse_network_mode("app_default").target == "app_default"
-    host = parse_network_mode("host")
-    assert runtime_network(host, None, lambda c: "").share_host
-    none = parse_network_mode("none")
-    assert none.needs_own_sandbox and not none.embedded_dns
-    joined = parse_network_mode("container:abc")
-    assert runtime_network(joined, None, lambda c: f"/run/ns/{c}").netns_path == "/run/ns/abc"
-    with pytest.raises(InvalidNetworkConfig, match="container:<id>"):
-        parse_network_mode("service:db")
-    with pytest.raises(InvalidNetworkConfig):
-        parse_network_mode("weird:thing")

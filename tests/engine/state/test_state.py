@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.api.errors import Conflict, NotFound
+from engine.errors import Conflict, NotFound
 from engine.state import StateStore
 
 
@@ -52,6 +52,40 @@ def test_events_replay_since_a_time(tmp_path: Path) -> None:
         store.add_event(i * 10, {"Action": f"a{i}"})
     assert [e["Action"] for e in store.events_since(20)] == ["a2", "a3", "a4"]
     assert [e["Action"] for e in store.events_since(0, 10)] == ["a0", "a1"]
+
+
+EARLIER_SCHEMA = """
+CREATE TABLE containers (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+    created REAL NOT NULL, image TEXT NOT NULL, image_id TEXT NOT NULL,
+    body TEXT NOT NULL, networks TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE networks (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created REAL NOT NULL,
+    body TEXT NOT NULL);
+CREATE TABLE volumes (name TEXT PRIMARY KEY, created REAL NOT NULL, body TEXT NOT NULL);
+CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time_nano INTEGER NOT NULL,
+    body TEXT NOT NULL);
+INSERT INTO containers VALUES ('ab', 'web', 'created', 1.0, 'busybox', 'sha256:x',
+    '{"Labels": {"a": "1"}}', '{}');
+"""
+
+
+def test_a_database_of_an_earlier_engine_opens_and_loses_its_unused_tables(
+    tmp_path: Path,
+) -> None:
+    earlier = sqlite3.connect(tmp_path / "engine.db")
+    earlier.executescript(EARLIER_SCHEMA)
+    earlier.close()
+    store = StateStore(tmp_path / "engine.db")
+    assert [(c.name, c.body) for c in store.containers()] == [("web", {"Labels": {"a": "1"}})]
+    store.begin_container("cd" * 32, "db", "busybox", "sha256:y", {}, 2.0)
+    assert {c.name for c in store.containers()} == {"web", "db"}
+    store.close()
+    check = sqlite3.connect(tmp_path / "engine.db")
+    tables = {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    check.close()
+    assert "networks" not in tables and "volumes" not in tables
+    assert {"containers", "events"} <= tables
 
 
 WRITER = """

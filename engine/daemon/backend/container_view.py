@@ -1,0 +1,252 @@
+"""Containers in Docker's JSON: the list summary (``GET /containers/json``) and inspect.
+
+The summary is compose's hot path (it lists on every command): what changes only with a
+rename is rendered once per container and cached; state, status text, ports and networks
+are added per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.api import models as api
+from engine.daemon.backend.index import ContainerIndex
+from engine.daemon.backend.shapes import human_duration, rfc3339
+from engine.daemon.networking import Networking
+from engine.errors import EngineError
+from engine.runtime import ContainerState, HealthStatus
+from engine.runtime.mounts import parse_bind
+from engine.state import ContainerRecord
+from engine.volumes import VolumeStore
+
+
+def status_text(info: Any) -> str:
+    """``docker ps``'s STATUS column: ``Up 3 minutes (healthy)``, ``Exited (0) 2 hours ago``."""
+    now = time.time()
+    state = info.state
+    if state is ContainerState.RUNNING or state is ContainerState.PAUSED:
+        text = f"Up {human_duration(now - info.started_at)}"
+        if state is ContainerState.PAUSED:
+            text += " (Paused)"
+        if info.health is not HealthStatus.NONE:
+            health = info.health.value
+            text += " (health: starting)" if health == "starting" else f" ({health})"
+        return text
+    if state is ContainerState.RESTARTING:
+        return f"Restarting ({info.exit_code}) {human_duration(now - info.finished_at)} ago"
+    if state is ContainerState.CREATED:
+        return "Created"
+    if state is ContainerState.REMOVING:
+        return "Removal In Progress"
+    if state is ContainerState.DEAD:
+        return "Dead"
+    return f"Exited ({info.exit_code}) {human_duration(now - info.finished_at)} ago"
+
+
+def command(info: Any) -> tuple[str, list[str]]:
+    """The container's ``Path`` and ``Args`` (entrypoint + cmd, shell forms expanded)."""
+    config = info.config
+    entrypoint = config.entrypoint or []
+    cmd = config.cmd or []
+    if isinstance(entrypoint, str):
+        entrypoint = ["/bin/sh", "-c", entrypoint]
+    if isinstance(cmd, str):
+        cmd = ["/bin/sh", "-c", cmd]
+    argv = [*entrypoint, *cmd]
+    return (argv[0] if argv else ""), argv[1:]
+
+
+class ContainerViews:
+    """Renders containers of ``index`` as summaries and inspect documents."""
+
+    def __init__(
+        self, index: ContainerIndex, volumes: VolumeStore, networking: Networking | None
+    ) -> None:
+        self.index = index
+        self.volumes = volumes
+        self.networking = networking
+        self._static: dict[str, dict[str, Any]] = {}
+
+    def forget(self, container_id: str) -> None:
+        self._static.pop(container_id, None)
+
+    def mounts(self, record: ContainerRecord) -> list[api.MountPoint]:
+        host_config = record.body.get("HostConfig") or {}
+        mounts = []
+        for bind in host_config.get("Binds") or []:
+            with contextlib.suppress(EngineError, ValueError):
+                parsed = parse_bind(bind)
+                if parsed.is_volume:
+                    source = str(self.volumes.root / parsed.source / "_data")
+                    mounts.append(
+                        api.MountPoint(
+                            Type="volume",
+                            Name=parsed.source,
+                            Source=source,
+                            Destination=parsed.target,
+                            Driver="local",
+                            Mode="",
+                            RW=not parsed.read_only,
+                        )
+                    )
+                else:
+                    mounts.append(
+                        api.MountPoint(
+                            Type="bind",
+                            Source=parsed.source,
+                            Destination=parsed.target,
+                            RW=not parsed.read_only,
+                            Propagation="rprivate",
+                        )
+                    )
+        for mount in host_config.get("Mounts") or []:
+            kind = mount.get("Type", "volume")
+            mounts.append(
+                api.MountPoint(
+                    Type=kind,
+                    Name=mount.get("Source", "") if kind == "volume" else "",
+                    Source=mount.get("Source", ""),
+                    Destination=mount.get("Target", ""),
+                    Driver="local" if kind == "volume" else "",
+                    RW=not mount.get("ReadOnly", False),
+                )
+            )
+        return mounts
+
+    def _summary_static(self, record: ContainerRecord, info: Any) -> dict[str, Any]:
+        """The wire form of what a summary holds that changes only with a rename."""
+        cached = self._static.get(record.id)
+        if cached is not None and cached["Names"][0] == "/" + record.name:
+            return cached
+        path, args = command(info)
+        host_config = record.body.get("HostConfig") or {}
+        cached = {
+            "Id": record.id,
+            "Names": ["/" + record.name],
+            "Image": record.image,
+            "ImageID": record.image_id,
+            "Command": " ".join([path, *args]).strip(),
+            "Created": int(record.created),
+            "Labels": record.body.get("Labels") or {},
+            "HostConfig": {"NetworkMode": host_config.get("NetworkMode") or "default"},
+            "Mounts": [mount.wire() for mount in self.mounts(record)],
+        }
+        self._static[record.id] = cached
+        return cached
+
+    def summary_wire(self, record: ContainerRecord, info: Any) -> dict[str, Any]:
+        """One entry of ``GET /containers/json``, as wire JSON."""
+        ports: list[dict[str, Any]] = []
+        networks: dict[str, Any] = {}
+        if self.networking is not None:
+            ports, networks = self.networking.summary_wire(record.id)
+        return {
+            **self._summary_static(record, info),
+            "Ports": ports,
+            "State": info.state.value,
+            "Status": status_text(info),
+            "NetworkSettings": {"Networks": networks},
+        }
+
+    def summary(self, record: ContainerRecord, info: Any | None = None) -> api.ContainerSummary:
+        return api.ContainerSummary.model_validate(
+            self.summary_wire(record, info or self.index.info(record))
+        )
+
+    def _network_settings(self, record: ContainerRecord) -> api.InspectNetworkSettings:
+        if self.networking is None:
+            return api.InspectNetworkSettings()
+        networks = self.networking.endpoints(record.id)
+        _, ports = self.networking.ports(record.id)
+        sandbox = self.networking.sandbox(record.id)
+        bridge = networks.get("bridge")
+        return api.InspectNetworkSettings(
+            SandboxID=record.id if sandbox else "",
+            SandboxKey=sandbox.netns if sandbox else "",
+            Ports=ports,
+            Gateway=bridge.Gateway if bridge else "",
+            IPAddress=bridge.IPAddress if bridge else "",
+            IPPrefixLen=bridge.IPPrefixLen if bridge else 0,
+            MacAddress=bridge.MacAddress if bridge else "",
+            Networks=networks,
+        )
+
+    def inspect(
+        self, record: ContainerRecord, exec_ids: Callable[[str], list[str]]
+    ) -> api.ContainerInspect:
+        """``GET /containers/{id}/json``; ``exec_ids`` gives the container's exec instances."""
+        info = self.index.info(record)
+        path, args = command(info)
+        health = None
+        if info.health is not HealthStatus.NONE:
+            health = api.Health(
+                Status=info.health.value,
+                FailingStreak=info.health_failing_streak,
+                Log=[
+                    api.HealthLog(
+                        Start=rfc3339(getattr(h, "start", 0.0)),
+                        End=rfc3339(getattr(h, "end", 0.0)),
+                        ExitCode=getattr(h, "exit_code", 0),
+                        Output=getattr(h, "output", ""),
+                    )
+                    for h in info.health_log
+                ],
+            )
+        state = info.state
+        body = record.body
+        config = api.ContainerConfig.model_validate(
+            {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+        )
+        merged = info.config
+        config = config.model_copy(
+            update={
+                "Hostname": merged.hostname or record.id[:12],
+                "Env": merged.env or None,
+                "Cmd": merged.cmd if isinstance(merged.cmd, list) else config.Cmd,
+                "Entrypoint": merged.entrypoint
+                if isinstance(merged.entrypoint, list)
+                else config.Entrypoint,
+                "WorkingDir": merged.working_dir,
+                "Labels": body.get("Labels") or {},
+            }
+        )
+        directory = info.directory
+        return api.ContainerInspect(
+            Id=record.id,
+            Created=rfc3339(record.created),
+            Path=path,
+            Args=args,
+            State=api.ContainerStateModel(
+                Status=state.value,
+                Running=state in (ContainerState.RUNNING, ContainerState.PAUSED),
+                Paused=state is ContainerState.PAUSED,
+                Restarting=state is ContainerState.RESTARTING,
+                OOMKilled=info.oom_killed,
+                Dead=state is ContainerState.DEAD,
+                Pid=info.pid if state is ContainerState.RUNNING else 0,
+                ExitCode=info.exit_code,
+                Error=info.error,
+                StartedAt=rfc3339(info.started_at),
+                FinishedAt=rfc3339(info.finished_at),
+                Health=health,
+            ),
+            Image=record.image_id,
+            ResolvConfPath=str(directory / "etc_resolv.conf"),
+            HostnamePath=str(directory / "etc_hostname"),
+            HostsPath=str(directory / "etc_hosts"),
+            LogPath=str(info.log_path),
+            Name="/" + record.name,
+            RestartCount=info.restart_count,
+            ExecIDs=exec_ids(record.id) or None,
+            HostConfig=api.HostConfig.model_validate(body.get("HostConfig") or {}),
+            GraphDriver={
+                "Name": "overlay2",
+                "Data": {"MergedDir": str(self.index.rootfs(record.id))},
+            },
+            Mounts=self.mounts(record),
+            Config=config,
+            NetworkSettings=self._network_settings(record),
+        )

@@ -1,0 +1,58 @@
+"""Routes of ``docker exec``: ``POST /containers/{id}/exec`` and ``/exec/{id}/...``."""
+
+from __future__ import annotations
+
+from engine.api.models import ExecCreate, ExecStart
+from engine.daemon.backend_api import Backend
+from engine.daemon.routes.common import (
+    Call,
+    RouteTable,
+    int_arg,
+    json_body,
+    json_response,
+    session_hijack,
+)
+from engine.daemon.server import FullResponse, Response
+from engine.errors import InvalidParameter
+
+
+async def exec_create(backend: Backend, call: Call) -> Response:
+    body = await json_body(call, ExecCreate)
+    if not body.Cmd:
+        raise InvalidParameter("No exec command specified")
+    return json_response(await backend.exec_create(call["id"], body), 201)
+
+
+async def exec_start(backend: Backend, call: Call) -> Response:
+    body = await json_body(call, ExecStart)
+    session = await backend.exec_start(call["id"], body)
+    if body.Detach:
+
+        async def drain() -> None:
+            await session.run(None, _discard)
+
+        await drain()
+        return FullResponse(200, [("Content-Length", "0")])
+    return session_hijack(call, session, True)
+
+
+async def _discard(stream: int, data: bytes) -> None:
+    return None
+
+
+async def exec_inspect(backend: Backend, call: Call) -> Response:
+    return json_response(await backend.exec_inspect(call["id"]))
+
+
+async def exec_resize(backend: Backend, call: Call) -> Response:
+    height, width = int_arg(call, "h", 0) or 0, int_arg(call, "w", 0) or 0
+    await backend.exec_resize(call["id"], height, width)
+    return FullResponse(200, [("Content-Type", "text/plain; charset=utf-8")])
+
+
+ROUTES: RouteTable = [
+    ("POST", "/containers/{id}/exec", exec_create),
+    ("POST", "/exec/{id}/start", exec_start),
+    ("POST", "/exec/{id}/resize", exec_resize),
+    ("GET", "/exec/{id}/json", exec_inspect),
+]
