@@ -139,6 +139,8 @@ class CommandBackend(FakeBackend):
     async def image_pull(
         self, image: str, tag: str, *, platform: str, auth: str
     ) -> AsyncIterator[ProgressMessage]:
+        if not tag and ":" in image.rsplit("/", 1)[-1]:
+            image, _, tag = image.rpartition(":")  # fromImage=name:tag, as docker sends it too
         stream = await super().image_pull(image, tag, platform=platform, auth=auth)
         name = f"{image}:{tag or 'latest'}"
         if name not in (t for i in self.images.values() for t in i.tags):
@@ -164,7 +166,7 @@ class CommandBackend(FakeBackend):
 
     async def image_remove(self, name: str, *, force: bool, noprune: bool) -> list[ImageDeleteItem]:
         image = self.find_image(name)
-        reference = name if ":" in name else f"{name}:latest"
+        reference = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
         if reference in image.tags and len(image.tags) > 1:
             image.tags.remove(reference)
             return [ImageDeleteItem(Untagged=reference)]

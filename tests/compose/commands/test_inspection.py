@@ -72,8 +72,13 @@ async def test_ls_counts_the_projects_containers(harness: Harness) -> None:
 
 async def test_events_and_wait(harness: Harness) -> None:
     await harness.run("up", "-d")
-    with anyio.move_on_after(0.5):
-        await harness.run("events", "--json", "db")
+    async with anyio.create_task_group() as task_group:
+        task_group.start_soon(harness.run, "events", "--json", "db")
+        with anyio.fail_after(10):
+            while harness.out.getvalue().count("\n") < 2:
+                await anyio.sleep(0.05)
+        await anyio.sleep(0.1)
+        task_group.cancel_scope.cancel()
     actions = [json.loads(line)["action"] for line in harness.out.getvalue().splitlines()]
     assert actions == ["create", "start"]
 
