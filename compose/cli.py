@@ -169,10 +169,20 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_dry_run(args: argparse.Namespace) -> None:
+    """Never act on a request for a dry run: say what is supported instead."""
+    if args.dry_run:
+        raise PlanError(
+            f"--dry-run is not supported by `{args.subcommand}`",
+            hint="up, create and down print their plan with --dry-run",
+        )
+
+
 def cmd_image(args: argparse.Namespace) -> int:
     """``pycompose image ...``: the engine's images, through its API."""
     import anyio
 
+    _refuse_dry_run(args)
     from compose.commands import Terminal, run_image_command
 
     return int(anyio.run(run_image_command, args, Terminal(progress=args.progress, ansi=args.ansi)))
@@ -183,6 +193,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from compose.commands import Terminal
     from compose.commands.engine_control import run_engine_command
 
+    _refuse_dry_run(args)
     return run_engine_command(args, Terminal())
 
 
@@ -193,12 +204,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from compose.commands import Terminal, engine_errors, run_ls, run_stack_command
 
     terminal = Terminal(progress=args.progress, ansi=args.ansi)
-    if args.dry_run and args.subcommand not in ("up", "create", "down"):
-        # never act on a request for a dry run: say what is supported instead
-        raise PlanError(
-            f"--dry-run is not supported by `{args.subcommand}`",
-            hint="up, create and down print their plan with --dry-run",
-        )
+    if args.subcommand not in ("up", "create", "down"):
+        _refuse_dry_run(args)
     if args.subcommand == "ls":
         return anyio.run(run_ls, args, terminal)
     services = tuple(getattr(args, "services", ()) or ())

@@ -81,3 +81,12 @@ def test_image_and_engine_reject_what_they_do_not_implement(
             main(argv)
         assert exited.value.code == 2, argv
     capsys.readouterr()
+
+
+def test_a_dry_run_of_image_or_engine_commands_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--dry-run", "image", "rm", "busybox"]) == 1
+    assert "--dry-run is not supported by `image`" in capsys.readouterr().err
+    assert main(["--dry-run", "engine", "stop"]) == 1
+    assert "--dry-run is not supported by `engine`" in capsys.readouterr().err
