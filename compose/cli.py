@@ -1,7 +1,8 @@
 """The `pycompose` command line: parse arguments, call the library, print, exit.
 
-This is the only module of compose/ that reads the process environment, touches
-the disk directly, prints or chooses an exit code.
+With :mod:`compose.commands` (the commands that talk to the engine), this is where
+compose/ reads the process environment, touches the disk, prints and chooses exit
+codes; the grammar of the command line is :mod:`compose.arguments`.
 """
 
 from __future__ import annotations
