@@ -144,6 +144,85 @@ async def observe(client: EngineClient, desired: DesiredState) -> ObservedState:
 # --- execute -----------------------------------------------------------------------------------
 
 
+def replica_names(desired: DesiredState, service: str) -> list[str]:
+    spec = desired.services[service]
+    return [
+        container_name(desired.project, service, n, spec.config)
+        for n in range(1, spec.replicas + 1)
+    ]
+
+
+def _resolve_service_refs(
+    desired: DesiredState, config: Mapping[str, Any]
+) -> tuple[str | None, list[str]]:
+    """network_mode ``service:x`` and volumes_from ``x`` to container names."""
+    network_mode = config.get("network_mode")
+    if isinstance(network_mode, str) and network_mode.startswith("service:"):
+        source = network_mode.removeprefix("service:")
+        network_mode = "container:" + replica_names(desired, source)[0]
+    volumes_from = []
+    for entry in config.get("volumes_from") or []:
+        if entry.startswith("container:"):
+            volumes_from.append(entry.removeprefix("container:"))
+            continue
+        source, _, mode = entry.partition(":")
+        if source in desired.services:
+            source = replica_names(desired, source)[0]
+        volumes_from.append(f"{source}:{mode}" if mode else source)
+    return network_mode, volumes_from
+
+
+def container_request(
+    context: ApplyContext,
+    service: str,
+    number: int,
+    *,
+    config: Mapping[str, Any] | None = None,
+    images: Mapping[str, str] | None = None,
+    name: str | None = None,
+    replace: str | None = None,
+    oneoff: bool = False,
+) -> convert.ContainerRequest:
+    """The create request of replica ``number`` of ``service`` (``config`` overrides the
+    service's configuration: `run` changes its command, environment, ports ...).
+
+    The one conversion of a service to a container: `up` and `run` both create through it.
+    """
+    desired = context.desired
+    config = desired.services[service].config if config is None else config
+    network_mode, volumes_from = _resolve_service_refs(desired, config)
+    images = context.observed.images if images is None else images
+    return convert.container_create(
+        desired.project,
+        service,
+        config,
+        number,
+        network_names={k: n.name for k, n in desired.networks.items()},
+        volume_names={k: v.name for k, v in desired.volumes.items()},
+        image_id=images.get(desired.services[service].image, ""),
+        working_dir=context.working_dir,
+        config_files=context.config_files,
+        name=name,
+        network_mode=network_mode,
+        volumes_from=volumes_from,
+        oneoff=oneoff,
+        replace=replace,
+    )
+
+
+async def create_container(client: EngineClient, request: convert.ContainerRequest) -> str:
+    """Create the container of ``request`` and connect its extra networks; its id."""
+    created = await client.container_create(
+        ContainerCreate.model_validate(request.body), name=request.name
+    )
+    for network, endpoint in request.extra_networks:
+        await client.network_connect(
+            network,
+            NetworkConnect.model_validate({"Container": created.Id, "EndpointConfig": endpoint}),
+        )
+    return created.Id
+
+
 class _Executor:
     def __init__(
         self, plan: Plan, client: EngineClient, context: ApplyContext, on_event: EventSink
@@ -185,65 +264,23 @@ class _Executor:
         return max(0, round(parse_duration(grace) / 1_000_000_000))
 
     def replica_names(self, service: str) -> list[str]:
-        desired = self.context.desired.services[service]
-        return [
-            container_name(self.context.desired.project, service, n, desired.config)
-            for n in range(1, desired.replicas + 1)
-        ]
-
-    def resolve_service_refs(self, config: Mapping[str, Any]) -> tuple[str | None, list[str]]:
-        """network_mode ``service:x`` and volumes_from ``x`` to container names."""
-        network_mode = config.get("network_mode")
-        if isinstance(network_mode, str) and network_mode.startswith("service:"):
-            network_mode = (
-                "container:" + self.replica_names(network_mode.removeprefix("service:"))[0]
-            )
-        volumes_from = []
-        for entry in config.get("volumes_from") or []:
-            if entry.startswith("container:"):
-                volumes_from.append(entry.removeprefix("container:"))
-                continue
-            source, _, mode = entry.partition(":")
-            if source in self.context.desired.services:
-                source = self.replica_names(source)[0]
-            volumes_from.append(f"{source}:{mode}" if mode else source)
-        return network_mode, volumes_from
+        return replica_names(self.context.desired, service)
 
     def request(
         self, operation: Operation, *, name: str | None = None, replace: str | None = None
     ) -> convert.ContainerRequest:
         assert operation.service is not None and operation.number is not None
-        desired = self.context.desired
-        config = self.service_config(operation)
-        network_mode, volumes_from = self.resolve_service_refs(config)
-        return convert.container_create(
-            desired.project,
+        return container_request(
+            self.context,
             operation.service,
-            config,
             operation.number,
-            network_names={k: n.name for k, n in desired.networks.items()},
-            volume_names={k: v.name for k, v in desired.volumes.items()},
-            image_id=self.images.get(desired.services[operation.service].image, ""),
-            working_dir=self.context.working_dir,
-            config_files=self.context.config_files,
+            images=self.images,
             name=name,
-            network_mode=network_mode,
-            volumes_from=volumes_from,
             replace=replace,
         )
 
     async def create(self, request: convert.ContainerRequest) -> str:
-        created = await self.client.container_create(
-            ContainerCreate.model_validate(request.body), name=request.name
-        )
-        for network, endpoint in request.extra_networks:
-            await self.client.network_connect(
-                network,
-                NetworkConnect.model_validate(
-                    {"Container": created.Id, "EndpointConfig": endpoint}
-                ),
-            )
-        return created.Id
+        return await create_container(self.client, request)
 
     async def wait_for(self, operation: Operation) -> None:
         for condition in operation.waits_for:

@@ -32,7 +32,7 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -443,9 +443,11 @@ class EngineClient:
     async def image_inspect(self, name: str) -> ImageInspect:
         return ImageInspect.model_validate(await self._json("GET", f"/images/{name}/json"))
 
-    async def image_pull(self, image: str, tag: str = "") -> AsyncIterator[dict[str, Any]]:
+    async def image_pull(
+        self, image: str, tag: str = "", *, platform: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """Pull progress messages; an error during the pull is raised."""
-        params = _query(fromImage=image, tag=tag or None)
+        params = _query(fromImage=image, tag=tag or None, platform=platform or None)
         async for message in self._stream_lines(
             "POST", "/images/create", params, headers={"X-Registry-Auth": "e30="}
         ):
@@ -466,6 +468,50 @@ class EngineClient:
     async def image_remove(self, name: str, *, force: bool = False) -> list[ImageDeleteItem]:
         data = await self._json("DELETE", f"/images/{name}", params=_query(force=force or None))
         return [ImageDeleteItem.model_validate(item) for item in data]
+
+    async def image_load(
+        self, archive: AsyncIterable[bytes], *, quiet: bool = False
+    ) -> AsyncIterator[dict[str, Any]]:
+        """``POST /images/load`` of a docker-save or OCI archive streamed from ``archive``;
+        the engine's messages (``Loaded image: ...``)."""
+        url = await self._url("/images/load")
+        try:
+            async with self._http.stream(
+                "POST",
+                url,
+                params=_query(quiet=quiet or None),
+                content=archive,
+                headers={"Content-Type": "application/x-tar"},
+            ) as response:
+                await self._raise_for(response)
+                async for line in response.aiter_lines():
+                    if not line.strip():
+                        continue
+                    message = json.loads(line)
+                    if isinstance(message, dict) and message.get("error"):
+                        detail = message.get("errorDetail") or {}
+                        raise error_for_status(500, str(detail.get("message") or message["error"]))
+                    yield message
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def image_save(self, names: Iterable[str]) -> AsyncIterator[bytes]:
+        """``GET /images/get``: the images as one docker-loadable tar, chunk by chunk."""
+        url = await self._url("/images/get")
+        try:
+            async with self._http.stream(
+                "GET", url, params=[("names", name) for name in names]
+            ) as response:
+                await self._raise_for(response)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def image_prune(self, *, filters: Filters | None = None) -> dict[str, Any]:
+        params = {"filters": encode_filters(filters)} if filters else None
+        result: dict[str, Any] = await self._json("POST", "/images/prune", params=params)
+        return result
 
     # --- networks -------------------------------------------------------------------
 
@@ -545,8 +591,11 @@ def spawn_engine(socket_path: str, data_root: str) -> Path:
     """
     log_path = Path(data_root) / "engine.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # an isolated interpreter (-I: no PYTHONPATH, no user site, not the caller's working
+    # directory on sys.path), started in /: the root engine runs the installed package only
     command = [
         sys.executable,
+        "-I",
         "-m",
         "engine.daemon",
         "--socket",
@@ -561,6 +610,7 @@ def spawn_engine(socket_path: str, data_root: str) -> Path:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             check=True,
+            cwd="/",
         )
     return log_path
 

@@ -17,7 +17,7 @@ def test_all_names_resolve() -> None:
 
 def test_the_cli_side_does_not_import_the_engine() -> None:
     code = (
-        "import sys, engine.daemon.cli, engine.api; "
+        "import sys, compose.cli, compose.commands, engine.api; "
         "print(any(m.startswith(('engine.runtime', 'engine.images', 'engine.network')) "
         "for m in sys.modules))"
     )

@@ -1,0 +1,280 @@
+"""The lifecycle commands: up, create, down, start, stop, restart, kill, pause, unpause, rm.
+
+``up``, ``create`` and ``down`` observe the engine, decide (pure: :mod:`compose.reconcile`)
+and act (:mod:`compose.apply`); the others make one call per container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import anyio
+
+from compose.apply import ApplyError
+from compose.commands.inspection import stream_logs
+from compose.commands.session import Session
+from compose.commands.terminal import LogPrinter
+from compose.desired import DesiredState, container_name
+from compose.errors import PlanError
+from compose.observed import ObservedContainer
+from compose.reconcile import DownOptions, ReconcileOptions, plan_down, reconcile
+from engine.api.client import EngineClient
+
+
+def parse_scale(values: Iterable[str]) -> dict[str, int]:
+    """``--scale SERVICE=NUM`` options as a mapping."""
+    scale = {}
+    for value in values:
+        service, _, count = value.partition("=")
+        if not count.isdigit():
+            raise PlanError(f"invalid --scale {value!r}", hint="use --scale SERVICE=NUMBER")
+        scale[service] = int(count)
+    return scale
+
+
+async def cmd_up(session: Session, args: argparse.Namespace) -> int:
+    desired = session.desired
+    observed = await session.observe()
+    options = ReconcileOptions(
+        services=tuple(args.services),
+        no_deps=args.no_deps,
+        force_recreate=args.force_recreate,
+        no_recreate=args.no_recreate,
+        no_start=args.no_start,
+        remove_orphans=args.remove_orphans,
+        scale=parse_scale(args.scale),
+        pull=args.pull,
+        build=args.build,
+        no_build=args.no_build,
+    )
+    plan = reconcile(desired, observed, options)
+    if args.dry_run:
+        session.terminal.out.write(plan.render())
+        return 0
+    await session.run_plan(
+        plan,
+        observed,
+        stop_timeout=args.timeout,
+        wait_timeout=args.wait_timeout if args.wait else None,
+    )
+    if args.wait:
+        await _wait_ready(session, options, args.wait_timeout)
+    if args.detach or args.no_start or args.wait:
+        return 0
+    return await _attach_and_follow(session, args)
+
+
+async def cmd_create(session: Session, args: argparse.Namespace) -> int:
+    args.no_start = True
+    args.detach = True
+    args.wait = False
+    return await cmd_up(session, args)
+
+
+def _replica_names(desired: DesiredState, service: str, scale: Mapping[str, int]) -> list[str]:
+    spec = desired.services[service]
+    count = scale.get(service, spec.replicas)
+    return [container_name(desired.project, service, n, spec.config) for n in range(1, count + 1)]
+
+
+async def _wait_ready(session: Session, options: ReconcileOptions, timeout: float | None) -> None:
+    """--wait: every container running (and healthy when it has a check), one-shots done."""
+    desired = session.desired
+    names = [
+        name
+        for service in (options.services or desired.services)
+        for name in _replica_names(desired, service, options.scale)
+    ]
+    with anyio.fail_after(timeout) if timeout else contextlib.nullcontext():
+        for name in names:
+            while True:
+                state = (await session.client.container_inspect(name)).State
+                if state.Health is not None:
+                    if state.Health.Status == "healthy":
+                        break
+                    if state.Health.Status == "unhealthy":
+                        raise ApplyError(f"container {name} is unhealthy")
+                elif state.Running:
+                    break
+                if not state.Running and state.Status == "exited":
+                    if state.ExitCode == 0:
+                        break  # a one-shot service that completed successfully counts as done
+                    raise ApplyError(f"container {name} exited ({state.ExitCode})")
+                await anyio.sleep(0.5)
+            print(
+                f" Container {name}  Healthy" if state.Health else f" Container {name}  Running",
+                file=session.terminal.err,
+            )
+
+
+async def _attach_and_follow(session: Session, args: argparse.Namespace) -> int:
+    """Attached `up`: print the services' logs until they all stop, or until Ctrl-C stops them."""
+    client, terminal, desired = session.client, session.terminal, session.desired
+    project = desired.project
+    attach = set(args.attach or desired.services) - set(args.no_attach or [])
+    containers = [
+        c for c in await session.containers(services=args.services) if c.service in attach
+    ]
+    printer = LogPrinter(
+        terminal,
+        [c.name.removeprefix(project + "-") for c in containers],
+        prefix=not args.no_log_prefix,
+    )
+    exit_code = 0
+    stop_all = anyio.Event()
+
+    async def watch(container: ObservedContainer) -> None:
+        nonlocal exit_code
+        await stream_logs(
+            client, container, printer, follow=True, tail=0, timestamps=args.timestamps
+        )
+        state = (await client.container_inspect(container.id)).State
+        label = container.name.removeprefix(project + "-")
+        print(f"{label} exited with code {state.ExitCode}", file=terminal.out, flush=True)
+        if args.exit_code_from and container.service == args.exit_code_from:
+            exit_code = state.ExitCode
+        if args.abort_on_container_exit or (args.abort_on_container_failure and state.ExitCode):
+            if not args.exit_code_from:
+                exit_code = exit_code or state.ExitCode
+            stop_all.set()
+
+    async with anyio.create_task_group() as task_group:
+
+        async def on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    print("Gracefully stopping... (press Ctrl+C again to force)", file=terminal.err)
+                    stop_all.set()
+                    return
+
+        async def watch_all() -> None:
+            async with anyio.create_task_group() as watchers:
+                for container in containers:
+                    watchers.start_soon(watch, container)
+            stop_all.set()
+
+        task_group.start_soon(on_signal)
+        task_group.start_soon(watch_all)
+        await stop_all.wait()
+        task_group.cancel_scope.cancel()
+    with anyio.CancelScope(shield=True):
+        await session.stop_in_order(await session.containers(all=False), args.timeout)
+    return exit_code
+
+
+async def cmd_down(session: Session, args: argparse.Namespace) -> int:
+    desired = session.desired
+    observed = await session.observe()
+    images: list[str] = []
+    if args.rmi:
+        for service in desired.services.values():
+            if args.rmi == "all" or not service.config.get("image"):
+                images.append(service.image)
+    plan = plan_down(
+        observed,
+        desired,
+        DownOptions(
+            remove_volumes=args.volumes, remove_orphans=args.remove_orphans, remove_images=args.rmi
+        ),
+        images=sorted(set(images)),
+    )
+    if args.dry_run:
+        session.terminal.out.write(plan.render())
+        return 0
+    await session.run_plan(plan, observed, stop_timeout=args.timeout)
+    return 0
+
+
+async def cmd_stop(session: Session, args: argparse.Namespace) -> int:
+    containers = await session.containers(all=False, services=args.services)
+    await session.stop_in_order(containers, args.timeout)
+    return 0
+
+
+async def cmd_start(session: Session, args: argparse.Namespace) -> int:
+    containers = await session.containers(services=args.services)
+    if not containers:
+        raise PlanError("no containers to start", hint="run `pycompose up` first")
+    for group in reversed(session.by_stop_order(containers)):
+        await session.each(
+            [c for c in group if not c.running],
+            lambda c: session.client.container_start(c.id),
+            "Starting",
+            "Started",
+        )
+    return 0
+
+
+# Commands that do one thing to each of the project's containers:
+# name -> (running containers only, the call, progress word while doing it, when done)
+PER_CONTAINER: dict[str, tuple[bool, Any, str, str]] = {
+    "restart": (
+        False,
+        lambda client, c, args: client.container_restart(c.id, timeout=args.timeout),
+        "Restarting",
+        "Started",
+    ),
+    "kill": (
+        True,
+        lambda client, c, args: client.container_kill(c.id, signal=args.signal),
+        "Killing",
+        "Killed",
+    ),
+    "pause": (True, lambda client, c, args: client.container_pause(c.id), "Pausing", "Paused"),
+    "unpause": (
+        False,
+        lambda client, c, args: client.container_unpause(c.id),
+        "Unpausing",
+        "Unpaused",
+    ),
+}
+
+
+async def cmd_each(session: Session, args: argparse.Namespace) -> int:
+    """restart, kill, pause, unpause: one call per container, all in parallel."""
+    running_only, call, doing, done = PER_CONTAINER[args.subcommand]
+    containers = await session.containers(all=not running_only, services=args.services)
+    client: EngineClient = session.client
+    await session.each(containers, lambda c: call(client, c, args), doing, done)
+    return 0
+
+
+async def cmd_rm(session: Session, args: argparse.Namespace) -> int:
+    client, terminal = session.client, session.terminal
+    containers = await session.containers(services=args.services)
+    if args.stop:
+        running = [c for c in containers if c.running]
+        await session.each(running, lambda c: client.container_stop(c.id), "Stopping", "Stopped")
+        containers = await session.containers(services=args.services)
+    stopped = [c for c in containers if not c.running]
+    if not stopped:
+        print("No stopped containers", file=terminal.err)
+        return 0
+    if not args.force:
+        names = ", ".join(c.name for c in stopped)
+        print(f"Going to remove {names}", file=terminal.err)
+    await session.each(
+        stopped,
+        lambda c: client.container_remove(c.id, volumes=args.volumes),
+        "Removing",
+        "Removed",
+    )
+    return 0
+
+
+COMMANDS = {
+    "up": cmd_up,
+    "create": cmd_create,
+    "down": cmd_down,
+    "start": cmd_start,
+    "stop": cmd_stop,
+    "restart": cmd_each,
+    "kill": cmd_each,
+    "pause": cmd_each,
+    "unpause": cmd_each,
+    "rm": cmd_rm,
+}

@@ -1,0 +1,190 @@
+"""The commands on one container of a service: exec, run (a one-off container) and cp.
+
+``run`` creates its container through :func:`compose.apply.container_request` and
+:func:`compose.apply.create_container`, the conversion and the calls `up` uses, with the
+service's configuration changed by the command's flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import secrets
+import shlex
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from compose import labels
+from compose.apply import container_request, create_container
+from compose.commands.session import Session
+from compose.errors import PlanError
+from compose.reconcile import ReconcileOptions, reconcile
+from compose.short_syntax import parse_port
+from engine.api.errors import EngineError
+from engine.api.models import ExecCreate
+
+
+async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
+    container = await session.replica(args.service, args.index, running=True)
+    stdin = None
+    if not args.detach and not args.no_stdin:
+        stdin = await anyio.to_thread.run_sync(session.terminal.piped_input)  # sent whole
+    body = ExecCreate(
+        User=args.user or "",
+        Privileged=args.privileged,
+        Tty=False,
+        AttachStdin=stdin is not None,
+        Env=list(args.env) or None,
+        WorkingDir=args.workdir or "",
+        Cmd=list(args.command),
+        Detach=args.detach,
+    )
+    client, terminal = session.client, session.terminal
+    created = await client.exec_create(container.id, body)
+    if args.detach:
+        await client.exec_start(created.Id)
+        return 0
+    for stream, chunk in await client.exec_start(created.Id, stdin=stdin):
+        target = terminal.err if stream == 2 else terminal.out
+        target.write(chunk.decode(errors="replace"))
+        target.flush()
+    return (await client.exec_inspect(created.Id)).ExitCode or 0
+
+
+def _run_config(session: Session, args: argparse.Namespace) -> dict[str, Any]:
+    """The service's configuration as ``run``'s flags change it."""
+    service = dict(session.desired.services[args.service].config)
+    service.pop("restart", None)  # a one-off command runs once
+    if args.command:
+        service["command"] = list(args.command)
+    if args.entrypoint is not None:
+        service["entrypoint"] = shlex.split(args.entrypoint) if args.entrypoint else None
+    if args.user:
+        service["user"] = args.user
+    if args.workdir:
+        service["working_dir"] = args.workdir
+    environment = dict(service.get("environment") or {})
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        environment[key] = value if sep else os.environ.get(key)
+    service["environment"] = environment
+    if not args.service_ports:
+        service.pop("ports", None)
+    if args.publish:
+        service["ports"] = [port for spec in args.publish for port in parse_port(spec)]
+    return service
+
+
+async def cmd_run(session: Session, args: argparse.Namespace) -> int:
+    desired = session.desired
+    if args.service not in desired.services:
+        raise PlanError(f"no such service: {args.service}")
+    client, terminal = session.client, session.terminal
+    observed = await session.observe()
+    # the one-off container needs the service's networks, volumes and image ...
+    plan = reconcile(
+        desired,
+        observed,
+        ReconcileOptions(services=(args.service,), no_deps=True, resources_only=True),
+    )
+    await session.run_plan(plan, observed)
+    # ... and, unless --no-deps, the services it depends on, up and ready
+    dependencies = [d for d in desired.graph.with_dependencies([args.service]) if d != args.service]
+    if dependencies and not args.no_deps:
+        observed = await session.observe()
+        plan = reconcile(desired, observed, ReconcileOptions(services=tuple(dependencies)))
+        await session.run_plan(plan, observed)
+    observed = await session.observe()
+    slug = secrets.token_hex(32)
+    name = args.name or f"{desired.project}-{args.service}-run-{slug[:12]}"
+    request = container_request(
+        session.apply_context(observed),
+        args.service,
+        1,
+        config=_run_config(session, args),
+        name=name,
+        oneoff=True,
+    )
+    body = request.body
+    body["Labels"][labels.SLUG] = slug
+    if args.volume:
+        body["HostConfig"]["Binds"] = [*(body["HostConfig"].get("Binds") or []), *args.volume]
+    container_id = await create_container(client, request)
+    try:
+        await client.container_start(container_id)
+        if args.detach:
+            print(name, file=terminal.out)
+            return 0
+        waited = await client.container_wait(container_id)
+        async for stream, chunk in client.container_logs(container_id, follow=False):
+            target = terminal.err if stream == 2 else terminal.out
+            target.write(chunk.decode(errors="replace"))
+            target.flush()
+        return int(waited.StatusCode)
+    finally:
+        if args.rm and not args.detach:
+            with anyio.CancelScope(shield=True), contextlib.suppress(EngineError):
+                await client.container_remove(container_id, force=True)
+
+
+async def cmd_cp(session: Session, args: argparse.Namespace) -> int:
+    """Copy files between a service's container and the host (tar over the archive endpoint)."""
+    services = session.loaded.project.services
+
+    def split(spec: str) -> tuple[str | None, str]:
+        service, sep, path = spec.partition(":")
+        if sep and service in services:
+            return service, path
+        return None, spec
+
+    source_service, source = split(args.source)
+    target_service, target = split(args.destination)
+    if (source_service is None) == (target_service is None):
+        raise PlanError(
+            "copy between a service and the host: SERVICE:PATH and a local path",
+            hint="e.g. pycompose cp web:/etc/hostname . or pycompose cp ./x api:/tmp/",
+        )
+    service = source_service or target_service
+    assert service is not None
+    container_id = (await session.replica(service, args.index, running=False)).id
+    client = session.client
+    if source_service is not None:
+        response = await client.request(
+            "GET", f"/containers/{container_id}/archive", params={"path": source}
+        )
+        destination = Path(target)
+        with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+            members = tar.getmembers()
+            if destination.is_dir():
+                await anyio.to_thread.run_sync(lambda: tar.extractall(destination, filter="data"))
+            else:
+                if len(members) != 1 or not members[0].isfile():
+                    raise PlanError(f"{source} is a directory; give a directory to copy it into")
+                extracted = tar.extractfile(members[0])
+                assert extracted is not None
+                destination.write_bytes(extracted.read())
+        return 0
+    local = Path(source)
+    if not local.exists():
+        raise PlanError(f"{local}: no such file or directory")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        name = Path(target).name if not target.endswith("/") else local.name
+        await anyio.to_thread.run_sync(lambda: tar.add(local, arcname=name))
+    directory = target if target.endswith("/") else str(Path(target).parent)
+    await client.request(
+        "PUT",
+        f"/containers/{container_id}/archive",
+        params={"path": directory},
+        content=buffer.getvalue(),
+        headers={"Content-Type": "application/x-tar"},
+    )
+    return 0
+
+
+COMMANDS = {"exec": cmd_exec, "run": cmd_run, "cp": cmd_cp}

@@ -1,0 +1,176 @@
+"""One command's session: the engine client, the loaded project and the terminal.
+
+Every command is ``async def cmd_x(session, args) -> int``. The session connects to the
+engine (:func:`open_session`), computes the project's desired state once, and offers what
+several command families share: the project's containers, replica #N of a service, one
+call per container with progress, and running a plan through :mod:`compose.apply`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+
+from compose import labels
+from compose.apply import (
+    ApplyContext,
+    ProgressEvent,
+    _container_from_summary,
+    execute,
+    observe,
+)
+from compose.commands.terminal import Terminal
+from compose.desired import DesiredState, desired_state
+from compose.errors import PlanError
+from compose.graph import build_graph
+from compose.load import LoadResult
+from compose.observed import ObservedContainer, ObservedState
+from compose.plan import Plan
+from engine.api.client import EngineClient, ensure_engine, socket_from_host
+
+
+async def connect() -> EngineClient:
+    """The engine's client: ``DOCKER_HOST`` when set, else pycompose's own (started if needed)."""
+    docker_host = os.environ.get("DOCKER_HOST")
+    if docker_host:
+        return EngineClient(socket_from_host(docker_host))
+    return EngineClient(await ensure_engine())
+
+
+def desired_of(loaded: LoadResult) -> DesiredState:
+    return desired_state(loaded.project, build_graph(loaded.project, loaded.tree))
+
+
+class Session:
+    """The engine client, the loaded project (None for `ls` and `image`) and the terminal."""
+
+    def __init__(
+        self, client: EngineClient, terminal: Terminal, loaded: LoadResult | None = None
+    ) -> None:
+        self.client = client
+        self.terminal = terminal
+        self._loaded = loaded
+
+    @property
+    def loaded(self) -> LoadResult:
+        if self._loaded is None:
+            raise PlanError("this command needs a project (a compose file)")
+        return self._loaded
+
+    @property
+    def project_name(self) -> str:
+        return self.loaded.project.name
+
+    @functools.cached_property
+    def desired(self) -> DesiredState:
+        return desired_of(self.loaded)
+
+    # --- plans ---------------------------------------------------------------------
+
+    async def observe(self) -> ObservedState:
+        return await observe(self.client, self.desired)
+
+    def apply_context(self, observed: ObservedState, **options: Any) -> ApplyContext:
+        return ApplyContext(
+            desired=self.desired,
+            observed=observed,
+            working_dir=str(self.loaded.working_dir),
+            config_files=tuple(str(p) for p in self.loaded.files),
+            **options,
+        )
+
+    async def run_plan(
+        self, plan: Plan, observed: ObservedState, title: str = "Running", **options: Any
+    ) -> None:
+        """Execute ``plan`` with its warnings and the progress display on stderr."""
+        for warning in plan.warnings:
+            print(f"WARN: {warning}", file=self.terminal.err)
+        progress = self.terminal.progress_display()
+        with progress.running(title):
+            await execute(plan, self.client, self.apply_context(observed, **options), progress)
+
+    # --- containers ------------------------------------------------------------------
+
+    async def containers(
+        self, *, all: bool = True, services: Iterable[str] = (), oneoff: bool = False
+    ) -> list[ObservedContainer]:
+        """The project's containers (one-off ones with ``oneoff``), by service and number."""
+        summaries = await self.client.container_list(
+            all=all, filters={"label": [f"{labels.PROJECT}={self.project_name}"]}
+        )
+        wanted = set(services)
+        found = []
+        for summary in summaries:
+            container = _container_from_summary(summary)
+            if container is None or (container.oneoff and not oneoff):
+                continue
+            if wanted and container.service not in wanted:
+                continue
+            found.append(container)
+        return sorted(found, key=lambda c: (c.service, c.number, c.name))
+
+    async def replica(self, service: str, index: int, *, running: bool) -> ObservedContainer:
+        """Container #``index`` of ``service`` (``--index``), running or any state."""
+        for container in await self.containers(all=not running, services=[service]):
+            if container.number == index:
+                return container
+        state = "running " if running else ""
+        raise PlanError(
+            f"service {service!r} has no {state}container #{index}",
+            hint="start it with `pycompose up -d`" if running else None,
+        )
+
+    async def each(
+        self,
+        containers: list[ObservedContainer],
+        action: Callable[[ObservedContainer], Awaitable[Any]],
+        verb: str,
+        done: str,
+    ) -> None:
+        """``action`` on every container, all in parallel, with progress."""
+        progress = self.terminal.progress_display()
+
+        async def one(container: ObservedContainer) -> None:
+            progress(ProgressEvent("Container", container.name, verb))
+            await action(container)
+            progress(ProgressEvent("Container", container.name, done, done=True))
+
+        with progress.running():
+            async with anyio.create_task_group() as task_group:
+                for container in containers:
+                    task_group.start_soon(one, container)
+
+    def by_stop_order(self, containers: list[ObservedContainer]) -> list[list[ObservedContainer]]:
+        """Containers grouped by service, dependents first."""
+        order = self.desired.graph.stop_order()
+        groups = []
+        for service in order:
+            group = [c for c in containers if c.service == service]
+            if group:
+                groups.append(group)
+        others = [c for c in containers if c.service not in order]
+        return ([others] if others else []) + groups
+
+    async def stop_in_order(self, containers: list[ObservedContainer], timeout: int | None) -> None:
+        """Stop ``containers``, dependents before what they depend on."""
+        for group in self.by_stop_order(containers):
+            await self.each(
+                group,
+                lambda c: self.client.container_stop(c.id, timeout=timeout),
+                "Stopping",
+                "Stopped",
+            )
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    terminal: Terminal, loaded: LoadResult | None = None
+) -> AsyncIterator[Session]:
+    """A session on the engine (:func:`connect`), closed on the way out."""
+    async with await connect() as client:
+        yield Session(client, terminal, loaded)
