@@ -28,6 +28,14 @@ Rules:
    cancelled (``docker run -d`` abandons its ``wait``; ``logs -f`` and ``events`` end by the
    client going away).
 
+Connection bounds (file-descriptor exhaustion guard): at most ``max_connections``, and never
+more than half the engine's RLIMIT_NOFILE, are served at once. The bound is checked before
+``accept``: at the bound, the oldest *idle* connection (waiting for a request, or for the rest
+of its head) is closed to make room; when every connection is busy in a request, a few
+clients at a time get 503 and the others wait in the listen queue. An ``accept`` that fails
+(EMFILE) closes an idle connection or waits, and never ends :func:`serve`. Idle connections
+are closed after ``idle_timeout`` anyway.
+
 Resource handling: every connection's stream is closed in ``finally``; a connection's
 tasks are children of its own task group, so nothing outlives the connection.
 """
@@ -35,10 +43,13 @@ tasks are children of its own task group, so nothing outlives the connection.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
+import resource
+import socket
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -46,11 +57,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import anyio
 import h11
-from anyio.abc import ByteStream, Listener, TaskStatus
+from anyio.abc import ByteStream, SocketAttribute, SocketListener, TaskStatus
 
 log = logging.getLogger(__name__)
 
 STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
+# clients answered 503 at once when every connection is busy; the others wait to be accepted
+REFUSED_AT_ONCE = 16
+# idle connections being closed at once to make room (each still holds a descriptor a moment)
+EVICTING_AT_ONCE = 64
+# accept errors that mean "out of descriptors or memory for now", not a broken listener
+_ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 Headers = list[tuple[str, str]]
 
@@ -70,8 +87,10 @@ class Limits:
     """Default request body bound (a route may ask for more: image load, archive put)."""
     head_timeout: float = 30.0
     """Seconds a started request head may take to arrive (slow-loris guard)."""
+    idle_timeout: float = 300.0
+    """Seconds a kept-alive connection may wait for its next request before it is closed."""
     max_connections: int = 1024
-    """Connections served at once; one more is answered 503 and closed (fd exhaustion guard)."""
+    """Connections served at once, and at most half the engine's file descriptors (see serve)."""
 
 
 class BodyTooLarge(Exception):
@@ -208,11 +227,68 @@ def _encode(headers: Headers) -> list[tuple[bytes, bytes]]:
     return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
 
 
+class _ConnectionSlots:
+    """How many connections are served, and which of them are idle (evictable)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.refusing = 0  # connections being answered 503
+        self.evicting = 0  # idle connections told to close, not closed yet
+        self._idle: dict[int, anyio.CancelScope] = {}  # insertion order: oldest first
+        self._freed = anyio.Event()
+
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[anyio.CancelScope]:
+        """A scope that :meth:`evict_idle` may cancel while a connection waits for a request."""
+        scope = anyio.CancelScope()
+        self._idle[id(scope)] = scope
+        try:
+            with scope:
+                yield scope
+        finally:
+            self._idle.pop(id(scope), None)
+            if scope.cancel_called:
+                self.evicting -= 1
+
+    @property
+    def full(self) -> bool:
+        """Whether the bound is reached (evicted connections are as good as closed)."""
+        return self.count - self.evicting >= self.limit
+
+    def evict_idle(self) -> bool:
+        """Close the oldest idle connection; False when none is idle or enough are closing."""
+        if not self._idle or self.evicting >= EVICTING_AT_ONCE:
+            return False
+        self._idle.pop(next(iter(self._idle))).cancel()
+        self.evicting += 1
+        return True
+
+    async def wait_freed(self, timeout: float = 1.0) -> None:
+        with anyio.move_on_after(timeout):
+            await self._freed.wait()
+
+    def release(self, refused: bool = False) -> None:
+        if refused:
+            self.refusing -= 1
+        else:
+            self.count -= 1
+        self._freed.set()
+        self._freed = anyio.Event()
+
+
 class _Connection:
-    def __init__(self, stream: ByteStream, handler: Handler, limits: Limits) -> None:
+    def __init__(
+        self,
+        stream: ByteStream,
+        handler: Handler,
+        limits: Limits,
+        slots: _ConnectionSlots | None = None,
+    ) -> None:
         self.stream = stream
         self.handler = handler
         self.limits = limits
+        self.slots = slots or _ConnectionSlots(1)
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_head)
 
     async def _receive_more(self) -> None:
@@ -268,7 +344,10 @@ class _Connection:
     async def run(self) -> None:
         while True:
             try:
-                event = await self._next_request_event()
+                with self.slots.idle() as idle:
+                    event = await self._next_request_event()
+                if idle.cancelled_caught:
+                    return  # evicted to make room for another client
             except h11.RemoteProtocolError as exc:
                 await self._send_error(exc.error_status_hint, f"bad request: {exc}")
                 return
@@ -294,7 +373,10 @@ class _Connection:
         if event is not h11.NEED_DATA:
             return event
         if not self.conn.trailing_data[0]:
-            await self._receive_more()
+            with anyio.move_on_after(self.limits.idle_timeout) as waited:
+                await self._receive_more()
+            if waited.cancelled_caught:
+                return h11.PAUSED  # idle too long: an idle connection holds a descriptor
         with anyio.fail_after(self.limits.head_timeout):
             return await self._next_event()
 
@@ -432,13 +514,18 @@ class _Connection:
         await hijack.run(RawStream(self.stream, bytes(pending), closed))
 
 
-async def serve_connection(stream: ByteStream, handler: Handler, limits: Limits) -> None:
+async def serve_connection(
+    stream: ByteStream,
+    handler: Handler,
+    limits: Limits,
+    slots: _ConnectionSlots | None = None,
+) -> None:
     """Serve HTTP requests on one connection until it closes.
 
     Error handling: never raises (rule 3); the stream is closed at the end.
     """
     try:
-        await _Connection(stream, handler, limits).run()
+        await _Connection(stream, handler, limits, slots).run()
     except _CLIENT_GONE:
         pass
     except Exception:
@@ -448,15 +535,17 @@ async def serve_connection(stream: ByteStream, handler: Handler, limits: Limits)
             await stream.aclose()
 
 
+_REFUSAL_BODY = b'{"message":"the engine serves too many connections; retry later"}\n'
+_REFUSAL = (
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    f"Content-Length: {len(_REFUSAL_BODY)}\r\nConnection: close\r\n\r\n"
+).encode() + _REFUSAL_BODY
+
+
 async def _refuse(stream: Any) -> None:
-    body = b'{"message":"the engine serves too many connections; retry later"}\n'
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    ).encode()
     try:
         with anyio.move_on_after(1):
-            await stream.send(head + body)
+            await stream.send(_REFUSAL)
             # read what the client sent: closing on unread data would reset the connection
             # before it reads the answer
             await stream.receive(65536)
@@ -467,9 +556,25 @@ async def _refuse(stream: Any) -> None:
             await stream.aclose()
 
 
+def _has_request(stream: Any) -> bool:
+    """Whether a just-accepted client has sent something already (never blocks)."""
+    raw = stream.extra(SocketAttribute.raw_socket)
+    try:
+        return bool(raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:
+        return False
+
+
+async def _refuse_at_once(stream: Any) -> None:
+    with contextlib.suppress(OSError):
+        stream.extra(SocketAttribute.raw_socket).send(_REFUSAL, socket.MSG_DONTWAIT)
+    with anyio.CancelScope(shield=True):
+        await stream.aclose()
+
+
 async def serve(
     handler: Handler,
-    listener: Listener[Any],
+    listener: SocketListener,
     *,
     limits: Limits | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
@@ -483,19 +588,50 @@ async def serve(
     closes the listener and every connection.
     """
     bounds = limits or Limits()
-    active = 0
+    slots = _ConnectionSlots(bounds.max_connections)
 
     async def on_connection(stream: Any) -> None:
-        nonlocal active
-        if active >= bounds.max_connections:
-            await _refuse(stream)
-            return
-        active += 1
         try:
-            await serve_connection(stream, handler, bounds)
+            await serve_connection(stream, handler, bounds, slots)
         finally:
-            active -= 1
+            slots.release()
 
-    async with listener:
+    async def refuse(stream: Any) -> None:
+        try:
+            await _refuse(stream)
+        finally:
+            slots.release(refused=True)
+
+    async with listener, anyio.create_task_group() as task_group:
         task_status.started()
-        await listener.serve(on_connection)
+        while True:
+            # half the descriptors stay for containers, logs, layers and the engine's own files
+            soft_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            slots.limit = max(1, min(bounds.max_connections, soft_limit // 2))
+            # checked before accept: at the bound an idle connection makes room, else a few
+            # clients at a time get 503 and the rest wait in the kernel's listen queue
+            if slots.full and slots.refusing >= REFUSED_AT_ONCE:
+                await slots.wait_freed()
+                continue
+            try:
+                stream = await listener.accept()
+            except (OSError, anyio.BrokenResourceError) as exc:
+                cause = exc if isinstance(exc, OSError) else exc.__cause__
+                if not isinstance(cause, OSError) or cause.errno not in _ACCEPT_RETRY:
+                    raise
+                # out of descriptors or memory: make room, never stop serving
+                log.warning("cannot accept a connection: %s", cause)
+                if not slots.evict_idle():
+                    await slots.wait_freed(0.1)
+                continue
+            if slots.full and not _has_request(stream):
+                # at the bound a client that sent nothing is one more idle one: 503 at once,
+                # without a task (thousands of them queue up in a descriptor flood)
+                await _refuse_at_once(stream)
+                continue
+            if slots.full and not slots.evict_idle():
+                slots.refusing += 1
+                task_group.start_soon(refuse, stream)
+                continue
+            slots.count += 1
+            task_group.start_soon(on_connection, stream)

@@ -127,6 +127,16 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
     return scheme.lower(), params
 
 
+def _may_receive_credentials(realm: httpx.URL, registry: httpx.URL) -> bool:
+    """Whether a token realm may get the registry's Basic credentials.
+
+    The realm comes from the registry's answer: over HTTPS the credentials are protected on
+    the way, and the registry's own host already has them; a plain-HTTP realm elsewhere
+    would get the password in clear, so the token is asked for anonymously instead.
+    """
+    return realm.scheme == "https" or realm.host == registry.host
+
+
 class RegistryAuth(httpx.Auth):
     """Challenge-driven auth for one registry host."""
 
@@ -180,7 +190,7 @@ class RegistryAuth(httpx.Auth):
                 query.append(("service", params["service"]))
             query += [("scope", s) for s in sorted(scopes)]
             token_request = httpx.Request("GET", realm, params=query)
-            if self.credentials:
+            if self.credentials and _may_receive_credentials(token_request.url, request.url):
                 token_request.headers["Authorization"] = self.credentials.basic()
             token_response = yield token_request
             await token_response.aread()

@@ -49,6 +49,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 RESOLVER_ADDRESS = "127.0.0.11"
 TTL = 600
 FORWARD_TIMEOUT = 2.0
+# per sandbox: each forward and each TCP session holds one of the engine's descriptors
+MAX_FORWARDS = 64
+MAX_TCP_SESSIONS = 16
 
 
 def normalize_name(name: str) -> str:
@@ -248,6 +251,14 @@ class _Resolver:
     records: DnsRecords
     view: ResolverView
     task_group: anyio.abc.TaskGroup
+    forwarding: int = 0
+    # forwards answer concurrently; anyio allows one writer of a socket at a time
+    send_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def reply(self, data: bytes, client: tuple[str, int]) -> None:
+        async with self.send_lock:
+            with contextlib.suppress(OSError, anyio.ClosedResourceError):
+                await self.udp.sendto(data, *client)
 
     async def handle(self, wire: bytes, client: tuple[str, int]) -> None:
         try:
@@ -256,10 +267,11 @@ class _Resolver:
             return
         response = answer_locally(query, self.records, self.view.network_ids())
         if response is not None or not self.view.may_forward():
-            reply = response.to_wire() if response is not None else refused(query)
-            with contextlib.suppress(OSError):
-                await self.udp.sendto(reply, *client)
+            await self.reply(response.to_wire() if response is not None else refused(query), client)
             return
+        if self.forwarding >= MAX_FORWARDS:
+            return  # a flood: dropped, as a busy resolver does (clients retry)
+        self.forwarding += 1
         self.task_group.start_soon(self.forward, query, wire, client)
 
     async def forward(
@@ -269,12 +281,13 @@ class _Resolver:
             reply = await _forward(wire, self.view.upstreams, self.view.upstream_netns)
         except Exception:
             reply = None  # e.g. the upstream namespace is gone: answer SERVFAIL
+        finally:
+            self.forwarding -= 1
         if reply is None:
             failure = dns.message.make_response(query)
             failure.set_rcode(dns.rcode.SERVFAIL)
             reply = failure.to_wire()
-        with contextlib.suppress(OSError, anyio.ClosedResourceError):
-            await self.udp.sendto(reply, *client)
+        await self.reply(reply, client)
 
 
 async def _serve_tcp_client(
@@ -330,13 +343,29 @@ async def serve_resolver(sockets: ResolverSockets, records: DnsRecords, view: Re
             await anyio.abc.SocketListener.from_socket(sockets.tcp) as listener,
             anyio.create_task_group() as tg,
         ):
+            sessions = anyio.Semaphore(MAX_TCP_SESSIONS)
 
             async def serve_client(stream: anyio.abc.SocketStream) -> None:
                 # a failing TCP client only loses its connection, never the resolver
-                with contextlib.suppress(Exception):
-                    await _serve_tcp_client(stream, records, view)
+                try:
+                    with contextlib.suppress(Exception):
+                        await _serve_tcp_client(stream, records, view)
+                finally:
+                    sessions.release()
 
-            tg.start_soon(listener.serve, serve_client, tg)
+            async def accept_clients() -> None:
+                while True:
+                    # bounded before accept: the rest wait in the listen queue
+                    await sessions.acquire()
+                    try:
+                        stream = await listener.accept()
+                    except (OSError, anyio.BrokenResourceError):
+                        sessions.release()
+                        await anyio.sleep(0.1)
+                        continue
+                    tg.start_soon(serve_client, stream)
+
+            tg.start_soon(accept_clients)
             resolver = _Resolver(udp, records, view, tg)
             async for wire, client in udp:
                 await resolver.handle(wire, client)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
+import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -49,7 +50,7 @@ from engine.network.dns import (
     DnsRecords,
     start_resolver,
 )
-from engine.network.errors import BridgeFull, InvalidNetworkConfig
+from engine.network.errors import AddressInUse, BridgeFull, InvalidNetworkConfig
 from engine.network.files import (
     ResolvConf,
     container_resolv_conf,
@@ -74,7 +75,7 @@ from engine.network.naming import (
     parse_mtu,
     veth_name,
 )
-from engine.network.ports import PortBinding, PortRequest, assign_host_ports
+from engine.network.ports import PortBinding, PortRequest, assign_host_ports, hold_host_port
 from engine.network.records import (
     Endpoint,
     IPAddress,
@@ -102,6 +103,8 @@ class NetworkEngine:
         self.sandboxes: dict[str, Sandbox] = {}
         self.records = DnsRecords()
         self._rules = HostRules(settings, task_group)
+        # host ports of published bindings, bound so that no host process holds them meanwhile
+        self._held_ports: dict[str, list[socket.socket]] = {}
         self._host_resolv: ResolvConf | None = None
 
     # --- lookups --------------------------------------------------------------------------
@@ -287,6 +290,7 @@ class NetworkEngine:
                     sandbox.resolver_scope.cancel()
                 had_ports = bool(sandbox.ports)
                 sandbox.ports.clear()
+                self._release_ports(sandbox_id)
                 for network_id in list(sandbox.endpoints):
                     await self._disconnect(sandbox, self.networks[network_id], reroute=False)
                 await to_thread.run_sync(netlink.remove_netns, sandbox.netns)
@@ -467,17 +471,47 @@ class NetworkEngine:
                         f"{binding.container_port} on IPv6 address {binding.host_ip} but has "
                         "no IPv6 address; enable_ipv6 on its network or publish on IPv4"
                     )
+            held = await to_thread.run_sync(self._hold_ports, bindings)
+            self._held_ports.setdefault(sandbox_id, []).extend(held)
             sandbox.ports.extend((binding, targets) for binding in bindings)
             try:
                 await self._apply_rules()
             except BaseException:
                 sandbox.ports = [p for p in sandbox.ports if p[0] not in bindings]
+                self._release_ports(sandbox_id, held)
                 raise
             return bindings
+
+    def _hold_ports(self, bindings: Sequence[PortBinding]) -> list[socket.socket]:
+        """Bind every binding's host port (all or none); AddressInUse when the host uses one."""
+        held: list[socket.socket] = []
+        try:
+            for binding in bindings:
+                sock = hold_host_port(binding, self.settings.host_netns)
+                if sock is not None:
+                    held.append(sock)
+        except BaseException:
+            for sock in held:
+                sock.close()
+            raise
+        return held
+
+    def _release_ports(
+        self, sandbox_id: str, sockets: Sequence[socket.socket] | None = None
+    ) -> None:
+        """Close the held host ports of a sandbox (all of them, or just ``sockets``)."""
+        held = self._held_ports.pop(sandbox_id, [])
+        chosen = held if sockets is None else [s for s in held if s in sockets]
+        for sock in chosen:
+            sock.close()
+        kept = [s for s in held if s not in chosen]
+        if kept:
+            self._held_ports[sandbox_id] = kept
 
     async def unpublish_ports(self, sandbox_id: str) -> None:
         async with self._lock:
             sandbox = self.sandbox(sandbox_id)
+            self._release_ports(sandbox_id)
             if sandbox.ports:
                 sandbox.ports.clear()
                 await self._apply_rules()
@@ -572,6 +606,14 @@ class NetworkEngine:
                         self._task_group,
                     )
                 self.sandboxes[sandbox.id] = sandbox
+                try:
+                    held = await to_thread.run_sync(
+                        self._hold_ports, [binding for binding, _ in sandbox.ports]
+                    )
+                    self._held_ports[sandbox.id] = held
+                except (AddressInUse, InvalidNetworkConfig) as exc:
+                    # the container runs and keeps its rules; only the guard is missing
+                    logger.warning("published ports of %s not held: %s", sandbox.id, exc)
             await self._apply_rules()
 
     async def remove_orphans(self) -> list[str]:

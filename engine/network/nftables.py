@@ -11,11 +11,14 @@ Rules, in the order the kernel meets them:
 1. forward (priority filter - 10): traffic from one engine bridge to another engine bridge is
    dropped (isolation) unless it was DNAT'ed to a published port; an internal network's bridge
    only talks to itself; otherwise traffic leaving a bridge and replies are accepted.
+   input (priority filter - 10): packets from a bridge to 127.0.0.0/8 are dropped unless they
+   are replies (route_localnet=1 on the bridges would otherwise open the host's loopback).
    An nftables accept does not stop other base chains, so when Docker's iptables FORWARD chain
    drops by policy, :mod:`engine.network.coexist` adds accept rules there too.
 2. nat prerouting/output (priority dstnat - 5): packets to a local address (``fib daddr type
    local``) on a published port are DNAT'ed to the container; the output hook covers
-   connections made on the host itself, 127.0.0.1 included.
+   connections made on the host itself, 127.0.0.1 included (prerouting never DNATs
+   127.0.0.0/8: such packets came from outside the host).
 3. nat postrouting (priority srcnat - 5): outbound masquerade for non-internal subnets; the
    source of DNAT'ed packets from 127.0.0.0/8 (these need route_localnet=1 on the bridge) and
    of hairpin connections (a container reaching a published port through the host address) is
@@ -131,7 +134,17 @@ def render_ruleset(
             f"    iifname {name} accept",
             f"    oifname {name} ct state established,related accept",
         ]
-    lines += ["  }", "}"]
+    lines += [
+        "  }",
+        "  chain input {",
+        "    type filter hook input priority filter - 10; policy accept;",
+        # route_localnet=1 on the bridges must not open the host's loopback to containers
+        # (CVE-2020-8558): only replies of the host's own DNAT'ed connections come in
+        "    iifname @bridges ip daddr 127.0.0.0/8 ct state established,related accept",
+        "    iifname @bridges ip daddr 127.0.0.0/8 drop",
+        "  }",
+        "}",
+    ]
 
     for family, table in (("ip", tables.nat), ("ip6", tables.nat6)):
         lines += _nat_table(family, table, bridges, ports)
@@ -155,6 +168,8 @@ def _nat_table(
         "  }",
         "  chain prerouting {",
         "    type nat hook prerouting priority dstnat - 5; policy accept;",
+        # loopback is the host's own: a packet routed to it from outside is never published
+        *(["    ip daddr 127.0.0.0/8 return"] if version == 4 else []),
         "    fib daddr type local jump published",
         "  }",
         "  chain output {",

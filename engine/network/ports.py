@@ -3,17 +3,22 @@
 ``PortRequest`` is one container port (Docker API ``PortBindings`` entry, or one item of the
 Compose short/long syntax after expansion); :func:`parse_port_spec` expands the Compose short
 syntax ``[host_ip:][host_port[-end]:]container_port[-end][/protocol]``; :func:`assign_host_ports`
-decides the host port of each request (pure: which ports are taken is passed in).
+decides the host port of each request (pure: which ports are taken is passed in);
+:func:`hold_host_port` binds a decided host port on the host, so a port a host process uses is
+refused and no host process can take it while it is published.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from engine.api import ports as api_ports
 from engine.network.errors import AddressInUse, InvalidNetworkConfig
+from engine.network.netlink import socket_in_netns
 
 # Docker takes random host ports from the kernel's ephemeral range; this is its default.
 RANDOM_PORT_RANGE = (49153, 60999)
@@ -133,3 +138,43 @@ def assign_host_ports(
                 f"{request.container_port}; widen the range or free ports"
             )
     return decided
+
+
+def hold_host_port(binding: PortBinding, netns: str | None) -> socket.socket | None:
+    """Bind ``binding``'s host address and port in ``netns`` (blocking) and return the socket.
+
+    DNAT would silently take the traffic of a host service on that port, so the port must be
+    free, and the bound socket keeps host processes off it until it is closed (TCP: listening,
+    which refuses every other bind; it never gets a connection, DNAT rewrites them all).
+    None for ``::1``: its [::1] relay (engine.network.proxy) binds it.
+    Error handling: AddressInUse names the port when the host already uses it.
+    """
+    host_ip = binding.host_ip
+    if host_ip is not None and host_ip.version == 6 and host_ip.is_loopback:
+        return None
+    family = socket.AF_INET6 if host_ip is not None and host_ip.version == 6 else socket.AF_INET
+    kind = socket.SOCK_STREAM if binding.protocol == "tcp" else socket.SOCK_DGRAM
+    address = str(host_ip) if host_ip is not None else "0.0.0.0"
+    sock = socket_in_netns(netns, family, kind)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if kind == socket.SOCK_STREAM:
+            # TIME_WAIT left by a stopped host service must not block the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, binding.host_port))
+        if kind == socket.SOCK_STREAM:
+            # a listening socket keeps even SO_REUSEADDR binds off; DNAT takes its traffic
+            sock.listen(1)
+    except OSError as exc:
+        sock.close()
+        shown = f"[{address}]" if family == socket.AF_INET6 else address
+        if exc.errno == errno.EADDRINUSE:
+            raise AddressInUse(
+                f"Bind for {shown}:{binding.host_port}/{binding.protocol} failed: port is "
+                "already in use on the host; stop what listens there or publish another port"
+            ) from exc
+        raise InvalidNetworkConfig(
+            f"cannot publish on {shown}:{binding.host_port}/{binding.protocol}: {exc.strerror}"
+        ) from exc
+    return sock

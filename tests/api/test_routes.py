@@ -455,13 +455,35 @@ async def test_ensure_engine_without_root_says_what_to_do(tmp_path, monkeypatch)
     assert "sudo pycompose engine start" in (raised.value.hint or "")
 
 
+async def test_at_the_connection_limit_idle_ones_make_room() -> None:
+    async with running_engine(Limits(max_connections=2)) as engine:
+        first = await anyio.connect_unix(engine.socket)
+        second = await anyio.connect_unix(engine.socket)
+        try:
+            for connection in (first, second):
+                await connection.send(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+                with anyio.fail_after(5):
+                    assert (await connection.receive()).startswith(b"HTTP/1.1 200")
+            # both idle (kept alive): the oldest is closed for a new client's request
+            raw = await engine.raw(
+                b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            assert raw.startswith(b"HTTP/1.1 200 ")
+            with anyio.fail_after(5), pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                await first.receive()
+        finally:
+            await first.aclose()
+            await second.aclose()
+
+
 async def test_connections_over_the_limit_get_503_and_the_rest_go_on() -> None:
     async with running_engine(Limits(max_connections=2)) as engine:
         first = await anyio.connect_unix(engine.socket)
         second = await anyio.connect_unix(engine.socket)
         try:
-            await first.send(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
-            await second.send(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            # both busy in a request (an event stream), so neither can make room
+            await first.send(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            await second.send(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
             with anyio.fail_after(5):
                 assert (await first.receive()).startswith(b"HTTP/1.1 200")
                 assert (await second.receive()).startswith(b"HTTP/1.1 200")
