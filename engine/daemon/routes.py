@@ -61,7 +61,7 @@ JSON = "application/json"
 LARGE_BODY = 64 * 1024 * 1024 * 1024
 """Bound for tar bodies (image load, archive put): they are streamed, never held whole."""
 
-_VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)$")
+_VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)\Z")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -97,7 +97,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
             parts.append(f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)")
         else:
             parts.append(re.escape(piece))
-    return re.compile("^" + "".join(parts) + "$")
+    return re.compile("^" + "".join(parts) + r"\Z")
 
 
 # ---------------------------------------------------------------------------------------------
