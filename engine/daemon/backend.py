@@ -61,6 +61,7 @@ from engine.daemon.backend_api import (
 )
 from engine.daemon.filters import container_matches, network_matches, volume_matches
 from engine.daemon.networking import Attachment, Networking
+from engine.file_modes import secure_data_root
 from engine.images import ImageService, Progress
 from engine.network import NetworkSettings, open_network_engine
 from engine.runtime import ContainerConfig as RuntimeConfig
@@ -74,7 +75,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_VERSION = "0.1.0"
 _STREAMS = {"stdout": 1, "stderr": 2}
-_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 
 
 def strip_nulls(value: Any) -> Any:
@@ -183,8 +184,7 @@ class EngineBackend(Backend):
         Resource handling: leaving the context closes the stores; running containers are
         left running (live-restore), their networks and sandboxes too.
         """
-        data_root.mkdir(parents=True, exist_ok=True)
-        exec_root.mkdir(parents=True, exist_ok=True)
+        secure_data_root(data_root, exec_root)
         state = StateStore(data_root / "engine.db")
         images = ImageService(data_root, insecure_registries=("127.0.0.1", "localhost"))
         volumes = VolumeStore(data_root / "volumes")

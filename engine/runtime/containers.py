@@ -34,6 +34,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.api.errors import Conflict, InvalidParameter, NotFound
+from engine.file_modes import PRIVATE_DIR, private_directory, write_private
 from engine.runtime import bundle, monitor
 from engine.runtime import logs as logfiles
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
@@ -204,7 +205,7 @@ class ContainerRuntime:
     # --- context ----------------------------------------------------------------------
 
     async def __aenter__(self) -> ContainerRuntime:
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_directory(self.root)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._rotate_logs_forever)
@@ -319,7 +320,7 @@ class ContainerRuntime:
         image = image or ImageConfig()
         merged = merge_image_config(config, image)
         directory = self.root / container_id
-        directory.mkdir(parents=True)
+        directory.mkdir(mode=PRIVATE_DIR, parents=True)
         mounted = False
         try:
             if not rootfs:
@@ -362,7 +363,7 @@ class ContainerRuntime:
             )
             spec = build_spec(merged, ImageConfig(), context)
             bundle.mkdir_in_root(rootfs, spec["process"]["cwd"])
-            (directory / "config.json").write_text(json.dumps(spec, indent=1))
+            write_private(directory / "config.json", json.dumps(spec, indent=1))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 if mounted:
@@ -822,7 +823,7 @@ class ContainerRuntime:
         container.exec_count += 1
         process_file = container.directory / f"exec-{container.exec_count}.json"
         pid_file = container.directory / f"exec-{container.exec_count}.pid"
-        process_file.write_text(json.dumps(process))
+        write_private(process_file, json.dumps(process))
         return process_file, pid_file
 
     async def _exec_in(
@@ -937,7 +938,7 @@ class ContainerRuntime:
         }
         path = container.directory / "container.json"
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record))
+        write_private(temporary, json.dumps(record))
         os.replace(temporary, path)
 
     async def restore(self) -> list[str]:
