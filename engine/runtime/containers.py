@@ -35,7 +35,7 @@ from anyio.abc import TaskGroup
 
 from engine.api.errors import Conflict, InvalidParameter, NotFound
 from engine.file_modes import PRIVATE_DIR, private_directory, write_private
-from engine.runtime import bundle, monitor
+from engine.runtime import beneath, bundle, monitor
 from engine.runtime import logs as logfiles
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.exec_session import ExecSession
@@ -338,18 +338,23 @@ class ContainerRuntime:
                 overrides=etc_files,
             )
             anonymous = [t for t in merged.volumes if f"anonymous:{t}" in volume_paths]
-            mounts = [
-                *etc_mounts,
-                *user_mounts(merged.host_config, volume_paths, anonymous),
-                *extra_mounts,
-            ]
+            mounts, staged = beneath.plan_staging(
+                [
+                    *etc_mounts,
+                    *user_mounts(merged.host_config, volume_paths, anonymous),
+                    *extra_mounts,
+                    *self._volumes_from(merged.host_config.volumes_from),
+                ],
+                directory,
+            )
+            beneath.save(directory, staged)
             root = Path(rootfs)
             context = SpecContext(
                 container_id=container_id,
                 rootfs=rootfs,
                 passwd_text=bundle.read_text(root / "etc/passwd"),
                 group_text=bundle.read_text(root / "etc/group"),
-                mounts=[*mounts, *self._volumes_from(merged.host_config.volumes_from)],
+                mounts=mounts,
                 namespace_paths={
                     **self._joined_namespaces(merged.host_config),
                     **namespace_paths,
@@ -423,8 +428,12 @@ class ContainerRuntime:
             other = self._get(name)
             spec = json.loads((other.directory / "config.json").read_text())
             own_files = str(other.directory)
+            staged = beneath.staging_map(other.directory)
             for mount in spec["mounts"]:
-                if mount["type"] != "bind" or mount["source"].startswith(own_files):
+                if mount["source"] in staged:  # a volume subpath: staged anew for this one
+                    origin = staged[mount["source"]]
+                    mount = {**mount, "source": origin.root, "subpath": origin.subpath}
+                elif mount["type"] != "bind" or mount["source"].startswith(own_files):
                     continue
                 if mount["destination"] == "/sbin/docker-init":
                     continue
@@ -456,16 +465,27 @@ class ContainerRuntime:
             with contextlib.suppress(NotFound):
                 await self.runc.delete(container.id, force=True)
         try:
-            pid = await monitor.launch(
-                container.paths,
-                self.runc,
-                conmon=self.conmon,
-                name=container.name,
-                tty=container.config.tty,
-                stdin=container.config.open_stdin,
-                leave_stdin_open=not container.config.stdin_once,
-                socket_dir=self.socket_dir,
-            )
+            beneath.stage(container.directory)
+        except InvalidParameter as exc:  # e.g. a volume subpath that now leads out of it
+            container.error = exc.message
+            if container.state is S.RESTARTING:
+                container.state = S.EXITED
+            self._save(container)
+            raise
+        try:
+            try:
+                pid = await monitor.launch(
+                    container.paths,
+                    self.runc,
+                    conmon=self.conmon,
+                    name=container.name,
+                    tty=container.config.tty,
+                    stdin=container.config.open_stdin,
+                    leave_stdin_open=not container.config.stdin_once,
+                    socket_dir=self.socket_dir,
+                )
+            finally:
+                beneath.unstage(container.directory)
             await self.runc.start(container.id)
         except RuntimeExitError as exc:
             container.error = str(exc)
@@ -546,7 +566,7 @@ class ContainerRuntime:
             return
         try:
             await self._run(container)
-        except RuntimeExitError:
+        except (RuntimeExitError, InvalidParameter):
             return
 
     async def _health_loop(self, container: _Container, probe: HealthProbe) -> None:
@@ -725,6 +745,7 @@ class ContainerRuntime:
                         f"cannot remove container {container.name}: its root is still mounted",
                         hint=f"unmount {container.rootfs} and remove it again",
                     )
+            beneath.unstage(container.directory)  # the directory is deleted, not a volume
             link = os.path.join(self.socket_dir, container.id)
             if os.path.islink(link):
                 os.unlink(link)
