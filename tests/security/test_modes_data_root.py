@@ -125,4 +125,3 @@ def test_databases_are_private_and_durable(tmp_path: Path) -> None:
     assert _mode(tmp_path / "engine.db") == 0o600
     with sqlite3.connect(tmp_path / "engine.db") as connection:
         assert connection.execute("SELECT count(*) FROM probe").fetchone()[0] == 1
-
