@@ -28,6 +28,7 @@ from compose.source import MapNode, SeqNode
 
 _NAME = re.compile(r"[_a-zA-Z][_a-zA-Z0-9]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
+MAX_NESTING = 100  # ${A:-${B:-...}} levels; deeper is refused, never a RecursionError
 
 
 class _TemplateError(Exception):
@@ -47,6 +48,7 @@ class Interpolator:
     environment: Mapping[str, str]
     unset: set[str] = dataclasses.field(default_factory=set)
     looked_up: list[str] = dataclasses.field(default_factory=list)
+    depth: int = 0
 
     def lookup(self, name: str) -> str | None:
         self.looked_up.append(name)
@@ -56,6 +58,18 @@ class Interpolator:
         """Interpolate one string; raises ``_TemplateError`` on bad syntax or a missing value."""
         if "$" not in template:
             return template
+        if self.depth >= MAX_NESTING:
+            raise _TemplateError(
+                f"invalid interpolation: more than {MAX_NESTING} nested '${{' levels",
+                "nest defaults and replacements less deeply",
+            )
+        self.depth += 1
+        try:
+            return self._substitute(template)
+        finally:
+            self.depth -= 1
+
+    def _substitute(self, template: str) -> str:
         out: list[str] = []
         i, n = 0, len(template)
         while i < n:

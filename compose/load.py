@@ -58,7 +58,7 @@ OVERRIDE_FILES = {
     "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
     "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
 }
-_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
 _TRUTHY = ("1", "true", "yes", "y", "on")
 
 

@@ -33,7 +33,7 @@ from compose import model as models
 from compose.source import resolve_plain
 from compose.units import format_duration
 
-_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+_BASE60 = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
 
 
 def _octal(value: int) -> str:

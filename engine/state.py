@@ -17,8 +17,9 @@ Crash rules (a kill -9 may happen between any two statements):
    ones and finishes the half-removed ones (``repair`` in the backend).
 3. Events are append-only, with a bounded history (oldest pruned).
 
-Blocking: each call is one small SQLite transaction (well under a millisecond with WAL and
-``synchronous=NORMAL``), made directly from the event loop.
+Blocking: each call is one small SQLite transaction (WAL with ``synchronous=FULL``: each
+commit is on disk before it returns, so a power loss keeps it), made directly from the event
+loop. The file is ``0600``: create bodies hold environment values and secrets.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import Conflict, NotFound
+from engine.file_modes import private_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS containers (
@@ -93,10 +95,11 @@ class StateStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_database(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed change survives power loss
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA + RETIRED)
 

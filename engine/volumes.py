@@ -30,11 +30,12 @@ from pathlib import Path
 import anyio
 
 from engine.errors import Conflict, InvalidParameter, NotFound, Unsupported
+from engine.file_modes import private_directory, write_private
 from engine.runtime.config import ContainerConfig, ImageConfig
 from engine.runtime.mounts import parse_bind
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class VolumeStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        private_directory(self.root)  # volume contents are the containers': no host user's
 
     def _record_path(self, name: str) -> Path:
         return self.root / name / "volume.json"
@@ -90,7 +92,7 @@ class VolumeStore:
     def _write(self, name: str, record: Mapping[str, object]) -> None:
         path = self._record_path(name)
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record))
+        write_private(temporary, json.dumps(record))
         os.replace(temporary, path)
 
     def _volume(self, record: Mapping[str, object]) -> Volume:

@@ -583,27 +583,61 @@ async def engine_answers(socket_path: str) -> bool:
     return True
 
 
-def spawn_engine(socket_path: str, data_root: str) -> Path:
-    """Start ``python -m engine.daemon`` detached; its log file.
+# What the engine keeps of the caller's environment: its own settings, the registry client's
+# and the locale. Nothing that tells Python where to import from (PYTHONPATH, PYTHONHOME...).
+_ENGINE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "DOCKER_CONFIG", "NO_PROXY")
+_ENGINE_ENVIRONMENT_PREFIXES = ("PYCOMPOSE_", "LC_", "HTTP_PROXY", "HTTPS_PROXY")
 
-    Detached = in its own session and re-parented to init (started from a shell that exits
-    at once), so it outlives the caller and never lingers as the caller's zombie.
+# Runs the engine package the client itself was loaded from, by its absolute location.
+_RUN_ENGINE = (
+    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('engine.daemon', run_name='__main__', alter_sys=True)"
+)
+
+
+def engine_command(socket_path: str, data_root: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start the engine (as root).
+
+    Isolated (``python -I``: no current directory, PYTHONPATH or user site on ``sys.path``),
+    from the directory that holds this very ``engine`` package, with the caller's
+    environment cut down to what the engine reads: a folder ``engine/`` where the caller
+    stands, or on its PYTHONPATH, never runs as root.
     """
-    log_path = Path(data_root) / "engine.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    # an isolated interpreter (-I: no PYTHONPATH, no user site, not the caller's working
-    # directory on sys.path), started in /: the root engine runs the installed package only
+    package_parent = str(Path(__file__).resolve().parents[2])
     command = [
         sys.executable,
         "-I",
-        "-m",
-        "engine.daemon",
+        "-c",
+        _RUN_ENGINE,
+        package_parent,
         "--socket",
-        socket_path,
+        os.path.abspath(socket_path),
         "--data-root",
-        data_root,
+        os.path.abspath(data_root),
     ]
-    with open(log_path, "ab") as log_file:
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name.upper() in _ENGINE_ENVIRONMENT
+        or name.upper().startswith(_ENGINE_ENVIRONMENT_PREFIXES)
+    }
+    environment.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    return command, environment
+
+
+def spawn_engine(socket_path: str, data_root: str) -> Path:
+    """Start the engine daemon detached (see :func:`engine_command`); its log file.
+
+    Detached = in its own session and re-parented to init (started from a shell that exits
+    at once), so it outlives the caller and never lingers as the caller's zombie. It runs
+    from ``/``; its log is readable by root only.
+    """
+    log_path = Path(data_root).resolve() / "engine.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command, environment = engine_command(socket_path, data_root)
+    fd = os.open(log_path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    os.fchmod(fd, 0o600)
+    with open(fd, "ab") as log_file:
         subprocess.run(
             ["/bin/sh", "-c", '"$@" </dev/null &', "sh", *command],
             stdout=log_file,
@@ -611,6 +645,7 @@ def spawn_engine(socket_path: str, data_root: str) -> Path:
             start_new_session=True,
             check=True,
             cwd="/",
+            env=environment,
         )
     return log_path
 

@@ -615,7 +615,7 @@ def parse_filters(text: str | None) -> dict[str, list[str]]:
         return {}
     try:
         raw = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise InvalidParameter(f"invalid filters {text!r}: {exc}") from exc
     if not isinstance(raw, dict):
         raise InvalidParameter(f"invalid filters {text!r}: expected a JSON object")

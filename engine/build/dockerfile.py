@@ -84,7 +84,7 @@ FLAGS: dict[str, dict[str, bool]] = {
     },
 }
 KNOWN_DIRECTIVES = ("syntax", "escape", "check")
-STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
+STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*\Z")
 _DIRECTIVE = re.compile(r"^#[ \t]*([A-Za-z][A-Za-z0-9_-]*)[ \t]*=[ \t]*(.*?)[ \t]*$")
 _HEREDOC = re.compile(r"(?:^|(?<=\s))<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 
@@ -236,7 +236,7 @@ def _json_list(rest: str) -> list[str] | None:
         return None
     try:
         value = json.loads(rest)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return value

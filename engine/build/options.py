@@ -181,7 +181,7 @@ def _json_map(query: Mapping[str, Sequence[str]], name: str) -> dict[str, str]:
         return {}
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise InvalidParameter(f"{name}: not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise InvalidParameter(f"{name}: expected a JSON object")

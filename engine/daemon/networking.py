@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from engine.network import NetworkEngine, PortRequest, SubnetRequest
 from engine.network.records import Network, Sandbox
 
 PREDEFINED_VIRTUAL = {"host": "host", "none": "null"}
+NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # dockerd's rule, to the true end
 DEFAULT_NETWORK = "bridge"
 # The predefined bridge is a /16 like Docker's, but from the top of the engine's own pool
 # (10.208.0.0/12), never Docker's 172.17.0.0/16: the engine uses only addresses it owns.
@@ -185,6 +187,11 @@ class Networking:
             raise InvalidParameter(f"network driver {body.Driver!r} is not supported; use bridge")
         if body.Name in PREDEFINED_VIRTUAL:
             raise InvalidParameter(f"{body.Name} is a pre-defined network and cannot be created")
+        if not NETWORK_NAME.fullmatch(body.Name):
+            raise InvalidParameter(
+                f"{body.Name!r} includes invalid characters for a network name",
+                hint="only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+            )
         ipam = [
             SubnetRequest(
                 subnet=pool.Subnet or None,

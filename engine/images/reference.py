@@ -31,12 +31,12 @@ _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|{_IPV6})(?::[0-9]+
 _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 
-_PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
-_DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
-_TAG_RE = re.compile(rf"^{_TAG}$")
-_DIGEST_RE = re.compile(rf"^{_DIGEST}$")
-_SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-_ID_RE = re.compile(r"^[a-f0-9]{64}$")
+_PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*\Z")
+_DOMAIN_RE = re.compile(rf"^{_DOMAIN}\Z")
+_TAG_RE = re.compile(rf"^{_TAG}\Z")
+_DIGEST_RE = re.compile(rf"^{_DIGEST}\Z")
+_SHA256_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
+_ID_RE = re.compile(r"^[a-f0-9]{64}\Z")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -38,10 +38,11 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.file_modes import private_database
 from engine.images.errors import DigestMismatch, ImageNotFound, InvalidImage
 
 DEFAULT_DATA_ROOT = Path("/var/lib/pycompose")
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 
 
 def check_digest(digest: str) -> str:
@@ -219,8 +220,10 @@ class ImageRecords:
 
     def __init__(self, path: Path) -> None:
         self._lock = threading.Lock()
+        private_database(path)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a committed record survives power loss
         self._db.execute("CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, record TEXT)")
 
     def close(self) -> None:
@@ -321,7 +324,7 @@ def load_json(data: bytes, what: str) -> dict[str, Any]:
     """Parse a JSON object (manifest, config, index), or raise :class:`InvalidImage`."""
     try:
         value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidImage(f"{what} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise InvalidImage(f"{what} is not a JSON object")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio
 
+from engine.file_modes import write_private
 from engine.runtime import bundle, monitor
 from engine.runtime import logs as logfiles
 from engine.runtime.container_record import ContainerRecord, ExecResult
@@ -52,7 +53,7 @@ def exec_files(
     container.exec_count += 1
     process_file = container.directory / f"exec-{container.exec_count}.json"
     pid_file = container.directory / f"exec-{container.exec_count}.pid"
-    process_file.write_text(json.dumps(process))
+    write_private(process_file, json.dumps(process))
     return process_file, pid_file
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import anyio
 
+from engine.file_modes import write_private
 from engine.runtime import bundle, monitor
 from engine.runtime.config import ContainerConfig
 from engine.runtime.state import (
@@ -194,7 +195,7 @@ class ContainerRecord:
         }
         path = self.directory / RECORD_FILE
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(record))
+        write_private(temporary, json.dumps(record))
         os.replace(temporary, path)
 
     @classmethod

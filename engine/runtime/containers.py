@@ -34,7 +34,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.errors import Conflict, InvalidParameter, NotFound
-from engine.runtime import bundle, monitor
+from engine.file_modes import PRIVATE_DIR, private_directory, write_private
+from engine.runtime import beneath, bundle, monitor
 from engine.runtime import logs as logfiles
 from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.container_io import exec_files, read_logs, rotate_logs, run_exec
@@ -106,7 +107,7 @@ class ContainerRuntime:
     # --- context ----------------------------------------------------------------------
 
     async def __aenter__(self) -> ContainerRuntime:
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_directory(self.root)
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._rotate_logs_forever)
@@ -201,7 +202,7 @@ class ContainerRuntime:
         image = image or ImageConfig()
         merged = merge_image_config(config, image)
         directory = self.root / container_id
-        directory.mkdir(parents=True)
+        directory.mkdir(mode=PRIVATE_DIR, parents=True)
         mounted = False
         try:
             if not rootfs:
@@ -219,18 +220,23 @@ class ContainerRuntime:
                 overrides=etc_files,
             )
             anonymous = [t for t in merged.volumes if f"anonymous:{t}" in volume_paths]
-            mounts = [
-                *etc_mounts,
-                *user_mounts(merged.host_config, volume_paths, anonymous),
-                *extra_mounts,
-            ]
+            mounts, staged = beneath.plan_staging(
+                [
+                    *etc_mounts,
+                    *user_mounts(merged.host_config, volume_paths, anonymous),
+                    *extra_mounts,
+                    *self._volumes_from(merged.host_config.volumes_from),
+                ],
+                directory,
+            )
+            beneath.save(directory, staged)
             root = Path(rootfs)
             context = SpecContext(
                 container_id=container_id,
                 rootfs=rootfs,
                 passwd_text=bundle.read_text(root / "etc/passwd"),
                 group_text=bundle.read_text(root / "etc/group"),
-                mounts=[*mounts, *self._volumes_from(merged.host_config.volumes_from)],
+                mounts=mounts,
                 namespace_paths={
                     **self._joined_namespaces(merged.host_config),
                     **namespace_paths,
@@ -244,7 +250,7 @@ class ContainerRuntime:
             )
             spec = build_spec(merged, ImageConfig(), context)
             bundle.mkdir_in_root(rootfs, spec["process"]["cwd"])
-            (directory / "config.json").write_text(json.dumps(spec, indent=1))
+            write_private(directory / "config.json", json.dumps(spec, indent=1))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 if mounted:
@@ -296,8 +302,12 @@ class ContainerRuntime:
             other = self._get(name)
             spec = json.loads((other.directory / "config.json").read_text())
             own_files = str(other.directory)
+            staged = beneath.staging_map(other.directory)
             for mount in spec["mounts"]:
-                if mount["type"] != "bind" or mount["source"].startswith(own_files):
+                if mount["source"] in staged:  # a volume subpath: staged anew for this one
+                    origin = staged[mount["source"]]
+                    mount = {**mount, "source": origin.root, "subpath": origin.subpath}
+                elif mount["type"] != "bind" or mount["source"].startswith(own_files):
                     continue
                 if mount["destination"] == "/sbin/docker-init":
                     continue
@@ -471,6 +481,7 @@ class ContainerRuntime:
                         f"cannot remove container {container.name}: its root is still mounted",
                         hint=f"unmount {container.rootfs} and remove it again",
                     )
+            beneath.unstage(container.directory)  # the directory is deleted, not a volume
             link = os.path.join(self.socket_dir, container.id)
             if os.path.islink(link):
                 os.unlink(link)

@@ -5,6 +5,10 @@ to its directory on the host (engine.volumes creates them, including anonymous o
 take Docker's short syntax ``source:target[:options]``, where a source without a ``/`` names
 a volume. Options: ``ro``/``rw``, propagation (``rprivate`` default, ``private``, ``rshared``,
 ``shared``, ``rslave``, ``slave``), ``nocopy``, ``z``/``Z`` (accepted, no SELinux here).
+
+A volume ``subpath`` stays in its entry under the key ``subpath`` (source = the volume's
+directory): the runtime resolves it inside the volume at each start (engine.runtime.beneath),
+since a container can plant symlinks in a volume.
 """
 
 from __future__ import annotations
@@ -97,16 +101,19 @@ def tmpfs_entry(target: str, data: str) -> dict[str, Any]:
     return {"destination": target, "type": "tmpfs", "source": "tmpfs", "options": options}
 
 
-def _volume_path(volume_paths: Mapping[str, str], name: str, subpath: str = "") -> str:
+def _volume_path(volume_paths: Mapping[str, str], name: str) -> str:
     try:
-        path = volume_paths[name]
+        return volume_paths[name]
     except KeyError:
         raise InvalidParameter(f"volume {name!r} has no path on the host") from None
-    if subpath:
-        if subpath.startswith("/") or ".." in subpath.split("/"):
-            raise InvalidParameter(f"invalid volume subpath {subpath!r}: it must stay inside")
-        path = f"{path.rstrip('/')}/{subpath}"
-    return path
+
+
+def _check_subpath(subpath: str) -> str:
+    """A volume subpath, relative and without ``..``: what engine.runtime.beneath opens
+    inside the volume (never joined to the volume's path as a string)."""
+    if subpath.startswith("/") or ".." in subpath.split("/") or "\0" in subpath:
+        raise InvalidParameter(f"invalid volume subpath {subpath!r}: it must stay inside")
+    return subpath
 
 
 def _mount_entry(mount: MountRequest, volume_paths: Mapping[str, str]) -> dict[str, Any]:
@@ -129,7 +136,10 @@ def _mount_entry(mount: MountRequest, volume_paths: Mapping[str, str]) -> dict[s
         return _bind_entry(mount.source, mount.target, mount.read_only, propagation)
     subpath = mount.volume_options.subpath if mount.volume_options else ""
     name = mount.source or f"anonymous:{mount.target}"
-    return _bind_entry(_volume_path(volume_paths, name, subpath), mount.target, mount.read_only, "")
+    entry = _bind_entry(_volume_path(volume_paths, name), mount.target, mount.read_only, "")
+    if subpath.strip("/."):
+        entry["subpath"] = _check_subpath(subpath)
+    return entry
 
 
 def user_mounts(

@@ -180,7 +180,7 @@ def seccomp_section(
     else:
         try:
             profile = json.loads(profile_text)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise InvalidParameter(
                 f"the seccomp profile is not valid JSON: {exc}",
                 hint="security_opt seccomp= takes the profile's content (the CLI reads the file)",

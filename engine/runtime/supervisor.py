@@ -14,8 +14,8 @@ from collections.abc import Callable
 import anyio
 from anyio.abc import TaskGroup
 
-from engine.errors import NotFound
-from engine.runtime import monitor
+from engine.errors import InvalidParameter, NotFound
+from engine.runtime import beneath, monitor
 from engine.runtime.container_io import run_exec
 from engine.runtime.container_record import ContainerRecord, ExecResult
 from engine.runtime.runc import Runc, RuntimeExitError
@@ -50,16 +50,27 @@ class Supervisor:
             with contextlib.suppress(NotFound):
                 await self.runc.delete(container.id, force=True)
         try:
-            pid = await monitor.launch(
-                container.paths,
-                self.runc,
-                conmon=self.conmon,
-                name=container.name,
-                tty=container.config.tty,
-                stdin=container.config.open_stdin,
-                leave_stdin_open=not container.config.stdin_once,
-                socket_dir=self.socket_dir,
-            )
+            beneath.stage(container.directory)
+        except InvalidParameter as exc:  # e.g. a volume subpath that now leads out of it
+            container.error = exc.message
+            if container.state is S.RESTARTING:
+                container.state = S.EXITED
+            container.save()
+            raise
+        try:
+            try:
+                pid = await monitor.launch(
+                    container.paths,
+                    self.runc,
+                    conmon=self.conmon,
+                    name=container.name,
+                    tty=container.config.tty,
+                    stdin=container.config.open_stdin,
+                    leave_stdin_open=not container.config.stdin_once,
+                    socket_dir=self.socket_dir,
+                )
+            finally:
+                beneath.unstage(container.directory)
             await self.runc.start(container.id)
         except RuntimeExitError as exc:
             container.error = str(exc)
@@ -140,7 +151,7 @@ class Supervisor:
             return
         try:
             await self.run(container)
-        except RuntimeExitError:
+        except (RuntimeExitError, InvalidParameter):
             return
 
     async def _health_loop(self, container: ContainerRecord, probe: HealthProbe) -> None:

@@ -48,7 +48,7 @@ from engine.volumes import VolumeStore, prepare_mounts, release_mounts
 
 log = logging.getLogger(__name__)
 
-_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 _ADJECTIVES = ("brave", "calm", "eager", "fond", "keen", "lucid", "merry", "quiet", "wise", "zen")
 _NOUNS = ("turing", "hopper", "lovelace", "knuth", "ritchie", "thompson", "liskov", "dijkstra")
 

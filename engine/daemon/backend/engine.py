@@ -53,6 +53,7 @@ from engine.daemon.backend.system import System
 from engine.daemon.backend.volumes import Volumes
 from engine.daemon.backend_api import AttachOptions, Backend, Filters, LogOptions, LogStream
 from engine.daemon.networking import Networking
+from engine.file_modes import secure_data_root
 from engine.images import ImageService
 from engine.network import NetworkSettings, open_network_engine
 from engine.runtime import ContainerRuntime, Runc
@@ -108,8 +109,7 @@ class EngineBackend(Backend):
         Resource handling: leaving the context closes the stores; running containers are
         left running (live-restore), their sandboxes too.
         """
-        data_root.mkdir(parents=True, exist_ok=True)
-        exec_root.mkdir(parents=True, exist_ok=True)
+        secure_data_root(data_root, exec_root)
         state = StateStore(data_root / "engine.db")
         images = ImageService(data_root, insecure_registries=("127.0.0.1", "localhost"))
         volumes = VolumeStore(data_root / "volumes")

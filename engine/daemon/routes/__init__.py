@@ -33,7 +33,7 @@ from engine.daemon.routes.common import (
 from engine.daemon.server import FullResponse, Headers, Hijack, Request, Response, StreamResponse
 from engine.errors import EngineError, InvalidParameter, NotFound
 
-_VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)$")
+_VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)\Z")
 
 _TABLE: RouteTable = [
     *system.ROUTES,

@@ -73,7 +73,7 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
             parts.append(f"(?P<{name}>.+)" if kind == "path" else f"(?P<{name}>[^/]+)")
         else:
             parts.append(re.escape(piece))
-    return re.compile("^" + "".join(parts) + "$")
+    return re.compile("^" + "".join(parts) + r"\Z")
 
 
 def go_json(value: Any) -> bytes:
