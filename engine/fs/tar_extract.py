@@ -161,6 +161,14 @@ class _Extractor:
             os.close(fd)
         self.dirs.clear()
 
+    def forget_dirs_but(self, dir_fd: int) -> None:
+        """Close the cached directories except ``dir_fd`` (in use; a child of it is going
+        away, which changes where paths through that child resolve, not the dir itself)."""
+        for key, fd in list(self.dirs.items()):
+            if fd != dir_fd:
+                os.close(fd)
+                del self.dirs[key]
+
     def parent(self, parts: list[str]) -> int:
         """An O_PATH fd of the directory that holds ``parts[-1]``, made if missing."""
         key = "/".join(parts[:-1])
@@ -183,11 +191,11 @@ class _Extractor:
         if stat.S_ISDIR(st.st_mode):
             if keep_dir:
                 return True
-            self.close()
+            self.forget_dirs_but(dir_fd)
             shutil.rmtree(name, dir_fd=dir_fd)  # fd-based: safe against symlink swaps
         else:
             if stat.S_ISLNK(st.st_mode):
-                self.close()
+                self.forget_dirs_but(dir_fd)
             os.unlink(name, dir_fd=dir_fd)
         return False
 
