@@ -7,7 +7,7 @@ InvalidParameter
 
 from __future__ import annotations
 
-from engine.api.errors import InvalidParameter
+from engine.errors import InvalidParameter
 
 
 class ArchiveError(InvalidParameter):
