@@ -16,10 +16,10 @@ from pathlib import Path
 
 import anyio
 import pytest
-from storage_helpers import Daemon, engine_client, run_container, skip_reason
 
 from engine.images.store import ImageRecords
 from engine.state import StateStore
+from tests.security.storage_helpers import Daemon, engine_client, run_container, skip_reason
 
 SKIP = skip_reason()
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import anyio
 import pytest
-from storage_helpers import Daemon, engine_client, running_engine, skip_reason
 
 from engine.api import errors
 from engine.api.client import EngineClient
+from tests.security.storage_helpers import Daemon, engine_client, running_engine, skip_reason
 
 SKIP = skip_reason()
 pytestmark = [pytest.mark.root, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]

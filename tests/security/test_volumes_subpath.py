@@ -13,9 +13,15 @@ from typing import Any
 
 import anyio
 import pytest
-from storage_helpers import Daemon, engine_client, run_container, running_engine, skip_reason
 
 from engine.api import errors
+from tests.security.storage_helpers import (
+    Daemon,
+    engine_client,
+    run_container,
+    running_engine,
+    skip_reason,
+)
 
 SKIP = skip_reason()
 pytestmark = [pytest.mark.root, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
