@@ -932,6 +932,12 @@ async def cmd_wait(
     result: LoadResult, client: EngineClient, args: argparse.Namespace, terminal: Terminal
 ) -> int:
     containers = await _project_containers(client, result.project.name, services=args.services)
+    if not containers:
+        # nothing to wait for is not a success: scripts read wait's exit code as the services'
+        raise PlanError(
+            f"no containers for project {result.project.name!r}",
+            hint="create them with `pycompose up -d`",
+        )
     code = 0
     for container in containers:
         waited = await client.container_wait(container.id)
