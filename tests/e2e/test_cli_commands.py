@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import textwrap
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from tests.e2e.cli_helpers import (
     EngineAPI,
     RunningCommand,
     engine_api,
+    environment,
     pycompose_project,
     wait_for,
 )
@@ -185,6 +187,33 @@ def test_rm_removes_stopped_containers_and_rm_s_stops_running_ones_first(
     project.pycompose("rm", "-f", "-s")
     assert api.container(name(project, "web")) is None
     assert project.ps() == []
+
+
+def test_rm_without_f_asks_and_removes_only_when_the_answer_is_yes(project: Stack, api: EngineAPI):
+    project.write(WEB_AND_WORKER)
+    project.pycompose("up", "-d", "worker")
+    project.pycompose("stop", "-t", "1", "worker")
+    worker = name(project, "worker")
+    declined = run_with_input(project, "n\n", "rm", "worker")
+    assert declined.returncode == 0, declined
+    assert f"Going to remove {worker}" in declined.stdout + declined.stderr
+    assert api.container(worker) is not None, "rm removed the container without a yes"
+    accepted = run_with_input(project, "y\n", "rm", "worker")
+    assert accepted.returncode == 0, accepted
+    assert api.container(worker) is None
+
+
+def run_with_input(stack: Stack, text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*stack.command(), *args],
+        cwd=stack.directory,
+        env=environment(stack),
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 # --- top / port / images / stats / wait --------------------------------------------------------
