@@ -387,7 +387,14 @@ async def cmd_stats(session: Session, args: argparse.Namespace) -> int:
 
 async def cmd_wait(session: Session, args: argparse.Namespace) -> int:
     code = 0
-    for container in await session.containers(services=args.services):
+    containers = await session.containers(services=args.services)
+    if not containers:
+        # nothing to wait for is not a success: scripts read wait's exit code as the services'
+        raise PlanError(
+            f"no containers for project {session.project_name!r}",
+            hint="create them with `pycompose up -d`",
+        )
+    for container in containers:
         waited = await session.client.container_wait(container.id)
         print(waited.StatusCode, file=session.terminal.out)
         code = code or int(waited.StatusCode)

@@ -254,9 +254,14 @@ async def cmd_rm(session: Session, args: argparse.Namespace) -> int:
     if not stopped:
         print("No stopped containers", file=terminal.err)
         return 0
+    names = ", ".join(c.name for c in stopped)
+    print(f"Going to remove {names}", file=terminal.err)
     if not args.force:
-        names = ", ".join(c.name for c in stopped)
-        print(f"Going to remove {names}", file=terminal.err)
+        # as docker compose: without -f, remove only on a yes (no answer, e.g. EOF, is a no)
+        print("Are you sure? [yN] ", end="", file=terminal.err, flush=True)
+        answer = await anyio.to_thread.run_sync(terminal.inp.readline)
+        if answer.strip().lower() not in ("y", "yes"):
+            return 0
     await session.each(
         stopped,
         lambda c: client.container_remove(c.id, volumes=args.volumes),

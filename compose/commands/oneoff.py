@@ -138,7 +138,10 @@ async def cmd_cp(session: Session, args: argparse.Namespace) -> int:
 
     def split(spec: str) -> tuple[str | None, str]:
         service, sep, path = spec.partition(":")
-        if sep and service in services:
+        if sep and service and "/" not in service:
+            # SERVICE:PATH names a service, known or not (a local path with ":" starts ./)
+            if service not in services:
+                raise PlanError(f"no such service: {service}")
             return service, path
         return None, spec
 

@@ -74,8 +74,12 @@ async def test_rm_removes_stopped_containers_only(harness: Harness) -> None:
     assert harness.names() == {"demo-db-1"}
     assert await harness.run("rm") == 0
     assert "No stopped containers" in harness.err.getvalue()
-    assert await harness.run("rm", "--stop") == 0
+    assert await harness.run("rm", "--stop") == 0  # no answer on stdin: a no
     assert "Going to remove demo-db-1" in harness.err.getvalue()
+    assert "Are you sure? [yN]" in harness.err.getvalue()
+    assert harness.names() == {"demo-db-1"}
+    harness.stdin = b"y\n"
+    assert await harness.run("rm") == 0
     assert harness.names() == set()
 
 
