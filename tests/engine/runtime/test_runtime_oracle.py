@@ -1,8 +1,8 @@
 """Differential tests: the same busybox root and settings on Docker and on engine.runtime.
 
 Run where a Docker engine answers (``DOCKER_HOST``, or the default socket; see
-../shared/tools/install-oracle.sh; a private dockerd with ``--iptables=false
---bridge=none`` is enough). The root file system is imported into Docker with
+scripts/oracle-docker.sh, which scripts/test.sh starts: a private dockerd with
+``--iptables=false --bridge=none`` is enough). The root file system is imported into Docker with
 ``docker import``, so no registry is involved; containers run with ``--network none``.
 
 Compared from inside: capability sets, groups, seccomp mode, no_new_privs (status), id,
