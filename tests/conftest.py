@@ -8,8 +8,8 @@ and so are the skips that were turned into failures.
 
 from __future__ import annotations
 
-import fnmatch
 import os
+import re
 from collections.abc import Generator
 from typing import Any
 
@@ -25,7 +25,7 @@ _refused: list[tuple[str, str]] = []  # node id, skip message
 def allowed_reason(nodeid: str) -> str | None:
     """The allow-list's reason for skipping ``nodeid``, if it is on the list."""
     for pattern, reason in ALLOWED_SKIPS.items():
-        if fnmatch.fnmatchcase(nodeid, pattern):
+        if re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), nodeid):
             return reason
     return None
 

@@ -17,9 +17,7 @@ import pytest
 T = TypeVar("T")
 
 
-def wait_until(
-    predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05
-) -> T:
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
     """Poll ``predicate`` until it returns a true value (returned) or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while True:

@@ -96,7 +96,9 @@ def case_runner(
     selected = [
         item.callspec.params["case"]
         for item in request.session.items
-        if item.path == Path(__file__) and hasattr(item, "callspec") and "case" in item.callspec.params
+        if item.path == Path(__file__)
+        and hasattr(item, "callspec")
+        and "case" in item.callspec.params
     ]
     runner = CaseRunner(selected, tmp_path_factory.mktemp("conformance"))
     try:

@@ -19,11 +19,11 @@ import shutil
 import subprocess
 import uuid
 
-import anyio
 import pytest
 from runtime_helpers import make_busybox_rootfs, needs_runtime, runtime_in
 
 from engine.runtime.config import ContainerConfig
+from tests.waiting import wait_until, wait_until_async
 
 PROBE = r"""
 echo "== status"; grep -E '^(Cap|Groups|NoNewPrivs|Seccomp:)' /proc/self/status
@@ -205,11 +205,18 @@ async def test_the_inside_view_matches_docker(scenario, docker_image, tmp_path, 
     assert set(actual) == set(expected)
 
 
+def docker_logs(name: str) -> str:
+    return subprocess.run(
+        ["docker", "logs", name], capture_output=True, text=True, check=False
+    ).stdout
+
+
 @pytest.mark.parametrize(
     ("script", "stop_timeout"),
     [
-        ("sleep 60", 1),  # PID 1 without a TERM handler: killed after the grace period
-        ("trap 'exit 7' TERM; while true; do sleep 0.1; done", 5),
+        # each prints "ready" once set up, and is stopped only then
+        ("echo ready; sleep 60", 1),  # PID 1 without a TERM handler: killed after the grace period
+        ("trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done", 30),
     ],
 )
 async def test_stop_exit_codes_match_docker(script, stop_timeout, docker_image, tmp_path, rootfs):
@@ -232,6 +239,7 @@ async def test_stop_exit_codes_match_docker(script, stop_timeout, docker_image, 
         check=True,
     )
     try:
+        wait_until(lambda: "ready" in docker_logs(name), 60, f"{name} to print ready in Docker")
         subprocess.run(
             ["docker", "stop", "-t", str(stop_timeout), name], capture_output=True, check=True
         )
@@ -249,7 +257,11 @@ async def test_stop_exit_codes_match_docker(script, stop_timeout, docker_image, 
             ContainerConfig.model_validate({"Cmd": ["sh", "-c", script]}), rootfs=str(rootfs)
         )
         await runtime.start(info.id)
-        await anyio.sleep(0.3)
+
+        async def ready() -> bool:
+            return any([entry.message == b"ready" async for entry in runtime.logs(info.id)])
+
+        await wait_until_async(ready, 60, "the container to print ready")
         await runtime.stop(info.id, timeout=stop_timeout)
         our_code = runtime.inspect(info.id).exit_code
     assert our_code == docker_code
