@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command: installs what is needed, then lint, type-check and the whole test suite.
 #   scripts/test.sh [pytest args...]
-# Differential tests run against a private Docker engine started here (scripts/oracle-docker.sh)
-# and stopped at the end. Without one they skip; in CI (CI=true) the oracle must answer, and
-# every skip that tests/skip_allowlist.py does not list is a failure (tests/conftest.py).
+# Differential tests run against a private Docker engine started here (scripts/oracle-docker.sh,
+# on a socket named after this checkout, given to the tests in PYCOMPOSE_TEST_DOCKER_HOST) and
+# stopped at the end. Without one they skip; in CI (CI=true) the oracle must answer, and every
+# skip that tests/skip_allowlist.py does not list is a failure (tests/conftest.py).
 # Ends with pytest's counts; exits non-zero when anything failed or when no test ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,29 +14,32 @@ scripts/install.sh
 echo "== ruff"; .venv/bin/ruff check compose engine tests scripts
 echo "== mypy"; .venv/bin/mypy
 
-docker_answers() { curl -s -f -o /dev/null --max-time 3 --unix-socket /var/run/docker.sock http://docker/_ping; }
+oracle=$(pwd -P | sha256sum | cut -c1-12)
+oracle_socket=$(scripts/oracle-docker.sh socket "$oracle")
+docker_answers() { curl -s -f -o /dev/null --max-time 3 --unix-socket "$oracle_socket" http://docker/_ping; }
 started_oracle=0
-if [ "${PYCOMPOSE_TEST_ORACLE:-1}" = 1 ] && ! docker_answers; then
-  if scripts/oracle-docker.sh start; then
-    started_oracle=1
-  elif [ "$in_ci" = 1 ]; then
-    echo "== FAILED: the Docker oracle did not start (CI needs it for the differential tests)" >&2
-    scripts/oracle-docker.sh stop
-    exit 1
-  else
+if [ "${PYCOMPOSE_TEST_ORACLE:-1}" = 1 ]; then
+  started_oracle=1
+  if ! scripts/oracle-docker.sh start "$oracle"; then
+    if [ "$in_ci" = 1 ]; then
+      echo "== FAILED: the Docker oracle did not start (CI needs it for the differential tests)" >&2
+      scripts/oracle-docker.sh stop "$oracle"
+      exit 1
+    fi
     echo "== warning: no Docker oracle; the differential tests will skip" >&2
   fi
+  export PYCOMPOSE_TEST_DOCKER_HOST="unix://$oracle_socket"
 fi
 if [ "$in_ci" = 1 ] && ! docker_answers; then
-  echo "== FAILED: no Docker engine answers on /var/run/docker.sock (/_ping); CI needs the oracle" >&2
-  [ "$started_oracle" = 1 ] && scripts/oracle-docker.sh stop
+  echo "== FAILED: no Docker engine answers on $oracle_socket (/_ping); CI needs the oracle" >&2
+  if [ "$started_oracle" = 1 ]; then scripts/oracle-docker.sh stop "$oracle"; fi
   exit 1
 fi
 
 log=$(mktemp /tmp/pycompose-test.XXXXXX)
 status=0
 cleanup() {
-  if [ "$started_oracle" = 1 ]; then scripts/oracle-docker.sh stop; fi
+  if [ "$started_oracle" = 1 ]; then scripts/oracle-docker.sh stop "$oracle"; fi
   counts=$(grep -E '[0-9]+ (passed|failed|errors?|skipped)|no tests ran' "$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//')
   rm -f "$log"
   case "$status" in

@@ -22,11 +22,12 @@ _allowed: list[tuple[str, str, str]] = []  # node id, reviewed reason, skip mess
 _refused: list[tuple[str, str]] = []  # node id, skip message
 
 
-def allowed_reason(nodeid: str) -> str | None:
-    """The allow-list's reason for skipping ``nodeid``, if it is on the list."""
-    for pattern, reason in ALLOWED_SKIPS.items():
-        if re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), nodeid):
-            return reason
+def allowed_reason(nodeid: str, message: str) -> str | None:
+    """The allow-list's reason for skipping ``nodeid`` with ``message``, if it is listed."""
+    for allowed in ALLOWED_SKIPS:
+        pattern = re.escape(allowed.nodeid).replace(r"\*", ".*")
+        if re.fullmatch(pattern, nodeid) and allowed.message in message:
+            return allowed.reason
     return None
 
 
@@ -45,7 +46,7 @@ def pytest_runtest_makereport(
     if not report.skipped or hasattr(report, "wasxfail"):
         return
     message = _skip_message(report)
-    reason = allowed_reason(report.nodeid)
+    reason = allowed_reason(report.nodeid, message)
     if reason is not None:
         _allowed.append((report.nodeid, reason, message))
         return

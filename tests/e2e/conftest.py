@@ -5,9 +5,9 @@ Each scenario runs against every engine available here:
 - ``pycompose``: pycompose's own engine, started by the fixture on a socket, data root
   and exec root of its own (never the machine's /run/pycompose or /var/lib/pycompose);
   an engine that cannot start is an error, not a skip;
-- ``docker``: a Docker engine, when one answers at PYCOMPOSE_TEST_DOCKER_HOST (or the
-  oracle's /tmp/oracle/docker.sock, or /var/run/docker.sock); none is a skip, which a CI
-  run turns into a failure (tests/conftest.py).
+- ``docker``: a Docker engine, when one answers at PYCOMPOSE_TEST_DOCKER_HOST (the private
+  oracle of scripts/test.sh) or, when that is unset, at /tmp/oracle/docker.sock or
+  /var/run/docker.sock; none is a skip, which a CI run turns into a failure (tests/conftest.py).
 
 A scenario that restarts the engine uses ``own_engine``, an engine of its own, so that the
 session's engine (and every scenario sharing it) never sees the crash.
@@ -144,12 +144,10 @@ class Engine:
 
 
 def _docker_engine(tmp: Path) -> Engine | None:
-    for candidate in (
-        os.environ.get("PYCOMPOSE_TEST_DOCKER_HOST", "").removeprefix("unix://"),
-        "/tmp/oracle/docker.sock",
-        "/var/run/docker.sock",
-    ):
-        if candidate and _answers(candidate):
+    private = os.environ.get("PYCOMPOSE_TEST_DOCKER_HOST", "").removeprefix("unix://")
+    # a private oracle that does not answer is not replaced by someone else's engine
+    for candidate in [private] if private else ["/tmp/oracle/docker.sock", "/var/run/docker.sock"]:
+        if _answers(candidate):
             load_example_image(candidate, tmp)
             return Engine("docker", {"DOCKER_HOST": f"unix://{candidate}"}, socket=candidate)
     return None

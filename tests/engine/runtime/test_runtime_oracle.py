@@ -15,7 +15,6 @@ Docker.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import uuid
 
@@ -23,6 +22,7 @@ import pytest
 from runtime_helpers import make_busybox_rootfs, needs_runtime, runtime_in
 
 from engine.runtime.config import ContainerConfig
+from tests.oracle import DOCKER_HOST, docker_answers
 from tests.waiting import wait_until, wait_until_async
 
 PROBE = r"""
@@ -45,19 +45,9 @@ echo "== root"; (touch /probe) 2>&1 | sed 's/.*: //'
 NEWER_MASKS = ("/proc/interrupts", "/sys/devices/virtual/powercap")
 
 
-def _docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        result = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+@pytest.fixture(autouse=True)
+def _docker_cli_reaches_the_oracle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", DOCKER_HOST)
 
 
 pytestmark = [
@@ -65,7 +55,7 @@ pytestmark = [
     pytest.mark.root,
     pytest.mark.anyio,
     needs_runtime,
-    pytest.mark.skipif(not _docker_available(), reason="no Docker engine answers (oracle)"),
+    pytest.mark.skipif(not docker_answers(), reason=f"no Docker engine answers at {DOCKER_HOST}"),
 ]
 
 
