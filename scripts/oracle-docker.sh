@@ -58,6 +58,10 @@ stop)
     kill -9 "$pid" 2>/dev/null
     rm -f "$pidfile"
   fi
+  # a private oracle's run-time state goes with it (its data root stays: the image cache)
+  if [ -n "$name" ] && [ -d "$run_dir" ] && ! grep -q " $run_dir/" /proc/self/mounts; then
+    rm -rf "$run_dir"
+  fi
   ;;
 socket) echo "$socket" ;;
 *) echo "usage: $0 start|stop|socket [NAME]" >&2; exit 2 ;;
