@@ -30,7 +30,7 @@ class Engine:
             if not read_until_close:
                 return await stream.receive()
             chunks = []
-            with anyio.fail_after(10):
+            with anyio.fail_after(60):
                 while True:
                     try:
                         chunks.append(await stream.receive())

@@ -8,8 +8,8 @@ import pytest
 
 from engine.api import errors
 from engine.api.client import EngineClient
+from tests.oracle import DOCKER_SOCKET
 
-DOCKER_SOCKET = "/var/run/docker.sock"
 pytestmark = [
     pytest.mark.oracle,
     pytest.mark.anyio,

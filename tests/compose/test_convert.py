@@ -1,6 +1,6 @@
 """Service to Engine API bodies, checked against what docker compose sent to dockerd.
 
-The reference (shared/reference/captures/compose-up-d.jsonl) recorded docker compose
+The reference (tests/data/reference/captures/compose-up-d.jsonl) recorded docker compose
 v2.40.3 creating the `apicap` stack described in the captures' README; the stack
 below is that description. The config hash differs by design (pycompose hashes its
 own canonical JSON), everything else a container is made from must be equal.
@@ -22,7 +22,7 @@ from compose.graph import build_graph
 from compose.load import load_from_text
 from compose.output import config_dict
 
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "captures"
+CAPTURES = Path(__file__).resolve().parents[1] / "data" / "reference" / "captures"
 
 APICAP = """
 services:
@@ -123,7 +123,6 @@ SAME_LABELS = [
 ]
 
 
-@pytest.mark.skipif(not CAPTURES.exists(), reason="shared/reference is not beside the checkout")
 @pytest.mark.parametrize("service", ["db", "web"])
 def test_container_create_body_matches_docker_compose(apicap, service):
     theirs = recorded_bodies()[f"apicap-{service}-1"]
@@ -141,13 +140,11 @@ def test_container_create_body_matches_docker_compose(apicap, service):
         assert my_endpoints[network]["Aliases"] == endpoint["Aliases"]
 
 
-@pytest.mark.skipif(not CAPTURES.exists(), reason="shared/reference is not beside the checkout")
 def test_second_network_is_connected_after_create_like_docker_compose(apicap):
     assert ours(apicap, "web")["_extra"] == ["apicap_default"]
     assert ours(apicap, "db")["_extra"] == []
 
 
-@pytest.mark.skipif(not CAPTURES.exists(), reason="shared/reference is not beside the checkout")
 def test_network_and_volume_bodies_match_docker_compose(apicap):
     recorded = {}
     for line in (CAPTURES / "compose-up-d.jsonl").read_text().splitlines():

@@ -212,7 +212,7 @@ def test_an_alias_bomb_is_refused_in_bounded_time() -> None:
     started = time.monotonic()
     with pytest.raises(YamlSyntaxError) as error:
         parse("\n".join(lines) + "\n", "bomb.yaml")
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # expanded, the bomb would take hours
     message, location = only_issue(error)
     assert "through YAML aliases" in message
     assert "alias bomb" in (error.value.issues[0].hint or "")

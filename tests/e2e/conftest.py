@@ -2,10 +2,15 @@
 
 Each scenario runs against every engine available here:
 
-- ``pycompose``: pycompose's own engine, started by the fixture on a temporary socket
-  and data root (skipped until ``python -m engine.daemon`` exists);
-- ``docker``: a Docker engine, when one answers at PYCOMPOSE_TEST_DOCKER_HOST (or the
-  oracle's /tmp/oracle/docker.sock, or /var/run/docker.sock).
+- ``pycompose``: pycompose's own engine, started by the fixture on a socket, data root
+  and exec root of its own (never the machine's /run/pycompose or /var/lib/pycompose);
+  an engine that cannot start is an error, not a skip;
+- ``docker``: a Docker engine, when one answers at PYCOMPOSE_TEST_DOCKER_HOST (the private
+  oracle of scripts/test.sh) or, when that is unset, at /tmp/oracle/docker.sock or
+  /var/run/docker.sock; none is a skip, which a CI run turns into a failure (tests/conftest.py).
+
+A scenario that restarts the engine uses ``own_engine``, an engine of its own, so that the
+session's engine (and every scenario sharing it) never sees the crash.
 
 The stacks use one image, ``pycompose-examples/busybox:latest``, made by the fixture
 from Debian's busybox-static (no registry needed). Every project gets a unique name
@@ -139,27 +144,47 @@ class Engine:
 
 
 def _docker_engine(tmp: Path) -> Engine | None:
-    for candidate in (
-        os.environ.get("PYCOMPOSE_TEST_DOCKER_HOST", "").removeprefix("unix://"),
-        "/tmp/oracle/docker.sock",
-        "/var/run/docker.sock",
-    ):
-        if candidate and _answers(candidate):
+    private = os.environ.get("PYCOMPOSE_TEST_DOCKER_HOST", "").removeprefix("unix://")
+    # a private oracle that does not answer is not replaced by someone else's engine
+    for candidate in [private] if private else ["/tmp/oracle/docker.sock", "/var/run/docker.sock"]:
+        if _answers(candidate):
             load_example_image(candidate, tmp)
             return Engine("docker", {"DOCKER_HOST": f"unix://{candidate}"}, socket=candidate)
     return None
 
 
+def _remove_leftovers(tmp: Path) -> None:
+    """What a killed engine leaves below ``tmp``: runc containers and mounts."""
+    runc_root = tmp / "exec" / "runc"
+    if runc_root.is_dir():
+        listing = subprocess.run(
+            ["runc", "--root", str(runc_root), "list", "-q"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for container_id in listing.stdout.split():
+            subprocess.run(
+                ["runc", "--root", str(runc_root), "delete", "-f", container_id],
+                capture_output=True,
+                check=False,
+            )
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    for target in sorted((m for m in mounts if m.startswith(f"{tmp}/")), reverse=True):
+        subprocess.run(["umount", "-l", target], capture_output=True, check=False)
+
+
 @contextlib.contextmanager
-def _pycompose_engine(tmp: Path) -> Iterator[Engine | None]:
-    try:
-        import engine.daemon.__main__  # noqa: F401
-    except ImportError:
-        yield None
-        return
+def _pycompose_engine(tmp: Path) -> Iterator[Engine]:
     socket_path = tmp / "engine.sock"
     data_root = tmp / "data"
-    environment = {"PYCOMPOSE_HOST": f"unix://{socket_path}", "PYCOMPOSE_DATA_ROOT": str(data_root)}
+    exec_root = tmp / "exec"
+    # the CLI starts an engine by itself when none answers: it must start this one's
+    environment = {
+        "PYCOMPOSE_HOST": f"unix://{socket_path}",
+        "PYCOMPOSE_DATA_ROOT": str(data_root),
+        "PYCOMPOSE_EXEC_ROOT": str(exec_root),
+    }
     environment_all = {**os.environ, **environment}
     environment_all.pop("DOCKER_HOST", None)
     log = open(tmp / "engine.log", "ab")  # noqa: SIM115 - closed in finally
@@ -171,6 +196,8 @@ def _pycompose_engine(tmp: Path) -> Iterator[Engine | None]:
         str(socket_path),
         "--data-root",
         str(data_root),
+        "--exec-root",
+        str(exec_root),
     ]
     processes: list[subprocess.Popen[bytes]] = []
 
@@ -184,7 +211,7 @@ def _pycompose_engine(tmp: Path) -> Iterator[Engine | None]:
                 start_new_session=True,
             )
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # generous: a loaded machine starts Python slowly
         while not _answers(str(socket_path)):
             if processes[-1].poll() is not None or time.monotonic() > deadline:
                 log.flush()
@@ -212,6 +239,7 @@ def _pycompose_engine(tmp: Path) -> Iterator[Engine | None]:
                     daemon.kill()
                     daemon.wait()
         log.close()
+        _remove_leftovers(tmp)
 
 
 @pytest.fixture(scope="session", params=["pycompose", "docker"])
@@ -224,9 +252,17 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
             yield found
             return
         with _pycompose_engine(Path(tmp)) as ours:
-            if ours is None:
-                pytest.skip("the pycompose engine daemon is not built yet")
             yield ours
+
+
+@pytest.fixture
+def own_engine() -> Iterator[Engine]:
+    """A pycompose engine for one test alone: for scenarios that restart or break it."""
+    with (
+        tempfile.TemporaryDirectory(prefix="e2e-own-") as tmp,
+        _pycompose_engine(Path(tmp)) as ours,
+    ):
+        yield ours
 
 
 def docker_compose_binary() -> str | None:
@@ -299,6 +335,17 @@ def stack(request: pytest.FixtureRequest, engine: Engine, tmp_path: Path) -> Ite
     if request.param == "docker-compose" and docker_compose_binary() is None:
         pytest.skip("docker compose v2 is not installed (scripts/oracle-docker.sh installs it)")
     project = Stack(engine, tmp_path, request.param)
+    try:
+        yield project
+    finally:
+        if (tmp_path / "compose.yaml").exists():
+            project.pycompose("down", "-v", "--remove-orphans", "-t", "1", check=False)
+
+
+@pytest.fixture
+def own_stack(own_engine: Engine, tmp_path: Path) -> Iterator[Stack]:
+    """A pycompose stack on an engine of its own (``own_engine``), torn down at the end."""
+    project = Stack(own_engine, tmp_path)
     try:
         yield project
     finally:

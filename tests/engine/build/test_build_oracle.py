@@ -20,7 +20,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import stat
 import subprocess
 import tarfile
@@ -30,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from engine.build import BuildContext, BuildOptions, build
+from tests.oracle import DOCKER_HOST, docker_answers
 
 from .conftest import make_busybox_root, needs_root
 from .test_builder import http_server
@@ -82,19 +82,9 @@ __all__ = ["http_server"]
 DOCKER_ADDS = {"/.dockerenv", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc/mtab"}
 
 
-def _docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        result = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+@pytest.fixture(autouse=True)
+def _docker_cli_reaches_the_oracle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", DOCKER_HOST)
 
 
 pytestmark = [
@@ -102,7 +92,7 @@ pytestmark = [
     pytest.mark.root,
     pytest.mark.anyio,
     needs_root,
-    pytest.mark.skipif(not _docker_available(), reason="no Docker engine answers (oracle)"),
+    pytest.mark.skipif(not docker_answers(), reason=f"no Docker engine answers at {DOCKER_HOST}"),
 ]
 
 

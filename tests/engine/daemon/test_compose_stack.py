@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anyio
@@ -13,6 +12,7 @@ import pytest
 from daemon_helpers import Daemon, busybox_image_tar, skip_reason
 
 from engine.api.client import EngineClient
+from tests.waiting import wait_until
 
 SKIP = skip_reason()
 pytestmark = [pytest.mark.root, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
@@ -45,11 +45,13 @@ def test_example_stack_up_ps_exec_down(daemon: Daemon) -> None:
     # the published port answers on the engine's "host" (the test's namespace)
     url = "http://127.0.0.1:18080/"
     fetch = ["nsenter", f"--net={daemon.host_netns}", "busybox", "wget", "-qO-", url]
-    for _ in range(50):  # web was just started: give its httpd a moment to listen
+
+    def fetched() -> subprocess.CompletedProcess[str] | None:
         page = subprocess.run(fetch, capture_output=True, text=True, timeout=30, check=False)
-        if page.returncode == 0:
-            break
-        time.sleep(0.1)
+        return page if page.returncode == 0 else None
+
+    # web was just started: its httpd listens soon after
+    page = wait_until(fetched, 60, f"{url} to answer in the engine's host namespace")
     index = (EXAMPLE.parent / "web/index.html").read_text()
     assert page.stdout == index, page.stderr
     execd = pycompose("exec", "db", "ls", "-a", "/data")

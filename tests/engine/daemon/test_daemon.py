@@ -20,6 +20,7 @@ from engine.api.client import EngineClient
 from engine.api.models import ContainerCreate, ExecCreate, NetworkCreate, VolumeCreate
 from engine.daemon import __main__ as daemon_main
 from engine.state import StateStore
+from tests.waiting import wait_until
 
 SKIP = skip_reason()
 pytestmark = [pytest.mark.root, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]
@@ -78,7 +79,7 @@ async def test_exec_stop_and_volumes(client: EngineClient) -> None:
             created.Id, ExecCreate(Cmd=["sh", "-c", "cat; exit 5"], AttachStdin=True)
         )
     ).Id
-    with anyio.fail_after(10):
+    with anyio.fail_after(60):
         while True:
             output = await client.exec_start(exec_id, stdin=b"piped\n")
             break
@@ -117,9 +118,11 @@ async def test_sigkill_then_restart_readopts_running_and_records_exits(
     await client.container_start(runner.Id)
     await client.container_start(ender.Id)
     pid = (await client.container_inspect(runner.Id)).State.Pid
+    ender_pid = (await client.container_inspect(ender.Id)).State.Pid
     daemon.kill(signal.SIGKILL)
     await client.aclose()
-    time.sleep(1.5)  # the ender exits while no engine runs
+    # the ender exits while no engine runs
+    wait_until(lambda: not os.path.exists(f"/proc/{ender_pid}"), 60, "the ender to exit")
     os.kill(pid, 0)  # the container outlived its engine
     daemon.start()
     async with EngineClient(daemon.socket, timeout=30) as again:

@@ -114,12 +114,14 @@ def registry(tmp_path: Path):
         [REGISTRY, "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", port)) == 0:
                     break
             time.sleep(0.05)
+        else:
+            pytest.fail(f"the registry did not listen on 127.0.0.1:{port} within 60 s")
         yield f"127.0.0.1:{port}"
     finally:
         process.kill()

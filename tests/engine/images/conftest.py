@@ -36,7 +36,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_http(url: str, process: subprocess.Popen, timeout: float = 15.0) -> None:
+def wait_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -168,7 +168,7 @@ def token_registry(tmp_path_factory):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not port_file.exists() or not port_file.read_text():
             if time.monotonic() > deadline or token.poll() is not None:
                 raise RuntimeError("the token service did not start")

@@ -38,7 +38,7 @@ async def wget(netns: str, url: str, timeout: int = 2) -> str | None:
 
 
 async def wait_http(netns: str, url: str) -> None:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if await wget(netns, url, timeout=1) is not None:
             return

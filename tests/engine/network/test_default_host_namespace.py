@@ -40,7 +40,7 @@ CHILD = textwrap.dedent(
                 )
                 try:
                     await engine.publish_ports(box.id, [PortRequest(80, host_port=8080)])
-                    for _ in range(50):
+                    for _ in range(300):  # up to a minute on a loaded machine
                         got = subprocess.run(
                             ["timeout", "2", "busybox", "wget", "-qO-", "http://127.0.0.1:8080/"],
                             capture_output=True, text=True,

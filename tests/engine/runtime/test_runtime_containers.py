@@ -14,6 +14,7 @@ from engine.runtime.config import ContainerConfig
 from engine.runtime.containers import ContainerRuntime
 from engine.runtime.runc import Runc
 from engine.runtime.state import ContainerState, HealthStatus
+from tests.waiting import wait_until_async
 
 pytestmark = [pytest.mark.root, pytest.mark.anyio, needs_runtime]
 
@@ -30,6 +31,11 @@ async def run_to_end(runtime, rootfs: Path, command: str, **fields) -> tuple[int
     output = "".join([entry.message.decode() + "\n" async for entry in runtime.logs(info.id)])
     await runtime.remove(info.id)
     return code, output
+
+
+async def printed(runtime, container_id: str, text: str) -> bool:
+    """Whether the container's log holds a line containing ``text`` (for wait_until_async)."""
+    return any([text.encode() in entry.message async for entry in runtime.logs(container_id)])
 
 
 async def test_a_container_runs_logs_and_reports_its_exit_code(tmp_path, rootfs):
@@ -99,25 +105,33 @@ async def test_exit_by_signal_is_128_plus_the_signal(tmp_path, rootfs):
 async def test_stop_sends_the_stop_signal_then_kills_after_the_grace_period(tmp_path, rootfs):
     async with runtime_in(tmp_path) as runtime:
         graceful = await runtime.create(
-            config("trap 'echo got TERM; exit 7' TERM; while true; do sleep 0.1; done"),
+            config(
+                "trap 'echo got TERM; exit 7' TERM; echo trapped; while true; do sleep 0.1; done"
+            ),
             rootfs=str(rootfs),
             name="graceful",
         )
         await runtime.start(graceful.id)
-        await anyio.sleep(0.3)
-        await runtime.stop(graceful.id, timeout=5)
+        await wait_until_async(
+            lambda: printed(runtime, graceful.id, "trapped"), 60, "the TERM trap to be set"
+        )
+        await runtime.stop(graceful.id, timeout=30)
         assert runtime.inspect(graceful.id).exit_code == 7
         assert runtime.inspect(graceful.id).state is ContainerState.EXITED
 
         stubborn = await runtime.create(
-            config("trap '' TERM; while true; do sleep 0.1; done"), rootfs=str(rootfs)
+            config("trap '' TERM; echo trapped; while true; do sleep 0.1; done"),
+            rootfs=str(rootfs),
         )
         await runtime.start(stubborn.id)
-        await anyio.sleep(0.3)
+        await wait_until_async(
+            lambda: printed(runtime, stubborn.id, "trapped"), 60, "TERM to be ignored"
+        )
         started = time.monotonic()
         await runtime.stop(stubborn.id, timeout=1)
         elapsed = time.monotonic() - started
-        assert 0.9 < elapsed < 5
+        # it waited the grace period, then killed (60 s: far above any load, far below "never")
+        assert 0.9 < elapsed < 60
         assert runtime.inspect(stubborn.id).exit_code == 137
 
 
@@ -188,7 +202,7 @@ async def test_logs_follow_until_the_container_exits(tmp_path, rootfs):
             config("for i in 1 2 3; do echo tick-$i; sleep 0.2; done"), rootfs=str(rootfs)
         )
         await runtime.start(info.id)
-        with anyio.fail_after(10):
+        with anyio.fail_after(60):
             seen = [entry.message async for entry in runtime.logs(info.id, follow=True)]
         assert seen == [b"tick-1", b"tick-2", b"tick-3"]
 
@@ -202,17 +216,22 @@ async def test_health_check_goes_healthy_then_unhealthy(tmp_path, rootfs):
     }
     async with runtime_in(tmp_path) as runtime:
         info = await runtime.create(
-            config("touch /tmp/ok; sleep 1.5; rm /tmp/ok; sleep 60", Healthcheck=health),
+            # healthy until the test creates /tmp/flip: no race with a wall-clock window
+            config(
+                "touch /tmp/ok; until [ -e /tmp/flip ]; do sleep 0.1; done; rm /tmp/ok; sleep 60",
+                Healthcheck=health,
+            ),
             rootfs=str(rootfs),
         )
         await runtime.start(info.id)
         assert runtime.inspect(info.id).health is HealthStatus.STARTING
-        with anyio.fail_after(5):
-            while runtime.inspect(info.id).health is not HealthStatus.HEALTHY:
-                await anyio.sleep(0.05)
-        with anyio.fail_after(10):
-            while runtime.inspect(info.id).health is not HealthStatus.UNHEALTHY:
-                await anyio.sleep(0.05)
+        await wait_until_async(
+            lambda: runtime.inspect(info.id).health is HealthStatus.HEALTHY, 60, "healthy"
+        )
+        (rootfs / "tmp/flip").touch()
+        await wait_until_async(
+            lambda: runtime.inspect(info.id).health is HealthStatus.UNHEALTHY, 60, "unhealthy"
+        )
         snapshot = runtime.inspect(info.id)
         assert snapshot.health_failing_streak >= 2
         assert 0 < len(snapshot.health_log) <= 5
@@ -230,7 +249,7 @@ async def test_restart_policy_on_failure_backs_off_and_stops_at_the_limit(tmp_pa
         )
         started = time.monotonic()
         await runtime.start(info.id)
-        with anyio.fail_after(15):
+        with anyio.fail_after(60):
             while True:
                 snapshot = runtime.inspect(info.id)
                 if snapshot.state is ContainerState.EXITED and snapshot.restart_count == 3:
@@ -251,9 +270,9 @@ async def test_restart_always_is_suppressed_by_a_manual_stop(tmp_path, rootfs):
             rootfs=str(rootfs),
         )
         await runtime.start(info.id)
-        with anyio.fail_after(10):
-            while runtime.inspect(info.id).restart_count < 2:
-                await anyio.sleep(0.05)
+        await wait_until_async(
+            lambda: runtime.inspect(info.id).restart_count >= 2, 60, "two restarts"
+        )
         await runtime.stop(info.id, timeout=1)
         count = runtime.inspect(info.id).restart_count
         await anyio.sleep(0.6)
@@ -264,14 +283,19 @@ async def test_restart_always_is_suppressed_by_a_manual_stop(tmp_path, rootfs):
 async def test_init_reaps_and_forwards_signals(tmp_path, rootfs):
     async with runtime_in(tmp_path) as runtime:
         info = await runtime.create(
-            config("cat /proc/1/cmdline | tr '\\0' ' '; echo; sleep 60", HostConfig={"Init": True}),
+            config(
+                "cat /proc/1/cmdline | tr '\\0' ' '; echo; sleep 600", HostConfig={"Init": True}
+            ),
             rootfs=str(rootfs),
         )
         await runtime.start(info.id)
-        await anyio.sleep(0.3)
+        await wait_until_async(
+            lambda: printed(runtime, info.id, "docker-init"), 60, "the command line of pid 1"
+        )
         started = time.monotonic()
-        await runtime.stop(info.id, timeout=5)
-        assert time.monotonic() - started < 4  # tini forwarded SIGTERM to sh's sleep group
+        await runtime.stop(info.id, timeout=120)
+        # well below the grace period: tini forwarded SIGTERM to sh's sleep group
+        assert time.monotonic() - started < 60
         lines = [entry.message.decode() async for entry in runtime.logs(info.id)]
         assert lines[0].startswith("/sbin/docker-init -- sh -c")
 
@@ -367,7 +391,7 @@ async def test_attach_writes_stdin_and_reads_output(tmp_path, rootfs):
         async with runtime.attach(info.id) as connection:
             await connection.send(b"hello\n")
             received = {}
-            with anyio.fail_after(5):
+            with anyio.fail_after(60):
                 while len(received) < 2:
                     stream, data = await connection.receive()
                     received[stream] = data
@@ -388,7 +412,7 @@ async def test_a_tty_container_gets_a_terminal_and_logs_its_output(tmp_path, roo
 
 async def read_until(session, needle: bytes) -> bytes:
     seen = b""
-    with anyio.fail_after(5):
+    with anyio.fail_after(60):
         while needle not in seen:
             _, data = await session.receive()
             assert data, f"output ended before {needle!r}: {seen!r}"
@@ -508,12 +532,14 @@ async def test_restore_applies_the_restart_policy_to_what_exited_meanwhile(tmp_p
             rootfs=str(rootfs),
         )
         await first.start(info.id)
-    await anyio.sleep(1.0)  # it exits while no engine watches
+        pid = first.inspect(info.id).pid
+    # it exits while no engine watches
+    await wait_until_async(lambda: not Path(f"/proc/{pid}").exists(), 60, f"pid {pid} to exit")
     async with runtime_in(tmp_path) as second:
         assert await second.restore() == [info.id]
-        with anyio.fail_after(10):
-            while second.inspect(info.id).restart_count < 1:
-                await anyio.sleep(0.05)
+        await wait_until_async(
+            lambda: second.inspect(info.id).restart_count >= 1, 60, "a restart after restore"
+        )
         assert second.inspect(info.id).exit_code in (0, 1)
 
 
@@ -525,9 +551,9 @@ async def test_directories_of_removed_containers_are_deleted_in_the_background(t
         info = await runtime.create(config("true"), rootfs=str(rootfs))
         await runtime.remove(info.id)
         assert not info.directory.exists()
-        with anyio.fail_after(5):
-            while any(runtime.root.iterdir()):
-                await anyio.sleep(0.02)
+        await wait_until_async(
+            lambda: not any(runtime.root.iterdir()), 60, "the leftover to be deleted"
+        )
 
 
 async def test_wait_next_exit_catches_a_run_shorter_than_any_poll(tmp_path, rootfs):

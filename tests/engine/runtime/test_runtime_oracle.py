@@ -1,8 +1,8 @@
 """Differential tests: the same busybox root and settings on Docker and on engine.runtime.
 
 Run where a Docker engine answers (``DOCKER_HOST``, or the default socket; see
-../shared/tools/install-oracle.sh; a private dockerd with ``--iptables=false
---bridge=none`` is enough). The root file system is imported into Docker with
+scripts/oracle-docker.sh, which scripts/test.sh starts: a private dockerd with
+``--iptables=false --bridge=none`` is enough). The root file system is imported into Docker with
 ``docker import``, so no registry is involved; containers run with ``--network none``.
 
 Compared from inside: capability sets, groups, seccomp mode, no_new_privs (status), id,
@@ -15,15 +15,15 @@ Docker.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import uuid
 
-import anyio
 import pytest
 from runtime_helpers import make_busybox_rootfs, needs_runtime, runtime_in
 
 from engine.runtime.config import ContainerConfig
+from tests.oracle import DOCKER_HOST, docker_answers
+from tests.waiting import wait_until, wait_until_async
 
 PROBE = r"""
 echo "== status"; grep -E '^(Cap|Groups|NoNewPrivs|Seccomp:)' /proc/self/status
@@ -45,19 +45,9 @@ echo "== root"; (touch /probe) 2>&1 | sed 's/.*: //'
 NEWER_MASKS = ("/proc/interrupts", "/sys/devices/virtual/powercap")
 
 
-def _docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        result = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
+@pytest.fixture(autouse=True)
+def _docker_cli_reaches_the_oracle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", DOCKER_HOST)
 
 
 pytestmark = [
@@ -65,7 +55,7 @@ pytestmark = [
     pytest.mark.root,
     pytest.mark.anyio,
     needs_runtime,
-    pytest.mark.skipif(not _docker_available(), reason="no Docker engine answers (oracle)"),
+    pytest.mark.skipif(not docker_answers(), reason=f"no Docker engine answers at {DOCKER_HOST}"),
 ]
 
 
@@ -205,11 +195,18 @@ async def test_the_inside_view_matches_docker(scenario, docker_image, tmp_path, 
     assert set(actual) == set(expected)
 
 
+def docker_logs(name: str) -> str:
+    return subprocess.run(
+        ["docker", "logs", name], capture_output=True, text=True, check=False
+    ).stdout
+
+
 @pytest.mark.parametrize(
     ("script", "stop_timeout"),
     [
-        ("sleep 60", 1),  # PID 1 without a TERM handler: killed after the grace period
-        ("trap 'exit 7' TERM; while true; do sleep 0.1; done", 5),
+        # each prints "ready" once set up, and is stopped only then
+        ("echo ready; sleep 60", 1),  # PID 1 without a TERM handler: killed after the grace period
+        ("trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done", 30),
     ],
 )
 async def test_stop_exit_codes_match_docker(script, stop_timeout, docker_image, tmp_path, rootfs):
@@ -232,6 +229,7 @@ async def test_stop_exit_codes_match_docker(script, stop_timeout, docker_image, 
         check=True,
     )
     try:
+        wait_until(lambda: "ready" in docker_logs(name), 60, f"{name} to print ready in Docker")
         subprocess.run(
             ["docker", "stop", "-t", str(stop_timeout), name], capture_output=True, check=True
         )
@@ -249,7 +247,11 @@ async def test_stop_exit_codes_match_docker(script, stop_timeout, docker_image, 
             ContainerConfig.model_validate({"Cmd": ["sh", "-c", script]}), rootfs=str(rootfs)
         )
         await runtime.start(info.id)
-        await anyio.sleep(0.3)
+
+        async def ready() -> bool:
+            return any([entry.message == b"ready" async for entry in runtime.logs(info.id)])
+
+        await wait_until_async(ready, 60, "the container to print ready")
         await runtime.stop(info.id, timeout=stop_timeout)
         our_code = runtime.inspect(info.id).exit_code
     assert our_code == docker_code
