@@ -207,6 +207,13 @@ def _add_stack_commands(commands: Any) -> None:
     exec_ = commands.add_parser("exec", help="run a command in a running container")
     exec_.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
     exec_.add_argument("-d", "--detach", action="store_true")
+    exec_.add_argument(
+        "-i",
+        "--interactive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep stdin attached (default)",
+    )
     exec_.add_argument("-u", "--user")
     exec_.add_argument("-w", "--workdir")
     exec_.add_argument("-e", "--env", action="append", default=[])
@@ -229,6 +236,13 @@ def _add_stack_commands(commands: Any) -> None:
     run.add_argument("-w", "--workdir")
     run.add_argument("--name")
     run.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
+    run.add_argument(
+        "-i",
+        "--interactive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep stdin attached (default)",
+    )
     run.add_argument("service")
     run.add_argument("command", nargs=argparse.REMAINDER)
 
