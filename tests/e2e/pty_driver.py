@@ -13,10 +13,18 @@ import re
 import select
 import struct
 import subprocess
+import sys
 import termios
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+# In its new session, the child opens its terminal, which makes it the controlling one (so
+# that the kernel sends SIGWINCH on a resize), then becomes the command.
+_ACQUIRE_TERMINAL = (
+    "import os, sys; os.close(os.open(os.ttyname(0), os.O_RDWR)); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
 
 
 class PtyProcess:
@@ -32,19 +40,15 @@ class PtyProcess:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
 
-        def controlling_terminal() -> None:
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
         try:
             self.process = subprocess.Popen(
-                list(argv),
+                [sys.executable, "-c", _ACQUIRE_TERMINAL, *argv],
                 cwd=cwd,
                 env=dict(env),
                 stdin=slave,
                 stdout=slave,
                 stderr=slave,
                 start_new_session=True,
-                preexec_fn=controlling_terminal,
             )
         finally:
             os.close(slave)
