@@ -197,10 +197,11 @@ def _add_stack_commands(commands: Any) -> None:
 
     logs = command("logs", "show the services' output")
     logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", default="all")
+    logs.add_argument("-n", "--tail", default="all", help="lines from the end (default: all)")
     logs.add_argument("-t", "--timestamps", action="store_true")
-    logs.add_argument("--since")
-    logs.add_argument("--until")
+    when = "RFC 3339 time (2024-05-01T10:00:00Z), Unix seconds or a duration ago (42m)"
+    logs.add_argument("--since", help=f"lines since: {when}")
+    logs.add_argument("--until", help=f"lines before: {when}")
     logs.add_argument("--no-log-prefix", action="store_true")
     logs.add_argument("--no-color", action="store_true")
 

@@ -320,8 +320,11 @@ class EngineClient:
         tail: int | None = None,
         timestamps: bool = False,
         tty: bool | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """``(stream, bytes)`` pairs (stream 1 stdout, 2 stderr; TTY output comes as 1)."""
+        """``(stream, bytes)`` pairs (stream 1 stdout, 2 stderr; TTY output comes as 1);
+        ``since``/``until`` bound the lines' times (Unix seconds)."""
         if tty is None:
             tty = (await self.container_inspect(ref)).Config.Tty
         params = _query(
@@ -330,6 +333,8 @@ class EngineClient:
             follow=follow or None,
             timestamps=timestamps or None,
             tail="all" if tail is None else tail,
+            since=None if since is None else f"{since:.9f}",
+            until=None if until is None else f"{until:.9f}",
         )
         url = await self._url(f"/containers/{quote(ref)}/logs")
         try:
