@@ -197,16 +197,24 @@ def _add_stack_commands(commands: Any) -> None:
 
     logs = command("logs", "show the services' output")
     logs.add_argument("-f", "--follow", action="store_true")
-    logs.add_argument("--tail", default="all")
+    logs.add_argument("-n", "--tail", default="all", help="lines from the end (default: all)")
     logs.add_argument("-t", "--timestamps", action="store_true")
-    logs.add_argument("--since")
-    logs.add_argument("--until")
+    when = "RFC 3339 time (2024-05-01T10:00:00Z), Unix seconds or a duration ago (42m)"
+    logs.add_argument("--since", help=f"lines since: {when}")
+    logs.add_argument("--until", help=f"lines before: {when}")
     logs.add_argument("--no-log-prefix", action="store_true")
     logs.add_argument("--no-color", action="store_true")
 
     exec_ = commands.add_parser("exec", help="run a command in a running container")
     exec_.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
     exec_.add_argument("-d", "--detach", action="store_true")
+    exec_.add_argument(
+        "-i",
+        "--interactive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep stdin attached (default)",
+    )
     exec_.add_argument("-u", "--user")
     exec_.add_argument("-w", "--workdir")
     exec_.add_argument("-e", "--env", action="append", default=[])
@@ -229,6 +237,13 @@ def _add_stack_commands(commands: Any) -> None:
     run.add_argument("-w", "--workdir")
     run.add_argument("--name")
     run.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
+    run.add_argument(
+        "-i",
+        "--interactive",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep stdin attached (default)",
+    )
     run.add_argument("service")
     run.add_argument("command", nargs=argparse.REMAINDER)
 

@@ -8,8 +8,10 @@ codes; the grammar of the command line is :mod:`compose.arguments`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -274,12 +276,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return COMMANDS[args.subcommand](args)
+        status = COMMANDS[args.subcommand](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return status
     except USER_ERRORS as error:
         print(render_error(error, Path.cwd()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+# the status of a process killed by SIGPIPE, as a shell reports it (what docker compose
+# ends with when the reader of its output goes away, `pycompose logs | head -1`)
+SIGPIPE_STATUS = 128 + signal.SIGPIPE
+
+
+def _reader_gone() -> int:
+    """Stop quietly after stdout's reader went away: later writes (Python's own flush at
+    exit among them) go nowhere."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return SIGPIPE_STATUS
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,10 @@ compose does; none of them changes anything (``wait`` only waits).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +22,7 @@ from compose.commands.session import Session
 from compose.commands.terminal import LogPrinter, age, print_table
 from compose.errors import PlanError
 from compose.observed import ObservedContainer
+from compose.units import parse_duration
 from engine.api.client import EngineClient
 from engine.api.errors import NotFound
 
@@ -136,13 +140,20 @@ async def stream_logs(
     follow: bool,
     tail: int | None,
     timestamps: bool,
+    since: float | None = None,
+    until: float | None = None,
 ) -> None:
     """One container's log, line by line through ``printer`` (a vanished container ends it)."""
     label = container.name.removeprefix(container.labels.get(labels.PROJECT, "") + "-")
     buffers = {1: b"", 2: b""}
     try:
         async for stream, chunk in client.container_logs(
-            container.id, follow=follow, tail=tail, timestamps=timestamps
+            container.id,
+            follow=follow,
+            tail=tail,
+            timestamps=timestamps,
+            since=since,
+            until=until,
         ):
             buffers[stream] = buffers.get(stream, b"") + chunk
             *lines, buffers[stream] = buffers[stream].split(b"\n")
@@ -155,9 +166,36 @@ async def stream_logs(
             printer.line(label, rest.decode(errors="replace"))
 
 
+def point_in_time(value: str, flag: str, now: float) -> float:
+    """Unix seconds of ``--since``/``--until``: an RFC 3339 time (or a date, a local time
+    without zone), Unix seconds, or a duration before ``now`` (``10m``, ``1h30m``)."""
+    text = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    with contextlib.suppress(ValueError):
+        return now - parse_duration(text) / 1_000_000_000
+    # Python reads at most microseconds: nanoseconds are cut to them
+    iso = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        raise PlanError(
+            f"invalid value for {flag}: {value!r}",
+            hint="use an RFC 3339 time (2024-05-01T10:00:00Z), Unix seconds or a duration (10m)",
+        ) from None
+
+
 async def cmd_logs(session: Session, args: argparse.Namespace) -> int:
     project = session.project_name
-    tail = None if args.tail in (None, "all") else int(args.tail)
+    try:
+        tail = None if args.tail in (None, "all") else int(args.tail)
+    except ValueError:
+        raise PlanError(
+            f"invalid value for --tail: {args.tail!r}", hint="a number or all"
+        ) from None
+    now = time.time()
+    since = None if not args.since else point_in_time(args.since, "--since", now)
+    until = None if not args.until else point_in_time(args.until, "--until", now)
     containers = await session.containers(services=args.services)
     names = [c.name.removeprefix(project + "-") for c in containers]
     printer = LogPrinter(
@@ -177,6 +215,8 @@ async def cmd_logs(session: Session, args: argparse.Namespace) -> int:
             follow=args.follow,
             tail=tail,
             timestamps=args.timestamps,
+            since=since,
+            until=until,
         )
         following.discard(container.id)
 

@@ -22,6 +22,7 @@ import anyio
 from compose import labels
 from compose.apply import container_request, create_container
 from compose.commands.session import Session
+from compose.commands.tty import Interaction, choose_tty, interact
 from compose.errors import PlanError
 from compose.reconcile import ReconcileOptions, reconcile
 from compose.short_syntax import parse_port
@@ -31,28 +32,41 @@ from engine.api.models import ExecCreate
 
 async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
     container = await session.replica(args.service, args.index, running=True)
-    stdin = None
-    if not args.detach and not args.no_stdin:
-        stdin = await anyio.to_thread.run_sync(session.terminal.piped_input)  # sent whole
+    client, terminal = session.client, session.terminal
+    interactive = args.interactive and not args.detach and not args.no_stdin
+    use_tty = not args.detach and choose_tty(
+        no_tty=args.no_tty, interactive=interactive, stdin=terminal.inp, stdout=terminal.out
+    )
     body = ExecCreate(
         User=args.user or "",
         Privileged=args.privileged,
-        Tty=False,
-        AttachStdin=stdin is not None,
+        Tty=use_tty,
+        AttachStdin=interactive,
+        AttachStdout=not args.detach,
+        AttachStderr=not args.detach,
         Env=list(args.env) or None,
         WorkingDir=args.workdir or "",
         Cmd=list(args.command),
         Detach=args.detach,
     )
-    client, terminal = session.client, session.terminal
     created = await client.exec_create(container.id, body)
     if args.detach:
         await client.exec_start(created.Id)
         return 0
-    for stream, chunk in await client.exec_start(created.Id, stdin=stdin):
-        target = terminal.err if stream == 2 else terminal.out
-        target.write(chunk.decode(errors="replace"))
-        target.flush()
+
+    async def resize(height: int, width: int) -> None:
+        await client.exec_resize(created.Id, height, width)
+
+    async with client.exec_attach(created.Id, tty=use_tty) as connection:
+        await interact(
+            Interaction(
+                connection,
+                terminal.inp if interactive else None,
+                terminal.out,
+                terminal.err,
+                resize=resize,
+            )
+        )
     return (await client.exec_inspect(created.Id)).ExitCode or 0
 
 
@@ -114,22 +128,63 @@ async def cmd_run(session: Session, args: argparse.Namespace) -> int:
     body["Labels"][labels.SLUG] = slug
     if args.volume:
         body["HostConfig"]["Binds"] = [*(body["HostConfig"].get("Binds") or []), *args.volume]
+    interactive = args.interactive and not args.detach
+    use_tty = not args.detach and choose_tty(
+        no_tty=args.no_tty, interactive=interactive, stdin=terminal.inp, stdout=terminal.out
+    )
+    body.update(
+        Tty=use_tty,
+        OpenStdin=interactive,
+        StdinOnce=interactive,
+        AttachStdin=interactive,
+        AttachStdout=not args.detach,
+        AttachStderr=not args.detach,
+    )
+    if args.detach and args.rm:
+        body["HostConfig"]["AutoRemove"] = True  # the engine removes it when it ends
     container_id = await create_container(client, request)
     try:
-        await client.container_start(container_id)
         if args.detach:
+            await client.container_start(container_id)
             print(name, file=terminal.out)
             return 0
-        waited = await client.container_wait(container_id)
-        async for stream, chunk in client.container_logs(container_id, follow=False):
-            target = terminal.err if stream == 2 else terminal.out
-            target.write(chunk.decode(errors="replace"))
-            target.flush()
-        return int(waited.StatusCode)
+        return await _run_attached(session, container_id, interactive, use_tty)
     finally:
         if args.rm and not args.detach:
             with anyio.CancelScope(shield=True), contextlib.suppress(EngineError):
                 await client.container_remove(container_id, force=True)
+
+
+async def _run_attached(
+    session: Session, container_id: str, interactive: bool, use_tty: bool
+) -> int:
+    """Attach (before the start, so no output is missed), start, interact, and the exit code."""
+    client, terminal = session.client, session.terminal
+
+    async def resize(height: int, width: int) -> None:
+        with contextlib.suppress(EngineError):  # it may have ended meanwhile
+            await client.container_resize(container_id, height, width)
+
+    async def kill(signal_name: str) -> None:
+        with contextlib.suppress(EngineError):
+            await client.container_kill(container_id, signal=signal_name)
+
+    async with client.container_attach_stream(
+        container_id, stdin=interactive, tty=use_tty
+    ) as connection:
+        await client.container_start(container_id)
+        await interact(
+            Interaction(
+                connection,
+                terminal.inp if interactive else None,
+                terminal.out,
+                terminal.err,
+                resize=resize,
+                kill=kill,
+            )
+        )
+    waited = await client.container_wait(container_id)
+    return int(waited.StatusCode)
 
 
 async def cmd_cp(session: Session, args: argparse.Namespace) -> int:

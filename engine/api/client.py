@@ -28,8 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
-import struct
 import subprocess
 import sys
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
@@ -42,6 +40,7 @@ import anyio
 import httpx
 
 from engine.api.errors import EngineError, EngineUnavailable, error_for_status
+from engine.api.hijack import HijackedConnection, demultiplex
 from engine.api.models import (
     ContainerCreate,
     ContainerCreateResponse,
@@ -87,26 +86,6 @@ def socket_from_host(host: str | None = None) -> str:
             f"unsupported engine address {host!r}", hint="use unix:///path/to/socket"
         )
     return host
-
-
-def demultiplex(buffer: bytearray) -> list[tuple[int, bytes]]:
-    """Take the complete 8-byte-header frames off the front of ``buffer``."""
-    frames: list[tuple[int, bytes]] = []
-    while len(buffer) >= 8:
-        stream, size = struct.unpack(">BxxxL", bytes(buffer[:8]))
-        if len(buffer) < 8 + size:
-            break
-        frames.append((stream, bytes(buffer[8 : 8 + size])))
-        del buffer[: 8 + size]
-    return frames
-
-
-def _half_close(stream: Any) -> None:
-    """Shut the write side of a hijacked connection: the engine sees stdin's EOF."""
-    sock = stream.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
 
 
 def _query(**params: Any) -> dict[str, str]:
@@ -341,8 +320,11 @@ class EngineClient:
         tail: int | None = None,
         timestamps: bool = False,
         tty: bool | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """``(stream, bytes)`` pairs (stream 1 stdout, 2 stderr; TTY output comes as 1)."""
+        """``(stream, bytes)`` pairs (stream 1 stdout, 2 stderr; TTY output comes as 1);
+        ``since``/``until`` bound the lines' times (Unix seconds)."""
         if tty is None:
             tty = (await self.container_inspect(ref)).Config.Tty
         params = _query(
@@ -351,6 +333,8 @@ class EngineClient:
             follow=follow or None,
             timestamps=timestamps or None,
             tail="all" if tail is None else tail,
+            since=None if since is None else f"{since:.9f}",
+            until=None if until is None else f"{until:.9f}",
         )
         url = await self._url(f"/containers/{quote(ref)}/logs")
         try:
@@ -367,17 +351,17 @@ class EngineClient:
         except (httpx.TransportError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
+    @contextlib.asynccontextmanager
     async def _hijack(
-        self, path: str, params: Mapping[str, str], body: Any, stdin: bytes | None, tty: bool
-    ) -> list[tuple[int, bytes]]:
-        """Upgrade the connection (expects 101), send stdin, half-close, read all output."""
+        self, path: str, params: Mapping[str, str], body: Any, tty: bool
+    ) -> AsyncIterator[HijackedConnection]:
+        """Upgrade the connection (expects 101): the live connection, closed on the way out."""
         url = await self._url(path)
         headers = {"Connection": "Upgrade", "Upgrade": "tcp"}
         content = b""
         if body is not None:
             headers["Content-Type"] = "application/json"
             content = json.dumps(body).encode()
-        output: list[tuple[int, bytes]] = []
         try:
             async with self._http.stream(
                 "POST", url, params=params, headers=headers, content=content
@@ -385,36 +369,54 @@ class EngineClient:
                 await self._raise_for(response)
                 if response.status_code != 101:
                     raise EngineError(f"unable to upgrade to tcp, received {response.status_code}")
-                stream = response.extensions["network_stream"]
-                if stdin:
-                    await stream.write(stdin)
-                if stdin is not None:
-                    _half_close(stream)
-                buffer = bytearray()
-                while True:
-                    data = await stream.read(65536)
-                    if not data:
-                        break
-                    if tty:
-                        output.append((1, data))
-                    else:
-                        buffer += data
-                        output.extend(demultiplex(buffer))
+                yield HijackedConnection(response.extensions["network_stream"], tty=tty)
         except (httpx.TransportError, OSError) as exc:
             raise self._unavailable(exc) from exc
-        return output
 
-    async def container_attach(
-        self, ref: str, *, stdin: bytes | None = None, tty: bool = False, logs: bool = False
+    @staticmethod
+    async def _collect(
+        connection: HijackedConnection, stdin: bytes | None
     ) -> list[tuple[int, bytes]]:
+        """Send all of ``stdin`` (then half-close), and read all output."""
+        if stdin:
+            await connection.send(stdin)
+        if stdin is not None:
+            await connection.close_stdin()
+        return [frame async for frame in connection]
+
+    def container_attach_stream(
+        self,
+        ref: str,
+        *,
+        stdin: bool = False,
+        tty: bool = False,
+        logs: bool = False,
+        detach_keys: str | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[HijackedConnection]:
+        """``POST /containers/{id}/attach``, live (see :mod:`engine.api.hijack`)."""
         params = _query(
             stream=True,
             stdout=True,
             stderr=True,
-            stdin=stdin is not None or None,
+            stdin=stdin or None,
             logs=logs or None,
+            detachKeys=detach_keys,
         )
-        return await self._hijack(f"/containers/{quote(ref)}/attach", params, None, stdin, tty)
+        return self._hijack(f"/containers/{quote(ref)}/attach", params, None, tty)
+
+    async def container_attach(
+        self, ref: str, *, stdin: bytes | None = None, tty: bool = False, logs: bool = False
+    ) -> list[tuple[int, bytes]]:
+        """Attach, send ``stdin`` whole, and return all output once the container ends."""
+        async with self.container_attach_stream(
+            ref, stdin=stdin is not None, tty=tty, logs=logs
+        ) as connection:
+            return await self._collect(connection, stdin)
+
+    async def container_resize(self, ref: str, height: int, width: int) -> None:
+        await self.request(
+            "POST", f"/containers/{quote(ref)}/resize", params=_query(h=height, w=width)
+        )
 
     # --- exec -----------------------------------------------------------------------
 
@@ -424,11 +426,22 @@ class EngineClient:
         )
         return IdResponse.model_validate(data)
 
+    def exec_attach(
+        self, exec_id: str, *, tty: bool = False
+    ) -> contextlib.AbstractAsyncContextManager[HijackedConnection]:
+        """``POST /exec/{id}/start``, live (see :mod:`engine.api.hijack`)."""
+        return self._hijack(f"/exec/{quote(exec_id)}/start", {}, {"Detach": False, "Tty": tty}, tty)
+
     async def exec_start(
         self, exec_id: str, *, stdin: bytes | None = None, tty: bool = False
     ) -> list[tuple[int, bytes]]:
-        return await self._hijack(
-            f"/exec/{exec_id}/start", {}, {"Detach": False, "Tty": tty}, stdin, tty
+        """Start, send ``stdin`` whole, and return all output once the process ends."""
+        async with self.exec_attach(exec_id, tty=tty) as connection:
+            return await self._collect(connection, stdin)
+
+    async def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        await self.request(
+            "POST", f"/exec/{quote(exec_id)}/resize", params=_query(h=height, w=width)
         )
 
     async def exec_inspect(self, exec_id: str) -> ExecInspect:

@@ -96,8 +96,12 @@ async def read_logs(
     until: float = 0.0,
     tail: int | None = None,
     follow: bool = False,
+    as_written: bool = False,
 ) -> AsyncIterator[logfiles.LogEntry]:
-    """The container's log lines (whole), oldest first; ``since``/``until`` in seconds."""
+    """The container's log lines (whole), oldest first; ``since``/``until`` in seconds.
+
+    Followed ``as_written``, the records come as the container wrote them, partial lines
+    at once and whole ones with their newline (an attached terminal's output)."""
     since_ns = int(since * 1_000_000_000)
     until_ns = int(until * 1_000_000_000)
     if not follow and tail is not None:
@@ -122,6 +126,7 @@ async def read_logs(
         since_ns=since_ns,
         until_ns=until_ns,
         tail=tail,
+        joiner=logfiles.RecordPassthrough() if as_written else None,
     ):
         yield entry
 

@@ -503,6 +503,12 @@ class ContainerRuntime:
             raise Conflict(f"container {container.id[:12]} is not running: cannot attach")
         return monitor.AttachConnection(monitor.attach_path(self.socket_dir, container.id))
 
+    def resize(self, ref: str, height: int, width: int) -> None:
+        """Set the size of a running container's terminal (nothing without one)."""
+        container = self._get(ref)
+        if container.config.tty and container.state in (S.RUNNING, S.PAUSED):
+            monitor.request_resize(container.paths, height, width)
+
     # --- exec -------------------------------------------------------------------------
 
     async def exec(
@@ -565,10 +571,14 @@ class ContainerRuntime:
         tail: int | None = None,
         since: float = 0.0,
         until: float = 0.0,
+        as_written: bool = False,
     ) -> AsyncIterator[logfiles.LogEntry]:
-        """The container's log lines (whole), oldest first; ``since``/``until`` in seconds."""
+        """The container's log lines (whole), oldest first; ``since``/``until`` in seconds
+        (``as_written``: see :func:`engine.runtime.container_io.read_logs`)."""
         container = self._get(ref)
-        async for entry in read_logs(container, follow=follow, tail=tail, since=since, until=until):
+        async for entry in read_logs(
+            container, follow=follow, tail=tail, since=since, until=until, as_written=as_written
+        ):
             yield entry
 
     async def _rotate_logs_forever(self) -> None:

@@ -6,6 +6,9 @@ would need ``--detach`` and lose the exit code), so runc's stdio is the slave si
 pair whose master this module reads and writes; stdout and stderr are then one stream, as
 in Docker.
 
+Window size (``resize``): set on the pty pair, then runc is told by SIGWINCH and copies it
+to the container's terminal (runc reads its own stdio's size on SIGWINCH).
+
 Resource handling: :class:`ExecSession` is an async context manager; leaving it closes
 the streams and, if the process still runs, kills it (SIGKILL through its pid file).
 """
@@ -13,8 +16,11 @@ the streams and, if the process still runs, kills it (SIGKILL through its pid fi
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
+import struct
+import termios
 import tty as terminal_modes
 from pathlib import Path
 from types import TracebackType
@@ -90,6 +96,14 @@ class ExecSession:
             return
         assert self._process is not None and self._process.stdin is not None
         await self._process.stdin.send(data)
+
+    def resize(self, height: int, width: int) -> None:
+        """The terminal's size (rows, columns); nothing without a tty or before it started."""
+        if self._master < 0 or self._process is None or self._process.returncode is not None:
+            return
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(self._master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+            os.kill(self._process.pid, signal.SIGWINCH)
 
     async def close_stdin(self) -> None:
         if self._process is not None and self._process.stdin is not None:

@@ -136,6 +136,19 @@ class LineJoiner:
         return sorted(entries, key=lambda entry: entry.time_ns)
 
 
+class RecordPassthrough(LineJoiner):
+    """Feeds records, returns each at once as written: a partial one as it is, a final one
+    with its newline (a terminal's prompt is shown before its line ends)."""
+
+    def feed(self, record: LogRecord) -> LogEntry | None:
+        return LogEntry(
+            record.time_ns, record.stream, record.data + (b"" if record.partial else b"\n")
+        )
+
+    def flush(self) -> list[LogEntry]:
+        return []
+
+
 def join_partials(records: Iterable[LogRecord]) -> Iterator[LogEntry]:
     """Whole lines from records (see :class:`LineJoiner`)."""
     joiner = LineJoiner()
@@ -238,12 +251,14 @@ async def follow(
     since_ns: int = 0,
     until_ns: int = 0,
     tail: int | None = None,
+    joiner: LineJoiner | None = None,
 ) -> AsyncIterator[LogEntry]:
     """The log's lines, then new ones as they come, until the container stops.
 
     Rotation is followed: when ``current`` is replaced, the old file is read to its end first.
+    ``joiner`` makes entries of the records (default: whole lines, see :class:`LineJoiner`).
     """
-    joiner = LineJoiner()
+    joiner = joiner or LineJoiner()
     entries, offset, first_inode = await anyio.to_thread.run_sync(
         lambda: read_entries(
             current, since_ns=since_ns, until_ns=until_ns, tail=tail, joiner=joiner

@@ -10,8 +10,8 @@ back up finds its containers again.
 
 Files in a container's directory (``MonitorPaths``): ``config.json`` (the bundle),
 ``conmon.pid``, ``pid`` (the container's init), ``exits/<id>``, ``persist/oom`` (written by
-conmon when the kernel's OOM killer struck), ``ctl`` (conmon's control FIFO: ``2 0 0``
-reopens the log, used for rotation), ``container.log``.
+conmon when the kernel's OOM killer struck), ``ctl`` (conmon's control FIFO: ``1 H W``
+sets the terminal's size, ``2 0 0`` reopens the log, used for rotation), ``container.log``.
 """
 
 from __future__ import annotations
@@ -273,19 +273,29 @@ async def wait_exit(paths: MonitorPaths) -> int:
     return 255 if code is None else code
 
 
-def request_log_reopen(paths: MonitorPaths) -> bool:
-    """Ask conmon to reopen its log file (after the engine renamed it). False if not running."""
+def _control(paths: MonitorPaths, message: bytes) -> bool:
+    """One message to conmon's control FIFO; False if conmon is not running."""
     try:
         fd = os.open(paths.ctl, os.O_WRONLY | os.O_NONBLOCK)
     except OSError:
         return False
     try:
-        os.write(fd, b"2 0 0\n")
+        os.write(fd, message)
     except OSError:
         return False
     finally:
         os.close(fd)
     return True
+
+
+def request_log_reopen(paths: MonitorPaths) -> bool:
+    """Ask conmon to reopen its log file (after the engine renamed it). False if not running."""
+    return _control(paths, b"2 0 0\n")
+
+
+def request_resize(paths: MonitorPaths, height: int, width: int) -> bool:
+    """Set the size (rows, columns) of the container's terminal. False if not running."""
+    return _control(paths, f"1 {height} {width}\n".encode())
 
 
 # conmon's attach socket: packets to it are stdin; packets from it start with one byte

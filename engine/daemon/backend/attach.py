@@ -1,8 +1,9 @@
 """``docker attach``: a container's output from the attach moment on, and its stdin.
 
 Output is read from the container's log, followed from the attach moment (so ``docker
-run`` attached and ``compose up`` see everything the run writes); stdin goes to the
-container through conmon's attach socket. A TTY attach is therefore not interactive.
+run`` attached and ``compose up`` see everything the run writes) and sent as written:
+partial lines at once, so a terminal's prompt shows before its line ends. Stdin goes to
+the container through conmon's attach socket.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from engine.daemon.backend.shapes import STREAM_NUMBERS
 from engine.daemon.backend_api import AttachOptions, OutputSink
 from engine.errors import EngineError, NotFound
 from engine.runtime import ContainerRuntime, ContainerState
+from engine.runtime.monitor import AttachConnection
 from engine.state import ContainerRecord
 
 
@@ -90,16 +92,28 @@ class AttachSession:
         client's EOF closes it (the container's stdin ends with StdinOnce)."""
         with contextlib.suppress(EngineError):
             connection = self._runtime.attach(self._record.id)
-            async with connection:
+            async with connection, anyio.create_task_group() as task_group:
+                # conmon also copies the output to this socket: read, so it never blocks
+                task_group.start_soon(_discard_output, connection)
                 async for data in stdin:
                     await connection.send(data)
+                task_group.cancel_scope.cancel()
 
     async def _output(self, output: OutputSink) -> None:
         container_id = self._record.id
-        async for entry in self._runtime.logs(container_id, follow=True, since=self._since - 1):
+        async for entry in self._runtime.logs(
+            container_id, follow=True, since=self._since - 1, as_written=True
+        ):
             stream = STREAM_NUMBERS.get(entry.stream, 1)
             if (stream == 1 and not self._options.stdout) or (
                 stream == 2 and not self._options.stderr
             ):
                 continue
-            await output(stream, entry.message + b"\n")
+            await output(stream, entry.message)
+
+
+async def _discard_output(connection: AttachConnection) -> None:
+    while True:
+        _, data = await connection.receive()
+        if not data:
+            return

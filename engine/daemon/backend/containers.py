@@ -440,6 +440,13 @@ class Containers:
         second = await anyio.to_thread.run_sync(stats.sample, pid)
         return stats.stats_document(first, second, record.name, record.id)
 
+    async def resize(self, ref: str, height: int, width: int) -> None:
+        record = self.index.find(ref)
+        if not self.index.running(record.id):
+            raise Conflict(f"Container {record.id} is not running")
+        if height > 0 and width > 0:
+            self.runtime.resize(record.id, height, width)
+
     async def attach(self, ref: str, options: AttachOptions) -> AttachSession:
         record = self.index.find(ref)
         return AttachSession(self.runtime, record, options, self.attached)

@@ -228,6 +228,9 @@ class EngineBackend(Backend):
     async def container_attach(self, ref: str, options: AttachOptions) -> AttachSession:
         return await self.containers.attach(ref, options)
 
+    async def container_resize(self, ref: str, height: int, width: int) -> None:
+        await self.containers.resize(ref, height, width)
+
     async def container_prune(self, filters: Filters) -> api.ContainerPrune:
         return await self.containers.prune(filters)
 
@@ -252,6 +255,9 @@ class EngineBackend(Backend):
 
     async def exec_inspect(self, exec_id: str) -> api.ExecInspect:
         return await self.execs.inspect(exec_id)
+
+    async def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        await self.execs.resize(exec_id, height, width)
 
     # --- images ---------------------------------------------------------------------
 

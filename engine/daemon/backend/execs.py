@@ -2,12 +2,15 @@
 
 An instance is created (``POST /containers/{id}/exec``), started once on a hijacked
 connection (``POST /exec/{id}/start``) through ``ContainerRuntime.exec_session`` (live
-stdin, stdout, stderr, tty), and inspected for its exit code afterwards. Instances live
+stdin, stdout, stderr, tty), resized while it runs (``POST /exec/{id}/resize``; a size
+given before the process started is applied when it starts), and inspected for its exit
+code afterwards. Instances live
 in memory, as dockerd's do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +23,7 @@ from engine.daemon.backend.index import ContainerIndex
 from engine.daemon.backend.shapes import STREAM_NUMBERS
 from engine.daemon.backend_api import OutputSink
 from engine.errors import Conflict, NotFound
+from engine.runtime.exec_session import ExecSession as RuntimeExecSession
 
 
 @dataclass
@@ -30,6 +34,8 @@ class ExecRecord:
     running: bool = False
     exit_code: int | None = None
     pid: int = 0
+    size: tuple[int, int] | None = None  # the terminal's rows and columns, once given
+    session: RuntimeExecSession | None = None  # while the process runs
 
 
 class Execs:
@@ -64,6 +70,14 @@ class Execs:
         if record.running or record.exit_code is not None:
             raise Conflict(f"Error: Exec command {exec_id} has already run")
         return ExecSession(self, record, body.Tty or record.body.Tty)
+
+    async def resize(self, exec_id: str, height: int, width: int) -> None:
+        record = self._find(exec_id)
+        if height <= 0 or width <= 0:
+            return
+        record.size = (height, width)
+        if record.session is not None:
+            record.session.resize(height, width)
 
     async def inspect(self, exec_id: str) -> api.ExecInspect:
         record = self._find(exec_id)
@@ -114,12 +128,24 @@ class ExecSession:
                 privileged=body.Privileged,
             )
             async with session, anyio.create_task_group() as task_group:
+                record.session = session
+                if record.size is not None:
+                    session.resize(*record.size)
 
                 async def feed() -> None:
                     if stdin is not None and body.AttachStdin:
                         async for data in stdin:
-                            await session.send(data)
-                    await session.close_stdin()
+                            try:
+                                await session.send(data)
+                            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                                break  # the process closed its stdin (`head -1`)
+                    with contextlib.suppress(anyio.BrokenResourceError, OSError):
+                        await session.close_stdin()
+                    if stdin is not None:
+                        # what the client still sends is read and dropped: it never blocks
+                        # on a full socket, and the connection ends without a reset
+                        async for _ in stdin:
+                            pass
 
                 task_group.start_soon(feed)
                 while True:
@@ -133,6 +159,7 @@ class ExecSession:
                 code = await session.wait()
                 task_group.cancel_scope.cancel()
         finally:
+            record.session = None
             record.running = False
             record.exit_code = code
             container = index.records.get(record.container_id)

@@ -90,3 +90,17 @@ async def test_events_and_wait(harness: Harness) -> None:
         task_group.start_soon(stop_soon)
         assert await harness.run("wait", "db") == 137
     assert harness.out.getvalue() == "137\n"
+
+
+def test_logs_since_and_until_read_times_as_docker_compose() -> None:
+    from compose.commands.inspection import point_in_time
+
+    now = 1_000_000.0
+    assert point_in_time("10m", "--since", now) == now - 600
+    assert point_in_time("1h30m", "--since", now) == now - 5400
+    assert point_in_time("1700000000", "--since", now) == 1_700_000_000
+    assert point_in_time("1700000000.5", "--until", now) == 1_700_000_000.5
+    assert point_in_time("2024-05-01T10:00:00Z", "--since", now) == 1_714_557_600
+    assert point_in_time("2024-05-01T12:00:00.5+02:00", "--since", now) == 1_714_557_600.5
+    with pytest.raises(PlanError, match="invalid value for --since: 'yesterday'"):
+        point_in_time("yesterday", "--since", now)

@@ -47,12 +47,15 @@ async def test_run_creates_a_one_off_container_as_up_would(harness: Harness) -> 
         harness.container("once").state = "exited"
         harness.container("once").stopped.set()
 
+    harness.stdin = b"typed"
     async with anyio.create_task_group() as task_group:
         task_group.start_soon(exit_once_started)
         code = await harness.run("run", "--rm", "--name", "once", "web", "echo", "x")
     assert code == 3
-    assert harness.out.getvalue() == "hi\n"
-    assert "oops" in harness.err.getvalue()
+    # attached: stdin reached the container, its output came through the attach session
+    # (the fake echoes stdin upper-cased and writes "err" on stderr)
+    assert harness.out.getvalue() == "TYPED"
+    assert "err" in harness.err.getvalue()
     # its dependency was started; the one-off container is gone (--rm)
     assert harness.names() == {"demo-db-1"}
     events = [(e.Action, e.Actor.Attributes["name"]) for e in harness.backend.events_log]
