@@ -240,7 +240,7 @@ class EngineBackend(Backend):
     async def archive_put(
         self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool
     ) -> None:
-        await self.containers.archive_put(ref, path, tar)
+        await self.containers.archive_put(ref, path, tar, no_overwrite_dir=no_overwrite_dir)
 
     # --- exec -----------------------------------------------------------------------
 
