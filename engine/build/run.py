@@ -86,17 +86,11 @@ def prepare_bundle(request: RunRequest) -> dict[str, bool]:
     directory) is left to the caller, who knows the Dockerfile line.
     """
     root, bundle = request.root, request.bundle
-    existed = {
-        path: os.path.lexists(files.resolve_in_root(root, path, follow_last=False))
-        for path in PLACEHOLDERS
-    }
-    files.make_dirs(files.resolve_in_root(root, request.working_dir), root, None)
+    existed = {path: files.exists_beneath(root, path) for path in PLACEHOLDERS}
+    files.make_dirs(root, request.working_dir, None)
 
     def read(path: str) -> str:
-        try:
-            return files.resolve_in_root(root, path).read_text()
-        except OSError:
-            return ""
+        return files.read_text_beneath(root, path)
 
     bundle.mkdir(parents=True, exist_ok=True)
     mounts: list[dict[str, Any]] = []
