@@ -88,7 +88,7 @@ class EngineBackend(Backend):
             networking=networking,
             task_group=task_group,
         )
-        self.images = Images(images, self.events_sink, task_group, data_root)
+        self.images = Images(images, self.events_sink, task_group, data_root, networking)
         self.networks = Networks(networking, self.index, self.events_sink)
         self.volumes = Volumes(volumes, self.events_sink)
         self.system = System(self.index, self.views, self.images, self.volumes)

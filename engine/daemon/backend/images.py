@@ -18,14 +18,16 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import json
 import logging
+import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -34,10 +36,14 @@ from engine.api import models as api
 from engine.daemon.backend.events import EventSink
 from engine.daemon.backend.shapes import familiar
 from engine.daemon.backend_api import Filters
+from engine.daemon.networking import Networking
 from engine.errors import EngineError, InvalidParameter, NotFound, Unsupported
 from engine.images import ImageService, Progress
 from engine.images.auth import Credentials, load_credentials
 from engine.images.reference import parse_reference
+
+if TYPE_CHECKING:
+    from engine.build import BuildOptions
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +56,18 @@ class Images:
     """The engine's images, in Docker's shapes."""
 
     def __init__(
-        self, images: ImageService, events: EventSink, task_group: TaskGroup, data_root: Path
+        self,
+        images: ImageService,
+        events: EventSink,
+        task_group: TaskGroup,
+        data_root: Path,
+        networking: Networking | None = None,
     ) -> None:
         self.images = images
         self.events = events
         self.task_group = task_group
         self.data_root = data_root
+        self.networking = networking
 
     async def matching(self, *, all: bool, filters: Filters) -> list[api.ImageSummary]:
         result = []
@@ -315,7 +327,9 @@ class Images:
         options = options_from_query(query)  # InvalidParameter / Unsupported before reading
         workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self.data_root))
         messages: list[dict[str, Any]] = []
+        sandbox_id = f"build-{secrets.token_hex(16)}"
         try:
+            options = await self._build_network(options, sandbox_id)
             build_context = await receive_context(context, workdir)
             try:
                 record = await build(
@@ -330,13 +344,43 @@ class Images:
                 name = (record.repo_tags or [record.id])[0]
                 self.events.emit("image", "tag", record.id, {"name": name})
         finally:
-            await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
+            with anyio.CancelScope(shield=True):
+                if self.networking is not None:
+                    await self.networking.detach(sandbox_id)
+                await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
 
         async def generate() -> AsyncIterator[dict[str, Any]]:
             for message in messages:
                 yield message
 
         return generate()
+
+    async def _build_network(self, options: BuildOptions, sandbox_id: str) -> BuildOptions:
+        """The build's network namespace for ``default`` (the default bridge, or the user
+        network the build names), as dockerd gives each RUN a container on the bridge:
+        RUN steps never share the host's network unless ``host`` is asked for.
+
+        Resource handling: the caller detaches ``sandbox_id`` after the build.
+        """
+        if options.network != "default":
+            return options
+        if self.networking is None:
+            if options.network_name:
+                raise Unsupported("build networks need the engine's networking")
+            return options  # RUN steps get an empty network namespace
+        body = api.ContainerCreate.model_validate(
+            {"Image": "build", "HostConfig": {"NetworkMode": options.network_name or "default"}}
+        )
+
+        def no_container(ref: str) -> int:
+            raise InvalidParameter("a build cannot join another container's network")
+
+        attachment = await self.networking.attach(sandbox_id, sandbox_id, body, no_container)
+        return dataclasses.replace(
+            options,
+            netns_path=attachment.namespace_paths.get("network"),
+            resolv_conf=attachment.etc_files.get("/etc/resolv.conf"),
+        )
 
     async def save(self, names: list[str]) -> AsyncIterator[bytes]:
         for name in names:
