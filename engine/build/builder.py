@@ -331,8 +331,7 @@ class Builder:
 
         async def work(scratch: Scratch) -> None:
             def make() -> None:
-                target = files.resolve_in_root(scratch.merged, working_dir)
-                files.make_dirs(target, scratch.merged, None)
+                files.make_dirs(scratch.merged, working_dir, None)
 
             await anyio.to_thread.run_sync(make)
 

@@ -24,7 +24,6 @@ import os
 import posixpath
 import re
 import stat
-import tarfile
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import IO
@@ -34,6 +33,10 @@ import anyio.to_thread
 
 from engine.build.dockerfile import DockerfileError
 from engine.build.files import resolve_in_root
+from engine.fs import ArchiveError, ExtractOptions, extract_tar_into
+
+CONTEXT_EXTRACT = ExtractOptions(owner="none", no_devices=True)
+"""A context tar: owners are not kept (COPY gives root's, or ``--chown``'s), no devices."""
 
 _SPECIAL = set(".+()|{}$")
 
@@ -210,7 +213,15 @@ class BuildContext:
                     hint="COPY can only read files inside the context directory",
                 )
         for relative in found:
-            target = self.follow(relative)
+            try:
+                target = self.follow(relative)
+            except OSError as exc:
+                raise DockerfileError(
+                    f'"{source}" cannot be resolved in the build context: {exc.strerror}',
+                    line=line,
+                    file=file,
+                    hint="a symlink in the context points to itself through a loop",
+                ) from exc
             if target != relative and (
                 not os.path.lexists(self.root / target) or self.excluded(target)
             ):
@@ -308,17 +319,18 @@ class BuildContext:
 def extract_context_tar(source: IO[bytes], target: Path) -> Path:
     """Unpack a context tar (plain or compressed; as ``POST /build`` sends it) into ``target``.
 
-    Blocking. Members escaping ``target`` are refused (tarfile's ``data`` filter).
+    Blocking. The engine's one extractor (:func:`engine.fs.extract_tar`): every member lands
+    beneath ``target`` (symlinks the tar made are followed inside it), a member climbing out
+    with ``..`` or a loop of symlinks refuses the context.
     """
     target.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(fileobj=source, mode="r|*") as tar:
-            tar.extractall(target, filter="data")
-    except (tarfile.TarError, OSError) as exc:
+        extract_tar_into(source, target, CONTEXT_EXTRACT)
+    except ArchiveError as exc:
         raise DockerfileError(
             f"the build context is not a valid tar: {exc}",
             file="context",
-            hint="send the context as a tar (optionally gzip-compressed)",
+            hint="send the context as a tar (optionally compressed) whose entries stay inside it",
         ) from exc
     return target
 

@@ -17,7 +17,6 @@ import hashlib
 import os
 import posixpath
 import secrets
-import tarfile
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -27,6 +26,8 @@ import httpx
 from engine.build import dockerfile as df
 from engine.build import files
 from engine.build.context import BuildContext, has_glob
+from engine.fs import ArchiveError, ExtractOptions, Limits, extract_tar, open_beneath
+from engine.fs.tar_reader import TarReader, open_decompressed
 
 
 @dataclasses.dataclass(slots=True)
@@ -51,31 +52,57 @@ class CopyPlan:
             if self.chown
             else None
         )
-        target = files.resolve_in_root(root, self.dest)
         multiple = self.dest_is_dir or len(self.items) > 1
-        for path, name, kind in self.items:
-            preserve = kind == "stage"  # COPY --from keeps owners; the context's are root's
-            include = context_filter(self.context) if kind == "context" and self.context else None
-            if path.is_dir() and not path.is_symlink():
-                files.make_dirs(target, root, owner)
+        with files.open_root(root) as root_fd:
+            for path, name, kind in self.items:
+                self._copy_item(root_fd, path, name, kind, owner, multiple)
+
+    def _copy_item(
+        self, root_fd: int, path: Path, name: str, kind: str, owner: files.Owner | None, into: bool
+    ) -> None:
+        """One item, written beneath ``root_fd`` only (the destination's symlinks followed
+        inside the root, its last component replaced, never followed, when it is a file)."""
+        preserve = kind == "stage"  # COPY --from keeps owners; the context's are root's
+        include = context_filter(self.context) if kind == "context" and self.context else None
+        if path.is_dir() and not path.is_symlink():
+            dest_fd = files.make_dirs_beneath(root_fd, self.dest, owner)
+            try:
                 files.copy_tree(
                     path,
-                    target,
+                    dest_fd,
                     owner=owner,
                     mode=self.mode,
                     preserve_owner=preserve,
                     include=include,
                 )
-            elif self.keyword == "ADD" and kind == "context" and is_archive(path):
-                files.make_dirs(target, root, owner)
-                extract_archive(path, target, owner, self.line, self.file)
-            else:
-                into = multiple or (target.is_dir() and not target.is_symlink())
-                destination = target / name if into else target
-                files.make_dirs(destination.parent, root, owner)
-                files.copy_file(
-                    path, destination, owner=owner, mode=self.mode, preserve_owner=preserve
-                )
+            finally:
+                os.close(dest_fd)
+            return
+        if self.keyword == "ADD" and kind == "context" and is_archive(path):
+            dest_fd = files.make_dirs_beneath(root_fd, self.dest, owner)
+            try:
+                extract_archive(path, dest_fd, owner, self.line, self.file)
+            finally:
+                os.close(dest_fd)
+            return
+        if not into:
+            with contextlib.suppress(OSError):
+                os.close(open_beneath(root_fd, self.dest, os.O_PATH | os.O_DIRECTORY))
+                into = True  # an existing directory (or a link to one) receives the file
+        if into:
+            parent, target_name = self.dest, name
+        else:
+            parent, target_name = (
+                posixpath.dirname(posixpath.normpath(self.dest)),
+                (posixpath.basename(posixpath.normpath(self.dest))),
+            )
+        dir_fd = files.make_dirs_beneath(root_fd, parent, owner)
+        try:
+            files.copy_file(
+                path, dir_fd, target_name, owner=owner, mode=self.mode, preserve_owner=preserve
+            )
+        finally:
+            os.close(dir_fd)
 
 
 async def download(url: str, tmpdir: Path, checksum: str | None, *, line: int, file: str) -> Path:
@@ -133,33 +160,40 @@ def context_filter(context: BuildContext) -> Callable[[Path], bool]:
 
 
 def is_archive(path: Path) -> bool:
-    if not path.is_file():
+    """Whether ``path`` (a context file) is a tar, plain or compressed: its first header is
+    read within the extractor's limits (never a whole extended header of any size)."""
+    if not path.is_file() or path.is_symlink():
         return False
     try:
-        return tarfile.is_tarfile(path)
-    except OSError:
+        with path.open("rb") as raw:
+            next(iter(TarReader(open_decompressed(raw), Limits())))
+    except (ArchiveError, StopIteration, OSError, EOFError):
         return False
+    return True
 
 
 def extract_archive(
-    path: Path, target: Path, owner: files.Owner | None, line: int, file: str
+    path: Path, dest_fd: int, owner: files.Owner | None, line: int, file: str
 ) -> None:
-    """ADD of a local archive: its entries under ``target``, with their owners (or
-    ``owner`` for --chown)."""
+    """ADD of a local archive: its entries beneath the directory ``dest_fd`` (in the step's
+    root), with their owners (or ``owner`` for --chown).
+
+    Through the engine's one extractor: an absolute member name means ``dest``, a name
+    climbing out of it is refused, a symlink the archive made is followed inside ``dest``;
+    every chown is made on what was just extracted, never by a path.
+    """
+    options = ExtractOptions(
+        owner="preserve" if owner is None else (owner.uid, owner.gid), no_devices=True
+    )
     try:
-        with tarfile.open(path, "r:*") as tar:
-            tar.extractall(target, filter="tar", numeric_owner=True)
-            if owner is not None:
-                for member in tar.getmembers():
-                    entry = target / member.name
-                    if os.path.lexists(entry):
-                        os.lchown(entry, owner.uid, owner.gid)
-    except (tarfile.TarError, OSError) as exc:
+        with path.open("rb") as raw:
+            extract_tar(raw, dest_fd, options)
+    except (ArchiveError, OSError) as exc:
         raise df.DockerfileError(
             f"ADD {path.name}: cannot extract the archive: {exc}",
             line=line,
             file=file,
-            hint="entries may not leave the destination (absolute paths, .., links out)",
+            hint="entries may not leave the destination (.., links out) nor be devices",
         ) from exc
 
 

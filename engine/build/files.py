@@ -1,9 +1,17 @@
 """File work of a build step, inside a mounted root (blocking: run in a thread).
 
-- ``resolve_in_root``: a path inside an image root, symlinks followed *within* the root
-  (an absolute link target restarts at the root, ``..`` stops at it), as Docker's
-  ``FollowSymlinkInScope``.
-- ``copy_tree`` / ``copy_file``: COPY/ADD of one source with owner and mode.
+Everything a step writes is written beneath the root of the layer being built: the root
+is opened as a directory fd and every path in it resolved by :mod:`engine.fs.resolve`
+(``openat2`` with ``RESOLVE_IN_ROOT``: the image's symlinks are followed *within* the
+root, an absolute target restarts at it, ``..`` stops at it). Files are then made and
+their owner, mode and times set by ``*at`` calls on the parent's fd that never follow the
+last component, or on the fd of what was just made.
+
+- ``resolve_in_root``: a path inside an image root as a host path (for what a step
+  *reads*: COPY sources in the context or a stage), as Docker's ``FollowSymlinkInScope``.
+- ``make_dirs`` / ``make_dirs_beneath``: ``mkdir -p`` beneath the root, new directories
+  0755 with the ``--chown`` owner.
+- ``copy_tree`` / ``copy_file``: COPY/ADD of one source into a directory fd.
 - ``parse_chown`` / ``parse_chmod``: the ``--chown`` / ``--chmod`` values.
 - ``write_layer``: an overlay upper dir -> a gzip tar layer (``.wh.`` whiteouts for the
   0/0 character devices, ``.wh..wh..opq`` for opaque directories), written into the blob
@@ -12,52 +20,135 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import gzip
 import hashlib
 import os
+import posixpath
 import shutil
 import stat
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, cast
 
 from engine.build.dockerfile import DockerfileError
+from engine.fs import open_beneath, resolve_parent_beneath
+from engine.fs.resolve import MAX_SYMLINKS, proc_fd_path
 from engine.images.store import BlobStore
 from engine.runtime.users import parse_group, parse_passwd
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
-_MAX_LINKS = 255
+MAX_ACCOUNT_FILE = 1 << 20
+_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 def _components(path: str) -> list[str]:
     return [part for part in path.split("/") if part not in ("", ".")]
 
 
+@contextlib.contextmanager
+def open_root(root: Path) -> Iterator[int]:
+    """An ``O_PATH`` fd of ``root`` (a directory the engine mounted or made)."""
+    fd = os.open(root, _DIR_FLAGS)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _host_path(root: Path, root_fd: int, fd: int) -> Path:
+    """The host path of ``fd`` (an object beneath ``root_fd``), spelled under ``root``."""
+    real_root = os.readlink(proc_fd_path(root_fd))
+    relative = os.path.relpath(os.readlink(proc_fd_path(fd)), real_root)
+    return root if relative == "." else root / relative
+
+
 def resolve_in_root(root: Path, path: str, *, follow_last: bool = True) -> Path:
-    """``path`` (absolute inside the image) as a host path under ``root``."""
-    pending = _components(path)
-    resolved: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        if (pending or follow_last) and candidate.is_symlink():
-            links += 1
-            if links > _MAX_LINKS:
-                raise OSError(f"too many levels of symbolic links in {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            pending = _components(target) + pending
-            continue
-        resolved.append(part)
-    return root.joinpath(*resolved)
+    """``path`` (absolute inside the image) as a host path under ``root``, resolved beneath
+    it by :func:`engine.fs.open_beneath`. A dangling last symlink is followed as far as it
+    goes (its target spelled under ``root``); a missing parent leaves the rest of the path
+    as written.
+
+    Error handling: ``OSError(ELOOP)`` ("too many levels of symbolic links") for a loop.
+    """
+    with open_root(root) as root_fd:
+        for _ in range(MAX_SYMLINKS):
+            parts = _components(path)
+            if follow_last:
+                try:
+                    fd = open_beneath(root_fd, "/".join(parts), os.O_PATH)
+                except (FileNotFoundError, NotADirectoryError):
+                    pass
+                else:
+                    try:
+                        return _host_path(root, root_fd, fd)
+                    finally:
+                        os.close(fd)
+            if not parts:
+                return root
+            try:
+                dir_fd, name = resolve_parent_beneath(root_fd, "/".join(parts))
+            except (FileNotFoundError, NotADirectoryError):
+                return root.joinpath(*[p for p in parts if p != ".."])
+            try:
+                parent = _host_path(root, root_fd, dir_fd)
+                link = _read_link(dir_fd, name) if follow_last else None
+            finally:
+                os.close(dir_fd)
+            if link is None:
+                return parent / name
+            # a dangling symlink: follow its target inside the root
+            inside = "/" + os.path.relpath(parent, root)
+            path = link if link.startswith("/") else posixpath.join(inside, link)
+    raise OSError(errno.ELOOP, f"too many levels of symbolic links in {path}", path)
+
+
+def _read_link(dir_fd: int, name: str) -> str | None:
+    try:
+        return os.readlink(name, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
+def exists_beneath(root: Path, path: str) -> bool:
+    """Whether ``path`` names something beneath ``root`` (its last component not followed)."""
+    try:
+        with open_root(root) as root_fd:
+            dir_fd, name = resolve_parent_beneath(root_fd, path)
+    except OSError:
+        return False
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    finally:
+        os.close(dir_fd)
+    return True
+
+
+def read_text_beneath(root: Path, path: str, limit: int = MAX_ACCOUNT_FILE) -> str:
+    """The regular file ``path`` beneath ``root`` as text ("" when missing, not a regular
+    file, or larger than ``limit``); never blocks on a FIFO."""
+    try:
+        with open_root(root) as root_fd:
+            fd = open_beneath(root_fd, path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(fd, limit + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return "" if len(data) > limit else data.decode("utf-8", "replace")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,10 +165,7 @@ def parse_chown(value: str, root: Path, *, line: int, file: str) -> Owner:
     user, _, group = value.partition(":")
 
     def read(name: str) -> str:
-        try:
-            return resolve_in_root(root, name).read_text()
-        except OSError:
-            return ""
+        return read_text_beneath(root, name)
 
     def number(name: str, kind: str, path: str, numbers: Callable[[str], dict[str, int]]) -> int:
         if name.isdigit():
@@ -116,108 +204,166 @@ def parse_chmod(value: str, *, line: int, file: str) -> int:
     return mode
 
 
-def make_dirs(path: Path, root: Path, owner: Owner | None) -> None:
-    """``mkdir -p`` inside the root; new directories are 0755, owned by ``owner`` or root."""
-    missing: list[Path] = []
-    current = path
-    while not current.exists() and current != root:
-        missing.append(current)
-        current = current.parent
-    for directory in reversed(missing):
-        os.mkdir(directory, 0o755)
-        os.chmod(directory, 0o755)
-        if owner is not None:
-            os.lchown(directory, owner.uid, owner.gid)
+def _chown_at(dir_fd: int, name: str, owner: Owner | None, info: os.stat_result | None) -> None:
+    """Owner of ``name`` in ``dir_fd``, the link itself if it is one: ``owner``, else the
+    source's (``info``, COPY --from), else root."""
+    if owner is not None:
+        uid, gid = owner.uid, owner.gid
+    elif info is not None:
+        uid, gid = info.st_uid, info.st_gid
+    else:
+        uid, gid = 0, 0
+    os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
 
 
-def _clear(path: Path, keep_dir: bool) -> bool:
-    """Remove what is at ``path`` (keeping a directory when ``keep_dir``); True if a dir stays."""
-    if not os.path.lexists(path):
+def make_dirs_beneath(root_fd: int, path: str, owner: Owner | None) -> int:
+    """``mkdir -p path`` beneath ``root_fd``; an ``O_PATH`` fd of the directory (the caller
+    closes it). New directories are 0755, owned by ``owner`` or root; existing ones and the
+    symlinks on the way (followed inside the root) are left as they are.
+
+    Error handling: ``OSError`` (ENOTDIR, EEXIST for a dangling symlink, ELOOP).
+    """
+    parts = _components(path)
+    fd = os.dup(root_fd)
+    try:
+        for index in range(len(parts)):
+            prefix = "/".join(parts[: index + 1])
+            try:
+                next_fd = open_beneath(root_fd, prefix, _DIR_FLAGS)
+            except FileNotFoundError:
+                dir_fd, name = resolve_parent_beneath(root_fd, prefix)
+                try:
+                    os.mkdir(name, 0o755, dir_fd=dir_fd)
+                    os.chmod(proc_fd_path(dir_fd, name), 0o755)  # no umask; name is a dir
+                    _chown_at(dir_fd, name, owner, None)
+                    next_fd = os.open(name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=dir_fd)
+                finally:
+                    os.close(dir_fd)
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def make_dirs(root: Path, path: str, owner: Owner | None) -> None:
+    """:func:`make_dirs_beneath` for a root given as a path (WORKDIR, RUN's working dir)."""
+    with open_root(root) as root_fd:
+        os.close(make_dirs_beneath(root_fd, path, owner))
+
+
+def _clear(dir_fd: int, name: str, keep_dir: bool) -> bool:
+    """Remove ``name`` in ``dir_fd`` (keeping a directory when ``keep_dir``); True if a
+    directory stays. Symlinks are removed, never followed."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
         return False
-    if path.is_dir() and not path.is_symlink():
+    if stat.S_ISDIR(info.st_mode):
         if keep_dir:
             return True
-        shutil.rmtree(path)
+        shutil.rmtree(name, dir_fd=dir_fd)
     else:
-        path.unlink()
+        os.unlink(name, dir_fd=dir_fd)
     return False
 
 
 def copy_file(
     source: Path,
-    target: Path,
+    dir_fd: int,
+    name: str,
     *,
     owner: Owner | None,
     mode: int | None,
     preserve_owner: bool = False,
 ) -> None:
-    """Copy one non-directory entry (file, symlink, fifo...) to ``target``."""
+    """Copy one non-directory entry (file, symlink, fifo...) to ``name`` in ``dir_fd``."""
     info = source.lstat()
-    _clear(target, keep_dir=False)
+    _clear(dir_fd, name, keep_dir=False)
+    new_mode = mode if mode is not None else stat.S_IMODE(info.st_mode)
     if stat.S_ISLNK(info.st_mode):
-        os.symlink(os.readlink(source), target)
+        os.symlink(os.readlink(source), name, dir_fd=dir_fd)
     elif stat.S_ISREG(info.st_mode):
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         with source.open("rb") as reader:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
             with os.fdopen(fd, "wb") as writer:
                 shutil.copyfileobj(reader, writer, 1 << 20)
+                writer.flush()
+                _set_attributes(fd, info, owner, new_mode, preserve_owner)
+        return
     elif stat.S_ISFIFO(info.st_mode):
-        os.mkfifo(target, 0o600)
+        os.mkfifo(name, 0o600, dir_fd=dir_fd)
     else:
-        os.mknod(target, info.st_mode, info.st_rdev)
-    _set_attributes(target, info, owner, mode, preserve_owner)
+        os.mknod(name, info.st_mode, info.st_rdev, dir_fd=dir_fd)
+    _chown_at(dir_fd, name, owner, info if preserve_owner else None)
+    if not stat.S_ISLNK(info.st_mode):
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            os.chmod(proc_fd_path(fd), new_mode)
+        finally:
+            os.close(fd)
+    os.utime(name, ns=(info.st_atime_ns, info.st_mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
 
 
 def _set_attributes(
-    target: Path, info: os.stat_result, owner: Owner | None, mode: int | None, preserve: bool
+    fd: int, info: os.stat_result, owner: Owner | None, mode: int, preserve: bool
 ) -> None:
+    """Owner, mode and times of the open file or directory ``fd`` (chown first: it clears
+    setuid bits)."""
     if owner is not None:
-        os.lchown(target, owner.uid, owner.gid)
+        os.fchown(fd, owner.uid, owner.gid)
     elif preserve:
-        os.lchown(target, info.st_uid, info.st_gid)
+        os.fchown(fd, info.st_uid, info.st_gid)
     else:
-        os.lchown(target, 0, 0)
-    if not stat.S_ISLNK(info.st_mode):
-        os.chmod(target, mode if mode is not None else stat.S_IMODE(info.st_mode))
-    os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns), follow_symlinks=False)
+        os.fchown(fd, 0, 0)
+    os.fchmod(fd, mode)
+    os.utime(fd, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
 def copy_tree(
     source: Path,
-    target: Path,
+    dir_fd: int,
     *,
     owner: Owner | None,
     mode: int | None,
     preserve_owner: bool = False,
     include: Callable[[Path], bool] | None = None,
 ) -> None:
-    """Copy the *contents* of the directory ``source`` into the directory ``target``.
+    """Copy the *contents* of the directory ``source`` into the directory ``dir_fd``.
 
     ``include(path)`` filters entries (the context's .dockerignore); a directory that is
     itself excluded is still walked, for exceptions inside it.
     """
     for name in sorted(os.listdir(source)):
         child = source / name
-        destination = target / name
         info = child.lstat()
         if stat.S_ISDIR(info.st_mode):
             wanted = include is None or include(child)
-            if not _clear(destination, keep_dir=True):
-                os.mkdir(destination, 0o755)
-            copy_tree(
-                child,
-                destination,
-                owner=owner,
-                mode=mode,
-                preserve_owner=preserve_owner,
-                include=include,
+            if not _clear(dir_fd, name, keep_dir=True):
+                os.mkdir(name, 0o700, dir_fd=dir_fd)
+            inner = os.open(
+                name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd
             )
-            if not wanted and not os.listdir(destination):
-                os.rmdir(destination)
-                continue
-            _set_attributes(destination, info, owner, mode, preserve_owner)
+            try:
+                copy_tree(
+                    child,
+                    inner,
+                    owner=owner,
+                    mode=mode,
+                    preserve_owner=preserve_owner,
+                    include=include,
+                )
+                if not wanted and not os.listdir(inner):
+                    os.rmdir(name, dir_fd=dir_fd)
+                    continue
+                new_mode = mode if mode is not None else stat.S_IMODE(info.st_mode)
+                _set_attributes(inner, info, owner, new_mode, preserve_owner)
+            finally:
+                os.close(inner)
         elif include is None or include(child):
-            copy_file(child, destination, owner=owner, mode=mode, preserve_owner=preserve_owner)
+            copy_file(child, dir_fd, name, owner=owner, mode=mode, preserve_owner=preserve_owner)
 
 
 # ------------------------------------------------------------------------------------ layers

@@ -25,8 +25,11 @@ from engine.errors import InvalidParameter, Unsupported
 class BuildOptions:
     """What a build is asked for (``docker build`` flags; compose ``build:`` keys).
 
-    ``network``: ``none`` (an empty network namespace), ``host``, or ``default`` (the
-    namespace at ``netns_path`` when the caller gives one, else the host's).
+    ``network``: ``none`` (an empty network namespace), ``host`` (the host's, as dockerd
+    allows for classic builds), or ``default``: the namespace at ``netns_path``, which the
+    engine makes on the default bridge (or on the user network ``network_name``) for the
+    build, with ``resolv_conf`` as its ``/etc/resolv.conf``; without ``netns_path`` RUN
+    steps get an empty namespace, never the host's.
     """
 
     dockerfile: str = "Dockerfile"  # relative to the context
@@ -40,6 +43,7 @@ class BuildOptions:
     network: str = "default"
     network_name: str | None = None  # a user network (the caller resolves it to netns_path)
     netns_path: str | None = None
+    resolv_conf: str | None = None  # /etc/resolv.conf of RUN steps in netns_path
     extra_hosts: Sequence[str] = ()  # "name:ip"
     shm_size: int = 0
     additional_contexts: Mapping[str, Path] = dataclasses.field(default_factory=dict)

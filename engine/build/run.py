@@ -9,9 +9,10 @@ the root is unmounted, ``clean_placeholders`` removes from the upper dir the emp
 points runc had to make (``/proc``, ``/etc/hosts``...): they are not the step's changes.
 
 Network: ``none`` is an empty network namespace; ``host`` the host's; ``default`` joins
-``netns_path`` when the caller gives one (the engine's bridge), else the host's.
-``/etc/hosts`` (localhost + extra hosts) is mounted read-only, and with a network the
-host's ``/etc/resolv.conf``, as Docker does for RUN.
+``netns_path`` (the namespace the engine made for the build on its bridge), or an empty
+namespace when there is none: a RUN step never shares the host's network unless asked.
+``/etc/hosts`` (localhost + extra hosts) is mounted read-only, and with a network
+``resolv_conf`` (the build's namespace's) or, for ``host``, the host's ``/etc/resolv.conf``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class RunRequest:
     working_dir: str = "/"
     network: str = "none"
     netns_path: str | None = None
+    resolv_conf: str | None = None
     extra_hosts: Sequence[str] = ()
     shm_size: int = 0
     scripts: Mapping[str, str] = dataclasses.field(default_factory=dict)
@@ -86,17 +88,11 @@ def prepare_bundle(request: RunRequest) -> dict[str, bool]:
     directory) is left to the caller, who knows the Dockerfile line.
     """
     root, bundle = request.root, request.bundle
-    existed = {
-        path: os.path.lexists(files.resolve_in_root(root, path, follow_last=False))
-        for path in PLACEHOLDERS
-    }
-    files.make_dirs(files.resolve_in_root(root, request.working_dir), root, None)
+    existed = {path: files.exists_beneath(root, path) for path in PLACEHOLDERS}
+    files.make_dirs(root, request.working_dir, None)
 
     def read(path: str) -> str:
-        try:
-            return files.resolve_in_root(root, path).read_text()
-        except OSError:
-            return ""
+        return files.read_text_beneath(root, path)
 
     bundle.mkdir(parents=True, exist_ok=True)
     mounts: list[dict[str, Any]] = []
@@ -108,9 +104,9 @@ def prepare_bundle(request: RunRequest) -> dict[str, bool]:
         mounts.append(_bind(str(script), f"{PIPES}/{name}"))
     mode = "none"
     namespace_paths: dict[str, str] = {}
-    if request.network == "host" or (request.network == "default" and not request.netns_path):
+    if request.network == "host":
         mode = "host"
-    elif request.network == "default":
+    elif request.network == "default" and request.netns_path:
         mode = ""
         namespace_paths["network"] = str(request.netns_path)
     hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
@@ -119,7 +115,10 @@ def prepare_bundle(request: RunRequest) -> dict[str, bool]:
         hosts += f"{address}\t{name}\n"
     (bundle / "hosts").write_text(hosts)
     mounts.append(_bind(str(bundle / "hosts"), "/etc/hosts"))
-    if mode != "none" and Path("/etc/resolv.conf").exists():
+    if mode == "" and request.resolv_conf is not None:
+        (bundle / "resolv.conf").write_text(request.resolv_conf)
+        mounts.append(_bind(str(bundle / "resolv.conf"), "/etc/resolv.conf"))
+    elif mode != "none" and Path("/etc/resolv.conf").exists():
         mounts.append(_bind("/etc/resolv.conf", "/etc/resolv.conf"))
     spec = build_spec(
         ContainerConfig(

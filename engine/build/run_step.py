@@ -109,6 +109,7 @@ async def _run_container(
         working_dir=config.get("WorkingDir") or "/",
         network=network,
         netns_path=builder.options.netns_path,
+        resolv_conf=builder.options.resolv_conf,
         extra_hosts=builder.options.extra_hosts,
         shm_size=builder.options.shm_size,
         scripts=scripts,

@@ -1,12 +1,19 @@
 """``docker cp``: stat, read and write paths inside a container's root file system.
 
-Every operation runs in a helper process that chroots into the container's root before it
-touches a path, so symlinks inside the container (``/etc -> /host/etc``, ``..`` chains)
-resolve inside it and can never reach the host's files; extraction also goes through
-tarfile's ``data`` filter (no absolute names, no links leaving the target, no devices).
+The engine never chroots into a container, never runs any of its code and never resolves
+a path in it by name from the host. The container's root is opened once per request as a
+directory fd (``/proc/<pid>/root`` of a running container, where its volumes and bind
+mounts are visible; its merged overlay otherwise) and every path is resolved beneath that
+fd by :mod:`engine.fs` (``openat2`` with ``RESOLVE_IN_ROOT``): the container's symlinks
+(``/etc -> /``, ``../../..``) resolve inside it. Owner names in the tars we write come
+from the container's ``/etc/passwd`` and ``/etc/group`` read as data, never from NSS
+(which would load the container's ``libnss_*.so`` into the engine, CVE-2019-14271).
 
-The root is ``/proc/<pid>/root`` for a running container (its volumes and bind mounts are
-visible there) and the container's merged overlay otherwise.
+Reading streams: the tar is produced a batch at a time in a worker thread only when the
+client asks for more, so a client that stops reading holds the engine back, not its
+memory. Writing goes through the engine's one extractor
+(:func:`engine.fs.extract_tar`): no device nodes, owners as the archive says (as
+``docker cp`` without ``--archive``, whose client writes the ids it wants).
 
 Stat answers use Docker's shape (``X-Docker-Container-Path-Stat``): ``mode`` holds Go's
 ``os.FileMode`` bits (directory = 1 << 31, symlink = 1 << 27).
@@ -14,135 +21,181 @@ Stat answers use Docker's shape (``X-Docker-Container-Path-Stat``): ``mode`` hol
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import AsyncIterator
+import contextlib
+import errno
+import os
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio
-from anyio.abc import ByteReceiveStream
+import anyio.from_thread
+import anyio.to_thread
 
 from engine.errors import EngineInternal, InvalidParameter, NotFound
+from engine.fs import ExtractOptions, extract_tar, iter_tar, open_beneath, stat_beneath
+from engine.fs.errors import ArchiveError
 
-_HELPER = r"""
-import json, os, stat, sys, tarfile, time
-action, root, path = sys.argv[1:4]
-os.chroot(root)
-os.chdir("/")
-GO = [(stat.S_ISDIR, 1 << 31), (stat.S_ISLNK, 1 << 27), (stat.S_ISFIFO, 1 << 25),
-      (stat.S_ISSOCK, 1 << 24), (stat.S_ISCHR, (1 << 26) | (1 << 21)), (stat.S_ISBLK, 1 << 26)]
-def go_mode(st):
-    mode = st.st_mode & 0o777
-    for test, bit in GO:
-        if test(st.st_mode):
-            mode |= bit
-    if st.st_mode & stat.S_ISUID: mode |= 1 << 23
-    if st.st_mode & stat.S_ISGID: mode |= 1 << 22
-    if st.st_mode & stat.S_ISVTX: mode |= 1 << 20
-    return mode
-def describe(p):
-    st = os.lstat(p)
-    link = os.readlink(p) if stat.S_ISLNK(st.st_mode) else ""
-    return {"name": os.path.basename(p.rstrip("/")) or "/", "size": st.st_size,
-            "mode": go_mode(st), "linkTarget": link,
-            "mtime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime))}
-try:
-    if action == "stat":
-        target = path.rstrip("/") or "/"
-        if path.endswith("/") and not os.path.isdir(target):
-            sys.exit(3)
-        print(json.dumps(describe(target)))
-    elif action == "get":
-        target = path.rstrip("/") or "/"
-        if target.endswith("/."):
-            base, arcname = target[:-2] or "/", "."
-        else:
-            base, arcname = target, os.path.basename(target) or "."
-        os.lstat(base)
-        with tarfile.open(fileobj=sys.stdout.buffer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            tar.add(base, arcname=arcname)
-    elif action == "put":
-        if not os.path.isdir(path):
-            sys.exit(3)
-        with tarfile.open(fileobj=sys.stdin.buffer, mode="r|*") as tar:
-            tar.extractall(path, filter="data")
-except FileNotFoundError:
-    sys.exit(2)
-except NotADirectoryError:
-    sys.exit(3)
-except (tarfile.TarError, OSError) as exc:
-    print(exc, file=sys.stderr)
-    sys.exit(4)
-"""
+_BATCH = 256 << 10
+"""Bytes of tar produced per worker-thread call when reading."""
 
 
-def _command(action: str, root: str, path: str) -> list[str]:
-    if not path.startswith("/"):
-        path = "/" + path
-    return [sys.executable, "-I", "-c", _HELPER, action, root, path]
+@contextlib.contextmanager
+def open_root(root: str) -> Iterator[int]:
+    """An ``O_PATH`` fd of the container's root directory (``root`` is a path the engine
+    made: ``/proc/<pid>/root`` or the container's overlay mount point)."""
+    try:
+        fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise EngineInternal(f"cannot open the container's root file system: {exc}") from exc
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
-def _raise_for(code: int, path: str, container: str, stderr: bytes) -> None:
-    if code == 2:
-        raise NotFound(f"Could not find the file {path} in container {container}")
-    if code == 3:
-        raise InvalidParameter(f"{path} is not a directory in container {container}")
-    if code != 0:
-        message = stderr.decode(errors="replace").strip() or f"exit code {code}"
-        raise EngineInternal(f"copying {path} in container {container} failed: {message}")
+def _translate(exc: OSError, path: str, container: str) -> Exception:
+    if exc.errno == errno.ENOENT:
+        return NotFound(f"Could not find the file {path} in container {container}")
+    if exc.errno == errno.ELOOP:
+        return InvalidParameter(f"{path} has too many levels of symbolic links in {container}")
+    if exc.errno == errno.ENOTDIR:
+        return InvalidParameter(f"{path} is not a directory in container {container}")
+    return EngineInternal(f"copying {path} in container {container} failed: {exc.strerror}")
 
 
-async def _drain(stream: ByteReceiveStream | None) -> bytes:
-    if stream is None:
-        return b""
-    with anyio.move_on_after(2):
-        return b"".join([chunk async for chunk in stream])
-    return b""
+def _stat(root_fd: int, path: str, container: str) -> dict[str, Any]:
+    try:
+        return dict(stat_beneath(root_fd, path))
+    except OSError as exc:
+        raise _translate(exc, path, container) from exc
 
 
 async def stat_path(root: str, path: str, container: str) -> dict[str, Any]:
-    result = await anyio.run_process(_command("stat", root, path), check=False)
-    _raise_for(result.returncode, path, container, result.stderr)
-    stat: dict[str, Any] = json.loads(result.stdout)
-    return stat
+    """``HEAD /containers/{id}/archive``: ``path`` in the root, its last component not
+    followed."""
+
+    def run() -> dict[str, Any]:
+        with open_root(root) as root_fd:
+            return _stat(root_fd, path, container)
+
+    return await anyio.to_thread.run_sync(run)
 
 
-async def read_path(root: str, path: str, container: str) -> AsyncIterator[bytes]:
-    """The tar of ``path`` (a file or a whole tree), as it is produced.
+def _next_batch(chunks: Iterator[bytes]) -> bytes:
+    """The next ``_BATCH`` bytes or so of ``chunks``; ``b""`` at their end."""
+    batch: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= _BATCH:
+            break
+    return b"".join(batch)
 
-    Resource handling: the helper is killed if the reader stops early.
+
+async def _stream(
+    first: bytes, chunks: Iterator[bytes], path: str, container: str
+) -> AsyncIterator[bytes]:
+    try:
+        batch = first
+        while batch:
+            yield batch
+            try:
+                batch = await anyio.to_thread.run_sync(_next_batch, chunks)
+            except OSError as exc:
+                raise _translate(exc, path, container) from exc
+    finally:
+        chunks.close()  # type: ignore[attr-defined]
+
+
+async def read_path(
+    root: str, path: str, container: str
+) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+    """The stat of ``path`` and the tar of it (a file or a whole tree), produced as the
+    caller reads it.
+
+    Errors for a missing path come before any byte. Resource handling: the root fd is
+    closed before this returns (the walk holds fds of what it reads, closed when the
+    stream ends, is closed, or is dropped).
     """
-    process = await anyio.open_process(_command("get", root, path))
-    try:
-        assert process.stdout is not None
-        async for chunk in process.stdout:
-            yield chunk
-        code = await process.wait()
-        if code != 0:
-            _raise_for(code, path, container, await _drain(process.stderr))
-    finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-            await process.aclose()
+
+    def start() -> tuple[dict[str, Any], Iterator[bytes], bytes]:
+        with open_root(root) as root_fd:
+            described = _stat(root_fd, path, container)
+            chunks = iter_tar(root_fd, path)
+            try:
+                first = _next_batch(chunks)  # resolves the path and reads the owner names
+            except OSError as exc:
+                chunks.close()  # type: ignore[attr-defined]
+                raise _translate(exc, path, container) from exc
+        return described, chunks, first
+
+    described, chunks, first = await anyio.to_thread.run_sync(start)
+    return described, _stream(first, chunks, path, container)
 
 
-async def write_path(root: str, path: str, container: str, tar: AsyncIterator[bytes]) -> None:
-    """Extract the tar stream into the directory ``path``."""
-    process = await anyio.open_process(_command("put", root, path))
-    try:
-        assert process.stdin is not None
+class _ChunkSource:
+    """A blocking ``read()`` over an async iterator of chunks, for the extractor running in
+    a worker thread: each read that needs bytes asks the event loop for the next chunk."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self.chunks = chunks
+        self.pending = b""
+        self.done = False
+
+    async def _next(self) -> bytes | None:
         try:
-            async for chunk in tar:
-                await process.stdin.send(chunk)
-        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            pass  # the helper stopped reading: its exit code says why
-        await process.stdin.aclose()
-        code = await process.wait()
-        if code != 0:
-            _raise_for(code, path, container, await _drain(process.stderr))
-    finally:
-        with anyio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-            await process.aclose()
+            return await self.chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    def read(self, size: int = -1, /) -> bytes:
+        while not self.pending and not self.done:
+            chunk = anyio.from_thread.run(self._next)
+            if chunk is None:
+                self.done = True
+            else:
+                self.pending = chunk
+        if size < 0 or size >= len(self.pending):
+            data, self.pending = self.pending, b""
+        else:
+            data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+
+async def write_path(
+    root: str,
+    path: str,
+    container: str,
+    tar: AsyncIterator[bytes],
+    *,
+    no_overwrite_dir_non_dir: bool = False,
+) -> None:
+    """Extract the tar stream into the directory ``path`` of the container's root.
+
+    Error handling: ``NotFound`` for a missing ``path``, ``InvalidParameter`` when it is
+    not a directory or the archive is refused (naming the entry).
+    """
+    source = _ChunkSource(tar)
+    options = ExtractOptions(
+        owner="preserve", no_devices=True, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir
+    )
+
+    def run() -> None:
+        with open_root(root) as root_fd:
+            try:
+                dest_fd = open_beneath(root_fd, path, os.O_PATH | os.O_DIRECTORY)
+            except OSError as exc:
+                raise _translate(exc, path, container) from exc
+            try:
+                extract_tar(source, dest_fd, options)
+            except ArchiveError:
+                raise
+            except OSError as exc:
+                raise EngineInternal(
+                    f"copying to {path} in container {container} failed: {exc.strerror}"
+                ) from exc
+            finally:
+                os.close(dest_fd)
+
+    await anyio.to_thread.run_sync(run)

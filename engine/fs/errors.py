@@ -3,6 +3,8 @@
 InvalidParameter
 └── ArchiveError   a tar (context, layer, archive, ``cp`` body) that is broken, over a
                    limit, or asks for something refused; the message names the member
+    └── EscapingEntry   a member whose name or link climbs out of the destination with
+                        ``..``, or a whiteout of ``.``/``..``
 """
 
 from __future__ import annotations
@@ -16,3 +18,7 @@ class ArchiveError(InvalidParameter):
     def __init__(self, message: str, member: str = "") -> None:
         super().__init__(f"archive entry {member!r}: {message}" if member else message)
         self.member = member
+
+
+class EscapingEntry(ArchiveError):
+    """A member that would land outside the destination (refused, never clamped)."""

@@ -15,6 +15,10 @@ component at a time, with symlinks read and spliced by hand. A component that an
 process swaps for a symlink while we walk is opened with ``O_NOFOLLOW``, so it is read as
 a link and re-resolved inside the root: it cannot lead out.
 
+With ``strict=True`` the rules are ``RESOLVE_BENEATH``'s instead (volume subpaths, which
+must name something *in* the volume): an absolute path or symlink target, or a ``..`` that
+climbs above the root, is ``OSError(EXDEV)`` rather than restarting or stopping at the root.
+
 Functions:
 
 - :func:`open_beneath` opens a path (``open(2)`` flags; the last component is followed
@@ -42,6 +46,7 @@ MAX_SYMLINKS = 40
 
 _SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437, "arm64": 437}.get(platform.machine())
 _RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_BENEATH = 0x08
 _RESOLVE_IN_ROOT = 0x10
 _OPENAT2_RETRIES = 16  # EAGAIN: a rename raced with the lookup; the kernel asks to retry
 _PATH_FLAGS = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -88,12 +93,16 @@ def _loop_error(path: str) -> OSError:
     )
 
 
-def _openat2(root_fd: int, path: str, flags: int, mode: int) -> int | None:
+def _escape_error(path: str) -> OSError:
+    return OSError(errno.EXDEV, "the path leads out of the root", path)
+
+
+def _openat2(root_fd: int, path: str, flags: int, mode: int, strict: bool) -> int | None:
     """The fd, or None when the syscall is unavailable (then the walk is used from now on)."""
     how = _OpenHow(
         flags | os.O_CLOEXEC,
         mode if flags & (os.O_CREAT | os.O_TMPFILE) else 0,
-        _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS,
+        (_RESOLVE_BENEATH if strict else _RESOLVE_IN_ROOT) | _RESOLVE_NO_MAGICLINKS,
     )
     encoded = os.fsencode(path or ".")
     for _ in range(_OPENAT2_RETRIES):
@@ -141,9 +150,10 @@ def _components(path: str) -> list[str]:
 class _Walk:
     """The fallback resolver: a stack of O_PATH directory fds from the root down."""
 
-    def __init__(self, root_fd: int, path: str) -> None:
+    def __init__(self, root_fd: int, path: str, strict: bool = False) -> None:
         self.root_fd = root_fd
         self.path = path
+        self.strict = strict
         self.stack: list[int] = []  # fds below the root, owned
         self.links = 0
 
@@ -163,6 +173,8 @@ class _Walk:
             raise _loop_error(self.path)
         target = os.readlink(name, dir_fd=self.current)
         if target.startswith("/"):
+            if self.strict:
+                raise _escape_error(self.path)
             self.close()
         pending[:0] = _components(target)
 
@@ -176,6 +188,8 @@ class _Walk:
             if part == "..":
                 if self.stack:
                     os.close(self.stack.pop())
+                elif self.strict:
+                    raise _escape_error(self.path)
                 continue
             fd = os.open(part, _PATH_FLAGS, dir_fd=self.current)
             mode = os.fstat(fd).st_mode
@@ -200,8 +214,10 @@ def _is_symlink(name: str, dir_fd: int) -> bool:
         return False
 
 
-def _open_walk(root_fd: int, path: str, flags: int, mode: int) -> int:
-    walk = _Walk(root_fd, path)
+def _open_walk(root_fd: int, path: str, flags: int, mode: int, strict: bool) -> int:
+    if strict and path.startswith("/"):
+        raise _escape_error(path)
+    walk = _Walk(root_fd, path, strict)
     pending = _components(path)
     follow_last = not flags & os.O_NOFOLLOW and not (flags & os.O_CREAT and flags & os.O_EXCL)
     try:
@@ -232,17 +248,21 @@ def _open_walk(root_fd: int, path: str, flags: int, mode: int) -> int:
         walk.close()
 
 
-def open_beneath(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
+def open_beneath(
+    root_fd: int, path: str, flags: int, mode: int = 0, *, strict: bool = False
+) -> int:
     """Open ``path`` resolved beneath ``root_fd`` with the ``open(2)`` ``flags``.
 
     ``O_PATH`` with ``O_NOFOLLOW`` opens a final symlink itself. Errors are the kernel's
-    ``OSError`` (ENOENT, ENOTDIR, EEXIST...); too many symlinks is ``ELOOP``.
+    ``OSError`` (ENOENT, ENOTDIR, EEXIST...); too many symlinks is ``ELOOP``; with
+    ``strict``, a path leading out of the root (absolute, ``..`` above it, an absolute
+    symlink) is ``EXDEV``.
     """
     if _settings.openat2:
-        fd = _openat2(root_fd, path, flags, mode)
+        fd = _openat2(root_fd, path, flags, mode, strict)
         if fd is not None:
             return fd
-    return _open_walk(root_fd, path, flags, mode)
+    return _open_walk(root_fd, path, flags, mode, strict)
 
 
 def resolve_parent_beneath(root_fd: int, path: str) -> tuple[int, str]:

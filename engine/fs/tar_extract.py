@@ -27,7 +27,9 @@ Options (:class:`ExtractOptions`): ``layer`` turns OCI whiteouts into overlayfs 
 (``.wh.NAME`` → a 0/0 character device ``NAME``; ``.wh..wh..opq`` → the directory's
 ``trusted.overlay.opaque=y``, set by us) and applies the root entry's attributes to the
 destination; ``owner`` keeps the archive's ids, gives every entry one uid:gid, or leaves
-the extracting process's; ``no_devices`` refuses device nodes.
+the extracting process's; ``no_devices`` refuses device nodes; ``no_overwrite_dir_non_dir``
+refuses a member that would replace a directory by a non-directory or the reverse (the
+``noOverwriteDirNonDir`` of ``docker cp``).
 
 Error handling: :class:`ArchiveError` (naming the member) for everything the archive
 asks that is wrong or impossible; ``OSError`` only for the host's own failures (ENOSPC,
@@ -45,7 +47,7 @@ import stat
 from pathlib import Path
 from typing import Literal
 
-from engine.fs.errors import ArchiveError
+from engine.fs.errors import ArchiveError, EscapingEntry
 from engine.fs.resolve import mkdirs_beneath, open_beneath, proc_fd_path, resolve_parent_beneath
 from engine.fs.tar_reader import (
     BLOCK_DEVICE,
@@ -96,6 +98,7 @@ class ExtractOptions:
     layer: bool = False
     owner: Ownership = "preserve"
     no_devices: bool = False
+    no_overwrite_dir_non_dir: bool = False
     limits: Limits = dataclasses.field(default_factory=Limits)
 
 
@@ -117,7 +120,7 @@ def clean_name(name: str, limits: Limits, member: str) -> list[str]:
             continue
         if part == "..":
             if not parts:
-                raise ArchiveError(f"{name!r} climbs out of the destination with '..'", member)
+                raise EscapingEntry(f"{name!r} climbs out of the destination with '..'", member)
             parts.pop()
             continue
         parts.append(part)
@@ -188,6 +191,10 @@ class _Extractor:
             st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             return False
+        if self.options.no_overwrite_dir_non_dir and stat.S_ISDIR(st.st_mode) != keep_dir:
+            raise ArchiveError(
+                "it would replace a directory by a non-directory or the reverse", name
+            )
         if stat.S_ISDIR(st.st_mode):
             if keep_dir:
                 return True
@@ -268,7 +275,7 @@ class _Extractor:
             return  # other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not needed
         hidden = name[len(WHITEOUT_PREFIX) :]
         if hidden in ("", ".", ".."):
-            raise ArchiveError(f"a whiteout of {hidden!r}", member.name)
+            raise EscapingEntry(f"a whiteout of {hidden!r}", member.name)
         self.remove_existing(dir_fd, hidden, keep_dir=False)
         os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=dir_fd)
         owner = self.owner(member)

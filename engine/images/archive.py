@@ -1,7 +1,12 @@
 """Image archives: ``docker save`` tars and OCI image layouts (dir or tar). Blocking.
 
 Reading yields :class:`ArchiveImage` values (config bytes, layer opener per layer,
-tags); engine.images.ingest puts them into the store. Writing produces one tar that is
+tags); engine.images.ingest puts them into the store. An archive given as a tar is first
+extracted by the engine's one extractor (:func:`engine.fs.extract_tar`: bounded, no
+devices, no owners) into a private directory next to it; every file named by the archive
+(``manifest.json``, ``blobs/...``) is then opened beneath that directory
+(:func:`engine.fs.open_beneath`), so a symlink member resolves inside the archive, a loop
+of them is a clear error, and nothing outside is ever read. Writing produces one tar that is
 both a ``docker load``-able archive (``manifest.json``) and an OCI image layout
 (``oci-layout``, ``index.json``, ``blobs/sha256/``), as Docker 25+ writes it.
 """
@@ -10,18 +15,28 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import io
 import json
 import os
+import shutil
+import stat
 import tarfile
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from engine.fs import ArchiveError, ExtractOptions, Limits, extract_tar_into, open_beneath
 from engine.images import manifest as mf
 from engine.images.errors import ImageNotFound, InvalidImage
 from engine.images.store import BlobStore, check_digest, load_json
 
+MIN_UNPACKED_BOUND = 1 << 30
+UNPACKED_RATIO = 32
+"""An archive unpacks to at most ``max(MIN_UNPACKED_BOUND, UNPACKED_RATIO * its size)``
+bytes, and never to more than the free space where it is unpacked: a decompression bomb
+stops there."""
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
 
@@ -36,43 +51,81 @@ class ArchiveImage:
     manifest: bytes | None = None
 
 
+def unpack_bound(path: Path, where: Path) -> int:
+    """The most bytes the archive ``path`` may unpack to in ``where`` (see
+    :data:`UNPACKED_RATIO`)."""
+    free = shutil.disk_usage(where).free
+    return min(free, max(MIN_UNPACKED_BOUND, UNPACKED_RATIO * path.stat().st_size))
+
+
+class _Missing(InvalidImage):
+    """A file the archive does not hold (or not as a regular file)."""
+
+
 class _Source:
-    """Files of an archive: a directory or a tar (random access)."""
+    """Files of an archive: a directory, or a tar unpacked into a private one."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._tar: tarfile.TarFile | None = None
+        self._unpacked: Path | None = None
+        directory = path
         if not path.is_dir():
+            self._unpacked = Path(tempfile.mkdtemp(prefix=".load-", dir=path.parent))
+            directory = self._unpacked
+            options = ExtractOptions(
+                owner="none",
+                no_devices=True,
+                limits=Limits(max_total_bytes=unpack_bound(path, path.parent)),
+            )
             try:
-                self._tar = tarfile.open(path, "r:*")  # noqa: SIM115 (closed by close())
-            except (tarfile.TarError, OSError) as exc:
-                raise InvalidImage(
-                    f"{path} is not an image archive (tar or directory): {exc}"
-                ) from exc
-            self._members = {m.name.removeprefix("./"): m for m in self._tar.getmembers()}
+                with path.open("rb") as raw:
+                    extract_tar_into(raw, directory, options)
+            except ArchiveError as exc:
+                self.close()
+                raise InvalidImage(f"{path} is not an image archive: {exc}") from exc
+            except BaseException:
+                self.close()
+                raise
+        try:
+            self._root = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            self.close()
+            raise InvalidImage(f"{path} is not an image archive (tar or directory): {exc}") from exc
 
     def close(self) -> None:
-        if self._tar:
-            self._tar.close()
+        with contextlib.suppress(AttributeError, OSError):
+            os.close(self._root)
+            del self._root
+        if self._unpacked is not None:
+            shutil.rmtree(self._unpacked, ignore_errors=True)
+            self._unpacked = None
+
+    def _open_fd(self, name: str) -> int:
+        """A read fd of the regular file ``name``, resolved beneath the archive's root."""
+        name = os.path.normpath(name).removeprefix("./")
+        if name.startswith(("../", "/")) or name == "..":
+            raise InvalidImage(f"archive entry {name!r} points outside the archive")
+        try:
+            fd = open_beneath(self._root, name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidImage(f"{self.path}: {name!r} is a loop of symlinks") from exc
+            raise _Missing(f"{self.path}: the archive has no file {name!r}") from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise _Missing(f"{self.path}: {name!r} in the archive is not a regular file")
+        os.set_blocking(fd, True)
+        return fd
 
     def exists(self, name: str) -> bool:
-        if self._tar is None:
-            return (self.path / name).is_file()
-        return name in self._members
+        try:
+            os.close(self._open_fd(name))
+        except _Missing:
+            return False
+        return True
 
     def open(self, name: str) -> IO[bytes]:
-        name = os.path.normpath(name).removeprefix("./")
-        if name.startswith(("../", "/")):
-            raise InvalidImage(f"archive entry {name!r} points outside the archive")
-        if self._tar is None:
-            return (self.path / name).open("rb")
-        member = self._members.get(name)
-        if member is not None and member.issym():
-            return self.open(os.path.join(os.path.dirname(name), member.linkname))
-        handle = self._tar.extractfile(member) if member else None
-        if handle is None:
-            raise InvalidImage(f"{self.path}: the archive has no file {name!r}")
-        return handle
+        return os.fdopen(self._open_fd(name), "rb")
 
     def read(self, name: str) -> bytes:
         with self.open(name) as handle:

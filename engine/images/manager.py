@@ -129,6 +129,14 @@ class ImageService:
             )
         return self.registry()
 
+    async def _client_for(self, ref: Reference, credentials: Credentials | None) -> RegistryClient:
+        """The engine's registry client, or a view of it with only the request's own
+        ``credentials`` for ``ref``'s registry (and tokens of its own)."""
+        client = await self._open_registry()
+        if credentials is None:
+            return client
+        return client.with_credentials({ref.domain: credentials})
+
     def registry(self) -> RegistryClient:
         if self._registry is None:
             credentials = self._credentials
@@ -220,8 +228,12 @@ class ImageService:
         *,
         platform: mf.Platform | str | None = None,
         progress: ProgressCallback | None = None,
+        credentials: Credentials | None = None,
     ) -> ImageRecord:
         """Pull ``reference`` for ``platform`` (the host's by default); return its record.
+
+        ``credentials`` (an API client's ``X-Registry-Auth``) are used for this pull only,
+        with a token cache of its own; without them the engine's own Docker config's.
 
         Error handling: :class:`ImageNotFound` (no such repository/tag), :class:`AuthError`,
         :class:`DigestMismatch`, :class:`InvalidImage`, :class:`UnsupportedMediaType`,
@@ -231,7 +243,7 @@ class ImageService:
         ref = parse_reference(reference)
         wanted = mf.parse_platform(platform) if isinstance(platform, str) else platform
         wanted = wanted or self.platform
-        client = await self._open_registry()
+        client = await self._client_for(ref, credentials)
         emit(Progress("", f"Pulling from {ref.familiar_name}"))
         data, media_type, top_digest = await client.get_manifest(ref)
         parsed = mf.parse(data, media_type)
@@ -246,7 +258,7 @@ class ImageService:
         self._active_pulls += 1
         try:
             record = await self.fetcher.pull_manifest(
-                ref, parsed, data, manifest_digest, emit=emit, added=added
+                ref, parsed, data, manifest_digest, emit=emit, added=added, client=client
             )
             record = record.model_copy(
                 update={
@@ -284,15 +296,17 @@ class ImageService:
         *,
         progress: ProgressCallback | None = None,
         chunk_size: int | None = None,
+        credentials: Credentials | None = None,
     ) -> str:
-        """Push the local image named ``reference`` to its registry; return the manifest digest."""
+        """Push the local image named ``reference`` to its registry; return the manifest
+        digest. ``credentials``: as for :meth:`pull`."""
         emit = progress or ignore_progress
         ref = parse_reference(reference)
         record = self.resolve(reference)
         manifest_bytes, media_type = await anyio.to_thread.run_sync(self._manifest_for, record)
         manifest = mf.parse(manifest_bytes, media_type)
         assert isinstance(manifest, mf.Manifest)
-        client = await self._open_registry()
+        client = await self._client_for(ref, credentials)
         sources = [
             parse_reference(d, default_tag=False).path
             for d in (*record.repo_digests, *record.repo_tags)

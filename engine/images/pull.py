@@ -69,8 +69,12 @@ class Fetcher:
         *,
         emit: ProgressCallback,
         added: Added,
+        client: RegistryClient | None = None,
     ) -> ImageRecord:
-        await self.ensure_blob(ref, manifest.config, emit, added, quiet=True)
+        """Fetch and unpack what ``manifest`` names; ``client`` is the request's own (its
+        credentials), else the service's."""
+        client = client or self._registry()
+        await self.ensure_blob(ref, manifest.config, emit, added, quiet=True, client=client)
         config = mf.parse_config(self.blobs.read_bytes(manifest.config.digest))
         diff_ids: list[str] = config["rootfs"]["diff_ids"]
         if len(diff_ids) != len(manifest.layers):
@@ -91,6 +95,7 @@ class Fetcher:
                             chain_id=chains[i],
                             emit=emit,
                             added=added,
+                            client=client,
                         )
                     )
         added.append(("blob", manifest_digest))  # before: a cancelled wait may follow a done write
@@ -122,6 +127,7 @@ class Fetcher:
         chain_id: str,
         emit: ProgressCallback,
         added: Added,
+        client: RegistryClient,
     ) -> None:
         short = short_digest(layer.digest)
         if self.blobs.has(layer.digest) and unpack.layer_dir(self.layers_root, chain_id).is_dir():
@@ -133,10 +139,10 @@ class Fetcher:
             or chain_id in self._unpacks
             or unpack.layer_dir(self.layers_root, chain_id).is_dir()
         ):
-            await self.ensure_blob(ref, layer, emit, added)
+            await self.ensure_blob(ref, layer, emit, added, client=client)
             await self._ensure_unpacked(layer.digest, diff_id, chain_id, emit, added)
         else:
-            await self._download_and_unpack(layer, ref, diff_id, chain_id, emit, added)
+            await self._download_and_unpack(layer, ref, diff_id, chain_id, emit, added, client)
         emit(Progress(short, "Pull complete", layer.size, layer.size))
 
     async def _download_and_unpack(
@@ -147,6 +153,7 @@ class Fetcher:
         chain_id: str,
         emit: ProgressCallback,
         added: Added,
+        client: RegistryClient,
     ) -> None:
         """Unpack the layer while it downloads: the extractor reads the blob as it grows.
 
@@ -176,7 +183,7 @@ class Fetcher:
                                 feed.advance(count)
                                 emit(Progress(short, "Downloading", count, layer.size))
 
-                            await self._registry().fetch_blob(ref, layer, ingest, on_bytes)
+                            await client.fetch_blob(ref, layer, ingest, on_bytes)
                             emit(Progress(short, "Verifying Checksum", ingest.size, layer.size))
                             added.append(("blob", digest))
                             await anyio.to_thread.run_sync(ingest.commit, digest, layer.size)
@@ -229,8 +236,10 @@ class Fetcher:
         added: Added,
         *,
         quiet: bool = False,
+        client: RegistryClient | None = None,
     ) -> None:
         digest = descriptor.digest
+        client = client or self._registry()
         short = short_digest(digest)
         while True:
             if self.blobs.has(digest):
@@ -251,7 +260,7 @@ class Fetcher:
                         emit(Progress(short, "Downloading", count, descriptor.size))
 
                 with await anyio.to_thread.run_sync(self.blobs.ingest) as ingest:
-                    await self._registry().fetch_blob(ref, descriptor, ingest, on_bytes)
+                    await client.fetch_blob(ref, descriptor, ingest, on_bytes)
                     if not quiet:
                         emit(Progress(short, "Verifying Checksum", ingest.size, descriptor.size))
                     added.append(("blob", digest))

@@ -83,12 +83,26 @@ class RegistryClient:
         self._credentials = dict(credentials or {})
         self._insecure = set(insecure_registries)
         self._auth: dict[str, RegistryAuth] = {}
+        self._owns_http = True
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=10.0),
             follow_redirects=True,
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
         )
+
+    def with_credentials(self, credentials: Mapping[str, Credentials]) -> RegistryClient:
+        """A client for one API request that brought its own credentials: the same
+        connections, but only ``credentials`` and a token cache of its own (a token it
+        gets is never seen by another request, and it never uses the engine's or another
+        client's). Closing it leaves the connections to this client."""
+        view = RegistryClient.__new__(RegistryClient)
+        view._credentials = dict(credentials)
+        view._insecure = self._insecure
+        view._auth = {}
+        view._owns_http = False
+        view._http = self._http
+        return view
 
     async def __aenter__(self) -> RegistryClient:
         return self
@@ -97,7 +111,8 @@ class RegistryClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._owns_http:
+            await self._http.aclose()
 
     def base_url(self, domain: str) -> str:
         host = DOCKER_HUB_API_HOST if domain == DEFAULT_DOMAIN else domain

@@ -3,8 +3,9 @@
 A volume's content belongs to its containers: any of them can plant a symlink (``ln -s /
 /data/evil``) or swap a directory for one while the engine looks. A ``subpath`` of a volume
 is therefore never handed to runc as a path string (runc would follow the symlink on the
-host): :func:`open_beneath` resolves it with ``openat2(RESOLVE_BENEATH)`` to an ``O_PATH``
-descriptor (an ``O_NOFOLLOW`` walk on kernels without openat2), and :func:`stage`
+host): :func:`open_volume_path` resolves it with the engine's one resolver
+(:func:`engine.fs.open_beneath` with ``strict``: ``openat2(RESOLVE_BENEATH)``, or its
+``O_NOFOLLOW`` walk on kernels without openat2) to an ``O_PATH`` descriptor, and :func:`stage`
 bind-mounts exactly that descriptor (``/proc/self/fd/N``) on a private staging point in the
 container's directory for the time of ``runc create``. What was checked is what is mounted.
 
@@ -26,13 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidParameter
+from engine.fs.resolve import open_beneath
 
 STAGED_FILE = "staged.json"
 STAGING_DIR = "staged"
 
-_SYS_OPENAT2 = 437  # the same number on x86_64 and aarch64 (the generic syscall table)
-_RESOLVE_NO_MAGICLINKS = 0x02
-_RESOLVE_BENEATH = 0x08
 _MS_BIND = 0x1000
 _MS_REC = 0x4000
 _MS_PRIVATE = 1 << 18
@@ -41,64 +40,8 @@ _MNT_DETACH = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
 class EscapesRoot(InvalidParameter):
     """A path that leads out of the directory it must stay in (a symlink, ``..``)."""
-
-
-def _openat2(root_fd: int, path: str, flags: int, resolve: int) -> int:
-    how = _OpenHow(flags, 0, resolve)
-    fd = _libc.syscall(
-        _SYS_OPENAT2,
-        ctypes.c_int(root_fd),
-        ctypes.c_char_p(os.fsencode(path)),
-        ctypes.byref(how),
-        ctypes.c_size_t(ctypes.sizeof(how)),
-    )
-    if fd < 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code), path)
-    return int(fd)
-
-
-def _walk_nofollow(root_fd: int, path: str, flags: int) -> int:
-    """openat2's RESOLVE_BENEATH for old kernels: one component at a time, no symlinks."""
-    current = os.dup(root_fd)
-    try:
-        for part in [p for p in path.split("/") if p and p != "."]:
-            if part == "..":
-                raise OSError(errno.EXDEV, "'..' leaves the root", path)
-            following = os.open(part, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=current)
-            os.close(current)
-            current = following
-            if stat.S_ISLNK(os.fstat(current).st_mode):
-                raise OSError(errno.ELOOP, "a symlink on the way", path)
-        if flags & os.O_PATH == 0:
-            reopened = os.open(f"/proc/self/fd/{current}", flags | os.O_CLOEXEC)
-            os.close(current)
-            current = reopened
-        return current
-    except BaseException:
-        os.close(current)
-        raise
-
-
-def open_beneath(root_fd: int, path: str, flags: int = os.O_PATH) -> int:
-    """A descriptor of ``path`` resolved strictly beneath the directory ``root_fd``.
-
-    Symlinks are followed only while they stay beneath it; an absolute symlink, a ``..`` or
-    a symlink out of the root is refused (OSError EXDEV or ELOOP), as are magic links.
-    """
-    flags |= os.O_CLOEXEC
-    try:
-        return _openat2(root_fd, path, flags, _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS)
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSYS, errno.EPERM):  # EPERM: a seccomp filter's answer
-            raise
-    return _walk_nofollow(root_fd, path, flags)
 
 
 def open_volume_path(root: str, subpath: str) -> int:
@@ -109,7 +52,7 @@ def open_volume_path(root: str, subpath: str) -> int:
     """
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
-        return open_beneath(root_fd, subpath)
+        return open_beneath(root_fd, subpath, os.O_PATH, strict=True)
     except OSError as exc:
         if exc.errno in (errno.EXDEV, errno.ELOOP):
             raise EscapesRoot(

@@ -73,7 +73,8 @@ def evil_root(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_the_hostile_libnss_is_loaded_by_a_chrooted_lookup(evil_root):
-    """The control: what today's chrooted helper does (pwd after chroot) runs the library."""
+    """The control: a name lookup after a chroot (what docker cp's helper once did) runs the
+    library."""
     root, _ = evil_root
     script = f"import os, pwd; os.chroot({str(root)!r}); pwd.getpwuid(1234)"
     subprocess.run([sys.executable, "-I", "-c", script], check=False, capture_output=True)
@@ -135,7 +136,7 @@ def tree(outer: Path) -> Path:
     "path",
     ["/etc/hosts", "/etc", "/etc/", "/bin/su", "/abs", "/abs/hosts", "/up", "/up/etc", "/", "x"],
 )
-def test_stat_matches_the_chrooted_helper(tree, path):
+def test_the_archive_route_stats_as_stat_beneath(tree, path):
     fd = os.open(tree, os.O_PATH | os.O_DIRECTORY)
     try:
         try:

@@ -465,14 +465,21 @@ class Containers:
 
     async def archive_get(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         record = self.index.find(ref)
-        root = await self._archive_root(record)
-        stat = await archive.stat_path(root, path, ref)
+        stat, tar = await archive.read_path(await self._archive_root(record), path, ref)
         self.events.container(record, "archive-path")
-        return stat, archive.read_path(root, path, ref)
+        return stat, tar
 
-    async def archive_put(self, ref: str, path: str, tar: AsyncIterator[bytes]) -> None:
+    async def archive_put(
+        self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool = False
+    ) -> None:
         record = self.index.find(ref)
-        await archive.write_path(await self._archive_root(record), path, ref, tar)
+        await archive.write_path(
+            await self._archive_root(record),
+            path,
+            ref,
+            tar,
+            no_overwrite_dir_non_dir=no_overwrite_dir,
+        )
         self.events.container(record, "extract-to-dir")
 
 

@@ -88,7 +88,7 @@ class EngineBackend(Backend):
             networking=networking,
             task_group=task_group,
         )
-        self.images = Images(images, self.events_sink, task_group, data_root)
+        self.images = Images(images, self.events_sink, task_group, data_root, networking)
         self.networks = Networks(networking, self.index, self.events_sink)
         self.volumes = Volumes(volumes, self.events_sink)
         self.system = System(self.index, self.views, self.images, self.volumes)
@@ -243,7 +243,7 @@ class EngineBackend(Backend):
     async def archive_put(
         self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool
     ) -> None:
-        await self.containers.archive_put(ref, path, tar)
+        await self.containers.archive_put(ref, path, tar, no_overwrite_dir=no_overwrite_dir)
 
     # --- exec -----------------------------------------------------------------------
 

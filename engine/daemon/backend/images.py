@@ -6,11 +6,12 @@ credentials) is still raised before the answer starts, so the route answers it a
 error, as dockerd does. Loads, saves and build contexts are spooled to files under the
 data root, never held in memory whole.
 
-Registry credentials: the engine uses the ones of its own Docker config (root's
-``~/.docker/config.json``, or ``DOCKER_CONFIG``). A client's ``X-Registry-Auth`` is
-decoded and checked: empty (``{}``, as ``docker`` sends when not logged in) or the same
-credentials as the engine's for that registry go ahead; other credentials are refused as
-unsupported rather than silently replaced by the engine's.
+Registry credentials: a client's ``X-Registry-Auth`` (username and password, as
+``docker`` sends them from its login) is used for that request only: its pull or push
+talks to the registry with those credentials and a token cache of its own, which no other
+request sees. A request without credentials (``{}``, as ``docker`` sends when not logged
+in) uses the engine's own Docker config (root's ``~/.docker/config.json``, or
+``DOCKER_CONFIG``). Identity or registry tokens in the header are refused as unsupported.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import json
 import logging
+import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -34,10 +37,13 @@ from engine.api import models as api
 from engine.daemon.backend.events import EventSink
 from engine.daemon.backend.shapes import familiar
 from engine.daemon.backend_api import Filters
+from engine.daemon.networking import Networking
 from engine.errors import EngineError, InvalidParameter, NotFound, Unsupported
 from engine.images import ImageService, Progress
-from engine.images.auth import Credentials, load_credentials
-from engine.images.reference import parse_reference
+from engine.images.auth import Credentials
+
+if TYPE_CHECKING:
+    from engine.build import BuildOptions
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +56,18 @@ class Images:
     """The engine's images, in Docker's shapes."""
 
     def __init__(
-        self, images: ImageService, events: EventSink, task_group: TaskGroup, data_root: Path
+        self,
+        images: ImageService,
+        events: EventSink,
+        task_group: TaskGroup,
+        data_root: Path,
+        networking: Networking | None = None,
     ) -> None:
         self.images = images
         self.events = events
         self.task_group = task_group
         self.data_root = data_root
+        self.networking = networking
 
     async def matching(self, *, all: bool, filters: Filters) -> list[api.ImageSummary]:
         result = []
@@ -130,20 +142,6 @@ class Images:
             rows[0]["Tags"] = [familiar(t) for t in record.repo_tags] or None
         return rows
 
-    async def _check_registry_auth(self, header: str, reference: str) -> None:
-        """Go ahead when the client's credentials are none or the engine's own (module doc)."""
-        wanted = registry_auth(header)
-        if wanted is None:
-            return
-        domain = parse_reference(reference).domain
-        own = await anyio.to_thread.run_sync(load_credentials, None)
-        if own.get(domain) != wanted:
-            raise Unsupported(
-                f"credentials sent with the request for {domain} are not used by this engine; "
-                "it uses the credentials in its own Docker config (root's "
-                "~/.docker/config.json): log in there as root (docker login) instead"
-            )
-
     async def _progress_stream(self, work: ProgressWork) -> AsyncIterator[api.ProgressMessage]:
         """Run ``work`` in the engine's task group; its progress as a message stream.
 
@@ -216,7 +214,7 @@ class Images:
         if tag:
             reference = f"{image}@{tag}" if tag.startswith("sha256:") else f"{image}:{tag}"
 
-        await self._check_registry_auth(auth, reference)
+        credentials = registry_auth(auth)
 
         async def work(on_progress: Callable[[Progress], None]) -> list[api.ProgressMessage]:
             def forward(progress: Progress) -> None:
@@ -228,7 +226,9 @@ class Images:
             before = None
             with contextlib.suppress(EngineError):
                 before = self.images.resolve(reference).id
-            record = await self.images.pull(reference, platform=platform or None, progress=forward)
+            record = await self.images.pull(
+                reference, platform=platform or None, progress=forward, credentials=credentials
+            )
             self.events.emit("image", "pull", reference, {"name": reference})
             status = (
                 f"Image is up to date for {reference}"
@@ -245,7 +245,7 @@ class Images:
 
     async def push(self, name: str, tag: str, *, auth: str) -> AsyncIterator[api.ProgressMessage]:
         reference = f"{name}:{tag}" if tag else name
-        await self._check_registry_auth(auth, reference)
+        credentials = registry_auth(auth)
 
         async def work(on_progress: Callable[[Progress], None]) -> list[api.ProgressMessage]:
             manifest_size = 0
@@ -258,7 +258,7 @@ class Images:
                     manifest_size = int(size) if size.isdigit() else 0
                 on_progress(progress)
 
-            digest = await self.images.push(reference, progress=forward)
+            digest = await self.images.push(reference, progress=forward, credentials=credentials)
             self.events.emit("image", "push", reference, {"name": reference})
             aux = {"Tag": tag or "latest", "Digest": digest, "Size": manifest_size}
             return [api.ProgressMessage(progressDetail=api.ProgressDetail(), aux=aux)]
@@ -315,7 +315,9 @@ class Images:
         options = options_from_query(query)  # InvalidParameter / Unsupported before reading
         workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self.data_root))
         messages: list[dict[str, Any]] = []
+        sandbox_id = f"build-{secrets.token_hex(16)}"
         try:
+            options = await self._build_network(options, sandbox_id)
             build_context = await receive_context(context, workdir)
             try:
                 record = await build(
@@ -330,13 +332,43 @@ class Images:
                 name = (record.repo_tags or [record.id])[0]
                 self.events.emit("image", "tag", record.id, {"name": name})
         finally:
-            await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
+            with anyio.CancelScope(shield=True):
+                if self.networking is not None:
+                    await self.networking.detach(sandbox_id)
+                await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
 
         async def generate() -> AsyncIterator[dict[str, Any]]:
             for message in messages:
                 yield message
 
         return generate()
+
+    async def _build_network(self, options: BuildOptions, sandbox_id: str) -> BuildOptions:
+        """The build's network namespace for ``default`` (the default bridge, or the user
+        network the build names), as dockerd gives each RUN a container on the bridge:
+        RUN steps never share the host's network unless ``host`` is asked for.
+
+        Resource handling: the caller detaches ``sandbox_id`` after the build.
+        """
+        if options.network != "default":
+            return options
+        if self.networking is None:
+            if options.network_name:
+                raise Unsupported("build networks need the engine's networking")
+            return options  # RUN steps get an empty network namespace
+        body = api.ContainerCreate.model_validate(
+            {"Image": "build", "HostConfig": {"NetworkMode": options.network_name or "default"}}
+        )
+
+        def no_container(ref: str) -> int:
+            raise InvalidParameter("a build cannot join another container's network")
+
+        attachment = await self.networking.attach(sandbox_id, sandbox_id, body, no_container)
+        return dataclasses.replace(
+            options,
+            netns_path=attachment.namespace_paths.get("network"),
+            resolv_conf=attachment.etc_files.get("/etc/resolv.conf"),
+        )
 
     async def save(self, names: list[str]) -> AsyncIterator[bytes]:
         for name in names:

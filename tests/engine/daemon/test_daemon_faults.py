@@ -153,14 +153,15 @@ async def test_push_and_pull_through_the_api(client: EngineClient, registry: str
     with pytest.raises(errors.NotFound):
         async for _ in client.image_pull(reference, "missing"):
             pass
+    # a request's own credentials are used for it (an anonymous registry never asks)
     strangers = base64.urlsafe_b64encode(b'{"username": "someone", "password": "x"}').decode()
-    with pytest.raises(errors.Unsupported, match="credentials"):
-        await client.request(
-            "POST",
-            "/images/create",
-            params={"fromImage": reference, "tag": "v1"},
-            headers={"X-Registry-Auth": strangers},
-        )
+    answer = await client.request(
+        "POST",
+        "/images/create",
+        params={"fromImage": reference, "tag": "v1"},
+        headers={"X-Registry-Auth": strangers},
+    )
+    assert "errorDetail" not in answer.text
     created = await client.container_create(
         ContainerCreate(Image=f"{reference}:v1", Cmd=["echo", "pulled"])
     )
