@@ -13,6 +13,7 @@ async generators over the files.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -23,6 +24,9 @@ from pathlib import Path
 import anyio
 
 FOLLOW_POLL_SECONDS = 0.05
+# a follower reads at most this much at a time, so a slow client holds little in memory
+FOLLOW_READ_BYTES = 1 << 20
+FOLLOW_BATCH_ENTRIES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,13 +263,34 @@ async def follow(
     ``joiner`` makes entries of the records (default: whole lines, see :class:`LineJoiner`).
     """
     joiner = joiner or LineJoiner()
-    entries, offset, first_inode = await anyio.to_thread.run_sync(
-        lambda: read_entries(
-            current, since_ns=since_ns, until_ns=until_ns, tail=tail, joiner=joiner
+    if tail is not None and tail >= 0:
+        entries, offset, first_inode = await anyio.to_thread.run_sync(
+            lambda: read_entries(
+                current, since_ns=since_ns, until_ns=until_ns, tail=tail, joiner=joiner
+            )
         )
-    )
-    for entry in entries:
-        yield entry
+        for entry in entries:
+            yield entry
+    else:
+        # the whole log, a batch at a time: a client that stops reading stops the reading
+        position = [0, 0]
+        lazy = iter_entries(
+            current,
+            since_ns=since_ns,
+            until_ns=until_ns,
+            joiner=joiner,
+            position=position,
+            flush=False,
+        )
+        while True:
+            batch = await anyio.to_thread.run_sync(
+                lambda: list(itertools.islice(lazy, FOLLOW_BATCH_ENTRIES))
+            )
+            for entry in batch:
+                yield entry
+            if len(batch) < FOLLOW_BATCH_ENTRIES:
+                break
+        offset, first_inode = position
     file = None
     buffer = b""
     inode: int | None = None
@@ -277,7 +302,7 @@ async def follow(
                 file.seek(offset)
         while True:
             running = is_running()
-            chunk = file.read() if file is not None else b""
+            chunk = file.read(FOLLOW_READ_BYTES) if file is not None else b""
             if chunk:
                 buffer += chunk
                 *complete, buffer = buffer.split(b"\n")
