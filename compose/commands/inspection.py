@@ -224,7 +224,7 @@ async def cmd_images(session: Session, args: argparse.Namespace) -> int:
     rows = [("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")]
     for container in await session.containers(services=args.services):
         inspect = await client.container_inspect(container.id)
-        image = inspect.Config.Image or ""
+        image = inspect.Config.image or ""
         repository, _, tag = (
             image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
         )

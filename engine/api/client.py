@@ -285,7 +285,7 @@ class EngineClient:
             "POST",
             "/containers/create",
             params=_query(name=name),
-            body=body.model_dump(mode="json", exclude_unset=True),
+            body=body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
         return ContainerCreateResponse.model_validate(data)
 
@@ -344,7 +344,7 @@ class EngineClient:
     ) -> AsyncIterator[tuple[int, bytes]]:
         """``(stream, bytes)`` pairs (stream 1 stdout, 2 stderr; TTY output comes as 1)."""
         if tty is None:
-            tty = (await self.container_inspect(ref)).Config.Tty
+            tty = (await self.container_inspect(ref)).Config.tty
         params = _query(
             stdout=True,
             stderr=True,
@@ -533,7 +533,7 @@ class EngineClient:
         await self.request(
             "POST",
             f"/networks/{quote(ref)}/connect",
-            body=body.model_dump(mode="json", exclude_unset=True),
+            body=body.model_dump(mode="json", by_alias=True, exclude_unset=True),
         )
 
     async def network_disconnect(self, ref: str, body: NetworkDisconnect) -> None:

@@ -157,8 +157,8 @@ async def test_create_list_with_label_filter_inspect_remove(engine: Engine) -> N
     assert found[0].Names == ["/demo-web-1"]
     assert await engine.client.container_list() == []  # none running
     inspect = await engine.client.container_inspect("demo-web-1")
-    assert inspect.Config.Labels == labels
-    assert inspect.Config.Cmd == ["true"]
+    assert inspect.Config.labels == labels
+    assert inspect.Config.cmd == ["true"]
     await engine.client.container_remove(created.Id[:12])
     with pytest.raises(errors.NotFound, match="No such container: demo-web-1"):
         await engine.client.container_inspect("demo-web-1")
@@ -465,9 +465,7 @@ async def test_at_the_connection_limit_idle_ones_make_room() -> None:
                 with anyio.fail_after(5):
                     assert (await connection.receive()).startswith(b"HTTP/1.1 200")
             # both idle (kept alive): the oldest is closed for a new client's request
-            raw = await engine.raw(
-                b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
+            raw = await engine.raw(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert raw.startswith(b"HTTP/1.1 200 ")
             with anyio.fail_after(5), pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
                 await first.receive()
