@@ -22,6 +22,7 @@ from compose.output import config_dict
 @dataclasses.dataclass(frozen=True, slots=True)
 class DesiredService:
     name: str
+    service: models.Service  # what the container is made from
     config: Mapping[str, Any]  # the service as `config --format json` prints it, "$" unescaped
     replicas: int
     image: str
@@ -115,6 +116,7 @@ def desired_state(project: models.Project, graph: ServiceGraph) -> DesiredState:
         config = data["services"][name]
         services[name] = DesiredService(
             name=name,
+            service=service,
             config=config,
             replicas=1 if replicas is None else int(replicas),
             image=image_of(project.name, name, config),

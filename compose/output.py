@@ -176,6 +176,11 @@ def _plain(value: Any, escape: bool, yaml: bool = False) -> Any:
     return value
 
 
+def service_dict(service: models.Service) -> dict[str, Any]:
+    """One service as ``config --format json`` prints it, with "$" as the container gets it."""
+    return _dump(service, False)
+
+
 def config_dict(project: models.Project, escape_dollars: bool = True) -> dict[str, Any]:
     """The project as `docker compose config --format json` prints it."""
     return _project(project, escape_dollars, yaml=False)

@@ -285,7 +285,7 @@ class EngineClient:
             "POST",
             "/containers/create",
             params=_query(name=name),
-            body=body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+            body=body.request_body(),
         )
         return ContainerCreateResponse.model_validate(data)
 
@@ -524,16 +524,14 @@ class EngineClient:
         return Network.model_validate(await self._json("GET", f"/networks/{quote(ref)}"))
 
     async def network_create(self, body: NetworkCreate) -> NetworkCreateResponse:
-        data = await self._json(
-            "POST", "/networks/create", body=body.model_dump(mode="json", exclude_unset=True)
-        )
+        data = await self._json("POST", "/networks/create", body=body.request_body())
         return NetworkCreateResponse.model_validate(data)
 
     async def network_connect(self, ref: str, body: NetworkConnect) -> None:
         await self.request(
             "POST",
             f"/networks/{quote(ref)}/connect",
-            body=body.model_dump(mode="json", by_alias=True, exclude_unset=True),
+            body=body.request_body(),
         )
 
     async def network_disconnect(self, ref: str, body: NetworkDisconnect) -> None:
@@ -554,9 +552,7 @@ class EngineClient:
         return Volume.model_validate(await self._json("GET", f"/volumes/{quote(name)}"))
 
     async def volume_create(self, body: VolumeCreate) -> Volume:
-        data = await self._json(
-            "POST", "/volumes/create", body=body.model_dump(mode="json", exclude_unset=True)
-        )
+        data = await self._json("POST", "/volumes/create", body=body.request_body())
         return Volume.model_validate(data)
 
     async def volume_remove(self, name: str, *, force: bool = False) -> None:

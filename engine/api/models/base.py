@@ -47,6 +47,10 @@ class DockerModel(BaseModel):
         """The JSON object sent on the wire (Docker's names, nulls kept as Docker does)."""
         return self.model_dump(mode="json", by_alias=True)
 
+    def request_body(self) -> dict[str, Any]:
+        """The JSON a client sends: Docker's names, the fields that were given and no others."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
 
 _FIELD_KEYS: dict[type[BaseModel], dict[str, bool]] = {}
 
