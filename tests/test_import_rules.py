@@ -33,6 +33,8 @@ PURE_MODULES = (
     "dotenv",
     "merge",
     "canonical",
+    "canonical_base",
+    "paths",
     "short_syntax",
     "units",
     "normalize",
@@ -75,10 +77,8 @@ CONFINED = {
     "pyroute2": ("engine/network/",),
 }
 
-# (file, imported module or called name): why it is allowed for now
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("compose/canonical.py", "os"): "os.path.isabs on a path string (posixpath would do)",
-}
+# (file, imported module or called name): why it is allowed
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def python_files(*patterns: str) -> list[Path]:
