@@ -447,11 +447,11 @@ def test_filters_parse_both_wire_forms() -> None:
 
 
 async def test_ensure_engine_without_root_says_what_to_do(tmp_path, monkeypatch) -> None:
-    from engine.api import client as client_module
+    from engine.api import autostart
 
-    monkeypatch.setattr(client_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(autostart.os, "geteuid", lambda: 1000)
     with pytest.raises(errors.EngineUnavailable, match="starting it needs root") as raised:
-        await client_module.ensure_engine(str(tmp_path / "none.sock"), str(tmp_path))
+        await autostart.ensure_engine(str(tmp_path / "none.sock"), str(tmp_path))
     assert "sudo pycompose engine start" in (raised.value.hint or "")
 
 
