@@ -126,7 +126,7 @@ class VolumeStore:
             )
         if driver_opts:
             raise Unsupported(
-                "driver options of the local driver (type, device, o) are not supported yet",
+                "driver options of the local driver (type, device, o) are not supported",
                 hint="use a bind mount for a host directory",
             )
         anonymous = not name
