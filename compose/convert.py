@@ -14,9 +14,10 @@ names.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -239,6 +240,19 @@ def _extra_host(entry: str) -> str:
     return entry.replace("=", ":", 1) if "=" in entry else entry
 
 
+@contextlib.contextmanager
+def _refused_as_plan_error(service_name: str) -> Iterator[None]:
+    """A value the engine's model refuses (a mount type, a restart policy): a PlanError."""
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PlanError(
+            f"service {service_name!r} cannot be created: {where}: {first['msg']}"
+        ) from None
+
+
 def container_labels(
     project: str,
     service_name: str,
@@ -309,145 +323,102 @@ def container_create(
     resolved to container names by the caller where they named services. A setting the
     engine cannot take (a mount type, a restart policy) is a PlanError naming the service.
     """
-    try:
-        return _container_create(
-            project,
-            service_name,
-            service,
-            number,
-            config=config,
-            network_names=network_names,
-            volume_names=volume_names,
-            image_id=image_id,
-            working_dir=working_dir,
-            config_files=config_files,
-            name=name,
-            network_mode=network_mode,
-            volumes_from=volumes_from,
-            oneoff=oneoff,
-            replace=replace,
+    with _refused_as_plan_error(service_name):
+        name = name or service.container_name or f"{project}-{service_name}-{number}"
+        exposed, bindings = _ports(service)
+        binds, mounts = _mounts(service, volume_names)
+        mode = network_mode or service.network_mode
+        attached = [key for key in service.networks if key in network_names]
+
+        def priority(key: str) -> int:
+            spec = service.networks.get(key)
+            return (spec.priority if spec else None) or 0
+
+        # the primary network: highest priority first, then by name (docker compose's order)
+        attached.sort(key=lambda key: (-priority(key), key))
+        endpoints: dict[str, EndpointSettings] = {}
+        extra: list[tuple[str, EndpointSettings]] = []
+        aliases = [name, service_name] if not oneoff else [name]
+        if not mode and attached:
+            mode = network_names[attached[0]]
+            endpoints[mode] = _endpoint(aliases, service.networks.get(attached[0]))
+            extra = [
+                (network_names[key], _endpoint(aliases, service.networks.get(key)))
+                for key in attached[1:]
+            ]
+        logging = service.logging or parts.Logging()
+        grace = service.stop_grace_period
+        body = ContainerCreate(
+            hostname=service.hostname or "",
+            domainname=service.domainname or "",
+            user=service.user or "",
+            attach_stdin=False,
+            attach_stdout=True,
+            attach_stderr=True,
+            exposed_ports=exposed,
+            tty=bool(service.tty),
+            open_stdin=bool(service.stdin_open),
+            stdin_once=False,
+            env=_environment(service.environment),
+            cmd=service.command,
+            healthcheck=_healthcheck(service.healthcheck),
+            image=service.image or f"{project}-{service_name}",
+            volumes=None,
+            working_dir=service.working_dir or "",
+            entrypoint=service.entrypoint,
+            labels=container_labels(
+                project,
+                service_name,
+                service,
+                config,
+                number,
+                image_id=image_id,
+                working_dir=working_dir,
+                config_files=config_files,
+                oneoff=oneoff,
+                replace=replace,
+            ),
+            stop_signal=service.stop_signal or None,
+            stop_timeout=grace // 1_000_000_000 if grace else None,
+            host_config=HostConfig(
+                binds=binds,
+                log_config=LogConfig(type=logging.driver or "", config=logging.options or None),
+                network_mode=mode or "",
+                port_bindings=bindings,
+                restart_policy=_restart_policy(service.restart),
+                auto_remove=False,
+                volumes_from=list(volumes_from) or None,
+                cap_add=service.cap_add or None,
+                cap_drop=service.cap_drop or None,
+                dns=service.dns or None,
+                dns_options=service.dns_opt or None,
+                dns_search=service.dns_search or None,
+                # sorted, as docker compose prints them
+                extra_hosts=[_extra_host(entry) for entry in sorted(service.extra_hosts or [])],
+                group_add=service.group_add or None,
+                ipc_mode=service.ipc or "",
+                pid_mode=service.pid or "",
+                privileged=bool(service.privileged),
+                readonly_rootfs=bool(service.read_only),
+                security_opt=service.security_opt or None,
+                shm_size=service.shm_size or 0,
+                sysctls=service.sysctls or None,
+                tmpfs=_tmpfs(service),
+                init=service.init,
+                cpu_shares=service.cpu_shares or 0,
+                memory=_memory(service),
+                memory_swap=service.memswap_limit or 0,
+                nano_cpus=_nano_cpus(service),
+                cpuset_cpus=service.cpuset or "",
+                pids_limit=service.pids_limit or None,
+                ulimits=_ulimits(service.ulimits),
+                devices=_devices(service),
+                oom_score_adj=service.oom_score_adj or 0,
+                mounts=mounts,
+            ),
+            networking_config=NetworkingConfig(EndpointsConfig=endpoints) if endpoints else None,
         )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise PlanError(
-            f"service {service_name!r} cannot be created: {where}: {first['msg']}"
-        ) from None
-
-
-def _container_create(
-    project: str,
-    service_name: str,
-    service: models.Service,
-    number: int,
-    *,
-    config: Mapping[str, Any],
-    network_names: Mapping[str, str],
-    volume_names: Mapping[str, str],
-    image_id: str,
-    working_dir: str,
-    config_files: Sequence[str],
-    name: str | None,
-    network_mode: str | None,
-    volumes_from: Sequence[str],
-    oneoff: bool,
-    replace: str | None,
-) -> ContainerRequest:
-    name = name or service.container_name or f"{project}-{service_name}-{number}"
-    exposed, bindings = _ports(service)
-    binds, mounts = _mounts(service, volume_names)
-    mode = network_mode or service.network_mode
-    attached = [key for key in service.networks if key in network_names]
-
-    def priority(key: str) -> int:
-        spec = service.networks.get(key)
-        return (spec.priority if spec else None) or 0
-
-    # the primary network: highest priority first, then by name (docker compose's order)
-    attached.sort(key=lambda key: (-priority(key), key))
-    endpoints: dict[str, EndpointSettings] = {}
-    extra: list[tuple[str, EndpointSettings]] = []
-    aliases = [name, service_name] if not oneoff else [name]
-    if not mode and attached:
-        mode = network_names[attached[0]]
-        endpoints[mode] = _endpoint(aliases, service.networks.get(attached[0]))
-        extra = [
-            (network_names[key], _endpoint(aliases, service.networks.get(key)))
-            for key in attached[1:]
-        ]
-    logging = service.logging or parts.Logging()
-    grace = service.stop_grace_period
-    body = ContainerCreate(
-        hostname=service.hostname or "",
-        domainname=service.domainname or "",
-        user=service.user or "",
-        attach_stdin=False,
-        attach_stdout=True,
-        attach_stderr=True,
-        exposed_ports=exposed,
-        tty=bool(service.tty),
-        open_stdin=bool(service.stdin_open),
-        stdin_once=False,
-        env=_environment(service.environment),
-        cmd=service.command,
-        healthcheck=_healthcheck(service.healthcheck),
-        image=service.image or f"{project}-{service_name}",
-        volumes=None,
-        working_dir=service.working_dir or "",
-        entrypoint=service.entrypoint,
-        labels=container_labels(
-            project,
-            service_name,
-            service,
-            config,
-            number,
-            image_id=image_id,
-            working_dir=working_dir,
-            config_files=config_files,
-            oneoff=oneoff,
-            replace=replace,
-        ),
-        stop_signal=service.stop_signal or None,
-        stop_timeout=grace // 1_000_000_000 if grace else None,
-        host_config=HostConfig(
-            binds=binds,
-            log_config=LogConfig(type=logging.driver or "", config=logging.options or None),
-            network_mode=mode or "",
-            port_bindings=bindings,
-            restart_policy=_restart_policy(service.restart),
-            auto_remove=False,
-            volumes_from=list(volumes_from) or None,
-            cap_add=service.cap_add or None,
-            cap_drop=service.cap_drop or None,
-            dns=service.dns or None,
-            dns_options=service.dns_opt or None,
-            dns_search=service.dns_search or None,
-            # sorted, as docker compose prints them
-            extra_hosts=[_extra_host(entry) for entry in sorted(service.extra_hosts or [])],
-            group_add=service.group_add or None,
-            ipc_mode=service.ipc or "",
-            pid_mode=service.pid or "",
-            privileged=bool(service.privileged),
-            readonly_rootfs=bool(service.read_only),
-            security_opt=service.security_opt or None,
-            shm_size=service.shm_size or 0,
-            sysctls=service.sysctls or None,
-            tmpfs=_tmpfs(service),
-            init=service.init,
-            cpu_shares=service.cpu_shares or 0,
-            memory=_memory(service),
-            memory_swap=service.memswap_limit or 0,
-            nano_cpus=_nano_cpus(service),
-            cpuset_cpus=service.cpuset or "",
-            pids_limit=service.pids_limit or None,
-            ulimits=_ulimits(service.ulimits),
-            devices=_devices(service),
-            oom_score_adj=service.oom_score_adj or 0,
-            mounts=mounts,
-        ),
-        networking_config=NetworkingConfig(EndpointsConfig=endpoints) if endpoints else None,
-    )
-    return ContainerRequest(name, body, tuple(extra))
+        return ContainerRequest(name, body, tuple(extra))
 
 
 def network_create(project: str, key: str, spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from engine.network.dns import RESOLVER_ADDRESS
 from engine.network.errors import InvalidNetworkConfig
@@ -168,16 +169,21 @@ def etc_files(
     }
 
 
+class EtcOptions(TypedDict, total=False):
+    """What a container's settings add to its /etc files (Docker's HostConfig names)."""
+
+    extra_hosts: Sequence[str] | Mapping[str, str | Sequence[str]]
+    dns: Sequence[str]
+    dns_search: Sequence[str]
+    dns_opt: Sequence[str]
+    domainname: str
+
+
 def sandbox_etc_files(
     sandbox: Sandbox,
     first_network: Network | None,
     host_resolv: ResolvConf,
-    *,
-    extra_hosts: Sequence[str] | Mapping[str, str | Sequence[str]] = (),
-    dns: Sequence[str] = (),
-    dns_search: Sequence[str] = (),
-    dns_opt: Sequence[str] = (),
-    domainname: str = "",
+    **options: Unpack[EtcOptions],
 ) -> dict[str, str]:
     """The /etc files of a sandbox's container, what engine.runtime takes as ``etc_files``.
 
@@ -190,16 +196,16 @@ def sandbox_etc_files(
     resolv = container_resolv_conf(
         host_resolv,
         embedded_dns=sandbox.embedded_dns,
-        dns=dns,
-        dns_search=dns_search,
-        dns_opt=dns_opt,
+        dns=options.get("dns", ()),
+        dns_search=options.get("dns_search", ()),
+        dns_opt=options.get("dns_opt", ()),
     )
     return etc_files(
         hostname=sandbox.hostname or sandbox.id[:12],
         addresses=addresses,
         resolv_conf=resolv,
-        extra_hosts=parse_extra_hosts(extra_hosts, host_gateway),
-        domainname=domainname,
+        extra_hosts=parse_extra_hosts(options.get("extra_hosts", ()), host_gateway),
+        domainname=options.get("domainname", ""),
     )
 
 

@@ -37,7 +37,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import anyio
 import anyio.abc
@@ -47,7 +47,12 @@ from engine.errors import Conflict, NotFound
 from engine.network import netlink, nftables
 from engine.network.dns import DnsRecords, start_resolver
 from engine.network.errors import AddressInUse, BridgeFull, InvalidNetworkConfig
-from engine.network.files import HostResolvConf, resolver_upstreams, sandbox_etc_files
+from engine.network.files import (
+    EtcOptions,
+    HostResolvConf,
+    resolver_upstreams,
+    sandbox_etc_files,
+)
 from engine.network.host_rules import HostRules
 from engine.network.ipam import SubnetRequest, allocate_address, plan_subnets
 from engine.network.naming import (
@@ -238,13 +243,7 @@ class NetworkEngine:
                 await to_thread.run_sync(netlink.create_netns, netns)
             try:
                 if embedded_dns:
-                    await start_resolver(
-                        sandbox,
-                        self.records,
-                        self.networks,
-                        self.settings.host_netns,
-                        self._task_group,
-                    )
+                    await self._start_resolver(sandbox)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await to_thread.run_sync(netlink.remove_netns, netns)
@@ -467,16 +466,7 @@ class NetworkEngine:
 
     # --- container files -------------------------------------------------------------------
 
-    def etc_files(
-        self,
-        sandbox_id: str,
-        *,
-        extra_hosts: Sequence[str] | Mapping[str, str | Sequence[str]] = (),
-        dns: Sequence[str] = (),
-        dns_search: Sequence[str] = (),
-        dns_opt: Sequence[str] = (),
-        domainname: str = "",
-    ) -> dict[str, str]:
+    def etc_files(self, sandbox_id: str, **options: Unpack[EtcOptions]) -> dict[str, str]:
         """/etc/hosts, /etc/resolv.conf, /etc/hostname for the sandbox's container.
 
         Call after connecting its networks (its addresses go into /etc/hosts); see
@@ -485,16 +475,7 @@ class NetworkEngine:
         sandbox = self.sandbox(sandbox_id)
         endpoints = list(sandbox.endpoints.values())
         first = self.networks[endpoints[0].network_id] if endpoints else None
-        return sandbox_etc_files(
-            sandbox,
-            first,
-            self._host_resolv.read(),
-            extra_hosts=extra_hosts,
-            dns=dns,
-            dns_search=dns_search,
-            dns_opt=dns_opt,
-            domainname=domainname,
-        )
+        return sandbox_etc_files(sandbox, first, self._host_resolv.read(), **options)
 
     async def _apply_rules(self) -> None:
         await self._rules.apply(self.networks.values(), self.sandboxes.values())
@@ -538,13 +519,7 @@ class NetworkEngine:
                     attached.endpoints[sandbox.id] = endpoint
                     self.records.add_sandbox_endpoint(sandbox, endpoint)
                 if sandbox.embedded_dns:
-                    await start_resolver(
-                        sandbox,
-                        self.records,
-                        self.networks,
-                        self.settings.host_netns,
-                        self._task_group,
-                    )
+                    await self._start_resolver(sandbox)
                 self.sandboxes[sandbox.id] = sandbox
                 try:
                     held = await to_thread.run_sync(

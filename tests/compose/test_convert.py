@@ -18,6 +18,7 @@ import pytest
 from compose import labels
 from compose.convert import container_create, network_create, volume_create
 from compose.desired import config_hashes, desired_state
+from compose.errors import PlanError
 from compose.graph import build_graph
 from compose.load import load_from_text
 from compose.model import Project
@@ -265,3 +266,43 @@ def test_config_hash_is_the_label_up_writes_and_docker_composes_hash():
     assert body["Env"] == ["PRICE=$5 <&> é"]
     assert body["Labels"][labels.CONFIG_HASH] == printed == desired.services["web"].config_hash
     assert printed == DOCKER_COMPOSE_HASH
+
+
+def _typed_body(stack: str) -> Any:
+    result = load_from_text(textwrap.dedent(stack), name="p")
+    config = config_dict(result.project, escape_dollars=False)
+    return container_create(
+        "p",
+        "app",
+        result.project.services["app"],
+        1,
+        config=config["services"]["app"],
+        network_names={"default": "p_default"},
+        volume_names={},
+    ).body.request_body()
+
+
+def test_a_setting_the_engine_refuses_is_a_plan_error_naming_the_service():
+    with pytest.raises(PlanError, match="service 'app' cannot be created"):
+        _typed_body("services:\n  app:\n    image: app\n    restart: sometimes\n")
+
+
+def test_a_bind_that_must_not_create_its_source_goes_as_a_mount():
+    body = _typed_body("""
+    services:
+      app:
+        image: app
+        volumes:
+          - {type: bind, source: /srv/a, target: /a}
+          - {type: bind, source: /srv/b, target: /b, bind: {create_host_path: false}}
+    """)
+    assert body["HostConfig"]["Binds"] == ["/srv/a:/a:rw"]
+    assert body["HostConfig"]["Mounts"] == [
+        {
+            "Type": "bind",
+            "Target": "/b",
+            "ReadOnly": False,
+            "Source": "/srv/b",
+            "BindOptions": {"CreateMountpoint": False},
+        }
+    ]
