@@ -215,11 +215,14 @@ class EngineClient:
         path: str,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        content: AsyncIterable[bytes] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """A JSON-lines response, object by object; in-band errors raised."""
         url = await self._url(path)
         try:
-            async with self._http.stream(method, url, params=params, headers=headers) as response:
+            async with self._http.stream(
+                method, url, params=params, headers=headers, content=content
+            ) as response:
                 await self._raise_for(response)
                 async for line in response.aiter_lines():
                     if not line.strip():
@@ -469,26 +472,14 @@ class EngineClient:
     ) -> AsyncIterator[dict[str, Any]]:
         """``POST /images/load`` of a docker-save or OCI archive streamed from ``archive``;
         the engine's messages (``Loaded image: ...``)."""
-        url = await self._url("/images/load")
-        try:
-            async with self._http.stream(
-                "POST",
-                url,
-                params=_query(quiet=quiet or None),
-                content=archive,
-                headers={"Content-Type": "application/x-tar"},
-            ) as response:
-                await self._raise_for(response)
-                async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    message = json.loads(line)
-                    if isinstance(message, dict) and message.get("error"):
-                        detail = message.get("errorDetail") or {}
-                        raise error_for_status(500, str(detail.get("message") or message["error"]))
-                    yield message
-        except (httpx.TransportError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+        async for message in self._stream_lines(
+            "POST",
+            "/images/load",
+            params=_query(quiet=quiet or None),
+            headers={"Content-Type": "application/x-tar"},
+            content=archive,
+        ):
+            yield message
 
     async def image_save(self, names: Iterable[str]) -> AsyncIterator[bytes]:
         """``GET /images/get``: the images as one docker-loadable tar, chunk by chunk."""

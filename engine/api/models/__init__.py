@@ -69,6 +69,7 @@ from engine.api.models.create import (
 )
 from engine.api.models.filters import (
     encode_filters,
+    json_object,
     labels_match,
     parse_filters,
     version_tuple,
@@ -167,6 +168,7 @@ __all__ = [
     "WaitError",
     "WaitResponse",
     "encode_filters",
+    "json_object",
     "labels_match",
     "parse_filters",
     "version_tuple",

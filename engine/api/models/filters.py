@@ -9,8 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from engine.errors import InvalidParameter
+
+
+def json_object(text: str, name: str) -> dict[str, Any]:
+    """A query parameter that holds a JSON object (``filters``, ``buildargs``, ``labels``)."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
+        raise InvalidParameter(f"{name}: not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise InvalidParameter(f"{name}: expected a JSON object")
+    return value
 
 
 def parse_filters(text: str | None) -> dict[str, list[str]]:
@@ -21,12 +33,7 @@ def parse_filters(text: str | None) -> dict[str, list[str]]:
     """
     if not text:
         return {}
-    try:
-        raw = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-        raise InvalidParameter(f"invalid filters {text!r}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise InvalidParameter(f"invalid filters {text!r}: expected a JSON object")
+    raw = json_object(text, f"invalid filters {text!r}")
     result: dict[str, list[str]] = {}
     for key, value in raw.items():
         if isinstance(value, dict):

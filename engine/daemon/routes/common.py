@@ -117,24 +117,26 @@ async def json_body(call: Call, model: type[M]) -> M:
         raise InvalidParameter(f"invalid request body: {where}: {first['msg']}") from exc
 
 
-def int_arg(call: Call, name: str, default: int | None = None) -> int | None:
-    value = call.request.arg(name)
-    if value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid value for {name}: {value!r}") from exc
+N = TypeVar("N", int, float)
 
 
-def time_arg(call: Call, name: str) -> float | None:
+def _number_arg(call: Call, name: str, kind: type[N]) -> N | None:
     value = call.request.arg(name)
     if value == "":
         return None
     try:
-        return float(value)
+        return kind(value)
     except ValueError as exc:
         raise InvalidParameter(f"invalid value for {name}: {value!r}") from exc
+
+
+def int_arg(call: Call, name: str, default: int | None = None) -> int | None:
+    value = _number_arg(call, name, int)
+    return default if value is None else value
+
+
+def time_arg(call: Call, name: str) -> float | None:
+    return _number_arg(call, name, float)
 
 
 async def _lines(
