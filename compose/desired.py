@@ -90,24 +90,22 @@ def config_hashes(project: models.Project) -> dict[str, str]:
 def desired_state(project: models.Project, graph: ServiceGraph) -> DesiredState:
     """The desired state of ``project`` (see the module docstring)."""
     data = config_dict(project, escape_dollars=False)
-    networks = {
-        key: DesiredResource(
-            key,
-            _engine_name(project.name, key, network.name),
-            bool(network.external),
-            data["networks"][key],
-        )
-        for key, network in project.networks.items()
-    }
-    volumes = {
-        key: DesiredResource(
-            key,
-            _engine_name(project.name, key, volume.name),
-            bool(volume.external),
-            data["volumes"][key],
-        )
-        for key, volume in project.volumes.items()
-    }
+
+    def resources(
+        section: str, items: Mapping[str, models.Network | models.Volume]
+    ) -> dict[str, DesiredResource]:
+        return {
+            key: DesiredResource(
+                key,
+                _engine_name(project.name, key, item.name),
+                bool(item.external),
+                data[section][key],
+            )
+            for key, item in items.items()
+        }
+
+    networks = resources("networks", project.networks)
+    volumes = resources("volumes", project.volumes)
     services = {}
     for name, service in project.services.items():
         replicas = service.scale

@@ -316,18 +316,15 @@ def _emit_mapping(mapping: dict[str, Any], indent: int, lines: list[str]) -> Non
 
 
 def _emit_value(head: str, value: Any, indent: int, lines: list[str]) -> None:
-    if isinstance(value, dict):
+    if isinstance(value, dict | list):
         if not value:
-            lines.append(f"{head} {{}}")
-            return
-        lines.append(head)
-        _emit_mapping(value, indent + 2, lines)
-    elif isinstance(value, list):
-        if not value:
-            lines.append(f"{head} []")
-            return
-        lines.append(head)
-        _emit_sequence(value, indent + 2, lines)
+            lines.append(f"{head} {{}}" if isinstance(value, dict) else f"{head} []")
+        elif isinstance(value, dict):
+            lines.append(head)
+            _emit_mapping(value, indent + 2, lines)
+        else:
+            lines.append(head)
+            _emit_sequence(value, indent + 2, lines)
     else:
         lines.append(f"{head} {_scalar(value, indent)}")
 
