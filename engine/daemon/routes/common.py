@@ -139,6 +139,16 @@ def time_arg(call: Call, name: str) -> float | None:
     return _number_arg(call, name, float)
 
 
+def terminal_size(call: Call) -> tuple[int, int]:
+    """``h`` and ``w`` of a resize request (0 when not given)."""
+    return int_arg(call, "h", 0) or 0, int_arg(call, "w", 0) or 0
+
+
+def resized() -> Response:
+    """dockerd's answer to a resize: 200 with an empty text body."""
+    return FullResponse(200, [("Content-Type", "text/plain; charset=utf-8")])
+
+
 async def _lines(
     first: ProgressMessage | None, rest: AsyncIterator[ProgressMessage]
 ) -> AsyncIterator[bytes]:
