@@ -18,8 +18,9 @@ from engine.api.models import (
     VolumeCreate,
     parse_filters,
 )
+from engine.daemon.http import frame
 from engine.daemon.routes import route_table
-from engine.daemon.server import Limits, frame
+from engine.daemon.server import Limits
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.api.models import ProgressMessage
 from engine.daemon.backend_api import Backend, Session
-from engine.daemon.server import (
+from engine.daemon.http import (
     FullResponse,
     Hijack,
     RawStream,

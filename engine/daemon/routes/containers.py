@@ -10,6 +10,7 @@ from typing import Any
 from engine.api.models import ContainerCreate, parse_filters
 from engine.daemon import filters as filtering
 from engine.daemon.backend_api import AttachOptions, Backend, LogOptions
+from engine.daemon.http import FullResponse, Headers, Response, StreamResponse, frame
 from engine.daemon.routes.common import (
     JSON,
     LARGE_BODY,
@@ -26,7 +27,6 @@ from engine.daemon.routes.common import (
     terminal_size,
     time_arg,
 )
-from engine.daemon.server import FullResponse, Headers, Response, StreamResponse, frame
 from engine.errors import InvalidParameter
 
 

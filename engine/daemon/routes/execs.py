@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.api.models import ExecCreate, ExecStart
 from engine.daemon.backend_api import Backend
+from engine.daemon.http import FullResponse, Response
 from engine.daemon.routes.common import (
     Call,
     RouteTable,
@@ -13,7 +14,6 @@ from engine.daemon.routes.common import (
     session_hijack,
     terminal_size,
 )
-from engine.daemon.server import FullResponse, Response
 from engine.errors import InvalidParameter
 
 
