@@ -1,11 +1,13 @@
-"""pycompose's stack-file layer: Compose files and environment in, a validated Project out.
+"""pycompose's client: Compose files and environment in, a validated Project out, and from
+it a plan that compose.apply runs against the engine through engine.api (the layers are in
+docs/architecture.md). This package's names are the load pipeline's.
 
 The load pipeline, one function per phase (see :mod:`compose.load`):
 
 1. options      which files, project directory, env files and profiles
 2. parse        YAML to trees that keep file:line:column          (compose.source)
 3. interpolate  ${VAR} in values, per file                          (compose.interpolate)
-4. canonical    short syntax to long syntax, paths resolved         (compose.canonical)
+4. canonical    short syntax to long syntax, paths resolved  (compose.canonical, .paths)
 5. extends      services built on other services, across files
 6. include      other projects imported whole, with their own env
 7. merge        override files on the first one                     (compose.merge)
@@ -43,8 +45,8 @@ if TYPE_CHECKING:
     from compose.load import FileSystem, LoadOptions, LoadResult, load_from_text, load_project
     from compose.model import Project
 
-# The loader, the models and the graph are imported on first use: the engine imports
-# compose.errors (the shared error base) and must not pay for pydantic models and networkx.
+# The loader, the models and the graph are imported on first use: a command that needs only
+# compose.errors (the CLI's error handling) does not pay for pydantic models and networkx.
 _LAZY = {
     "ServiceGraph": "compose.graph",
     "build_graph": "compose.graph",

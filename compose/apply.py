@@ -27,13 +27,15 @@ from typing import Any
 import anyio
 
 from compose import convert, labels
+from compose import model as models
 from compose.desired import DesiredState, container_name
 from compose.errors import PycomposeError
 from compose.observed import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
+from compose.output import service_dict
 from compose.plan import Operation, Plan, WaitCondition
 from engine.api.client import EngineClient
 from engine.api.errors import Conflict, NotFound
-from engine.api.models import ContainerCreate, NetworkConnect, NetworkCreate, VolumeCreate
+from engine.api.models import NetworkConnect, NetworkCreate, VolumeCreate
 
 POLL_INTERVAL = 0.5  # seconds between two looks at a dependency's state, as docker compose
 
@@ -153,15 +155,15 @@ def replica_names(desired: DesiredState, service: str) -> list[str]:
 
 
 def _resolve_service_refs(
-    desired: DesiredState, config: Mapping[str, Any]
+    desired: DesiredState, service: models.Service
 ) -> tuple[str | None, list[str]]:
     """network_mode ``service:x`` and volumes_from ``x`` to container names."""
-    network_mode = config.get("network_mode")
-    if isinstance(network_mode, str) and network_mode.startswith("service:"):
+    network_mode = service.network_mode
+    if network_mode is not None and network_mode.startswith("service:"):
         source = network_mode.removeprefix("service:")
         network_mode = "container:" + replica_names(desired, source)[0]
     volumes_from = []
-    for entry in config.get("volumes_from") or []:
+    for entry in service.volumes_from:
         if entry.startswith("container:"):
             volumes_from.append(entry.removeprefix("container:"))
             continue
@@ -177,26 +179,30 @@ def container_request(
     service: str,
     number: int,
     *,
-    config: Mapping[str, Any] | None = None,
+    override: models.Service | None = None,
     images: Mapping[str, str] | None = None,
     name: str | None = None,
     replace: str | None = None,
     oneoff: bool = False,
 ) -> convert.ContainerRequest:
-    """The create request of replica ``number`` of ``service`` (``config`` overrides the
+    """The create request of replica ``number`` of ``service`` (``override`` replaces the
     service's configuration: `run` changes its command, environment, ports ...).
 
     The one conversion of a service to a container: `up` and `run` both create through it.
     """
     desired = context.desired
-    config = desired.services[service].config if config is None else config
-    network_mode, volumes_from = _resolve_service_refs(desired, config)
+    wanted = desired.services[service]
+    typed, config = wanted.service, wanted.config
+    if override is not None:
+        typed, config = override, service_dict(override)
+    network_mode, volumes_from = _resolve_service_refs(desired, typed)
     images = context.observed.images if images is None else images
     return convert.container_create(
         desired.project,
         service,
-        config,
+        typed,
         number,
+        config=config,
         network_names={k: n.name for k, n in desired.networks.items()},
         volume_names={k: v.name for k, v in desired.volumes.items()},
         image_id=images.get(desired.services[service].image, ""),
@@ -212,13 +218,10 @@ def container_request(
 
 async def create_container(client: EngineClient, request: convert.ContainerRequest) -> str:
     """Create the container of ``request`` and connect its extra networks; its id."""
-    created = await client.container_create(
-        ContainerCreate.model_validate(request.body), name=request.name
-    )
+    created = await client.container_create(request.body, name=request.name)
     for network, endpoint in request.extra_networks:
         await client.network_connect(
-            network,
-            NetworkConnect.model_validate({"Container": created.Id, "EndpointConfig": endpoint}),
+            network, NetworkConnect(Container=created.Id, EndpointConfig=endpoint)
         )
     return created.Id
 

@@ -138,14 +138,7 @@ def _add_stack_commands(commands: Any) -> None:
     up.add_argument("-d", "--detach", action="store_true", help="run in the background")
     up.add_argument("--wait", action="store_true", help="wait until services are running/healthy")
     up.add_argument("--wait-timeout", type=float, default=None, metavar="SECONDS")
-    up.add_argument("--build", action="store_true", help="build images before starting")
-    up.add_argument("--no-build", action="store_true", help="do not build missing images")
-    up.add_argument("--pull", choices=["always", "missing", "never"], default=None)
-    up.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM")
-    up.add_argument("--remove-orphans", action="store_true")
-    up.add_argument("--force-recreate", action="store_true")
-    up.add_argument("--no-recreate", action="store_true")
-    up.add_argument("--no-deps", action="store_true")
+    _add_create_options(up)
     up.add_argument("--no-start", action="store_true")
     up.add_argument("--abort-on-container-exit", action="store_true")
     up.add_argument("--abort-on-container-failure", action="store_true")
@@ -157,14 +150,7 @@ def _add_stack_commands(commands: Any) -> None:
     up.add_argument("-t", "--timeout", type=int, default=None, help="stop timeout in seconds")
 
     create = command("create", "create the project's containers without starting them")
-    create.add_argument("--build", action="store_true")
-    create.add_argument("--no-build", action="store_true")
-    create.add_argument("--pull", choices=["always", "missing", "never"], default=None)
-    create.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM")
-    create.add_argument("--remove-orphans", action="store_true")
-    create.add_argument("--force-recreate", action="store_true")
-    create.add_argument("--no-recreate", action="store_true")
-    create.add_argument("--no-deps", action="store_true")
+    _add_create_options(create)
     create.set_defaults(timeout=None, wait_timeout=None)
 
     down = commands.add_parser("down", help="stop and remove the project's containers and networks")
@@ -329,6 +315,18 @@ def _add_image_commands(commands: Any) -> None:
     prune = actions.add_parser("prune", help="remove dangling (or, with -a, all unused) images")
     prune.add_argument("-a", "--all", action="store_true")
     prune.add_argument("-f", "--force", action="store_true", help="do not ask (never asks)")
+
+
+def _add_create_options(parser: Any) -> None:
+    """The options of ``up`` and ``create``: how the containers are made."""
+    parser.add_argument("--build", action="store_true", help="build images before starting")
+    parser.add_argument("--no-build", action="store_true", help="do not build missing images")
+    parser.add_argument("--pull", choices=["always", "missing", "never"], default=None)
+    parser.add_argument("--scale", action="append", default=[], metavar="SERVICE=NUM")
+    parser.add_argument("--remove-orphans", action="store_true")
+    parser.add_argument("--force-recreate", action="store_true")
+    parser.add_argument("--no-recreate", action="store_true")
+    parser.add_argument("--no-deps", action="store_true")
 
 
 def _add_engine_commands(commands: Any) -> None:

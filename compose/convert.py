@@ -1,22 +1,47 @@
-"""A service (as `config --format json` prints it) to Engine API request bodies.
+"""A typed service to Engine API request bodies.
 
-``container_create(...)`` gives the body of ``POST /containers/create`` that docker
-compose sends for one replica (checked against recorded traffic in the tests),
-plus the extra networks to connect after creation (API < 1.44 takes one network
-at create time). ``network_create`` and ``volume_create`` give the other two
-bodies ``up`` sends. Everything that depends on other containers (network_mode
-``service:x``, volumes_from) arrives already resolved to container names.
+``container_create(...)`` maps a :class:`compose.model.Service` to the
+:class:`engine.api.models.ContainerCreate` that docker compose sends for one replica
+(checked against recorded traffic in the tests), plus the extra networks to connect after
+creation (API < 1.44 takes one network at create time). The labels that docker compose
+derives from the service as ``config --format json`` prints it (the config hash, the
+service config, depends_on) come from that canonical dict, which the caller passes along:
+the hash must stay byte-identical to docker compose's. ``network_create`` and
+``volume_create`` give the other two bodies ``up`` sends. Everything that depends on other
+containers (network_mode ``service:x``, volumes_from) arrives already resolved to container
+names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from compose import labels
-from compose.units import parse_bytes, parse_duration
+from compose import model as models
+from compose import model_parts as parts
+from compose.errors import PlanError
+from engine.api.models import (
+    BindOptions,
+    ContainerCreate,
+    DeviceMapping,
+    EndpointSettings,
+    HealthConfig,
+    HostConfig,
+    LogConfig,
+    Mount,
+    NetworkingConfig,
+    PortBinding,
+    RestartPolicy,
+    TmpfsOptions,
+    Ulimit,
+    VolumeOptions,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -24,19 +49,11 @@ class ContainerRequest:
     """What `up` sends for one container: the create body and the networks to connect."""
 
     name: str
-    body: dict[str, Any]
-    extra_networks: tuple[tuple[str, dict[str, Any]], ...]  # (network name, EndpointConfig)
+    body: ContainerCreate
+    extra_networks: tuple[tuple[str, EndpointSettings], ...]  # (network name, EndpointConfig)
 
 
-def _duration_ns(value: Any) -> int:
-    return 0 if value is None else parse_duration(value)
-
-
-def _bytes(value: Any) -> int:
-    return 0 if value is None else parse_bytes(value)
-
-
-def _environment(environment: Mapping[str, Any] | None) -> list[str] | None:
+def _environment(environment: Mapping[str, str | None] | None) -> list[str] | None:
     if not environment:
         return None
     # "KEY" alone (no "=") leaves the variable unset in the container, as with docker
@@ -45,194 +62,249 @@ def _environment(environment: Mapping[str, Any] | None) -> list[str] | None:
     ]
 
 
-def _port_key(port: Mapping[str, Any]) -> str:
-    return f"{port['target']}/{port.get('protocol') or 'tcp'}"
-
-
 def _ports(
-    service: Mapping[str, Any],
-) -> tuple[dict[str, Any] | None, dict[str, list[dict[str, str]]]]:
-    exposed: dict[str, Any] = {}
-    bindings: dict[str, list[dict[str, str]]] = {}
-    for port in service.get("ports") or []:
-        key = _port_key(port)
+    service: models.Service,
+) -> tuple[dict[str, dict[str, Any]] | None, dict[str, list[PortBinding] | None]]:
+    exposed: dict[str, dict[str, Any]] = {}
+    bindings: dict[str, list[PortBinding] | None] = {}
+    for port in service.ports or []:
+        key = f"{port.target}/{port.protocol or 'tcp'}"
         exposed[key] = {}
-        bindings.setdefault(key, []).append(
-            {"HostIp": str(port.get("host_ip") or ""), "HostPort": str(port.get("published") or "")}
-        )
-    for expose in service.get("expose") or []:
-        text = str(expose)
-        exposed[text if "/" in text else f"{text}/tcp"] = {}
+        binding = PortBinding(HostIp=port.host_ip or "", HostPort=port.published or "")
+        bindings[key] = [*(bindings.get(key) or []), binding]
+    for expose in service.expose or []:
+        exposed[expose if "/" in expose else f"{expose}/tcp"] = {}
     return (exposed or None), bindings
 
 
-def _healthcheck(health: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _healthcheck(health: parts.Healthcheck | None) -> HealthConfig | None:
     if health is None:
         return None
-    if health.get("disable"):
-        return {"Test": ["NONE"]}
-    result: dict[str, Any] = {}
-    if health.get("test") is not None:
-        result["Test"] = list(health["test"])
-    for key, field in (
-        ("interval", "Interval"),
-        ("timeout", "Timeout"),
-        ("start_period", "StartPeriod"),
-        ("start_interval", "StartInterval"),
-    ):
-        if health.get(key) is not None:
-            result[field] = _duration_ns(health[key])
-    if health.get("retries") is not None:
-        result["Retries"] = int(health["retries"])
-    return result or None
+    if health.disable:
+        return HealthConfig(test=["NONE"])
+    given: dict[str, Any] = {
+        "test": list(health.test) if health.test else None,
+        "interval": health.interval,
+        "timeout": health.timeout,
+        "start_period": health.start_period,
+        "start_interval": health.start_interval,
+        "retries": health.retries,
+    }
+    given = {key: value for key, value in given.items() if value is not None}
+    return HealthConfig(**given) if given else None
 
 
-def _restart_policy(restart: str | None) -> dict[str, Any]:
+def _restart_policy(restart: str | None) -> RestartPolicy:
     if not restart or restart == "no":
-        return {"Name": "", "MaximumRetryCount": 0}
+        return RestartPolicy(name="", maximum_retry_count=0)
     name, _, count = restart.partition(":")
-    return {"Name": name, "MaximumRetryCount": int(count) if count else 0}
+    return RestartPolicy.model_validate(
+        {"Name": name, "MaximumRetryCount": int(count) if count else 0}
+    )
+
+
+def _set(**values: Any) -> dict[str, Any]:
+    """The options that are given: docker compose leaves unset and empty ones out."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _mount(volume: parts.Mount, source: str | None) -> Mount:
+    mount: dict[str, Any] = {
+        "type": volume.type,
+        "target": volume.target,
+        "read_only": bool(volume.read_only),
+    }
+    if source:
+        mount["source"] = source
+    if volume.type == "bind":
+        bind = volume.bind or parts.MountBind()
+        mount["bind_options"] = BindOptions(
+            **_set(propagation=bind.propagation or None, create_mountpoint=bind.create_host_path)
+        )
+    elif volume.type == "volume":
+        options = volume.volume or parts.MountVolume()
+        mount["volume_options"] = VolumeOptions(
+            **_set(
+                no_copy=options.nocopy or None,
+                subpath=options.subpath or None,
+                labels=options.labels or None,
+            )
+        )
+    elif volume.type == "tmpfs":
+        tmpfs = volume.tmpfs or parts.MountTmpfs()
+        mount["tmpfs_options"] = TmpfsOptions(
+            **_set(size_bytes=tmpfs.size or None, mode=tmpfs.mode or None)
+        )
+    return Mount(**mount)
 
 
 def _mounts(
-    service: Mapping[str, Any], volume_names: Mapping[str, str]
-) -> tuple[list[str] | None, list[dict[str, Any]] | None]:
+    service: models.Service, volume_names: Mapping[str, str]
+) -> tuple[list[str] | None, list[Mount] | None]:
     """Simple mounts as ``Binds`` (what docker compose sends), the rest as ``Mounts``."""
     binds: list[str] = []
-    mounts: list[dict[str, Any]] = []
-    for volume in service.get("volumes") or []:
-        kind = volume.get("type")
-        target = volume.get("target")
-        read_only = bool(volume.get("read_only"))
-        source = volume.get("source")
-        if kind == "volume" and source in volume_names:
+    mounts: list[Mount] = []
+    for volume in service.volumes or []:
+        source = volume.source
+        if volume.type == "volume" and source is not None and source in volume_names:
             source = volume_names[source]
-        options = volume.get("volume") or {}
-        bind = volume.get("bind") or {}
+        options = volume.volume or parts.MountVolume()
+        bind = volume.bind or parts.MountBind()
         simple = (
-            kind in ("bind", "volume")
+            volume.type in ("bind", "volume")
             and source
-            and not options.get("nocopy")
-            and not options.get("subpath")
-            and not bind.get("propagation")
-            and not bind.get("selinux")
-            and (kind == "volume" or bind.get("create_host_path", True))
+            and not options.nocopy
+            and not options.subpath
+            and not bind.propagation
+            and not bind.selinux
+            and (volume.type == "volume" or bind.create_host_path is not False)
         )
         if simple:
-            binds.append(f"{source}:{target}:{'ro' if read_only else 'rw'}")
-            continue
-        mount: dict[str, Any] = {"Type": kind, "Target": target, "ReadOnly": read_only}
-        if source:
-            mount["Source"] = source
-        if kind == "bind":
-            mount["BindOptions"] = {
-                key: value
-                for key, value in (
-                    ("Propagation", bind.get("propagation")),
-                    ("CreateMountpoint", bind.get("create_host_path")),
-                )
-                if value is not None
-            }
-        elif kind == "volume":
-            mount["VolumeOptions"] = {
-                key: value
-                for key, value in (
-                    ("NoCopy", options.get("nocopy")),
-                    ("Subpath", options.get("subpath")),
-                    ("Labels", options.get("labels")),
-                )
-                if value is not None
-            }
-        elif kind == "tmpfs":
-            tmpfs = volume.get("tmpfs") or {}
-            mount["TmpfsOptions"] = {
-                key: value
-                for key, value in (
-                    ("SizeBytes", _bytes(tmpfs.get("size")) if tmpfs.get("size") else None),
-                    ("Mode", tmpfs.get("mode")),
-                )
-                if value is not None
-            }
-        mounts.append(mount)
+            binds.append(f"{source}:{volume.target}:{'ro' if volume.read_only else 'rw'}")
+        else:
+            mounts.append(_mount(volume, source))
     return (binds or None), (mounts or None)
 
 
-def _tmpfs(service: Mapping[str, Any]) -> dict[str, str] | None:
-    entries = service.get("tmpfs") or []
-    if not entries:
+def _tmpfs(service: models.Service) -> dict[str, str] | None:
+    if not service.tmpfs:
         return None
     result = {}
-    for entry in entries:
-        path, _, options = str(entry).partition(":")
+    for entry in service.tmpfs:
+        path, _, options = entry.partition(":")
         result[path] = options
     return result
 
 
-def _ulimits(ulimits: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+def _ulimits(ulimits: Mapping[str, int | parts.Ulimit] | None) -> list[Ulimit] | None:
     if not ulimits:
         return None
     result = []
     for name in sorted(ulimits):
         value = ulimits[name]
-        if isinstance(value, dict):
-            result.append({"Name": name, "Soft": int(value["soft"]), "Hard": int(value["hard"])})
+        if isinstance(value, parts.Ulimit):
+            result.append(Ulimit(name=name, soft=value.soft, hard=value.hard))
         else:
-            result.append({"Name": name, "Soft": int(value), "Hard": int(value)})
+            result.append(Ulimit(name=name, soft=value, hard=value))
     return result
 
 
-def _devices(service: Mapping[str, Any]) -> list[dict[str, str]] | None:
-    devices = service.get("devices") or []
-    if not devices:
+def _devices(service: models.Service) -> list[DeviceMapping] | None:
+    if not service.devices:
         return None
     return [
-        {
-            "PathOnHost": str(device.get("source")),
-            "PathInContainer": str(device.get("target") or device.get("source")),
-            "CgroupPermissions": str(device.get("permissions") or "rwm"),
-        }
-        for device in devices
+        DeviceMapping(
+            path_on_host=str(device.source),
+            path_in_container=str(device.target or device.source),
+            cgroup_permissions=device.permissions or "rwm",
+        )
+        for device in service.devices
     ]
 
 
-def _memory(service: Mapping[str, Any]) -> int:
-    if service.get("mem_limit") is not None:
-        return _bytes(service["mem_limit"])
-    limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-    return _bytes(limits.get("memory")) if limits.get("memory") else 0
+def _limits(service: models.Service) -> parts.Resource | None:
+    return service.deploy.resources.limits if service.deploy else None
 
 
-def _nano_cpus(service: Mapping[str, Any]) -> int:
-    cpus = service.get("cpus")
+def _memory(service: models.Service) -> int:
+    if service.mem_limit is not None:
+        return service.mem_limit
+    limits = _limits(service)
+    return (limits.memory if limits else None) or 0
+
+
+def _nano_cpus(service: models.Service) -> int:
+    cpus = service.cpus
     if cpus is None:
-        limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-        cpus = limits.get("cpus")
+        limits = _limits(service)
+        cpus = limits.cpus if limits else None
     return round(float(cpus) * 1e9) if cpus else 0
 
 
-def _endpoint(aliases: Sequence[str], spec: Mapping[str, Any] | None) -> dict[str, Any]:
-    spec = spec or {}
+def _endpoint(aliases: Sequence[str], spec: parts.ServiceNetwork | None) -> EndpointSettings:
+    spec = spec or parts.ServiceNetwork()
     ipam = None
-    if spec.get("ipv4_address") or spec.get("ipv6_address"):
-        ipam = {
-            "IPv4Address": spec.get("ipv4_address") or "",
-            "IPv6Address": spec.get("ipv6_address") or "",
+    if spec.ipv4_address or spec.ipv6_address:
+        ipam = {"IPv4Address": spec.ipv4_address or "", "IPv6Address": spec.ipv6_address or ""}
+    return EndpointSettings(
+        IPAMConfig=ipam,
+        Links=None,
+        Aliases=[*aliases, *(spec.aliases or [])],
+        MacAddress=spec.mac_address or "",
+        DriverOpts=spec.driver_opts or None,
+    )
+
+
+def _extra_host(entry: str) -> str:
+    """docker compose prints ``host=ip``; the Engine API wants ``host:ip``."""
+    return entry.replace("=", ":", 1) if "=" in entry else entry
+
+
+@contextlib.contextmanager
+def _refused_as_plan_error(service_name: str) -> Iterator[None]:
+    """A value the engine's model refuses (a mount type, a restart policy): a PlanError."""
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise PlanError(
+            f"service {service_name!r} cannot be created: {where}: {first['msg']}"
+        ) from None
+
+
+def container_labels(
+    project: str,
+    service_name: str,
+    service: models.Service,
+    config: Mapping[str, Any],
+    number: int,
+    *,
+    image_id: str,
+    working_dir: str,
+    config_files: Sequence[str],
+    oneoff: bool,
+    replace: str | None,
+) -> dict[str, str]:
+    """The service's labels and the com.docker.compose.* ones docker compose adds.
+
+    The config hash and the service config come from ``config``, the service as
+    ``config --format json`` prints it ("$" unescaped), as docker compose computes them.
+    """
+    result: dict[str, str] = dict(service.labels or {})
+    result.update(
+        {
+            labels.PROJECT: project,
+            labels.SERVICE: service_name,
+            labels.ONEOFF: labels.python_bool(oneoff),
+            labels.CONFIG_HASH: labels.service_hash(config),
+            labels.DEPENDS_ON: labels.depends_on_value(config),
+            labels.VERSION: labels.COMPOSE_VERSION,
+            labels.SERVICE_CONFIG: json.dumps(
+                labels.hashed_config(config), sort_keys=True, separators=(",", ":")
+            ),
         }
-    return {
-        "IPAMConfig": ipam,
-        "Links": None,
-        "Aliases": [*aliases, *(spec.get("aliases") or [])],
-        "MacAddress": spec.get("mac_address") or "",
-        "DriverOpts": spec.get("driver_opts"),
-    }
+    )
+    if not oneoff:
+        result[labels.CONTAINER_NUMBER] = str(number)
+    if image_id:
+        result[labels.IMAGE] = image_id
+    if working_dir:
+        result[labels.WORKING_DIR] = working_dir
+    if config_files:
+        result[labels.CONFIG_FILES] = ",".join(config_files)
+    if replace:
+        result[labels.REPLACE] = replace
+    return result
 
 
 def container_create(
     project: str,
     service_name: str,
-    service: Mapping[str, Any],
+    service: models.Service,
     number: int,
     *,
+    config: Mapping[str, Any],
     network_names: Mapping[str, str],
     volume_names: Mapping[str, str],
     image_id: str = "",
@@ -246,123 +318,107 @@ def container_create(
 ) -> ContainerRequest:
     """The create request of replica ``number`` of ``service_name``.
 
-    ``network_mode`` and ``volumes_from`` are already resolved to container names
-    by the caller where they named services.
+    ``config`` is ``service`` as ``config --format json`` prints it (for the labels
+    docker compose derives from it). ``network_mode`` and ``volumes_from`` are already
+    resolved to container names by the caller where they named services. A setting the
+    engine cannot take (a mount type, a restart policy) is a PlanError naming the service.
     """
-    name = name or service.get("container_name") or f"{project}-{service_name}-{number}"
-    exposed, bindings = _ports(service)
-    binds, mounts = _mounts(service, volume_names)
-    container_labels: dict[str, str] = dict(service.get("labels") or {})
-    container_labels.update(
-        {
-            labels.PROJECT: project,
-            labels.SERVICE: service_name,
-            labels.ONEOFF: labels.python_bool(oneoff),
-            labels.CONFIG_HASH: labels.service_hash(service),
-            labels.DEPENDS_ON: labels.depends_on_value(service),
-            labels.VERSION: labels.COMPOSE_VERSION,
-            labels.SERVICE_CONFIG: json.dumps(
-                labels.hashed_config(service), sort_keys=True, separators=(",", ":")
+    with _refused_as_plan_error(service_name):
+        name = name or service.container_name or f"{project}-{service_name}-{number}"
+        exposed, bindings = _ports(service)
+        binds, mounts = _mounts(service, volume_names)
+        mode = network_mode or service.network_mode
+        attached = [key for key in service.networks if key in network_names]
+
+        def priority(key: str) -> int:
+            spec = service.networks.get(key)
+            return (spec.priority if spec else None) or 0
+
+        # the primary network: highest priority first, then by name (docker compose's order)
+        attached.sort(key=lambda key: (-priority(key), key))
+        endpoints: dict[str, EndpointSettings] = {}
+        extra: list[tuple[str, EndpointSettings]] = []
+        aliases = [name, service_name] if not oneoff else [name]
+        if not mode and attached:
+            mode = network_names[attached[0]]
+            endpoints[mode] = _endpoint(aliases, service.networks.get(attached[0]))
+            extra = [
+                (network_names[key], _endpoint(aliases, service.networks.get(key)))
+                for key in attached[1:]
+            ]
+        logging = service.logging or parts.Logging()
+        grace = service.stop_grace_period
+        body = ContainerCreate(
+            hostname=service.hostname or "",
+            domainname=service.domainname or "",
+            user=service.user or "",
+            attach_stdin=False,
+            attach_stdout=True,
+            attach_stderr=True,
+            exposed_ports=exposed,
+            tty=bool(service.tty),
+            open_stdin=bool(service.stdin_open),
+            stdin_once=False,
+            env=_environment(service.environment),
+            cmd=service.command,
+            healthcheck=_healthcheck(service.healthcheck),
+            image=service.image or f"{project}-{service_name}",
+            volumes=None,
+            working_dir=service.working_dir or "",
+            entrypoint=service.entrypoint,
+            labels=container_labels(
+                project,
+                service_name,
+                service,
+                config,
+                number,
+                image_id=image_id,
+                working_dir=working_dir,
+                config_files=config_files,
+                oneoff=oneoff,
+                replace=replace,
             ),
-        }
-    )
-    if not oneoff:
-        container_labels[labels.CONTAINER_NUMBER] = str(number)
-    if image_id:
-        container_labels[labels.IMAGE] = image_id
-    if working_dir:
-        container_labels[labels.WORKING_DIR] = working_dir
-    if config_files:
-        container_labels[labels.CONFIG_FILES] = ",".join(config_files)
-    if replace:
-        container_labels[labels.REPLACE] = replace
-
-    service_networks: Mapping[str, Any] = service.get("networks") or {}
-    mode = network_mode or service.get("network_mode")
-    attached = [key for key in service_networks if key in network_names]
-    # the primary network: highest priority first, then by name (docker compose's order)
-    attached.sort(
-        key=lambda key: (-int((service_networks.get(key) or {}).get("priority") or 0), key)
-    )
-    endpoints: dict[str, Any] = {}
-    extra: list[tuple[str, dict[str, Any]]] = []
-    aliases = [name, service_name] if not oneoff else [name]
-    if not mode and attached:
-        mode = network_names[attached[0]]
-        endpoints[mode] = _endpoint(aliases, service_networks.get(attached[0]))
-        extra = [
-            (network_names[key], _endpoint(aliases, service_networks.get(key)))
-            for key in attached[1:]
-        ]
-    logging = service.get("logging") or {}
-    stop_grace = service.get("stop_grace_period")
-    body: dict[str, Any] = {
-        "Hostname": service.get("hostname") or "",
-        "Domainname": service.get("domainname") or "",
-        "User": service.get("user") or "",
-        "AttachStdin": False,
-        "AttachStdout": True,
-        "AttachStderr": True,
-        "ExposedPorts": exposed,
-        "Tty": bool(service.get("tty")),
-        "OpenStdin": bool(service.get("stdin_open")),
-        "StdinOnce": False,
-        "Env": _environment(service.get("environment")),
-        "Cmd": service.get("command"),
-        "Healthcheck": _healthcheck(service.get("healthcheck")),
-        "Image": service.get("image") or f"{project}-{service_name}",
-        "Volumes": None,
-        "WorkingDir": service.get("working_dir") or "",
-        "Entrypoint": service.get("entrypoint"),
-        "Labels": container_labels,
-        "StopSignal": service.get("stop_signal") or None,
-        "StopTimeout": int(_duration_ns(stop_grace) // 1_000_000_000) if stop_grace else None,
-        "HostConfig": {
-            "Binds": binds,
-            "LogConfig": {"Type": logging.get("driver") or "", "Config": logging.get("options")},
-            "NetworkMode": mode or "",
-            "PortBindings": bindings,
-            "RestartPolicy": _restart_policy(service.get("restart")),
-            "AutoRemove": False,
-            "VolumesFrom": list(volumes_from) or None,
-            "CapAdd": service.get("cap_add"),
-            "CapDrop": service.get("cap_drop"),
-            "Dns": service.get("dns"),
-            "DnsOptions": service.get("dns_opt"),
-            "DnsSearch": service.get("dns_search"),
-            "ExtraHosts": list(service.get("extra_hosts") or []),
-            "GroupAdd": service.get("group_add"),
-            "IpcMode": service.get("ipc") or "",
-            "PidMode": service.get("pid") or "",
-            "Privileged": bool(service.get("privileged")),
-            "ReadonlyRootfs": bool(service.get("read_only")),
-            "SecurityOpt": service.get("security_opt"),
-            "ShmSize": _bytes(service.get("shm_size")),
-            "Sysctls": service.get("sysctls"),
-            "Tmpfs": _tmpfs(service),
-            "Init": service.get("init"),
-            "CpuShares": int(service.get("cpu_shares") or 0),
-            "Memory": _memory(service),
-            "MemorySwap": _bytes(service.get("memswap_limit")),
-            "NanoCpus": _nano_cpus(service),
-            "CpusetCpus": service.get("cpuset") or "",
-            "PidsLimit": service.get("pids_limit"),
-            "Ulimits": _ulimits(service.get("ulimits")),
-            "Devices": _devices(service),
-            "OomScoreAdj": int(service.get("oom_score_adj") or 0),
-            "Mounts": mounts,
-        },
-        "NetworkingConfig": {"EndpointsConfig": endpoints} if endpoints else None,
-    }
-    if extra_hosts := body["HostConfig"]["ExtraHosts"]:
-        body["HostConfig"]["ExtraHosts"] = [_extra_host(entry) for entry in extra_hosts]
-    return ContainerRequest(name, body, tuple(extra))
-
-
-def _extra_host(entry: Any) -> str:
-    """docker compose prints ``host=ip``; the Engine API wants ``host:ip``."""
-    text = str(entry)
-    return text.replace("=", ":", 1) if "=" in text else text
+            stop_signal=service.stop_signal or None,
+            stop_timeout=grace // 1_000_000_000 if grace else None,
+            host_config=HostConfig(
+                binds=binds,
+                log_config=LogConfig(type=logging.driver or "", config=logging.options or None),
+                network_mode=mode or "",
+                port_bindings=bindings,
+                restart_policy=_restart_policy(service.restart),
+                auto_remove=False,
+                volumes_from=list(volumes_from) or None,
+                cap_add=service.cap_add or None,
+                cap_drop=service.cap_drop or None,
+                dns=service.dns or None,
+                dns_options=service.dns_opt or None,
+                dns_search=service.dns_search or None,
+                # sorted, as docker compose prints them
+                extra_hosts=[_extra_host(entry) for entry in sorted(service.extra_hosts or [])],
+                group_add=service.group_add or None,
+                ipc_mode=service.ipc or "",
+                pid_mode=service.pid or "",
+                privileged=bool(service.privileged),
+                readonly_rootfs=bool(service.read_only),
+                security_opt=service.security_opt or None,
+                shm_size=service.shm_size or 0,
+                sysctls=service.sysctls or None,
+                tmpfs=_tmpfs(service),
+                init=service.init,
+                cpu_shares=service.cpu_shares or 0,
+                memory=_memory(service),
+                memory_swap=service.memswap_limit or 0,
+                nano_cpus=_nano_cpus(service),
+                cpuset_cpus=service.cpuset or "",
+                pids_limit=service.pids_limit or None,
+                ulimits=_ulimits(service.ulimits),
+                devices=_devices(service),
+                oom_score_adj=service.oom_score_adj or 0,
+                mounts=mounts,
+            ),
+            networking_config=NetworkingConfig(EndpointsConfig=endpoints) if endpoints else None,
+        )
+        return ContainerRequest(name, body, tuple(extra))
 
 
 def network_create(project: str, key: str, spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from compose.output import config_dict
 @dataclasses.dataclass(frozen=True, slots=True)
 class DesiredService:
     name: str
+    service: models.Service  # what the container is made from
     config: Mapping[str, Any]  # the service as `config --format json` prints it, "$" unescaped
     replicas: int
     image: str
@@ -89,24 +90,22 @@ def config_hashes(project: models.Project) -> dict[str, str]:
 def desired_state(project: models.Project, graph: ServiceGraph) -> DesiredState:
     """The desired state of ``project`` (see the module docstring)."""
     data = config_dict(project, escape_dollars=False)
-    networks = {
-        key: DesiredResource(
-            key,
-            _engine_name(project.name, key, network.name),
-            bool(network.external),
-            data["networks"][key],
-        )
-        for key, network in project.networks.items()
-    }
-    volumes = {
-        key: DesiredResource(
-            key,
-            _engine_name(project.name, key, volume.name),
-            bool(volume.external),
-            data["volumes"][key],
-        )
-        for key, volume in project.volumes.items()
-    }
+
+    def resources(
+        section: str, items: Mapping[str, models.Network | models.Volume]
+    ) -> dict[str, DesiredResource]:
+        return {
+            key: DesiredResource(
+                key,
+                _engine_name(project.name, key, item.name),
+                bool(item.external),
+                data[section][key],
+            )
+            for key, item in items.items()
+        }
+
+    networks = resources("networks", project.networks)
+    volumes = resources("volumes", project.volumes)
     services = {}
     for name, service in project.services.items():
         replicas = service.scale
@@ -115,6 +114,7 @@ def desired_state(project: models.Project, graph: ServiceGraph) -> DesiredState:
         config = data["services"][name]
         services[name] = DesiredService(
             name=name,
+            service=service,
             config=config,
             replicas=1 if replicas is None else int(replicas),
             image=image_of(project.name, name, config),

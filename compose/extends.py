@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compose import canonical
+from compose import paths
 from compose.errors import (
     Issue,
     ModelError,
@@ -101,7 +101,7 @@ def extend_service(
             loader.interpolate(raw, environment)
             raw = loader.canonicalize(raw)
             if loader.options.resolve_paths:
-                raw = canonical.resolve_paths(raw, base_path.parent, loader.home)
+                raw = paths.resolve_paths(raw, base_path.parent, loader.home)
             cache[base_path] = enforce_unicity(raw)
         base_tree, base_dir = cache[base_path], base_path.parent
     base_services = base_tree.get("services")

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from compose import canonical, normalize
+from compose import canonical, normalize, paths
 from compose.dotenv import parse_dotenv
 from compose.environment import null_environments, resolve_service_environment
 from compose.errors import (
@@ -438,7 +438,7 @@ class Loader:
         self.deferred.extend((ModelError, issue) for issue in null_environments(tree))
         tree = self.canonicalize(tree)
         if self.options.resolve_paths:
-            tree = canonical.resolve_paths(tree, working_dir, self.home)
+            tree = paths.resolve_paths(tree, working_dir, self.home)
         tree = enforce_unicity(tree)
         services = tree.get("services")
         if isinstance(services, MapNode):

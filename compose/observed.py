@@ -54,25 +54,28 @@ class ObservedContainer:
         return self.state in ("running", "restarting", "paused")
 
 
+class _Labelled:
+    """An observed object whose labels carry the config hash ``up`` wrote."""
+
+    __slots__ = ()
+    labels: Mapping[str, str]
+
+    @property
+    def config_hash(self) -> str:
+        return self.labels.get(labels.CONFIG_HASH, "")
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
-class ObservedNetwork:
+class ObservedNetwork(_Labelled):
     id: str
     name: str
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
-    @property
-    def config_hash(self) -> str:
-        return self.labels.get(labels.CONFIG_HASH, "")
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class ObservedVolume:
+class ObservedVolume(_Labelled):
     name: str
     labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
-
-    @property
-    def config_hash(self) -> str:
-        return self.labels.get(labels.CONFIG_HASH, "")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

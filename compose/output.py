@@ -176,6 +176,11 @@ def _plain(value: Any, escape: bool, yaml: bool = False) -> Any:
     return value
 
 
+def service_dict(service: models.Service) -> dict[str, Any]:
+    """One service as ``config --format json`` prints it, with "$" as the container gets it."""
+    return _dump(service, False)
+
+
 def config_dict(project: models.Project, escape_dollars: bool = True) -> dict[str, Any]:
     """The project as `docker compose config --format json` prints it."""
     return _project(project, escape_dollars, yaml=False)
@@ -311,18 +316,15 @@ def _emit_mapping(mapping: dict[str, Any], indent: int, lines: list[str]) -> Non
 
 
 def _emit_value(head: str, value: Any, indent: int, lines: list[str]) -> None:
-    if isinstance(value, dict):
+    if isinstance(value, dict | list):
         if not value:
-            lines.append(f"{head} {{}}")
-            return
-        lines.append(head)
-        _emit_mapping(value, indent + 2, lines)
-    elif isinstance(value, list):
-        if not value:
-            lines.append(f"{head} []")
-            return
-        lines.append(head)
-        _emit_sequence(value, indent + 2, lines)
+            lines.append(f"{head} {{}}" if isinstance(value, dict) else f"{head} []")
+        elif isinstance(value, dict):
+            lines.append(head)
+            _emit_mapping(value, indent + 2, lines)
+        else:
+            lines.append(head)
+            _emit_sequence(value, indent + 2, lines)
     else:
         lines.append(f"{head} {_scalar(value, indent)}")
 

@@ -144,3 +144,15 @@ def format_duration(nanoseconds: int) -> str:
         if hours:
             out = f"{hours}h{out}"
     return sign + out
+
+
+def size_text(size: float, *, binary: bool = False) -> str:
+    """A byte count as docker prints it: decimal units to 3 digits (``docker images``), or
+    binary ones to 4 (``docker stats``)."""
+    step, digits = (1024, 4) if binary else (1000, 3)
+    units = ("B", "KiB", "MiB", "GiB", "TiB") if binary else ("B", "kB", "MB", "GB", "TB")
+    for unit in units[:-1]:
+        if size < step:
+            return f"{size:.{digits}g}{unit}"
+        size /= step
+    return f"{size:.{digits}g}{units[-1]}"

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import anyio
 
+from engine.api.models import ContainerCreate, ImageConfig
 from engine.errors import Conflict, InvalidParameter, NotFound, Unsupported
 from engine.file_modes import private_directory, write_private
-from engine.runtime.config import ContainerConfig, ImageConfig
 from engine.runtime.mounts import parse_bind
 
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
@@ -126,7 +126,7 @@ class VolumeStore:
             )
         if driver_opts:
             raise Unsupported(
-                "driver options of the local driver (type, device, o) are not supported yet",
+                "driver options of the local driver (type, device, o) are not supported",
                 hint="use a bind mount for a host directory",
             )
         anonymous = not name
@@ -244,7 +244,7 @@ def _inside(rootfs: Path, target: str) -> Path:
 async def prepare_mounts(
     store: VolumeStore,
     container_id: str,
-    config: ContainerConfig,
+    config: ContainerCreate,
     image: ImageConfig,
     rootfs: Path,
 ) -> dict[str, str]:
@@ -260,14 +260,14 @@ async def prepare_mounts(
     volume_paths: dict[str, str] = {}
     covered: set[str] = set()
     named: list[tuple[str, str, bool]] = []  # (name, target, nocopy)
-    for bind in host_config.binds:
+    for bind in host_config.binds or ():
         parsed = parse_bind(bind)
         covered.add(parsed.target)
         if parsed.is_volume:
             named.append((parsed.source, parsed.target, parsed.no_copy))
         elif not os.path.exists(parsed.source):
             os.makedirs(parsed.source, mode=0o755, exist_ok=True)
-    for mount in host_config.mounts:
+    for mount in host_config.mounts or ():
         covered.add(mount.target)
         if mount.type == "bind":
             create = mount.bind_options is not None and mount.bind_options.create_mountpoint
@@ -292,7 +292,7 @@ async def prepare_mounts(
                 store.add_user(volume.name, container_id)
                 if not nocopy:
                     await store.fill_from_image(volume.name, _inside(rootfs, mount.target))
-    for target in host_config.tmpfs:
+    for target in host_config.tmpfs or {}:
         covered.add(target)
     for name, target, nocopy in named:
         volume = store.create(name)
@@ -300,7 +300,7 @@ async def prepare_mounts(
         store.add_user(name, container_id)
         if not nocopy:
             await store.fill_from_image(name, _inside(rootfs, target))
-    for target in {**image.volumes, **config.volumes}:
+    for target in {**image.volumes, **(config.volumes or {})}:
         if target in covered:
             continue
         volume = store.create()

@@ -1,7 +1,7 @@
 """``pycompose engine start | stop | status | logs``: the engine daemon as a process.
 
 This is client-side process management: ``start`` spawns ``python -I -m engine.daemon``
-(:func:`engine.api.client.ensure_engine`), ``stop`` signals the pid that holds the data
+(:func:`engine.api.autostart.ensure_engine`), ``stop`` signals the pid that holds the data
 root's lock, ``status`` asks the engine over its API, ``logs`` reads its log file. Socket
 and data root come from ``--host``/``--data-root``, else ``PYCOMPOSE_HOST``/
 ``PYCOMPOSE_DATA_ROOT``, else ``/run/pycompose/engine.sock`` and ``/var/lib/pycompose``.
@@ -21,13 +21,8 @@ from pathlib import Path
 import anyio
 
 from compose.commands.terminal import Terminal
-from engine.api.client import (
-    EngineClient,
-    data_root_from_env,
-    engine_answers,
-    ensure_engine,
-    socket_from_host,
-)
+from engine.api.autostart import data_root_from_env, engine_answers, ensure_engine
+from engine.api.client import EngineClient, socket_from_host
 from engine.api.errors import EngineError
 
 NOT_RUNNING = 3

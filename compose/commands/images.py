@@ -26,6 +26,7 @@ from compose.apply import ProgressEvent
 from compose.commands.session import Session
 from compose.commands.terminal import print_table
 from compose.errors import PlanError
+from compose.units import size_text
 from engine.api.errors import EngineError
 from engine.api.models import ImageSummary
 
@@ -87,14 +88,6 @@ COMMANDS = {"pull": cmd_pull, "push": cmd_push}
 # --- pycompose image ... -----------------------------------------------------------------------
 
 
-def human_size(size: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000:
-            return f"{size:.3g}{unit}"
-        size /= 1000
-    return f"{size:.3g}TB"
-
-
 def since(created: int, now: datetime.datetime | None = None) -> str:
     """``2 years ago``, as ``docker images`` shows the creation time (0: unknown)."""
     if not created:
@@ -148,7 +141,7 @@ def image_rows(image: ImageSummary) -> list[dict[str, str]]:
         "ID": image.Id.removeprefix("sha256:")[:12],
         "CreatedAt": created,
         "CreatedSince": since(image.Created),
-        "Size": human_size(image.Size),
+        "Size": size_text(image.Size),
     }
     digest = next((d.rpartition("@")[2] for d in image.RepoDigests), "<none>")
     rows = []

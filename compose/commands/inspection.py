@@ -22,7 +22,7 @@ from compose.commands.session import Session
 from compose.commands.terminal import LogPrinter, age, print_table
 from compose.errors import PlanError
 from compose.observed import ObservedContainer
-from compose.units import parse_duration
+from compose.units import parse_duration, size_text
 from engine.api.client import EngineClient
 from engine.api.errors import NotFound
 
@@ -264,7 +264,7 @@ async def cmd_images(session: Session, args: argparse.Namespace) -> int:
     rows = [("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")]
     for container in await session.containers(services=args.services):
         inspect = await client.container_inspect(container.id)
-        image = inspect.Config.Image or ""
+        image = inspect.Config.image or ""
         repository, _, tag = (
             image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
         )
@@ -387,14 +387,6 @@ def _cpu_percent(stats: Mapping[str, Any]) -> float:
     return (used / system) * cpus * 100.0 if system > 0 and used > 0 else 0.0
 
 
-def _bytes_text(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.4g}{unit}"
-        size /= 1024
-    return f"{size:.4g}TiB"
-
-
 async def cmd_stats(session: Session, args: argparse.Namespace) -> int:
     """Resource use of the project's running containers (one sample: --no-stream)."""
     out = session.terminal.out
@@ -413,7 +405,7 @@ async def cmd_stats(session: Session, args: argparse.Namespace) -> int:
                     container.id[:12],
                     container.name,
                     f"{_cpu_percent(stats):.2f}%",
-                    f"{_bytes_text(usage)} / {_bytes_text(limit)}",
+                    f"{size_text(usage, binary=True)} / {size_text(limit, binary=True)}",
                     f"{usage / limit * 100:.2f}%" if limit else "0.00%",
                     str((stats.get("pids_stats") or {}).get("current", 0)),
                 )

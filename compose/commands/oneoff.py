@@ -24,6 +24,8 @@ from compose.apply import container_request, create_container
 from compose.commands.session import Session
 from compose.commands.tty import Interaction, choose_tty, interact
 from compose.errors import PlanError
+from compose.model import Service
+from compose.model_parts import Port
 from compose.reconcile import ReconcileOptions, reconcile
 from compose.short_syntax import parse_port
 from engine.api.errors import EngineError
@@ -70,28 +72,30 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
     return (await client.exec_inspect(created.Id)).ExitCode or 0
 
 
-def _run_config(session: Session, args: argparse.Namespace) -> dict[str, Any]:
-    """The service's configuration as ``run``'s flags change it."""
-    service = dict(session.desired.services[args.service].config)
-    service.pop("restart", None)  # a one-off command runs once
+def _run_service(session: Session, args: argparse.Namespace) -> Service:
+    """The service as ``run``'s flags change it."""
+    service = session.desired.services[args.service].service
+    changes: dict[str, Any] = {"restart": None}  # a one-off command runs once
     if args.command:
-        service["command"] = list(args.command)
+        changes["command"] = list(args.command)
     if args.entrypoint is not None:
-        service["entrypoint"] = shlex.split(args.entrypoint) if args.entrypoint else None
+        changes["entrypoint"] = shlex.split(args.entrypoint) if args.entrypoint else None
     if args.user:
-        service["user"] = args.user
+        changes["user"] = args.user
     if args.workdir:
-        service["working_dir"] = args.workdir
-    environment = dict(service.get("environment") or {})
+        changes["working_dir"] = args.workdir
+    environment = dict(service.environment or {})
     for item in args.env:
         key, sep, value = item.partition("=")
         environment[key] = value if sep else os.environ.get(key)
-    service["environment"] = environment
+    changes["environment"] = environment
     if not args.service_ports:
-        service.pop("ports", None)
+        changes["ports"] = None
     if args.publish:
-        service["ports"] = [port for spec in args.publish for port in parse_port(spec)]
-    return service
+        changes["ports"] = [
+            Port.model_validate(port) for spec in args.publish for port in parse_port(spec)
+        ]
+    return service.model_copy(update=changes)
 
 
 async def cmd_run(session: Session, args: argparse.Namespace) -> int:
@@ -120,28 +124,26 @@ async def cmd_run(session: Session, args: argparse.Namespace) -> int:
         session.apply_context(observed),
         args.service,
         1,
-        config=_run_config(session, args),
+        override=_run_service(session, args),
         name=name,
         oneoff=True,
     )
     body = request.body
-    body["Labels"][labels.SLUG] = slug
+    body.labels = {**(body.labels or {}), labels.SLUG: slug}
     if args.volume:
-        body["HostConfig"]["Binds"] = [*(body["HostConfig"].get("Binds") or []), *args.volume]
+        body.host_config.binds = [*(body.host_config.binds or []), *args.volume]
     interactive = args.interactive and not args.detach
     use_tty = not args.detach and choose_tty(
         no_tty=args.no_tty, interactive=interactive, stdin=terminal.inp, stdout=terminal.out
     )
-    body.update(
-        Tty=use_tty,
-        OpenStdin=interactive,
-        StdinOnce=interactive,
-        AttachStdin=interactive,
-        AttachStdout=not args.detach,
-        AttachStderr=not args.detach,
-    )
+    body.tty = use_tty
+    body.open_stdin = interactive
+    body.stdin_once = interactive
+    body.attach_stdin = interactive
+    body.attach_stdout = not args.detach
+    body.attach_stderr = not args.detach
     if args.detach and args.rm:
-        body["HostConfig"]["AutoRemove"] = True  # the engine removes it when it ends
+        body.host_config.auto_remove = True  # the engine removes it when it ends
     container_id = await create_container(client, request)
     try:
         if args.detach:

@@ -31,7 +31,8 @@ from compose.graph import build_graph
 from compose.load import LoadResult
 from compose.observed import ObservedContainer, ObservedState
 from compose.plan import Plan
-from engine.api.client import EngineClient, ensure_engine, socket_from_host
+from engine.api.autostart import ensure_engine
+from engine.api.client import EngineClient, socket_from_host
 
 
 async def connect() -> EngineClient:

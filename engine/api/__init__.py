@@ -3,7 +3,8 @@
     models    pydantic models of the payloads (Docker's field names), filters helpers
     errors    EngineError tree and the one kind <-> HTTP status table
     ports     the one parser of port specs ("[IP:][HOST:]CONTAINER[/PROTO]")
-    client    EngineClient (httpx over the unix socket), ensure_engine()
+    client    EngineClient (httpx over the unix socket)
+    autostart ensure_engine(): start the engine when its socket does not answer
 
 The names below are loaded on first use, so that importing ``engine.api.errors`` or
 ``engine.api.ports`` (as the CLI does on every command) does not pull in httpx and pydantic.
@@ -15,7 +16,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.api.client import EngineClient, ensure_engine, socket_from_host
+    from engine.api.autostart import ensure_engine
+    from engine.api.client import EngineClient, socket_from_host
     from engine.api.errors import (
         Conflict,
         EngineError,
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 _HOME = {
     "EngineClient": "engine.api.client",
-    "ensure_engine": "engine.api.client",
+    "ensure_engine": "engine.api.autostart",
     "socket_from_host": "engine.api.client",
     "Conflict": "engine.api.errors",
     "EngineError": "engine.api.errors",

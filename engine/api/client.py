@@ -19,8 +19,7 @@ Error handling: an error status becomes the :mod:`engine.api.errors` class of th
 a progress stream (pull/push) is raised when it is read; a socket that is missing or refuses
 is :class:`~engine.api.errors.EngineUnavailable`.
 
-:func:`ensure_engine` starts the daemon (detached, log under the data root) when its socket
-does not answer, and waits until ``/_ping`` does.
+Starting the engine when its socket does not answer is :mod:`engine.api.autostart`.
 """
 
 from __future__ import annotations
@@ -28,15 +27,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
 
-import anyio
 import httpx
 
 from engine.api.errors import EngineError, EngineUnavailable, error_for_status
@@ -199,11 +194,14 @@ class EngineClient:
         path: str,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        content: AsyncIterable[bytes] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """A JSON-lines response, object by object; in-band errors raised."""
         url = await self._url(path)
         try:
-            async with self._http.stream(method, url, params=params, headers=headers) as response:
+            async with self._http.stream(
+                method, url, params=params, headers=headers, content=content
+            ) as response:
                 await self._raise_for(response)
                 async for line in response.aiter_lines():
                     if not line.strip():
@@ -264,7 +262,7 @@ class EngineClient:
             "POST",
             "/containers/create",
             params=_query(name=name),
-            body=body.model_dump(mode="json", exclude_unset=True),
+            body=body.request_body(),
         )
         return ContainerCreateResponse.model_validate(data)
 
@@ -326,7 +324,7 @@ class EngineClient:
         """``(stream, bytes)`` pairs (stream 1 stdout, 2 stderr; TTY output comes as 1);
         ``since``/``until`` bound the lines' times (Unix seconds)."""
         if tty is None:
-            tty = (await self.container_inspect(ref)).Config.Tty
+            tty = (await self.container_inspect(ref)).Config.tty
         params = _query(
             stdout=True,
             stderr=True,
@@ -487,26 +485,14 @@ class EngineClient:
     ) -> AsyncIterator[dict[str, Any]]:
         """``POST /images/load`` of a docker-save or OCI archive streamed from ``archive``;
         the engine's messages (``Loaded image: ...``)."""
-        url = await self._url("/images/load")
-        try:
-            async with self._http.stream(
-                "POST",
-                url,
-                params=_query(quiet=quiet or None),
-                content=archive,
-                headers={"Content-Type": "application/x-tar"},
-            ) as response:
-                await self._raise_for(response)
-                async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    message = json.loads(line)
-                    if isinstance(message, dict) and message.get("error"):
-                        detail = message.get("errorDetail") or {}
-                        raise error_for_status(500, str(detail.get("message") or message["error"]))
-                    yield message
-        except (httpx.TransportError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+        async for message in self._stream_lines(
+            "POST",
+            "/images/load",
+            params=_query(quiet=quiet or None),
+            headers={"Content-Type": "application/x-tar"},
+            content=archive,
+        ):
+            yield message
 
     async def image_save(self, names: Iterable[str]) -> AsyncIterator[bytes]:
         """``GET /images/get``: the images as one docker-loadable tar, chunk by chunk."""
@@ -537,16 +523,14 @@ class EngineClient:
         return Network.model_validate(await self._json("GET", f"/networks/{quote(ref)}"))
 
     async def network_create(self, body: NetworkCreate) -> NetworkCreateResponse:
-        data = await self._json(
-            "POST", "/networks/create", body=body.model_dump(mode="json", exclude_unset=True)
-        )
+        data = await self._json("POST", "/networks/create", body=body.request_body())
         return NetworkCreateResponse.model_validate(data)
 
     async def network_connect(self, ref: str, body: NetworkConnect) -> None:
         await self.request(
             "POST",
             f"/networks/{quote(ref)}/connect",
-            body=body.model_dump(mode="json", exclude_unset=True),
+            body=body.request_body(),
         )
 
     async def network_disconnect(self, ref: str, body: NetworkDisconnect) -> None:
@@ -567,129 +551,8 @@ class EngineClient:
         return Volume.model_validate(await self._json("GET", f"/volumes/{quote(name)}"))
 
     async def volume_create(self, body: VolumeCreate) -> Volume:
-        data = await self._json(
-            "POST", "/volumes/create", body=body.model_dump(mode="json", exclude_unset=True)
-        )
+        data = await self._json("POST", "/volumes/create", body=body.request_body())
         return Volume.model_validate(data)
 
     async def volume_remove(self, name: str, *, force: bool = False) -> None:
         await self.request("DELETE", f"/volumes/{quote(name)}", params=_query(force=force or None))
-
-
-# ---------------------------------------------------------------------------------------------
-# starting the engine on demand
-
-
-def data_root_from_env(data_root: str | None = None) -> str:
-    return data_root or os.environ.get("PYCOMPOSE_DATA_ROOT") or DEFAULT_DATA_ROOT
-
-
-async def engine_answers(socket_path: str) -> bool:
-    """Whether something answers ``/_ping`` on ``socket_path``."""
-    if not os.path.exists(socket_path):
-        return False
-    async with EngineClient(socket_path, timeout=2) as client:
-        try:
-            await client.ping()
-        except EngineError:
-            return False
-    return True
-
-
-# What the engine keeps of the caller's environment: its own settings, the registry client's
-# and the locale. Nothing that tells Python where to import from (PYTHONPATH, PYTHONHOME...).
-_ENGINE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "DOCKER_CONFIG", "NO_PROXY")
-_ENGINE_ENVIRONMENT_PREFIXES = ("PYCOMPOSE_", "LC_", "HTTP_PROXY", "HTTPS_PROXY")
-
-# Runs the engine package the client itself was loaded from, by its absolute location.
-_RUN_ENGINE = (
-    "import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
-    "runpy.run_module('engine.daemon', run_name='__main__', alter_sys=True)"
-)
-
-
-def engine_command(socket_path: str, data_root: str) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that start the engine (as root).
-
-    Isolated (``python -I``: no current directory, PYTHONPATH or user site on ``sys.path``),
-    from the directory that holds this very ``engine`` package, with the caller's
-    environment cut down to what the engine reads: a folder ``engine/`` where the caller
-    stands, or on its PYTHONPATH, never runs as root.
-    """
-    package_parent = str(Path(__file__).resolve().parents[2])
-    command = [
-        sys.executable,
-        "-I",
-        "-c",
-        _RUN_ENGINE,
-        package_parent,
-        "--socket",
-        os.path.abspath(socket_path),
-        "--data-root",
-        os.path.abspath(data_root),
-    ]
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name.upper() in _ENGINE_ENVIRONMENT
-        or name.upper().startswith(_ENGINE_ENVIRONMENT_PREFIXES)
-    }
-    environment.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    return command, environment
-
-
-def spawn_engine(socket_path: str, data_root: str) -> Path:
-    """Start the engine daemon detached (see :func:`engine_command`); its log file.
-
-    Detached = in its own session and re-parented to init (started from a shell that exits
-    at once), so it outlives the caller and never lingers as the caller's zombie. It runs
-    from ``/``; its log is readable by root only.
-    """
-    log_path = Path(data_root).resolve() / "engine.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    command, environment = engine_command(socket_path, data_root)
-    fd = os.open(log_path, os.O_CREAT | os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC, 0o600)
-    os.fchmod(fd, 0o600)
-    with open(fd, "ab") as log_file:
-        subprocess.run(
-            ["/bin/sh", "-c", '"$@" </dev/null &', "sh", *command],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            check=True,
-            cwd="/",
-            env=environment,
-        )
-    return log_path
-
-
-async def ensure_engine(
-    host: str | None = None, data_root: str | None = None, *, timeout: float = 30.0
-) -> str:
-    """The engine's socket path, after starting the engine if nothing answers there.
-
-    Error handling: EngineUnavailable (with the log file's last lines) when the engine does
-    not answer within ``timeout`` seconds.
-    """
-    socket_path = socket_from_host(host)
-    if await engine_answers(socket_path):
-        return socket_path
-    if os.geteuid() != 0:
-        raise EngineUnavailable(
-            f"the engine is not running (no answer on {socket_path}) and starting it needs root",
-            hint="start it once as root: sudo pycompose engine start",
-        )
-    root = data_root_from_env(data_root)
-    log_path = await anyio.to_thread.run_sync(spawn_engine, socket_path, root)
-    with anyio.move_on_after(timeout):
-        while True:
-            if await engine_answers(socket_path):
-                return socket_path
-            await anyio.sleep(0.1)
-    tail = ""
-    with contextlib.suppress(OSError):
-        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
-    raise EngineUnavailable(
-        f"the engine did not start within {timeout:g}s (socket {socket_path})\n{tail}",
-        hint=f"see {log_path}",
-    )

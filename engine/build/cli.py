@@ -1,7 +1,8 @@
 """``builder build|prune`` (as ``docker builder``): build on the store directly.
 
-Until the daemon serves ``POST /build``, this runs the builder in-process against the
-image store (``--data-root``, or ``PYCOMPOSE_DATA_ROOT``, default ``/var/lib/pycompose``).
+This runs the builder in-process against the image store, with no daemon in between
+(``--data-root``, or ``PYCOMPOSE_DATA_ROOT``, default ``/var/lib/pycompose``); clients of the
+daemon build through ``POST /build``.
 ``register(subparsers)`` adds the ``builder`` command to a parser, ``await run(args)`` runs
 it; ``python -m engine.build build ...`` does both.
 """

@@ -12,12 +12,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import posixpath
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.api.models import json_object
 from engine.errors import InvalidParameter, Unsupported
 
 
@@ -183,12 +183,7 @@ def _json_map(query: Mapping[str, Sequence[str]], name: str) -> dict[str, str]:
     text = _one(query, name)
     if not text:
         return {}
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
-        raise InvalidParameter(f"{name}: not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise InvalidParameter(f"{name}: expected a JSON object")
+    value = json_object(text, name)
     return {str(key): str(item) for key, item in value.items() if item is not None}
 
 

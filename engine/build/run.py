@@ -28,8 +28,9 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from engine.api.models import ContainerCreate as ContainerConfig
+from engine.api.models import HostConfig, ImageConfig
 from engine.build import files
-from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.runc import Runc
 from engine.runtime.spec import SpecContext, build_spec
 

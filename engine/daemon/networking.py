@@ -238,22 +238,23 @@ class Networking:
         ``container_pid(ref)`` gives the init pid of another container (``container:<ref>``).
         Resource handling: on error nothing is left (the sandbox is removed).
         """
-        host_config = body.HostConfig or api.HostConfig()
-        mode = host_config.NetworkMode or "default"
+        host_config = body.host_config
+        mode = host_config.network_mode or "default"
         if mode in ("host", "none"):
             return Attachment({}, {})
         if mode.startswith("container:"):
             pid = container_pid(mode.partition(":")[2])
             return Attachment({"network": f"/proc/{pid}/ns/net"}, {})
         primary = DEFAULT_NETWORK if mode in ("default", "bridge") else mode
-        endpoints = (body.NetworkingConfig.EndpointsConfig if body.NetworkingConfig else None) or {}
+        networking = body.networking_config
+        endpoints = (networking.EndpointsConfig if networking else None) or {}
         names = [primary] + [n for n in endpoints if n not in (primary, mode)]
         networks = [self.network(n) for n in names]  # NotFound before anything is made
         sandbox = await self.engine.create_sandbox(
             container_id,
             name=name,
-            hostname=body.Hostname or container_id[:12],
-            dns=host_config.Dns or (),
+            hostname=body.hostname or container_id[:12],
+            dns=host_config.dns or (),
             embedded_dns=primary != DEFAULT_NETWORK,
         )
         try:
@@ -262,14 +263,14 @@ class Networking:
                 await self.connect(sandbox.id, network, settings, name)
             # ports are bound at start (as Docker does): a replacement container can be
             # created while the one it replaces still holds them; checked here all the same
-            parse_port_bindings(host_config.PortBindings)
+            parse_port_bindings(host_config.port_bindings)
             etc = self.engine.etc_files(
                 sandbox.id,
-                extra_hosts=host_config.ExtraHosts or (),
-                dns=host_config.Dns or (),
-                dns_search=host_config.DnsSearch or (),
-                dns_opt=host_config.DnsOptions or (),
-                domainname=body.Domainname,
+                extra_hosts=host_config.extra_hosts or (),
+                dns=host_config.dns or (),
+                dns_search=host_config.dns_search or (),
+                dns_opt=host_config.dns_options or (),
+                domainname=body.domainname,
             )
         except BaseException:
             await self.detach(container_id)
@@ -287,7 +288,7 @@ class Networking:
         if sandbox is None or sandbox.ports:
             return
         config = api.HostConfig.model_validate(host_config or {})
-        requests = parse_port_bindings(config.PortBindings)
+        requests = parse_port_bindings(config.port_bindings)
         if not requests:
             return
         await self.engine.publish_ports(sandbox.id, requests)

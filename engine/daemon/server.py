@@ -5,17 +5,7 @@ Lifecycle of a connection (one task each, trio ``serve_listeners`` style)::
     accept -> [read request head -> handler(request) -> Response -> write it]* -> close
                                                       \\-> Hijack: raw stream, then close
 
-Glossary:
-
-    Request       method, path, query, headers; the body is read on demand
-                  (``await request.body()``), bounded by ``Limits.max_body``.
-    FullResponse  status + headers + bytes (Content-Length).
-    StreamResponse  status + headers sent at once, then chunks from an async iterator
-                  (chunked encoding, one flush per chunk): pull progress, events, logs -f,
-                  wait. Ends when the iterator ends or the client goes away.
-    Hijack        the connection leaves HTTP: ``101 UPGRADED`` (``Connection: Upgrade``,
-                  ``Upgrade: tcp``) when the client asked for it, else ``200`` and the raw
-                  stream (Docker's old behaviour); the callback gets a :class:`RawStream`.
+The request and response types are in :mod:`engine.daemon.http`.
 
 Rules:
 
@@ -48,9 +38,8 @@ import json
 import logging
 import resource
 import socket
-import struct
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -59,22 +48,25 @@ import anyio
 import h11
 from anyio.abc import ByteStream, SocketAttribute, SocketListener, TaskStatus
 
+from engine.daemon.http import (
+    BodyTooLarge,
+    FullResponse,
+    Handler,
+    Headers,
+    Hijack,
+    RawStream,
+    Request,
+    StreamResponse,
+)
+
 log = logging.getLogger(__name__)
 
-STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
 # clients answered 503 at once when every connection is busy; the others wait to be accepted
 REFUSED_AT_ONCE = 16
 # idle connections being closed at once to make room (each still holds a descriptor a moment)
 EVICTING_AT_ONCE = 64
 # accept errors that mean "out of descriptors or memory for now", not a broken listener
 _ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-
-Headers = list[tuple[str, str]]
-
-
-def frame(stream: int, data: bytes) -> bytes:
-    """Docker's multiplexed-stream frame: ``[stream, 0, 0, 0, size:uint32be] + data``."""
-    return struct.pack(">BxxxL", stream, len(data)) + data
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,117 +84,6 @@ class Limits:
     max_connections: int = 1024
     """Connections served at once, and at most half the engine's file descriptors (see serve)."""
 
-
-class BodyTooLarge(Exception):
-    """The request body is larger than allowed; answered 413."""
-
-
-@dataclass(eq=False)
-class Request:
-    method: str
-    target: str
-    path: str
-    query: dict[str, list[str]]
-    headers: Headers
-    _receive: Callable[[], Awaitable[bytes | None]] = field(repr=False)
-    _limit: int = field(repr=False, default=16 * 1024 * 1024)
-    _consumed: bool = field(default=False, repr=False)
-
-    def header(self, name: str, default: str = "") -> str:
-        name = name.lower()
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return default
-
-    def arg(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[-1] if values else default
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        """Docker's boolean query values: ``1``/``true``/``True`` vs ``0``/``false``/empty."""
-        if name not in self.query:
-            return default
-        return self.arg(name).lower() not in ("", "0", "false", "no")
-
-    @property
-    def wants_upgrade(self) -> bool:
-        connection = self.header("connection").lower()
-        return "upgrade" in connection and bool(self.header("upgrade"))
-
-    async def chunks(self, limit: int | None = None) -> AsyncIterator[bytes]:
-        """The request body piece by piece; BodyTooLarge past ``limit`` bytes."""
-        limit = self._limit if limit is None else limit
-        if self._consumed:
-            return
-        self._consumed = True
-        declared = self.header("content-length")
-        if declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(f"request body larger than {limit} bytes")
-        total = 0
-        while True:
-            data = await self._receive()
-            if data is None:
-                return
-            total += len(data)
-            if total > limit:
-                raise BodyTooLarge(f"request body larger than {limit} bytes")
-            yield data
-
-    async def body(self, limit: int | None = None) -> bytes:
-        return b"".join([chunk async for chunk in self.chunks(limit)])
-
-
-@dataclass(frozen=True, slots=True)
-class FullResponse:
-    status: int
-    headers: Headers = field(default_factory=list)
-    body: bytes = b""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamResponse:
-    status: int
-    headers: Headers
-    chunks: AsyncIterator[bytes]
-
-
-class RawStream:
-    """A hijacked connection: raw bytes both ways. ``receive`` returns b"" at the client's EOF."""
-
-    def __init__(self, stream: ByteStream, pending: bytes, closed: bool) -> None:
-        self._stream = stream
-        self._pending = pending
-        self._eof = closed and not pending
-
-    async def receive(self) -> bytes:
-        if self._pending:
-            data, self._pending = self._pending, b""
-            return data
-        if self._eof:
-            return b""
-        try:
-            return await self._stream.receive()
-        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            self._eof = True
-            return b""
-
-    async def send(self, data: bytes) -> None:
-        await self._stream.send(data)
-
-    async def send_eof(self) -> None:
-        with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
-            await self._stream.send_eof()
-
-
-@dataclass(frozen=True, slots=True)
-class Hijack:
-    content_type: str
-    run: Callable[[RawStream], Awaitable[None]]
-
-
-Response = FullResponse | StreamResponse | Hijack
-Handler = Callable[[Request], Awaitable[Response]]
 
 _CLIENT_GONE = (
     anyio.EndOfStream,

@@ -20,9 +20,11 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from engine.network.dns import RESOLVER_ADDRESS
 from engine.network.errors import InvalidNetworkConfig
+from engine.network.records import Network, Sandbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,63 @@ def etc_files(
         "/etc/resolv.conf": render_resolv_conf(resolv_conf),
         "/etc/hostname": render_hostname(hostname),
     }
+
+
+class EtcOptions(TypedDict, total=False):
+    """What a container's settings add to its /etc files (Docker's HostConfig names)."""
+
+    extra_hosts: Sequence[str] | Mapping[str, str | Sequence[str]]
+    dns: Sequence[str]
+    dns_search: Sequence[str]
+    dns_opt: Sequence[str]
+    domainname: str
+
+
+def sandbox_etc_files(
+    sandbox: Sandbox,
+    first_network: Network | None,
+    host_resolv: ResolvConf,
+    **options: Unpack[EtcOptions],
+) -> dict[str, str]:
+    """The /etc files of a sandbox's container, what engine.runtime takes as ``etc_files``.
+
+    Its address on ``first_network`` (the network of its first endpoint) goes into
+    /etc/hosts; ``host-gateway`` in ``extra_hosts`` is that network's gateway.
+    """
+    endpoints = list(sandbox.endpoints.values())
+    host_gateway = str(first_network.subnets[0].gateway) if first_network else None
+    addresses = [str(a.ip) for a in endpoints[0].addresses] if endpoints else []
+    resolv = container_resolv_conf(
+        host_resolv,
+        embedded_dns=sandbox.embedded_dns,
+        dns=options.get("dns", ()),
+        dns_search=options.get("dns_search", ()),
+        dns_opt=options.get("dns_opt", ()),
+    )
+    return etc_files(
+        hostname=sandbox.hostname or sandbox.id[:12],
+        addresses=addresses,
+        resolv_conf=resolv,
+        extra_hosts=parse_extra_hosts(options.get("extra_hosts", ()), host_gateway),
+        domainname=options.get("domainname", ""),
+    )
+
+
+class HostResolvConf:
+    """The host's resolv.conf, read once (an unreadable one is empty)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conf: ResolvConf | None = None
+
+    def read(self) -> ResolvConf:
+        if self._conf is None:
+            try:
+                text = self._path.read_text()
+            except OSError:
+                text = ""
+            self._conf = parse_resolv_conf(text)
+        return self._conf
 
 
 def _write_atomic(path: Path, content: str) -> None:

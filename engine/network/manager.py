@@ -32,13 +32,12 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
-import socket
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import anyio
 import anyio.abc
@@ -46,25 +45,16 @@ from anyio import to_thread
 
 from engine.errors import Conflict, NotFound
 from engine.network import netlink, nftables
-from engine.network.dns import (
-    DnsRecords,
-    start_resolver,
-)
+from engine.network.dns import DnsRecords, start_resolver
 from engine.network.errors import AddressInUse, BridgeFull, InvalidNetworkConfig
 from engine.network.files import (
-    ResolvConf,
-    container_resolv_conf,
-    parse_extra_hosts,
-    parse_resolv_conf,
+    EtcOptions,
+    HostResolvConf,
     resolver_upstreams,
+    sandbox_etc_files,
 )
-from engine.network.files import etc_files as render_etc_files
 from engine.network.host_rules import HostRules
-from engine.network.ipam import (
-    SubnetRequest,
-    allocate_address,
-    plan_subnets,
-)
+from engine.network.ipam import SubnetRequest, allocate_address, plan_subnets
 from engine.network.naming import (
     MAC_PATTERN,
     MASQUERADE_OPTION,
@@ -75,7 +65,7 @@ from engine.network.naming import (
     parse_mtu,
     veth_name,
 )
-from engine.network.ports import PortBinding, PortRequest, assign_host_ports, hold_host_port
+from engine.network.ports import HeldPorts, PortBinding, PortRequest, assign_host_ports
 from engine.network.records import (
     Endpoint,
     IPAddress,
@@ -103,9 +93,8 @@ class NetworkEngine:
         self.sandboxes: dict[str, Sandbox] = {}
         self.records = DnsRecords()
         self._rules = HostRules(settings, task_group)
-        # host ports of published bindings, bound so that no host process holds them meanwhile
-        self._held_ports: dict[str, list[socket.socket]] = {}
-        self._host_resolv: ResolvConf | None = None
+        self._held_ports = HeldPorts(settings.host_netns)
+        self._host_resolv = HostResolvConf(settings.resolv_conf)
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -228,15 +217,6 @@ class NetworkEngine:
 
     # --- sandboxes ------------------------------------------------------------------------
 
-    def _host_resolv_conf(self) -> ResolvConf:
-        if self._host_resolv is None:
-            try:
-                text = self.settings.resolv_conf.read_text()
-            except OSError:
-                text = ""
-            self._host_resolv = parse_resolv_conf(text)
-        return self._host_resolv
-
     async def create_sandbox(
         self,
         sandbox_id: str,
@@ -255,7 +235,7 @@ class NetworkEngine:
             if sandbox_id in self.sandboxes:
                 raise Conflict(f"container {sandbox_id} already has a network sandbox")
             netns = str(self.settings.run_dir / "netns" / sandbox_id)
-            upstreams = resolver_upstreams(self._host_resolv_conf(), dns)
+            upstreams = resolver_upstreams(self._host_resolv.read(), dns)
             sandbox = Sandbox(sandbox_id, netns, name, hostname, upstreams, embedded_dns)
             # a namespace file left by a crash under our run_dir, unknown to the records
             with anyio.CancelScope(shield=True):
@@ -263,13 +243,7 @@ class NetworkEngine:
                 await to_thread.run_sync(netlink.create_netns, netns)
             try:
                 if embedded_dns:
-                    await start_resolver(
-                        sandbox,
-                        self.records,
-                        self.networks,
-                        self.settings.host_netns,
-                        self._task_group,
-                    )
+                    await self._start_resolver(sandbox)
             except BaseException:
                 with anyio.CancelScope(shield=True):
                     await to_thread.run_sync(netlink.remove_netns, netns)
@@ -290,7 +264,7 @@ class NetworkEngine:
                     sandbox.resolver_scope.cancel()
                 had_ports = bool(sandbox.ports)
                 sandbox.ports.clear()
-                self._release_ports(sandbox_id)
+                self._held_ports.release(sandbox_id)
                 for network_id in list(sandbox.endpoints):
                     await self._disconnect(sandbox, self.networks[network_id], reroute=False)
                 await to_thread.run_sync(netlink.remove_netns, sandbox.netns)
@@ -471,90 +445,37 @@ class NetworkEngine:
                         f"{binding.container_port} on IPv6 address {binding.host_ip} but has "
                         "no IPv6 address; enable_ipv6 on its network or publish on IPv4"
                     )
-            held = await to_thread.run_sync(self._hold_ports, bindings)
-            self._held_ports.setdefault(sandbox_id, []).extend(held)
+            held = await to_thread.run_sync(self._held_ports.bind, bindings)
+            self._held_ports.keep(sandbox_id, held)
             sandbox.ports.extend((binding, targets) for binding in bindings)
             try:
                 await self._apply_rules()
             except BaseException:
                 sandbox.ports = [p for p in sandbox.ports if p[0] not in bindings]
-                self._release_ports(sandbox_id, held)
+                self._held_ports.release(sandbox_id, held)
                 raise
             return bindings
-
-    def _hold_ports(self, bindings: Sequence[PortBinding]) -> list[socket.socket]:
-        """Bind every binding's host port (all or none); AddressInUse when the host uses one."""
-        held: list[socket.socket] = []
-        try:
-            for binding in bindings:
-                sock = hold_host_port(binding, self.settings.host_netns)
-                if sock is not None:
-                    held.append(sock)
-        except BaseException:
-            for sock in held:
-                sock.close()
-            raise
-        return held
-
-    def _release_ports(
-        self, sandbox_id: str, sockets: Sequence[socket.socket] | None = None
-    ) -> None:
-        """Close the held host ports of a sandbox (all of them, or just ``sockets``)."""
-        held = self._held_ports.pop(sandbox_id, [])
-        chosen = held if sockets is None else [s for s in held if s in sockets]
-        for sock in chosen:
-            sock.close()
-        kept = [s for s in held if s not in chosen]
-        if kept:
-            self._held_ports[sandbox_id] = kept
 
     async def unpublish_ports(self, sandbox_id: str) -> None:
         async with self._lock:
             sandbox = self.sandbox(sandbox_id)
-            self._release_ports(sandbox_id)
+            self._held_ports.release(sandbox_id)
             if sandbox.ports:
                 sandbox.ports.clear()
                 await self._apply_rules()
 
     # --- container files -------------------------------------------------------------------
 
-    def etc_files(
-        self,
-        sandbox_id: str,
-        *,
-        extra_hosts: Sequence[str] | Mapping[str, str | Sequence[str]] = (),
-        dns: Sequence[str] = (),
-        dns_search: Sequence[str] = (),
-        dns_opt: Sequence[str] = (),
-        domainname: str = "",
-    ) -> dict[str, str]:
+    def etc_files(self, sandbox_id: str, **options: Unpack[EtcOptions]) -> dict[str, str]:
         """/etc/hosts, /etc/resolv.conf, /etc/hostname for the sandbox's container.
 
-        Call after connecting its networks (its addresses go into /etc/hosts); the result is
-        what engine.runtime takes as ``etc_files``. ``host-gateway`` in ``extra_hosts`` is the
-        gateway of the container's first network.
+        Call after connecting its networks (its addresses go into /etc/hosts); see
+        :func:`engine.network.files.sandbox_etc_files`.
         """
         sandbox = self.sandbox(sandbox_id)
         endpoints = list(sandbox.endpoints.values())
-        host_gateway = None
-        if endpoints:
-            first = self.networks[endpoints[0].network_id]
-            host_gateway = str(first.subnets[0].gateway)
-        addresses = [str(a.ip) for a in endpoints[0].addresses] if endpoints else []
-        resolv = container_resolv_conf(
-            self._host_resolv_conf(),
-            embedded_dns=sandbox.embedded_dns,
-            dns=dns,
-            dns_search=dns_search,
-            dns_opt=dns_opt,
-        )
-        return render_etc_files(
-            hostname=sandbox.hostname or sandbox.id[:12],
-            addresses=addresses,
-            resolv_conf=resolv,
-            extra_hosts=parse_extra_hosts(extra_hosts, host_gateway),
-            domainname=domainname,
-        )
+        first = self.networks[endpoints[0].network_id] if endpoints else None
+        return sandbox_etc_files(sandbox, first, self._host_resolv.read(), **options)
 
     async def _apply_rules(self) -> None:
         await self._rules.apply(self.networks.values(), self.sandboxes.values())
@@ -598,19 +519,13 @@ class NetworkEngine:
                     attached.endpoints[sandbox.id] = endpoint
                     self.records.add_sandbox_endpoint(sandbox, endpoint)
                 if sandbox.embedded_dns:
-                    await start_resolver(
-                        sandbox,
-                        self.records,
-                        self.networks,
-                        self.settings.host_netns,
-                        self._task_group,
-                    )
+                    await self._start_resolver(sandbox)
                 self.sandboxes[sandbox.id] = sandbox
                 try:
                     held = await to_thread.run_sync(
-                        self._hold_ports, [binding for binding, _ in sandbox.ports]
+                        self._held_ports.bind, [binding for binding, _ in sandbox.ports]
                     )
-                    self._held_ports[sandbox.id] = held
+                    self._held_ports.keep(sandbox.id, held)
                 except (AddressInUse, InvalidNetworkConfig) as exc:
                     # the container runs and keeps its rules; only the guard is missing
                     logger.warning("published ports of %s not held: %s", sandbox.id, exc)

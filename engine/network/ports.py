@@ -178,3 +178,43 @@ def hold_host_port(binding: PortBinding, netns: str | None) -> socket.socket | N
             f"cannot publish on {shown}:{binding.host_port}/{binding.protocol}: {exc.strerror}"
         ) from exc
     return sock
+
+
+class HeldPorts:
+    """The host ports of published bindings, by sandbox, bound so no host process takes them.
+
+    :meth:`bind` blocks (run it in a worker thread) and binds all of a list or none;
+    :meth:`keep` and :meth:`release` run under the network engine's lock.
+    """
+
+    def __init__(self, netns: str | None) -> None:
+        self._netns = netns
+        self._by_sandbox: dict[str, list[socket.socket]] = {}
+
+    def bind(self, bindings: Sequence[PortBinding]) -> list[socket.socket]:
+        """Bind every binding's host port (all or none); AddressInUse when the host uses one."""
+        held: list[socket.socket] = []
+        try:
+            for binding in bindings:
+                sock = hold_host_port(binding, self._netns)
+                if sock is not None:
+                    held.append(sock)
+        except BaseException:
+            for sock in held:
+                sock.close()
+            raise
+        return held
+
+    def keep(self, sandbox_id: str, sockets: Sequence[socket.socket]) -> None:
+        """Hold ``sockets`` for the sandbox until :meth:`release`."""
+        self._by_sandbox.setdefault(sandbox_id, []).extend(sockets)
+
+    def release(self, sandbox_id: str, sockets: Sequence[socket.socket] | None = None) -> None:
+        """Close the held host ports of a sandbox (all of them, or just ``sockets``)."""
+        held = self._by_sandbox.pop(sandbox_id, [])
+        chosen = held if sockets is None else [s for s in held if s in sockets]
+        for sock in chosen:
+            sock.close()
+        kept = [s for s in held if s not in chosen]
+        if kept:
+            self._by_sandbox[sandbox_id] = kept

@@ -2,15 +2,16 @@
 
 The parts of a container (each a module):
 
-1. ``config``  — what the caller asks for (Docker's ContainerCreate shape) and the image's
-   run-time config;
-2. ``spec``    — pure: the two, plus facts about the host, -> OCI ``config.json`` with
+What the caller asks for is :class:`engine.api.models.ContainerCreate`, the same model the
+client sent, and the image's run-time part is :class:`engine.api.models.ImageConfig`.
+
+1. ``spec``    — pure: the two, plus facts about the host, -> OCI ``config.json`` with
    Docker's defaults (``security``, ``users``, ``mounts``, ``seccomp`` help);
-3. ``runc``    — a thin typed wrapper over the runc binary;
-4. ``monitor`` — conmon per container: stdio, log file, exit code, outliving the engine;
-5. ``logs``    — reading the CRI log back (whole lines, tail/since/until/follow), rotation;
-6. ``state``   — pure rules: legal state transitions, restart back-off, health status;
-7. ``containers`` — ``ContainerRuntime``: the async API the daemon calls
+2. ``runc``    — a thin typed wrapper over the runc binary;
+3. ``monitor`` — conmon per container: stdio, log file, exit code, outliving the engine;
+4. ``logs``    — reading the CRI log back (whole lines, tail/since/until/follow), rotation;
+5. ``state``   — pure rules: legal state transitions, restart back-off, health status;
+6. ``containers`` — ``ContainerRuntime``: the async API the daemon calls
    (``exec_session`` for interactive exec, ``monitor.AttachConnection`` for attach), with
    ``container_record`` (a container's record and container.json), ``supervisor`` (runs,
    health checks, restarts) and ``container_io`` (exec, reading and rotating the log).
@@ -18,13 +19,13 @@ The parts of a container (each a module):
 Usage::
 
     async with ContainerRuntime("/var/lib/pycompose/containers") as runtime:
-        info = await runtime.create(ContainerConfig(cmd=["true"]), image_config, rootfs=path)
+        config = ContainerCreate(image="busybox", cmd=["true"])
+        info = await runtime.create(config, image_config, rootfs=path)
         await runtime.start(info.id)
         exit_code = await runtime.wait(info.id)
         await runtime.remove(info.id)
 """
 
-from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig, MountRequest
 from engine.runtime.container_record import ContainerInfo, ExecResult, RuntimeEvent
 from engine.runtime.containers import ContainerRuntime
 from engine.runtime.exec_session import ExecSession
@@ -36,17 +37,13 @@ from engine.runtime.state import ContainerState, HealthStatus
 
 __all__ = [
     "AttachConnection",
-    "ContainerConfig",
     "ContainerInfo",
     "ContainerRuntime",
     "ContainerState",
     "ExecResult",
     "ExecSession",
     "HealthStatus",
-    "HostConfig",
-    "ImageConfig",
     "LogEntry",
-    "MountRequest",
     "Runc",
     "RuncState",
     "RuntimeEvent",

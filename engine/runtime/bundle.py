@@ -16,8 +16,8 @@ from typing import Any
 
 import anyio
 
+from engine.api.models import ContainerCreate, HostConfig
 from engine.errors import InvalidParameter
-from engine.runtime.config import ContainerConfig, HostConfig
 from engine.runtime.spec import HostDevice
 
 DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
@@ -32,10 +32,9 @@ def size_option(text: str) -> int:
     return int(text)
 
 
-def log_limits(config: ContainerConfig) -> tuple[int, int]:
-    options = config.host_config.log_config.get("Config") or {}
-    if not isinstance(options, dict):
-        return DEFAULT_LOG_MAX_SIZE, DEFAULT_LOG_MAX_FILES
+def log_limits(config: ContainerCreate) -> tuple[int, int]:
+    log_config = config.host_config.log_config
+    options = (log_config.config if log_config else None) or {}
     try:
         size = size_option(str(options["max-size"])) if "max-size" in options else None
         files = int(str(options["max-file"])) if "max-file" in options else None
@@ -55,7 +54,7 @@ def find_init() -> str:
 def host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
     """``os.stat`` of each device the container maps (``devices: [/dev/fuse]``)."""
     devices: dict[str, HostDevice] = {}
-    for mapping in host_config.devices:
+    for mapping in host_config.devices or ():
         try:
             info = os.stat(mapping.path_on_host)
         except OSError:

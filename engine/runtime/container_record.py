@@ -17,9 +17,9 @@ from pathlib import Path
 
 import anyio
 
+from engine.api.models import ContainerCreate, RestartPolicy
 from engine.file_modes import write_private
 from engine.runtime import bundle, monitor
-from engine.runtime.config import ContainerConfig
 from engine.runtime.state import (
     ContainerState,
     HealthProbe,
@@ -81,7 +81,7 @@ class ContainerInfo:
     health: HealthStatus
     health_failing_streak: int
     health_log: tuple[HealthResult, ...]
-    config: ContainerConfig
+    config: ContainerCreate
     directory: Path
     log_path: Path
 
@@ -92,7 +92,7 @@ class ContainerRecord:
 
     id: str
     name: str
-    config: ContainerConfig
+    config: ContainerCreate
     directory: Path
     rootfs: str
     mounted_rootfs: bool
@@ -122,7 +122,7 @@ class ContainerRecord:
     @classmethod
     def of_config(
         cls,
-        config: ContainerConfig,
+        config: ContainerCreate,
         *,
         id: str,
         name: str,
@@ -133,7 +133,7 @@ class ContainerRecord:
     ) -> ContainerRecord:
         """A record whose health probe, restart policy and log limits follow ``config``."""
         probe = _probe_of(config)
-        policy = config.host_config.restart_policy
+        policy = config.host_config.restart_policy or RestartPolicy()
         max_size, max_files = bundle.log_limits(config)
         return cls(
             id=id,
@@ -203,7 +203,7 @@ class ContainerRecord:
         """The record saved at ``path`` (a container directory's ``container.json``)."""
         record = json.loads(path.read_text())
         container = cls.of_config(
-            ContainerConfig.model_validate(record["config"]),
+            ContainerCreate.model_validate(record["config"]),
             id=record["id"],
             name=record["name"],
             directory=path.parent,
@@ -217,12 +217,12 @@ class ContainerRecord:
         return container
 
 
-def _probe_of(config: ContainerConfig) -> HealthProbe | None:
+def _probe_of(config: ContainerCreate) -> HealthProbe | None:
     health = config.healthcheck
     if health is None:
         return None
     return HealthProbe.from_test(
-        health.test,
+        health.test or [],
         interval_ns=health.interval,
         timeout_ns=health.timeout,
         retries=health.retries,

@@ -33,11 +33,11 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from engine.api.models import ContainerCreate, HostConfig, ImageConfig
 from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.file_modes import PRIVATE_DIR, private_directory, write_private
 from engine.runtime import beneath, bundle, monitor
 from engine.runtime import logs as logfiles
-from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.container_io import exec_files, read_logs, rotate_logs, run_exec
 from engine.runtime.container_record import (
     RECORD_FILE,
@@ -164,7 +164,7 @@ class ContainerRuntime:
 
     async def create(
         self,
-        config: ContainerConfig,
+        config: ContainerCreate,
         image: ImageConfig | None = None,
         *,
         name: str = "",
@@ -219,13 +219,13 @@ class ContainerRuntime:
                 read_only=merged.host_config.readonly_rootfs,
                 overrides=etc_files,
             )
-            anonymous = [t for t in merged.volumes if f"anonymous:{t}" in volume_paths]
+            anonymous = [t for t in merged.volumes or {} if f"anonymous:{t}" in volume_paths]
             mounts, staged = beneath.plan_staging(
                 [
                     *etc_mounts,
                     *user_mounts(merged.host_config, volume_paths, anonymous),
                     *extra_mounts,
-                    *self._volumes_from(merged.host_config.volumes_from),
+                    *self._volumes_from(merged.host_config.volumes_from or []),
                 ],
                 directory,
             )

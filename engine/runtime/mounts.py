@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.api.models import HostConfig, Mount
 from engine.errors import InvalidParameter
-from engine.runtime.config import HostConfig, MountRequest
 
 PROPAGATIONS = {"private", "rprivate", "shared", "rshared", "slave", "rslave"}
 TMPFS_DEFAULT_OPTIONS = ("noexec", "nosuid", "nodev")
@@ -75,11 +75,11 @@ def parse_bind(bind: str) -> ParsedBind:
 def volume_names(host_config: HostConfig) -> list[str]:
     """The named volumes ``host_config`` refers to (binds and mounts), in order."""
     names: list[str] = []
-    for bind in host_config.binds:
+    for bind in host_config.binds or ():
         parsed = parse_bind(bind)
         if parsed.is_volume and parsed.source not in names:
             names.append(parsed.source)
-    for mount in host_config.mounts:
+    for mount in host_config.mounts or ():
         if mount.type == "volume" and mount.source and mount.source not in names:
             names.append(mount.source)
     return names
@@ -116,7 +116,7 @@ def _check_subpath(subpath: str) -> str:
     return subpath
 
 
-def _mount_entry(mount: MountRequest, volume_paths: Mapping[str, str]) -> dict[str, Any]:
+def _mount_entry(mount: Mount, volume_paths: Mapping[str, str]) -> dict[str, Any]:
     if not mount.target.startswith("/"):
         raise InvalidParameter(f"invalid mount target {mount.target!r}: not an absolute path")
     if mount.type == "tmpfs":
@@ -157,15 +157,15 @@ def user_mounts(
         by_target[target] = _bind_entry(
             _volume_path(volume_paths, f"anonymous:{target}"), target, False, ""
         )
-    for bind in host_config.binds:
+    for bind in host_config.binds or ():
         parsed = parse_bind(bind)
         source = _volume_path(volume_paths, parsed.source) if parsed.is_volume else parsed.source
         by_target[parsed.target] = _bind_entry(
             source, parsed.target, parsed.read_only, parsed.propagation
         )
-    for mount in host_config.mounts:
+    for mount in host_config.mounts or ():
         by_target[mount.target] = _mount_entry(mount, volume_paths)
-    for target, data in host_config.tmpfs.items():
+    for target, data in (host_config.tmpfs or {}).items():
         if not target.startswith("/"):
             raise InvalidParameter(f"invalid tmpfs target {target!r}: not an absolute path")
         by_target[target] = tmpfs_entry(target, data)

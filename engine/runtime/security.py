@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.api.models import HostConfig
 from engine.errors import InvalidParameter
 from engine.runtime import seccomp
-from engine.runtime.config import HostConfig
 
 DEFAULT_CAPABILITIES = (
     "CAP_CHOWN",
@@ -130,8 +130,8 @@ def capabilities(host_config: HostConfig) -> list[str]:
     """moby ``caps.TweakCapabilities``: defaults, minus drops, plus adds (``ALL`` allowed)."""
     if host_config.privileged:
         return list(ALL_CAPABILITIES)
-    adds = [_normalize_cap(c) for c in host_config.cap_add]
-    drops = [_normalize_cap(c) for c in host_config.cap_drop]
+    adds = [_normalize_cap(c) for c in host_config.cap_add or ()]
+    drops = [_normalize_cap(c) for c in host_config.cap_drop or ()]
     base: list[str] = [] if "ALL" in drops else list(DEFAULT_CAPABILITIES)
     if "ALL" in adds:
         base = list(ALL_CAPABILITIES)
@@ -147,7 +147,7 @@ def security_options(host_config: HostConfig) -> tuple[bool, str | None, bool]:
     no_new_privileges = False
     profile: str | None = None
     masked = True
-    for option in host_config.security_opt:
+    for option in host_config.security_opt or ():
         key, sep, value = option.partition("=")
         if not sep:
             key, sep, value = option.partition(":")
@@ -190,7 +190,7 @@ def seccomp_section(
 
 def validate_sysctls(host_config: HostConfig) -> dict[str, str]:
     """The container's sysctls, when each is namespaced and its namespace is the container's own."""
-    for key in host_config.sysctls:
+    for key in host_config.sysctls or {}:
         if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
             if host_config.ipc_mode == "host":
                 raise InvalidParameter(f"sysctl {key!r} is not allowed with ipc mode host")
@@ -203,4 +203,4 @@ def validate_sysctls(host_config: HostConfig) -> dict[str, str]:
                 hint="only namespaced sysctls (kernel.shm*, kernel.msg*, kernel.sem, "
                 "fs.mqueue.*, net.*) can be set",
             )
-    return dict(host_config.sysctls)
+    return dict(host_config.sysctls or {})

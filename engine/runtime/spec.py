@@ -29,8 +29,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.api.models import Command, ContainerCreate, HostConfig, ImageConfig
 from engine.errors import InvalidParameter
-from engine.runtime.config import Command, ContainerConfig, HostConfig, ImageConfig
 from engine.runtime.security import (
     ALL_CAPABILITIES,
     DEFAULT_CAPABILITIES,
@@ -103,7 +103,7 @@ def merge_env(*layers: Sequence[str]) -> list[str]:
     return list(merged.values())
 
 
-def merge_image_config(config: ContainerConfig, image: ImageConfig) -> ContainerConfig:
+def merge_image_config(config: ContainerCreate, image: ImageConfig) -> ContainerCreate:
     """What Docker stores at create time: the container's settings over the image's.
 
     Entrypoint and Cmd follow moby ``runconfig`` merge: an empty (not absent) Entrypoint
@@ -119,20 +119,20 @@ def merge_image_config(config: ContainerConfig, image: ImageConfig) -> Container
             entrypoint = shell_form(image.entrypoint)
     return config.model_copy(
         update={
-            "env": merge_env(image.env, config.env),
+            "env": merge_env(image.env, config.env or []),
             "entrypoint": entrypoint,
             "cmd": cmd,
             "working_dir": config.working_dir or image.working_dir,
             "user": config.user or image.user,
-            "volumes": {**image.volumes, **config.volumes},
+            "volumes": {**image.volumes, **(config.volumes or {})},
             "stop_signal": config.stop_signal or image.stop_signal,
             "healthcheck": config.healthcheck or image.healthcheck,
-            "labels": {**image.labels, **config.labels},
+            "labels": {**image.labels, **(config.labels or {})},
         }
     )
 
 
-def process_args(config: ContainerConfig) -> list[str]:
+def process_args(config: ContainerCreate) -> list[str]:
     """Entrypoint + Cmd of a merged config, behind docker-init when ``init`` is on."""
     args = [*(shell_form(config.entrypoint) or []), *(shell_form(config.cmd) or [])]
     if not args:
@@ -266,7 +266,7 @@ def _devices(
         rules.append({"allow": True, "type": "c", "major": major, "minor": minor, "access": "rwm"})
     rules.append({"allow": False, "type": "c", "major": 10, "minor": 229, "access": "rwm"})
     nodes: list[dict[str, Any]] = []
-    for mapping in host_config.devices:
+    for mapping in host_config.devices or ():
         device = context.host_devices.get(mapping.path_on_host)
         if device is None:
             raise InvalidParameter(
@@ -293,7 +293,7 @@ def _devices(
                 "access": mapping.cgroup_permissions or "rwm",
             }
         )
-    rules.extend(_parse_cgroup_rule(rule) for rule in host_config.device_cgroup_rules)
+    rules.extend(_parse_cgroup_rule(rule) for rule in host_config.device_cgroup_rules or ())
     return nodes, rules
 
 
@@ -346,11 +346,11 @@ def _resources(host_config: HostConfig, context: SpecContext) -> dict[str, Any]:
 def _ulimits(host_config: HostConfig) -> list[dict[str, Any]]:
     return [
         {"type": f"RLIMIT_{ulimit.name.upper()}", "soft": ulimit.soft, "hard": ulimit.hard}
-        for ulimit in host_config.ulimits
+        for ulimit in host_config.ulimits or ()
     ]
 
 
-def build_spec(config: ContainerConfig, image: ImageConfig, context: SpecContext) -> dict[str, Any]:
+def build_spec(config: ContainerCreate, image: ImageConfig, context: SpecContext) -> dict[str, Any]:
     """The OCI runtime spec Docker would run ``config`` (over ``image``) with."""
     merged = merge_image_config(config, image)
     host_config = merged.host_config
@@ -360,7 +360,9 @@ def build_spec(config: ContainerConfig, image: ImageConfig, context: SpecContext
         raise InvalidParameter(
             f"the working directory {working_dir!r} is invalid, it needs to be an absolute path"
         )
-    user = resolve_user(merged.user, context.passwd_text, context.group_text, host_config.group_add)
+    user = resolve_user(
+        merged.user, context.passwd_text, context.group_text, host_config.group_add or []
+    )
     hostname = merged.hostname or context.container_id[:12]
     if host_config.network_mode == "host" and not merged.hostname:
         hostname = ""
@@ -369,7 +371,7 @@ def build_spec(config: ContainerConfig, image: ImageConfig, context: SpecContext
     base_env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"]
     if merged.tty:
         base_env.append("TERM=xterm")
-    env = merge_env(base_env, merged.env)
+    env = merge_env(base_env, merged.env or [])
 
     caps = capabilities(host_config)
     no_new_privileges, _, system_paths_masked = security_options(host_config)

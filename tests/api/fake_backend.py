@@ -116,8 +116,8 @@ class FakeBackend(Backend):
         raise errors.NotFound(f"No such container: {ref}")
 
     def _event(self, container: FakeContainer, action: str) -> None:
-        labels = dict(container.body.Labels or {})
-        attributes = {**labels, "image": container.body.Image, "name": container.name}
+        labels = dict(container.body.labels or {})
+        attributes = {**labels, "image": container.body.image, "name": container.name}
         self.events_log.append(
             Event(
                 Type="container",
@@ -130,8 +130,8 @@ class FakeBackend(Backend):
         return ContainerSummary(
             Id=container.id,
             Names=["/" + container.name],
-            Image=container.body.Image,
-            Labels=dict(container.body.Labels or {}),
+            Image=container.body.image,
+            Labels=dict(container.body.labels or {}),
             State=container.state,
             Status="Up" if container.state == "running" else f"Exited ({container.exit_code})",
         )
@@ -167,7 +167,7 @@ class FakeBackend(Backend):
     async def container_create(
         self, name: str | None, body: ContainerCreate
     ) -> ContainerCreateResponse:
-        if not body.Image:
+        if not body.image:
             raise errors.InvalidParameter("config has no image")
         container_id = _new_id()
         name = (name or container_id[:12]).lstrip("/")
@@ -189,7 +189,7 @@ class FakeBackend(Backend):
                 ExitCode=container.exit_code,
             ),
             Config=ContainerConfig.model_validate(
-                container.body.model_dump(exclude={"HostConfig", "NetworkingConfig"})
+                container.body.model_dump(exclude={"host_config", "networking_config"})
             ),
         )
 
@@ -238,7 +238,7 @@ class FakeBackend(Backend):
             if options.stderr:
                 yield 2, b"oops\n"
 
-        return LogStream(container.body.Tty, lines())
+        return LogStream(container.body.tty, lines())
 
     async def container_remove(self, ref: str, *, force: bool, volumes: bool) -> None:
         container = self._get(ref)
@@ -255,7 +255,7 @@ class FakeBackend(Backend):
 
     async def container_attach(self, ref: str, options: AttachOptions) -> EchoSession:
         container = self._get(ref)
-        return EchoSession(container.body.Tty)
+        return EchoSession(container.body.tty)
 
     # --- exec -----------------------------------------------------------------------
 

@@ -89,7 +89,11 @@ def test_response_bodies_of_dockerd_validate() -> None:
                 items = body if many else [body]
                 for item in items:
                     parsed = model.model_validate(item)
-                    keys_kept(item, parsed.model_dump(mode="json"), f"{record['_file']}:{method}")
+                    keys_kept(
+                        item,
+                        parsed.model_dump(mode="json", by_alias=True),
+                        f"{record['_file']}:{method}",
+                    )
                     checked += 1
                 break
     assert checked > 50
@@ -104,7 +108,11 @@ def test_request_bodies_of_the_clients_validate() -> None:
         for method, pattern, model in REQUESTS:
             if record["method"] == method and re.search(pattern, api_path(record)):
                 parsed = model.model_validate(body)
-                keys_kept(body, parsed.model_dump(mode="json"), f"{record['_file']}:{method}")
+                keys_kept(
+                    body,
+                    parsed.model_dump(mode="json", by_alias=True),
+                    f"{record['_file']}:{method}",
+                )
                 checked += 1
                 break
     assert checked > 20

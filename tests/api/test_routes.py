@@ -18,8 +18,9 @@ from engine.api.models import (
     VolumeCreate,
     parse_filters,
 )
+from engine.daemon.http import frame
 from engine.daemon.routes import route_table
-from engine.daemon.server import Limits, frame
+from engine.daemon.server import Limits
 
 pytestmark = pytest.mark.anyio
 
@@ -157,8 +158,8 @@ async def test_create_list_with_label_filter_inspect_remove(engine: Engine) -> N
     assert found[0].Names == ["/demo-web-1"]
     assert await engine.client.container_list() == []  # none running
     inspect = await engine.client.container_inspect("demo-web-1")
-    assert inspect.Config.Labels == labels
-    assert inspect.Config.Cmd == ["true"]
+    assert inspect.Config.labels == labels
+    assert inspect.Config.cmd == ["true"]
     await engine.client.container_remove(created.Id[:12])
     with pytest.raises(errors.NotFound, match="No such container: demo-web-1"):
         await engine.client.container_inspect("demo-web-1")
@@ -447,11 +448,11 @@ def test_filters_parse_both_wire_forms() -> None:
 
 
 async def test_ensure_engine_without_root_says_what_to_do(tmp_path, monkeypatch) -> None:
-    from engine.api import client as client_module
+    from engine.api import autostart
 
-    monkeypatch.setattr(client_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(autostart.os, "geteuid", lambda: 1000)
     with pytest.raises(errors.EngineUnavailable, match="starting it needs root") as raised:
-        await client_module.ensure_engine(str(tmp_path / "none.sock"), str(tmp_path))
+        await autostart.ensure_engine(str(tmp_path / "none.sock"), str(tmp_path))
     assert "sudo pycompose engine start" in (raised.value.hint or "")
 
 
@@ -465,9 +466,7 @@ async def test_at_the_connection_limit_idle_ones_make_room() -> None:
                 with anyio.fail_after(5):
                     assert (await connection.receive()).startswith(b"HTTP/1.1 200")
             # both idle (kept alive): the oldest is closed for a new client's request
-            raw = await engine.raw(
-                b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
+            raw = await engine.raw(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             assert raw.startswith(b"HTTP/1.1 200 ")
             with anyio.fail_after(5), pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
                 await first.receive()

@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine" / "runtime
 
 from runtime_helpers import make_busybox_rootfs
 
-from engine.runtime import ContainerConfig, ContainerRuntime, ImageConfig, Runc
+from engine.api.models import ContainerCreate, ImageConfig
+from engine.runtime import ContainerRuntime, Runc
 
 
 def spread(values: list[float]) -> str:
@@ -83,7 +84,7 @@ def docker_image(rootfs: Path) -> str:
 async def bench_run_to_completion(
     runtime: ContainerRuntime, rootfs: Path, work: Path, runs: int
 ) -> None:
-    config = ContainerConfig(cmd=["true"])
+    config = ContainerCreate(cmd=["true"])
     # The reference bundle: the very config.json our runtime writes, run by runc directly.
     info = await runtime.create(config, ImageConfig(), rootfs=str(rootfs), name="bundle-source")
     bundle = work / "raw-bundle"
@@ -140,7 +141,7 @@ async def bench_log_throughput(runtime: ContainerRuntime, rootfs: Path, megabyte
     total = megabytes * 1_000_000
     line = "0123456789" * 10  # 100 bytes + newline per line
     script = f"yes {line} | head -c {total}"
-    config = ContainerConfig.model_validate(
+    config = ContainerCreate.model_validate(
         {"Cmd": ["sh", "-c", script], "HostConfig": {"LogConfig": {"Config": {"max-size": "2g"}}}}
     )
     info = await runtime.create(config, ImageConfig(), rootfs=str(rootfs))
@@ -174,7 +175,7 @@ async def bench_log_throughput(runtime: ContainerRuntime, rootfs: Path, megabyte
     await runtime.remove(info.id)
     # Reference in the same run: the same writer into /dev/null (what the process can do).
     sink = await runtime.create(
-        ContainerConfig(cmd=["sh", "-c", script + " > /dev/null"]), rootfs=str(rootfs)
+        ContainerCreate(cmd=["sh", "-c", script + " > /dev/null"]), rootfs=str(rootfs)
     )
     sink_started = time.perf_counter()
     await runtime.start(sink.id)
@@ -195,7 +196,7 @@ async def bench_many(runtime: ContainerRuntime, rootfs: Path, count: int) -> Non
     ids: list[str] = []
     started = time.perf_counter()
     for _ in range(count):
-        info = await runtime.create(ContainerConfig(cmd=["sleep", "3600"]), rootfs=str(rootfs))
+        info = await runtime.create(ContainerCreate(cmd=["sleep", "3600"]), rootfs=str(rootfs))
         await runtime.start(info.id)
         ids.append(info.id)
     elapsed = time.perf_counter() - started

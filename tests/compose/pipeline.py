@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from compose import canonical, normalize, output
+from compose import canonical, normalize, output, paths
 from compose.model import Project, validate_project
 from compose.source import parse
 
@@ -15,7 +15,7 @@ WORKING_DIR = Path("/project")
 def project_of(text: str, *, name: str = "case", all_resources: bool = False) -> Project:
     """parse -> canonicalize -> resolve_paths -> normalize -> validate one file."""
     tree = canonical.canonicalize(parse(text, "compose.yaml"))
-    tree = canonical.resolve_paths(tree, WORKING_DIR, "/home/user")
+    tree = paths.resolve_paths(tree, WORKING_DIR, "/home/user")
     tree = normalize.normalize(tree, name, all_resources)
     return validate_project(tree)
 

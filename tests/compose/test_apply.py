@@ -187,8 +187,8 @@ async def test_a_changed_service_is_recreated_and_the_others_are_left_alone(
     assert set(after) == set(before)
     assert after["shop-api-1"].id != before["shop-api-1"]
     assert after["shop-api-1"].state == "running"
-    assert after["shop-api-1"].body.Env == ["DEBUG=1"]
-    assert (after["shop-api-1"].body.Labels or {})[labels.CONFIG_HASH] == (
+    assert after["shop-api-1"].body.env == ["DEBUG=1"]
+    assert (after["shop-api-1"].body.labels or {})[labels.CONFIG_HASH] == (
         state.services["api"].config_hash
     )
     assert after["shop-db-1"].id == before["shop-db-1"]

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from compose.canonical import canonicalize, resolve_paths
+from compose.canonical import canonicalize
 from compose.errors import ModelError
+from compose.paths import resolve_paths
 from compose.short_syntax import parse_port, parse_volume
 from compose.source import MapNode, parse
 

@@ -18,8 +18,10 @@ import pytest
 from compose import labels
 from compose.convert import container_create, network_create, volume_create
 from compose.desired import config_hashes, desired_state
+from compose.errors import PlanError
 from compose.graph import build_graph
 from compose.load import load_from_text
+from compose.model import Project
 from compose.output import config_dict
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "reference" / "captures"
@@ -66,26 +68,28 @@ def recorded_bodies() -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def apicap() -> dict[str, Any]:
+def apicap() -> tuple[Project, dict[str, Any]]:
     result = load_from_text(
         textwrap.dedent(APICAP), name="apicap", working_dir=Path("/home/user/stack")
     )
-    return config_dict(result.project, escape_dollars=False)
+    return result.project, config_dict(result.project, escape_dollars=False)
 
 
-def ours(config: dict[str, Any], service: str) -> dict[str, Any]:
+def ours(apicap: tuple[Project, dict[str, Any]], service: str) -> dict[str, Any]:
+    project, config = apicap
     request = container_create(
         "apicap",
         service,
-        config["services"][service],
+        project.services[service],
         1,
+        config=config["services"][service],
         network_names={k: v["name"] for k, v in config["networks"].items()},
         volume_names={k: v["name"] for k, v in config["volumes"].items()},
         image_id="sha256:f987475fc50f3421a0ead44cc49037d9644086795bd0b34d8d2c21ac06a56fb2",
         working_dir="/home/user/stack",
         config_files=["/home/user/stack/compose.yaml"],
     )
-    return request.body | {"_extra": [name for name, _ in request.extra_networks]}
+    return request.body.request_body() | {"_extra": [name for name, _ in request.extra_networks]}
 
 
 SAME_FIELDS = [
@@ -146,6 +150,7 @@ def test_second_network_is_connected_after_create_like_docker_compose(apicap):
 
 
 def test_network_and_volume_bodies_match_docker_compose(apicap):
+    _, config = apicap
     recorded = {}
     for line in (CAPTURES / "compose-up-d.jsonl").read_text().splitlines():
         exchange = json.loads(line)
@@ -154,14 +159,14 @@ def test_network_and_volume_bodies_match_docker_compose(apicap):
         ):
             body = exchange["req_body"]["json"]
             recorded[body["Name"]] = body
-    for key, spec in apicap["networks"].items():
+    for key, spec in config["networks"].items():
         mine = network_create("apicap", key, spec)
         theirs = recorded[spec["name"]]
         assert mine["Internal"] == theirs["Internal"]
         assert mine["Attachable"] == theirs["Attachable"]
         for label in (labels.PROJECT, labels.NETWORK, labels.VERSION):
             assert mine["Labels"][label] == theirs["Labels"][label]
-    mine = volume_create("apicap", "dbdata", apicap["volumes"]["dbdata"])
+    mine = volume_create("apicap", "dbdata", config["volumes"]["dbdata"])
     theirs = recorded["apicap_dbdata"]
     assert mine["Name"] == theirs["Name"]
     for label in (labels.PROJECT, labels.VOLUME, labels.VERSION):
@@ -193,11 +198,12 @@ def test_settings_without_a_recording_map_to_the_engine_fields():
     body = container_create(
         "p",
         "app",
-        config["services"]["app"],
+        result.project.services["app"],
         2,
+        config=config["services"]["app"],
         network_names={"default": "p_default"},
         volume_names={"data": "p_data"},
-    ).body
+    ).body.request_body()
     host = body["HostConfig"]
     assert body["Env"] == ["A=1", "UNSET"]
     assert host["Memory"] == 64 * 1024 * 1024
@@ -248,11 +254,52 @@ def test_config_hash_is_the_label_up_writes_and_docker_composes_hash():
     body = container_create(
         "case",
         "web",
-        desired.services["web"].config,
+        desired.services["web"].service,
         1,
+        config=desired.services["web"].config,
         network_names={"default": "case_default"},
         volume_names={},
-    ).body
+    ).body.request_body()
     assert body["Env"] == ["PRICE=$5 <&> é"]
     assert body["Labels"][labels.CONFIG_HASH] == printed == desired.services["web"].config_hash
     assert printed == DOCKER_COMPOSE_HASH
+
+
+def _typed_body(stack: str) -> Any:
+    result = load_from_text(textwrap.dedent(stack), name="p")
+    config = config_dict(result.project, escape_dollars=False)
+    return container_create(
+        "p",
+        "app",
+        result.project.services["app"],
+        1,
+        config=config["services"]["app"],
+        network_names={"default": "p_default"},
+        volume_names={},
+    ).body.request_body()
+
+
+def test_a_setting_the_engine_refuses_is_a_plan_error_naming_the_service():
+    with pytest.raises(PlanError, match="service 'app' cannot be created"):
+        _typed_body("services:\n  app:\n    image: app\n    restart: sometimes\n")
+
+
+def test_a_bind_that_must_not_create_its_source_goes_as_a_mount():
+    body = _typed_body("""
+    services:
+      app:
+        image: app
+        volumes:
+          - {type: bind, source: /srv/a, target: /a}
+          - {type: bind, source: /srv/b, target: /b, bind: {create_host_path: false}}
+    """)
+    assert body["HostConfig"]["Binds"] == ["/srv/a:/a:rw"]
+    assert body["HostConfig"]["Mounts"] == [
+        {
+            "Type": "bind",
+            "Target": "/b",
+            "ReadOnly": False,
+            "Source": "/srv/b",
+            "BindOptions": {"CreateMountpoint": False},
+        }
+    ]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pipeline import config_of, project_of, service_of
 
-from compose import canonical, normalize, output
+from compose import canonical, normalize, output, paths
 from compose.errors import PycomposeError
 from compose.model import validate_project
 from compose.source import parse
@@ -234,7 +234,7 @@ def _with_case_dir(value: Any, case_dir: str) -> Any:
 def test_conformance_case(case: Path) -> None:
     def run() -> dict[str, Any]:
         tree = canonical.canonicalize(parse((case / "compose.yaml").read_text(), "compose.yaml"))
-        tree = canonical.resolve_paths(tree, case, None)
+        tree = paths.resolve_paths(tree, case, None)
         tree = normalize.normalize(tree, "case")
         return _with_case_dir(output.config_dict(validate_project(tree)), str(case))
 

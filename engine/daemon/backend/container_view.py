@@ -203,14 +203,12 @@ class ContainerViews:
         merged = info.config
         config = config.model_copy(
             update={
-                "Hostname": merged.hostname or record.id[:12],
-                "Env": merged.env or None,
-                "Cmd": merged.cmd if isinstance(merged.cmd, list) else config.Cmd,
-                "Entrypoint": merged.entrypoint
-                if isinstance(merged.entrypoint, list)
-                else config.Entrypoint,
-                "WorkingDir": merged.working_dir,
-                "Labels": body.get("Labels") or {},
+                "hostname": merged.hostname or record.id[:12],
+                "env": merged.env or None,
+                "cmd": merged.cmd,
+                "entrypoint": merged.entrypoint,
+                "working_dir": merged.working_dir,
+                "labels": body.get("Labels") or {},
             }
         )
         directory = info.directory

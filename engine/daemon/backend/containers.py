@@ -41,8 +41,6 @@ from engine.daemon.filters import container_matches
 from engine.daemon.networking import Attachment, Networking
 from engine.errors import Conflict, EngineError, InvalidParameter, NotFound
 from engine.images import ImageService
-from engine.runtime import ContainerConfig as RuntimeConfig
-from engine.runtime import ImageConfig as RuntimeImageConfig
 from engine.state import ContainerRecord
 from engine.volumes import VolumeStore, prepare_mounts, release_mounts
 
@@ -189,38 +187,34 @@ class Containers:
     async def create(
         self, name: str | None, body: api.ContainerCreate
     ) -> api.ContainerCreateResponse:
-        if not body.Image:
+        if not body.image:
             raise InvalidParameter("config has no image: give Image")
         if name is not None and not _NAME.match(name):
             raise InvalidParameter(f"Invalid container name ({name})")
-        image = self.images.resolve(body.Image)
-        image_config = RuntimeImageConfig.model_validate(
+        image = self.images.resolve(body.image)
+        image_config = api.ImageConfig.model_validate(
             strip_nulls(self.images.config(image).get("config") or {})
         )
-        raw = body.model_dump(mode="json")
-        try:
-            config = RuntimeConfig.model_validate(strip_nulls(raw))
-        except ValueError as exc:
-            raise InvalidParameter(f"invalid container config: {exc}") from exc
+        raw = body.wire()
         container_id = secrets.token_hex(32)
         name = (name or _random_name()).lstrip("/")
         created = time.time()
-        self.index.state.begin_container(container_id, name, body.Image, image.id, raw, created)
+        self.index.state.begin_container(container_id, name, body.image, image.id, raw, created)
         self.index.put(
-            ContainerRecord(container_id, name, "creating", created, body.Image, image.id, raw)
+            ContainerRecord(container_id, name, "creating", created, body.image, image.id, raw)
         )
         target = self.index.rootfs(container_id)
         try:
             target.mkdir(parents=True, exist_ok=True)
             await self.images.mount_rootfs(container_id, image, target)
             volume_paths = await prepare_mounts(
-                self.volumes, container_id, config, image_config, target
+                self.volumes, container_id, body, image_config, target
             )
             attachment = Attachment({}, {})
             if self.networking is not None:
                 attachment = await self.networking.attach(container_id, name, body, self._pid_of)
             await self.runtime.create(
-                config,
+                body,
                 image_config,
                 name=name,
                 container_id=container_id,
@@ -234,7 +228,7 @@ class Containers:
                 await self.dispose(container_id, force=True, remove_volumes=True)
             raise
         self.index.state.set_container_status(container_id, "created")
-        record = ContainerRecord(container_id, name, "created", created, body.Image, image.id, raw)
+        record = ContainerRecord(container_id, name, "created", created, body.image, image.id, raw)
         self.index.put(record)
         self.events.container(record, "create")
         return api.ContainerCreateResponse(Id=container_id)

@@ -21,6 +21,7 @@ import re
 
 from engine.api.models import API_VERSION, MIN_API_VERSION, version_tuple
 from engine.daemon.backend_api import Backend
+from engine.daemon.http import FullResponse, Headers, Hijack, Request, Response, StreamResponse
 from engine.daemon.routes import containers, execs, images, networks, system, volumes
 from engine.daemon.routes.common import (
     SERVER_NAME,
@@ -30,7 +31,6 @@ from engine.daemon.routes.common import (
     compile_pattern,
     error_response,
 )
-from engine.daemon.server import FullResponse, Headers, Hijack, Request, Response, StreamResponse
 from engine.errors import EngineError, InvalidParameter, NotFound
 
 _VERSION_PREFIX = re.compile(r"^/v(\d+\.\d+)(/.*)\Z")

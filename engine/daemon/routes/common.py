@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.api.models import ProgressMessage
 from engine.daemon.backend_api import Backend, Session
-from engine.daemon.server import (
+from engine.daemon.http import (
     FullResponse,
     Hijack,
     RawStream,
@@ -117,24 +117,36 @@ async def json_body(call: Call, model: type[M]) -> M:
         raise InvalidParameter(f"invalid request body: {where}: {first['msg']}") from exc
 
 
-def int_arg(call: Call, name: str, default: int | None = None) -> int | None:
-    value = call.request.arg(name)
-    if value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid value for {name}: {value!r}") from exc
+N = TypeVar("N", int, float)
 
 
-def time_arg(call: Call, name: str) -> float | None:
+def _number_arg(call: Call, name: str, kind: type[N]) -> N | None:
     value = call.request.arg(name)
     if value == "":
         return None
     try:
-        return float(value)
+        return kind(value)
     except ValueError as exc:
         raise InvalidParameter(f"invalid value for {name}: {value!r}") from exc
+
+
+def int_arg(call: Call, name: str, default: int | None = None) -> int | None:
+    value = _number_arg(call, name, int)
+    return default if value is None else value
+
+
+def time_arg(call: Call, name: str) -> float | None:
+    return _number_arg(call, name, float)
+
+
+def terminal_size(call: Call) -> tuple[int, int]:
+    """``h`` and ``w`` of a resize request (0 when not given)."""
+    return int_arg(call, "h", 0) or 0, int_arg(call, "w", 0) or 0
+
+
+def resized() -> Response:
+    """dockerd's answer to a resize: 200 with an empty text body."""
+    return FullResponse(200, [("Content-Type", "text/plain; charset=utf-8")])
 
 
 async def _lines(

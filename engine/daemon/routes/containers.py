@@ -10,6 +10,7 @@ from typing import Any
 from engine.api.models import ContainerCreate, parse_filters
 from engine.daemon import filters as filtering
 from engine.daemon.backend_api import AttachOptions, Backend, LogOptions
+from engine.daemon.http import FullResponse, Headers, Response, StreamResponse, frame
 from engine.daemon.routes.common import (
     JSON,
     LARGE_BODY,
@@ -20,11 +21,12 @@ from engine.daemon.routes.common import (
     json_body,
     json_response,
     no_content,
+    resized,
     session_hijack,
     stream_content_type,
+    terminal_size,
     time_arg,
 )
-from engine.daemon.server import FullResponse, Headers, Response, StreamResponse, frame
 from engine.errors import InvalidParameter
 
 
@@ -152,9 +154,8 @@ async def container_stats(backend: Backend, call: Call) -> Response:
 
 
 async def container_resize(backend: Backend, call: Call) -> Response:
-    height, width = int_arg(call, "h", 0) or 0, int_arg(call, "w", 0) or 0
-    await backend.container_resize(call["id"], height, width)
-    return FullResponse(200, [("Content-Type", "text/plain; charset=utf-8")])
+    await backend.container_resize(call["id"], *terminal_size(call))
+    return resized()
 
 
 async def container_attach(backend: Backend, call: Call) -> Response:

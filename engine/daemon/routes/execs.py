@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from engine.api.models import ExecCreate, ExecStart
 from engine.daemon.backend_api import Backend
+from engine.daemon.http import FullResponse, Response
 from engine.daemon.routes.common import (
     Call,
     RouteTable,
-    int_arg,
     json_body,
     json_response,
+    resized,
     session_hijack,
+    terminal_size,
 )
-from engine.daemon.server import FullResponse, Response
 from engine.errors import InvalidParameter
 
 
@@ -45,9 +46,8 @@ async def exec_inspect(backend: Backend, call: Call) -> Response:
 
 
 async def exec_resize(backend: Backend, call: Call) -> Response:
-    height, width = int_arg(call, "h", 0) or 0, int_arg(call, "w", 0) or 0
-    await backend.exec_resize(call["id"], height, width)
-    return FullResponse(200, [("Content-Type", "text/plain; charset=utf-8")])
+    await backend.exec_resize(call["id"], *terminal_size(call))
+    return resized()
 
 
 ROUTES: RouteTable = [

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from engine.api.models import parse_filters
 from engine.daemon import filters as filtering
 from engine.daemon.backend_api import Backend
+from engine.daemon.http import FullResponse, Response, StreamResponse
 from engine.daemon.routes.common import (
     JSON,
     LARGE_BODY,
@@ -19,7 +20,6 @@ from engine.daemon.routes.common import (
     json_response,
     progress_response,
 )
-from engine.daemon.server import FullResponse, Response, StreamResponse
 from engine.errors import InvalidParameter
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from engine.api.models import NetworkConnect, NetworkCreate, NetworkDisconnect, parse_filters
 from engine.daemon import filters as filtering
 from engine.daemon.backend_api import Backend
+from engine.daemon.http import FullResponse, Response
 from engine.daemon.routes.common import Call, RouteTable, json_body, json_response, no_content
-from engine.daemon.server import FullResponse, Response
 from engine.errors import InvalidParameter
 
 

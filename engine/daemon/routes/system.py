@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from engine.api.models import parse_filters
 from engine.daemon import filters as filtering
 from engine.daemon.backend_api import Backend
+from engine.daemon.http import FullResponse, Headers, Response, StreamResponse
 from engine.daemon.routes.common import JSON, Call, RouteTable, go_json, json_response, time_arg
-from engine.daemon.server import FullResponse, Headers, Response, StreamResponse
 
 
 def _ping_headers() -> Headers:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from engine.api.models import VolumeCreate, parse_filters
 from engine.daemon import filters as filtering
 from engine.daemon.backend_api import Backend
+from engine.daemon.http import Response
 from engine.daemon.routes.common import Call, RouteTable, json_body, json_response, no_content
-from engine.daemon.server import Response
 
 
 async def volume_list(backend: Backend, call: Call) -> Response:

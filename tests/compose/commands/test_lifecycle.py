@@ -19,7 +19,7 @@ async def test_up_detached_creates_networks_volumes_and_containers(harness: Harn
     assert set(backend.volumes) == {"demo_data"}
     assert {c.state for c in backend.containers.values()} == {"running"}
     web = harness.container("demo-web-1")
-    assert web.body.Labels[PROJECT] == "demo" and web.body.Labels[SERVICE] == "web"
+    assert web.body.labels[PROJECT] == "demo" and web.body.labels[SERVICE] == "web"
     # the second network is connected after create (API < 1.44 takes one at create time)
     assert [network for network, _ in backend.connected] == ["demo_front"]
     assert " Container demo-web-1  Started" in harness.err.getvalue()

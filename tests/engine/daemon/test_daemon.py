@@ -49,7 +49,7 @@ async def test_create_start_wait_logs_remove(client: EngineClient) -> None:
     ]
     inspect = await client.container_inspect(created.Id)
     assert inspect.State.Status == "exited" and inspect.State.ExitCode == 3
-    assert list(inspect.Config.Labels or {}) == list(labels)  # labels kept exactly, in order
+    assert list(inspect.Config.labels or {}) == list(labels)  # labels kept exactly, in order
     found = await client.container_list(
         all=True, filters={"label": ["com.docker.compose.project=demo"]}
     )

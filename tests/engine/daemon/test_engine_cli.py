@@ -15,7 +15,8 @@ from daemon_helpers import Daemon, skip_reason
 
 from compose.cli import main
 from compose.commands.engine_control import NOT_RUNNING, engine_pid
-from engine.api.client import EngineClient, ensure_engine
+from engine.api.autostart import ensure_engine
+from engine.api.client import EngineClient
 
 SKIP = skip_reason()
 pytestmark = [pytest.mark.root, pytest.mark.skipif(SKIP is not None, reason=SKIP or "")]

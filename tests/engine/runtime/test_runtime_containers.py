@@ -10,7 +10,7 @@ import pytest
 from runtime_helpers import needs_runtime, runtime_in
 
 from engine.api.errors import Conflict
-from engine.runtime.config import ContainerConfig
+from engine.api.models import ContainerCreate
 from engine.runtime.containers import ContainerRuntime
 from engine.runtime.runc import Runc
 from engine.runtime.state import ContainerState, HealthStatus
@@ -19,9 +19,9 @@ from tests.waiting import wait_until_async
 pytestmark = [pytest.mark.root, pytest.mark.anyio, needs_runtime]
 
 
-def config(command: str | list[str], **fields) -> ContainerConfig:
+def config(command: str | list[str], **fields) -> ContainerCreate:
     cmd = ["sh", "-c", command] if isinstance(command, str) else command
-    return ContainerConfig.model_validate({"Cmd": cmd, **fields})
+    return ContainerCreate.model_validate({"Cmd": cmd, **fields})
 
 
 async def run_to_end(runtime, rootfs: Path, command: str, **fields) -> tuple[int, str]:

@@ -21,7 +21,7 @@ import uuid
 import pytest
 from runtime_helpers import make_busybox_rootfs, needs_runtime, runtime_in
 
-from engine.runtime.config import ContainerConfig
+from engine.api.models import ContainerCreate
 from tests.oracle import DOCKER_HOST, docker_answers
 from tests.waiting import wait_until, wait_until_async
 
@@ -120,7 +120,7 @@ def docker_run(image: str, args: list[str], script: str) -> tuple[int, str]:
 
 
 async def ours_run(runtime, rootfs, fields: dict, script: str) -> tuple[int, str]:
-    config = ContainerConfig.model_validate({"Cmd": ["sh", "-c", script], **fields})
+    config = ContainerCreate.model_validate({"Cmd": ["sh", "-c", script], **fields})
     info = await runtime.create(config, rootfs=str(rootfs))
     await runtime.start(info.id)
     code = await runtime.wait(info.id)
@@ -244,7 +244,7 @@ async def test_stop_exit_codes_match_docker(script, stop_timeout, docker_image, 
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
     async with runtime_in(tmp_path) as runtime:
         info = await runtime.create(
-            ContainerConfig.model_validate({"Cmd": ["sh", "-c", script]}), rootfs=str(rootfs)
+            ContainerCreate.model_validate({"Cmd": ["sh", "-c", script]}), rootfs=str(rootfs)
         )
         await runtime.start(info.id)
 

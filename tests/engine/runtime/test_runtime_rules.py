@@ -123,13 +123,13 @@ def test_cri_records_join_partial_lines_per_stream():
 
 
 def test_log_options_and_etc_files(tmp_path):
+    from engine.api.models import ContainerCreate
     from engine.runtime import bundle
-    from engine.runtime.config import ContainerConfig
 
     assert bundle.size_option("10m") == 10 * 1024 * 1024
     assert bundle.size_option("512k") == 512 * 1024
     assert bundle.size_option("2048") == 2048
-    config = ContainerConfig.model_validate(
+    config = ContainerCreate.model_validate(
         {
             "HostConfig": {
                 "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "3"}}
@@ -137,7 +137,7 @@ def test_log_options_and_etc_files(tmp_path):
         }
     )
     assert bundle.log_limits(config) == (1024 * 1024, 3)
-    assert bundle.log_limits(ContainerConfig()) == (
+    assert bundle.log_limits(ContainerCreate()) == (
         bundle.DEFAULT_LOG_MAX_SIZE,
         bundle.DEFAULT_LOG_MAX_FILES,
     )
@@ -186,7 +186,7 @@ def test_reading_rotated_files_in_order_with_since_and_until(tmp_path):
 
 
 def test_null_members_of_a_docker_body_take_their_defaults():
-    from engine.runtime.config import ContainerConfig
+    from engine.api.models import ContainerCreate
 
     body = {
         "Cmd": None,
@@ -198,7 +198,10 @@ def test_null_members_of_a_docker_body_take_their_defaults():
             "RestartPolicy": {"Name": "always", "MaximumRetryCount": None},
         },
     }
-    config = ContainerConfig.model_validate(body)
+    config = ContainerCreate.model_validate(body)
     assert config.cmd is None and config.entrypoint is None
-    assert config.host_config.memory == 0 and config.host_config.binds == []
+    # Go's nil slice stays None (the body dumps back as sent); readers take `or []`
+    assert config.host_config.memory == 0 and config.host_config.binds is None
+    assert config.host_config.restart_policy is not None
     assert config.host_config.restart_policy.name == "always"
+    assert config.host_config.restart_policy.maximum_retry_count == 0

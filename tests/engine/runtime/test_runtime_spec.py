@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.api.errors import InvalidParameter
-from engine.runtime.config import ContainerConfig, HostConfig, ImageConfig
+from engine.api.models import ContainerCreate, HostConfig, ImageConfig
 from engine.runtime.mounts import parse_bind, user_mounts
 from engine.runtime.spec import (
     DEFAULT_CAPABILITIES,
@@ -32,7 +32,7 @@ CONTEXT = SpecContext(
 
 def spec_of(image: ImageConfig | None = None, **fields):
     return build_spec(
-        ContainerConfig.model_validate(fields), image or ImageConfig(cmd=["sh"]), CONTEXT
+        ContainerCreate.model_validate(fields), image or ImageConfig(cmd=["sh"]), CONTEXT
     )
 
 
@@ -216,7 +216,7 @@ def test_resources_and_ulimits_and_sysctls():
 
 def test_namespaces_follow_the_modes():
     spec = build_spec(
-        ContainerConfig.model_validate(
+        ContainerCreate.model_validate(
             {"HostConfig": {"PidMode": "host", "IpcMode": "container:x"}}
         ),
         ImageConfig(cmd=["x"]),
@@ -232,7 +232,7 @@ def test_namespaces_follow_the_modes():
     assert not any(ns["type"] == "pid" for ns in namespaces)
     assert not any(m["destination"] == "/dev/shm" for m in spec["mounts"])
     v2 = build_spec(
-        ContainerConfig(),
+        ContainerCreate(),
         ImageConfig(cmd=["x"]),
         SpecContext(container_id="c", rootfs="/r", cgroup_version=2),
     )
@@ -277,7 +277,7 @@ def test_user_mounts_binds_volumes_tmpfs_and_shm_override():
     assert mounts[2]["options"] == ["noexec", "nosuid", "nodev", "size=1024", "mode=1777"]
     assert mounts[3]["options"] == ["nosuid", "nodev", "size=1m", "exec"]
     spec = build_spec(
-        ContainerConfig(cmd=["x"]),
+        ContainerCreate(cmd=["x"]),
         ImageConfig(),
         SpecContext(container_id="c", rootfs="/r", mounts=mounts),
     )
@@ -308,7 +308,7 @@ def test_exec_process_overrides_env_user_workdir():
 
 def test_merge_keeps_image_healthcheck_and_volumes():
     image = ImageConfig(volumes={"/data": {}}, healthcheck={"Test": ["CMD", "true"]}, cmd=["x"])
-    merged = merge_image_config(ContainerConfig(), image)
+    merged = merge_image_config(ContainerCreate(), image)
     assert merged.volumes == {"/data": {}}
     assert merged.healthcheck is not None and merged.healthcheck.test == ["CMD", "true"]
     assert len(MASKED_PATHS) >= 10

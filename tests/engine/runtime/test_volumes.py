@@ -6,7 +6,7 @@ import pytest
 from runtime_helpers import needs_runtime, runtime_in
 
 from engine.api.errors import Conflict, InvalidParameter, NotFound
-from engine.runtime.config import ContainerConfig, ImageConfig
+from engine.api.models import ContainerCreate, ImageConfig
 from engine.volumes import ANONYMOUS_LABEL, VolumeStore, prepare_mounts, release_mounts
 
 pytestmark = pytest.mark.anyio
@@ -45,7 +45,7 @@ async def test_prepare_mounts_creates_fills_and_releases(tmp_path):
     (rootfs / "cache").mkdir()
     (rootfs / "cache/c").write_text("cached")
     store = VolumeStore(tmp_path / "volumes")
-    config = ContainerConfig.model_validate(
+    config = ContainerCreate.model_validate(
         {
             "Cmd": ["x"],
             "HostConfig": {
@@ -75,7 +75,7 @@ async def test_prepare_mounts_creates_fills_and_releases(tmp_path):
 
     removed = await release_mounts(store, "c1", remove_anonymous=True)
     assert len(removed) == 1 and store.get("named").users == ("c2",)
-    long_bind = ContainerConfig.model_validate(
+    long_bind = ContainerCreate.model_validate(
         {
             "HostConfig": {
                 "Mounts": [{"Type": "bind", "Source": f"{tmp_path}/absent", "Target": "/x"}]
@@ -93,7 +93,7 @@ async def test_volumes_bind_mounts_and_tmpfs_inside_containers(tmp_path, rootfs)
     (rootfs / "data/seed").write_text("seeded\n")
     store = VolumeStore(tmp_path / "volumes")
     host_dir = tmp_path / "host"
-    config = ContainerConfig.model_validate(
+    config = ContainerCreate.model_validate(
         {
             "Cmd": [
                 "sh",
@@ -135,7 +135,7 @@ async def test_a_volume_subpath_is_mounted_alone(tmp_path, rootfs):
     (volume.mountpoint / "public").mkdir()
     (volume.mountpoint / "public/index.html").write_text("hello\n")
     (volume.mountpoint / "secret").write_text("hidden\n")
-    config = ContainerConfig.model_validate(
+    config = ContainerCreate.model_validate(
         {
             "Cmd": ["sh", "-c", "ls /srv; cat /srv/index.html"],
             "HostConfig": {
