@@ -162,7 +162,12 @@ def test_hostname_domainname_workdir_readonly_rootfs():
         WorkingDir="/srv",
         HostConfig={"ReadonlyRootfs": True},
     )
-    assert spec["hostname"] == "web" and spec["domainname"] == "example.org"
+    assert (
+        spec["hostname"] == "web" and spec["linux"]["sysctl"]["kernel.domainname"] == "example.org"
+    )
+    assert "domainname" not in spec  # runc 1.1 ignores it: the sysctl sets it
+    host_uts = spec_of(Domainname="example.org", HostConfig={"UTSMode": "host"})
+    assert "kernel.domainname" not in host_uts["linux"]["sysctl"]
     assert spec["process"]["cwd"] == "/srv"
     assert spec["root"] == {"path": "/r", "readonly": True}
     assert spec_of(ImageConfig(cmd=["x"], working_dir="/img"))["process"]["cwd"] == "/img"

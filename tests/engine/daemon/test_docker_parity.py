@@ -1,0 +1,144 @@
+"""What a container sees, as Docker 20.10 shows it: the engine's answer checked on its own,
+then, where a Docker oracle answers (tests/oracle.py), the same probe on dockerd as well.
+
+Each test states the expected value and checks the engine against it; the oracle run only
+confirms that the expected value is Docker's (it never replaces the check on the engine).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from daemon_helpers import skip_reason
+
+from engine.api.client import EngineClient
+from engine.api.models import ContainerCreate, ExecCreate
+from tests.oracle import docker_answers, docker_environment
+
+SKIP = skip_reason()
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.anyio,
+    pytest.mark.skipif(SKIP is not None, reason=SKIP or ""),
+]
+
+
+class Oracle:
+    """The docker CLI against the oracle, with the daemon tests' busybox image loaded."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, str]] = []
+
+    def docker(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=docker_environment(),
+        )
+
+    def run(self, *args: str) -> tuple[int, str]:
+        """``docker run --rm ARGS``: exit code and stdout."""
+        result = self.docker("run", "--rm", *args)
+        return result.returncode, result.stdout
+
+    def network(self, name: str) -> str:
+        name = f"{name}-{uuid.uuid4().hex[:6]}"
+        assert self.docker("network", "create", name).returncode == 0
+        self.made.append(("network", name))
+        return name
+
+    def container(self, *args: str) -> str:
+        name = f"parity-{uuid.uuid4().hex[:8]}"
+        result = self.docker("run", "-d", "--name", name, *args)
+        assert result.returncode == 0, result.stderr
+        self.made.insert(0, ("container", name))
+        return name
+
+    def cleanup(self) -> None:
+        for kind, name in self.made:
+            if kind == "container":
+                self.docker("rm", "-f", name)
+            else:
+                self.docker("network", "rm", name)
+
+
+@pytest.fixture(scope="module")
+def oracle_image(busybox_tar: bytes) -> bool:
+    """Whether the oracle answers; it then has the busybox image the engine runs."""
+    if not docker_answers():
+        return False
+    loaded = subprocess.run(
+        ["docker", "load"],
+        input=busybox_tar,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env=docker_environment(),
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    return True
+
+
+@pytest.fixture
+def oracle(oracle_image: bool) -> Iterator[Oracle | None]:
+    if not oracle_image:
+        yield None
+        return
+    made = Oracle()
+    try:
+        yield made
+    finally:
+        made.cleanup()
+
+
+async def run(
+    client: EngineClient, body: dict[str, Any], name: str | None = None
+) -> tuple[int, str]:
+    """Create, start and wait for a busybox container; its exit code and stdout."""
+    created = await client.container_create(
+        ContainerCreate.model_validate({"Image": "busybox", **body}), name=name
+    )
+    try:
+        await client.container_start(created.Id)
+        code = (await client.container_wait(created.Id)).StatusCode
+        output = b"".join(
+            [data async for stream, data in client.container_logs(created.Id) if stream == 1]
+        )
+    finally:
+        await client.container_remove(created.Id, force=True)
+    return code, output.decode()
+
+
+async def exec_in(client: EngineClient, container: str, *command: str) -> tuple[int | None, str]:
+    exec_id = (await client.exec_create(container, ExecCreate(Cmd=list(command)))).Id
+    output = await client.exec_start(exec_id)
+    text = b"".join(data for _, data in output).decode()
+    return (await client.exec_inspect(exec_id)).ExitCode, text
+
+
+async def sleeper(client: EngineClient, name: str, body: dict[str, Any]) -> str:
+    created = await client.container_create(
+        ContainerCreate.model_validate({"Image": "busybox", "Cmd": ["sleep", "60"], **body}),
+        name=name,
+    )
+    await client.container_start(created.Id)
+    return created.Id
+
+
+async def test_domainname_is_the_uts_domainname(
+    client: EngineClient, oracle: Oracle | None
+) -> None:
+    probe = "cat /proc/sys/kernel/domainname; hostname"
+    expected = "example.org\nweb\n"
+    body = {"Hostname": "web", "Domainname": "example.org", "Cmd": ["sh", "-c", probe]}
+    assert await run(client, body) == (0, expected)
+    if oracle is not None:
+        args = ["--hostname", "web", "--domainname", "example.org"]
+        assert oracle.run(*args, "busybox", "sh", "-c", probe) == (0, expected)
