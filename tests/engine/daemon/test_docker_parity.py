@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +143,35 @@ async def test_domainname_is_the_uts_domainname(
     if oracle is not None:
         args = ["--hostname", "web", "--domainname", "example.org"]
         assert oracle.run(*args, "busybox", "sh", "-c", probe) == (0, expected)
+
+
+SYSCTL_PROBE = (
+    "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range"
+)
+
+
+async def test_own_network_namespace_gets_dockers_default_sysctls(
+    client: EngineClient, oracle: Oracle | None
+) -> None:
+    expected = "0\n0\t2147483647\n"
+    for mode in ("none", "bridge"):
+        body = {"Cmd": ["sh", "-c", SYSCTL_PROBE], "HostConfig": {"NetworkMode": mode}}
+        assert await run(client, body) == (0, expected), mode
+    # the user's value wins
+    body = {
+        "Cmd": ["sh", "-c", SYSCTL_PROBE],
+        "HostConfig": {"Sysctls": {"net.ipv4.ip_unprivileged_port_start": "80"}},
+    }
+    assert await run(client, body) == (0, "80\n0\t2147483647\n")
+    # the host's network namespace keeps the host's values
+    host_values = "".join(
+        Path(f"/proc/sys/net/ipv4/{key}").read_text()
+        for key in ("ip_unprivileged_port_start", "ping_group_range")
+    )
+    body = {"Cmd": ["sh", "-c", SYSCTL_PROBE], "HostConfig": {"NetworkMode": "host"}}
+    assert await run(client, body) == (0, host_values)
+    if oracle is not None:
+        assert oracle.run("--network", "none", "busybox", "sh", "-c", SYSCTL_PROBE) == (
+            0,
+            expected,
+        )
