@@ -191,7 +191,8 @@ def seccomp_section(
 
 def default_sysctls(host_config: HostConfig) -> dict[str, str]:
     """Docker's sysctls for a network namespace the container gets of its own (not ``host``
-    nor ``container:``): any port and unprivileged ICMP echo sockets without capabilities."""
+    nor ``container:``): any port and unprivileged ICMP echo sockets without capabilities;
+    with ``none``, no IPv6 at all (only 127.0.0.1 on ``lo``, as Docker 20.10 leaves it)."""
     mode = host_config.network_mode
     if mode == "host" or mode.startswith("container:"):
         return {}
@@ -199,6 +200,8 @@ def default_sysctls(host_config: HostConfig) -> dict[str, str]:
         "net.ipv4.ip_unprivileged_port_start": "0",
         "net.ipv4.ping_group_range": "0 2147483647",
     }
+    if mode == "none":
+        defaults["net.ipv6.conf.all.disable_ipv6"] = "1"
     return defaults
 
 

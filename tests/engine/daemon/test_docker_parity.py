@@ -175,3 +175,24 @@ async def test_own_network_namespace_gets_dockers_default_sysctls(
             0,
             expected,
         )
+
+
+async def test_network_none_has_no_ipv6(client: EngineClient, oracle: Oracle | None) -> None:
+    probe = (
+        "cat /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/lo/disable_ipv6; "
+        "ip addr show lo | grep -c inet"
+    )
+    expected = "1\n1\n1\n"  # only 127.0.0.1 on lo, no ::1
+    body = {"Cmd": ["sh", "-c", probe], "HostConfig": {"NetworkMode": "none"}}
+    assert await run(client, body) == (0, expected)
+    if oracle is not None:
+        assert oracle.run("--network", "none", "busybox", "sh", "-c", probe) == (0, expected)
+
+
+async def test_dockerenv_and_etc_mtab(client: EngineClient, oracle: Oracle | None) -> None:
+    probe = "stat -c '%F %s %a' /.dockerenv; readlink /etc/mtab; head -1 /etc/mtab | cut -d' ' -f2"
+    expected = "regular empty file 0 755\n/proc/mounts\n/\n"
+    body = {"Cmd": ["sh", "-c", probe], "HostConfig": {"ReadonlyRootfs": True}}
+    assert await run(client, body) == (0, expected)
+    if oracle is not None:
+        assert oracle.run("--read-only", "busybox", "sh", "-c", probe) == (0, expected)

@@ -231,6 +231,7 @@ def test_resources_and_ulimits_and_sysctls():
     assert none["linux"]["sysctl"] == {
         "net.ipv4.ip_unprivileged_port_start": "0",
         "net.ipv4.ping_group_range": "1 1",
+        "net.ipv6.conf.all.disable_ipv6": "1",
     }
     unlimited = spec_of(HostConfig={"Memory": 1 << 30, "MemorySwap": -1})
     assert unlimited["linux"]["resources"]["memory"]["swap"] == -1
