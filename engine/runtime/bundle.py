@@ -2,11 +2,13 @@
 
 Everything here serves ``ContainerRuntime.create``: the /etc files Docker bind-mounts
 (hostname, hosts, resolv.conf), the root file system's mounts, device numbers, the working
-directory inside the root, log limits from ``LogConfig``, and the init binary.
+directory inside the root, /.dockerenv and /etc/mtab, log limits from ``LogConfig``, and
+the init binary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -17,6 +19,7 @@ from typing import Any
 import anyio
 
 from engine.errors import InvalidParameter
+from engine.fs import resolve
 from engine.runtime.config import ContainerConfig, HostConfig
 from engine.runtime.spec import HostDevice
 
@@ -101,6 +104,37 @@ def mkdir_in_root(rootfs: str, path: str) -> None:
             return  # the image's own symlink: leave it to runc, which resolves it in the root
         if not current.exists():
             current.mkdir(mode=0o755)
+
+
+def write_docker_files(rootfs: str) -> None:
+    """What Docker's init layer puts in every container's root: an empty ``/.dockerenv``
+    (mode 0755) and ``/etc/mtab``, a symlink to /proc/mounts; each replaces what the image
+    has there, unless that is a directory (or /etc is none). Resolved beneath the root, so
+    the image's symlinks (``/etc -> /``) cannot lead out of it."""
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with contextlib.suppress(IsADirectoryError):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(".dockerenv", dir_fd=root_fd)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            marker = os.open(".dockerenv", flags, 0o755, dir_fd=root_fd)
+            try:
+                os.fchmod(marker, 0o755)
+            finally:
+                os.close(marker)
+        try:
+            etc_fd = resolve.mkdirs_beneath(root_fd, "etc")
+        except OSError:
+            return  # /etc is no directory (a file, a dangling symlink): the image's choice
+        try:
+            with contextlib.suppress(IsADirectoryError):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink("mtab", dir_fd=etc_fd)
+                os.symlink("/proc/mounts", "mtab", dir_fd=etc_fd)
+        finally:
+            os.close(etc_fd)
+    finally:
+        os.close(root_fd)
 
 
 async def mount(mount: Mapping[str, Any], target: str) -> None:

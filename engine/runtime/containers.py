@@ -250,6 +250,7 @@ class ContainerRuntime:
             )
             spec = build_spec(merged, ImageConfig(), context)
             bundle.mkdir_in_root(rootfs, spec["process"]["cwd"])
+            bundle.write_docker_files(rootfs)
             write_private(directory / "config.json", json.dumps(spec, indent=1))
         except BaseException:
             with anyio.CancelScope(shield=True):

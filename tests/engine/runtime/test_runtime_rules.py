@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import engine.runtime
@@ -202,3 +204,26 @@ def test_null_members_of_a_docker_body_take_their_defaults():
     assert config.cmd is None and config.entrypoint is None
     assert config.host_config.memory == 0 and config.host_config.binds == []
     assert config.host_config.restart_policy.name == "always"
+
+
+def test_docker_files_are_written_inside_the_root_only(tmp_path):
+    from engine.runtime.bundle import write_docker_files
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "etc").symlink_to(outside)  # absolute: resolved inside the root, not the host
+    (root / ".dockerenv").symlink_to(outside / "planted")
+    write_docker_files(str(root))
+    assert list(outside.iterdir()) == []
+    assert (root / ".dockerenv").is_file() and not (root / ".dockerenv").is_symlink()
+    assert (root / ".dockerenv").stat().st_size == 0
+    assert (root / ".dockerenv").stat().st_mode & 0o777 == 0o755
+    # /etc -> <outside> names a missing directory inside the root: no /etc/mtab then
+    assert not (root / str(outside).lstrip("/")).exists()
+    plain = tmp_path / "plain"
+    (plain / "etc").mkdir(parents=True)
+    (plain / "etc" / "mtab").write_text("image's own\n")
+    write_docker_files(str(plain))
+    assert os.readlink(plain / "etc" / "mtab") == "/proc/mounts"
