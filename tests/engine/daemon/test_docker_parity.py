@@ -17,7 +17,7 @@ import pytest
 from daemon_helpers import skip_reason
 
 from engine.api.client import EngineClient
-from engine.api.models import ContainerCreate, ExecCreate
+from engine.api.models import ContainerCreate, ExecCreate, NetworkCreate
 from tests.oracle import docker_answers, docker_environment
 
 SKIP = skip_reason()
@@ -196,3 +196,25 @@ async def test_dockerenv_and_etc_mtab(client: EngineClient, oracle: Oracle | Non
     assert await run(client, body) == (0, expected)
     if oracle is not None:
         assert oracle.run("--read-only", "busybox", "sh", "-c", probe) == (0, expected)
+
+
+async def test_dns_options_replace_the_embedded_resolvers_default(
+    client: EngineClient, oracle: Oracle | None
+) -> None:
+    await client.network_create(NetworkCreate(Name="opts"))
+    cases = {
+        ("ndots:2", "timeout:3"): "options ndots:2 timeout:3\n",  # the user's ndots only
+        ("timeout:3",): "options timeout:3 ndots:0\n",  # the resolver's default after
+        ("ndots:0", "use-vc"): "options ndots:0 use-vc\n",
+    }
+    oracle_network = oracle.network("opts") if oracle is not None else ""
+    for options, expected in cases.items():
+        body = {
+            "Cmd": ["grep", "^options", "/etc/resolv.conf"],
+            "HostConfig": {"NetworkMode": "opts", "DnsOptions": list(options)},
+        }
+        assert await run(client, body) == (0, expected), options
+        if oracle is not None:
+            flags = [f"--dns-opt={option}" for option in options]
+            args = ["--network", oracle_network, *flags, "busybox"]
+            assert oracle.run(*args, "grep", "^options", "/etc/resolv.conf") == (0, expected)

@@ -101,7 +101,7 @@ async def test_two_services_resolve_each_other_by_name_and_alias(engine):
     )
     assert files["/etc/hostname"] == "webhost\n"
     assert files["/etc/resolv.conf"] == (
-        "nameserver 127.0.0.11\nsearch svc.test\noptions ndots:0 timeout:1\n"
+        "nameserver 127.0.0.11\nsearch svc.test\noptions timeout:1 ndots:0\n"
     )
     assert f"{web_endpoint.ipv4}\twebhost\n" in files["/etc/hosts"]
     assert f"{network.subnets[0].gateway}\tgw\n" in files["/etc/hosts"]

@@ -146,7 +146,7 @@ def test_resolv_conf_with_embedded_dns():
     )
     conf = container_resolv_conf(host, embedded_dns=True, dns_opt=["timeout:2"])
     assert render_resolv_conf(conf) == (
-        "nameserver 127.0.0.11\nsearch corp.example lab.example\noptions ndots:0 timeout:2\n"
+        "nameserver 127.0.0.11\nsearch corp.example lab.example\noptions timeout:2 ndots:0\n"
     )
     assert resolver_upstreams(host) == ("127.0.0.53", "10.0.0.1")
     assert resolver_upstreams(host, ["9.9.9.9"]) == ("9.9.9.9",)
