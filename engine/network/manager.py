@@ -387,7 +387,7 @@ class NetworkEngine:
             )
             network.endpoints[sandbox.id] = endpoint
             sandbox.endpoints[network.id] = endpoint
-            self.records.add_sandbox_endpoint(sandbox, endpoint)
+            self.records.add_sandbox_endpoint(sandbox, endpoint, network.name)
             return endpoint
 
     async def disconnect(self, sandbox_id: str, network_id: str) -> None:
@@ -596,7 +596,7 @@ class NetworkEngine:
                         del sandbox.endpoints[network_id]
                         continue
                     attached.endpoints[sandbox.id] = endpoint
-                    self.records.add_sandbox_endpoint(sandbox, endpoint)
+                    self.records.add_sandbox_endpoint(sandbox, endpoint, attached.name)
                 if sandbox.embedded_dns:
                     await start_resolver(
                         sandbox,

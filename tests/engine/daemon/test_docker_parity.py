@@ -218,3 +218,23 @@ async def test_dns_options_replace_the_embedded_resolvers_default(
             flags = [f"--dns-opt={option}" for option in options]
             args = ["--network", oracle_network, *flags, "busybox"]
             assert oracle.run(*args, "grep", "^options", "/etc/resolv.conf") == (0, expected)
+
+
+async def test_reverse_lookup_answers_container_dot_network(
+    client: EngineClient, oracle: Oracle | None
+) -> None:
+    await client.network_create(NetworkCreate(Name="rev"))
+    server = await sleeper(client, "rev-server", {"HostConfig": {"NetworkMode": "rev"}})
+    address = (await client.container_inspect(server)).NetworkSettings.Networks["rev"].IPAddress
+    body = {"Cmd": ["nslookup", address, "127.0.0.11"], "HostConfig": {"NetworkMode": "rev"}}
+    code, output = await run(client, body)
+    assert code == 0 and "name = rev-server.rev\n" in output, output
+    await client.container_remove(server, force=True)
+    if oracle is not None:
+        network = oracle.network("rev")
+        name = oracle.container("--network", network, "busybox", "sleep", "60")
+        address = oracle.docker(
+            "inspect", "-f", f"{{{{.NetworkSettings.Networks.{network}.IPAddress}}}}", name
+        ).stdout.strip()
+        code, output = oracle.run("--network", network, "busybox", "nslookup", address)
+        assert code == 0 and f"name = {name}.{network}\n" in output, output

@@ -94,7 +94,7 @@ async def test_two_services_resolve_each_other_by_name_and_alias(engine):
         result = await run_in(db.netns, "busybox", "nslookup", name, "127.0.0.11")
         assert f"Address: {web_endpoint.ipv4}" in result.stdout, (name, result.stdout)
     reverse = await query(web.netns, dns.reversename.from_address(str(db_endpoint.ipv4)), "PTR")
-    assert answers(reverse) == ["app-db-1."]
+    assert answers(reverse) == [f"app-db-1.{network.name}."]
 
     files = engine.etc_files(
         web.id, extra_hosts=["gw:host-gateway"], dns_search=["svc.test"], dns_opt=["timeout:1"]
