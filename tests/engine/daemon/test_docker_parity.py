@@ -238,3 +238,33 @@ async def test_reverse_lookup_answers_container_dot_network(
         ).stdout.strip()
         code, output = oracle.run("--network", network, "busybox", "nslookup", address)
         assert code == 0 and f"name = {name}.{network}\n" in output, output
+
+
+async def test_exec_of_a_missing_or_unrunnable_command_exits_126(
+    client: EngineClient, oracle: Oracle | None
+) -> None:
+    container = await sleeper(client, "exec-target", {})
+    cases = {
+        "nosuch": 'exec: "nosuch": executable file not found in $PATH',
+        "/etc/passwd": 'exec: "/etc/passwd": permission denied',
+    }
+    for command, reason in cases.items():
+        expected = f"OCI runtime exec failed: exec failed: unable to start container process: {reason}: unknown\r\n"
+        assert await exec_in(client, container, command) == (126, expected), command
+    # the command's own failure keeps its code and its words
+    assert await exec_in(client, container, "sh", "-c", "echo oops >&2; exit 255") == (
+        255,
+        "oops\n",
+    )
+    assert await exec_in(client, container, "sh", "-c", "echo 'time=\"now\"' >&2; exit 255") == (
+        255,
+        'time="now"\n',
+    )
+    await client.container_remove(container, force=True)
+    if oracle is not None:
+        name = oracle.container("busybox", "sleep", "60")
+        for command, reason in cases.items():
+            result = oracle.docker("exec", name, command)
+            assert (result.returncode, result.stdout) == (126, expected.replace("\r\n", "\n")) or (
+                result.returncode == 126 and reason in result.stdout
+            ), result

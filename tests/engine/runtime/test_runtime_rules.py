@@ -227,3 +227,20 @@ def test_docker_files_are_written_inside_the_root_only(tmp_path):
     (plain / "etc" / "mtab").write_text("image's own\n")
     write_docker_files(str(plain))
     assert os.readlink(plain / "etc" / "mtab") == "/proc/mounts"
+
+
+def test_runc_exec_failure_is_recognised_only_when_it_is_one():
+    from engine.runtime.exec_session import could_be_start_failure, start_failure_message
+
+    line = (
+        b'time="2026-01-01T00:00:00Z" level=error msg="exec failed: unable to start container '
+        b'process: exec: \\"nosuch\\": executable file not found in $PATH"\n'
+    )
+    assert all(could_be_start_failure(line[:end]) for end in range(len(line) + 1))
+    assert start_failure_message(line) == (
+        'exec failed: unable to start container process: exec: "nosuch": executable file '
+        "not found in $PATH"
+    )
+    assert not could_be_start_failure(b"oops\n")
+    assert not could_be_start_failure(b'time="now" level=info msg="starting"\n')
+    assert start_failure_message(line + b"more output\n") is None
