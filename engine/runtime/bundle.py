@@ -153,6 +153,20 @@ async def unmount(target: str) -> None:
     await anyio.run_process(["umount", "-l", target], check=False)
 
 
+def etc_file_path(directory: Path, target: str) -> Path:
+    """Where the container directory keeps the content of ``target`` (``/etc/hosts``…)."""
+    return directory / target.strip("/").replace("/", "_")
+
+
+def rewrite_etc_file(directory: Path, target: str, content: str) -> None:
+    """New content for a bind-mounted /etc file, written in place: a new file (a rename)
+    would not be what the container's mount shows."""
+    fd = os.open(etc_file_path(directory, target), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "w") as handle:
+        handle.truncate(0)
+        handle.write(content)
+
+
 def write_etc_files(
     directory: Path, hostname: str, *, read_only: bool, overrides: Mapping[str, str]
 ) -> list[dict[str, Any]]:
@@ -165,7 +179,7 @@ def write_etc_files(
     files.update(overrides)
     mounts: list[dict[str, Any]] = []
     for target, content in files.items():
-        host_file = directory / target.strip("/").replace("/", "_")
+        host_file = etc_file_path(directory, target)
         host_file.write_text(content)
         mounts.append(
             {

@@ -510,6 +510,13 @@ class ContainerRuntime:
         if container.config.tty and container.state in (S.RUNNING, S.PAUSED):
             monitor.request_resize(container.paths, height, width)
 
+    def rewrite_etc_file(self, ref: str, target: str, content: str) -> None:
+        """New content for one of the container's bind-mounted /etc files (``/etc/hosts``,
+        ``/etc/resolv.conf``, ``/etc/hostname``), seen at once inside it."""
+        if target not in ("/etc/hosts", "/etc/resolv.conf", "/etc/hostname"):
+            raise InvalidParameter(f"{target} is not one of the container's /etc files")
+        bundle.rewrite_etc_file(self._get(ref).directory, target, content)
+
     # --- exec -------------------------------------------------------------------------
 
     async def exec(

@@ -17,7 +17,7 @@ import pytest
 from daemon_helpers import skip_reason
 
 from engine.api.client import EngineClient
-from engine.api.models import ContainerCreate, ExecCreate, NetworkCreate
+from engine.api.models import ContainerCreate, ExecCreate, NetworkConnect, NetworkCreate
 from tests.oracle import docker_answers, docker_environment
 
 SKIP = skip_reason()
@@ -268,3 +268,30 @@ async def test_exec_of_a_missing_or_unrunnable_command_exits_126(
             assert (result.returncode, result.stdout) == (126, expected.replace("\r\n", "\n")) or (
                 result.returncode == 126 and reason in result.stdout
             ), result
+
+
+async def test_connected_container_is_known_by_name_and_aliases_on_the_new_network(
+    client: EngineClient, oracle: Oracle | None
+) -> None:
+    for name in ("first", "joined"):
+        await client.network_create(NetworkCreate(Name=name))
+    late = await sleeper(client, "late", {})  # on the default bridge: no resolver of its own
+    peer = await sleeper(client, "peer", {"HostConfig": {"NetworkMode": "joined"}})
+    await client.network_connect(
+        "joined",
+        NetworkConnect.model_validate(
+            {"Container": "late", "EndpointConfig": {"Aliases": ["extra"]}}
+        ),
+    )
+    address = (await client.container_inspect(late)).NetworkSettings.Networks["joined"].IPAddress
+    for name in ("late", "extra"):
+        code, output = await exec_in(client, peer, "nslookup", name, "127.0.0.11")
+        assert code == 0 and f"Address: {address}\n" in output, (name, output)
+    # the default bridge's container got the embedded resolver with the user network
+    code, output = await exec_in(client, late, "cat", "/etc/resolv.conf")
+    assert output.startswith("nameserver 127.0.0.11\n") and "ndots:0" in output, output
+    peer_address = (await client.container_inspect(peer)).NetworkSettings.Networks["joined"]
+    code, output = await exec_in(client, late, "nslookup", "peer", "127.0.0.11")
+    assert code == 0 and f"Address: {peer_address.IPAddress}\n" in output, output
+    for container in (late, peer):
+        await client.container_remove(container, force=True)
