@@ -234,7 +234,10 @@ async def test_reverse_lookup_answers_container_dot_network(
         network = oracle.network("rev")
         name = oracle.container("--network", network, "busybox", "sleep", "60")
         address = oracle.docker(
-            "inspect", "-f", f"{{{{.NetworkSettings.Networks.{network}.IPAddress}}}}", name
+            "inspect",
+            "-f",
+            f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}',
+            name,
         ).stdout.strip()
         code, output = oracle.run("--network", network, "busybox", "nslookup", address)
         assert code == 0 and f"name = {name}.{network}\n" in output, output
