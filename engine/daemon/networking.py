@@ -323,6 +323,22 @@ class Networking:
         )
         await self.save()
 
+    async def join_resolver(self, container_id: str, body: api.ContainerCreate) -> str | None:
+        """After a connect to a user network: the embedded resolver for a container that had
+        none (it was on the default bridge) and its new /etc/resolv.conf; None when it had
+        one already."""
+        if not await self.engine.start_embedded_dns(container_id):
+            return None
+        await self.save()
+        host_config = body.host_config or api.HostConfig()
+        files = self.engine.etc_files(
+            container_id,
+            dns=host_config.dns or (),
+            dns_search=host_config.dns_search or (),
+            dns_opt=host_config.dns_options or (),
+        )
+        return files["/etc/resolv.conf"]
+
     async def disconnect(self, sandbox_id: str, network: Network) -> None:
         await self.engine.disconnect(sandbox_id, network.id)
         await self.save()

@@ -6,7 +6,7 @@ from port 53 in the namespace, so the container may bind port 53 itself) and ser
 engine's event loop, so no process runs in the container. A query is answered from
 :class:`DnsRecords` using the networks the container is attached to at that moment: A/AAAA
 for service names (every replica), aliases, container names and hostnames, PTR for their
-addresses. Other names are
+addresses (``<container>.<network>``, as Docker). Other names are
 forwarded to the upstream resolvers (the container's ``dns`` setting, else the host's
 /etc/resolv.conf) from a socket in the engine's namespace, so a resolver on the host's
 loopback (systemd-resolved's 127.0.0.53) works. A container only on internal networks gets
@@ -62,6 +62,7 @@ def normalize_name(name: str) -> str:
 class _Entry:
     names: tuple[str, ...]
     addresses: tuple[IPAddress, ...]
+    network_name: str = ""
 
 
 @dataclass(slots=True)
@@ -71,13 +72,15 @@ class DnsRecords:
     _endpoints: dict[str, dict[str, _Entry]] = field(default_factory=dict)
     _by_name: dict[str, dict[str, dict[str, tuple[IPAddress, ...]]]] = field(default_factory=dict)
 
-    def add_sandbox_endpoint(self, sandbox: Sandbox, endpoint: Endpoint) -> None:
-        """The sandbox's name, hostname and the endpoint's aliases, on the endpoint's network."""
+    def add_sandbox_endpoint(self, sandbox: Sandbox, endpoint: Endpoint, network_name: str) -> None:
+        """The sandbox's name, hostname and the endpoint's aliases, on the endpoint's network
+        (named ``network_name``: reverse lookups answer ``<container>.<network>``)."""
         self.add_endpoint(
             endpoint.network_id,
             endpoint.id,
             [sandbox.name, sandbox.hostname, *endpoint.aliases],
             [a.ip for a in endpoint.addresses],
+            network_name=network_name,
         )
 
     def add_endpoint(
@@ -86,10 +89,13 @@ class DnsRecords:
         endpoint_id: str,
         names: Iterable[str],
         addresses: Iterable[IPAddress],
+        *,
+        network_name: str = "",
     ) -> None:
         entry = _Entry(
             names=tuple(dict.fromkeys(normalize_name(n) for n in names if n)),
             addresses=tuple(addresses),
+            network_name=network_name,
         )
         self.remove_endpoint(network_id, endpoint_id)
         self._endpoints.setdefault(network_id, {})[endpoint_id] = entry
@@ -126,12 +132,17 @@ class DnsRecords:
         return sorted(found, key=int)
 
     def reverse(self, address: IPAddress, network_ids: Iterable[str]) -> list[str]:
-        """Names of the endpoint(s) holding ``address``; the first name of each entry first."""
+        """PTR names of the endpoint(s) holding ``address``: each one's container name and
+        its network's, ``<container>.<network>`` (Docker's answer)."""
         names: list[str] = []
         for network_id in network_ids:
             for entry in self._endpoints.get(network_id, {}).values():
-                if address in entry.addresses:
-                    names.extend(n for n in entry.names if n not in names)
+                if address in entry.addresses and entry.names:
+                    name = entry.names[0]
+                    if entry.network_name:
+                        name = f"{name}.{normalize_name(entry.network_name)}"
+                    if name not in names:
+                        names.append(name)
         return names
 
 

@@ -5,8 +5,8 @@ Pure functions produce the content; :func:`write_container_files` writes it into
 
 Rules (Docker's):
 1. With the embedded DNS server the only nameserver is 127.0.0.11; ``dns`` servers become the
-   resolver's upstreams instead. ``dns_search`` replaces the host's search domains, ``dns_opt``
-   is added to the options (``ndots:0`` first, as Docker writes).
+   resolver's upstreams instead. ``dns_search`` replaces the host's search domains; the
+   options are ``dns_opt``, then ``ndots:0`` unless ``dns_opt`` has an ``ndots`` of its own.
 2. Without it (network_mode none / host) the host's file is copied, with ``dns``,
    ``dns_search`` and ``dns_opt`` replacing the host's values when given.
 3. /etc/hosts lists localhost, the IPv6 names, ``extra_hosts`` and the container's own
@@ -73,7 +73,10 @@ def container_resolv_conf(
     """The container's resolv.conf from the host's and the service's dns settings."""
     search = tuple(dns_search) if dns_search else host.search
     if embedded_dns:
-        options = tuple(dict.fromkeys(["ndots:0", *dns_opt]))
+        # the user's options, then the resolver's ndots:0 unless the user gave an ndots
+        options = tuple(dict.fromkeys(dns_opt))
+        if not any(option.split(":", 1)[0] == "ndots" for option in options):
+            options += ("ndots:0",)
         return ResolvConf((RESOLVER_ADDRESS,), search, options)
     nameservers = tuple(dns) if dns else host.nameservers
     options = tuple(dns_opt) if dns_opt else host.options

@@ -1,9 +1,10 @@
 """The host side of networks: bridges (made, let through the host's firewall, deleted),
 the engine's nftables tables (forwarding, masquerade, DNAT of published ports) and the
-relays for ``[::1]:port``.
+IPv6 relays of TCP ports.
 
-nftables cannot DNAT from the IPv6 loopback to a container's IPv4 address, so a TCP port
-published on all addresses (or on ::1) gets a user-space relay on ``[::1]:port``.
+nftables cannot DNAT from the IPv6 loopback, nor from IPv6 to a container's IPv4 address, so
+a TCP port published on all addresses gets a user-space relay on ``[::]:port`` (one
+published on ::1, on ``[::1]:port``): it serves what the ip6 DNAT rules leave.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from engine.network.settings import NetworkSettings
 logger = logging.getLogger(__name__)
 
 LOOPBACK6 = ipaddress.IPv6Address("::1")
+ANY6 = "::"
 
 
 class HostRules:
@@ -32,7 +34,7 @@ class HostRules:
     def __init__(self, settings: NetworkSettings, task_group: anyio.abc.TaskGroup) -> None:
         self.settings = settings
         self._task_group = task_group
-        self._proxies: dict[tuple[int, str, int], anyio.CancelScope] = {}
+        self._proxies: dict[tuple[str, int, str, int], anyio.CancelScope] = {}
 
     async def create_bridge(self, network: Network) -> None:
         """The network's bridge, with its gateway addresses."""
@@ -116,22 +118,24 @@ class HostRules:
         self._sync_loopback6_proxies(sandboxes)
 
     def _sync_loopback6_proxies(self, sandboxes: Iterable[Sandbox]) -> None:
-        """Relay [::1]:port for TCP ports published on all addresses or ::1 (see proxy)."""
-        wanted: set[tuple[int, str, int]] = set()
+        """Relay [::]:port for TCP ports published on all addresses, [::1]:port for those
+        published on ::1 (see proxy)."""
+        wanted: set[tuple[str, int, str, int]] = set()
         for sandbox in sandboxes:
             for binding, targets in sandbox.ports:
                 if binding.protocol != "tcp" or binding.host_ip not in (None, LOOPBACK6):
                     continue
+                address = ANY6 if binding.host_ip is None else str(LOOPBACK6)
                 ipv4 = next((t for t in targets if t.version == 4), None)
                 if ipv4 is not None:
-                    wanted.add((binding.host_port, str(ipv4), binding.container_port))
+                    wanted.add((address, binding.host_port, str(ipv4), binding.container_port))
         for key in set(self._proxies) - wanted:
             self._proxies.pop(key).cancel()
         for key in sorted(wanted - set(self._proxies)):
-            host_port, target_ip, target_port = key
-            listener = proxy.open_loopback6_listener(host_port, self.settings.host_netns)
+            address, host_port, target_ip, target_port = key
+            listener = proxy.open_ipv6_listener(address, host_port, self.settings.host_netns)
             if listener is None:
-                logger.info("no [::1]:%s relay (no IPv6 loopback, or port taken)", host_port)
+                logger.info("no [%s]:%s relay (no IPv6, or port taken)", address, host_port)
                 continue
             scope = anyio.CancelScope()
             self._proxies[key] = scope

@@ -255,6 +255,19 @@ class NetworkEngine:
         host = self.settings.host_netns
         await start_resolver(sandbox, self.records, self.networks, host, self._task_group)
 
+    async def start_embedded_dns(self, sandbox_id: str) -> bool:
+        """Serve the embedded resolver in a sandbox made without one (a container of the
+        default bridge that joins a user network gets one then, as in Docker); whether it
+        was started now. The container's resolv.conf is the caller's to rewrite
+        (:meth:`etc_files`)."""
+        async with self._lock:
+            sandbox = self.sandbox(sandbox_id)
+            if sandbox.embedded_dns:
+                return False
+            await self._start_resolver(sandbox)
+            sandbox.embedded_dns = True
+            return True
+
     async def remove_sandbox(self, sandbox_id: str) -> None:
         """Disconnect every endpoint, drop published ports, stop the resolver, delete the netns."""
         with anyio.CancelScope(shield=True):
@@ -361,7 +374,7 @@ class NetworkEngine:
             )
             network.endpoints[sandbox.id] = endpoint
             sandbox.endpoints[network.id] = endpoint
-            self.records.add_sandbox_endpoint(sandbox, endpoint)
+            self.records.add_sandbox_endpoint(sandbox, endpoint, network.name)
             return endpoint
 
     async def disconnect(self, sandbox_id: str, network_id: str) -> None:
@@ -517,7 +530,7 @@ class NetworkEngine:
                         del sandbox.endpoints[network_id]
                         continue
                     attached.endpoints[sandbox.id] = endpoint
-                    self.records.add_sandbox_endpoint(sandbox, endpoint)
+                    self.records.add_sandbox_endpoint(sandbox, endpoint, attached.name)
                 if sandbox.embedded_dns:
                     await self._start_resolver(sandbox)
                 self.sandboxes[sandbox.id] = sandbox

@@ -15,6 +15,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 from engine.api import ports as api_ports
 from engine.network.errors import AddressInUse, InvalidNetworkConfig
@@ -146,7 +147,8 @@ def hold_host_port(binding: PortBinding, netns: str | None) -> socket.socket | N
     DNAT would silently take the traffic of a host service on that port, so the port must be
     free, and the bound socket keeps host processes off it until it is closed (TCP: listening,
     which refuses every other bind; it never gets a connection, DNAT rewrites them all).
-    None for ``::1``: its [::1] relay (engine.network.proxy) binds it.
+    None for ``::1``: its [::1] relay (engine.network.proxy) binds it. A TCP port on all
+    addresses must be free on [::] as well, where its IPv6 relay listens.
     Error handling: AddressInUse names the port when the host already uses it.
     """
     host_ip = binding.host_ip
@@ -169,14 +171,13 @@ def hold_host_port(binding: PortBinding, netns: str | None) -> socket.socket | N
     except OSError as exc:
         sock.close()
         shown = f"[{address}]" if family == socket.AF_INET6 else address
-        if exc.errno == errno.EADDRINUSE:
-            raise AddressInUse(
-                f"Bind for {shown}:{binding.host_port}/{binding.protocol} failed: port is "
-                "already in use on the host; stop what listens there or publish another port"
-            ) from exc
-        raise InvalidNetworkConfig(
-            f"cannot publish on {shown}:{binding.host_port}/{binding.protocol}: {exc.strerror}"
-        ) from exc
+        _refuse(exc, shown, binding)
+    if host_ip is None and kind == socket.SOCK_STREAM:
+        try:
+            _check_ipv6_free(binding.host_port, netns)
+        except BaseException:
+            sock.close()
+            raise
     return sock
 
 
@@ -218,3 +219,32 @@ class HeldPorts:
         kept = [s for s in held if s not in chosen]
         if kept:
             self._by_sandbox[sandbox_id] = kept
+
+
+def _refuse(exc: OSError, shown: str, binding: PortBinding) -> NoReturn:
+    if exc.errno == errno.EADDRINUSE:
+        raise AddressInUse(
+            f"Bind for {shown}:{binding.host_port}/{binding.protocol} failed: port is "
+            "already in use on the host; stop what listens there or publish another port"
+        ) from exc
+    raise InvalidNetworkConfig(
+        f"cannot publish on {shown}:{binding.host_port}/{binding.protocol}: {exc.strerror}"
+    ) from exc
+
+
+def _check_ipv6_free(port: int, netns: str | None) -> None:
+    """A TCP port published on all addresses is served on [::] too (the IPv6 relay,
+    engine.network.proxy): AddressInUse when a host process holds it there. A host
+    without IPv6 has nothing to check."""
+    try:
+        probe = socket_in_netns(netns, socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        return
+    with probe:
+        probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("::", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                _refuse(exc, "[::]", PortBinding(0, "tcp", port))

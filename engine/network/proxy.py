@@ -1,12 +1,14 @@
-"""The userland path for published ports, used only where the kernel cannot serve: TCP on [::1].
+"""The userland path for published ports, used only where the kernel cannot serve: TCP over
+IPv6 to ::1, and to any IPv6 address of the host for a container without one.
 
 IPv4 loopback is served in the kernel (route_localnet + DNAT, see nftables), but IPv6 has no
-route_localnet: a packet from ::1 can never leave through the bridge. So for each TCP port
-published on all addresses (or on ::1), the engine listens on [::1]:port in the host namespace
-and relays each connection to the container's IPv4 address, as docker-proxy would. UDP on ::1
-is not relayed.
+route_localnet: a packet from ::1 can never leave through the bridge; nor can nftables NAT
+IPv6 to IPv4. So for each TCP port published on all addresses the engine listens on
+[::]:port in the host namespace (on [::1]:port for a port published on ::1) and relays each
+connection that the ip6 DNAT rules did not take to the container's IPv4 address, as
+docker-proxy does. UDP over IPv6 to an IPv4-only container is not relayed.
 
-Lifecycle: :func:`open_loopback6_listener` (blocking, may fail if the port is taken on ::1);
+Lifecycle: :func:`open_ipv6_listener` (blocking, may fail if the port is taken);
 :func:`serve_proxy` relays until cancelled and closes the listener.
 """
 
@@ -24,8 +26,9 @@ from engine.network.netlink import socket_in_netns
 CONNECT_TIMEOUT = 5.0
 
 
-def open_loopback6_listener(port: int, netns: str | None) -> socket.socket | None:
-    """A TCP listener on [::1]:port in ``netns``; None when the host has no IPv6 loopback."""
+def open_ipv6_listener(address: str, port: int, netns: str | None) -> socket.socket | None:
+    """A TCP listener on [address]:port (``::`` or ``::1``) in ``netns``; None when the host
+    has no IPv6 (or the port is taken there)."""
     try:
         sock = socket_in_netns(netns, socket.AF_INET6, socket.SOCK_STREAM)
     except OSError:
@@ -33,7 +36,7 @@ def open_loopback6_listener(port: int, netns: str | None) -> socket.socket | Non
     try:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("::1", port))
+        sock.bind((address, port))
         sock.listen(128)
     except OSError:
         sock.close()

@@ -2,11 +2,13 @@
 
 Everything here serves ``ContainerRuntime.create``: the /etc files Docker bind-mounts
 (hostname, hosts, resolv.conf), the root file system's mounts, device numbers, the working
-directory inside the root, log limits from ``LogConfig``, and the init binary.
+directory inside the root, /.dockerenv and /etc/mtab, log limits from ``LogConfig``, and
+the init binary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -18,6 +20,7 @@ import anyio
 
 from engine.api.models import ContainerCreate, HostConfig
 from engine.errors import InvalidParameter
+from engine.fs import resolve
 from engine.runtime.spec import HostDevice
 
 DEFAULT_LOG_MAX_SIZE = 20 * 1024 * 1024
@@ -102,6 +105,37 @@ def mkdir_in_root(rootfs: str, path: str) -> None:
             current.mkdir(mode=0o755)
 
 
+def write_docker_files(rootfs: str) -> None:
+    """What Docker's init layer puts in every container's root: an empty ``/.dockerenv``
+    (mode 0755) and ``/etc/mtab``, a symlink to /proc/mounts; each replaces what the image
+    has there, unless that is a directory (or /etc is none). Resolved beneath the root, so
+    the image's symlinks (``/etc -> /``) cannot lead out of it."""
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with contextlib.suppress(IsADirectoryError):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(".dockerenv", dir_fd=root_fd)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            marker = os.open(".dockerenv", flags, 0o755, dir_fd=root_fd)
+            try:
+                os.fchmod(marker, 0o755)
+            finally:
+                os.close(marker)
+        try:
+            etc_fd = resolve.mkdirs_beneath(root_fd, "etc")
+        except OSError:
+            return  # /etc is no directory (a file, a dangling symlink): the image's choice
+        try:
+            with contextlib.suppress(IsADirectoryError):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink("mtab", dir_fd=etc_fd)
+                os.symlink("/proc/mounts", "mtab", dir_fd=etc_fd)
+        finally:
+            os.close(etc_fd)
+    finally:
+        os.close(root_fd)
+
+
 async def mount(mount: Mapping[str, Any], target: str) -> None:
     options = ",".join(mount.get("options") or [])
     args = ["mount", "-t", str(mount.get("type", "none")), str(mount.get("source", "none"))]
@@ -118,6 +152,20 @@ async def unmount(target: str) -> None:
     await anyio.run_process(["umount", "-l", target], check=False)
 
 
+def etc_file_path(directory: Path, target: str) -> Path:
+    """Where the container directory keeps the content of ``target`` (``/etc/hosts``…)."""
+    return directory / target.strip("/").replace("/", "_")
+
+
+def rewrite_etc_file(directory: Path, target: str, content: str) -> None:
+    """New content for a bind-mounted /etc file, written in place: a new file (a rename)
+    would not be what the container's mount shows."""
+    fd = os.open(etc_file_path(directory, target), os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "w") as handle:
+        handle.truncate(0)
+        handle.write(content)
+
+
 def write_etc_files(
     directory: Path, hostname: str, *, read_only: bool, overrides: Mapping[str, str]
 ) -> list[dict[str, Any]]:
@@ -130,7 +178,7 @@ def write_etc_files(
     files.update(overrides)
     mounts: list[dict[str, Any]] = []
     for target, content in files.items():
-        host_file = directory / target.strip("/").replace("/", "_")
+        host_file = etc_file_path(directory, target)
         host_file.write_text(content)
         mounts.append(
             {

@@ -250,6 +250,7 @@ class ContainerRuntime:
             )
             spec = build_spec(merged, ImageConfig(), context)
             bundle.mkdir_in_root(rootfs, spec["process"]["cwd"])
+            bundle.write_docker_files(rootfs)
             write_private(directory / "config.json", json.dumps(spec, indent=1))
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -508,6 +509,13 @@ class ContainerRuntime:
         container = self._get(ref)
         if container.config.tty and container.state in (S.RUNNING, S.PAUSED):
             monitor.request_resize(container.paths, height, width)
+
+    def rewrite_etc_file(self, ref: str, target: str, content: str) -> None:
+        """New content for one of the container's bind-mounted /etc files (``/etc/hosts``,
+        ``/etc/resolv.conf``, ``/etc/hostname``), seen at once inside it."""
+        if target not in ("/etc/hosts", "/etc/resolv.conf", "/etc/hostname"):
+            raise InvalidParameter(f"{target} is not one of the container's /etc files")
+        bundle.rewrite_etc_file(self._get(ref).directory, target, content)
 
     # --- exec -------------------------------------------------------------------------
 

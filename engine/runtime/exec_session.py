@@ -9,6 +9,12 @@ in Docker.
 Window size (``resize``): set on the pty pair, then runc is told by SIGWINCH and copies it
 to the container's terminal (runc reads its own stdio's size on SIGWINCH).
 
+A command that cannot start (not found, not executable) is runc's failure, not the
+command's: runc prints ``time="…" level=error msg="exec failed: …"`` where the command's
+stderr (or terminal) would be and exits 255. Output that may be that line is held back
+until it is known not to be; when it is, it is not passed on: ``start_error`` has runc's
+message and ``wait`` gives 126, as dockerd does.
+
 Resource handling: :class:`ExecSession` is an async context manager; leaving it closes
 the streams and, if the process still runs, kills it (SIGKILL through its pid file).
 """
@@ -18,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import signal
 import struct
 import termios
@@ -31,6 +38,34 @@ from anyio.abc import Process
 from engine.runtime.runc import Runc
 
 READ_SIZE = 65536
+RUNC_EXEC_FAILED = 255
+START_FAILED = 126  # dockerd's exit code for an exec that could not start
+_FAILURE_HEAD = b'time="'
+_FAILURE_TAIL = b'" level=error msg="exec failed: '
+_FAILURE_LINE = re.compile(rb'time="[^"\r\n]*" level=error msg="((?:[^"\\]|\\.)*)"\r?\n?')
+
+
+def could_be_start_failure(held: bytes) -> bool:
+    """Whether ``held`` (the first output) may still turn out to be runc's exec failure."""
+    if len(held) <= len(_FAILURE_HEAD):
+        return _FAILURE_HEAD.startswith(held)
+    if not held.startswith(_FAILURE_HEAD):
+        return False
+    end = held.find(b'"', len(_FAILURE_HEAD))
+    if end < 0:
+        return b"\n" not in held and len(held) < 80  # still in the timestamp
+    rest = held[end:]
+    if len(rest) < len(_FAILURE_TAIL):
+        return _FAILURE_TAIL.startswith(rest)
+    return rest.startswith(_FAILURE_TAIL)
+
+
+def start_failure_message(held: bytes) -> str | None:
+    """runc's message when ``held`` is exactly its exec-failure line, else None."""
+    match = _FAILURE_LINE.fullmatch(held)
+    if match is None:
+        return None
+    return re.sub(r"\\(.)", r"\1", match.group(1).decode(errors="replace"))
 
 
 class ExecSession:
@@ -49,6 +84,9 @@ class ExecSession:
         self._output_send = send
         self._output = receive
         self._open_streams = 0
+        # the first output of the stream runc reports on, while it may be runc's failure
+        self._held: bytes | None = b""
+        self.start_error: str | None = None
 
     async def __aenter__(self) -> ExecSession:
         args = [*self._runc.base_args(), "exec", "--process", str(self._process_file)]
@@ -113,7 +151,27 @@ class ExecSession:
                 os.write(self._master, b"\x04")  # end of input on a terminal
 
     async def receive(self) -> tuple[str, bytes]:
-        """Next output chunk: (``"stdout"``/``"stderr"``, bytes); ``("", b"")`` at the end."""
+        """Next output chunk: (``"stdout"``/``"stderr"``, bytes); ``("", b"")`` at the end.
+
+        runc's own failure to start the command is never passed on (see the module doc)."""
+        failure_stream = "stdout" if self._master >= 0 else "stderr"
+        while True:
+            stream, data = await self._receive()
+            if self._held is None or (data and stream != failure_stream):
+                return stream, data
+            if not data:  # the end: runc's failure, or the command's own output after all
+                held, self._held = self._held, None
+                if held and await self._wait_code() == RUNC_EXEC_FAILED:
+                    self.start_error = start_failure_message(held)
+                if held and self.start_error is None:
+                    return failure_stream, held
+                return stream, data
+            self._held += data
+            if not could_be_start_failure(self._held):
+                held, self._held = self._held, None
+                return stream, held
+
+    async def _receive(self) -> tuple[str, bytes]:
         if self._master >= 0:
             while True:
                 await anyio.wait_readable(self._master)
@@ -141,11 +199,16 @@ class ExecSession:
             if not data:
                 return
 
-    async def wait(self) -> int:
-        """The exit code of the exec'd process (Docker's: 128 + signal)."""
+    async def _wait_code(self) -> int:
         assert self._process is not None
         code = await self._process.wait()
         return code if code >= 0 else 128 - code
+
+    async def wait(self) -> int:
+        """The exit code of the exec'd process (Docker's: 128 + signal); 126 when it could
+        not start (``start_error`` says why)."""
+        code = await self._wait_code()
+        return START_FAILED if self.start_error is not None else code
 
     async def aclose(self) -> None:
         if self._group is not None:

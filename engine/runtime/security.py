@@ -3,7 +3,8 @@ read-only paths, ``security_opt`` and namespaced sysctls. Pure.
 
 The defaults are moby's (``oci/defaults.go``, ``oci/caps``): 14 default capabilities,
 ``cap_drop`` then ``cap_add`` (``ALL`` allowed), Docker's default seccomp allow-list
-selected for the capabilities, /proc and /sys paths masked unless privileged.
+selected for the capabilities, /proc and /sys paths masked unless privileged, and the
+network sysctls Docker sets in a network namespace of the container's own.
 """
 
 from __future__ import annotations
@@ -188,6 +189,22 @@ def seccomp_section(
     return seccomp.to_oci(profile, capabilities=caps, machine=machine, kernel=kernel)
 
 
+def default_sysctls(host_config: HostConfig) -> dict[str, str]:
+    """Docker's sysctls for a network namespace the container gets of its own (not ``host``
+    nor ``container:``): any port and unprivileged ICMP echo sockets without capabilities;
+    with ``none``, no IPv6 at all (only 127.0.0.1 on ``lo``, as Docker 20.10 leaves it)."""
+    mode = host_config.network_mode
+    if mode == "host" or mode.startswith("container:"):
+        return {}
+    defaults = {
+        "net.ipv4.ip_unprivileged_port_start": "0",
+        "net.ipv4.ping_group_range": "0 2147483647",
+    }
+    if mode == "none":
+        defaults["net.ipv6.conf.all.disable_ipv6"] = "1"
+    return defaults
+
+
 def validate_sysctls(host_config: HostConfig) -> dict[str, str]:
     """The container's sysctls, when each is namespaced and its namespace is the container's own."""
     for key in host_config.sysctls or {}:
@@ -203,4 +220,4 @@ def validate_sysctls(host_config: HostConfig) -> dict[str, str]:
                 hint="only namespaced sysctls (kernel.shm*, kernel.msg*, kernel.sem, "
                 "fs.mqueue.*, net.*) can be set",
             )
-    return dict(host_config.sysctls or {})
+    return {**default_sysctls(host_config), **(host_config.sysctls or {})}

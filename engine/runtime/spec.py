@@ -441,8 +441,10 @@ def build_spec(config: ContainerCreate, image: ImageConfig, context: SpecContext
         "mounts": mounts,
         "linux": linux,
     }
-    if merged.domainname:
-        spec["domainname"] = merged.domainname
+    if merged.domainname and host_config.uts_mode != "host":
+        # runc before 1.2 ignores the spec's "domainname"; the namespaced sysctl is
+        # setdomainname(2) itself (Docker 20.10 sets it the same way)
+        linux["sysctl"]["kernel.domainname"] = merged.domainname
     return spec
 
 

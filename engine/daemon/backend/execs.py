@@ -157,6 +157,10 @@ class ExecSession:
                     ):
                         await output(STREAM_NUMBERS.get(stream, 1), data)
                 code = await session.wait()
+                if session.start_error is not None and body.AttachStdout:
+                    # dockerd's words for it, on the output stream
+                    message = f"OCI runtime exec failed: {session.start_error}: unknown\r\n"
+                    await output(1, message.encode())
                 task_group.cancel_scope.cancel()
         finally:
             record.session = None

@@ -14,7 +14,7 @@ from engine.daemon.backend.events import EventSink
 from engine.daemon.backend.index import ContainerIndex
 from engine.daemon.backend_api import Filters
 from engine.daemon.filters import network_matches
-from engine.daemon.networking import Networking
+from engine.daemon.networking import DEFAULT_NETWORK, Networking
 from engine.errors import Conflict, NotFound, Unsupported
 
 
@@ -71,6 +71,11 @@ class Networks:
                 "(network mode host, none or container:)"
             )
         await networking.connect(record.id, network, body.EndpointConfig, record.name)
+        if network.name != DEFAULT_NETWORK:
+            create_body = api.ContainerCreate.model_validate(record.body)
+            resolv_conf = await networking.join_resolver(record.id, create_body)
+            if resolv_conf is not None:
+                self.index.runtime.rewrite_etc_file(record.id, "/etc/resolv.conf", resolv_conf)
         self.events.emit(
             "network",
             "connect",

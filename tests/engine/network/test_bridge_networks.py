@@ -18,7 +18,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from engine.api.errors import Conflict
 from engine.network import coexist, netlink
-from engine.network.errors import BridgeFull, InvalidNetworkConfig
+from engine.network.errors import AddressInUse, BridgeFull, InvalidNetworkConfig
 from engine.network.ipam import SubnetRequest
 from engine.network.ports import PortRequest
 from tests.engine.network.conftest import UPLINK_ADDRESS, UPLINK_ADDRESS6, in_ns, sh
@@ -94,14 +94,14 @@ async def test_two_services_resolve_each_other_by_name_and_alias(engine):
         result = await run_in(db.netns, "busybox", "nslookup", name, "127.0.0.11")
         assert f"Address: {web_endpoint.ipv4}" in result.stdout, (name, result.stdout)
     reverse = await query(web.netns, dns.reversename.from_address(str(db_endpoint.ipv4)), "PTR")
-    assert answers(reverse) == ["app-db-1."]
+    assert answers(reverse) == [f"app-db-1.{network.name}."]
 
     files = engine.etc_files(
         web.id, extra_hosts=["gw:host-gateway"], dns_search=["svc.test"], dns_opt=["timeout:1"]
     )
     assert files["/etc/hostname"] == "webhost\n"
     assert files["/etc/resolv.conf"] == (
-        "nameserver 127.0.0.11\nsearch svc.test\noptions ndots:0 timeout:1\n"
+        "nameserver 127.0.0.11\nsearch svc.test\noptions timeout:1 ndots:0\n"
     )
     assert f"{web_endpoint.ipv4}\twebhost\n" in files["/etc/hosts"]
     assert f"{network.subnets[0].gateway}\tgw\n" in files["/etc/hosts"]
@@ -199,6 +199,10 @@ async def test_published_port_answers_on_loopback_host_address_and_from_containe
     # ::1 cannot be DNAT'ed: the engine's userland relay answers there
     assert await wget(host, "http://[::1]:8080/") == "hello\n"
     assert await wget(host, "http://[::1]:8081/", timeout=1) is None  # 127.0.0.1 only
+    # published without an address: on every IPv6 address too (Docker binds :: as well)
+    assert await wget(host, f"http://[{UPLINK_ADDRESS6}]:8080/") == "hello\n"
+    assert await wget(host, f"http://[{UPLINK_ADDRESS6}]:{random_port}/") == "hello\n"
+    assert await wget(host, f"http://[{UPLINK_ADDRESS6}]:8081/", timeout=1) is None
     assert await wget(host, f"http://{UPLINK_ADDRESS}:8081/", timeout=1) is None  # 127.0.0.1 only
 
     # from another container on the same network and from one on another network, via the host
@@ -214,6 +218,7 @@ async def test_published_port_answers_on_loopback_host_address_and_from_containe
     await engine.unpublish_ports(web.id)
     assert await wget(host, "http://127.0.0.1:8080/", timeout=1) is None
     assert await wget(host, "http://[::1]:8080/", timeout=1) is None
+    assert await wget(host, f"http://[{UPLINK_ADDRESS6}]:8080/", timeout=1) is None
 
 
 async def test_udp_port_is_published(engine, settings):
@@ -570,3 +575,23 @@ async def test_a_dns_server_in_the_container_can_bind_port_53(engine):
     finally:
         own_udp.close()
         own_tcp.close()
+
+
+async def test_a_tcp_port_taken_on_ipv6_by_the_host_is_refused(engine, settings):
+    network = await engine.create_network("app_default")
+    sandbox = await engine.create_sandbox("c-taken", name="app-taken-1")
+    await engine.connect(sandbox.id, network.id)
+    squatter = netlink.socket_in_netns(settings.host_netns, socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        squatter.bind(("::", 18080))
+        squatter.listen(1)
+        with pytest.raises(AddressInUse, match=r"\[::\]:18080/tcp"):
+            await engine.publish_ports(sandbox.id, [PortRequest(80, host_port=18080)])
+        assert sandbox.ports == []
+        # on an IPv4 address only, the IPv6 port is not needed
+        await engine.publish_ports(
+            sandbox.id, [PortRequest(80, host_ip="127.0.0.1", host_port=18080)]
+        )
+    finally:
+        squatter.close()

@@ -93,7 +93,9 @@ def _records() -> DnsRecords:
     records = DnsRecords()
     records.add_endpoint("net1", "e1", ["app-web-1", "web"], [addr("10.0.0.2")])
     records.add_endpoint("net1", "e2", ["app-web-2", "web"], [addr("10.0.0.3"), addr("fd00::3")])
-    records.add_endpoint("net2", "e3", ["app-db-1", "db"], [addr("10.0.1.2")])
+    records.add_endpoint(
+        "net2", "e3", ["app-db-1", "db"], [addr("10.0.1.2")], network_name="App_Back"
+    )
     return records
 
 
@@ -117,6 +119,9 @@ def test_aaaa_ptr_and_other_types():
     ptr = _ask(records, dns.reversename.from_address("10.0.0.3"), "PTR")
     assert ptr.answer[0][0].to_text() == "app-web-2."
     assert _ask(records, dns.reversename.from_address("10.9.9.9"), "PTR") is None
+    # Docker's answer: <container>.<network>
+    ptr = _ask(records, dns.reversename.from_address("10.0.1.2"), "PTR", ("net2",))
+    assert ptr.answer[0][0].to_text() == "app-db-1.app_back."
 
 
 def test_removed_endpoints_disappear():
@@ -146,7 +151,7 @@ def test_resolv_conf_with_embedded_dns():
     )
     conf = container_resolv_conf(host, embedded_dns=True, dns_opt=["timeout:2"])
     assert render_resolv_conf(conf) == (
-        "nameserver 127.0.0.11\nsearch corp.example lab.example\noptions ndots:0 timeout:2\n"
+        "nameserver 127.0.0.11\nsearch corp.example lab.example\noptions timeout:2 ndots:0\n"
     )
     assert resolver_upstreams(host) == ("127.0.0.53", "10.0.0.1")
     assert resolver_upstreams(host, ["9.9.9.9"]) == ("9.9.9.9",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import engine.runtime
@@ -205,3 +207,43 @@ def test_null_members_of_a_docker_body_take_their_defaults():
     assert config.host_config.restart_policy is not None
     assert config.host_config.restart_policy.name == "always"
     assert config.host_config.restart_policy.maximum_retry_count == 0
+
+
+def test_docker_files_are_written_inside_the_root_only(tmp_path):
+    from engine.runtime.bundle import write_docker_files
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "etc").symlink_to(outside)  # absolute: resolved inside the root, not the host
+    (root / ".dockerenv").symlink_to(outside / "planted")
+    write_docker_files(str(root))
+    assert list(outside.iterdir()) == []
+    assert (root / ".dockerenv").is_file() and not (root / ".dockerenv").is_symlink()
+    assert (root / ".dockerenv").stat().st_size == 0
+    assert (root / ".dockerenv").stat().st_mode & 0o777 == 0o755
+    # /etc -> <outside> names a missing directory inside the root: no /etc/mtab then
+    assert not (root / str(outside).lstrip("/")).exists()
+    plain = tmp_path / "plain"
+    (plain / "etc").mkdir(parents=True)
+    (plain / "etc" / "mtab").write_text("image's own\n")
+    write_docker_files(str(plain))
+    assert os.readlink(plain / "etc" / "mtab") == "/proc/mounts"
+
+
+def test_runc_exec_failure_is_recognised_only_when_it_is_one():
+    from engine.runtime.exec_session import could_be_start_failure, start_failure_message
+
+    line = (
+        b'time="2026-01-01T00:00:00Z" level=error msg="exec failed: unable to start container '
+        b'process: exec: \\"nosuch\\": executable file not found in $PATH"\n'
+    )
+    assert all(could_be_start_failure(line[:end]) for end in range(len(line) + 1))
+    assert start_failure_message(line) == (
+        'exec failed: unable to start container process: exec: "nosuch": executable file '
+        "not found in $PATH"
+    )
+    assert not could_be_start_failure(b"oops\n")
+    assert not could_be_start_failure(b'time="now" level=info msg="starting"\n')
+    assert start_failure_message(line + b"more output\n") is None

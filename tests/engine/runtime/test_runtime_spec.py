@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -162,7 +163,12 @@ def test_hostname_domainname_workdir_readonly_rootfs():
         WorkingDir="/srv",
         HostConfig={"ReadonlyRootfs": True},
     )
-    assert spec["hostname"] == "web" and spec["domainname"] == "example.org"
+    assert (
+        spec["hostname"] == "web" and spec["linux"]["sysctl"]["kernel.domainname"] == "example.org"
+    )
+    assert "domainname" not in spec  # runc 1.1 ignores it: the sysctl sets it
+    host_uts = spec_of(Domainname="example.org", HostConfig={"UTSMode": "host"})
+    assert "kernel.domainname" not in host_uts["linux"]["sysctl"]
     assert spec["process"]["cwd"] == "/srv"
     assert spec["root"] == {"path": "/r", "readonly": True}
     assert spec_of(ImageConfig(cmd=["x"], working_dir="/img"))["process"]["cwd"] == "/img"
@@ -205,7 +211,28 @@ def test_resources_and_ulimits_and_sysctls():
     assert resources["cpu"] == {"shares": 512, "period": 100000, "quota": 150000, "cpus": "0"}
     assert resources["pids"] == {"limit": 100}
     assert spec["process"]["rlimits"] == [{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048}]
-    assert spec["linux"]["sysctl"] == {"net.ipv4.ip_forward": "1", "kernel.shmmax": "100"}
+    assert spec["linux"]["sysctl"] == {
+        "net.ipv4.ip_unprivileged_port_start": "0",
+        "net.ipv4.ping_group_range": "0 2147483647",
+        "net.ipv4.ip_forward": "1",
+        "kernel.shmmax": "100",
+    }
+    # Docker's network defaults: a namespace of the container's own only; the user's value wins
+    assert spec_of(HostConfig={"NetworkMode": "host"})["linux"]["sysctl"] == {}
+    joined = build_spec(
+        ContainerCreate.model_validate({"HostConfig": {"NetworkMode": "container:x"}}),
+        ImageConfig(cmd=["sh"]),
+        dataclasses.replace(CONTEXT, namespace_paths={"network": "/proc/1/ns/net"}),
+    )
+    assert joined["linux"]["sysctl"] == {}
+    none = spec_of(
+        HostConfig={"NetworkMode": "none", "Sysctls": {"net.ipv4.ping_group_range": "1 1"}}
+    )
+    assert none["linux"]["sysctl"] == {
+        "net.ipv4.ip_unprivileged_port_start": "0",
+        "net.ipv4.ping_group_range": "1 1",
+        "net.ipv6.conf.all.disable_ipv6": "1",
+    }
     unlimited = spec_of(HostConfig={"Memory": 1 << 30, "MemorySwap": -1})
     assert unlimited["linux"]["resources"]["memory"]["swap"] == -1
     with pytest.raises(InvalidParameter, match="not allowed"):
