@@ -319,7 +319,13 @@ class AttachConnection:
     def __init__(self, path: str) -> None:
         self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            self._socket.connect(path)
+            # through the directory's descriptor: a socket path has at most 107 bytes, and a
+            # deep exec root (a test's, or --exec-root) is longer with the container's id
+            directory = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                self._socket.connect(f"/proc/self/fd/{directory}/{os.path.basename(path)}")
+            finally:
+                os.close(directory)
         except OSError as exc:
             self._socket.close()
             raise EngineInternal(

@@ -65,6 +65,10 @@ class PtyProcess:
         except OSError:  # EIO: every process on the slave side is gone
             return b""
         self.output += data
+        # a terminal answers a cursor-position query (busybox's line editor asks at each
+        # prompt and takes what is typed meanwhile as the answer): answer as xterm does
+        for _ in range(data.count(b"\x1b[6n")):
+            os.write(self.master, b"\x1b[1;1R")
         return data
 
     def expect(self, pattern: str | bytes, timeout: float = 30) -> re.Match[bytes]:
