@@ -70,18 +70,33 @@ def shell(stack: Stack, script: str, timeout: float = 120) -> subprocess.Complet
     )
 
 
+def expect_window(session: PtyProcess, size: str, attempts: int = 20) -> None:
+    """Ask ``stty size`` until the container's terminal has ``size`` ("rows columns").
+
+    The client sets the size just after the start, and again after a SIGWINCH: a shell that
+    is quicker can still see the old size (docker compose on dockerd shows 0 0 then, which
+    busybox reports as an error), as a person at the keyboard never would."""
+    for _ in range(attempts):
+        session.send("stty size\r")
+        try:
+            session.expect(rf"\r\n{size}\r\n", timeout=3)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(
+        f"the terminal never became {size}; output:\n" + session.output.decode(errors="replace")
+    )
+
+
 def test_a_shell_in_exec_is_a_terminal_that_follows_the_window(project: Stack) -> None:
     session = terminal(project, "exec", "svc", "sh")
     try:
         session.expect(r"# ", timeout=60)
         session.send("tty\r")
         session.expect(r"/dev/pts/\d+")
-        session.send("stty size\r")
-        session.expect(r"30 100")
-        session.resize(40, 120)
-        time.sleep(0.5)  # SIGWINCH reaches pycompose, then the engine
-        session.send("stty size\r")
-        session.expect(r"40 120", timeout=15)
+        expect_window(session, "30 100")
+        session.resize(40, 120)  # SIGWINCH reaches the client, then the engine
+        expect_window(session, "40 120")
         # Ctrl-C interrupts the command in the container; the shell goes on
         session.send("sleep 60; echo finished-$((40 + 2))\r")  # the echo is not the output
         time.sleep(1)
@@ -99,12 +114,11 @@ def test_an_interactive_run_rm_at_a_terminal(project: Stack) -> None:
     session = terminal(project, "run", "--rm", "svc", "sh")
     try:
         session.expect(r"# ", timeout=90)
-        session.send("tty; stty size\r")
-        session.expect(r"/dev/pts/\d+\r\n30 100")
+        session.send("tty\r")
+        session.expect(r"/dev/pts/\d+")
+        expect_window(session, "30 100")
         session.resize(33, 90)
-        time.sleep(0.5)
-        session.send("stty size\r")
-        session.expect(r"33 90", timeout=15)
+        expect_window(session, "33 90")
         session.send("exit 4\r")
         assert session.wait(60) == 4
     finally:
