@@ -36,7 +36,7 @@ from typing import IO, cast
 
 from engine.build.dockerfile import DockerfileError
 from engine.fs import open_beneath, resolve_parent_beneath
-from engine.fs.resolve import MAX_SYMLINKS, proc_fd_path
+from engine.fs.resolve import MAX_SYMLINKS, proc_fd_path, read_small_file_beneath
 from engine.images.store import BlobStore
 from engine.runtime.users import parse_group, parse_passwd
 
@@ -134,21 +134,9 @@ def read_text_beneath(root: Path, path: str, limit: int = MAX_ACCOUNT_FILE) -> s
     file, or larger than ``limit``); never blocks on a FIFO."""
     try:
         with open_root(root) as root_fd:
-            fd = open_beneath(root_fd, path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+            return read_small_file_beneath(root_fd, path, limit)
     except OSError:
         return ""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return ""
-        data = b""
-        while len(data) <= limit:
-            chunk = os.read(fd, limit + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
-    return "" if len(data) > limit else data.decode("utf-8", "replace")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -329,6 +329,27 @@ def mkdirs_beneath(root_fd: int, path: str, mode: int = 0o755) -> int:
     return fd
 
 
+def read_small_file_beneath(root_fd: int, path: str, limit: int) -> str:
+    """The regular file ``path`` beneath the root as text; "" when it is missing, not a
+    regular file or larger than ``limit`` bytes. Never blocks on a FIFO a container made."""
+    try:
+        fd = open_beneath(root_fd, path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(fd, limit + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return "" if len(data) > limit else data.decode("utf-8", "replace")
+
+
 def proc_fd_path(fd: int, name: str | None = None) -> str:
     """``/proc/self/fd/N`` (or ``/proc/self/fd/N/name``): the object ``fd`` refers to, for
     the calls that have no fd or ``*at`` form. The kernel resolves the fd's magic link to

@@ -31,7 +31,12 @@ import time
 from collections.abc import Iterator
 from typing import Protocol, TypedDict
 
-from engine.fs.resolve import open_beneath, proc_fd_path, resolve_parent_beneath
+from engine.fs.resolve import (
+    open_beneath,
+    proc_fd_path,
+    read_small_file_beneath,
+    resolve_parent_beneath,
+)
 from engine.runtime.users import parse_group, parse_passwd
 
 MAX_ACCOUNT_FILE = 1 << 20
@@ -100,25 +105,7 @@ class OwnerNames:
 
 
 def _read_account_file(root_fd: int, path: str) -> str:
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY
-    try:
-        fd = open_beneath(root_fd, path, flags)
-    except OSError:
-        return ""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return ""
-        data = b""
-        while len(data) <= MAX_ACCOUNT_FILE:
-            chunk = os.read(fd, MAX_ACCOUNT_FILE + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
-    if len(data) > MAX_ACCOUNT_FILE:
-        return ""
-    return data.decode("utf-8", "replace")
+    return read_small_file_beneath(root_fd, path, MAX_ACCOUNT_FILE)
 
 
 def _normalize(path: str) -> str:
