@@ -33,7 +33,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from engine.api.models import ContainerCreate, HostConfig, ImageConfig
+from engine.api.models import ContainerCreate, ImageConfig
 from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.file_modes import PRIVATE_DIR, private_directory, write_private
 from engine.runtime import beneath, bundle, monitor
@@ -49,6 +49,7 @@ from engine.runtime.container_record import (
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.mounts import user_mounts
 from engine.runtime.runc import Runc, RuntimeExitError, signal_number
+from engine.runtime.sharing import joined_namespaces, volumes_from
 from engine.runtime.spec import (
     SpecContext,
     build_spec,
@@ -225,7 +226,7 @@ class ContainerRuntime:
                     *etc_mounts,
                     *user_mounts(merged.host_config, volume_paths, anonymous),
                     *extra_mounts,
-                    *self._volumes_from(merged.host_config.volumes_from or []),
+                    *volumes_from(self._get, merged.host_config.volumes_from or []),
                 ],
                 directory,
             )
@@ -238,7 +239,7 @@ class ContainerRuntime:
                 group_text=bundle.read_text(root / "etc/group"),
                 mounts=mounts,
                 namespace_paths={
-                    **self._joined_namespaces(merged.host_config),
+                    **joined_namespaces(self._get, merged.host_config),
                     **namespace_paths,
                 },
                 host_devices=bundle.host_devices(merged.host_config),
@@ -272,51 +273,6 @@ class ContainerRuntime:
         container.save()
         self._emit(container, "create")
         return self.inspect(container_id)
-
-    def _joined_namespaces(self, host_config: HostConfig) -> dict[str, str]:
-        """``container:<name>`` modes -> the running container's namespace files."""
-        paths: dict[str, str] = {}
-        modes = {
-            "pid": host_config.pid_mode,
-            "ipc": host_config.ipc_mode,
-            "network": host_config.network_mode,
-            "uts": host_config.uts_mode,
-        }
-        for kind, mode in modes.items():
-            if not mode.startswith("container:"):
-                continue
-            other = self._get(mode.removeprefix("container:"))
-            if other.state not in (S.RUNNING, S.PAUSED) or not other.pid:
-                raise Conflict(
-                    f"cannot join the {kind} namespace of container {other.name}: "
-                    "it is not running",
-                    hint="start that container first",
-                )
-            paths[kind] = f"/proc/{other.pid}/ns/{'net' if kind == 'network' else kind}"
-        return paths
-
-    def _volumes_from(self, sources: Sequence[str]) -> list[dict[str, Any]]:
-        """The volumes and binds of other containers (``volumes_from: [name[:ro|rw]]``)."""
-        mounts: list[dict[str, Any]] = []
-        for source in sources:
-            name, _, mode = source.partition(":")
-            other = self._get(name)
-            spec = json.loads((other.directory / "config.json").read_text())
-            own_files = str(other.directory)
-            staged = beneath.staging_map(other.directory)
-            for mount in spec["mounts"]:
-                if mount["source"] in staged:  # a volume subpath: staged anew for this one
-                    origin = staged[mount["source"]]
-                    mount = {**mount, "source": origin.root, "subpath": origin.subpath}
-                elif mount["type"] != "bind" or mount["source"].startswith(own_files):
-                    continue
-                if mount["destination"] == "/sbin/docker-init":
-                    continue
-                options = [o for o in mount.get("options", []) if o not in ("ro", "rw")]
-                if mode == "ro" or (mode != "rw" and "ro" in mount.get("options", [])):
-                    options.append("ro")
-                mounts.append({**mount, "options": options})
-        return mounts
 
     # --- start, supervision -----------------------------------------------------------
 
