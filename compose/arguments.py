@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from compose.kube.arguments import add_kube_commands
+
 VERSION = "0.1.0"
 
 # commands that act on the engine rather than on a project: they take no project flags
@@ -118,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--short", action="store_true", help="only pycompose's version number"
     )
     _add_stack_commands(commands)
+    add_kube_commands(commands)
     for subparser in commands.choices.values():
         _add_global_options(subparser, suppress=True)
     _add_image_commands(commands)

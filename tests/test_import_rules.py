@@ -28,6 +28,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 PURE_MODULES = (
+    "kube/generate",
+    "kube/rules",
+    "kube/names",
+    "kube/checks",
+    "kube/workload",
+    "kube/mounts",
+    "kube/play",
     "source",
     "interpolate",
     "dotenv",
@@ -75,6 +82,7 @@ CONFINED = {
     "networkx": ("compose/graph.py",),
     "ruamel": ("compose/source.py",),
     "pyroute2": ("engine/network/",),
+    "kubernetes": ("compose/kube/cluster.py",),
 }
 
 # (file, imported module or called name): why it is allowed
