@@ -83,7 +83,7 @@ class Cluster:
 
         config: Any = kube_config  # the library's functions carry no type hints
 
-        configuration = client.Configuration()
+        configuration: Any = client.Configuration()
         try:
             config.load_kube_config(
                 config_file=kubeconfig,
