@@ -40,6 +40,7 @@ def api_server_problems(objects: Iterable[dict[str, Any]]) -> list[str]:
         seen.add((kind, name))
         _check_name(kind, name, where, problems)
         _check_labels(metadata.get("labels") or {}, where, problems)
+        _check_annotations(metadata.get("annotations") or {}, where, problems)
         if kind in _WORKLOADS or kind == "Pod":
             _check_workload(document, where, problems)
         elif kind == "Service":
@@ -86,6 +87,14 @@ def _check_labels(labels: dict[str, Any], where: str, problems: list[str]) -> No
             )
 
 
+def _check_annotations(annotations: dict[str, Any], where: str, problems: list[str]) -> None:
+    for key, value in annotations.items():
+        if not is_label_key(str(key)):
+            problems.append(f"{where}: annotation key {key!r} is not valid")
+        if not isinstance(value, str):
+            problems.append(f"{where}: annotation {key} must be a string")
+
+
 def _check_selector_syntax(selector: dict[str, Any], where: str, problems: list[str]) -> None:
     _check_labels(selector.get("matchLabels") or {}, where + " selector", problems)
 
@@ -101,6 +110,8 @@ def _check_workload(document: dict[str, Any], where: str, problems: list[str]) -
         pod = template.get("spec") or {}
         template_labels = (template.get("metadata") or {}).get("labels") or {}
         _check_labels(template_labels, where + " template", problems)
+        annotations = (template.get("metadata") or {}).get("annotations") or {}
+        _check_annotations(annotations, where + " template", problems)
         selector = (spec.get("selector") or {}).get("matchLabels")
         if kind != "Job" or selector is not None:
             if not selector:

@@ -21,13 +21,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal, Protocol
 
 from compose.errors import PlanError
 from compose.kube import rules
 from compose.kube.checks import api_server_problems
-from compose.kube.names import dns_label
+from compose.kube.names import dns_label, is_label_key
 from compose.kube.workload import WorkloadBuilder
 from compose.load import LoadResult
 from compose.model import Project, Service
@@ -154,7 +154,7 @@ def _selected(project: Project, names: Sequence[str]) -> list[str]:
         if name in wanted:
             continue
         wanted.append(name)
-        todo.extend(project.services[name].depends_on)
+        todo.extend(d for d in project.services[name].depends_on if d in project.services)
     return [n for n in project.services if n in wanted]
 
 
@@ -236,12 +236,23 @@ class _Context:
         return {NAME_LABEL: name, PART_OF_LABEL: part_of}
 
     def metadata(
-        self, name: str, annotations: dict[str, str] | None = None, owner: str | None = None
+        self,
+        name: str,
+        annotations: dict[str, str] | None = None,
+        owner: str | None = None,
+        where: Path = (),
     ) -> dict[str, Any]:
-        """``owner``: the service an object belongs to, when it is not named after it."""
+        """``owner``: the service an object belongs to, when it is not named after it;
+        ``where``: the key path of ``annotations``, to explain keys Kubernetes refuses."""
         meta: dict[str, Any] = {"name": name, "labels": self.labels(owner or name)}
-        if annotations:
-            meta["annotations"] = dict(annotations)
+        kept = {}
+        for key, value in (annotations or {}).items():
+            if is_label_key(key):
+                kept[key] = value
+            else:
+                self.decisions.note((*where, key), "dropped", "not a valid annotation key")
+        if kept:
+            meta["annotations"] = kept
         return meta
 
     # --- the whole bundle ---------------------------------------------------------------
@@ -326,7 +337,9 @@ class _Context:
                 content = self.files.read_bytes(config.file)
             else:
                 continue
-            meta = self.metadata(dns_label(key, letter_first=False), config.labels)
+            meta = self.metadata(
+                dns_label(key, letter_first=False), config.labels, where=("configs", key, "labels")
+            )
             out.append(_config_map(meta, {config_key(key): content}))
         return out
 
@@ -342,7 +355,9 @@ class _Context:
                 content = self.files.read_bytes(secret.file)
             else:
                 continue
-            meta = self.metadata(dns_label(key, letter_first=False), secret.labels)
+            meta = self.metadata(
+                dns_label(key, letter_first=False), secret.labels, where=("secrets", key, "labels")
+            )
             out.append(
                 {
                     "apiVersion": "v1",
@@ -375,7 +390,9 @@ class _Context:
             if volume is not None and volume.external:
                 continue
             meta = self.metadata(
-                dns_label(key, letter_first=False), volume.labels if volume else None
+                dns_label(key, letter_first=False),
+                volume.labels if volume else None,
+                where=("volumes", key, "labels"),
             )
             out.append(
                 {
@@ -475,10 +492,12 @@ def seconds(nanoseconds: int | None, default: int) -> int:
     return max(1, math.ceil(nanoseconds / 1_000_000_000))
 
 
-def depends_on_annotation(service: Service) -> str:
-    return json.dumps(
-        {dns_label(n): d.condition for n, d in service.depends_on.items()}, sort_keys=True
-    )
+def depends_on_annotation(service: Service, present: Collection[str]) -> str:
+    """The conditions of ``depends_on`` on the services of the bundle, for ``kube play``."""
+    conditions = {
+        dns_label(name): d.condition for name, d in service.depends_on.items() if name in present
+    }
+    return json.dumps(conditions, sort_keys=True)
 
 
 __all__ = [

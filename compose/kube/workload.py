@@ -7,7 +7,7 @@ import math
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from compose.kube.names import dns_label, is_dns_label, is_port_name
+from compose.kube.names import dns_label, is_dns_label, is_label_key, is_port_name
 from compose.model import Service
 
 if TYPE_CHECKING:
@@ -83,11 +83,11 @@ class WorkloadBuilder:
     def workload(self, *, as_job: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         service = self.service
         pod = self.pod_spec(job=as_job)
-        annotations = {**(service.labels or {}), **(service.annotations or {})}
+        annotations = self.annotations()
         if service.depends_on:
             from compose.kube.generate import DEPENDS_ON_ANNOTATION, depends_on_annotation
 
-            annotations[DEPENDS_ON_ANNOTATION] = depends_on_annotation(service)
+            annotations[DEPENDS_ON_ANNOTATION] = depends_on_annotation(service, self.context.kinds)
         template: dict[str, Any] = {
             "metadata": {"labels": pod_labels(self.context, self.kname, service)}
         }
@@ -129,6 +129,22 @@ class WorkloadBuilder:
             "metadata": metadata,
             "spec": spec,
         }, self.extra_data
+
+    def annotations(self) -> dict[str, str]:
+        """The service's labels and annotations, whose keys Kubernetes can hold."""
+        out: dict[str, str] = {}
+        for field in ("labels", "annotations"):
+            for key, value in (getattr(self.service, field) or {}).items():
+                if is_label_key(key):
+                    out[key] = value
+                else:
+                    self.note(
+                        (field, key),
+                        "dropped",
+                        "an annotation key is an optional DNS prefix and a name of at most 63"
+                        " characters [-A-Za-z0-9_.]",
+                    )
+        return out
 
     def replicas(self) -> int:
         service = self.service
@@ -220,6 +236,13 @@ class WorkloadBuilder:
                 f"restart: {restart}, but the pods of a {self.kind()} always restart",
             )
         for dependency, condition in self.service.depends_on.items():
+            if dependency not in self.context.kinds:
+                self.note(
+                    ("depends_on", dependency),
+                    "dropped",
+                    "the dependency is not part of the bundle (an optional service of a profile)",
+                )
+                continue
             if not condition.required:
                 self.note(
                     ("depends_on", dependency, "required"),

@@ -328,7 +328,11 @@ def test_strict_refuses_and_output_writes_one_file_per_object(tmp_path: Path) ->
     finally:
         os.chdir(cwd)
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert written == ["0-service-app.yaml", "1-deployment-app.yaml"]
+    assert written == [
+        "0-service-app.yaml",
+        "1-networkpolicy-network-default.yaml",
+        "2-deployment-app.yaml",
+    ]
 
 
 def test_strict_error_names_file_line_and_column(
