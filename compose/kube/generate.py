@@ -122,6 +122,13 @@ class Decisions:
 
 
 def generate(loaded: LoadResult, options: GenerateOptions, files: Files) -> Bundle:
+    from compose.kube.checks import QUANTITY
+
+    if not QUANTITY.match(options.volume_size):
+        raise PlanError(
+            f"--volume-size {options.volume_size!r} is not a Kubernetes quantity",
+            hint="write it as 1Gi, 500Mi or 10G",
+        )
     project = loaded.project
     selected = _selected(project, options.services)
     decisions = Decisions()

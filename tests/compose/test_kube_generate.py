@@ -484,3 +484,8 @@ def test_every_project_of_the_corpus_generates_valid_objects_that_play_back(case
         assert "not in these manifests" in error.render() or "no workload" in error.render()
         return
     load_from_text(yaml_text(played.tree), environment=played.environment, name=played.name)
+
+
+def test_a_volume_size_that_is_no_quantity_is_refused() -> None:
+    with pytest.raises(PlanError, match="'lots' is not a Kubernetes quantity"):
+        bundle_of(RICH, environment={"API_TOKEN": "x"}, volume_size="lots")
