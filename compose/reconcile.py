@@ -30,11 +30,12 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compose import labels
+from compose import labels, pycompose_ext
 from compose.desired import DesiredService, DesiredState, container_name
 from compose.errors import PlanError
 from compose.observed import ObservedContainer, ObservedState
 from compose.plan import OperationType, Plan, PlanBuilder, WaitCondition
+from engine.api.models.extensions import ON_UNHEALTHY
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,6 +91,9 @@ def recreate_cause(
             return "configuration changed"
         shown = ", ".join(changes[:3])
         return shown + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
+    wanted = pycompose_ext.settings_of(service.service.extensions).on_unhealthy
+    if container.labels.get(ON_UNHEALTHY, "none") != wanted:
+        return f"{pycompose_ext.KEY}.on_unhealthy changed"
     recorded_image = container.labels.get(labels.IMAGE)
     if image_id and recorded_image and recorded_image != image_id:
         return "image updated"

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PURE_MODULES = (
     "source",
+    "pycompose_ext",
     "interpolate",
     "dotenv",
     "merge",

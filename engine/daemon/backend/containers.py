@@ -30,6 +30,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.api import models as api
+from engine.api.models.extensions import on_unhealthy
 from engine.daemon import archive, stats
 from engine.daemon.backend.attach import AttachCounts, AttachSession
 from engine.daemon.backend.container_view import ContainerViews
@@ -191,6 +192,7 @@ class Containers:
             raise InvalidParameter("config has no image: give Image")
         if name is not None and not _NAME.match(name):
             raise InvalidParameter(f"Invalid container name ({name})")
+        on_unhealthy(body.labels)  # refuses a bad io.pycompose.on-unhealthy before any work
         image = self.images.resolve(body.image)
         image_config = api.ImageConfig.model_validate(
             strip_nulls(self.images.config(image).get("config") or {})
@@ -259,6 +261,10 @@ class Containers:
         self.events.container(record, "start")
         self._watch(record.id)
 
+    def watch(self, container_id: str) -> None:
+        """Report the container's next ``die`` (after the engine restarted it itself)."""
+        self._watch(container_id)
+
     def _watch(self, container_id: str) -> None:
         if container_id in self._watched:
             return
@@ -277,7 +283,13 @@ class Containers:
         record = self.index.records.get(container_id)
         if record is None:
             return
-        self.events.container(record, "die", exitCode=str(code))
+        try:
+            reason = self.runtime.inspect(container_id).exit_reason
+        except NotFound:
+            reason = ""
+        self.events.container(
+            record, "die", exitCode=str(code), **({"reason": reason} if reason else {})
+        )
         host_config = record.body.get("HostConfig") or {}
         if host_config.get("AutoRemove"):
             # ``docker run --rm`` reads the output through attach: let it finish first
