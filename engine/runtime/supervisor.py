@@ -119,7 +119,11 @@ class Supervisor:
             with contextlib.suppress(OSError):
                 container.save()
 
-    async def on_exit(self, container: ContainerRecord, exit_code: int) -> None:
+    async def on_exit(
+        self, container: ContainerRecord, exit_code: int, *, defer_restart: bool = False
+    ) -> bool:
+        """Record the end of a run and apply the restart policy; True if it asks for a new
+        run (``defer_restart``: then the caller starts it, e.g. in dependency order)."""
         container.exit_code = exit_code
         container.oom_killed = monitor.oom_killed(container.paths)
         container.finished_at = time.time()
@@ -129,7 +133,7 @@ class Supervisor:
                 await self.runc.delete(container.id, force=True)
         if container.state is S.REMOVING:
             container.record_end_of_run()
-            return
+            return False
         container.state = S.EXITED
         if container.oom_killed:
             self._emit(container, "oom")
@@ -146,22 +150,23 @@ class Supervisor:
                 manually_stopped=container.manually_stopped,
                 uptime=container.finished_at - container.started_at,
             )
-        if delay is not None:
+        if delay is not None and not defer_restart:
             container.state = S.RESTARTING
         container.save()
         container.record_end_of_run()
-        if delay is None:
-            return
+        if delay is None or defer_restart:
+            return delay is not None
         with anyio.CancelScope() as scope:
             container.backoff = scope
             await anyio.sleep(delay)
         container.backoff = None
         if scope.cancel_called or container.state is not S.RESTARTING:
-            return
+            return False
         try:
             await self.run(container, automatic=True)
         except (RuntimeExitError, InvalidParameter):
-            return
+            return False
+        return True
 
     async def _health_loop(self, container: ContainerRecord, probe: HealthProbe) -> None:
         health = container.health

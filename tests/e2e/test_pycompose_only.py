@@ -7,14 +7,18 @@ Each test drives the ``pycompose`` CLI as a user does and checks the engine's ow
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.cli_helpers import EngineAPI, engine_api
 from tests.e2e.conftest import IMAGE, Stack
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -120,3 +124,93 @@ def test_on_unhealthy_stop_leaves_it_stopped(own_stack: Stack):
         assert state["Status"] == "exited" and state["ExitCode"] == 3
     status = next(c for c in own_stack.ps() if c["Name"] == name)["Status"]
     assert "stopped: unhealthy" in str(status)
+
+
+def _engine_pid(socket_path: str) -> int:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"engine.daemon" in argv and socket_path.encode() in argv:
+            return int(entry)
+    raise AssertionError(f"no engine serves {socket_path}")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+HEALTH_GATED = """
+services:
+  web:
+    image: {image}
+    command: ["sleep", "1000000"]
+    restart: always
+    depends_on: {{api: {{condition: service_healthy}}}}
+  api:
+    image: {image}
+    command: ["sh", "-c", "sleep 1; touch /tmp/up; exec sleep 1000000"]
+    restart: unless-stopped
+    healthcheck: {{test: ["CMD", "test", "-f", "/tmp/up"], interval: 1s, retries: 30}}
+    depends_on: {{db: {{condition: service_healthy}}}}
+  db:
+    image: {image}
+    command: ["sh", "-c", "sleep 1; touch /tmp/up; exec sleep 1000000"]
+    restart: always
+    healthcheck: {{test: ["CMD", "test", "-f", "/tmp/up"], interval: 1s, retries: 30}}
+"""
+
+
+def test_after_the_engine_stopped_and_the_processes_died_they_come_back_in_order(
+    own_stack: Stack,
+):
+    own_stack.write(HEALTH_GATED.format(image=IMAGE))
+    own_stack.pycompose("up", "-d", "--wait")
+    engine = own_stack.engine
+    names = {s: f"{own_stack.name}-{s}-1" for s in ("db", "api", "web")}
+    with engine_api(engine) as api:
+        pids = {s: api.state(n)["Pid"] for s, n in names.items()}
+    assert all(pids.values())
+    daemon = _engine_pid(engine.socket)
+    os.kill(daemon, signal.SIGKILL)  # the engine goes down (as a crash; nothing stops them)
+    wait_until(lambda: _gone(daemon), 30, "the engine to die")
+    for pid in pids.values():  # then the containers' processes die (as at a power cut)
+        os.kill(pid, signal.SIGKILL)
+    for pid in pids.values():
+        wait_until(lambda pid=pid: _gone(pid), 30, f"process {pid} to die")
+    since = time.time()
+    engine.restart()
+    with engine_api(engine) as api:
+        for service, name in names.items():
+            wait_until(
+                lambda name=name: api.state(name)["Status"] == "running"
+                and (api.state(name).get("Health") or {}).get("Status", "healthy") == "healthy",
+                60,
+                f"{service} running (and healthy) again",
+            )
+        seen = [
+            (e["Actor"]["Attributes"]["com.docker.compose.service"], e["Action"])
+            for name in names.values()
+            for e in events(api, name, since)
+        ]
+        timeline = sorted(
+            (e["timeNano"], e["Actor"]["Attributes"]["com.docker.compose.service"], e["Action"])
+            for name in names.values()
+            for e in events(api, name, since)
+            if e["Action"] in ("start", "health_status: healthy")
+        )
+    steps = [(service, action) for _, service, action in timeline]
+    assert steps[:5] == [
+        ("db", "start"),
+        ("db", "health_status: healthy"),
+        ("api", "start"),
+        ("api", "health_status: healthy"),
+        ("web", "start"),
+    ], (steps, seen)

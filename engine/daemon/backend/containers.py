@@ -32,6 +32,7 @@ from anyio.abc import TaskGroup
 from engine.api import models as api
 from engine.api.models.extensions import on_unhealthy
 from engine.daemon import archive, stats
+from engine.daemon.backend import restore
 from engine.daemon.backend.attach import AttachCounts, AttachSession
 from engine.daemon.backend.container_view import ContainerViews
 from engine.daemon.backend.events import EventSink
@@ -120,6 +121,20 @@ class Containers:
                 await anyio.to_thread.run_sync(_remove_tree, directory)
                 cleaned.append(directory.name)
         return cleaned
+
+    async def restore_in_order(self, wanted: list[str]) -> None:
+        """Start what restart policies want running again, in dependency order (restore)."""
+        known = [cid for cid in wanted if cid in self.index.records]
+        labels = {cid: r.body.get("Labels") for cid, r in self.index.records.items()}
+        await restore.restore_in_order(known, labels, start=self.start, observe=self._observe)
+
+    def _observe(self, container_id: str) -> restore.Observed | None:
+        try:
+            info = self.runtime.inspect(container_id)
+        except NotFound:
+            return None
+        health = "" if info.health.value == "none" else info.health.value
+        return restore.Observed(info.state.value, health, info.exit_code)
 
     def watch_running(self) -> None:
         """Watch every container that runs (re-adopted by the runtime on engine start)."""

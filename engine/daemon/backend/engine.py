@@ -145,9 +145,10 @@ class EngineBackend(Backend):
                     backend.events_sink, backend.index.records, backend.containers.watch
                 )
                 await backend.containers.remount()
-                await runtime.restore()
+                await runtime.restore(defer_restarts=True)
                 await backend.containers.repair()
                 backend.containers.watch_running()
+                task_group.start_soon(backend.containers.restore_in_order, runtime.restarts_wanted)
                 try:
                     yield backend
                 finally:
