@@ -239,6 +239,10 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             after_dependencies.extend(ready_op.get(dependency, []))
             if spec.get("restart") and dependency in recreated:
                 restart_for_dependency = True
+        waits.extend(
+            WaitCondition(other.service, other.condition, project=other.project)
+            for other in pycompose_ext.settings_of(service.service.extensions).wait_for
+        )
         service_ops: list[int] = []
         by_number: dict[int, ObservedContainer] = {}
         for container in observed.containers_of(service_name):

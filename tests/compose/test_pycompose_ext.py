@@ -95,3 +95,14 @@ def test_the_label_carries_on_unhealthy_and_a_change_recreates() -> None:
     )
     assert made["io.pycompose.on-unhealthy"] == "stop"
     assert service_hash({}) == made["com.docker.compose.config-hash"]
+
+
+def test_wait_for_shows_in_the_plan_of_a_start() -> None:
+    from compose.plan import WaitCondition
+
+    shown = WaitCondition("db", "service_healthy", project="infra").render()
+    assert shown == "infra/db healthy"
+    assert (
+        WaitCondition("db", "service_completed_successfully").render()
+        == "db completed successfully"
+    )

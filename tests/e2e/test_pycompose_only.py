@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli_helpers import EngineAPI, engine_api
-from tests.e2e.conftest import IMAGE, Stack
+from tests.e2e.conftest import IMAGE, Engine, Stack
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -190,8 +190,10 @@ def test_after_the_engine_stopped_and_the_processes_died_they_come_back_in_order
     with engine_api(engine) as api:
         for service, name in names.items():
             wait_until(
-                lambda name=name: api.state(name)["Status"] == "running"
-                and (api.state(name).get("Health") or {}).get("Status", "healthy") == "healthy",
+                lambda name=name: (
+                    api.state(name)["Status"] == "running"
+                    and (api.state(name).get("Health") or {}).get("Status", "healthy") == "healthy"
+                ),
                 60,
                 f"{service} running (and healthy) again",
             )
@@ -214,3 +216,67 @@ def test_after_the_engine_stopped_and_the_processes_died_they_come_back_in_order
         ("api", "health_status: healthy"),
         ("web", "start"),
     ], (steps, seen)
+
+
+def test_wait_for_orders_two_projects(own_engine: Engine, tmp_path: Path):
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "app").mkdir()
+    infra = Stack(own_engine, tmp_path / "infra")
+    app = Stack(own_engine, tmp_path / "app")
+    infra.write(
+        textwrap.dedent(f"""
+        services:
+          db:
+            image: {IMAGE}
+            command: ["sh", "-c", "sleep 2; touch /tmp/up; exec sleep 1000000"]
+            healthcheck: {{test: ["CMD", "test", "-f", "/tmp/up"], interval: 1s, retries: 30}}
+          broken:
+            image: {IMAGE}
+            command: ["sleep", "1000000"]
+            healthcheck: {{test: ["CMD", "false"], interval: 1s, retries: 1}}
+    """)
+    )
+    app.write(
+        textwrap.dedent(f"""
+        services:
+          web:
+            image: {IMAGE}
+            command: ["sleep", "1000000"]
+            x-pycompose:
+              wait_for:
+                - {{project: {infra.name}, service: db, condition: service_healthy}}
+    """)
+    )
+    try:
+        plan = app.pycompose("up", "--dry-run").stdout
+        assert f"waits for {infra.name}/db healthy" in plan, plan
+        infra.pycompose("up", "-d")
+        app.pycompose("up", "-d")  # waits: infra's db turns healthy after ~3 s
+        with engine_api(own_engine) as api:
+            db = api.state(f"{infra.name}-db-1")
+            web = api.state(f"{app.name}-web-1")
+        healthy_at = min(entry["End"] for entry in db["Health"]["Log"] if entry["ExitCode"] == 0)
+        assert db["Health"]["Status"] == "healthy"
+        assert web["StartedAt"] > healthy_at, (web["StartedAt"], healthy_at)
+        # fail fast, as depends_on: an unhealthy service of the other project
+        app.pycompose("down", "-t", "0")
+        app.write(
+            textwrap.dedent(f"""
+            services:
+              web:
+                image: {IMAGE}
+                command: ["sleep", "1000000"]
+                x-pycompose:
+                  wait_for: [{{project: {infra.name}, service: broken, condition: service_healthy}}]
+        """)
+        )
+        failed = app.pycompose("up", "-d", check=False)
+        assert failed.returncode != 0
+        assert f"{infra.name}-broken-1 is unhealthy" in failed.stderr, failed.stderr
+        app.write((tmp_path / "app" / "compose.yaml").read_text().replace(infra.name, "nosuch"))
+        missing = app.pycompose("up", "-d", "--wait", "--wait-timeout", "2", check=False)
+        assert missing.returncode != 0
+        assert "project 'nosuch' has no container of service 'broken'" in missing.stderr
+    finally:
+        for stack in (app, infra):
+            stack.pycompose("down", "-v", "-t", "0", check=False)
