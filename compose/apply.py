@@ -378,6 +378,11 @@ class _Executor:
 
     async def do_recreate_container(self, operation: Operation) -> None:
         assert operation.container_id is not None
+        if operation.details.get("update"):
+            from compose.rolling import recreate_start_first
+
+            if await recreate_start_first(self, operation):
+                return
         self.emit(ProgressEvent("Container", operation.target, "Recreate", operation.cause))
         temporary = f"{operation.container_id[:12]}_{operation.target}"
         replace = f"{operation.service}-{operation.number}"

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PURE_MODULES = (
     "source",
     "pycompose_ext",
+    "update_order",
     "interpolate",
     "dotenv",
     "merge",

@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import textwrap
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,12 @@ from tests.e2e.conftest import IMAGE, Engine, Stack
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def events(api: EngineAPI, container: str, since: float) -> list[dict[str, Any]]:
@@ -280,3 +289,83 @@ def test_wait_for_orders_two_projects(own_engine: Engine, tmp_path: Path):
     finally:
         for stack in (app, infra):
             stack.pycompose("down", "-v", "-t", "0", check=False)
+
+
+def start_first_stack(port: int, greeting: str) -> str:
+    return textwrap.dedent(f"""
+        services:
+          web:
+            image: {IMAGE}
+            command: ["sh", "-c", "mkdir -p /www && echo $$GREETING > /www/index.html && exec httpd -f -p 8080 -h /www"]
+            environment: {{GREETING: {greeting}}}
+            ports: ["127.0.0.1:{port}:8080"]
+            healthcheck:
+              test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"]
+              interval: 1s
+              retries: 30
+            stop_grace_period: 1s
+            deploy: {{update_config: {{order: start-first}}}}
+          client:
+            image: {IMAGE}
+            command: ["sh", "-c", "while :; do wget -q -O - http://web:8080/ 2>/dev/null || echo FAIL; sleep 0.02; done"]
+            stop_grace_period: 0s
+    """)
+
+
+class Poller:
+    """Hits a URL every 20 ms from the host, in a thread; counts answers and failures."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answers: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as response:
+                    self.answers.append(response.read().decode().strip())
+            except OSError as exc:
+                self.failures.append(f"{time.time():.3f} {exc}")
+            time.sleep(0.02)
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def rolling_update(stack: Stack, port: int) -> tuple[Poller, list[str]]:
+    """`up -d` after an environment change while the host and a container poll the service."""
+    stack.pycompose("up", "-d", "--wait")
+    with Poller(f"http://127.0.0.1:{port}/") as poller:
+        wait_until(lambda: poller.answers, 30, "the first answer")
+        stack.write(start_first_stack(port, "two"))
+        stack.pycompose("up", "-d", "web")
+        wait_until(lambda: poller.answers and poller.answers[-1] == "two", 30, "the new answer")
+        time.sleep(1)
+    lines = stack.pycompose("logs", "--no-log-prefix", "client").stdout.split()
+    served = lines[lines.index("one") :] if "one" in lines else lines
+    return poller, served
+
+
+def test_a_start_first_service_is_updated_without_a_failed_request(own_stack: Stack):
+    port = free_port()
+    own_stack.write(start_first_stack(port, "one"))
+    own_stack.pycompose("up", "-d", "--wait")
+    own_stack.write(start_first_stack(port, "two"))
+    plan = own_stack.pycompose("up", "--dry-run").stdout
+    assert "recreate container" in plan and "environment.GREETING changed; start-first" in plan
+    own_stack.write(start_first_stack(port, "one"))
+    poller, served = rolling_update(own_stack, port)
+    assert not poller.failures, poller.failures[:5]
+    assert "one" in poller.answers and poller.answers[-1] == "two"
+    assert "FAIL" not in served, served.count("FAIL")
+    assert "two" in served
+    names = [c["Name"] for c in own_stack.ps() if c["Service"] == "web"]
+    assert names == [f"{own_stack.name}-web-1"]

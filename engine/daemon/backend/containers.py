@@ -30,9 +30,9 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.api import models as api
-from engine.api.models.extensions import on_unhealthy
+from engine.api.models.extensions import on_unhealthy, takeover
 from engine.daemon import archive, stats
-from engine.daemon.backend import restore
+from engine.daemon.backend import restore, takeovers
 from engine.daemon.backend.attach import AttachCounts, AttachSession
 from engine.daemon.backend.container_view import ContainerViews
 from engine.daemon.backend.events import EventSink
@@ -208,6 +208,7 @@ class Containers:
         if name is not None and not _NAME.match(name):
             raise InvalidParameter(f"Invalid container name ({name})")
         on_unhealthy(body.labels)  # refuses a bad io.pycompose.on-unhealthy before any work
+        takeover(body.labels)  # and a bad io.pycompose.takes-over
         image = self.images.resolve(body.image)
         image_config = api.ImageConfig.model_validate(
             strip_nulls(self.images.config(image).get("config") or {})
@@ -264,7 +265,8 @@ class Containers:
         if self.index.running(record.id):
             return
         await self._ensure_rootfs(record)
-        if self.networking is not None:
+        handover = takeovers.source_of(record, self.index)
+        if self.networking is not None and handover is None:
             await self.networking.publish(record.id, record.body.get("HostConfig") or {})
         try:
             await self.runtime.start(record.id)
@@ -275,6 +277,8 @@ class Containers:
             raise
         self.events.container(record, "start")
         self._watch(record.id)
+        if handover is not None:
+            self.task_group.start_soon(takeovers.take_over_when_ready, self, record, *handover)
 
     def watch(self, container_id: str) -> None:
         """Report the container's next ``die`` (after the engine restarted it itself)."""
