@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.cli_helpers import EngineAPI, engine_api
-from tests.e2e.conftest import IMAGE, Engine, Stack
+from tests.e2e.conftest import IMAGE, Engine, Stack, _docker_engine, docker_compose_binary
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -354,7 +354,9 @@ def rolling_update(stack: Stack, port: int) -> tuple[Poller, list[str]]:
     return poller, served
 
 
-def test_a_start_first_service_is_updated_without_a_failed_request(own_stack: Stack):
+def test_a_start_first_service_is_updated_without_a_failed_request(
+    own_stack: Stack, tmp_path_factory: pytest.TempPathFactory, record_property: Any
+):
     port = free_port()
     own_stack.write(start_first_stack(port, "one"))
     own_stack.pycompose("up", "-d", "--wait")
@@ -369,3 +371,50 @@ def test_a_start_first_service_is_updated_without_a_failed_request(own_stack: St
     assert "two" in served
     names = [c["Name"] for c in own_stack.ps() if c["Service"] == "web"]
     assert names == [f"{own_stack.name}-web-1"]
+    # the same update by docker compose on dockerd (where the oracle runs): measured only
+    docker_failures = docker_compose_failures(tmp_path_factory.mktemp("docker"))
+    if docker_failures is not None:
+        record_property("docker_compose_failed_requests", docker_failures)
+        print(f"docker compose, same update: {docker_failures} failed requests (pycompose: 0)")
+
+
+def docker_compose_failures(directory: Path) -> str | None:
+    """Failed requests (host / in-container) during docker compose's own update, or None
+    when no Docker oracle answers here."""
+    if docker_compose_binary() is None or not os.environ.get("PYCOMPOSE_TEST_DOCKER_HOST"):
+        return None
+    docker = _docker_engine(directory)
+    if docker is None:
+        return None
+    stack = Stack(docker, directory, "docker-compose")
+    port = free_port()
+    stack.write(start_first_stack(port, "one"))
+    try:
+        poller, served = rolling_update(stack, port)
+    finally:
+        stack.pycompose("down", "-v", "-t", "0", check=False)
+    return f"{len(poller.failures)} from the host, {served.count('FAIL')} by service name"
+
+
+def test_a_new_container_that_never_becomes_healthy_leaves_the_old_one_serving(
+    own_stack: Stack,
+):
+    port = free_port()
+    own_stack.write(start_first_stack(port, "one"))
+    own_stack.pycompose("up", "-d", "--wait", "web")
+    before = {c["Name"]: c["ID"] for c in own_stack.ps()}
+    broken = (
+        start_first_stack(port, "two")
+        .replace('"http://127.0.0.1:8080/"]', '"http://127.0.0.1:9/"]')
+        .replace("retries: 30", "retries: 2")
+    )
+    own_stack.write(broken)
+    with Poller(f"http://127.0.0.1:{port}/") as poller:
+        wait_until(lambda: poller.answers, 30, "the first answer")
+        failed = own_stack.pycompose("up", "-d", "web", check=False)
+        time.sleep(0.5)
+    assert failed.returncode != 0
+    assert "the old container serves on" in failed.stderr and "unhealthy" in failed.stderr
+    assert not poller.failures, poller.failures[:5]
+    assert set(poller.answers) == {"one"}
+    assert {c["Name"]: c["ID"] for c in own_stack.ps()} == before  # the new one is gone

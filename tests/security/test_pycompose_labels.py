@@ -12,6 +12,7 @@ import anyio
 import pytest
 
 from engine.api import errors
+from engine.api.client import EngineClient
 from engine.daemon.backend import restore
 from tests.security.storage_helpers import Daemon, engine_client, running_engine, skip_reason
 
@@ -74,3 +75,73 @@ def test_hostile_depends_on_labels_order_nothing(hostile: str) -> None:
         )
         is None
     )
+
+
+@pytest.mark.root
+@pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
+def test_a_takeover_label_cannot_take_what_is_not_its_own() -> None:
+    def body(project: str, service: str, **extra: str) -> dict[str, object]:
+        return {
+            "Image": "busybox",
+            "Cmd": ["sleep", "100"],
+            "Labels": {
+                "com.docker.compose.project": project,
+                "com.docker.compose.service": service,
+                **extra,
+            },
+        }
+
+    async def status_of(client: EngineClient, method: str, path: str, **kwargs: object) -> int:
+        try:
+            return (await client.request(method, path, **kwargs)).status_code  # type: ignore[arg-type]
+        except errors.InvalidParameter:
+            return 400
+
+    async def scenario(daemon: Daemon) -> None:
+        async with engine_client(daemon) as client:
+            made = await client.request(
+                "POST", "/containers/create", params={"name": "old"}, body=body("p", "web")
+            )
+            assert made.status_code == 201
+            assert (await client.request("POST", "/containers/old/start")).status_code == 204
+            bad_labels = [
+                {"io.pycompose.takes-over": "old\n"},
+                {"io.pycompose.takes-over": "x" * 100_000},
+                {"io.pycompose.takes-over": "../old"},
+                {"io.pycompose.takes-over": "old", "io.pycompose.takeover-after": "nan"},
+                {"io.pycompose.takes-over": "old", "io.pycompose.takeover-after": "-1"},
+                {"io.pycompose.takes-over": "old", "io.pycompose.takeover-after": "1e9"},
+                {"io.pycompose.takeover-after": "3"},
+            ]
+            for number, extra in enumerate(bad_labels):
+                status = await status_of(
+                    client,
+                    "POST",
+                    "/containers/create",
+                    params={"name": f"bad{number}"},
+                    body=body("p", "web", **extra),
+                )
+                assert status == 400, (extra, status)
+            # well formed, but not its own: another project's, another service's, itself
+            for name, project, service, target in (
+                ("thief1", "q", "web", "old"),
+                ("thief2", "p", "db", "old"),
+                ("thief3", "p", "web", "nosuch"),
+                ("thief4", "p", "web", "thief4"),
+            ):
+                extra = {"io.pycompose.takes-over": target}
+                made = await client.request(
+                    "POST",
+                    "/containers/create",
+                    params={"name": name},
+                    body=body(project, service, **extra),
+                )
+                assert made.status_code == 201
+                status = await status_of(client, "POST", f"/containers/{name}/start")
+                assert status == 400, (name, status)
+            state = (await client.request("GET", "/containers/old/json")).json()["State"]
+            assert state["Running"]
+            await client.request("DELETE", "/containers/old", params={"force": "1"})
+
+    with running_engine() as daemon:
+        anyio.run(scenario, daemon)
