@@ -10,20 +10,49 @@ import json
 import os
 import signal
 import socket
+import tempfile
 import textwrap
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.cli_helpers import EngineAPI, engine_api
-from tests.e2e.conftest import IMAGE, Engine, Stack, _docker_engine, docker_compose_binary
+from tests.e2e.conftest import (
+    IMAGE,
+    Engine,
+    Stack,
+    _docker_engine,
+    _pycompose_engine,
+    docker_compose_binary,
+)
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def shared_engine() -> Iterator[Engine]:
+    """One pycompose engine for this module's tests that do not stop it."""
+    with (
+        tempfile.TemporaryDirectory(prefix="e2e-beyond-") as tmp,
+        _pycompose_engine(Path(tmp)) as ours,
+    ):
+        yield ours
+
+
+@pytest.fixture
+def our_stack(shared_engine: Engine, tmp_path: Path) -> Iterator[Stack]:
+    project = Stack(shared_engine, tmp_path)
+    try:
+        yield project
+    finally:
+        if (tmp_path / "compose.yaml").exists():
+            project.pycompose("down", "-v", "--remove-orphans", "-t", "0", check=False)
 
 
 def free_port() -> int:
@@ -42,8 +71,8 @@ def events(api: EngineAPI, container: str, since: float) -> list[dict[str, Any]]
     return [json.loads(line) for line in response.text.splitlines() if line.strip()]
 
 
-def test_a_service_that_turns_unhealthy_is_restarted_and_says_why(own_stack: Stack):
-    own_stack.write(
+def test_a_service_that_turns_unhealthy_is_restarted_and_says_why(our_stack: Stack):
+    our_stack.write(
         textwrap.dedent(f"""
         services:
           web:
@@ -57,15 +86,15 @@ def test_a_service_that_turns_unhealthy_is_restarted_and_says_why(own_stack: Sta
               on_unhealthy: restart
     """)
     )
-    own_stack.pycompose("up", "-d", "--wait")
-    name = f"{own_stack.name}-web-1"
-    with engine_api(own_stack.engine) as api:
+    our_stack.pycompose("up", "-d", "--wait")
+    name = f"{our_stack.name}-web-1"
+    with engine_api(our_stack.engine) as api:
         before = api.container(name)
         assert before is not None
         assert before["Config"]["Labels"]["io.pycompose.on-unhealthy"] == "restart"
         assert before["RestartCount"] == 0
         since = time.time()
-        own_stack.pycompose("exec", "-T", "web", "rm", "/tmp/ok")
+        our_stack.pycompose("exec", "-T", "web", "rm", "/tmp/ok")
         broken = time.monotonic()
         deadline = 1 * 2 + 1  # interval x retries + 1 s
         while True:
@@ -93,20 +122,20 @@ def test_a_service_that_turns_unhealthy_is_restarted_and_says_why(own_stack: Sta
             if e["Action"] == "die"
         ]
         assert reasons == ["unhealthy"]
-    status = next(c for c in own_stack.ps() if c["Name"] == name)["Status"]
+    status = next(c for c in our_stack.ps() if c["Name"] == name)["Status"]
     assert "restarted: unhealthy" in str(status)
-    logs = own_stack.pycompose("logs", "web").stdout
+    logs = our_stack.pycompose("logs", "web").stdout
     assert "container unhealthy (2 failing checks" in logs and "restarting it" in logs
     # healthy again after the restart (the command made /tmp/ok again)
-    with engine_api(own_stack.engine) as api:
+    with engine_api(our_stack.engine) as api:
         deadline_healthy = time.monotonic() + 30
         while api.state(name).get("Health", {}).get("Status") != "healthy":
             assert time.monotonic() < deadline_healthy, api.state(name)
             time.sleep(0.1)
 
 
-def test_on_unhealthy_stop_leaves_it_stopped(own_stack: Stack):
-    own_stack.write(
+def test_on_unhealthy_stop_leaves_it_stopped(our_stack: Stack):
+    our_stack.write(
         textwrap.dedent(f"""
         services:
           web:
@@ -120,10 +149,10 @@ def test_on_unhealthy_stop_leaves_it_stopped(own_stack: Stack):
             x-pycompose: {{on_unhealthy: stop}}
     """)
     )
-    own_stack.pycompose("up", "-d", "--wait")
-    name = f"{own_stack.name}-web-1"
-    own_stack.pycompose("exec", "-T", "web", "rm", "/tmp/ok")
-    with engine_api(own_stack.engine) as api:
+    our_stack.pycompose("up", "-d", "--wait")
+    name = f"{our_stack.name}-web-1"
+    our_stack.pycompose("exec", "-T", "web", "rm", "/tmp/ok")
+    with engine_api(our_stack.engine) as api:
         deadline = time.monotonic() + 10
         while api.state(name)["Status"] != "exited":
             assert time.monotonic() < deadline, api.state(name)
@@ -131,7 +160,7 @@ def test_on_unhealthy_stop_leaves_it_stopped(own_stack: Stack):
         time.sleep(1)  # restart: always must not bring it back
         state = api.state(name)
         assert state["Status"] == "exited" and state["ExitCode"] == 3
-    status = next(c for c in own_stack.ps() if c["Name"] == name)["Status"]
+    status = next(c for c in our_stack.ps() if c["Name"] == name)["Status"]
     assert "stopped: unhealthy" in str(status)
 
 
@@ -227,11 +256,11 @@ def test_after_the_engine_stopped_and_the_processes_died_they_come_back_in_order
     ], (steps, seen)
 
 
-def test_wait_for_orders_two_projects(own_engine: Engine, tmp_path: Path):
+def test_wait_for_orders_two_projects(shared_engine: Engine, tmp_path: Path):
     (tmp_path / "infra").mkdir()
     (tmp_path / "app").mkdir()
-    infra = Stack(own_engine, tmp_path / "infra")
-    app = Stack(own_engine, tmp_path / "app")
+    infra = Stack(shared_engine, tmp_path / "infra")
+    app = Stack(shared_engine, tmp_path / "app")
     infra.write(
         textwrap.dedent(f"""
         services:
@@ -261,7 +290,7 @@ def test_wait_for_orders_two_projects(own_engine: Engine, tmp_path: Path):
         assert f"waits for {infra.name}/db healthy" in plan, plan
         infra.pycompose("up", "-d")
         app.pycompose("up", "-d")  # waits: infra's db turns healthy after ~3 s
-        with engine_api(own_engine) as api:
+        with engine_api(shared_engine) as api:
             db = api.state(f"{infra.name}-db-1")
             web = api.state(f"{app.name}-web-1")
         healthy_at = min(entry["End"] for entry in db["Health"]["Log"] if entry["ExitCode"] == 0)
@@ -355,22 +384,22 @@ def rolling_update(stack: Stack, port: int) -> tuple[Poller, list[str]]:
 
 
 def test_a_start_first_service_is_updated_without_a_failed_request(
-    own_stack: Stack, tmp_path_factory: pytest.TempPathFactory, record_property: Any
+    our_stack: Stack, tmp_path_factory: pytest.TempPathFactory, record_property: Any
 ):
     port = free_port()
-    own_stack.write(start_first_stack(port, "one"))
-    own_stack.pycompose("up", "-d", "--wait")
-    own_stack.write(start_first_stack(port, "two"))
-    plan = own_stack.pycompose("up", "--dry-run").stdout
+    our_stack.write(start_first_stack(port, "one"))
+    our_stack.pycompose("up", "-d", "--wait")
+    our_stack.write(start_first_stack(port, "two"))
+    plan = our_stack.pycompose("up", "--dry-run").stdout
     assert "recreate container" in plan and "environment.GREETING changed; start-first" in plan
-    own_stack.write(start_first_stack(port, "one"))
-    poller, served = rolling_update(own_stack, port)
+    our_stack.write(start_first_stack(port, "one"))
+    poller, served = rolling_update(our_stack, port)
     assert not poller.failures, poller.failures[:5]
     assert "one" in poller.answers and poller.answers[-1] == "two"
     assert "FAIL" not in served, served.count("FAIL")
     assert "two" in served
-    names = [c["Name"] for c in own_stack.ps() if c["Service"] == "web"]
-    assert names == [f"{own_stack.name}-web-1"]
+    names = [c["Name"] for c in our_stack.ps() if c["Service"] == "web"]
+    assert names == [f"{our_stack.name}-web-1"]
     # the same update by docker compose on dockerd (where the oracle runs): measured only
     docker_failures = docker_compose_failures(tmp_path_factory.mktemp("docker"))
     if docker_failures is not None:
@@ -397,24 +426,24 @@ def docker_compose_failures(directory: Path) -> str | None:
 
 
 def test_a_new_container_that_never_becomes_healthy_leaves_the_old_one_serving(
-    own_stack: Stack,
+    our_stack: Stack,
 ):
     port = free_port()
-    own_stack.write(start_first_stack(port, "one"))
-    own_stack.pycompose("up", "-d", "--wait", "web")
-    before = {c["Name"]: c["ID"] for c in own_stack.ps()}
+    our_stack.write(start_first_stack(port, "one"))
+    our_stack.pycompose("up", "-d", "--wait", "web")
+    before = {c["Name"]: c["ID"] for c in our_stack.ps()}
     broken = (
         start_first_stack(port, "two")
         .replace('"http://127.0.0.1:8080/"]', '"http://127.0.0.1:9/"]')
         .replace("retries: 30", "retries: 2")
     )
-    own_stack.write(broken)
+    our_stack.write(broken)
     with Poller(f"http://127.0.0.1:{port}/") as poller:
         wait_until(lambda: poller.answers, 30, "the first answer")
-        failed = own_stack.pycompose("up", "-d", "web", check=False)
+        failed = our_stack.pycompose("up", "-d", "web", check=False)
         time.sleep(0.5)
     assert failed.returncode != 0
     assert "the old container serves on" in failed.stderr and "unhealthy" in failed.stderr
     assert not poller.failures, poller.failures[:5]
     assert set(poller.answers) == {"one"}
-    assert {c["Name"]: c["ID"] for c in own_stack.ps()} == before  # the new one is gone
+    assert {c["Name"]: c["ID"] for c in our_stack.ps()} == before  # the new one is gone
