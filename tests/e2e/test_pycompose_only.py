@@ -369,6 +369,14 @@ class Poller:
         self._thread.join(timeout=10)
 
 
+def _answer(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return str(response.read().decode().strip())
+    except OSError:
+        return None
+
+
 def rolling_update(stack: Stack, port: int) -> tuple[Poller, list[str]]:
     """`up -d` after an environment change while the host and a container poll the service."""
     stack.pycompose("up", "-d", "--wait")
@@ -400,6 +408,10 @@ def test_a_start_first_service_is_updated_without_a_failed_request(
     assert "two" in served
     names = [c["Name"] for c in our_stack.ps() if c["Service"] == "web"]
     assert names == [f"{our_stack.name}-web-1"]
+    # the updated container stops and starts as any other (its predecessor is gone)
+    our_stack.pycompose("stop", "web")
+    our_stack.pycompose("start", "web")
+    wait_until(lambda: _answer(port) == "two", 30, "the port to answer after a restart")
     # the same update by docker compose on dockerd (where the oracle runs): measured only
     docker_failures = docker_compose_failures(tmp_path_factory.mktemp("docker"))
     if docker_failures is not None:

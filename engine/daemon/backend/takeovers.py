@@ -41,9 +41,9 @@ GIVE_UP_AFTER = 3600.0  # a new container that is never ready is not watched for
 def source_of(record: ContainerRecord, index: ContainerIndex) -> tuple[str, float] | None:
     """The old container's id and the readiness delay, when ``record`` takes one over now.
 
-    None when it takes over nothing (no label, or the old one no longer runs: then it
-    publishes its ports itself). Error handling: InvalidParameter for a label naming no
-    container, itself, another service's, or one publishing other ports.
+    None when it takes over nothing (no label, or the old one is gone or no longer runs:
+    then it publishes its ports itself). Error handling: InvalidParameter for a label naming
+    itself, a container of another project or service, or one publishing other ports.
     """
     labels = record.body.get("Labels") or {}
     wanted = takeover(labels)
@@ -53,7 +53,7 @@ def source_of(record: ContainerRecord, index: ContainerIndex) -> tuple[str, floa
     try:
         old = index.find(ref)
     except NotFound:
-        raise InvalidParameter(f"label io.pycompose.takes-over: no container {ref}") from None
+        return None  # taken over and removed long ago (a later start or restart)
     if old.id == record.id:
         raise InvalidParameter("label io.pycompose.takes-over: a container cannot take over itself")
     old_labels = old.body.get("Labels") or {}
