@@ -126,8 +126,8 @@ def satisfied(condition: str, states: Sequence[Observed]) -> bool | None:
         if any(s.state in ("running", "restarting", "paused", "created") for s in states):
             return False
         return True if all(s.exit_code == 0 for s in states) else None
-    if any(s.state in {"exited", "dead"} for s in states):
-        return None
+    if any(s.state in {"exited", "dead", "created"} for s in states):
+        return None  # stopped, or never started: nothing is going to start it
     if not all(s.state == "running" for s in states):
         return False
     if condition == "service_healthy":

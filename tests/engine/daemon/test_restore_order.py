@@ -55,6 +55,7 @@ def test_conditions() -> None:
     assert restore.satisfied("service_healthy", [starting]) is False
     assert restore.satisfied("service_healthy", [healthy])
     assert restore.satisfied("service_healthy", [exited1]) is None
+    assert restore.satisfied("service_started", [Observed("created", "", 0)]) is None
     assert restore.satisfied("service_completed_successfully", [running]) is False
     assert restore.satisfied("service_completed_successfully", [exited0])
     assert restore.satisfied("service_completed_successfully", [exited1]) is None
