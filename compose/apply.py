@@ -33,6 +33,7 @@ from compose.errors import PycomposeError
 from compose.observed import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
 from compose.output import service_dict
 from compose.plan import Operation, Plan, WaitCondition
+from compose.wait_other import wait_other_project
 from engine.api.client import EngineClient
 from engine.api.errors import Conflict, NotFound
 from engine.api.models import NetworkConnect, NetworkCreate, VolumeCreate
@@ -287,6 +288,11 @@ class _Executor:
 
     async def wait_for(self, operation: Operation) -> None:
         for condition in operation.waits_for:
+            if condition.project:
+                await wait_other_project(
+                    self.client, condition, operation.target, self.emit, self.context.wait_timeout
+                )
+                continue
             if condition.condition == "service_started":
                 continue  # the dependency's start operation came first
             self.emit(ProgressEvent("Container", operation.target, "Waiting"))
@@ -309,7 +315,7 @@ class _Executor:
         timeout = self.context.wait_timeout
         with anyio.fail_after(timeout) if timeout else contextlib.nullcontext():
             for name in self.replica_names(condition.service):
-                while not _condition_met(
+                while not condition_met(
                     condition, name, (await self.client.container_inspect(name)).State
                 ):
                     await anyio.sleep(POLL_INTERVAL)
@@ -372,6 +378,11 @@ class _Executor:
 
     async def do_recreate_container(self, operation: Operation) -> None:
         assert operation.container_id is not None
+        if operation.details.get("update"):
+            from compose.rolling import recreate_start_first
+
+            if await recreate_start_first(self, operation):
+                return
         self.emit(ProgressEvent("Container", operation.target, "Recreate", operation.cause))
         temporary = f"{operation.container_id[:12]}_{operation.target}"
         replace = f"{operation.service}-{operation.number}"
@@ -436,7 +447,7 @@ class _Executor:
         self.emit(ProgressEvent("Image", operation.target, "Removed", done=True))
 
 
-def _condition_met(condition: WaitCondition, name: str, state: Any) -> bool:
+def condition_met(condition: WaitCondition, name: str, state: Any) -> bool:
     """Whether a dependency's container is ready; raises ApplyError when it never will be."""
     if condition.condition == "service_healthy":
         health = state.Health

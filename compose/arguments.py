@@ -348,3 +348,13 @@ def _add_engine_commands(commands: Any) -> None:
     logs = actions.add_parser("logs", help="the engine's log")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--tail", type=int, default=50)
+    for action, text in (
+        ("install-service", "write a systemd unit that starts the engine at boot, enable it"),
+        ("uninstall-service", "disable and remove that systemd unit"),
+    ):
+        service = actions.add_parser(action, help=text)
+        service.add_argument("--unit-dir", default="/etc/systemd/system")
+        service.add_argument("--name", default="pycompose-engine", help="the unit's name")
+        service.add_argument(
+            "--no-enable", action="store_true", help="only write/remove the file (no systemctl)"
+        )

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from compose import labels
+from compose import labels, pycompose_ext
 from compose import model as models
 from compose import model_parts as parts
 from compose.errors import PlanError
@@ -41,6 +41,7 @@ from engine.api.models import (
     TmpfsOptions,
     Ulimit,
     VolumeOptions,
+    extensions,
 )
 
 
@@ -295,6 +296,9 @@ def container_labels(
         result[labels.CONFIG_FILES] = ",".join(config_files)
     if replace:
         result[labels.REPLACE] = replace
+    on_unhealthy = pycompose_ext.settings_of(service.extensions).on_unhealthy
+    if on_unhealthy != "none":
+        result[extensions.ON_UNHEALTHY] = on_unhealthy
     return result
 
 

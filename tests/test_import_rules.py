@@ -36,6 +36,8 @@ PURE_MODULES = (
     "kube/mounts",
     "kube/play",
     "source",
+    "pycompose_ext",
+    "update_order",
     "interpolate",
     "dotenv",
     "merge",
