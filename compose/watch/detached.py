@@ -56,7 +56,9 @@ def process_start_time(pid: int) -> str | None:
     except OSError:
         return None
     fields = text.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
+    if len(fields) <= 19 or fields[0] in ("Z", "X"):
+        return None  # a zombie has ended: only its parent's wait is missing
+    return fields[19]
 
 
 @dataclasses.dataclass(frozen=True)
