@@ -55,6 +55,10 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
     if args.dry_run:
         session.terminal.out.write(plan.render())
         return 0
+    if getattr(args, "watch", False):
+        from compose.commands import watch
+
+        watch.check_up_watch(session, args)  # refused before anything is made
     await session.run_plan(
         plan,
         observed,

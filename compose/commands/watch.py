@@ -75,6 +75,8 @@ def stop_detached(session: Session) -> bool:
 
 async def cmd_watch(session: Session, args: argparse.Namespace) -> int:
     directory = watcher_dir(session)
+    if args.status and (args.stop or args.detach):
+        raise PlanError("--status cannot be combined with --stop or --detach")
     if args.status:
         record = detached.read_record(directory)
         if record is None:
@@ -85,6 +87,8 @@ async def cmd_watch(session: Session, args: argparse.Namespace) -> int:
         session.terminal.out.write(detached.describe(record))
         return 0
     if args.stop:
+        if args.detach:
+            raise PlanError("--stop and --detach cannot be combined")
         if not stop_detached(session):
             print(
                 f"no detached watcher for project {session.project_name}", file=session.terminal.err
@@ -153,9 +157,22 @@ async def _run_as_child(
     return 0
 
 
-def refuse_watch_flags(args: argparse.Namespace) -> None:
-    if args.status and args.stop:
-        raise PlanError("--status and --stop cannot be combined")
+def check_up_watch(session: Session, args: argparse.Namespace) -> None:
+    """``up --watch``: the project must have something to watch, and the flags that end an
+    attached ``up`` when a container exits do not go with a watch that outlives restarts."""
+    build_rules(session, list(args.services))
+    if args.detach or args.wait or args.no_start:
+        return
+    for flag, value in (
+        ("--abort-on-container-exit", args.abort_on_container_exit),
+        ("--abort-on-container-failure", args.abort_on_container_failure),
+        ("--exit-code-from", args.exit_code_from),
+    ):
+        if value:
+            raise PlanError(
+                f"--watch cannot be combined with {flag}",
+                hint="the watch restarts and recreates containers; leave one of them out",
+            )
 
 
 async def up_and_watch(session: Session, args: argparse.Namespace) -> int:
@@ -182,7 +199,7 @@ async def up_and_watch(session: Session, args: argparse.Namespace) -> int:
                 container,
                 printer,
                 follow=True,
-                tail=0 if since is None else None,
+                tail=None,  # all of a new container's output; a re-followed one from `since`
                 timestamps=args.timestamps,
                 since=since,
             )

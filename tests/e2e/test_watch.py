@@ -391,3 +391,24 @@ def test_watch_stop_and_refusals(engine: Engine, project: Stack, api: EngineAPI)
     assert not _alive(pid) and not _records(project)
     # --stop ends the watch only: the services keep running
     assert api.state(f"{project.name}-app-1")["Running"]
+
+
+def test_up_watch_shows_logs_and_syncs_until_interrupted(
+    engine: Engine, project: Stack, api: EngineAPI, watching: Callable[..., Watching]
+) -> None:
+    project.write(
+        DETACHED.replace(
+            'command: ["sleep", "3600"]',
+            'command: ["sh", "-c", "echo app-says-hi; exec sleep 3600"]',
+        )
+    )
+    (project.directory / "src").mkdir()
+    container = f"{project.name}-app-1"
+    up = watching(project, "up", "--watch")
+    up.wait_for_line("Watch enabled")
+    (project.directory / "src" / "a.txt").write_text("a\n")
+    until_in_container(api, container, "/app/a.txt", "a\n")
+    up.wait_for_line("app-says-hi")
+    up.stop()  # SIGTERM, as Ctrl-C: the watch ends and the containers stop, as attached up does
+    assert up.process.returncode == 0, up.lines
+    assert not api.state(container)["Running"]
