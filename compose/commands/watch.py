@@ -107,6 +107,13 @@ async def cmd_watch(session: Session, args: argparse.Namespace) -> int:
     )
     if args.child:
         return await _run_as_child(session, loop, directory, services)
+    running = detached.read_record(directory)
+    if running is not None:
+        print(
+            f"WARN: the detached watcher (pid {running.pid}) also syncs this project; "
+            "`pycompose watch --stop` ends it",
+            file=session.terminal.err,
+        )
     return await _until_interrupted(loop)
 
 
