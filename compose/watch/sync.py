@@ -46,8 +46,11 @@ def _entries(mapping: Mapping, rule: Rule) -> list[tuple[str, str]]:
     return found
 
 
-def build_archive(changes: Sequence[tuple[Mapping, Rule]]) -> tuple[bytes, list[str]]:
-    """The tar of what exists (last one wins for a name), and the container paths to delete."""
+def build_archive(
+    changes: Sequence[tuple[Mapping, Rule]], owner: tuple[int, int] = (0, 0)
+) -> tuple[bytes, list[str]]:
+    """The tar of what exists (last one wins for a name), owned by ``owner`` (uid, gid), and
+    the container paths to delete."""
     chosen: dict[str, str] = {}
     deleted: list[str] = []
     for mapping, rule in changes:
@@ -69,6 +72,8 @@ def build_archive(changes: Sequence[tuple[Mapping, Rule]]) -> tuple[bytes, list[
                 continue  # removed since the walk
             if not (info.isreg() or info.isdir() or info.issym()):
                 continue  # sockets, fifos, devices are not synced (as docker compose)
+            info.uid, info.gid = owner
+            info.uname = info.gname = ""
             if info.isreg():
                 try:
                     with open(host, "rb") as source:
@@ -116,17 +121,72 @@ async def sync_container(
         )
 
 
+MAX_ACCOUNTS_BYTES = 1 << 20  # /etc/passwd or /etc/group of a container, read to find a user
+
+
+async def _account_file(client: EngineClient, container_id: str, path: str) -> list[list[str]]:
+    """The colon-separated records of a container's /etc/passwd or /etc/group (bounded)."""
+    try:
+        response = await client.request(
+            "GET", f"/containers/{container_id}/archive", params={"path": path}
+        )
+    except EngineError:
+        return []
+    if len(response.content) > MAX_ACCOUNTS_BYTES + 10240:
+        return []
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+        members = [m for m in tar.getmembers() if m.isreg()]
+        extracted = tar.extractfile(members[0]) if members else None
+        text = extracted.read(MAX_ACCOUNTS_BYTES).decode(errors="replace") if extracted else ""
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+async def container_owner(client: EngineClient, container_id: str) -> tuple[int, int]:
+    """The uid and gid the container's ``user`` names: what synced files are owned by, as
+    docker compose's copy with ``CopyUIDGID`` gives them."""
+    user = (await client.container_inspect(container_id)).Config.user or ""
+    name, _, group = user.partition(":")
+    if not name:
+        return 0, 0
+    uid: int | None = int(name) if name.isdigit() else None
+    gid: int | None = int(group) if group.isdigit() else None
+    if uid is None or (gid is None and not group):
+        for record in await _account_file(client, container_id, "/etc/passwd"):
+            if len(record) > 3 and (record[0] == name or record[2] == name):
+                if record[2].isdigit() and record[3].isdigit():
+                    uid = int(record[2]) if uid is None else uid
+                    gid = int(record[3]) if gid is None and not group else gid
+                break
+    if gid is None and group:
+        for record in await _account_file(client, container_id, "/etc/group"):
+            if len(record) > 2 and record[0] == group and record[2].isdigit():
+                gid = int(record[2])
+                break
+    if uid is None:
+        raise PlanError(f"user {name!r} of container {container_id[:12]} is not in its /etc/passwd")
+    if gid is None and group:
+        raise PlanError(
+            f"group {group!r} of container {container_id[:12]} is not in its /etc/group"
+        )
+    return uid, gid or 0
+
+
 async def sync_service(
     client: EngineClient,
     container_ids: Sequence[str],
     changes: Sequence[tuple[Mapping, Rule]],
 ) -> None:
-    """Sync ``changes`` into every one of ``container_ids`` (in parallel)."""
-    archive, deleted = await anyio.to_thread.run_sync(build_archive, changes)
+    """Sync ``changes`` into every one of ``container_ids`` (in parallel), owned by each
+    container's user."""
     errors: list[EngineError | PlanError] = []
+    archives: dict[tuple[int, int], tuple[bytes, list[str]]] = {}
 
     async def one(container_id: str) -> None:
         try:
+            owner = await container_owner(client, container_id)
+            if owner not in archives:
+                archives[owner] = await anyio.to_thread.run_sync(build_archive, changes, owner)
+            archive, deleted = archives[owner]
             await sync_container(client, container_id, archive, deleted)
         except (EngineError, PlanError) as error:
             errors.append(error)

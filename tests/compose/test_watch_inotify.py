@@ -139,3 +139,6 @@ def test_the_archive_holds_what_exists_and_lists_what_went(tmp_path: Path) -> No
         extracted = tar.extractfile("app/d/b.txt")
         assert extracted is not None and extracted.read() == b"B"
     assert build_archive([]) == (b"", [])
+    owned, _ = build_archive(plan.sync["web"], owner=(1234, 2345))
+    with tarfile.open(fileobj=io.BytesIO(owned)) as tar:
+        assert {(m.uid, m.gid, m.uname) for m in tar.getmembers()} == {(1234, 2345, "")}
