@@ -330,9 +330,22 @@ DETACHED = textwrap.dedent(f"""
 """)
 
 
-def test_detached_watch_keeps_syncing_until_down(
+def test_detached_watch_syncs_after_return_and_ends_with_the_project(
     engine: Engine, project: Stack, api: EngineAPI
 ) -> None:
+    """``watch -d``, ``--status``, ``--stop``; ``down`` stops it; it ends by itself when the
+    containers go; and what is refused is refused before anything is made."""
+    project.write(DETACHED.replace("develop:\n      watch:", "x-develop-off:\n      watch:"))
+    refused = project.pycompose("watch", "-d", check=False)
+    assert refused.returncode == 1
+    assert "none of the selected services is configured for watch" in refused.stderr
+    project.write(DETACHED.replace("action: sync", "action: rebuild"))
+    refused = project.pycompose("up", "-d", "--watch", check=False)
+    assert "can't watch service 'app' with action rebuild without a build context" in (
+        refused.stderr
+    )
+    assert not api.project_resources(project.name) and not _records(project)
+
     project.write(DETACHED)
     (project.directory / "src").mkdir()
     container = f"{project.name}-app-1"
@@ -342,55 +355,28 @@ def test_detached_watch_keeps_syncing_until_down(
     assert f"watching project {project.name}" in status and "services: app" in status
     pid = int(status.split("pid ")[1].split(",")[0])
     assert pid == _recorded_pid(project) and _alive(pid)
-
     # edited after the command returned: the background watcher syncs it
     (project.directory / "src" / "later.txt").write_text("after return\n")
     until_in_container(api, container, "/app/later.txt", "after return\n")
+    stopped = project.pycompose("watch", "--stop")
+    assert f"pid {pid}" in stopped.stderr
+    assert not _alive(pid) and not _records(project)
+    assert api.state(container)["Running"]  # --stop ends the watch only
 
+    project.pycompose("watch", "-d", "--no-up", "--quiet")
+    pid = _recorded_pid(project)
     project.pycompose("down", "-t", "0")
     assert not _alive(pid), "down left the detached watcher running"
     assert not _records(project)
 
-
-def test_up_detached_watch_ends_by_itself_when_the_containers_go(
-    engine: Engine, project: Stack, api: EngineAPI
-) -> None:
-    project.write(DETACHED)
-    (project.directory / "src").mkdir()
-    container = f"{project.name}-app-1"
     project.pycompose("up", "-d", "--watch", timeout=120)
     pid = _recorded_pid(project)
-    (project.directory / "src" / "x.txt").write_text("x\n")
-    until_in_container(api, container, "/app/x.txt", "x\n")
-
     # the containers go behind pycompose's back (docker rm -f): the watcher follows
     api.client.delete(f"/containers/{container}", params={"force": "1"}).raise_for_status()
     wait_for(lambda: _alive(pid), lambda alive: not alive, "the watcher to end", timeout=20)
     assert not _records(project)
     log = Path(os.environ["XDG_RUNTIME_DIR"]).glob(f"pycompose/watch/{project.name}-*/watch.log")
     assert "the project's containers are gone" in next(log).read_text()
-
-
-def test_watch_stop_and_refusals(engine: Engine, project: Stack, api: EngineAPI) -> None:
-    project.write(DETACHED.replace("develop:\n      watch:", "x-develop-off:\n      watch:"))
-    refused = project.pycompose("watch", "--no-up", check=False)
-    assert refused.returncode == 1
-    assert "none of the selected services is configured for watch" in refused.stderr
-    project.write(DETACHED.replace("action: sync", "action: rebuild"))
-    refused = project.pycompose("watch", check=False)
-    assert "can't watch service 'app' with action rebuild without a build context" in (
-        refused.stderr
-    )
-    assert not api.project_resources(project.name)  # refused before anything was made
-    project.write(DETACHED)
-    (project.directory / "src").mkdir()
-    project.pycompose("watch", "-d", "--quiet")
-    pid = _recorded_pid(project)
-    stopped = project.pycompose("watch", "--stop")
-    assert f"pid {pid}" in stopped.stderr
-    assert not _alive(pid) and not _records(project)
-    # --stop ends the watch only: the services keep running
-    assert api.state(f"{project.name}-app-1")["Running"]
 
 
 def test_up_watch_shows_logs_and_syncs_until_interrupted(
