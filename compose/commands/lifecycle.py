@@ -67,7 +67,7 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
     )
     if args.wait:
         await _wait_ready(session, options, args.wait_timeout)
-    if getattr(args, "watch", False) and not args.no_start:
+    if getattr(args, "watch", False):
         from compose.commands import watch
 
         if args.detach or args.wait:

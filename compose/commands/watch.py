@@ -168,7 +168,9 @@ def check_up_watch(session: Session, args: argparse.Namespace) -> None:
     """``up --watch``: the project must have something to watch, and the flags that end an
     attached ``up`` when a container exits do not go with a watch that outlives restarts."""
     build_rules(session, list(args.services))
-    if args.detach or args.wait or args.no_start:
+    if args.no_start:
+        raise PlanError("--watch cannot be combined with --no-start", hint="nothing would run")
+    if args.detach or args.wait:
         return
     for flag, value in (
         ("--abort-on-container-exit", args.abort_on_container_exit),

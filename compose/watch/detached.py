@@ -123,8 +123,16 @@ def stop(directory: Path) -> Record | None:
     record = read_record(directory)
     if record is None:
         return None
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(record.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        raise PlanError(
+            f"cannot stop the watcher of project {record.project} (pid {record.pid}): "
+            "it belongs to another user",
+            hint="run the command as that user",
+        ) from None
     deadline = time.monotonic() + STOP_TIMEOUT
     while record.alive and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -182,6 +182,8 @@ class WatchLoop:
                         await self.handle(plan)
                     except (PycomposeError, EngineError) as error:
                         self.log(f"Error handling changed files: {error.message}")
+                    except OSError as error:  # a file unreadable or gone while archived
+                        self.log(f"Error handling changed files: {error}")
 
     async def _exit_when_down(self, scope: anyio.CancelScope) -> None:
         """End the watch once the project has no container left (``down``, ``rm``)."""
