@@ -8,7 +8,10 @@ against pycompose's engine and a real dockerd.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
+import json
 import os
 import posixpath
 import stat
@@ -122,15 +125,27 @@ async def sync_container(
 
 
 MAX_ACCOUNTS_BYTES = 1 << 20  # /etc/passwd or /etc/group of a container, read to find a user
+# the type bits of a Go os.FileMode (directory, symlink, device, named pipe, socket,
+# character device, irregular): a regular file has none of them
+GO_MODE_TYPE = 1 << 31 | 1 << 27 | 1 << 26 | 1 << 25 | 1 << 24 | 1 << 21 | 1 << 19
 
 
 async def _account_file(client: EngineClient, container_id: str, path: str) -> list[list[str]]:
-    """The colon-separated records of a container's /etc/passwd or /etc/group (bounded)."""
+    """The colon-separated records of a container's /etc/passwd or /etc/group (bounded).
+
+    The container's files are its own: the path is looked at first (``HEAD``: its stat), and
+    read only when it is a regular file of a sane size.
+    """
+    endpoint = f"/containers/{container_id}/archive"
     try:
-        response = await client.request(
-            "GET", f"/containers/{container_id}/archive", params={"path": path}
-        )
-    except EngineError:
+        head = await client.request("HEAD", endpoint, params={"path": path})
+        stat_header = head.headers.get("X-Docker-Container-Path-Stat", "")
+        info = json.loads(base64.b64decode(stat_header) or b"{}")
+        mode, size = int(info.get("mode", -1)), int(info.get("size", -1))
+        if mode < 0 or mode & GO_MODE_TYPE or not 0 <= size <= MAX_ACCOUNTS_BYTES:
+            return []  # a directory, a link, a device, or too big for an account file
+        response = await client.request("GET", endpoint, params={"path": path})
+    except (EngineError, ValueError, TypeError, binascii.Error):
         return []
     if len(response.content) > MAX_ACCOUNTS_BYTES + 10240:
         return []
