@@ -63,6 +63,14 @@ def read_in(api: EngineAPI, container: str, path: str) -> str | None:
         return None if member is None else member.read().decode()
 
 
+def owner_in(api: EngineAPI, container: str, path: str) -> tuple[int, int]:
+    response = api.client.get(f"/containers/{container}/archive", params={"path": path})
+    response.raise_for_status()
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+        member = tar.getmembers()[0]
+        return member.uid, member.gid
+
+
 class Watching:
     """A command left running with stdout and stderr merged, read line by line."""
 
@@ -320,6 +328,7 @@ DETACHED = textwrap.dedent(f"""
       app:
         image: {IMAGE}
         command: ["sleep", "3600"]
+        user: nobody
         init: true
         stop_grace_period: 1s
         develop:
@@ -358,6 +367,8 @@ def test_detached_watch_syncs_after_return_and_ends_with_the_project(
     # edited after the command returned: the background watcher syncs it
     (project.directory / "src" / "later.txt").write_text("after return\n")
     until_in_container(api, container, "/app/later.txt", "after return\n")
+    # owned by the container's user, as docker compose's copy (CopyUIDGID) makes it
+    assert owner_in(api, container, "/app/later.txt") == (65534, 65534)
     stopped = project.pycompose("watch", "--stop")
     assert f"pid {pid}" in stopped.stderr
     assert not _alive(pid) and not _records(project)
