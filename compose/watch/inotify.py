@@ -71,6 +71,7 @@ def _lib() -> ctypes.CDLL:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     libc.inotify_init1.argtypes = [ctypes.c_int]
     libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
+    libc.inotify_rm_watch.argtypes = [ctypes.c_int, ctypes.c_int]
     return libc
 
 
@@ -165,6 +166,14 @@ class Watcher:
             found.extend(os.path.join(directory, name) for name in files)
         return found
 
+    def _forget(self, top: str) -> None:
+        """A directory moved away or removed: its watches go (kept, they would report its
+        files under the old path, and a new directory of that name would get no watch)."""
+        for path in [p for p in self._wds if is_within(top, p)]:
+            wd = self._wds.pop(path)
+            if self._dirs.pop(wd, None) is not None:
+                _lib().inotify_rm_watch(self.fd, wd)
+
     def _directory_appeared(self, path: str) -> list[str]:
         if self._watched_root(path):
             return [path, *self._add_tree(path)]
@@ -204,6 +213,8 @@ class Watcher:
             if not name:
                 continue  # the directory itself (its removal shows in its parent)
             path = os.path.join(directory, name)
+            if mask & IN_ISDIR and mask & (IN_MOVED_FROM | IN_DELETE):
+                self._forget(path)
             if mask & IN_ISDIR and mask & (IN_CREATE | IN_MOVED_TO):
                 changed.update(self._directory_appeared(path))
             elif self._watched_root(path):

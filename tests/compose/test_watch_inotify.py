@@ -68,6 +68,25 @@ def test_a_new_directory_is_watched_with_what_it_holds(tmp_path: Path) -> None:
     assert second == [str(tmp_path / "d" / "e" / "x.txt"), str(tmp_path / "d" / "e" / "y.txt")]
 
 
+def test_a_directory_moved_within_the_tree_is_followed_under_its_new_name(tmp_path: Path) -> None:
+    (tmp_path / "old" / "sub").mkdir(parents=True)
+
+    async def main() -> tuple[list[str], list[str]]:
+        with Watcher([str(tmp_path)]) as watcher:
+            os.rename(tmp_path / "old", tmp_path / "new")
+            moved = await _batch(watcher)
+            (tmp_path / "new" / "sub" / "a.txt").write_text("a")
+            (tmp_path / "old").mkdir()  # a new directory of the old name gets its own watch
+            await _batch(watcher)
+            (tmp_path / "old" / "b.txt").write_text("b")
+            (tmp_path / "new" / "sub" / "a.txt").write_text("a2")
+            return moved, await _batch(watcher)
+
+    moved, later = anyio.run(main)
+    assert str(tmp_path / "old") in moved and str(tmp_path / "new") in moved
+    assert later == [str(tmp_path / "new" / "sub" / "a.txt"), str(tmp_path / "old" / "b.txt")]
+
+
 def test_a_path_that_does_not_exist_yet_is_watched_once_it_appears(tmp_path: Path) -> None:
     root = tmp_path / "later" / "src"
 
