@@ -262,9 +262,9 @@ class WatchLoop:
         terminal = session.terminal
         if self.options.quiet:  # --quiet: no build output
             terminal = dataclasses.replace(terminal, progress="quiet")
-        rebuilding = Session(session.client, terminal, session.loaded)
-        rebuilding.__dict__["desired"] = session.desired  # the cached property, computed once
-        await rebuilding.run_plan(plan, observed, title="Rebuilding")
+        await Session(session.client, terminal, session.loaded).run_plan(
+            plan, observed, title="Rebuilding"
+        )
         self.log(f"service(s) {json.dumps(services)} successfully built")
         if self.options.prune:
             await self._prune(old_images)
