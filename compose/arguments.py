@@ -151,6 +151,12 @@ def _add_stack_commands(commands: Any) -> None:
     up.add_argument("--timestamps", action="store_true")
     up.add_argument("--no-log-prefix", action="store_true")
     up.add_argument("-t", "--timeout", type=int, default=None, help="stop timeout in seconds")
+    up.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="watch the services' develop.watch paths (with -d: a detached watcher)",
+    )
 
     create = command("create", "create the project's containers without starting them")
     _add_create_options(create)
@@ -266,10 +272,53 @@ def _add_stack_commands(commands: Any) -> None:
     cp.add_argument("source", metavar="SRC", help="SERVICE:PATH or a local path")
     cp.add_argument("destination", metavar="DEST", help="SERVICE:PATH or a local path")
     cp.add_argument("--index", type=int, default=1)
+    _add_watch_command(commands)
     ls = commands.add_parser("ls", help="list projects")
     ls.add_argument("-a", "--all", action="store_true")
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def _flag_value(text: str) -> bool:
+    """A boolean flag's value as docker compose takes it (``--prune=false``)."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true", "yes"):
+        return True
+    if value in ("0", "f", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r} (true or false)")
+
+
+def _add_watch_command(commands: Any) -> None:
+    """``pycompose watch``: develop.watch, in the foreground or detached."""
+    watch = commands.add_parser(
+        "watch", help="sync, restart or rebuild services when their files change"
+    )
+    watch.add_argument("services", nargs="*", metavar="SERVICE")
+    watch.add_argument(
+        "--no-up", action="store_true", help="do not build and start the services first"
+    )
+    watch.add_argument(
+        "--prune",
+        type=_flag_value,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="remove the images a rebuild leaves dangling (default true)",
+    )
+    watch.add_argument("--quiet", action="store_true", help="hide build output")
+    watch.add_argument(
+        "-d",
+        "--detach",
+        action="store_true",
+        help="keep watching in a background process after the command returns",
+    )
+    watch.add_argument("--status", action="store_true", help="show the project's detached watcher")
+    watch.add_argument("--stop", action="store_true", help="stop the project's detached watcher")
+    watch.add_argument(
+        "--detached-child", dest="child", action="store_true", help=argparse.SUPPRESS
+    )
 
 
 def _add_image_commands(commands: Any) -> None:

@@ -272,6 +272,7 @@ STACK_COMMAND_NAMES = (
     "stats",
     "cp",
     "build",
+    "watch",
 )
 
 COMMANDS = {

@@ -61,6 +61,7 @@ PURE_MODULES = (
     "plan",
     "reconcile",
     "convert",
+    "watch/rules",
 )
 FORBIDDEN_IN_PURE = ("os", "subprocess", "anyio", "engine")
 # the parts of engine.api that are pure data and parsing, shared by client and engine

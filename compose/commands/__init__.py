@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 
 from compose.apply import ApplyError, failures
 from compose.commands import build, images, inspection, lifecycle, oneoff
+from compose.commands import watch as watch_command
 from compose.commands.session import Session, connect, open_session
 from compose.commands.terminal import Terminal
 from compose.errors import PycomposeError
@@ -36,6 +37,7 @@ STACK_COMMANDS: dict[str, Command] = {
     **oneoff.COMMANDS,
     **images.COMMANDS,
     **build.COMMANDS,
+    "watch": watch_command.cmd_watch,
 }
 
 

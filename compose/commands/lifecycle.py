@@ -55,6 +55,10 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
     if args.dry_run:
         session.terminal.out.write(plan.render())
         return 0
+    if getattr(args, "watch", False):
+        from compose.commands import watch
+
+        watch.check_up_watch(session, args)  # refused before anything is made
     await session.run_plan(
         plan,
         observed,
@@ -63,6 +67,12 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
     )
     if args.wait:
         await _wait_ready(session, options, args.wait_timeout)
+    if getattr(args, "watch", False):
+        from compose.commands import watch
+
+        if args.detach or args.wait:
+            return watch.start_detached(session, args, list(args.services))
+        return await watch.up_and_watch(session, args)
     if args.detach or args.no_start or args.wait:
         return 0
     return await _attach_and_follow(session, args)
@@ -185,6 +195,9 @@ async def cmd_down(session: Session, args: argparse.Namespace) -> int:
     if args.dry_run:
         session.terminal.out.write(plan.render())
         return 0
+    from compose.commands.watch import stop_detached
+
+    stop_detached(session)  # the project's detached watcher goes with it
     await session.run_plan(plan, observed, stop_timeout=args.timeout)
     return 0
 
