@@ -245,6 +245,7 @@ STACK_COMMAND_NAMES = (
     "stats",
     "cp",
     "build",
+    "attach",
 )
 
 COMMANDS = {
