@@ -155,6 +155,10 @@ def _add_stack_commands(commands: Any) -> None:
     up.add_argument("--exit-code-from", metavar="SERVICE")
     up.add_argument("--attach", action="append", metavar="SERVICE")
     up.add_argument("--no-attach", action="append", metavar="SERVICE")
+    up.add_argument(
+        "--attach-dependencies", action="store_true", help="show the dependencies' output too"
+    )
+    up.add_argument("--no-color", action="store_true", help="no colours in the output")
     up.add_argument("--timestamps", action="store_true")
     up.add_argument("--no-log-prefix", action="store_true")
     up.add_argument("-t", "--timeout", type=int, default=None, help="stop timeout in seconds")
