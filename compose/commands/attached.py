@@ -40,6 +40,7 @@ from engine.api.errors import EngineError, NotFound
 # lines waiting for the terminal; a container's partial line is cut at this many bytes
 CHANNEL_SIZE = 256
 MAX_LINE = 64 * 1024
+SETTLE = 3  # seconds an ended log may wait for the engine to record the container's end
 EXIT_SIGINT = 130
 
 
@@ -169,6 +170,11 @@ class AttachedUp:
                 if rest:
                     await self._lines.send(_Line(name, rest.decode(errors="replace")))
             state = (await client.container_inspect(container.id)).State
+            # the log ends as the process does; the engine records the end a moment later
+            with anyio.move_on_after(SETTLE):
+                while state.Running and not state.Restarting:
+                    await anyio.sleep(0.05)
+                    state = (await client.container_inspect(container.id)).State
         except NotFound:  # removed meanwhile (``down`` from elsewhere)
             self.following.discard(container.id)
             self._check_all_exited()
@@ -181,8 +187,10 @@ class AttachedUp:
             return
         code = state.ExitCode
         self.exit_codes[container.service] = code
-        await self._lines.send(_Line(name, f"{name} exited with code {code}", exit_line=True))
-        if state.Restarting and not self.stopping:
+        again = state.Restarting and not self.stopping
+        text = f"{name} exited with code {code}" + (" (restarting)" if again else "")
+        await self._lines.send(_Line(name, text, exit_line=True))
+        if again:
             self.restarting.add(container.id)
         await self._on_exit(code)
         self._check_all_exited()
