@@ -37,8 +37,10 @@ def tool_stack(engine: Engine, tmp_path: Path) -> Iterator[Stack]:
             stack.pycompose("down", "-v", "--remove-orphans", "-t", "0", check=False)
 
 
-def terminal(stack: Stack, *args: str) -> PtyProcess:
+def terminal(stack: Stack, *args: str, color: bool = False) -> PtyProcess:
     environment = {**os.environ, **stack.engine.environment, "NO_COLOR": "1", "TERM": "xterm"}
+    if color:
+        del environment["NO_COLOR"]
     if stack.tool == "docker-compose":
         environment["DOCKER_HOST"] = f"unix://{stack.engine.socket}"
     extra = ["--menu=false"] if stack.tool == "docker-compose" and args[0] == "up" else []
@@ -154,9 +156,10 @@ STUBBORN = textwrap.dedent(f"""
 
 def test_a_second_ctrl_c_kills(tool_stack: Stack) -> None:
     tool_stack.write(STUBBORN)
-    session = terminal(tool_stack, "up")
+    session = terminal(tool_stack, "up", color=True)
     try:
-        session.expect(r"deaf-1 +\| deaf-up", timeout=120)
+        # on a terminal, the prefix has the container's colour
+        session.expect(r"\x1b\[[\d;]+mdeaf-1 +\| \x1b\[0mdeaf-up", timeout=120)
         session.send(b"\x03")
         session.expect(r"Gracefully Stopping")
         time.sleep(1)
@@ -200,6 +203,7 @@ def test_abort_and_exit_code_from(tool_stack: Stack, flags: list[str], status: i
     result = tool_stack.pycompose("up", *flags, check=False)
     assert result.returncode == status, result.stdout + result.stderr
     assert "short-out" in result.stdout
+    assert not re.search(r"\x1b\[[\d;]*m", result.stdout)  # no colours into a pipe
     assert "Aborting on container exit..." in result.stderr
     assert re.search(r"long-1 exited with code (137|143)", result.stdout), result.stdout
     assert not [c for c in tool_stack.ps() if c["State"] == "running"]
