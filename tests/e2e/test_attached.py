@@ -128,11 +128,13 @@ def test_up_shows_two_services_live_and_one_ctrl_c_stops_gracefully(tool_stack: 
     try:
         session.expect(r"Attaching to ", timeout=120)
         # lines of both, while they run (a-line-3 comes about 2 s after a's start)
-        session.expect(r"a-1 +\| a-line-\d")
-        session.expect(r"b-1 +\| b-line")
         session.expect(r"a-1 +\| a-line-3\r\n")
+        assert re.search(rb"b-1 +\| b-line\r\n", session.output), session.output
         assert session.process.poll() is None
         assert states(tool_stack) == {"a": "running", "b": "running", "quiet": "running"}
+        # a container started later, from elsewhere, is followed too
+        tool_stack.pycompose("up", "-d", "--no-recreate", "--scale", "a=2", "a")
+        session.expect(r"a-2 +\| a-line-\d")
         session.send(b"\x03")
         session.expect(r"Gracefully Stopping\.\.\. press Ctrl\+C again to force")
         assert session.wait(60) == 130  # docker compose's, without its menu
