@@ -4,7 +4,7 @@
 lifecycle           up, create, down, start, stop, restart, kill, pause, unpause, rm
 inspection          ps, logs, top, port, images, ls, events, stats, wait
 oneoff              exec, run, cp
-attach              attach
+attach              attach (attached.py: the output of `up` without -d)
 images              pull, push (the services' images) and ``pycompose image ...``
 build               build
 engine_control      ``pycompose engine start|stop|status|logs``, the engine's version

@@ -130,7 +130,8 @@ async def _attach_and_follow(session: Session, args: argparse.Namespace, since: 
 def _attached_services(desired: DesiredState, args: argparse.Namespace) -> set[str]:
     """Whose output attached ``up`` shows, as docker compose decides it: ``--attach`` names
     them; otherwise the services named (with ``--attach-dependencies``, what they depend
-    on too), or all, but those with ``attach: false``; never the ``--no-attach`` ones."""
+    on too), or all, but those with ``attach: false`` (unless that is all of them); never
+    the ``--no-attach`` ones."""
     if args.attach:
         chosen = set(args.attach)
     else:
@@ -138,6 +139,8 @@ def _attached_services(desired: DesiredState, args: argparse.Namespace) -> set[s
         if args.services and args.attach_dependencies:
             named = list(desired.graph.with_dependencies(named))
         chosen = {s for s in named if desired.services[s].service.attach is not False}
+        # docker compose shows them all when every one says ``attach: false``
+        chosen = chosen or set(named)
     return chosen - set(args.no_attach or [])
 
 

@@ -37,6 +37,10 @@ async def test_all_but_attach_false_by_default(harness: Harness) -> None:
     assert await _attached(harness) == {"web", "api", "db"}
 
 
+async def test_all_when_every_one_says_attach_false(harness: Harness) -> None:
+    assert await _attached(harness, "sidecar") == {"sidecar"}
+
+
 async def test_named_services_and_their_dependencies_on_request(harness: Harness) -> None:
     assert await _attached(harness, "web") == {"web"}
     assert await _attached(harness, "--attach-dependencies", "web") == {"web", "api", "db"}
