@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import termios
 import textwrap
 import time
 from collections.abc import Iterator
@@ -81,6 +82,9 @@ def test_detaching_from_attach_leaves_the_container_running(tool_stack: Stack) -
         session.send(b"\x11")  # ctrl-p ctrl-q, typed as two keys
         session.expect(r"read escape sequence")
         assert session.wait(30) == 1
+        # the terminal is given back as it was (raw mode only while attached)
+        local_modes = termios.tcgetattr(session.master)[3]
+        assert local_modes & termios.ECHO and local_modes & termios.ICANON
     finally:
         session.close()
     assert states(tool_stack) == {"sh": "running"}
