@@ -64,7 +64,7 @@ def require_terminal_input(stdin: TextIO) -> None:
     if not _is_terminal(stdin):
         raise PlanError(
             "the input device is not a TTY",
-            hint="with piped input, pass -T (no TTY) or --no-stdin",
+            hint="the container has a TTY: attach from a terminal, or pass --no-stdin",
         )
 
 

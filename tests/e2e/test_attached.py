@@ -21,7 +21,7 @@ import pytest
 from tests.e2e.conftest import IMAGE, Engine, Stack, docker_compose_binary
 from tests.e2e.pty_driver import PtyProcess
 
-pytestmark = [pytest.mark.root]
+pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
 @pytest.fixture
