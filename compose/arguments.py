@@ -27,6 +27,16 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"pycompose: error: {message}\n")
 
 
+def _go_bool(value: str) -> bool:
+    """``--sig-proxy=false`` and the like, booleans as Go's flag package reads them."""
+    lowered = value.lower()
+    if lowered in ("1", "t", "true"):
+        return True
+    if lowered in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r} (true or false)")
+
+
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     """The global flags. With ``suppress`` they are added to a subcommand, since docker
     compose accepts them after the command too, without overriding values given before it."""
@@ -148,6 +158,10 @@ def _add_stack_commands(commands: Any) -> None:
     up.add_argument("--exit-code-from", metavar="SERVICE")
     up.add_argument("--attach", action="append", metavar="SERVICE")
     up.add_argument("--no-attach", action="append", metavar="SERVICE")
+    up.add_argument(
+        "--attach-dependencies", action="store_true", help="show the dependencies' output too"
+    )
+    up.add_argument("--no-color", action="store_true", help="no colours in the output")
     up.add_argument("--timestamps", action="store_true")
     up.add_argument("--no-log-prefix", action="store_true")
     up.add_argument("-t", "--timeout", type=int, default=None, help="stop timeout in seconds")
@@ -241,6 +255,23 @@ def _add_stack_commands(commands: Any) -> None:
     )
     run.add_argument("service")
     run.add_argument("command", nargs=argparse.REMAINDER)
+
+    attach = commands.add_parser("attach", help="attach to a service's running container")
+    attach.add_argument("service")
+    attach.add_argument("--index", type=int, default=1, help="which replica (default 1)")
+    attach.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
+    attach.add_argument(
+        "--sig-proxy",
+        nargs="?",
+        type=_go_bool,
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="pass the signals pycompose gets on to the container (default true)",
+    )
+    attach.add_argument(
+        "--detach-keys", metavar="KEYS", help="the keys that detach (default ctrl-p,ctrl-q)"
+    )
 
     command("top", "show the processes of the containers")
     port = commands.add_parser("port", help="print the public port of a port binding")

@@ -273,6 +273,7 @@ STACK_COMMAND_NAMES = (
     "cp",
     "build",
     "watch",
+    "attach",
 )
 
 COMMANDS = {
