@@ -216,8 +216,20 @@ def _add_stack_commands(commands: Any) -> None:
     run.add_argument("-e", "--env", action="append", default=[])
     run.add_argument("-v", "--volume", action="append", default=[])
     run.add_argument("-p", "--publish", action="append", default=[])
-    run.add_argument("--service-ports", action="store_true")
+    run.add_argument(
+        "-P", "--service-ports", action="store_true", help="publish the service's ports"
+    )
     run.add_argument("--no-deps", action="store_true")
+    run.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--cap-add", action="append", default=[], metavar="CAPABILITY")
+    run.add_argument("--cap-drop", action="append", default=[], metavar="CAPABILITY")
+    run.add_argument(
+        "--use-aliases", action="store_true", help="join the service's network aliases"
+    )
+    run.add_argument("--build", action="store_true", help="build the image before running")
+    run.add_argument("--pull", choices=["always", "missing", "never"], default=None)
+    run.add_argument("--quiet-pull", action="store_true", help="pull without progress")
+    run.add_argument("--remove-orphans", action="store_true")
     run.add_argument("--entrypoint")
     run.add_argument("-u", "--user")
     run.add_argument("-w", "--workdir")
