@@ -190,6 +190,7 @@ def _add_stack_commands(commands: Any) -> None:
     logs.add_argument("--until", help=f"lines before: {when}")
     logs.add_argument("--no-log-prefix", action="store_true")
     logs.add_argument("--no-color", action="store_true")
+    logs.add_argument("--index", type=int, default=None, help="only replica #N of the service")
 
     exec_ = commands.add_parser("exec", help="run a command in a running container")
     exec_.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
@@ -260,6 +261,8 @@ def _add_stack_commands(commands: Any) -> None:
     )
     events = command("events", "stream the project's container events")
     events.add_argument("--json", action="store_true")
+    events.add_argument("--since", help=f"events since: {when}")
+    events.add_argument("--until", help=f"events before (then exit): {when}")
     command("push", "push the services' images").add_argument(
         "--ignore-push-failures", action="store_true"
     )

@@ -55,7 +55,7 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
     )
     created = await client.exec_create(container.id, body)
     if args.detach:
-        await client.exec_start(created.Id)
+        await client.exec_start_detached(created.Id)
         return 0
 
     async def resize(height: int, width: int) -> None:
