@@ -29,6 +29,11 @@ STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
 Headers = list[tuple[str, str]]
 
 
+# what a hijacked connection reads at a time: few iterations for a bulk stream, one bounded
+# buffer per connection (below malloc's mmap threshold, so small reads stay cheap)
+RELAY_SIZE = 262144
+
+
 def frame(stream: int, data: bytes) -> bytes:
     """Docker's multiplexed-stream frame: ``[stream, 0, 0, 0, size:uint32be] + data``."""
     return struct.pack(">BxxxL", stream, len(data)) + data
@@ -123,7 +128,7 @@ class RawStream:
         if self._eof:
             return b""
         try:
-            return await self._stream.receive()
+            return await self._stream.receive(RELAY_SIZE)
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
             self._eof = True
             return b""
