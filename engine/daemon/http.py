@@ -136,6 +136,14 @@ class RawStream:
     async def send(self, data: bytes) -> None:
         await self._stream.send(data)
 
+    async def drain(self, seconds: float) -> None:
+        """Read and drop what the client still sends until it closes its side (at most
+        ``seconds``): closing with input unread would reset the connection, and a client
+        still sending (``yes | docker exec -i c head -1``) would report the reset."""
+        with anyio.move_on_after(seconds):
+            while await self.receive():
+                pass
+
     async def send_eof(self) -> None:
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
             await self._stream.send_eof()
