@@ -12,13 +12,23 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
+from engine.api.client import EngineClient
+from engine.api.models import ContainerCreate, ExecCreate
 from engine.daemon import server
 from engine.daemon.http import Hijack, RawStream, Request, Response
+from tests.security.net_security_helpers import (
+    Daemon,
+    busybox_image_tar,
+    running_engine,
+    skip_reason,
+    vm_rss_kib,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -97,3 +107,61 @@ async def test_a_client_flooding_a_finished_session_is_cut_off(
             assert time.monotonic() - started < 10, "the finished session was not cut off"
 
     await with_server(client)
+
+
+def _real_engine_skip() -> str | None:
+    return skip_reason()
+
+
+@pytest.fixture
+def real_engine() -> Iterator[Daemon]:
+    with running_engine() as daemon:
+        yield daemon
+
+
+@pytest.mark.root
+@pytest.mark.skipif(_real_engine_skip() is not None, reason=_real_engine_skip() or "")
+async def test_detached_execs_neither_hold_output_nor_take_the_engine_down(
+    real_engine: Daemon,
+) -> None:
+    """``exec -d`` runs in the engine's own task group: a detached process that floods its
+    output has it dropped (the engine does not grow), and one that cannot start ends
+    alone (exit 126) while the engine goes on."""
+    engine = real_engine
+    assert engine.process is not None
+    pid = engine.process.pid
+    async with EngineClient(engine.socket, timeout=60) as client:
+        await client.request(
+            "POST",
+            "/images/load",
+            content=busybox_image_tar(),
+            headers={"Content-Type": "application/x-tar"},
+        )
+        created = await client.container_create(
+            ContainerCreate(Image="busybox", Cmd=["sleep", "1000"]), name="sec-detached"
+        )
+        await client.container_start(created.Id)
+        try:
+            flood = await client.exec_create(
+                created.Id, ExecCreate(Cmd=["sh", "-c", "yes 0123456789abcdef"])
+            )
+            started = time.monotonic()
+            await client.exec_start_detached(flood.Id)
+            assert time.monotonic() - started < 10
+            assert (await client.exec_inspect(flood.Id)).Running
+            before = vm_rss_kib(pid)
+            peak = before
+            for _ in range(8):
+                await anyio.sleep(0.5)
+                peak = max(peak, vm_rss_kib(pid))
+            assert peak - before < 64 * 1024, f"engine RSS grew from {before} to {peak} KiB"
+            missing = await client.exec_create(created.Id, ExecCreate(Cmd=["/no/such"]))
+            await client.exec_start_detached(missing.Id)
+            with anyio.fail_after(30):
+                while (await client.exec_inspect(missing.Id)).Running:
+                    await anyio.sleep(0.1)
+            assert (await client.exec_inspect(missing.Id)).ExitCode == 126
+            assert engine.process.poll() is None
+            assert (await client.version()).ApiVersion
+        finally:
+            await client.container_remove(created.Id, force=True)
