@@ -325,10 +325,16 @@ def test_logs_flags(project: Stack):
     moment, _, text = stamped.strip().partition(" ")
     assert text.startswith("line-from-")
     assert abs(datetime.fromisoformat(moment).timestamp() - time.time()) < 600, moment
-    colored = project.pycompose("--ansi", "always", "logs", "--index", "1", "svc").stdout
-    assert "\x1b[" in colored
-    plain = project.pycompose("--ansi", "always", "logs", "--no-color", "--index", "1", "svc")
-    assert "\x1b[" not in plain.stdout and "svc-1 | line-from-" in plain.stdout
+
+    def with_colors(*flags: str) -> str:  # (the stacks' runs set NO_COLOR)
+        return project.engine.run(
+            "-p", project.name, "--ansi", "always", "logs", *flags, "--index", "1", "svc",
+            cwd=project.directory, env={"NO_COLOR": ""},
+        ).stdout  # fmt: skip
+
+    assert "\x1b[" in with_colors()
+    plain = with_colors("--no-color")
+    assert "\x1b[" not in plain and "svc-1 | line-from-" in plain
 
 
 @ONLY_OURS
