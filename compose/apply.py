@@ -68,6 +68,7 @@ class ApplyContext:
     config_files: tuple[str, ...] = ()
     stop_timeout: int | None = None  # -t: overrides each service's stop_grace_period
     wait_timeout: float | None = None
+    quiet_pull: bool = False  # --quiet-pull: a pull shows no per-layer progress
 
 
 # --- observe -----------------------------------------------------------------------------------
@@ -185,6 +186,7 @@ def container_request(
     name: str | None = None,
     replace: str | None = None,
     oneoff: bool = False,
+    use_aliases: bool | None = None,
 ) -> convert.ContainerRequest:
     """The create request of replica ``number`` of ``service`` (``override`` replaces the
     service's configuration: `run` changes its command, environment, ports ...).
@@ -213,6 +215,7 @@ def container_request(
         network_mode=network_mode,
         volumes_from=volumes_from,
         oneoff=oneoff,
+        use_aliases=use_aliases,
         replace=replace,
     )
 
@@ -343,7 +346,7 @@ class _Executor:
         self.emit(ProgressEvent("Image", operation.target, "Pulling"))
         async for message in self.client.image_pull(operation.target):
             status = message.get("status")
-            if status and message.get("id"):
+            if status and message.get("id") and not self.context.quiet_pull:
                 self.emit(
                     ProgressEvent(
                         "Image", operation.target, "Pulling", f"{message['id']}: {status}"

@@ -213,6 +213,7 @@ def _add_stack_commands(commands: Any) -> None:
     logs.add_argument("--until", help=f"lines before: {when}")
     logs.add_argument("--no-log-prefix", action="store_true")
     logs.add_argument("--no-color", action="store_true")
+    logs.add_argument("--index", type=int, default=None, help="only replica #N of the service")
 
     exec_ = commands.add_parser("exec", help="run a command in a running container")
     exec_.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
@@ -239,8 +240,20 @@ def _add_stack_commands(commands: Any) -> None:
     run.add_argument("-e", "--env", action="append", default=[])
     run.add_argument("-v", "--volume", action="append", default=[])
     run.add_argument("-p", "--publish", action="append", default=[])
-    run.add_argument("--service-ports", action="store_true")
+    run.add_argument(
+        "-P", "--service-ports", action="store_true", help="publish the service's ports"
+    )
     run.add_argument("--no-deps", action="store_true")
+    run.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--cap-add", action="append", default=[], metavar="CAPABILITY")
+    run.add_argument("--cap-drop", action="append", default=[], metavar="CAPABILITY")
+    run.add_argument(
+        "--use-aliases", action="store_true", help="join the service's network aliases"
+    )
+    run.add_argument("--build", action="store_true", help="build the image before running")
+    run.add_argument("--pull", choices=["always", "missing", "never"], default=None)
+    run.add_argument("--quiet-pull", action="store_true", help="pull without progress")
+    run.add_argument("--remove-orphans", action="store_true")
     run.add_argument("--entrypoint")
     run.add_argument("-u", "--user")
     run.add_argument("-w", "--workdir")
@@ -288,6 +301,8 @@ def _add_stack_commands(commands: Any) -> None:
     )
     events = command("events", "stream the project's container events")
     events.add_argument("--json", action="store_true")
+    events.add_argument("--since", help=f"events since: {when}")
+    events.add_argument("--until", help=f"events before (then exit): {when}")
     command("push", "push the services' images").add_argument(
         "--ignore-push-failures", action="store_true"
     )

@@ -211,6 +211,7 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             )
 
     if options.resources_only:
+        _orphans(plan, desired, observed, options)
         return plan.build()
 
     # containers, service by service in dependency order
@@ -346,7 +347,15 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 )
         ready_op[service_name] = service_ops
 
-    # orphans: containers of services the project no longer has
+    _orphans(plan, desired, observed, options)
+    return plan.build()
+
+
+def _orphans(
+    plan: PlanBuilder, desired: DesiredState, observed: ObservedState, options: ReconcileOptions
+) -> None:
+    """Containers of services the project no longer has: removed with ``remove_orphans``,
+    else a warning."""
     orphans = [c for c in observed.containers if not c.oneoff and c.service not in desired.services]
     if orphans and options.remove_orphans:
         for container in sorted(orphans, key=lambda c: c.name):
@@ -371,7 +380,6 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             f"found orphan containers ({names}) for this project; if you removed or renamed "
             "their service, run this command with --remove-orphans to clean them up"
         )
-    return plan.build()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

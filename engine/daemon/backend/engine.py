@@ -79,7 +79,7 @@ class EngineBackend(Backend):
         self.index = ContainerIndex(data_root, state, runtime)
         self.events_sink = EventSink(state)
         self.views = ContainerViews(self.index, volumes, networking)
-        self.execs = Execs(self.index, self.events_sink)
+        self.execs = Execs(self.index, self.events_sink, task_group)
         self.containers = Containers(
             self.index,
             self.events_sink,
