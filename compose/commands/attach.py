@@ -24,7 +24,7 @@ from compose.commands.tty import (
 from compose.errors import PlanError
 from engine.api.errors import EngineError
 from engine.api.models.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
-from engine.errors import InvalidParameter
+from engine.api.errors import InvalidParameter
 
 
 async def cmd_attach(session: Session, args: argparse.Namespace) -> int:
