@@ -89,6 +89,13 @@ def cmd_config(args: argparse.Namespace) -> int:
     escape_dollars = not args.no_interpolate
     data = output.config_dict(project, escape_dollars)
     services: dict[str, Any] = data.get("services") or {}
+    if args.environment:
+        _write("".join(f"{k}={v}\n" for k, v in sorted(result.environment.items())), args.output)
+        return 0
+    if args.list_models:
+        models = sorted(result.tree.get("models") or {})
+        _write("".join(f"{name}\n" for name in models), args.output)
+        return 0
     if args.list_services:
         _write("".join(f"{name}\n" for name in build_graph(project).start_order()), args.output)
         return 0
@@ -146,9 +153,15 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    print(f"pycompose version {VERSION}")
-    if getattr(args, "short", False):
+    if args.short:
+        print(VERSION)
         return 0
+    if args.format == "json":
+        print(json.dumps({"version": VERSION}))
+        return 0
+    if args.format != "pretty":
+        raise PlanError(f"invalid --format {args.format!r} for version", hint="pretty or json")
+    print(f"pycompose version {VERSION}")
     import anyio
 
     from compose.commands.engine_control import engine_version
@@ -245,6 +258,11 @@ STACK_COMMAND_NAMES = (
     "stats",
     "cp",
     "build",
+    "volumes",
+    "scale",
+    "commit",
+    "export",
+    "publish",
 )
 
 COMMANDS = {
@@ -275,6 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.subcommand is None:
         parser.print_help(sys.stderr)
         return 2
+    if getattr(args, "compatibility", False):
+        parser.error(
+            "--compatibility is not supported: pycompose names containers "
+            "<project>-<service>-<n> only"
+        )
     try:
         status = COMMANDS[args.subcommand](args)
         sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit

@@ -10,6 +10,8 @@ from typing import Any
 
 from compose.arguments.base import VERSION, ArgumentParser
 from compose.arguments.engine import add_engine_commands, add_image_commands
+from compose.arguments.project import add_project_commands
+from compose.arguments.refused import refuse
 from compose.arguments.stack import add_stack_commands
 
 
@@ -60,6 +62,11 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
     add("--dry-run", action="store_true", help="show what would be done")
     add("--ansi", choices=["never", "always", "auto"], default="auto")
     add("--progress", choices=["auto", "tty", "plain", "quiet", "json"], default="auto")
+    add(
+        "--compatibility",
+        action="store_true",
+        help="not supported: docker-compose v1 names (project_service_1)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,14 +105,26 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("--no-path-resolution", action="store_true")
     config.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     config.add_argument("--explain", action="store_true", help="show where every value came from")
+    config.add_argument(
+        "--environment", action="store_true", help="print the environment used to interpolate"
+    )
+    config.add_argument(
+        "--models", dest="list_models", action="store_true", help="print model names"
+    )
+    refuse(config, "config", "--variables")
+    refuse(config, "config", "--no-env-resolution")
+    refuse(config, "config", "--no-consistency")
+    refuse(config, "config", "--resolve-image-digests")
+    refuse(config, "config", "--lock-image-digests")
 
     graph = commands.add_parser("graph", help="print the service dependency graph")
     graph.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")
 
-    commands.add_parser("version", help="show the pycompose version").add_argument(
-        "--short", action="store_true", help="only pycompose's version number"
-    )
+    version = commands.add_parser("version", help="show the pycompose version")
+    version.add_argument("--short", action="store_true", help="only pycompose's version number")
+    version.add_argument("-f", "--format", default="pretty", help="pretty or json")
     add_stack_commands(commands)
+    add_project_commands(commands)
     for subparser in commands.choices.values():
         _add_global_options(subparser, suppress=True)
     add_image_commands(commands)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from compose.arguments.refused import refuse
+
+FORMAT_HELP = "table, json, or a Go template ({{.Name}}, {{json .}}, table {{.Name}})"
+
 
 def add_stack_commands(commands: Any) -> None:
     """The commands that act on the project's containers (compose.commands runs them)."""
@@ -29,12 +33,23 @@ def add_stack_commands(commands: Any) -> None:
     up.add_argument("--timestamps", action="store_true")
     up.add_argument("--no-log-prefix", action="store_true")
     up.add_argument("-t", "--timeout", type=int, default=None, help="stop timeout in seconds")
+    up.add_argument(
+        "--always-recreate-deps", action="store_true", help="recreate the services' dependencies"
+    )
+    up.add_argument("--no-color", action="store_true", help="monochrome output")
+    up.add_argument("--quiet-build", action="store_true", help="no build output")
+    up.add_argument(
+        "-V",
+        "--renew-anon-volumes",
+        action="store_true",
+        help="new anonymous volumes instead of the previous containers' ones",
+    )
 
     create = command("create", "create the project's containers without starting them")
     add_create_options(create)
     create.set_defaults(timeout=None, wait_timeout=None)
 
-    down = commands.add_parser("down", help="stop and remove the project's containers and networks")
+    down = command("down", "stop and remove the project's containers and networks")
     down.add_argument("-v", "--volumes", action="store_true", help="also remove named volumes")
     down.add_argument("--rmi", choices=["all", "local"], default=None)
     down.add_argument("--remove-orphans", action="store_true")
@@ -46,16 +61,31 @@ def add_stack_commands(commands: Any) -> None:
         ("unpause", "unpause containers"),
     ):
         command(name, text)
-    for name, text in (("stop", "stop containers"), ("restart", "restart containers")):
-        command(name, text).add_argument("-t", "--timeout", type=int, default=None)
-    command("kill", "kill containers").add_argument("-s", "--signal", default="SIGKILL")
+    command("stop", "stop containers").add_argument("-t", "--timeout", type=int, default=None)
+    restart = command("restart", "restart containers")
+    restart.add_argument("-t", "--timeout", type=int, default=None)
+    restart.add_argument(
+        "--no-deps", action="store_true", help="do not restart the services' dependencies"
+    )
+    kill = command("kill", "kill containers")
+    kill.add_argument("-s", "--signal", default="SIGKILL")
+    kill.add_argument(
+        "--remove-orphans", action="store_true", help="also remove containers of no service"
+    )
     rm = command("rm", "remove stopped containers")
     rm.add_argument("-f", "--force", action="store_true")
     rm.add_argument("-s", "--stop", action="store_true")
     rm.add_argument("-v", "--volumes", action="store_true")
 
     ps = command("ps", "list the project's containers")
-    ps.add_argument("--format", choices=["table", "json"], default="table")
+    ps.add_argument("--format", default="table", help=FORMAT_HELP)
+    ps.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    ps.add_argument(
+        "--orphans",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="include containers of services the project no longer declares (default)",
+    )
     ps.add_argument("-q", "--quiet", action="store_true")
     ps.add_argument("--services", dest="list_services", action="store_true")
     ps.add_argument("-a", "--all", action="store_true")
@@ -120,34 +150,70 @@ def add_stack_commands(commands: Any) -> None:
     port.add_argument("private_port")
     port.add_argument("--index", type=int, default=1)
     port.add_argument("--protocol", default="tcp")
-    command("images", "list the images the containers use").add_argument(
-        "-q", "--quiet", action="store_true"
+    images = command("images", "list the images the containers use")
+    images.add_argument("-q", "--quiet", action="store_true")
+    images.add_argument("--format", default="table", help=FORMAT_HELP)
+    command("wait", "wait for containers to stop; print their exit codes").add_argument(
+        "--down-project", action="store_true", help="then stop and remove the whole project"
     )
-    command("wait", "wait for containers to stop; print their exit codes")
-    command("pull", "pull the services' images").add_argument(
-        "--ignore-pull-failures", action="store_true"
+    pull = command("pull", "pull the services' images")
+    pull.add_argument("--ignore-pull-failures", action="store_true")
+    pull.add_argument(
+        "--ignore-buildable", action="store_true", help="skip services that have a build"
     )
+    pull.add_argument("--include-deps", action="store_true", help="also the services' dependencies")
+    pull.add_argument(
+        "--policy",
+        choices=["missing", "always"],
+        default=None,
+        help="pull only missing images, or always",
+    )
+    pull.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     events = command("events", "stream the project's container events")
     events.add_argument("--json", action="store_true")
-    command("push", "push the services' images").add_argument(
-        "--ignore-push-failures", action="store_true"
-    )
-    command("stats", "show the containers' resource use").add_argument(
-        "--no-stream", action="store_true", help="one sample, then exit"
-    )
+    push = command("push", "push the services' images")
+    push.add_argument("--ignore-push-failures", action="store_true")
+    push.add_argument("--include-deps", action="store_true", help="also the services' dependencies")
+    push.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    stats = command("stats", "show the containers' resource use")
+    stats.add_argument("--no-stream", action="store_true", help="one sample, then exit")
+    stats.add_argument("-a", "--all", action="store_true", help="also stopped containers")
+    stats.add_argument("--format", default="table", help=FORMAT_HELP)
+    stats.add_argument("--no-trunc", action="store_true", help="do not truncate output")
     build = command("build", "build the services' images")
     build.add_argument("--no-cache", action="store_true")
     build.add_argument("--pull", action="store_true")
     build.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
     build.add_argument("-q", "--quiet", action="store_true")
+    build.add_argument("--push", action="store_true", help="push the images once built")
+    build.add_argument(
+        "--with-dependencies", action="store_true", help="also build the services' dependencies"
+    )
+    refuse(build, "build", "--print")
+    refuse(build, "build", "--builder", value=True)
+    refuse(build, "build", "-m", "--memory", value=True)
+    refuse(build, "build", "--provenance", value=True)
+    refuse(build, "build", "--sbom", value=True)
+    refuse(build, "build", "--ssh", value=True)
+    refuse(build, "build", "--check")
     cp = commands.add_parser("cp", help="copy files between a service container and the host")
     cp.add_argument("source", metavar="SRC", help="SERVICE:PATH or a local path")
     cp.add_argument("destination", metavar="DEST", help="SERVICE:PATH or a local path")
     cp.add_argument("--index", type=int, default=1)
+    cp.add_argument("-a", "--archive", action="store_true", help="keep uid/gid of the copied files")
+    cp.add_argument(
+        "-L", "--follow-link", action="store_true", help="follow a symbolic link in SRC"
+    )
+    cp.add_argument(
+        "--all", action="store_true", help="also containers made by `run` (one-off ones)"
+    )
     ls = commands.add_parser("ls", help="list projects")
     ls.add_argument("-a", "--all", action="store_true")
     ls.add_argument("-q", "--quiet", action="store_true")
-    ls.add_argument("--format", choices=["table", "json"], default="table")
+    ls.add_argument("--format", default="table", help=FORMAT_HELP)
+    ls.add_argument(
+        "--filter", action="append", default=[], metavar="KEY=VALUE", help="name=PATTERN"
+    )
 
 
 def add_create_options(parser: Any) -> None:
@@ -160,3 +226,5 @@ def add_create_options(parser: Any) -> None:
     parser.add_argument("--force-recreate", action="store_true")
     parser.add_argument("--no-recreate", action="store_true")
     parser.add_argument("--no-deps", action="store_true")
+    parser.add_argument("--quiet-pull", action="store_true", help="pull without progress output")
+    parser.add_argument("-y", "--yes", action="store_true", help='answer "yes" to every question')

@@ -12,10 +12,13 @@ from compose.commands.session import Session
 
 async def cmd_build(session: Session, args: argparse.Namespace) -> int:
     desired, terminal = session.desired, session.terminal
-    built = 0
+    built = []
+    wanted = list(args.services)
+    if wanted and args.with_dependencies:
+        wanted = desired.graph.with_dependencies(wanted)
     for name in desired.graph.start_order():
         service = desired.services[name]
-        if (args.services and name not in args.services) or not service.config.get("build"):
+        if (wanted and name not in wanted) or not service.config.get("build"):
             continue
         build = dict(service.config["build"])
         if args.no_cache:
@@ -35,9 +38,16 @@ async def cmd_build(session: Session, args: argparse.Namespace) -> int:
             build,
             lambda line: None if args.quiet else print(line, file=terminal.out, flush=True),
         )
-        built += 1
+        built.append(name)
     if not built:
         print("no service to build (none has a build: section)", file=terminal.err)
+    if args.push and built:
+        from compose.commands.images import cmd_push
+
+        push = argparse.Namespace(
+            services=built, ignore_push_failures=False, include_deps=False, quiet=args.quiet
+        )
+        return await cmd_push(session, push)
     return 0
 
 

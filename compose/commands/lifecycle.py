@@ -36,8 +36,19 @@ def parse_scale(values: Iterable[str]) -> dict[str, int]:
     return scale
 
 
+def _dependencies_of(session: Session, services: Iterable[str]) -> tuple[str, ...]:
+    """What ``services`` need, transitively, without themselves."""
+    wanted = list(services) or list(session.desired.services)
+    return tuple(s for s in session.desired.graph.with_dependencies(wanted) if s not in set(wanted))
+
+
 async def cmd_up(session: Session, args: argparse.Namespace) -> int:
     desired = session.desired
+    if args.always_recreate_deps and args.no_recreate:
+        raise PlanError("--always-recreate-deps and --no-recreate are incompatible")
+    if args.quiet_pull or getattr(args, "quiet_build", False):
+        # the plan's one progress display shows pulls, builds and containers together
+        session.terminal.progress = "quiet"
     observed = await session.observe()
     options = ReconcileOptions(
         services=tuple(args.services),
@@ -50,6 +61,7 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
         pull=args.pull,
         build=args.build,
         no_build=args.no_build,
+        recreate=_dependencies_of(session, args.services) if args.always_recreate_deps else (),
     )
     plan = reconcile(desired, observed, options)
     if args.dry_run:
@@ -69,6 +81,7 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
 
 
 async def cmd_create(session: Session, args: argparse.Namespace) -> int:
+    args.always_recreate_deps = False
     args.no_start = True
     args.detach = True
     args.wait = False
@@ -123,6 +136,7 @@ async def _attach_and_follow(session: Session, args: argparse.Namespace) -> int:
         terminal,
         [c.name.removeprefix(project + "-") for c in containers],
         prefix=not args.no_log_prefix,
+        color=False if args.no_color else None,
     )
     exit_code = 0
     stop_all = anyio.Event()
@@ -167,6 +181,8 @@ async def _attach_and_follow(session: Session, args: argparse.Namespace) -> int:
 
 
 async def cmd_down(session: Session, args: argparse.Namespace) -> int:
+    if args.services:
+        return await _down_services(session, args)
     desired = session.desired
     observed = await session.observe()
     images: list[str] = []
@@ -186,6 +202,28 @@ async def cmd_down(session: Session, args: argparse.Namespace) -> int:
         session.terminal.out.write(plan.render())
         return 0
     await session.run_plan(plan, observed, stop_timeout=args.timeout)
+    return 0
+
+
+async def _down_services(session: Session, args: argparse.Namespace) -> int:
+    """``down SERVICE...``: stop and remove those services' containers only; networks and
+    volumes stay, as the project's other services may use them (docker compose does so)."""
+    unknown = sorted(set(args.services) - set(session.desired.services))
+    if unknown:
+        raise PlanError(f"no such service: {unknown[0]}")
+    if args.dry_run:
+        for container in await session.containers(services=args.services):
+            print(f"stop and remove container {container.name}", file=session.terminal.out)
+        return 0
+    containers = await session.containers(services=args.services)
+    await session.stop_in_order([c for c in containers if c.running], args.timeout)
+    client = session.client
+    await session.each(
+        containers,
+        lambda c: client.container_remove(c.id, volumes=args.volumes, force=True),
+        "Removing",
+        "Removed",
+    )
     return 0
 
 
@@ -237,10 +275,25 @@ PER_CONTAINER: dict[str, tuple[bool, Any, str, str]] = {
 async def cmd_each(session: Session, args: argparse.Namespace) -> int:
     """restart, kill, pause, unpause: one call per container, all in parallel."""
     running_only, call, doing, done = PER_CONTAINER[args.subcommand]
-    containers = await session.containers(all=not running_only, services=args.services)
+    services = list(args.services)
+    if args.subcommand == "restart" and services and not args.no_deps:
+        # docker compose restarts what the named services depend on too
+        services = session.desired.graph.with_dependencies(services)
+    containers = await session.containers(all=not running_only, services=services)
     client: EngineClient = session.client
     await session.each(containers, lambda c: call(client, c, args), doing, done)
+    if args.subcommand == "kill" and args.remove_orphans:
+        await _remove_orphans(session)
     return 0
+
+
+async def _remove_orphans(session: Session) -> None:
+    """Stop and remove the containers of services the project no longer declares."""
+    orphans = [c for c in await session.containers() if c.service not in session.desired.services]
+    client = session.client
+    await session.each(
+        orphans, lambda c: client.container_remove(c.id, force=True), "Removing", "Removed"
+    )
 
 
 async def cmd_rm(session: Session, args: argparse.Namespace) -> int:
