@@ -215,6 +215,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
     services = tuple(getattr(args, "services", ()) or ())
     if getattr(args, "service", None):
         services = (args.service,)
+    if args.subcommand == "scale":
+        services = tuple(item.partition("=")[0] for item in services)
     # services named on the command line are enabled even when their profile is not;
     # the project is not narrowed to them (the planner selects what to act on)
     result = _load(args, enable_services=services)

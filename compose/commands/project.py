@@ -39,6 +39,8 @@ async def cmd_scale(session: Session, args: argparse.Namespace) -> int:
             "no_recreate": False,
             "no_start": False,
             "always_recreate_deps": False,
+            "quiet_pull": False,
+            "quiet_build": False,
         }
     )
     return await cmd_up(session, up)
