@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -53,22 +54,26 @@ async def cmd_export(session: Session, args: argparse.Namespace) -> int:
         raise PlanError(
             "refusing to write a tar archive to a terminal", hint="use -o FILE or redirect stdout"
         )
-    response = await session.client.request(
-        "GET", f"/containers/{container.id}/archive", params={"path": "/"}
-    )
-    data = response.content
+    chunks = session.client.container_export(container.id)
     if args.output:
+        # written beside, renamed when complete: a failed export leaves no half archive
         temporary = f"{args.output}.partial"
-        with open(temporary, "wb") as file:
-            file.write(data)
-        os.replace(temporary, args.output)
-    else:
-        session.terminal.out.flush()
-        stream = getattr(session.terminal.out, "buffer", None)
-        if stream is None:
-            raise PlanError("export needs a binary output", hint="use -o FILE")
-        stream.write(data)
-        stream.flush()
+        try:
+            with open(temporary, "wb") as file:
+                async for chunk in chunks:
+                    file.write(chunk)
+            os.replace(temporary, args.output)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        return 0
+    session.terminal.out.flush()
+    stream = getattr(session.terminal.out, "buffer", None)
+    if stream is None:
+        raise PlanError("export needs a binary output", hint="use -o FILE")
+    async for chunk in chunks:
+        stream.write(chunk)
+    stream.flush()
     return 0
 
 

@@ -518,6 +518,18 @@ class EngineClient:
         except (httpx.TransportError, OSError) as exc:
             raise self._unavailable(exc) from exc
 
+    async def container_export(self, ref: str) -> AsyncIterator[bytes]:
+        """``GET /containers/{id}/export``: the container's file system as a tar, chunk by
+        chunk."""
+        url = await self._url(f"/containers/{quote(ref)}/export")
+        try:
+            async with self._http.stream("GET", url) as response:
+                await self._raise_for(response)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
     async def image_prune(self, *, filters: Filters | None = None) -> dict[str, Any]:
         params = {"filters": encode_filters(filters)} if filters else None
         result: dict[str, Any] = await self._json("POST", "/images/prune", params=params)

@@ -5,6 +5,7 @@ the engine, and the same assertions hold for pycompose and for docker compose.""
 from __future__ import annotations
 
 import json
+import tarfile
 import textwrap
 import time
 from pathlib import Path
@@ -161,3 +162,18 @@ def test_cp_archive_keeps_owners_and_follow_link_copies_the_target(
         "exec", "-T", "web", "stat", "-c", "%u:%g", "/plain", "/kept"
     ).stdout.split()
     assert owners == ["0:0", "555:666"]
+
+
+def test_export_writes_the_container_filesystem(stack: Stack, tmp_path: Path) -> None:
+    stack.write(PAIR)
+    stack.pycompose("up", "-d")
+    stack.pycompose("exec", "-T", "web", "sh", "-c", "echo exported > /marker")
+    archive = tmp_path / "web.tar"
+    stack.pycompose("export", "-o", str(archive), "web")
+    with tarfile.open(archive) as tar:
+        members = {m.name.removeprefix("./"): m for m in tar.getmembers()}
+        assert "bin/busybox" in members, sorted(members)[:20]
+        extracted = tar.extractfile(members["marker"])
+        assert extracted is not None and extracted.read() == b"exported\n"
+        # the container's own file system: nothing of the /proc a running container sees
+        assert not [n for n in members if n.startswith("proc/") and n != "proc/"]
