@@ -208,7 +208,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from compose.commands import Terminal, engine_errors, run_ls, run_stack_command
 
     terminal = Terminal(progress=args.progress, ansi=args.ansi)
-    if args.subcommand not in ("up", "create", "down"):
+    if args.subcommand not in ("up", "create", "down", "publish"):
         _refuse_dry_run(args)
     if args.subcommand == "ls":
         return anyio.run(run_ls, args, terminal)

@@ -51,11 +51,7 @@ def add_project_commands(commands: Any) -> None:
         "publish", help="push the project's compose files to a registry as an OCI artifact"
     )
     publish.add_argument("repository", metavar="REPOSITORY[:TAG]")
-    publish.add_argument(
-        "--resolve-image-digests",
-        action="store_true",
-        help="pin the services' images to their digests",
-    )
+    refuse(publish, "publish", "--resolve-image-digests")
     publish.add_argument("--with-env", action="store_true", help="also publish environment values")
     publish.add_argument("-y", "--yes", action="store_true", help='answer "yes" to every question')
     refuse(publish, "publish", "--app")

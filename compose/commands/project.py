@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 
+from compose.commands import publish
 from compose.commands.lifecycle import cmd_up
 from compose.commands.session import Session
 from compose.errors import PlanError
@@ -84,16 +85,9 @@ async def cmd_commit(session: Session, args: argparse.Namespace) -> int:
     )
 
 
-async def cmd_publish(session: Session, args: argparse.Namespace) -> int:
-    raise PlanError(
-        "publish is not supported yet: pycompose cannot push a project as an OCI artifact",
-        hint="push the compose files with an OCI tool such as oras",
-    )
-
-
 COMMANDS = {
     "scale": cmd_scale,
     "export": cmd_export,
     "commit": cmd_commit,
-    "publish": cmd_publish,
+    "publish": publish.cmd_publish,
 }

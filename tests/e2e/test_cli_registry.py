@@ -157,3 +157,36 @@ def test_pull_of_an_image_the_registry_lacks_fails_and_names_it(
     ignored = project.pycompose("pull", "--ignore-pull-failures", "absent", check=False)
     assert ignored.returncode == 0, ignored
     assert reference in ignored.stderr
+
+
+def test_publish_pushes_the_compose_files_as_an_oci_artifact(project: Stack, registry: str):
+    text = f"services:\n  web:\n    image: {IMAGE}\n    command: [sleep, '1000']\n"
+    project.write(text)
+    reference = f"{registry}/e2e/{project.name}-app:v1"
+    project.pycompose("publish", reference)
+    response = httpx.get(
+        f"http://{registry}/v2/e2e/{project.name}-app/manifests/v1",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    manifest = response.json()
+    assert manifest["artifactType"] == "application/vnd.docker.compose.project"
+    assert manifest["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
+    [layer] = manifest["layers"]
+    assert layer["mediaType"] == "application/vnd.docker.compose.file+yaml"
+    assert layer["annotations"]["com.docker.compose.file"] == "compose.yaml"
+    blob = httpx.get(
+        f"http://{registry}/v2/e2e/{project.name}-app/blobs/{layer['digest']}", timeout=10
+    )
+    assert blob.content == text.encode()
+
+
+def test_publish_refuses_environment_values_without_with_env(project: Stack, registry: str):
+    project.write(f"services:\n  web:\n    image: {IMAGE}\n    environment: {{TOKEN: s3cret}}\n")
+    reference = f"{registry}/e2e/{project.name}-env:v1"
+    refused = project.pycompose("publish", reference, check=False)
+    assert refused.returncode == 1 and "--with-env" in refused.stderr, refused
+    assert registry_tags(registry, f"e2e/{project.name}-env") == []
+    project.pycompose("publish", "--with-env", reference)
+    assert registry_tags(registry, f"e2e/{project.name}-env") == ["v1"]
