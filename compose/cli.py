@@ -89,6 +89,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     escape_dollars = not args.no_interpolate
     data = output.config_dict(project, escape_dollars)
     services: dict[str, Any] = data.get("services") or {}
+    if args.variables:
+        _write(_variables_text(result, args.format), args.output)
+        return 0
     if args.environment:
         _write("".join(f"{k}={v}\n" for k, v in sorted(result.environment.items())), args.output)
         return 0
@@ -141,6 +144,29 @@ def cmd_config(args: argparse.Namespace) -> int:
     else:
         _write(output.config_yaml(project, escape_dollars), args.output)
     return 0
+
+
+def _variables_text(result: LoadResult, format_: str | None) -> str:
+    """``config --variables``: the files' variables, first use first, as docker compose."""
+    from compose import variables
+
+    found: dict[str, variables.Variable] = {}
+    for path in result.files:
+        for variable in variables.file_variables(path.read_text(encoding="utf-8")):
+            found.setdefault(variable.name, variable)
+    listed = list(found.values())
+    if format_ == "json":
+        return json.dumps(variables.as_json(listed), indent=4) + "\n\n"
+    if format_ == "yaml":
+        return "".join(
+            f"{name}:\n"
+            + "".join(
+                f"    {key.lower()}: {json.dumps(value) if value in ('', True, False) else value}\n"
+                for key, value in fields.items()
+            )
+            for name, fields in variables.as_json(listed).items()
+        )
+    return variables.render_table(listed)
 
 
 def cmd_graph(args: argparse.Namespace) -> int:

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="validate and print the normalised project")
     config.add_argument("services", nargs="*", metavar="SERVICE")
-    config.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    config.add_argument("--format", choices=["yaml", "json"], default=None)
     config.add_argument(
         "--services", dest="list_services", action="store_true", help="print service names"
     )
@@ -111,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument(
         "--models", dest="list_models", action="store_true", help="print model names"
     )
-    refuse(config, "config", "--variables")
+    config.add_argument(
+        "--variables", action="store_true", help="print the variables the files use, with defaults"
+    )
     refuse(config, "config", "--no-env-resolution")
     refuse(config, "config", "--no-consistency")
     refuse(config, "config", "--resolve-image-digests")
