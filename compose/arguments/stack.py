@@ -152,7 +152,7 @@ def add_stack_commands(commands: Any) -> None:
     port.add_argument("--protocol", default="tcp")
     images = command("images", "list the images the containers use")
     images.add_argument("-q", "--quiet", action="store_true")
-    images.add_argument("--format", default="table", help=FORMAT_HELP)
+    images.add_argument("--format", choices=["table", "json"], default="table")
     command("wait", "wait for containers to stop; print their exit codes").add_argument(
         "--down-project", action="store_true", help="then stop and remove the whole project"
     )

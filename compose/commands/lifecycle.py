@@ -277,14 +277,25 @@ async def cmd_each(session: Session, args: argparse.Namespace) -> int:
     running_only, call, doing, done = PER_CONTAINER[args.subcommand]
     services = list(args.services)
     if args.subcommand == "restart" and services and not args.no_deps:
-        # docker compose restarts what the named services depend on too
-        services = session.desired.graph.with_dependencies(services)
+        services = _restart_dependents(session, services)
     containers = await session.containers(all=not running_only, services=services)
     client: EngineClient = session.client
     await session.each(containers, lambda c: call(client, c, args), doing, done)
     if args.subcommand == "kill" and args.remove_orphans:
         await _remove_orphans(session)
     return 0
+
+
+def _restart_dependents(session: Session, services: list[str]) -> list[str]:
+    """The named services and, transitively, those that depend on them with
+    ``depends_on: {restart: true}`` (what docker compose restarts unless --no-deps)."""
+    edges = [e for e in session.desired.graph.edges() if e.kind == "depends_on" and e.restart]
+    wanted = set(services)
+    while True:
+        more = {e.service for e in edges if e.dependency in wanted} - wanted
+        if not more:
+            return sorted(wanted)
+        wanted |= more
 
 
 async def _remove_orphans(session: Session) -> None:

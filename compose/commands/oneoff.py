@@ -225,10 +225,12 @@ async def cmd_cp(session: Session, args: argparse.Namespace) -> int:
 
         def owner(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
             kept = tarfile.data_filter(member, path)
-            if kept is None or args.archive:
-                return kept
-            # as docker cp: the copy belongs to whoever copies, unless -a keeps the owners
-            return kept.replace(uid=os.getuid(), gid=os.getgid(), uname="", gname="")
+            if kept is None:
+                return None
+            # as docker cp: the copy belongs to whoever copies, unless -a keeps the numeric
+            # owners (data_filter drops them; names are the container's, not the host's)
+            uid, gid = (member.uid, member.gid) if args.archive else (os.getuid(), os.getgid())
+            return kept.replace(uid=uid, gid=gid, uname="", gname="")
 
         with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
             members = tar.getmembers()
@@ -248,15 +250,9 @@ async def cmd_cp(session: Session, args: argparse.Namespace) -> int:
     if args.follow_link:
         local = local.resolve()
 
-    def root_owned(member: tarfile.TarInfo) -> tarfile.TarInfo:
-        # as docker cp: the container's root owns the copy, unless -a keeps the owners
-        if args.archive:
-            return member
-        return member.replace(uid=0, gid=0, uname="", gname="")
-
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        await anyio.to_thread.run_sync(lambda: tar.add(local, arcname=name, filter=root_owned))
+        await anyio.to_thread.run_sync(lambda: tar.add(local, arcname=name))
     directory = target if target.endswith("/") else str(Path(target).parent)
     await client.request(
         "PUT",
