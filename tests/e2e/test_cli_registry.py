@@ -190,3 +190,59 @@ def test_publish_refuses_environment_values_without_with_env(project: Stack, reg
     assert registry_tags(registry, f"e2e/{project.name}-env") == []
     project.pycompose("publish", "--with-env", reference)
     assert registry_tags(registry, f"e2e/{project.name}-env") == ["v1"]
+
+
+def test_build_push_with_dependencies_and_pull_selection_flags(
+    project: Stack, api: EngineAPI, registry: str
+):
+    base, app = (f"{registry}/e2e/{project.name}-{n}:v1" for n in ("base", "app"))
+    ghost = f"{registry}/e2e/{project.name}-ghost:v1"
+    for name in ("base", "app"):
+        (project.directory / name).mkdir()
+        (project.directory / name / "Dockerfile").write_text(
+            f"FROM {IMAGE}\nRUN echo {name}-{project.name} > /which\n"
+        )
+    project.write(
+        textwrap.dedent(f"""
+        services:
+          base:
+            build: ./base
+            image: {base}
+          app:
+            build: ./app
+            image: {app}
+            depends_on: [base]
+          ghost:
+            image: {ghost}
+    """)
+    )
+    try:
+        project.pycompose("build", "app")
+        assert api.image(app) is not None and api.image(base) is None
+        project.pycompose("build", "--with-dependencies", "--push", "app")
+        assert api.image(base) is not None
+        assert registry_tags(registry, f"e2e/{project.name}-base") == ["v1"]
+        assert registry_tags(registry, f"e2e/{project.name}-app") == ["v1"]
+
+        for reference in (base, app):
+            api.remove_image(reference)
+        # services with a build section are left alone
+        project.pycompose("pull", "--ignore-buildable", "app", "base")
+        assert api.image(app) is None and api.image(base) is None
+        pulled = project.pycompose("pull", "-q", "--include-deps", "app")
+        assert api.image(app) is not None and api.image(base) is not None
+        assert "Pull" not in pulled.stderr + pulled.stdout, pulled
+
+        # ghost is only local: a pull fails, --policy missing leaves the present image be
+        ghost_id = api.image(IMAGE)
+        assert ghost_id is not None
+        tagged = api.client.post(
+            f"/images/{IMAGE}/tag",
+            params={"repo": ghost.rsplit(":", 1)[0], "tag": "v1"},
+        )
+        assert tagged.status_code == 201, tagged.text
+        assert project.pycompose("pull", "ghost", check=False).returncode == 1
+        project.pycompose("pull", "--policy", "missing", "ghost")
+    finally:
+        for reference in (base, app, ghost):
+            api.remove_image(reference)
