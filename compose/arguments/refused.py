@@ -15,7 +15,6 @@ REFUSED: dict[tuple[str, str], str] = {
     ("build", "--sbom"): "the engine's builder makes no attestations",
     ("build", "--ssh"): "the engine's builder forwards no SSH agent into a build",
     ("build", "--check"): "the engine's builder has no build checks (a BuildKit feature)",
-    ("build", "--print"): "the engine's builder is not driven by bake files",
     ("config", "--no-consistency"): "pycompose always checks the model's consistency",
     ("config", "--resolve-image-digests"): "config does not contact the registry",
     ("config", "--lock-image-digests"): "config does not contact the registry",

@@ -189,7 +189,9 @@ def add_stack_commands(commands: Any) -> None:
     build.add_argument(
         "--with-dependencies", action="store_true", help="also build the services' dependencies"
     )
-    refuse(build, "build", "--print")
+    build.add_argument(
+        "--print", action="store_true", help="print the builds as a bake file, build nothing"
+    )
     refuse(build, "build", "--builder", value=True)
     refuse(build, "build", "-m", "--memory", value=True)
     refuse(build, "build", "--provenance", value=True)

@@ -249,3 +249,91 @@ def test_images_stats_and_version_formats(stack: Stack) -> None:
     every = stack.pycompose("stats", "-a", "--no-stream", "--format", "{{.Name}}").stdout.split()
     assert running == [f"{stack.name}-db-1"] and sorted(every) == names
     assert "version" in json.loads(stack.pycompose("version", "--format", "json").stdout)
+
+
+def ids(stack: Stack) -> dict[str, str]:
+    out = stack.pycompose("ps", "-a", "--no-trunc", "--format", "{{.Service}} {{.ID}}").stdout
+    return dict(line.split() for line in out.splitlines() if line.strip())
+
+
+def test_up_always_recreate_deps_recreates_the_dependencies(stack: Stack) -> None:
+    stack.write(PAIR)
+    stack.pycompose("up", "-d")
+    first = ids(stack)
+    stack.pycompose("up", "-d", "web")
+    assert ids(stack) == first
+    stack.pycompose("up", "-d", "--always-recreate-deps", "web")
+    again = ids(stack)
+    assert again["db"] != first["db"]
+
+
+def test_kill_remove_orphans_removes_containers_of_undeclared_services(stack: Stack) -> None:
+    stack.write(PAIR)
+    stack.pycompose("up", "-d")
+    stack.write(
+        textwrap.dedent(f"""
+        services:
+          db:
+            image: {IMAGE}
+            command: ["sleep", "1000000"]
+            volumes: ["data:/data"]
+        volumes:
+          data: {{}}
+        """)
+    )
+    stack.pycompose("kill", "--remove-orphans")
+    assert states(stack) == {"db": "exited"}
+
+
+def test_up_renew_anon_volumes_gives_fresh_anonymous_volumes(stack: Stack) -> None:
+    stack.write(
+        textwrap.dedent(f"""
+        services:
+          box:
+            image: {IMAGE}
+            command: ["sleep", "1000000"]
+            stop_grace_period: 1s
+            volumes: ["/scratch"]
+        """)
+    )
+    stack.pycompose("up", "-d")
+    stack.pycompose("exec", "-T", "box", "touch", "/scratch/old")
+    stack.pycompose("up", "-d", "--force-recreate", "-V")
+    listed = stack.pycompose("exec", "-T", "box", "ls", "/scratch").stdout.split()
+    assert listed == []
+
+
+def test_build_print_prints_the_bake_file(stack: Stack) -> None:
+    (stack.directory / "app").mkdir()
+    (stack.directory / "app" / "Dockerfile").write_text(f"FROM {IMAGE}\n")
+    stack.write(
+        textwrap.dedent(f"""
+        services:
+          app:
+            build:
+              context: ./app
+              args: {{A: "1"}}
+            image: example/{stack.name}:v1
+          plain:
+            image: {IMAGE}
+        """)
+    )
+    printed = json.loads(stack.pycompose("build", "--print").stdout)
+    context = str(stack.directory / "app")
+    assert printed == {
+        "group": {"default": {"targets": ["app"]}},
+        "target": {
+            "app": {
+                "context": context,
+                "dockerfile": f"{context}/Dockerfile",
+                "args": {"A": "1"},
+                "labels": {
+                    "com.docker.compose.project": stack.name,
+                    "com.docker.compose.service": "app",
+                    "com.docker.compose.version": "2.40.3",
+                },
+                "tags": [f"example/{stack.name}:v1"],
+                "output": ["type=docker"],
+            }
+        },
+    }
