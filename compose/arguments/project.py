@@ -3,9 +3,9 @@ volumes, commit, export and publish (compose.commands runs them)."""
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
+from compose.arguments.base import GoBool
 from compose.arguments.refused import refuse
 
 
@@ -33,7 +33,7 @@ def add_project_commands(commands: Any) -> None:
     commit.add_argument(
         "-p",
         "--pause",
-        action=argparse.BooleanOptionalAction,
+        action=GoBool,
         default=True,
         help="pause the container while committing (default)",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from compose.arguments.base import GoBool
 from compose.arguments.refused import refuse
 
 FORMAT_HELP = "table, json, or a Go template ({{.Name}}, {{json .}}, table {{.Name}})"
@@ -82,9 +83,10 @@ def add_stack_commands(commands: Any) -> None:
     ps.add_argument("--no-trunc", action="store_true", help="do not truncate output")
     ps.add_argument(
         "--orphans",
-        action=argparse.BooleanOptionalAction,
+        action=GoBool,
         default=True,
-        help="include containers of services the project no longer declares (default)",
+        help="include containers of services the project no longer declares "
+        "(default; --orphans=false hides them)",
     )
     ps.add_argument("-q", "--quiet", action="store_true")
     ps.add_argument("--services", dest="list_services", action="store_true")

@@ -70,7 +70,7 @@ def _missing(parser: argparse.ArgumentParser, flags: list[dict[str, Any]]) -> se
         if (
             action is None
             or (short is not None and actions.get(short) is not action)
-            or (action.nargs != 0) != flag["value"]
+            or (action.nargs != 0 and action.const != "true") != flag["value"]
         ):
             missing.add(flag["long"])
     return missing

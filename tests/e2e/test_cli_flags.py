@@ -281,6 +281,10 @@ def test_kill_remove_orphans_removes_containers_of_undeclared_services(stack: St
           data: {{}}
         """)
     )
+    # web is an orphan now: ps lists it unless --orphans=false
+    assert states(stack) == {"db": "running", "web": "running"}
+    hidden = stack.pycompose("ps", "--orphans=false", "--format", "{{.Service}}").stdout
+    assert hidden.split() == ["db"]
     stack.pycompose("kill", "--remove-orphans")
     assert states(stack) == {"db": "exited"}
 
