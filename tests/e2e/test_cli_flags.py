@@ -284,7 +284,9 @@ def test_kill_remove_orphans_removes_containers_of_undeclared_services(stack: St
     # web is an orphan now: ps lists it unless --orphans=false
     assert states(stack) == {"db": "running", "web": "running"}
     hidden = stack.pycompose("ps", "--orphans=false", "--format", "{{.Service}}").stdout
-    assert hidden.split() == ["db"]
+    # docker compose 2.40 lists web even so, against its help ("Include orphaned services
+    # (not declared by project)"); pycompose does what the help says
+    assert hidden.split() == (["db"] if stack.tool == "pycompose" else ["db", "web"])
     stack.pycompose("kill", "--remove-orphans")
     assert states(stack) == {"db": "exited"}
 
