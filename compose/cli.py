@@ -89,6 +89,16 @@ def cmd_config(args: argparse.Namespace) -> int:
     escape_dollars = not args.no_interpolate
     data = output.config_dict(project, escape_dollars)
     services: dict[str, Any] = data.get("services") or {}
+    if args.variables:
+        _write(_variables_text(result, args.format), args.output)
+        return 0
+    if args.environment:
+        _write("".join(f"{k}={v}\n" for k, v in sorted(result.environment.items())), args.output)
+        return 0
+    if args.list_models:
+        models = sorted(result.tree.get("models") or {})
+        _write("".join(f"{name}\n" for name in models), args.output)
+        return 0
     if args.list_services:
         _write("".join(f"{name}\n" for name in build_graph(project).start_order()), args.output)
         return 0
@@ -136,6 +146,29 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _variables_text(result: LoadResult, format_: str | None) -> str:
+    """``config --variables``: the files' variables, first use first, as docker compose."""
+    from compose import variables
+
+    found: dict[str, variables.Variable] = {}
+    for path in result.files:
+        for variable in variables.file_variables(path.read_text(encoding="utf-8")):
+            found.setdefault(variable.name, variable)
+    listed = list(found.values())
+    if format_ == "json":
+        return json.dumps(variables.as_json(listed), indent=4) + "\n\n"
+    if format_ == "yaml":
+        return "".join(
+            f"{name}:\n"
+            + "".join(
+                f"    {key.lower()}: {json.dumps(value) if value in ('', True, False) else value}\n"
+                for key, value in fields.items()
+            )
+            for name, fields in variables.as_json(listed).items()
+        )
+    return variables.render_table(listed)
+
+
 def cmd_graph(args: argparse.Namespace) -> int:
     result = _load(args)
     _print_warnings(result, sys.stderr)
@@ -146,9 +179,15 @@ def cmd_graph(args: argparse.Namespace) -> int:
 
 
 def cmd_version(args: argparse.Namespace) -> int:
-    print(f"pycompose version {VERSION}")
-    if getattr(args, "short", False):
+    if args.short:
+        print(VERSION)
         return 0
+    if args.format == "json":
+        print(json.dumps({"version": VERSION}))
+        return 0
+    if args.format != "pretty":
+        raise PlanError(f"invalid --format {args.format!r} for version", hint="pretty or json")
+    print(f"pycompose version {VERSION}")
     import anyio
 
     from compose.commands.engine_control import engine_version
@@ -195,13 +234,15 @@ def cmd_stack(args: argparse.Namespace) -> int:
     from compose.commands import Terminal, run_ls, run_stack_command
 
     terminal = Terminal(progress=args.progress, ansi=args.ansi)
-    if args.subcommand not in ("up", "create", "down"):
+    if args.subcommand not in ("up", "create", "down", "publish"):
         _refuse_dry_run(args)
     if args.subcommand == "ls":
         return anyio.run(run_ls, args, terminal)
     services = tuple(getattr(args, "services", ()) or ())
     if getattr(args, "service", None):
         services = (args.service,)
+    if args.subcommand == "scale":
+        services = tuple(item.partition("=")[0] for item in services)
     # services named on the command line are enabled even when their profile is not;
     # the project is not narrowed to them (the planner selects what to act on)
     result = _load(args, enable_services=services)
@@ -274,6 +315,11 @@ STACK_COMMAND_NAMES = (
     "build",
     "watch",
     "attach",
+    "volumes",
+    "scale",
+    "commit",
+    "export",
+    "publish",
 )
 
 COMMANDS = {
@@ -305,6 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.subcommand is None:
         parser.print_help(sys.stderr)
         return 2
+    if getattr(args, "compatibility", False):
+        parser.error(
+            "--compatibility is not supported: pycompose names containers "
+            "<project>-<service>-<n> only"
+        )
     try:
         status = COMMANDS[args.subcommand](args)
         sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit

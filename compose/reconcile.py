@@ -51,6 +51,7 @@ class ReconcileOptions:
     build: bool = False  # --build: build images before starting
     no_build: bool = False  # --no-build: never build, even a missing image
     resources_only: bool = False  # networks, volumes and images only (for `run`)
+    recreate: tuple[str, ...] = ()  # recreated whatever changed (--always-recreate-deps)
 
 
 def _changes(old: Any, new: Any, path: str = "") -> list[str]:
@@ -299,6 +300,8 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                     service_ops.append(created)
                 continue
             why = recreate_cause(current, service, image_id, options)
+            if why is None and service_name in options.recreate and not options.no_recreate:
+                why = "--always-recreate-deps"
             if why is None and restart_for_dependency:
                 why = "a dependency was recreated (depends_on restart: true)"
             if why is not None:

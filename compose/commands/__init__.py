@@ -2,7 +2,9 @@
 
 ==================  ====================================================================
 lifecycle           up, create, down, start, stop, restart, kill, pause, unpause, rm
-inspection          ps, logs, top, port, images, ls, events, stats, wait
+inspection          logs, top, port, events, wait
+listing             ps, images, ls, stats, volumes (table, json or a Go template)
+project             scale, commit, export, publish
 oneoff              exec, run, cp
 attach              attach (attached.py: the output of `up` without -d)
 images              pull, push (the services' images) and ``pycompose image ...``
@@ -21,7 +23,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from compose.apply import ApplyError, failures
-from compose.commands import attach, build, images, inspection, lifecycle, oneoff
+from compose.commands import attach, build, images, inspection, lifecycle, listing, oneoff, project
 from compose.commands import watch as watch_command
 from compose.commands.session import Session, connect, open_session
 from compose.commands.terminal import Terminal
@@ -34,7 +36,9 @@ Command = Callable[[Session, argparse.Namespace], Awaitable[int]]
 # the commands on a project (`ls` needs none, but is one of them for the parser)
 STACK_COMMANDS: dict[str, Command] = {
     **lifecycle.COMMANDS,
-    **{name: c for name, c in inspection.COMMANDS.items() if name != "ls"},
+    **inspection.COMMANDS,
+    **{name: c for name, c in listing.COMMANDS.items() if name != "ls"},
+    **project.COMMANDS,
     **oneoff.COMMANDS,
     **attach.COMMANDS,
     **images.COMMANDS,
@@ -47,14 +51,14 @@ async def run_stack_command(
     loaded: LoadResult, args: argparse.Namespace, terminal: Terminal
 ) -> int:
     """Connect to the engine and run one of :data:`STACK_COMMANDS` on the loaded project."""
-    async with open_session(terminal, loaded) as session:
+    async with open_session(terminal, loaded, args.parallel) as session:
         return int(await STACK_COMMANDS[args.subcommand](session, args))
 
 
 async def run_ls(args: argparse.Namespace, terminal: Terminal) -> int:
     """``pycompose ls``: no project is loaded."""
-    async with open_session(terminal) as session:
-        return await inspection.cmd_ls(session, args)
+    async with open_session(terminal, parallel=args.parallel) as session:
+        return await listing.cmd_ls(session, args)
 
 
 async def run_image_command(args: argparse.Namespace, terminal: Terminal) -> int:

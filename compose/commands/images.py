@@ -41,15 +41,24 @@ async def _transfer_service_images(
     desired = session.desired
     doing, done = ("Pushing", "Pushed") if push else ("Pulling", "Pulled")
     ignore = args.ignore_push_failures if push else args.ignore_pull_failures
+    if args.quiet:
+        session.terminal.progress = "quiet"
     progress = session.terminal.progress_display()
     failures = []
+    wanted = list(args.services)
+    if wanted and args.include_deps:
+        wanted = desired.graph.with_dependencies(wanted)
     with progress.running(doing):
         for service in desired.services.values():
-            if args.services and service.name not in args.services:
+            if wanted and service.name not in wanted:
                 continue
             if push and not service.config.get("image"):
                 continue
             if not push and service.config.get("build") and not service.config.get("image"):
+                continue
+            if not push and args.ignore_buildable and service.config.get("build"):
+                continue
+            if not push and args.policy == "missing" and await _present(session, service.image):
                 continue
             progress(ProgressEvent("Image", service.image, doing))
             stream = (
@@ -70,6 +79,14 @@ async def _transfer_service_images(
                 continue
             progress(ProgressEvent("Image", service.image, done, done=True))
     return 1 if failures and not ignore else 0
+
+
+async def _present(session: Session, image: str) -> bool:
+    try:
+        await session.client.image_inspect(image)
+    except EngineError:
+        return False
+    return True
 
 
 async def cmd_pull(session: Session, args: argparse.Namespace) -> int:

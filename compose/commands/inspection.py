@@ -1,4 +1,4 @@
-"""The inspection commands: ps, logs, top, port, images, ls, events, stats, wait.
+"""The inspection commands: logs, top, port, events, wait (listings are in listing.py).
 
 They read what the engine has (containers, logs, events, stats) and print it as docker
 compose does; none of them changes anything (``wait`` only waits).
@@ -11,125 +11,18 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import anyio
 
 from compose import labels
 from compose.commands.session import Session
-from compose.commands.terminal import LogPrinter, age, print_table
+from compose.commands.terminal import LogPrinter, print_table
 from compose.errors import PlanError
 from compose.observed import ObservedContainer
-from compose.units import parse_duration, size_text
+from compose.units import parse_duration
 from engine.api.client import EngineClient
 from engine.api.errors import NotFound
-
-
-def _ports_text(ports: list[Any]) -> str:
-    parts = []
-    for port in ports:
-        if port.PublicPort:
-            parts.append(
-                f"{port.IP or '0.0.0.0'}:{port.PublicPort}->{port.PrivatePort}/{port.Type}"
-            )
-        else:
-            parts.append(f"{port.PrivatePort}/{port.Type}")
-    return ", ".join(sorted(set(parts)))
-
-
-def _health_word(status: str) -> str:
-    for word in ("healthy", "unhealthy", "starting"):
-        if f"({word})" in status or f"health: {word}" in status:
-            return word
-    return ""
-
-
-def _exit_code(status: str) -> int:
-    if status.startswith("Exited (") and ")" in status:
-        code = status[len("Exited (") : status.index(")")]
-        return int(code) if code.lstrip("-").isdigit() else 0
-    return 0
-
-
-async def cmd_ps(session: Session, args: argparse.Namespace) -> int:
-    out = session.terminal.out
-    if args.list_services:
-        for name in sorted(session.loaded.project.services):
-            print(name, file=out)
-        return 0
-    project = session.project_name
-    summaries = await session.client.container_list(
-        all=args.all or bool(args.status), filters={"label": [f"{labels.PROJECT}={project}"]}
-    )
-    filters: dict[str, str] = {}
-    for item in args.filter:
-        key, _, value = item.partition("=")
-        filters[key] = value
-    statuses = set(args.status) | ({filters["status"]} if "status" in filters else set())
-    rows = []
-    for summary in summaries:
-        service = summary.Labels.get(labels.SERVICE, "")
-        if args.services and service not in args.services:
-            continue
-        if statuses and summary.State not in statuses:
-            continue
-        if labels.is_true(summary.Labels.get(labels.ONEOFF)) and not args.all:
-            continue
-        rows.append(summary)
-    rows.sort(key=lambda s: (s.Labels.get(labels.SERVICE, ""), s.Names[0] if s.Names else ""))
-    if args.quiet:
-        for summary in rows:
-            print(summary.Id, file=out)
-        return 0
-    if args.format == "json":
-        for summary in rows:
-            print(
-                json.dumps(
-                    {
-                        "ID": summary.Id,
-                        "Name": summary.Names[0].lstrip("/") if summary.Names else "",
-                        "Image": summary.Image,
-                        "Command": summary.Command,
-                        "Project": project,
-                        "Service": summary.Labels.get(labels.SERVICE, ""),
-                        "State": summary.State,
-                        "Status": summary.Status,
-                        "Health": _health_word(summary.Status),
-                        "ExitCode": _exit_code(summary.Status),
-                        "Labels": summary.Labels,
-                        "Publishers": [
-                            {
-                                "URL": p.IP or "",
-                                "TargetPort": p.PrivatePort,
-                                "PublishedPort": p.PublicPort or 0,
-                                "Protocol": p.Type,
-                            }
-                            for p in summary.Ports
-                        ],
-                        "CreatedAt": datetime.fromtimestamp(summary.Created, UTC).isoformat(),
-                    }
-                ),
-                file=out,
-            )
-        return 0
-    table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS")]
-    for summary in rows:
-        command = summary.Command if len(summary.Command) <= 22 else summary.Command[:21] + "…"
-        table.append(
-            (
-                summary.Names[0].lstrip("/") if summary.Names else summary.Id[:12],
-                summary.Image,
-                f'"{command}"',
-                summary.Labels.get(labels.SERVICE, ""),
-                age(summary.Created),
-                summary.Status,
-                _ports_text(summary.Ports),
-            )
-        )
-    print_table(table, out)
-    return 0
 
 
 async def stream_logs(
@@ -267,81 +160,6 @@ async def cmd_port(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_images(session: Session, args: argparse.Namespace) -> int:
-    client = session.client
-    rows = [("CONTAINER", "REPOSITORY", "TAG", "IMAGE ID", "SIZE")]
-    for container in await session.containers(services=args.services):
-        inspect = await client.container_inspect(container.id)
-        image = inspect.Config.image or ""
-        repository, _, tag = (
-            image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
-        )
-        try:
-            size = (await client.image_inspect(inspect.Image)).Size
-        except NotFound:
-            size = 0
-        rows.append(
-            (
-                container.name,
-                repository,
-                tag or "latest",
-                inspect.Image.removeprefix("sha256:")[:12],
-                f"{size / 1e6:.3g}MB",
-            )
-        )
-    if args.quiet:
-        for row in rows[1:]:
-            print(row[3], file=session.terminal.out)
-    else:
-        print_table(rows, session.terminal.out)
-    return 0
-
-
-def _state_text(states: Mapping[str, int]) -> str:
-    return ", ".join(f"{state}({count})" for state, count in sorted(states.items()))
-
-
-async def cmd_ls(session: Session, args: argparse.Namespace) -> int:
-    """The projects that have containers on the engine (no compose file needed)."""
-    out = session.terminal.out
-    summaries = await session.client.container_list(
-        all=args.all, filters={"label": [labels.PROJECT]}
-    )
-    projects: dict[str, dict[str, Any]] = {}
-    for summary in summaries:
-        name = summary.Labels.get(labels.PROJECT, "")
-        entry = projects.setdefault(
-            name, {"states": {}, "files": summary.Labels.get(labels.CONFIG_FILES, "")}
-        )
-        entry["states"][summary.State] = entry["states"].get(summary.State, 0) + 1
-    if args.quiet:
-        for name in sorted(projects):
-            print(name, file=out)
-        return 0
-    if args.format == "json":
-        print(
-            json.dumps(
-                [
-                    {
-                        "Name": name,
-                        "Status": _state_text(entry["states"]),
-                        "ConfigFiles": entry["files"],
-                    }
-                    for name, entry in sorted(projects.items())
-                ]
-            ),
-            file=out,
-        )
-        return 0
-    rows = [("NAME", "STATUS", "CONFIG FILES")]
-    rows += [
-        (name, _state_text(entry["states"]), entry["files"])
-        for name, entry in sorted(projects.items())
-    ]
-    print_table(rows, out)
-    return 0
-
-
 async def cmd_events(session: Session, args: argparse.Namespace) -> int:
     """The project's container events as they happen (``--json``: one object per line);
     ``--since`` replays the engine's history from then, ``--until`` ends the stream."""
@@ -386,49 +204,6 @@ async def cmd_events(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cpu_percent(stats: Mapping[str, Any]) -> float:
-    """docker stats' CPU %: the container's share of the host's CPU time since the last sample."""
-    cpu, pre = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
-    used = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (pre.get("cpu_usage") or {}).get(
-        "total_usage", 0
-    )
-    system = (cpu.get("system_cpu_usage") or 0) - (pre.get("system_cpu_usage") or 0)
-    cpus = (
-        cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or []) or 1
-    )
-    return (used / system) * cpus * 100.0 if system > 0 and used > 0 else 0.0
-
-
-async def cmd_stats(session: Session, args: argparse.Namespace) -> int:
-    """Resource use of the project's running containers (one sample: --no-stream)."""
-    out = session.terminal.out
-    while True:
-        containers = await session.containers(all=False, services=args.services)
-        rows = [("CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS")]
-        for container in containers:
-            response = await session.client.request(
-                "GET", f"/containers/{container.id}/stats", params={"stream": "0"}
-            )
-            stats = response.json()
-            memory = stats.get("memory_stats") or {}
-            usage, limit = memory.get("usage") or 0, memory.get("limit") or 0
-            rows.append(
-                (
-                    container.id[:12],
-                    container.name,
-                    f"{_cpu_percent(stats):.2f}%",
-                    f"{size_text(usage, binary=True)} / {size_text(limit, binary=True)}",
-                    f"{usage / limit * 100:.2f}%" if limit else "0.00%",
-                    str((stats.get("pids_stats") or {}).get("current", 0)),
-                )
-            )
-        print_table(rows, out)
-        if args.no_stream:
-            return 0
-        await anyio.sleep(2)
-        print(file=out)
-
-
 async def cmd_wait(session: Session, args: argparse.Namespace) -> int:
     code = 0
     containers = await session.containers(services=args.services)
@@ -438,6 +213,8 @@ async def cmd_wait(session: Session, args: argparse.Namespace) -> int:
             f"no containers for project {session.project_name!r}",
             hint="create them with `pycompose up -d`",
         )
+    if args.down_project:
+        return await _wait_first_then_down(session, containers)
     for container in containers:
         waited = await session.client.container_wait(container.id)
         print(waited.StatusCode, file=session.terminal.out)
@@ -445,14 +222,34 @@ async def cmd_wait(session: Session, args: argparse.Namespace) -> int:
     return code
 
 
+async def _wait_first_then_down(session: Session, containers: list[ObservedContainer]) -> int:
+    """``wait --down-project``: as soon as one container stops, take the whole project down
+    (as ``down`` would) and exit with that container's status."""
+    from compose.commands.lifecycle import cmd_down
+
+    first: list[int] = []
+    async with anyio.create_task_group() as task_group:
+
+        async def one(container: ObservedContainer) -> None:
+            waited = await session.client.container_wait(container.id)
+            if not first:
+                first.append(int(waited.StatusCode))
+                task_group.cancel_scope.cancel()
+
+        for container in containers:
+            task_group.start_soon(one, container)
+    print(first[0], file=session.terminal.out)
+    down = argparse.Namespace(
+        services=[], volumes=False, rmi=None, remove_orphans=False, timeout=None, dry_run=False
+    )
+    await cmd_down(session, down)
+    return first[0]
+
+
 COMMANDS = {
-    "ps": cmd_ps,
     "logs": cmd_logs,
     "top": cmd_top,
     "port": cmd_port,
-    "images": cmd_images,
-    "ls": cmd_ls,
     "events": cmd_events,
-    "stats": cmd_stats,
     "wait": cmd_wait,
 }

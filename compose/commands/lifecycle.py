@@ -34,8 +34,19 @@ def parse_scale(values: Iterable[str]) -> dict[str, int]:
     return scale
 
 
+def _dependencies_of(session: Session, services: Iterable[str]) -> tuple[str, ...]:
+    """What ``services`` need, transitively, without themselves."""
+    wanted = list(services) or list(session.desired.services)
+    return tuple(s for s in session.desired.graph.with_dependencies(wanted) if s not in set(wanted))
+
+
 async def cmd_up(session: Session, args: argparse.Namespace) -> int:
     desired = session.desired
+    if args.always_recreate_deps and args.no_recreate:
+        raise PlanError("--always-recreate-deps and --no-recreate are incompatible")
+    if args.quiet_pull or getattr(args, "quiet_build", False):
+        # the plan's one progress display shows pulls, builds and containers together
+        session.terminal.progress = "quiet"
     observed = await session.observe()
     options = ReconcileOptions(
         services=tuple(args.services),
@@ -48,6 +59,7 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
         pull=args.pull,
         build=args.build,
         no_build=args.no_build,
+        recreate=_dependencies_of(session, args.services) if args.always_recreate_deps else (),
     )
     _check_up_flags(desired, args)
     plan = reconcile(desired, observed, options)
@@ -79,6 +91,7 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
 
 
 async def cmd_create(session: Session, args: argparse.Namespace) -> int:
+    args.always_recreate_deps = False
     args.no_start = True
     args.detach = True
     args.wait = False
@@ -185,6 +198,8 @@ def _check_up_flags(desired: DesiredState, args: argparse.Namespace) -> None:
 
 
 async def cmd_down(session: Session, args: argparse.Namespace) -> int:
+    if args.services:
+        return await _down_services(session, args)
     desired = session.desired
     observed = await session.observe()
     images: list[str] = []
@@ -207,6 +222,28 @@ async def cmd_down(session: Session, args: argparse.Namespace) -> int:
 
     stop_detached(session)  # the project's detached watcher goes with it
     await session.run_plan(plan, observed, stop_timeout=args.timeout)
+    return 0
+
+
+async def _down_services(session: Session, args: argparse.Namespace) -> int:
+    """``down SERVICE...``: stop and remove those services' containers only; networks and
+    volumes stay, as the project's other services may use them (docker compose does so)."""
+    unknown = sorted(set(args.services) - set(session.desired.services))
+    if unknown:
+        raise PlanError(f"no such service: {unknown[0]}")
+    if args.dry_run:
+        for container in await session.containers(services=args.services):
+            print(f"stop and remove container {container.name}", file=session.terminal.out)
+        return 0
+    containers = await session.containers(services=args.services)
+    await session.stop_in_order([c for c in containers if c.running], args.timeout)
+    client = session.client
+    await session.each(
+        containers,
+        lambda c: client.container_remove(c.id, volumes=args.volumes, force=True),
+        "Removing",
+        "Removed",
+    )
     return 0
 
 
@@ -258,10 +295,36 @@ PER_CONTAINER: dict[str, tuple[bool, Any, str, str]] = {
 async def cmd_each(session: Session, args: argparse.Namespace) -> int:
     """restart, kill, pause, unpause: one call per container, all in parallel."""
     running_only, call, doing, done = PER_CONTAINER[args.subcommand]
-    containers = await session.containers(all=not running_only, services=args.services)
+    services = list(args.services)
+    if args.subcommand == "restart" and services and not args.no_deps:
+        services = _restart_dependents(session, services)
+    containers = await session.containers(all=not running_only, services=services)
     client: EngineClient = session.client
     await session.each(containers, lambda c: call(client, c, args), doing, done)
+    if args.subcommand == "kill" and args.remove_orphans:
+        await _remove_orphans(session)
     return 0
+
+
+def _restart_dependents(session: Session, services: list[str]) -> list[str]:
+    """The named services and, transitively, those that depend on them with
+    ``depends_on: {restart: true}`` (what docker compose restarts unless --no-deps)."""
+    edges = [e for e in session.desired.graph.edges() if e.kind == "depends_on" and e.restart]
+    wanted = set(services)
+    while True:
+        more = {e.service for e in edges if e.dependency in wanted} - wanted
+        if not more:
+            return sorted(wanted)
+        wanted |= more
+
+
+async def _remove_orphans(session: Session) -> None:
+    """Stop and remove the containers of services the project no longer declares."""
+    orphans = [c for c in await session.containers() if c.service not in session.desired.services]
+    client = session.client
+    await session.each(
+        orphans, lambda c: client.container_remove(c.id, force=True), "Removing", "Removed"
+    )
 
 
 async def cmd_rm(session: Session, args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from compose.model import Service
 from compose.model_parts import Mount, Port
 from compose.reconcile import ReconcileOptions, reconcile
 from compose.short_syntax import parse_port, parse_volume
+from engine.api.client import EngineClient
 from engine.api.errors import EngineError
 from engine.api.models import ExecCreate
 
@@ -262,17 +263,29 @@ async def cmd_cp(session: Session, args: argparse.Namespace) -> int:
         )
     service = source_service or target_service
     assert service is not None
-    container_id = (await session.replica(service, args.index, running=False)).id
+    container_id = (await _cp_container(session, service, args)).id
     client = session.client
     if source_service is not None:
         response = await client.request(
             "GET", f"/containers/{container_id}/archive", params={"path": source}
         )
+        if args.follow_link:
+            response = await _followed(client, container_id, source, response)
         destination = Path(target)
+
+        def owner(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+            kept = tarfile.data_filter(member, path)
+            if kept is None:
+                return None
+            # as docker cp: the copy belongs to whoever copies, unless -a keeps the numeric
+            # owners (data_filter drops them; names are the container's, not the host's)
+            uid, gid = (member.uid, member.gid) if args.archive else (os.getuid(), os.getgid())
+            return kept.replace(uid=uid, gid=gid, uname="", gname="")
+
         with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
             members = tar.getmembers()
             if destination.is_dir():
-                await anyio.to_thread.run_sync(lambda: tar.extractall(destination, filter="data"))
+                await anyio.to_thread.run_sync(lambda: tar.extractall(destination, filter=owner))
             else:
                 if len(members) != 1 or not members[0].isfile():
                     raise PlanError(f"{source} is a directory; give a directory to copy it into")
@@ -283,9 +296,12 @@ async def cmd_cp(session: Session, args: argparse.Namespace) -> int:
     local = Path(source)
     if not local.exists():
         raise PlanError(f"{local}: no such file or directory")
+    name = Path(target).name if not target.endswith("/") else local.name
+    if args.follow_link:
+        local = local.resolve()
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        name = Path(target).name if not target.endswith("/") else local.name
         await anyio.to_thread.run_sync(lambda: tar.add(local, arcname=name))
     directory = target if target.endswith("/") else str(Path(target).parent)
     await client.request(
@@ -296,6 +312,34 @@ async def cmd_cp(session: Session, args: argparse.Namespace) -> int:
         headers={"Content-Type": "application/x-tar"},
     )
     return 0
+
+
+async def _cp_container(session: Session, service: str, args: argparse.Namespace) -> Any:
+    """Replica ``--index`` of ``service``; with ``--all``, one-off (``run``) containers count."""
+    if not args.all:
+        return await session.replica(service, args.index, running=False)
+    found = await session.containers(services=[service], oneoff=True)
+    numbered = [c for c in found if not c.oneoff and c.number == args.index]
+    oneoffs = [c for c in found if c.oneoff]
+    if numbered or oneoffs:
+        return (numbered or oneoffs)[0]
+    raise PlanError(f"service {service!r} has no container #{args.index}")
+
+
+async def _followed(
+    client: EngineClient, container_id: str, source: str, response: Any, hops: int = 8
+) -> Any:
+    """-L: the archive of what ``source`` links to, when it is a symbolic link."""
+    for _ in range(hops):
+        with tarfile.open(fileobj=io.BytesIO(response.content)) as tar:
+            members = tar.getmembers()
+        if len(members) != 1 or not members[0].issym():
+            return response
+        source = posixpath.join(posixpath.dirname(source), members[0].linkname)
+        response = await client.request(
+            "GET", f"/containers/{container_id}/archive", params={"path": source}
+        )
+    raise PlanError(f"{source}: too many levels of symbolic links")
 
 
 COMMANDS = {"exec": cmd_exec, "run": cmd_run, "cp": cmd_cp}

@@ -36,12 +36,14 @@ from engine.api.autostart import ensure_engine
 from engine.api.client import EngineClient, socket_from_host
 
 
-async def connect() -> EngineClient:
-    """The engine's client: ``DOCKER_HOST`` when set, else pycompose's own (started if needed)."""
+async def connect(parallel: int = -1) -> EngineClient:
+    """The engine's client: ``DOCKER_HOST`` when set, else pycompose's own (started if needed);
+    ``parallel`` (``--parallel``, -1: no limit) bounds its requests in flight."""
+    limit = parallel if parallel > 0 else None
     docker_host = os.environ.get("DOCKER_HOST")
     if docker_host:
-        return EngineClient(socket_from_host(docker_host))
-    return EngineClient(await ensure_engine())
+        return EngineClient(socket_from_host(docker_host), max_concurrent=limit)
+    return EngineClient(await ensure_engine(), max_concurrent=limit)
 
 
 def desired_of(loaded: LoadResult) -> DesiredState:
@@ -183,8 +185,8 @@ class Session:
 
 @contextlib.asynccontextmanager
 async def open_session(
-    terminal: Terminal, loaded: LoadResult | None = None
+    terminal: Terminal, loaded: LoadResult | None = None, parallel: int = -1
 ) -> AsyncIterator[Session]:
     """A session on the engine (:func:`connect`), closed on the way out."""
-    async with await connect() as client:
+    async with await connect(parallel) as client:
         yield Session(client, terminal, loaded)

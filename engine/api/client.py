@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
 
+import anyio
 import httpx
 
 from engine.api.errors import EngineError, EngineUnavailable, error_for_status
@@ -98,8 +99,17 @@ def _query(**params: Any) -> dict[str, str]:
 class EngineClient:
     """An async client of one engine socket; use as ``async with``."""
 
-    def __init__(self, socket_path: str | None = None, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        socket_path: str | None = None,
+        *,
+        timeout: float | None = None,
+        max_concurrent: int | None = None,
+    ) -> None:
+        """``max_concurrent`` bounds the requests in flight at once (streams excepted:
+        a followed log or an attach would hold a slot for as long as it lasts)."""
         self.socket_path = socket_from_host(socket_path)
+        self._limit = anyio.CapacityLimiter(max_concurrent) if max_concurrent else None
         self._http = httpx.AsyncClient(
             transport=httpx.AsyncHTTPTransport(uds=self.socket_path),
             base_url="http://api.moby.localhost",
@@ -177,9 +187,10 @@ class EngineClient:
             if body is not None:
                 content = json.dumps(body).encode()
                 headers = {"Content-Type": "application/json", **(headers or {})}
-            response = await self._http.request(
-                method, url, params=params, content=content, headers=headers
-            )
+            async with self._limit or contextlib.nullcontext():
+                response = await self._http.request(
+                    method, url, params=params, content=content, headers=headers
+                )
         except (httpx.TransportError, OSError) as exc:
             raise self._unavailable(exc) from exc
         await self._raise_for(response)
@@ -511,6 +522,18 @@ class EngineClient:
             async with self._http.stream(
                 "GET", url, params=[("names", name) for name in names]
             ) as response:
+                await self._raise_for(response)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except (httpx.TransportError, OSError) as exc:
+            raise self._unavailable(exc) from exc
+
+    async def container_export(self, ref: str) -> AsyncIterator[bytes]:
+        """``GET /containers/{id}/export``: the container's file system as a tar, chunk by
+        chunk."""
+        url = await self._url(f"/containers/{quote(ref)}/export")
+        try:
+            async with self._http.stream("GET", url) as response:
                 await self._raise_for(response)
                 async for chunk in response.aiter_bytes():
                     yield chunk

@@ -190,6 +190,9 @@ class Backend:
     async def archive_get(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         raise _unsupported("copying files (docker cp)")
 
+    async def container_export(self, ref: str) -> AsyncIterator[bytes]:
+        raise _unsupported("exporting containers")
+
     async def archive_put(
         self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool
     ) -> None:

@@ -51,7 +51,13 @@ def write_stack(directory: Path, services: int, subnet: str | None = None) -> No
             "    networks: [net]",
         ]
     if subnet:  # more containers than a /24 holds: a larger subnet from the project's pool
-        lines += ["networks:", "  net:", "    ipam:", "      config:", f"        - subnet: {subnet}"]
+        lines += [
+            "networks:",
+            "  net:",
+            "    ipam:",
+            "      config:",
+            f"        - subnet: {subnet}",
+        ]
     else:
         lines += ["networks:", "  net: {}"]
     lines += ["volumes:", "  data: {}"]

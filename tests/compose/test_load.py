@@ -980,15 +980,27 @@ def test_the_project_files_are_read_through_the_given_file_system(memory_files: 
             "services:\n  a:\n    image: x\n  b:\n    image: [1]\n    profiles: [debug]\n",
             "services.b.image: expected a string, got a list",
         ),
-        ("services:\n  a:\n    image: x\n    environment: null\n", "services.a.environment: expected a mapping"),
+        (
+            "services:\n  a:\n    image: x\n    environment: null\n",
+            "services.a.environment: expected a mapping",
+        ),
         ("services:\n  a:\n    image: x\n    models: [m1]\n", 'refers to undefined model "m1"'),
         (
             "services:\n  a:\n    image: x\n    build:\n      context: .\n      secrets: [nope]\n",
             'refers to undefined secret "nope"',
         ),
-        ("services:\n  a:\n    image: x\n    secrets: [{target: /x}]\n", 'refers to undefined secret ""'),
+        (
+            "services:\n  a:\n    image: x\n    secrets: [{target: /x}]\n",
+            'refers to undefined secret ""',
+        ),
     ],
-    ids=["disabled-service-validated", "null-environment", "undefined-model", "undefined-build-secret", "secret-without-source"],
+    ids=[
+        "disabled-service-validated",
+        "null-environment",
+        "undefined-model",
+        "undefined-build-secret",
+        "secret-without-source",
+    ],
 )
 def test_what_docker_compose_rejects_beyond_the_schema(text: str, message: str) -> None:
     with pytest.raises(ComposeError) as error:

@@ -198,3 +198,92 @@ def test_run_pull_always_and_quiet_pull(project: Stack, api: EngineAPI, registry
         assert layer_line not in quiet.stderr, quiet.stderr
     finally:
         api.remove_image(reference)
+
+
+def test_publish_pushes_the_compose_files_as_an_oci_artifact(project: Stack, registry: str):
+    text = f"services:\n  web:\n    image: {IMAGE}\n    command: [sleep, '1000']\n"
+    project.write(text)
+    reference = f"{registry}/e2e/{project.name}-app:v1"
+    project.pycompose("publish", reference)
+    response = httpx.get(
+        f"http://{registry}/v2/e2e/{project.name}-app/manifests/v1",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    manifest = response.json()
+    assert manifest["artifactType"] == "application/vnd.docker.compose.project"
+    assert manifest["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
+    [layer] = manifest["layers"]
+    assert layer["mediaType"] == "application/vnd.docker.compose.file+yaml"
+    assert layer["annotations"]["com.docker.compose.file"] == "compose.yaml"
+    blob = httpx.get(
+        f"http://{registry}/v2/e2e/{project.name}-app/blobs/{layer['digest']}", timeout=10
+    )
+    assert blob.content == text.encode()
+
+
+def test_publish_refuses_environment_values_without_with_env(project: Stack, registry: str):
+    project.write(f"services:\n  web:\n    image: {IMAGE}\n    environment: {{TOKEN: s3cret}}\n")
+    reference = f"{registry}/e2e/{project.name}-env:v1"
+    refused = project.pycompose("publish", reference, check=False)
+    assert refused.returncode == 1 and "--with-env" in refused.stderr, refused
+    assert registry_tags(registry, f"e2e/{project.name}-env") == []
+    project.pycompose("publish", "--with-env", reference)
+    assert registry_tags(registry, f"e2e/{project.name}-env") == ["v1"]
+
+
+def test_build_push_with_dependencies_and_pull_selection_flags(
+    project: Stack, api: EngineAPI, registry: str
+):
+    base, app = (f"{registry}/e2e/{project.name}-{n}:v1" for n in ("base", "app"))
+    ghost = f"{registry}/e2e/{project.name}-ghost:v1"
+    for name in ("base", "app"):
+        (project.directory / name).mkdir()
+        (project.directory / name / "Dockerfile").write_text(
+            f"FROM {IMAGE}\nRUN echo {name}-{project.name} > /which\n"
+        )
+    project.write(
+        textwrap.dedent(f"""
+        services:
+          base:
+            build: ./base
+            image: {base}
+          app:
+            build: ./app
+            image: {app}
+            depends_on: [base]
+          ghost:
+            image: {ghost}
+    """)
+    )
+    try:
+        project.pycompose("build", "app")
+        assert api.image(app) is not None and api.image(base) is None
+        project.pycompose("build", "--with-dependencies", "--push", "app")
+        assert api.image(base) is not None
+        assert registry_tags(registry, f"e2e/{project.name}-base") == ["v1"]
+        assert registry_tags(registry, f"e2e/{project.name}-app") == ["v1"]
+
+        for reference in (base, app):
+            api.remove_image(reference)
+        # services with a build section are left alone
+        project.pycompose("pull", "--ignore-buildable", "app", "base")
+        assert api.image(app) is None and api.image(base) is None
+        pulled = project.pycompose("pull", "-q", "--include-deps", "app")
+        assert api.image(app) is not None and api.image(base) is not None
+        assert "Pull" not in pulled.stderr + pulled.stdout, pulled
+
+        # ghost is only local: a pull fails, --policy missing leaves the present image be
+        ghost_id = api.image(IMAGE)
+        assert ghost_id is not None
+        tagged = api.client.post(
+            f"/images/{IMAGE}/tag",
+            params={"repo": ghost.rsplit(":", 1)[0], "tag": "v1"},
+        )
+        assert tagged.status_code == 201, tagged.text
+        assert project.pycompose("pull", "ghost", check=False).returncode == 1
+        project.pycompose("pull", "--policy", "missing", "ghost")
+    finally:
+        for reference in (base, app, ghost):
+            api.remove_image(reference)

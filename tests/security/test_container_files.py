@@ -176,3 +176,31 @@ def test_a_stalled_reader_holds_the_engine_back_not_its_memory():
     with running_engine() as daemon:
         assert daemon.process is not None
         anyio.run(_stalled_read, daemon, daemon.process.pid)
+
+
+async def _export_attack(daemon_socket: str, host: Path, running: bool) -> None:
+    host_marker = host / "host-marker"
+    image = image_with_layers("hostile:latest", [nss_layer(host_marker)])
+    async with EngineClient(daemon_socket, timeout=60) as client:
+        await client.request(
+            "POST", "/images/load", content=image, headers={"Content-Type": "application/x-tar"}
+        )
+        container = await _container(client, running=running)
+        try:
+            data = b"".join([chunk async for chunk in client.container_export(container)])
+        finally:
+            await client.container_remove(container, force=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        members = {member.name.removeprefix("./"): member for member in tar}
+    # the container's links to the root are kept as links, never followed to the host
+    assert members["evil"].issym() and members["up"].issym()
+    assert not any(name.startswith(("evil/", "up/")) for name in members)
+    # only the container's own file system: no /proc of a running container, no host files
+    assert not any(name.startswith("proc/") and name != "proc/" for name in members)
+    assert not host_marker.exists()
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["running", "stopped"])
+def test_export_never_follows_container_links_out_nor_runs_container_code(tmp_path, running):
+    with running_engine() as daemon:
+        anyio.run(_export_attack, daemon.socket, tmp_path, running)

@@ -494,6 +494,15 @@ class Containers:
         self.events.container(record, "archive-path")
         return stat, tar
 
+    async def export(self, ref: str) -> AsyncIterator[bytes]:
+        """``docker export``: the container's own file system (its overlay root, without
+        the volumes, binds and /proc that a running container sees), as a tar stream."""
+        record = self.index.find(ref)
+        await self._ensure_rootfs(record)
+        _, tar = await archive.read_path(str(self.index.rootfs(record.id)), "/", ref)
+        self.events.container(record, "export")
+        return tar
+
     async def archive_put(
         self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool = False
     ) -> None:

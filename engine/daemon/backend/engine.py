@@ -249,6 +249,9 @@ class EngineBackend(Backend):
     async def archive_get(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
         return await self.containers.archive_get(ref, path)
 
+    async def container_export(self, ref: str) -> AsyncIterator[bytes]:
+        return await self.containers.export(ref)
+
     async def archive_put(
         self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool
     ) -> None:

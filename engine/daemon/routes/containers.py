@@ -192,6 +192,11 @@ async def archive_get(backend: Backend, call: Call) -> Response:
     return StreamResponse(200, headers, tar)
 
 
+async def container_export(backend: Backend, call: Call) -> Response:
+    tar = await backend.container_export(call["id"])
+    return StreamResponse(200, [("Content-Type", "application/x-tar")], tar)
+
+
 async def archive_put(backend: Backend, call: Call) -> Response:
     await backend.archive_put(
         call["id"],
@@ -223,5 +228,6 @@ ROUTES: RouteTable = [
     ("POST", "/containers/{id}/attach", container_attach),
     ("HEAD", "/containers/{id}/archive", archive_head),
     ("GET", "/containers/{id}/archive", archive_get),
+    ("GET", "/containers/{id}/export", container_export),
     ("PUT", "/containers/{id}/archive", archive_put),
 ]

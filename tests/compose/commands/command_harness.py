@@ -25,7 +25,7 @@ from fake_backend import FakeBackend
 from compose.arguments import build_parser
 from compose.commands import STACK_COMMANDS, Session, Terminal
 from compose.commands.images import cmd_image
-from compose.commands.inspection import cmd_ls
+from compose.commands.listing import cmd_ls
 from compose.load import LoadOptions, load_project
 from engine.api import errors
 from engine.api.client import EngineClient
