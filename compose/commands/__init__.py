@@ -18,49 +18,78 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from compose.apply import ApplyError, failures
-from compose.commands import build, images, inspection, lifecycle, oneoff
-from compose.commands.session import Session, connect, open_session
 from compose.commands.terminal import Terminal
 from compose.errors import PycomposeError
-from compose.load import LoadResult
 from engine.api.errors import EngineError
 
-Command = Callable[[Session, argparse.Namespace], Awaitable[int]]
+if TYPE_CHECKING:
+    from compose.commands.session import Session
+    from compose.load import LoadResult
 
-# the commands on a project (`ls` needs none, but is one of them for the parser)
-STACK_COMMANDS: dict[str, Command] = {
-    **lifecycle.COMMANDS,
-    **{name: c for name, c in inspection.COMMANDS.items() if name != "ls"},
-    **oneoff.COMMANDS,
-    **images.COMMANDS,
-    **build.COMMANDS,
-}
+# The command modules (and through them pydantic, anyio and the HTTP client) are imported
+# when a command runs, not when `pycompose version` or `pycompose engine` merely passes by.
+
+Command = Callable[["Session", argparse.Namespace], Awaitable[int]]
+
+
+def stack_commands() -> dict[str, Command]:
+    """The commands on a project (`ls` needs none, but is one of them for the parser)."""
+    from compose.commands import build, images, inspection, lifecycle, oneoff
+
+    return {
+        **lifecycle.COMMANDS,
+        **{name: c for name, c in inspection.COMMANDS.items() if name != "ls"},
+        **oneoff.COMMANDS,
+        **images.COMMANDS,
+        **build.COMMANDS,
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name == "STACK_COMMANDS":
+        return stack_commands()
+    if name in ("Session", "connect", "open_session"):
+        from compose.commands import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 async def run_stack_command(
     loaded: LoadResult, args: argparse.Namespace, terminal: Terminal
 ) -> int:
     """Connect to the engine and run one of :data:`STACK_COMMANDS` on the loaded project."""
+    from compose.commands.session import open_session
+
+    command = stack_commands()[args.subcommand]
     async with open_session(terminal, loaded) as session:
-        return int(await STACK_COMMANDS[args.subcommand](session, args))
+        return int(await command(session, args))
 
 
 async def run_ls(args: argparse.Namespace, terminal: Terminal) -> int:
     """``pycompose ls``: no project is loaded."""
+    from compose.commands import inspection
+    from compose.commands.session import open_session
+
     async with open_session(terminal) as session:
         return await inspection.cmd_ls(session, args)
 
 
 async def run_image_command(args: argparse.Namespace, terminal: Terminal) -> int:
     """``pycompose image <command>``: no project is loaded."""
+    from compose.commands import images
+    from compose.commands.session import open_session
+
     async with open_session(terminal) as session:
         return await images.cmd_image(session, args)
 
 
 def engine_errors(error: BaseException) -> list[PycomposeError | EngineError]:
     """The pycompose and engine errors inside a (possibly grouped) failure; others re-raised."""
+    from compose.apply import ApplyError, failures
+
     found: list[PycomposeError | EngineError] = []
     for leaf in failures(error):
         if isinstance(leaf, PycomposeError | EngineError):
