@@ -17,6 +17,7 @@ and print only to the session's :class:`Terminal`, so they can be tested.
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -34,17 +35,30 @@ if TYPE_CHECKING:
 Command = Callable[["Session", argparse.Namespace], Awaitable[int]]
 
 
+_FAMILIES = ("inspection", "lifecycle", "oneoff", "build", "images")  # cheapest imports first
+
+
 def stack_commands() -> dict[str, Command]:
     """The commands on a project (`ls` needs none, but is one of them for the parser)."""
-    from compose.commands import build, images, inspection, lifecycle, oneoff
+    commands: dict[str, Command] = {}
+    for family in reversed(_FAMILIES):
+        commands.update(_family_commands(family))
+    return commands
 
-    return {
-        **lifecycle.COMMANDS,
-        **{name: c for name, c in inspection.COMMANDS.items() if name != "ls"},
-        **oneoff.COMMANDS,
-        **images.COMMANDS,
-        **build.COMMANDS,
-    }
+
+def _family_commands(family: str) -> dict[str, Command]:
+    module = importlib.import_module(f"compose.commands.{family}")
+    found: dict[str, Command] = module.COMMANDS
+    return {name: c for name, c in found.items() if name != "ls"}
+
+
+def stack_command(name: str) -> Command:
+    """One command, importing only the family that holds it (a name belongs to one family)."""
+    for family in _FAMILIES:
+        commands = _family_commands(family)
+        if name in commands:
+            return commands[name]
+    raise KeyError(name)
 
 
 def __getattr__(name: str) -> Any:
@@ -63,7 +77,7 @@ async def run_stack_command(
     """Connect to the engine and run one of :data:`STACK_COMMANDS` on the loaded project."""
     from compose.commands.session import open_session
 
-    command = stack_commands()[args.subcommand]
+    command = stack_command(args.subcommand)
     async with open_session(terminal, loaded) as session:
         return int(await command(session, args))
 
