@@ -111,13 +111,17 @@ async def cmd_run(session: Session, args: argparse.Namespace) -> int:
         ReconcileOptions(services=(args.service,), no_deps=True, resources_only=True),
     )
     await session.run_plan(plan, observed)
+    changed = bool(plan)  # observed again only after a plan changed something
     # ... and, unless --no-deps, the services it depends on, up and ready
     dependencies = [d for d in desired.graph.with_dependencies([args.service]) if d != args.service]
     if dependencies and not args.no_deps:
-        observed = await session.observe()
+        if changed:
+            observed = await session.observe()
         plan = reconcile(desired, observed, ReconcileOptions(services=tuple(dependencies)))
         await session.run_plan(plan, observed)
-    observed = await session.observe()
+        changed = changed or bool(plan)
+    if changed:
+        observed = await session.observe()
     slug = secrets.token_hex(32)
     name = args.name or f"{desired.project}-{args.service}-run-{slug[:12]}"
     request = container_request(
