@@ -103,7 +103,14 @@ class Tool:
         )
         elapsed = time.perf_counter() - start
         if result.returncode != 0 and check:
-            raise RuntimeError(f"{self.label}: {' '.join(args)} failed: {result.stderr[-2000:]}")
+            # the error, not the progress lines (" Container x  Started") around it
+            lines = [
+                line
+                for line in result.stderr.splitlines()
+                if line.strip() and not line.startswith((" Container", " Network", " Volume"))
+            ]
+            error = "\n".join(lines[-5:])[-1500:]
+            raise RuntimeError(f"{self.label}: {' '.join(args)} failed: {error}")
         return elapsed
 
 
@@ -343,7 +350,7 @@ class Bench:
                 if before and after:
                     memory[tool.label].append((after - before) / 1024 / count)
             except RuntimeError as error:
-                print(f"  {error}"[:600], file=sys.stderr, flush=True)
+                print(f"  {error}", file=sys.stderr, flush=True)
             finally:
                 tool.run([*project, "down", "-v", "-t", "10"], directory, check=False)
         self.record(f"`up -d --scale s0={count}`, default network, per container", samples)
