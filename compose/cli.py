@@ -15,15 +15,17 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from compose import output
 from compose.arguments import VERSION, build_parser
-from compose.desired import config_hashes
 from compose.errors import ComposeError, Issue, PlanError, PycomposeError
-from compose.graph import build_graph, render_dot, render_mermaid, render_text
-from compose.load import LoadOptions, LoadResult, load_project
 from engine.api.errors import EngineError
+
+if TYPE_CHECKING:
+    from compose.load import LoadOptions, LoadResult
+
+# The loader (pydantic), the planner and the engine client are imported by the commands that
+# use them: `version`, `engine` and `--help` start without them.
 
 # what a command raises on purpose: printed as a message, exit status 1
 USER_ERRORS = (PycomposeError, EngineError)
@@ -43,6 +45,8 @@ class LocalFileSystem:
 
 
 def _options(args: argparse.Namespace, **overrides: Any) -> LoadOptions:
+    from compose.load import LoadOptions
+
     environment = dict(os.environ)
     return LoadOptions(
         cwd=Path.cwd(),
@@ -58,6 +62,8 @@ def _options(args: argparse.Namespace, **overrides: Any) -> LoadOptions:
 
 
 def _load(args: argparse.Namespace, **overrides: Any) -> LoadResult:
+    from compose.load import load_project
+
     return load_project(_options(args, **overrides), LocalFileSystem())
 
 
@@ -74,6 +80,10 @@ def _write(text: str, destination: str | None) -> None:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
+    from compose import output
+    from compose.desired import config_hashes
+    from compose.graph import build_graph
+
     result = _load(
         args,
         interpolate=not args.no_interpolate,
@@ -170,6 +180,8 @@ def _variables_text(result: LoadResult, format_: str | None) -> str:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
+    from compose.graph import build_graph, render_dot, render_mermaid, render_text
+
     result = _load(args)
     _print_warnings(result, sys.stderr)
     graph = build_graph(result.project, result.tree)

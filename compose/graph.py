@@ -1,4 +1,4 @@
-"""The service dependency graph (networkx stays inside this module).
+"""The service dependency graph (plain dicts: a graph library costs more to import than it saves).
 
 An edge ``a -> b`` means "a needs b first": ``depends_on`` (with its condition,
 ``required`` and ``restart``), ``network_mode: service:b``, ``ipc``/``pid:
@@ -9,10 +9,9 @@ the cycle, found in name order so the message is the same on every run.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections.abc import Iterator
 from typing import Any
-
-import networkx as nx
 
 from compose.errors import DependencyCycleError, Issue, UndefinedReferenceError
 from compose.model import Project
@@ -31,29 +30,53 @@ class Dependency:
     restart: bool = False
 
 
+class _Graph:
+    """Nodes and edges ``service -> dependency``, each edge's data kept in insertion order."""
+
+    def __init__(self) -> None:
+        self.out: dict[str, dict[str, Dependency]] = {}
+        self.into: dict[str, dict[str, None]] = {}
+
+    def add_node(self, name: str) -> None:
+        self.out.setdefault(name, {})
+        self.into.setdefault(name, {})
+
+    def add_edge(self, dependency: Dependency) -> None:
+        self.out[dependency.service][dependency.dependency] = dependency
+        self.into[dependency.dependency][dependency.service] = None
+
+
 class ServiceGraph:
     """Services and their dependencies; iteration orders are deterministic."""
 
-    def __init__(self, graph: Any) -> None:
+    def __init__(self, graph: _Graph) -> None:
         self._graph = graph
 
     @property
     def services(self) -> list[str]:
-        return sorted(self._graph.nodes)
+        return sorted(self._graph.out)
 
     def dependencies(self, service: str) -> list[Dependency]:
         """What ``service`` needs, in name order."""
-        return sorted(
-            (data["dependency"] for _, _, data in self._graph.out_edges(service, data=True)),
-            key=lambda d: (d.dependency, d.kind),
-        )
+        return sorted(self._graph.out[service].values(), key=lambda d: (d.dependency, d.kind))
 
     def dependents(self, service: str) -> list[str]:
-        return sorted({source for source, _ in self._graph.in_edges(service)})
+        return sorted(self._graph.into[service])
 
     def start_order(self) -> list[str]:
-        """Dependencies first; ties broken by name."""
-        return list(nx.lexicographical_topological_sort(self._graph.reverse(copy=False)))
+        """Dependencies first; ties broken by name (the graph has no cycle)."""
+        waiting = {name: len(needs) for name, needs in self._graph.out.items()}
+        ready = [name for name, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            name = heapq.heappop(ready)
+            order.append(name)
+            for dependent in self._graph.into[name]:
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    heapq.heappush(ready, dependent)
+        return order
 
     def stop_order(self) -> list[str]:
         return list(reversed(self.start_order()))
@@ -66,10 +89,14 @@ class ServiceGraph:
         """The given services and everything they need, transitively."""
         wanted: set[str] = set()
         for service in services:
-            if service not in self._graph:
+            if service not in self._graph.out:
                 raise UndefinedReferenceError([Issue(f"no such service: {service}")])
-            wanted.add(service)
-            wanted |= nx.descendants(self._graph, service)
+            pending = [service]
+            while pending:
+                name = pending.pop()
+                if name not in wanted:
+                    wanted.add(name)
+                    pending.extend(self._graph.out[name])
         return sorted(wanted)
 
 
@@ -101,16 +128,16 @@ def build_graph(project: Project, tree: MapNode | None = None) -> ServiceGraph:
 
     ``tree`` (the loaded tree) is used only to place the error.
     """
-    graph = nx.DiGraph()
+    graph = _Graph()
     for name in sorted(project.services):
         graph.add_node(name)
     for name in sorted(project.services):
         for dependency in _edges_of(name, project.services[name]):
             if dependency.dependency not in project.services:
                 continue  # an optional dependency on a disabled service
-            if graph.has_edge(name, dependency.dependency):
+            if dependency.dependency in graph.out[name]:
                 continue
-            graph.add_edge(name, dependency.dependency, dependency=dependency)
+            graph.add_edge(dependency)
     cycle = _first_cycle(graph)
     if cycle:
         first = cycle[0]
@@ -135,24 +162,88 @@ def build_graph(project: Project, tree: MapNode | None = None) -> ServiceGraph:
     return ServiceGraph(graph)
 
 
-def _first_cycle(graph: Any) -> list[str]:
+def _first_cycle(graph: _Graph) -> list[str]:
     """The cycle reached first when walking services in name order, as a list of names."""
-    if nx.is_directed_acyclic_graph(graph):  # linear; the common case
-        return []
     # every cycle lies inside one strongly connected component: take the one holding
-    # the smallest name and walk from there (linear too, unlike trying every start)
+    # the smallest name and walk from there (linear, unlike trying every start)
     cyclic = [
         component
-        for component in nx.strongly_connected_components(graph)
-        if len(component) > 1 or any(graph.has_edge(n, n) for n in component)
+        for component in _strong_components(graph)
+        if len(component) > 1 or any(n in graph.out[n] for n in component)
     ]
     for component in sorted(cyclic, key=min):
-        start = min(component)
-        edges = nx.find_cycle(graph.subgraph(component), source=start)
-        nodes = [edge[0] for edge in edges]
+        nodes = _cycle_from(graph, component, min(component))
         # rotate so the smallest name comes first: the same message on every run
         pivot = nodes.index(min(nodes))
         return nodes[pivot:] + nodes[:pivot]
+    return []
+
+
+def _strong_components(graph: _Graph) -> list[set[str]]:
+    """Tarjan's strongly connected components, iteratively (no recursion limit)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[set[str]] = []
+    for root in graph.out:
+        if root in index:
+            continue
+        work: list[tuple[str, Iterator[str]]] = [(root, iter(graph.out[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            advanced = False
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = len(index)
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(graph.out[successor])))
+                    advanced = True
+                    break
+                if successor in on_stack:
+                    low[node] = min(low[node], index[successor])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component: set[str] = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                components.append(component)
+    return components
+
+
+def _cycle_from(graph: _Graph, component: set[str], start: str) -> list[str]:
+    """The first cycle a depth-first walk from ``start`` inside ``component`` closes."""
+    path = [start]
+    on_path = {start}
+    visited = {start}
+    work: list[Iterator[str]] = [iter(graph.out[start])]
+    while work:
+        for successor in work[-1]:
+            if successor not in component:
+                continue
+            if successor in on_path:
+                return path[path.index(successor) :]
+            if successor not in visited:
+                visited.add(successor)
+                path.append(successor)
+                on_path.add(successor)
+                work.append(iter(graph.out[successor]))
+                break
+        else:
+            work.pop()
+            on_path.discard(path.pop())
     return []
 
 

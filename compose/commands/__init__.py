@@ -7,6 +7,7 @@ listing             ps, images, ls, stats, volumes (table, json or a Go template
 project             scale, commit, export, publish
 oneoff              exec, run, cp
 attach              attach (attached.py: the output of `up` without -d)
+watch               watch (develop.watch; detached watchers)
 images              pull, push (the services' images) and ``pycompose image ...``
 build               build
 engine_control      ``pycompose engine start|stop|status|logs``, the engine's version
@@ -20,55 +21,104 @@ and print only to the session's :class:`Terminal`, so they can be tested.
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from compose.apply import ApplyError, failures
-from compose.commands import attach, build, images, inspection, lifecycle, listing, oneoff, project
-from compose.commands import watch as watch_command
-from compose.commands.session import Session, connect, open_session
 from compose.commands.terminal import Terminal
 from compose.errors import PycomposeError
-from compose.load import LoadResult
 from engine.api.errors import EngineError
 
-Command = Callable[[Session, argparse.Namespace], Awaitable[int]]
+if TYPE_CHECKING:
+    from compose.commands.session import Session
+    from compose.load import LoadResult
 
-# the commands on a project (`ls` needs none, but is one of them for the parser)
-STACK_COMMANDS: dict[str, Command] = {
-    **lifecycle.COMMANDS,
-    **inspection.COMMANDS,
-    **{name: c for name, c in listing.COMMANDS.items() if name != "ls"},
-    **project.COMMANDS,
-    **oneoff.COMMANDS,
-    **attach.COMMANDS,
-    **images.COMMANDS,
-    **build.COMMANDS,
-    "watch": watch_command.cmd_watch,
-}
+# The command modules (and through them pydantic, anyio and the HTTP client) are imported
+# when a command runs, not when `pycompose version` or `pycompose engine` merely passes by.
+
+Command = Callable[["Session", argparse.Namespace], Awaitable[int]]
+
+
+# cheapest imports first
+_FAMILIES = (
+    "inspection",
+    "listing",
+    "lifecycle",
+    "oneoff",
+    "attach",
+    "project",
+    "build",
+    "images",
+    "watch",
+)
+
+
+def stack_commands() -> dict[str, Command]:
+    """The commands on a project (`ls` needs none, but is one of them for the parser)."""
+    commands: dict[str, Command] = {}
+    for family in reversed(_FAMILIES):
+        commands.update(_family_commands(family))
+    return commands
+
+
+def _family_commands(family: str) -> dict[str, Command]:
+    module = importlib.import_module(f"compose.commands.{family}")
+    found: dict[str, Command] = module.COMMANDS
+    return {name: c for name, c in found.items() if name != "ls"}
+
+
+def stack_command(name: str) -> Command:
+    """One command, importing only the family that holds it (a name belongs to one family)."""
+    for family in _FAMILIES:
+        commands = _family_commands(family)
+        if name in commands:
+            return commands[name]
+    raise KeyError(name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "STACK_COMMANDS":
+        return stack_commands()
+    if name in ("Session", "connect", "open_session"):
+        from compose.commands import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 async def run_stack_command(
     loaded: LoadResult, args: argparse.Namespace, terminal: Terminal
 ) -> int:
     """Connect to the engine and run one of :data:`STACK_COMMANDS` on the loaded project."""
+    from compose.commands.session import open_session
+
+    command = stack_command(args.subcommand)
     async with open_session(terminal, loaded, args.parallel) as session:
-        return int(await STACK_COMMANDS[args.subcommand](session, args))
+        return int(await command(session, args))
 
 
 async def run_ls(args: argparse.Namespace, terminal: Terminal) -> int:
     """``pycompose ls``: no project is loaded."""
+    from compose.commands import listing
+    from compose.commands.session import open_session
+
     async with open_session(terminal, parallel=args.parallel) as session:
         return await listing.cmd_ls(session, args)
 
 
 async def run_image_command(args: argparse.Namespace, terminal: Terminal) -> int:
     """``pycompose image <command>``: no project is loaded."""
+    from compose.commands import images
+    from compose.commands.session import open_session
+
     async with open_session(terminal) as session:
         return await images.cmd_image(session, args)
 
 
 def engine_errors(error: BaseException) -> list[PycomposeError | EngineError]:
     """The pycompose and engine errors inside a (possibly grouped) failure; others re-raised."""
+    from compose.apply import ApplyError, failures
+
     found: list[PycomposeError | EngineError] = []
     for leaf in failures(error):
         if isinstance(leaf, PycomposeError | EngineError):

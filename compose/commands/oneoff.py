@@ -163,15 +163,19 @@ async def cmd_run(session: Session, args: argparse.Namespace) -> int:
         ),
     )
     await session.run_plan(plan, observed, quiet_pull=args.quiet_pull)
+    changed = bool(plan)  # observed again only after a plan changed something
     # ... and, unless --no-deps, the services it depends on, up and ready
     dependencies = [d for d in desired.graph.with_dependencies([args.service]) if d != args.service]
     if dependencies and not args.no_deps:
-        observed = await session.observe()
+        if changed:
+            observed = await session.observe()
         plan = reconcile(
             desired, observed, ReconcileOptions(services=tuple(dependencies), pull=args.pull)
         )
         await session.run_plan(plan, observed, quiet_pull=args.quiet_pull)
-    observed = await session.observe()
+        changed = changed or bool(plan)
+    if changed:
+        observed = await session.observe()
     slug = secrets.token_hex(32)
     name = args.name or f"{desired.project}-{args.service}-run-{slug[:12]}"
     request = container_request(

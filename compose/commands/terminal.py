@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from compose.progress import Progress
+if TYPE_CHECKING:
+    from compose.progress import Progress
 
 COLORS = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 
@@ -42,6 +43,8 @@ class Terminal:
 
     def progress_display(self) -> Progress:
         """The ``--progress`` display of operations, on stderr."""
+        from compose.progress import Progress  # rich: only for commands that show progress
+
         return Progress(self.progress, self.err, self.ansi)
 
 

@@ -244,3 +244,6 @@ async def up_and_watch(session: Session, args: argparse.Namespace) -> int:
     with anyio.CancelScope(shield=True):
         await session.stop_in_order(await session.containers(all=False), args.timeout)
     return 0
+
+
+COMMANDS = {"watch": cmd_watch}

@@ -13,6 +13,7 @@ two lower dirs when there is no upper, so a one-layer image gets the empty dir
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
 import shutil
@@ -91,12 +92,22 @@ async def mount(spec: Mount, target: Path) -> None:
         )
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _umount2(target: str) -> int:
+    """umount2(2) itself: 0 or the errno (one syscall instead of a umount(8) process)."""
+    if _libc.umount2(os.fsencode(target), 0) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
 async def umount(target: Path) -> None:
     if not is_mounted(target):
         return
-    result = await anyio.run_process(["umount", str(target)], check=False)
-    if result.returncode != 0:
-        raise EngineInternal(f"cannot unmount {target}: {result.stderr.decode().strip()}")
+    code = await anyio.to_thread.run_sync(_umount2, str(target))
+    if code != 0:
+        raise EngineInternal(f"cannot unmount {target}: {os.strerror(code)}")
 
 
 def is_mounted(target: Path) -> bool:

@@ -18,7 +18,7 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
 
 See :mod:`engine.network.manager` for the lifecycle.
 
-Defaults: subnets from 10.208.0.0/12 in /24s (IPv6: fd5c:a7c0:fe00::/48 in /64s), configurable
+Defaults: subnets from 10.208.0.0/12 in /22s (IPv6: fd5c:a7c0:fe00::/48 in /64s), configurable
 with ``NetworkSettings.ipv4_pools`` / ``ipv6_pools`` (``AddressPool.parse("10.0.0.0/8,size=24")``);
 bridges ``pcbr-<id>``, host-side veths ``pcv<hash>``; namespaces under
 ``/run/pycompose/network/netns``.

@@ -6,7 +6,9 @@ the host's routes, read elsewhere) and gets a decision back. Nothing here reads 
 Rules:
 1. A subnet handed out from the pool never overlaps a subnet of another engine network nor a
    route that exists on the host (VPN routes included); the default route is ignored.
-2. The default pool is 10.208.0.0/12 cut into /24s (4096 networks), away from Docker's
+2. The default pool is 10.208.0.0/12 cut into /22s: 1024 networks (more than Docker's
+   default pools hold) of 1021 endpoints each, so that `--scale` to 1000 fits on a project's
+   default network as it does on dockerd (whose pool subnets are /16s); away from Docker's
    defaults (172.17.0.0/16-172.31.0.0/16 and 192.168.0.0/16 in /20s) and from the
    100.64.0.0/10 carrier-grade NAT range that VPNs such as Tailscale use.
 3. In a subnet the network address, the broadcast address (IPv4) and the gateway are never
@@ -62,7 +64,7 @@ class AddressPool:
         return f"{self.base},size={self.prefix_length}"
 
 
-DEFAULT_IPV4_POOLS: tuple[AddressPool, ...] = (AddressPool.parse("10.208.0.0/12"),)
+DEFAULT_IPV4_POOLS: tuple[AddressPool, ...] = (AddressPool.parse("10.208.0.0/12,size=22"),)
 DEFAULT_IPV6_POOLS: tuple[AddressPool, ...] = (AddressPool.parse("fd5c:a7c0:fe00::/48"),)
 
 
@@ -111,7 +113,7 @@ def allocate_subnet(
     """The first subnet of the pools that overlaps neither ``in_use`` nor a host route.
 
     Example: pools 10.208.0.0/12 in /24s, in use 10.208.0.0/24, a VPN route 10.208.1.0/23
-    -> 10.208.3.0/24.
+    -> 10.208.3.0/24 (in /22s: 10.208.4.0/22).
     """
     in_use = list(in_use)
     routes = [r for r in host_routes if r.prefixlen > 0]

@@ -29,7 +29,7 @@ class DockerModel(BaseModel):
     optional here stands for its default (dockerd sends ``"RepoDigests": null``).
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -487,8 +487,8 @@ async def test_subnets_avoid_routes_on_the_host(engine, settings):
         await run_in(host, "ip", "route", "add", "10.208.0.0/23", "dev", "uplink")
     ).returncode == 0
     network = await engine.create_network("app_default")
-    assert str(network.subnets[0].subnet) == "10.208.2.0/24"
-    assert ipaddress.ip_network("10.208.2.0/24") == network.subnets[0].subnet
+    assert str(network.subnets[0].subnet) == "10.208.4.0/22"
+    assert ipaddress.ip_network("10.208.4.0/22") == network.subnets[0].subnet
 
 
 async def test_a_restarted_engine_adopts_its_objects_and_removes_orphans(settings, processes, www):

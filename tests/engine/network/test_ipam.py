@@ -22,24 +22,25 @@ addr = ipaddress.ip_address
 def test_default_pool_avoids_docker_defaults_and_cgnat():
     docker = [net("172.16.0.0/12"), net("192.168.0.0/16"), net("100.64.0.0/10")]
     for pool in DEFAULT_IPV4_POOLS:
-        assert pool.prefix_length == 24
+        assert pool.prefix_length == 22
         assert not any(pool.base.overlaps(d) for d in docker)
-        assert 2 ** (24 - pool.base.prefixlen) > 31
+        assert 2 ** (22 - pool.base.prefixlen) >= 1024  # more networks than Docker's pools
+        assert 2 ** (32 - 22) - 3 >= 1000  # `--scale` to 1000 on one default network
 
 
 def test_first_subnet_is_the_start_of_the_pool():
-    assert allocate_subnet(DEFAULT_IPV4_POOLS, [], []) == net("10.208.0.0/24")
+    assert allocate_subnet(DEFAULT_IPV4_POOLS, [], []) == net("10.208.0.0/22")
 
 
 def test_subnets_in_use_and_host_routes_are_skipped():
     in_use = [net("10.208.0.0/24"), net("10.208.1.0/24")]
     routes = [net("10.208.2.0/23"), net("0.0.0.0/0")]  # a VPN route; default route ignored
-    assert allocate_subnet(DEFAULT_IPV4_POOLS, in_use, routes) == net("10.208.4.0/24")
+    assert allocate_subnet(DEFAULT_IPV4_POOLS, in_use, routes) == net("10.208.4.0/22")
 
 
 def test_a_host_route_inside_a_candidate_blocks_it():
     routes = [net("10.208.0.128/25")]
-    assert allocate_subnet(DEFAULT_IPV4_POOLS, [], routes) == net("10.208.1.0/24")
+    assert allocate_subnet(DEFAULT_IPV4_POOLS, [], routes) == net("10.208.4.0/22")
 
 
 def test_a_route_covering_the_whole_pool_moves_to_the_next_pool():
@@ -58,10 +59,10 @@ def test_exhausted_pool_says_what_to_do():
 
 def test_many_networks_are_allocated_quickly_without_overlap():
     in_use: list = []
-    for _ in range(1500):
+    for _ in range(1000):
         in_use.append(allocate_subnet(DEFAULT_IPV4_POOLS, in_use, []))
-    assert len(set(in_use)) == 1500
-    assert in_use[-1] == net("10.213.219.0/24")
+    assert len(set(in_use)) == 1000
+    assert in_use[-1] == net("10.223.156.0/22")
 
 
 def test_pool_parse_rejects_bad_input():
@@ -74,7 +75,7 @@ def test_pool_parse_rejects_bad_input():
 
 def test_plan_without_config_takes_ipv4_and_optionally_ipv6_from_pools():
     plans = plan_subnets("web", [], enable_ipv6=True, in_use=[], host_routes=[])
-    assert [str(p.subnet) for p in plans] == ["10.208.0.0/24", "fd5c:a7c0:fe00::/64"]
+    assert [str(p.subnet) for p in plans] == ["10.208.0.0/22", "fd5c:a7c0:fe00::/64"]
     assert plans[0].gateway == addr("10.208.0.1")
     assert plans[1].gateway == addr("fd5c:a7c0:fe00::1")
 
