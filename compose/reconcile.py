@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compose import labels
+from compose import file_mounts, labels
 from compose.desired import DesiredService, DesiredState, container_name
 from compose.errors import PlanError
 from compose.observed import ObservedContainer, ObservedState
@@ -90,6 +90,12 @@ def recreate_cause(
             return "configuration changed"
         shown = ", ".join(changes[:3])
         return shown + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
+    if service.files and (
+        labels.SERVICE_CONFIG in container.labels or file_mounts.FILES_LABEL in container.labels
+    ):  # pycompose made it: compare the contents it copied in (docker compose does not)
+        changed = file_mounts.changed(container.labels.get(file_mounts.FILES_LABEL), service.files)
+        if changed:
+            return ", ".join(changed)
     recorded_image = container.labels.get(labels.IMAGE)
     if image_id and recorded_image and recorded_image != image_id:
         return "image updated"
@@ -121,6 +127,10 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
     """The plan of ``up``: see the module docstring for the rules."""
     plan = PlanBuilder()
     selected = _selected_services(desired, options)
+    for name in selected:  # before anything is made: a secret or config that cannot be had
+        files_error = desired.services[name].files_error
+        if files_error is not None:
+            raise files_error
 
     # networks and volumes the selected services use
     resource_ops: dict[str, int | None] = {}
