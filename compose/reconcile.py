@@ -109,6 +109,19 @@ def recreate_cause(
     return None
 
 
+def _joined(config: Mapping[str, Any]) -> list[str]:
+    """The services whose container this one's namespaces or volumes_from name."""
+    found = [
+        value.removeprefix("service:")
+        for key in ("network_mode", "ipc", "pid", "uts", "cgroup")
+        if isinstance(value := config.get(key), str) and value.startswith("service:")
+    ]
+    for entry in config.get("volumes_from") or []:
+        if isinstance(entry, str) and not entry.startswith("container:"):
+            found.append(entry.split(":", 1)[0])
+    return found
+
+
 def _selected_services(desired: DesiredState, options: ReconcileOptions) -> list[str]:
     if not options.services:
         return desired.graph.start_order()
@@ -245,6 +258,9 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             after_dependencies.extend(ready_op.get(dependency, []))
             if spec.get("restart") and dependency in recreated:
                 restart_for_dependency = True
+        # a container that joins another's namespaces or mounts its volumes is created once
+        # that one exists and runs (docker compose creates in dependency order)
+        joins = [op for source in _joined(service.config) for op in ready_op.get(source, [])]
         service_ops: list[int] = []
         by_number: dict[int, ObservedContainer] = {}
         for container in observed.containers_of(service_name):
@@ -279,7 +295,7 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                     OperationType.CREATE_CONTAINER,
                     name,
                     "not found",
-                    after=needs,
+                    after=[*needs, *joins],
                     service=service_name,
                     number=number,
                 )

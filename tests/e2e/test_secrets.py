@@ -8,12 +8,10 @@ a container when a content changes (docker compose misses inline and environment
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import IMAGE, Engine, Stack
+from tests.e2e.conftest import IMAGE, Stack
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -80,17 +78,6 @@ def test_an_external_secret_is_refused_outside_swarm(stack: Stack):
     result = stack.pycompose("up", "-d", check=False)
     assert result.returncode != 0
     assert "unsupported external secret vault" in result.stdout + result.stderr
-
-
-@pytest.fixture
-def pycompose_stack(engine: Engine, tmp_path: Path) -> Iterator[Stack]:
-    """A pycompose stack on either engine (docker compose bind-mounts file sources, so
-    these guarantees are pycompose's own)."""
-    project = Stack(engine, tmp_path)
-    try:
-        yield project
-    finally:
-        project.pycompose("down", "-v", "-t", "1", check=False)
 
 
 def test_files_are_read_only_copies_and_a_changed_content_recreates(pycompose_stack: Stack):
