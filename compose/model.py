@@ -445,7 +445,7 @@ def _project_checks(project: Project, tree: Any) -> list[Issue]:
             )
         triggers = service.develop.watch if service.develop and service.develop.watch else []
         for index, trigger in enumerate(triggers):
-            if trigger.action != "rebuild" and not trigger.target:
+            if trigger.action not in ("rebuild", "restart") and not trigger.target:
                 where = (*path, "develop", "watch", index)
                 issues.append(
                     Issue(
