@@ -60,8 +60,8 @@ async def _attack(socket: str, victim: Path) -> None:
                     "sh",
                     "-c",
                     "cat /run/secrets/db /etc/app/app.conf; stat -c ' %u %g %a' /run/secrets/db;"
-                    " echo x > /run/secrets/db || echo refused;"
-                    " chmod 777 /etc/app/app.conf || echo refused",
+                    " { echo x > /run/secrets/db; } 2>/dev/null || echo refused;"
+                    " chmod 777 /etc/app/app.conf 2>/dev/null || echo refused",
                 ],
                 "HostConfig": {},
             }
