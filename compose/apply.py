@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -221,7 +222,7 @@ def container_request(
     return dataclasses.replace(
         request,
         body=file_mounts.with_files(request.body, wanted.files),
-        files=file_mounts.archive(wanted.files),
+        files=file_mounts.archive(wanted.files, time.time()),
     )
 
 

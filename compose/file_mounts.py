@@ -198,8 +198,9 @@ def changed(recorded: str | None, files: Sequence[FileMount]) -> list[str]:
     return found
 
 
-def archive(files: Sequence[FileMount]) -> bytes:
-    """A tar of ``files`` at their targets (relative to /), owner and mode in the headers.
+def archive(files: Sequence[FileMount], mtime: float = 0) -> bytes:
+    """A tar of ``files`` at their targets (relative to /), owner and mode in the headers,
+    modified at ``mtime`` (docker compose: when it copies them).
 
     Only the files: the engine makes missing parent directories (root's, 0755), and an
     existing one (``/tmp``, ``/etc``) keeps its owner and mode, as with docker compose.
@@ -211,6 +212,7 @@ def archive(files: Sequence[FileMount]) -> bytes:
             info.size = len(mount.content)
             info.mode = mount.mode
             info.uid, info.gid = mount.uid, mount.gid
+            info.mtime = int(mtime)
             tar.addfile(info, io.BytesIO(mount.content))
     return buffer.getvalue()
 
