@@ -34,6 +34,7 @@ from compose.errors import PycomposeError
 from compose.observed import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
 from compose.output import service_dict
 from compose.plan import Operation, Plan, WaitCondition
+from compose.wait_other import wait_other_project
 from engine.api.client import EngineClient
 from engine.api.errors import Conflict, NotFound
 from engine.api.models import NetworkConnect, NetworkCreate, VolumeCreate
@@ -68,6 +69,7 @@ class ApplyContext:
     config_files: tuple[str, ...] = ()
     stop_timeout: int | None = None  # -t: overrides each service's stop_grace_period
     wait_timeout: float | None = None
+    quiet_pull: bool = False  # --quiet-pull: a pull shows no per-layer progress
 
 
 # --- observe -----------------------------------------------------------------------------------
@@ -185,6 +187,7 @@ def container_request(
     name: str | None = None,
     replace: str | None = None,
     oneoff: bool = False,
+    use_aliases: bool | None = None,
 ) -> convert.ContainerRequest:
     """The create request of replica ``number`` of ``service`` (``override`` replaces the
     service's configuration: `run` changes its command, environment, ports ...).
@@ -215,6 +218,7 @@ def container_request(
         network_mode=network_mode,
         volumes_from=volumes_from,
         oneoff=oneoff,
+        use_aliases=use_aliases,
         replace=replace,
     )
     if not wanted.files:
@@ -305,6 +309,11 @@ class _Executor:
 
     async def wait_for(self, operation: Operation) -> None:
         for condition in operation.waits_for:
+            if condition.project:
+                await wait_other_project(
+                    self.client, condition, operation.target, self.emit, self.context.wait_timeout
+                )
+                continue
             if condition.condition == "service_started":
                 continue  # the dependency's start operation came first
             self.emit(ProgressEvent("Container", operation.target, "Waiting"))
@@ -327,7 +336,7 @@ class _Executor:
         timeout = self.context.wait_timeout
         with anyio.fail_after(timeout) if timeout else contextlib.nullcontext():
             for name in self.replica_names(condition.service):
-                while not _condition_met(
+                while not condition_met(
                     condition, name, (await self.client.container_inspect(name)).State
                 ):
                     await anyio.sleep(POLL_INTERVAL)
@@ -355,7 +364,7 @@ class _Executor:
         self.emit(ProgressEvent("Image", operation.target, "Pulling"))
         async for message in self.client.image_pull(operation.target):
             status = message.get("status")
-            if status and message.get("id"):
+            if status and message.get("id") and not self.context.quiet_pull:
                 self.emit(
                     ProgressEvent(
                         "Image", operation.target, "Pulling", f"{message['id']}: {status}"
@@ -390,6 +399,11 @@ class _Executor:
 
     async def do_recreate_container(self, operation: Operation) -> None:
         assert operation.container_id is not None
+        if operation.details.get("update"):
+            from compose.rolling import recreate_start_first
+
+            if await recreate_start_first(self, operation):
+                return
         self.emit(ProgressEvent("Container", operation.target, "Recreate", operation.cause))
         temporary = f"{operation.container_id[:12]}_{operation.target}"
         replace = f"{operation.service}-{operation.number}"
@@ -454,7 +468,7 @@ class _Executor:
         self.emit(ProgressEvent("Image", operation.target, "Removed", done=True))
 
 
-def _condition_met(condition: WaitCondition, name: str, state: Any) -> bool:
+def condition_met(condition: WaitCondition, name: str, state: Any) -> bool:
     """Whether a dependency's container is ready; raises ApplyError when it never will be."""
     if condition.condition == "service_healthy":
         health = state.Health

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from compose.kube.arguments import add_kube_commands
+
 VERSION = "0.1.0"
 
 # commands that act on the engine rather than on a project: they take no project flags
@@ -23,6 +25,16 @@ class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(2, f"pycompose: error: {message}\n")
+
+
+def _go_bool(value: str) -> bool:
+    """``--sig-proxy=false`` and the like, booleans as Go's flag package reads them."""
+    lowered = value.lower()
+    if lowered in ("1", "t", "true"):
+        return True
+    if lowered in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {value!r} (true or false)")
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -118,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--short", action="store_true", help="only pycompose's version number"
     )
     _add_stack_commands(commands)
+    add_kube_commands(commands)
     for subparser in commands.choices.values():
         _add_global_options(subparser, suppress=True)
     _add_image_commands(commands)
@@ -145,9 +158,19 @@ def _add_stack_commands(commands: Any) -> None:
     up.add_argument("--exit-code-from", metavar="SERVICE")
     up.add_argument("--attach", action="append", metavar="SERVICE")
     up.add_argument("--no-attach", action="append", metavar="SERVICE")
+    up.add_argument(
+        "--attach-dependencies", action="store_true", help="show the dependencies' output too"
+    )
+    up.add_argument("--no-color", action="store_true", help="no colours in the output")
     up.add_argument("--timestamps", action="store_true")
     up.add_argument("--no-log-prefix", action="store_true")
     up.add_argument("-t", "--timeout", type=int, default=None, help="stop timeout in seconds")
+    up.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="watch the services' develop.watch paths (with -d: a detached watcher)",
+    )
 
     create = command("create", "create the project's containers without starting them")
     _add_create_options(create)
@@ -190,6 +213,7 @@ def _add_stack_commands(commands: Any) -> None:
     logs.add_argument("--until", help=f"lines before: {when}")
     logs.add_argument("--no-log-prefix", action="store_true")
     logs.add_argument("--no-color", action="store_true")
+    logs.add_argument("--index", type=int, default=None, help="only replica #N of the service")
 
     exec_ = commands.add_parser("exec", help="run a command in a running container")
     exec_.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
@@ -216,8 +240,20 @@ def _add_stack_commands(commands: Any) -> None:
     run.add_argument("-e", "--env", action="append", default=[])
     run.add_argument("-v", "--volume", action="append", default=[])
     run.add_argument("-p", "--publish", action="append", default=[])
-    run.add_argument("--service-ports", action="store_true")
+    run.add_argument(
+        "-P", "--service-ports", action="store_true", help="publish the service's ports"
+    )
     run.add_argument("--no-deps", action="store_true")
+    run.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--cap-add", action="append", default=[], metavar="CAPABILITY")
+    run.add_argument("--cap-drop", action="append", default=[], metavar="CAPABILITY")
+    run.add_argument(
+        "--use-aliases", action="store_true", help="join the service's network aliases"
+    )
+    run.add_argument("--build", action="store_true", help="build the image before running")
+    run.add_argument("--pull", choices=["always", "missing", "never"], default=None)
+    run.add_argument("--quiet-pull", action="store_true", help="pull without progress")
+    run.add_argument("--remove-orphans", action="store_true")
     run.add_argument("--entrypoint")
     run.add_argument("-u", "--user")
     run.add_argument("-w", "--workdir")
@@ -232,6 +268,23 @@ def _add_stack_commands(commands: Any) -> None:
     )
     run.add_argument("service")
     run.add_argument("command", nargs=argparse.REMAINDER)
+
+    attach = commands.add_parser("attach", help="attach to a service's running container")
+    attach.add_argument("service")
+    attach.add_argument("--index", type=int, default=1, help="which replica (default 1)")
+    attach.add_argument("--no-stdin", action="store_true", help="do not attach stdin")
+    attach.add_argument(
+        "--sig-proxy",
+        nargs="?",
+        type=_go_bool,
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="pass the signals pycompose gets on to the container (default true)",
+    )
+    attach.add_argument(
+        "--detach-keys", metavar="KEYS", help="the keys that detach (default ctrl-p,ctrl-q)"
+    )
 
     command("top", "show the processes of the containers")
     port = commands.add_parser("port", help="print the public port of a port binding")
@@ -248,6 +301,8 @@ def _add_stack_commands(commands: Any) -> None:
     )
     events = command("events", "stream the project's container events")
     events.add_argument("--json", action="store_true")
+    events.add_argument("--since", help=f"events since: {when}")
+    events.add_argument("--until", help=f"events before (then exit): {when}")
     command("push", "push the services' images").add_argument(
         "--ignore-push-failures", action="store_true"
     )
@@ -263,10 +318,53 @@ def _add_stack_commands(commands: Any) -> None:
     cp.add_argument("source", metavar="SRC", help="SERVICE:PATH or a local path")
     cp.add_argument("destination", metavar="DEST", help="SERVICE:PATH or a local path")
     cp.add_argument("--index", type=int, default=1)
+    _add_watch_command(commands)
     ls = commands.add_parser("ls", help="list projects")
     ls.add_argument("-a", "--all", action="store_true")
     ls.add_argument("-q", "--quiet", action="store_true")
     ls.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def _flag_value(text: str) -> bool:
+    """A boolean flag's value as docker compose takes it (``--prune=false``)."""
+    value = text.strip().lower()
+    if value in ("1", "t", "true", "yes"):
+        return True
+    if value in ("0", "f", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r} (true or false)")
+
+
+def _add_watch_command(commands: Any) -> None:
+    """``pycompose watch``: develop.watch, in the foreground or detached."""
+    watch = commands.add_parser(
+        "watch", help="sync, restart or rebuild services when their files change"
+    )
+    watch.add_argument("services", nargs="*", metavar="SERVICE")
+    watch.add_argument(
+        "--no-up", action="store_true", help="do not build and start the services first"
+    )
+    watch.add_argument(
+        "--prune",
+        type=_flag_value,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="remove the images a rebuild leaves dangling (default true)",
+    )
+    watch.add_argument("--quiet", action="store_true", help="hide build output")
+    watch.add_argument(
+        "-d",
+        "--detach",
+        action="store_true",
+        help="keep watching in a background process after the command returns",
+    )
+    watch.add_argument("--status", action="store_true", help="show the project's detached watcher")
+    watch.add_argument("--stop", action="store_true", help="stop the project's detached watcher")
+    watch.add_argument(
+        "--detached-child", dest="child", action="store_true", help=argparse.SUPPRESS
+    )
 
 
 def _add_image_commands(commands: Any) -> None:
@@ -345,3 +443,13 @@ def _add_engine_commands(commands: Any) -> None:
     logs = actions.add_parser("logs", help="the engine's log")
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("-n", "--tail", type=int, default=50)
+    for action, text in (
+        ("install-service", "write a systemd unit that starts the engine at boot, enable it"),
+        ("uninstall-service", "disable and remove that systemd unit"),
+    ):
+        service = actions.add_parser(action, help=text)
+        service.add_argument("--unit-dir", default="/etc/systemd/system")
+        service.add_argument("--name", default="pycompose-engine", help="the unit's name")
+        service.add_argument(
+            "--no-enable", action="store_true", help="only write/remove the file (no systemctl)"
+        )

@@ -192,7 +192,7 @@ def cmd_stack(args: argparse.Namespace) -> int:
     """A command on the project's containers: load the project, then talk to the engine."""
     import anyio
 
-    from compose.commands import Terminal, engine_errors, run_ls, run_stack_command
+    from compose.commands import Terminal, run_ls, run_stack_command
 
     terminal = Terminal(progress=args.progress, ansi=args.ansi)
     if args.subcommand not in ("up", "create", "down"):
@@ -209,14 +209,41 @@ def cmd_stack(args: argparse.Namespace) -> int:
     try:
         status: int = anyio.run(run_stack_command, result, args, terminal)
     except BaseExceptionGroup as group:
-        errors = engine_errors(group)
-        if len(errors) == 1:
-            raise errors[0] from None
-        print(f"{len(errors)} operations failed:", file=sys.stderr)
-        for error in errors:
-            print("  " + render_error(error, Path.cwd()).replace("\n", "\n  "), file=sys.stderr)
-        return 1
+        return _operations_failed(group)
     return status
+
+
+def _operations_failed(group: BaseExceptionGroup[BaseException]) -> int:
+    """Several concurrent engine operations failed: one is raised, more are listed."""
+    from compose.commands import engine_errors
+
+    errors = engine_errors(group)
+    if len(errors) == 1:
+        raise errors[0] from None
+    print(f"{len(errors)} operations failed:", file=sys.stderr)
+    for error in errors:
+        print("  " + render_error(error, Path.cwd()).replace("\n", "\n  "), file=sys.stderr)
+    return 1
+
+
+def cmd_kube(args: argparse.Namespace) -> int:
+    """``pycompose kube ...``: generate reads the project; play, down, apply and delete
+    read manifests."""
+    from compose.commands import kube
+
+    _refuse_dry_run(args)
+    if args.kube_command == "generate":
+        result = _load(args)
+        _print_warnings(result, sys.stderr)
+        return kube.cmd_kube_generate(result, args)
+    if args.kube_command in ("apply", "delete") and not args.manifests:
+        result = _load(args)  # the project's own manifests, as `kube generate` writes them
+        _print_warnings(result, sys.stderr)
+        return kube.run_cluster_command(args, kube.project_objects(result))
+    try:
+        return kube.run_kube_command(args)
+    except BaseExceptionGroup as group:
+        return _operations_failed(group)
 
 
 STACK_COMMAND_NAMES = (
@@ -245,6 +272,8 @@ STACK_COMMAND_NAMES = (
     "stats",
     "cp",
     "build",
+    "watch",
+    "attach",
 )
 
 COMMANDS = {
@@ -253,6 +282,7 @@ COMMANDS = {
     "version": cmd_version,
     "image": cmd_image,
     "engine": cmd_engine,
+    "kube": cmd_kube,
     **{name: cmd_stack for name in STACK_COMMAND_NAMES},
 }
 

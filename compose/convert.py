@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from compose import labels
+from compose import labels, pycompose_ext
 from compose import model as models
 from compose import model_parts as parts
 from compose.errors import PlanError
@@ -41,6 +41,7 @@ from engine.api.models import (
     TmpfsOptions,
     Ulimit,
     VolumeOptions,
+    extensions,
 )
 
 
@@ -222,7 +223,10 @@ def _nano_cpus(service: models.Service) -> int:
     return round(float(cpus) * 1e9) if cpus else 0
 
 
-def _endpoint(aliases: Sequence[str], spec: parts.ServiceNetwork | None) -> EndpointSettings:
+def _endpoint(
+    aliases: Sequence[str], spec: parts.ServiceNetwork | None, *, service_aliases: bool = True
+) -> EndpointSettings:
+    """The endpoint on one network; ``service_aliases``: also the network's ``aliases:``."""
     spec = spec or parts.ServiceNetwork()
     ipam = None
     if spec.ipv4_address or spec.ipv6_address:
@@ -230,7 +234,7 @@ def _endpoint(aliases: Sequence[str], spec: parts.ServiceNetwork | None) -> Endp
     return EndpointSettings(
         IPAMConfig=ipam,
         Links=None,
-        Aliases=[*aliases, *(spec.aliases or [])],
+        Aliases=[*aliases, *((spec.aliases or []) if service_aliases else [])],
         MacAddress=spec.mac_address or "",
         DriverOpts=spec.driver_opts or None,
     )
@@ -296,6 +300,9 @@ def container_labels(
         result[labels.CONFIG_FILES] = ",".join(config_files)
     if replace:
         result[labels.REPLACE] = replace
+    on_unhealthy = pycompose_ext.settings_of(service.extensions).on_unhealthy
+    if on_unhealthy != "none":
+        result[extensions.ON_UNHEALTHY] = on_unhealthy
     return result
 
 
@@ -315,13 +322,16 @@ def container_create(
     network_mode: str | None = None,
     volumes_from: Sequence[str] = (),
     oneoff: bool = False,
+    use_aliases: bool | None = None,
     replace: str | None = None,
 ) -> ContainerRequest:
     """The create request of replica ``number`` of ``service_name``.
 
     ``config`` is ``service`` as ``config --format json`` prints it (for the labels
     docker compose derives from it). ``network_mode`` and ``volumes_from`` are already
-    resolved to container names by the caller where they named services. A setting the
+    resolved to container names by the caller where they named services. The container is
+    known on its networks by its name and, unless it is a one-off without ``use_aliases``
+    (``run --use-aliases``), by the service's name and aliases. A setting the
     engine cannot take (a mount type, a restart policy) is a PlanError naming the service.
     """
     with _refused_as_plan_error(service_name):
@@ -339,12 +349,18 @@ def container_create(
         attached.sort(key=lambda key: (-priority(key), key))
         endpoints: dict[str, EndpointSettings] = {}
         extra: list[tuple[str, EndpointSettings]] = []
-        aliases = [name, service_name] if not oneoff else [name]
+        known = not oneoff if use_aliases is None else use_aliases
+        aliases = [name, service_name] if known else [name]
         if not mode and attached:
             mode = network_names[attached[0]]
-            endpoints[mode] = _endpoint(aliases, service.networks.get(attached[0]))
+            endpoints[mode] = _endpoint(
+                aliases, service.networks.get(attached[0]), service_aliases=known
+            )
             extra = [
-                (network_names[key], _endpoint(aliases, service.networks.get(key)))
+                (
+                    network_names[key],
+                    _endpoint(aliases, service.networks.get(key), service_aliases=known),
+                )
                 for key in attached[1:]
             ]
         logging = service.logging or parts.Logging()

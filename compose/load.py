@@ -48,6 +48,7 @@ from compose.interpolate import Interpolator, interpolate_tree
 from compose.merge import enforce_unicity, merge_trees
 from compose.model import Project, check_shapes, validate_project
 from compose.profiles import select_services
+from compose.pycompose_ext import check_extensions
 from compose.references import check_references
 from compose.source import MapNode, parse
 
@@ -330,6 +331,10 @@ class Loader:
             check_references(merged)
         except UndefinedReferenceError as error:
             issues.extend((UndefinedReferenceError, issue) for issue in error.issues)
+        try:
+            check_extensions(merged)
+        except ModelError as error:
+            issues.extend((ModelError, issue) for issue in error.issues)
         if issues or self.deferred:
             raise _combined(self.deferred, issues)
         assert project is not None

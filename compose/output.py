@@ -213,6 +213,13 @@ def _resource(section: str, item: BaseModel, escape: bool, yaml: bool) -> dict[s
     return data
 
 
+def yaml_text(mapping: dict[str, Any]) -> str:
+    """Any mapping of plain data (dicts, lists, scalars) as YAML, in go-yaml's style."""
+    lines: list[str] = []
+    _emit_mapping(mapping, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
 def config_yaml(project: models.Project, escape_dollars: bool = True) -> str:
     """The project as `docker compose config` prints it in YAML (go-yaml's style)."""
     lines: list[str] = []

@@ -43,10 +43,12 @@ class WaitCondition:
     service: str
     condition: str  # service_started | service_healthy | service_completed_successfully
     required: bool = True
+    project: str = ""  # another project's service (x-pycompose wait_for), "" for depends_on
 
     def render(self) -> str:
         word = self.condition.removeprefix("service_").replace("_", " ")
-        return f"{self.service} {word}" + ("" if self.required else " (optional)")
+        who = f"{self.project}/{self.service}" if self.project else self.service
+        return f"{who} {word}" + ("" if self.required else " (optional)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

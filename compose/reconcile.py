@@ -30,11 +30,12 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compose import file_mounts, labels
+from compose import file_mounts, labels, pycompose_ext, update_order
 from compose.desired import DesiredService, DesiredState, container_name
 from compose.errors import PlanError
 from compose.observed import ObservedContainer, ObservedState
 from compose.plan import OperationType, Plan, PlanBuilder, WaitCondition
+from engine.api.models.extensions import ON_UNHEALTHY
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -90,6 +91,9 @@ def recreate_cause(
             return "configuration changed"
         shown = ", ".join(changes[:3])
         return shown + (f" and {len(changes) - 3} more" if len(changes) > 3 else "")
+    wanted = pycompose_ext.settings_of(service.service.extensions).on_unhealthy
+    if container.labels.get(ON_UNHEALTHY, "none") != wanted:
+        return f"{pycompose_ext.KEY}.on_unhealthy changed"
     if service.files and (
         labels.SERVICE_CONFIG in container.labels or file_mounts.FILES_LABEL in container.labels
     ):  # pycompose made it: compare the contents it copied in (docker compose does not)
@@ -230,6 +234,7 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             )
 
     if options.resources_only:
+        _orphans(plan, desired, observed, options)
         return plan.build()
 
     # containers, service by service in dependency order
@@ -258,10 +263,15 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             after_dependencies.extend(ready_op.get(dependency, []))
             if spec.get("restart") and dependency in recreated:
                 restart_for_dependency = True
+        waits.extend(
+            WaitCondition(other.service, other.condition, project=other.project)
+            for other in pycompose_ext.settings_of(service.service.extensions).wait_for
+        )
         # a container that joins another's namespaces or mounts its volumes is created once
         # that one exists and runs (docker compose creates in dependency order)
         joins = [op for source in _joined(service.config) for op in ready_op.get(source, [])]
         service_ops: list[int] = []
+        rolling_ops: list[int] = []  # its start-first recreates, paced by parallelism
         by_number: dict[int, ObservedContainer] = {}
         for container in observed.containers_of(service_name):
             if container.number in by_number or container.number > replicas:
@@ -319,19 +329,32 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 why = "a dependency was recreated (depends_on restart: true)"
             if why is not None:
                 recreated.add(service_name)
-                service_ops.append(
-                    plan.add(
-                        OperationType.RECREATE_CONTAINER,
-                        name,
-                        why,
-                        after=[*needs, *after_dependencies],
-                        waits_for=tuple(waits) if not options.no_start else (),
-                        service=service_name,
-                        number=number,
-                        container_id=current.id,
-                        details={"start": not options.no_start},
-                    )
+                details: dict[str, Any] = {"start": not options.no_start}
+                rolling = None if options.no_start else update_order.start_first(service.service)
+                earlier: list[int] = []
+                if rolling is not None:
+                    parallelism = rolling["parallelism"]
+                    batch = len(rolling_ops) // parallelism if parallelism else 0
+                    details["update"] = {**rolling, "batch": batch}
+                    if parallelism and len(rolling_ops) >= parallelism:
+                        earlier = [rolling_ops[-parallelism]]
+                    why += "; start-first"
+                elif not options.no_start and (note := update_order.why_not(service.service)):
+                    plan.warnings.append(f"service {service_name}: {note}")
+                operation = plan.add(
+                    OperationType.RECREATE_CONTAINER,
+                    name,
+                    why,
+                    after=[*needs, *after_dependencies, *earlier],
+                    waits_for=tuple(waits) if not options.no_start else (),
+                    service=service_name,
+                    number=number,
+                    container_id=current.id,
+                    details=details,
                 )
+                if rolling is not None:
+                    rolling_ops.append(operation)
+                service_ops.append(operation)
             elif not current.running and not options.no_start:
                 state = current.state + (
                     f" ({current.exit_code})" if current.state == "exited" else ""
@@ -350,7 +373,15 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 )
         ready_op[service_name] = service_ops
 
-    # orphans: containers of services the project no longer has
+    _orphans(plan, desired, observed, options)
+    return plan.build()
+
+
+def _orphans(
+    plan: PlanBuilder, desired: DesiredState, observed: ObservedState, options: ReconcileOptions
+) -> None:
+    """Containers of services the project no longer has: removed with ``remove_orphans``,
+    else a warning."""
     orphans = [c for c in observed.containers if not c.oneoff and c.service not in desired.services]
     if orphans and options.remove_orphans:
         for container in sorted(orphans, key=lambda c: c.name):
@@ -375,7 +406,6 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             f"found orphan containers ({names}) for this project; if you removed or renamed "
             "their service, run this command with --remove-orphans to clean them up"
         )
-    return plan.build()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

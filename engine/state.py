@@ -61,6 +61,7 @@ DROP TABLE IF EXISTS volumes;
 held rows; an older engine opening the database again makes them anew, empty)."""
 
 MAX_EVENTS = 10_000
+PRUNE_EVERY = 1_000  # the history is cut back to MAX_EVENTS at every PRUNE_EVERY-th event
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +202,7 @@ class StateStore:
                 "INSERT INTO events (time_nano, body) VALUES (?, ?)", (time_nano, json.dumps(body))
             )
             seq = cursor.lastrowid or 0
-            if seq % 1000 == 0:
+            if seq % PRUNE_EVERY == 0:
                 db.execute("DELETE FROM events WHERE seq <= ?", (seq - MAX_EVENTS,))
 
     def events_since(self, since_nano: int, until_nano: int | None = None) -> list[dict[str, Any]]:

@@ -28,7 +28,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 PURE_MODULES = (
+    "kube/generate",
+    "kube/rules",
+    "kube/names",
+    "kube/checks",
+    "kube/workload",
+    "kube/mounts",
+    "kube/play",
     "source",
+    "pycompose_ext",
+    "update_order",
     "interpolate",
     "dotenv",
     "merge",
@@ -53,6 +62,7 @@ PURE_MODULES = (
     "plan",
     "reconcile",
     "convert",
+    "watch/rules",
 )
 FORBIDDEN_IN_PURE = ("os", "subprocess", "anyio", "engine")
 # the parts of engine.api that are pure data and parsing, shared by client and engine
@@ -76,6 +86,7 @@ CONFINED = {
     "networkx": ("compose/graph.py",),
     "ruamel": ("compose/source.py",),
     "pyroute2": ("engine/network/",),
+    "kubernetes": ("compose/kube/cluster.py",),
 }
 
 # (file, imported module or called name): why it is allowed

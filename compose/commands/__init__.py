@@ -4,6 +4,7 @@
 lifecycle           up, create, down, start, stop, restart, kill, pause, unpause, rm
 inspection          ps, logs, top, port, images, ls, events, stats, wait
 oneoff              exec, run, cp
+attach              attach (attached.py: the output of `up` without -d)
 images              pull, push (the services' images) and ``pycompose image ...``
 build               build
 engine_control      ``pycompose engine start|stop|status|logs``, the engine's version
@@ -20,7 +21,8 @@ import argparse
 from collections.abc import Awaitable, Callable
 
 from compose.apply import ApplyError, failures
-from compose.commands import build, images, inspection, lifecycle, oneoff
+from compose.commands import attach, build, images, inspection, lifecycle, oneoff
+from compose.commands import watch as watch_command
 from compose.commands.session import Session, connect, open_session
 from compose.commands.terminal import Terminal
 from compose.errors import PycomposeError
@@ -34,8 +36,10 @@ STACK_COMMANDS: dict[str, Command] = {
     **lifecycle.COMMANDS,
     **{name: c for name, c in inspection.COMMANDS.items() if name != "ls"},
     **oneoff.COMMANDS,
+    **attach.COMMANDS,
     **images.COMMANDS,
     **build.COMMANDS,
+    "watch": watch_command.cmd_watch,
 }
 
 

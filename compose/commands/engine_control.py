@@ -133,6 +133,11 @@ def run_engine_command(args: argparse.Namespace, terminal: Terminal) -> int:
         return anyio.run(status, terminal, socket_path, data_root)
     if action == "logs":
         return logs(terminal, Path(data_root) / "engine.log", args.tail, args.follow)
+    if action in ("install-service", "uninstall-service"):
+        from compose.commands import engine_service
+
+        run = engine_service.install if action == "install-service" else engine_service.uninstall
+        return run(args, terminal)
     raise ValueError(f"unknown engine action {action!r}")
 
 

@@ -199,6 +199,12 @@ async def cmd_logs(session: Session, args: argparse.Namespace) -> int:
     since = None if not args.since else point_in_time(args.since, "--since", now)
     until = None if not args.until else point_in_time(args.until, "--until", now)
     containers = await session.containers(services=args.services)
+    if args.index is not None:
+        containers = [c for c in containers if c.number == args.index]
+        if not containers:
+            raise PlanError(
+                f"no container #{args.index} of {', '.join(args.services) or 'any service'}"
+            )
     names = [c.name.removeprefix(project + "-") for c in containers]
     printer = LogPrinter(
         session.terminal,
@@ -227,6 +233,8 @@ async def cmd_logs(session: Session, args: argparse.Namespace) -> int:
         while True:
             await anyio.sleep(1.0)
             for container in await session.containers(all=False, services=args.services):
+                if args.index is not None and container.number != args.index:
+                    continue
                 if container.id not in following:
                     task_group.start_soon(follow, container)
 
@@ -337,10 +345,14 @@ async def cmd_ls(session: Session, args: argparse.Namespace) -> int:
 
 
 async def cmd_events(session: Session, args: argparse.Namespace) -> int:
-    """The project's container events as they happen (``--json``: one object per line)."""
+    """The project's container events as they happen (``--json``: one object per line);
+    ``--since`` replays the engine's history from then, ``--until`` ends the stream."""
     out = session.terminal.out
     filters = {"label": [f"{labels.PROJECT}={session.project_name}"], "type": ["container"]}
-    async for event in session.client.events(filters=filters):
+    now = time.time()
+    since = None if not args.since else point_in_time(args.since, "--since", now)
+    until = None if not args.until else point_in_time(args.until, "--until", now)
+    async for event in session.client.events(filters=filters, since=since, until=until):
         attributes = dict(event.Actor.Attributes or {})
         service = attributes.get(labels.SERVICE, "")
         if args.services and service not in args.services:

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import anyio
 
 from compose.apply import ApplyError
-from compose.commands.inspection import stream_logs
+from compose.commands.attached import AttachedUp, AttachOptions
 from compose.commands.session import Session
-from compose.commands.terminal import LogPrinter
 from compose.desired import DesiredState, container_name
 from compose.errors import PlanError
-from compose.observed import ObservedContainer
 from compose.reconcile import DownOptions, ReconcileOptions, plan_down, reconcile
 from engine.api.client import EngineClient
 
@@ -51,10 +49,16 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
         build=args.build,
         no_build=args.no_build,
     )
+    _check_up_flags(desired, args)
     plan = reconcile(desired, observed, options)
     if args.dry_run:
         session.terminal.out.write(plan.render())
         return 0
+    if getattr(args, "watch", False):
+        from compose.commands import watch
+
+        watch.check_up_watch(session, args)  # refused before anything is made
+    since = time.time()  # attached, the output from here on is shown
     await session.run_plan(
         plan,
         observed,
@@ -63,9 +67,15 @@ async def cmd_up(session: Session, args: argparse.Namespace) -> int:
     )
     if args.wait:
         await _wait_ready(session, options, args.wait_timeout)
+    if getattr(args, "watch", False):
+        from compose.commands import watch
+
+        if args.detach or args.wait:
+            return watch.start_detached(session, args, list(args.services))
+        return await watch.up_and_watch(session, args)
     if args.detach or args.no_start or args.wait:
         return 0
-    return await _attach_and_follow(session, args)
+    return await _attach_and_follow(session, args, since)
 
 
 async def cmd_create(session: Session, args: argparse.Namespace) -> int:
@@ -111,59 +121,67 @@ async def _wait_ready(session: Session, options: ReconcileOptions, timeout: floa
             )
 
 
-async def _attach_and_follow(session: Session, args: argparse.Namespace) -> int:
-    """Attached `up`: print the services' logs until they all stop, or until Ctrl-C stops them."""
-    client, terminal, desired = session.client, session.terminal, session.desired
-    project = desired.project
-    attach = set(args.attach or desired.services) - set(args.no_attach or [])
-    containers = [
-        c for c in await session.containers(services=args.services) if c.service in attach
-    ]
-    printer = LogPrinter(
-        terminal,
-        [c.name.removeprefix(project + "-") for c in containers],
+async def _attach_and_follow(session: Session, args: argparse.Namespace, since: float) -> int:
+    """Attached ``up``: the services' output until they end or are stopped (attached.py)."""
+    desired = session.desired
+    options = AttachOptions(
+        services=frozenset(_attached_services(desired, args)),
+        color=session.terminal.color() and not args.no_color,
         prefix=not args.no_log_prefix,
+        timestamps=args.timestamps,
+        abort_on_exit=args.abort_on_container_exit or bool(args.exit_code_from),
+        abort_on_failure=args.abort_on_container_failure,
+        exit_code_from=args.exit_code_from,
+        stop_timeout=args.timeout,
     )
-    exit_code = 0
-    stop_all = anyio.Event()
+    return await AttachedUp(session, options, since).run(await session.containers())
 
-    async def watch(container: ObservedContainer) -> None:
-        nonlocal exit_code
-        await stream_logs(
-            client, container, printer, follow=True, tail=0, timestamps=args.timestamps
+
+def _attached_services(desired: DesiredState, args: argparse.Namespace) -> set[str]:
+    """Whose output attached ``up`` shows, as docker compose decides it: ``--attach`` names
+    them; otherwise the services named (with ``--attach-dependencies``, what they depend
+    on too), or all, but those with ``attach: false`` (unless that is all of them); never
+    the ``--no-attach`` ones."""
+    if args.attach:
+        chosen = set(args.attach)
+    else:
+        named = list(args.services or desired.services)
+        if args.services and args.attach_dependencies:
+            named = list(desired.graph.with_dependencies(named))
+        chosen = {s for s in named if desired.services[s].service.attach is not False}
+        # docker compose shows them all when every one says ``attach: false``
+        chosen = chosen or set(named)
+    return chosen - set(args.no_attach or [])
+
+
+def _check_up_flags(desired: DesiredState, args: argparse.Namespace) -> None:
+    """Flags of attached ``up`` that name services or cannot go together, as docker compose."""
+    if args.subcommand != "up":
+        return  # ``create``: none of them
+    attached_only = (
+        args.abort_on_container_exit,
+        args.abort_on_container_failure,
+        args.exit_code_from,
+        args.attach,
+        args.attach_dependencies,
+    )
+    if args.detach and any(attached_only):
+        raise PlanError(
+            "--detach cannot be combined with --abort-on-container-exit, "
+            "--abort-on-container-failure, --exit-code-from, --attach or --attach-dependencies"
         )
-        state = (await client.container_inspect(container.id)).State
-        label = container.name.removeprefix(project + "-")
-        print(f"{label} exited with code {state.ExitCode}", file=terminal.out, flush=True)
-        if args.exit_code_from and container.service == args.exit_code_from:
-            exit_code = state.ExitCode
-        if args.abort_on_container_exit or (args.abort_on_container_failure and state.ExitCode):
-            if not args.exit_code_from:
-                exit_code = exit_code or state.ExitCode
-            stop_all.set()
-
-    async with anyio.create_task_group() as task_group:
-
-        async def on_signal() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    print("Gracefully stopping... (press Ctrl+C again to force)", file=terminal.err)
-                    stop_all.set()
-                    return
-
-        async def watch_all() -> None:
-            async with anyio.create_task_group() as watchers:
-                for container in containers:
-                    watchers.start_soon(watch, container)
-            stop_all.set()
-
-        task_group.start_soon(on_signal)
-        task_group.start_soon(watch_all)
-        await stop_all.wait()
-        task_group.cancel_scope.cancel()
-    with anyio.CancelScope(shield=True):
-        await session.stop_in_order(await session.containers(all=False), args.timeout)
-    return exit_code
+    if args.abort_on_container_exit and args.abort_on_container_failure:
+        raise PlanError(
+            "--abort-on-container-exit cannot be combined with --abort-on-container-failure"
+        )
+    named = [
+        *(args.attach or []),
+        *(args.no_attach or []),
+        *([args.exit_code_from] if args.exit_code_from else []),
+    ]
+    for service in named:
+        if service not in desired.services:
+            raise PlanError(f"no such service: {service}")
 
 
 async def cmd_down(session: Session, args: argparse.Namespace) -> int:
@@ -185,6 +203,9 @@ async def cmd_down(session: Session, args: argparse.Namespace) -> int:
     if args.dry_run:
         session.terminal.out.write(plan.render())
         return 0
+    from compose.commands.watch import stop_detached
+
+    stop_detached(session)  # the project's detached watcher goes with it
     await session.run_plan(plan, observed, stop_timeout=args.timeout)
     return 0
 

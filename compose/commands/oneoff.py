@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import io
 import os
+import posixpath
 import secrets
 import shlex
 import tarfile
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import ValidationError
 
 from compose import labels
 from compose.apply import container_request, create_container
@@ -25,9 +27,9 @@ from compose.commands.session import Session
 from compose.commands.tty import Interaction, choose_tty, interact
 from compose.errors import PlanError
 from compose.model import Service
-from compose.model_parts import Port
+from compose.model_parts import Mount, Port
 from compose.reconcile import ReconcileOptions, reconcile
-from compose.short_syntax import parse_port
+from compose.short_syntax import parse_port, parse_volume
 from engine.api.errors import EngineError
 from engine.api.models import ExecCreate
 
@@ -53,7 +55,7 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
     )
     created = await client.exec_create(container.id, body)
     if args.detach:
-        await client.exec_start(created.Id)
+        await client.exec_start_detached(created.Id)
         return 0
 
     async def resize(height: int, width: int) -> None:
@@ -70,6 +72,30 @@ async def cmd_exec(session: Session, args: argparse.Namespace) -> int:
             )
         )
     return (await client.exec_inspect(created.Id)).ExitCode or 0
+
+
+def _run_volume(spec: str, working_dir: Path) -> Mount:
+    """A ``run -v`` as the file would have it: a relative host path resolved against the
+    project directory, a named volume of the file mounted as the file defines it."""
+    try:
+        volume = parse_volume(spec)
+    except ValueError as error:
+        raise PlanError(f"invalid -v {spec!r}: {error}") from None
+    source = volume.get("source")
+    if volume["type"] == "bind" and isinstance(source, str):
+        source = os.path.expanduser(source)
+        if not posixpath.isabs(source):
+            source = posixpath.normpath(posixpath.join(str(working_dir), source))
+        volume["source"] = source
+    try:
+        return Mount.model_validate(volume)
+    except ValidationError as error:
+        raise PlanError(f"invalid -v {spec!r}: {error.errors()[0]['msg']}") from None
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` options (``-l``) as a mapping; a bare ``KEY`` has the empty value."""
+    return {key: value for key, _, value in (item.partition("=") for item in items)}
 
 
 def _run_service(session: Session, args: argparse.Namespace) -> Service:
@@ -92,31 +118,58 @@ def _run_service(session: Session, args: argparse.Namespace) -> Service:
     if not args.service_ports:
         changes["ports"] = None
     if args.publish:
-        changes["ports"] = [
-            Port.model_validate(port) for spec in args.publish for port in parse_port(spec)
-        ]
+        try:
+            changes["ports"] = [
+                Port.model_validate(port) for spec in args.publish for port in parse_port(spec)
+            ]
+        except ValueError as error:
+            raise PlanError(f"invalid -p/--publish: {error}") from None
+    if args.label:
+        changes["labels"] = {**(service.labels or {}), **_pairs(args.label)}
+    for key, extra in (("cap_add", args.cap_add), ("cap_drop", args.cap_drop)):
+        if extra:
+            current = list(getattr(service, key) or [])
+            changes[key] = current + [c for c in extra if c not in current]
+    if args.volume:
+        working_dir = session.loaded.working_dir
+        added = [_run_volume(spec, working_dir) for spec in args.volume]
+        targets = {volume.target for volume in added}
+        kept = [v for v in service.volumes or [] if v.target not in targets]
+        changes["volumes"] = kept + added
     return service.model_copy(update=changes)
 
 
 async def cmd_run(session: Session, args: argparse.Namespace) -> int:
-    desired = session.desired
-    if args.service not in desired.services:
+    if args.service not in session.desired.services:
         raise PlanError(f"no such service: {args.service}")
+    # the project as the flags change the service: its volumes (-v) are created as the
+    # file's are, and the one-off container is made from it
+    session.replace_service(args.service, _run_service(session, args))
+    desired = session.desired
     client, terminal = session.client, session.terminal
     observed = await session.observe()
     # the one-off container needs the service's networks, volumes and image ...
     plan = reconcile(
         desired,
         observed,
-        ReconcileOptions(services=(args.service,), no_deps=True, resources_only=True),
+        ReconcileOptions(
+            services=(args.service,),
+            no_deps=True,
+            resources_only=True,
+            remove_orphans=args.remove_orphans,
+            pull=args.pull,
+            build=args.build,
+        ),
     )
-    await session.run_plan(plan, observed)
+    await session.run_plan(plan, observed, quiet_pull=args.quiet_pull)
     # ... and, unless --no-deps, the services it depends on, up and ready
     dependencies = [d for d in desired.graph.with_dependencies([args.service]) if d != args.service]
     if dependencies and not args.no_deps:
         observed = await session.observe()
-        plan = reconcile(desired, observed, ReconcileOptions(services=tuple(dependencies)))
-        await session.run_plan(plan, observed)
+        plan = reconcile(
+            desired, observed, ReconcileOptions(services=tuple(dependencies), pull=args.pull)
+        )
+        await session.run_plan(plan, observed, quiet_pull=args.quiet_pull)
     observed = await session.observe()
     slug = secrets.token_hex(32)
     name = args.name or f"{desired.project}-{args.service}-run-{slug[:12]}"
@@ -124,14 +177,12 @@ async def cmd_run(session: Session, args: argparse.Namespace) -> int:
         session.apply_context(observed),
         args.service,
         1,
-        override=_run_service(session, args),
         name=name,
         oneoff=True,
+        use_aliases=args.use_aliases,
     )
     body = request.body
     body.labels = {**(body.labels or {}), labels.SLUG: slug}
-    if args.volume:
-        body.host_config.binds = [*(body.host_config.binds or []), *args.volume]
     interactive = args.interactive and not args.detach
     use_tty = not args.detach and choose_tty(
         no_tty=args.no_tty, interactive=interactive, stdin=terminal.inp, stdout=terminal.out

@@ -30,6 +30,7 @@ from compose.errors import PlanError
 from compose.file_sources import read_sources
 from compose.graph import build_graph
 from compose.load import LoadResult
+from compose.model import Service
 from compose.observed import ObservedContainer, ObservedState
 from compose.plan import Plan
 from engine.api.autostart import ensure_engine
@@ -61,6 +62,7 @@ class Session:
         self.client = client
         self.terminal = terminal
         self._loaded = loaded
+        self._warned: set[str] = set()
 
     @property
     def loaded(self) -> LoadResult:
@@ -75,6 +77,15 @@ class Session:
     @functools.cached_property
     def desired(self) -> DesiredState:
         return desired_of(self.loaded)
+
+    def replace_service(self, name: str, service: Service) -> None:
+        """The desired state from here on with ``name`` configured as ``service`` (`run`'s
+        flags change the service it runs)."""
+        loaded = self.loaded
+        project = loaded.project.model_copy(
+            update={"services": {**loaded.project.services, name: service}}
+        )
+        self.desired = desired_state(project, build_graph(project, loaded.tree))
 
     # --- plans ---------------------------------------------------------------------
 
@@ -95,7 +106,9 @@ class Session:
     ) -> None:
         """Execute ``plan`` with its warnings and the progress display on stderr."""
         for warning in plan.warnings:
-            print(f"WARN: {warning}", file=self.terminal.err)
+            if warning not in self._warned:  # once, however many plans a command runs
+                self._warned.add(warning)
+                print(f"WARN: {warning}", file=self.terminal.err)
         progress = self.terminal.progress_display()
         with progress.running(title):
             await execute(plan, self.client, self.apply_context(observed, **options), progress)

@@ -7,7 +7,8 @@ stdout/stderr as it comes (a slow reader slows the process down, nothing piles u
 with a TTY the user's terminal is in raw mode, so keys (Ctrl-C included) go to the process
 as bytes, and the window's size follows SIGWINCH. Without a TTY, signals the user sends
 pycompose are proxied to the container when the caller gives a way to (``run``'s
-sig-proxy); otherwise Ctrl-C ends pycompose (exit 130) as it ends ``docker exec``.
+sig-proxy); otherwise Ctrl-C ends pycompose (exit 130) as it ends ``docker exec``. With a
+TTY, ``attach``'s detach keys end the session and leave the process running.
 
 :func:`choose_tty` decides on a TTY as docker compose does. The terminal's modes are
 restored on every way out (:func:`raw_mode`).
@@ -30,8 +31,9 @@ import anyio
 
 from compose.errors import PlanError
 from engine.api.hijack import HijackedConnection
+from engine.api.models.detach_keys import EscapeScanner
 
-READ_SIZE = 65536
+READ_SIZE = 262144  # a bulk input costs few reads (and thread hops for files)
 
 # what docker's sig-proxy forwards of the signals a user sends (not the terminal's own)
 PROXIED_SIGNALS = (
@@ -50,6 +52,20 @@ Kill = Callable[[str], Awaitable[None]]
 def _is_terminal(stream: TextIO) -> bool:
     fd = _fd(stream)
     return fd >= 0 and os.isatty(fd)
+
+
+def stream_terminal_size(stream: TextIO) -> tuple[int, int] | None:
+    """(rows, columns) of the terminal ``stream`` writes to, None if it is none."""
+    return terminal_size(_fd(stream)) if _is_terminal(stream) else None
+
+
+def require_terminal_input(stdin: TextIO) -> None:
+    """A TTY fed from input that is no terminal is refused, as docker does."""
+    if not _is_terminal(stdin):
+        raise PlanError(
+            "the input device is not a TTY",
+            hint="the container has a TTY: attach from a terminal, or pass --no-stdin",
+        )
 
 
 def choose_tty(*, no_tty: bool, interactive: bool, stdin: TextIO, stdout: TextIO) -> bool:
@@ -118,16 +134,26 @@ class Interaction:
     stderr: TextIO
     resize: Resize | None = None  # with a TTY: the process's terminal size
     kill: Kill | None = None  # sig-proxy: a signal's name to the process
+    # with a TTY: typing this sequence ends the session (``attach``), the process running on
+    detach_keys: bytes = b""
+    detached: bool = False
 
 
-async def _copy_input(stream: TextIO, connection: HijackedConnection) -> None:
-    """``stream`` to the process until its end, then half-close (the process reads EOF)."""
+async def _copy_input(interaction: Interaction, session: anyio.CancelScope) -> None:
+    """stdin to the process until its end, then half-close (the process reads EOF); the
+    detach keys end the ``session`` at once (nothing after them is sent)."""
+    stream, connection = interaction.stdin, interaction.connection
+    assert stream is not None
+    scanner = EscapeScanner(interaction.detach_keys if connection.tty else b"")
     fd = _fd(stream)
     if fd < 0:
         try:
-            await connection.send(stream.buffer.read())
+            await connection.send(scanner.feed(stream.buffer.read()) + scanner.flush())
         finally:
             await connection.close_stdin()
+        if scanner.detached:
+            interaction.detached = True
+            session.cancel()
         return
     mode = os.fstat(fd).st_mode
     # regular files and devices such as /dev/null cannot be polled: read them directly
@@ -140,8 +166,13 @@ async def _copy_input(stream: TextIO, connection: HijackedConnection) -> None:
             else:
                 data = await anyio.to_thread.run_sync(os.read, fd, READ_SIZE)
             if not data:
+                await connection.send(scanner.flush())
                 return
-            await connection.send(data)
+            await connection.send(scanner.feed(data))
+            if scanner.detached:
+                interaction.detached = True
+                session.cancel()
+                return
     finally:
         with anyio.CancelScope(shield=True):
             await connection.close_stdin()
@@ -170,8 +201,9 @@ async def _proxy_signals(kill: Kill) -> None:
             await kill(signal.Signals(number).name)
 
 
-async def interact(interaction: Interaction) -> None:
-    """Run the session until the process's output ends (see the module's docstring)."""
+async def interact(interaction: Interaction) -> bool:
+    """Run the session until the process's output ends (see the module's docstring), or
+    until the user types the detach keys: whether that ended it."""
     connection = interaction.connection
     for stream in (interaction.stdout, interaction.stderr):
         stream.flush()  # what was printed before goes first
@@ -179,10 +211,12 @@ async def interact(interaction: Interaction) -> None:
     terminal_fd = input_fd if input_fd >= 0 and os.isatty(input_fd) else -1
     if terminal_fd < 0 and _is_terminal(interaction.stdout):
         terminal_fd = interaction.stdout.fileno()
-    with raw_mode(terminal_fd) if connection.tty and terminal_fd >= 0 else contextlib.nullcontext():
+    # raw only when keys go to the process: without input, Ctrl-C stays pycompose's (docker's)
+    raw = connection.tty and terminal_fd >= 0 and terminal_fd == input_fd
+    with raw_mode(terminal_fd) if raw else contextlib.nullcontext():
         async with anyio.create_task_group() as task_group:
             if interaction.stdin is not None:
-                task_group.start_soon(_copy_input, interaction.stdin, connection)
+                task_group.start_soon(_copy_input, interaction, task_group.cancel_scope)
             else:
                 await connection.close_stdin()
             if connection.tty and interaction.resize is not None and terminal_fd >= 0:
@@ -191,3 +225,4 @@ async def interact(interaction: Interaction) -> None:
                 task_group.start_soon(_proxy_signals, interaction.kill)
             await _copy_output(interaction)
             task_group.cancel_scope.cancel()
+    return interaction.detached

@@ -238,7 +238,11 @@ class EngineClient:
         since: float | None = None,
         until: float | None = None,
     ) -> AsyncIterator[Event]:
-        params = _query(since=since, until=until)
+        # seconds.nanoseconds, nine digits, as dockerd reads them
+        params = _query(
+            since=None if since is None else f"{since:.9f}",
+            until=None if until is None else f"{until:.9f}",
+        )
         if filters:
             params["filters"] = encode_filters(filters)
         async for message in self._stream_lines("GET", "/events", params):
@@ -446,6 +450,12 @@ class EngineClient:
         """Start, send ``stdin`` whole, and return all output once the process ends."""
         async with self.exec_attach(exec_id, tty=tty) as connection:
             return await self._collect(connection, stdin)
+
+    async def exec_start_detached(self, exec_id: str) -> None:
+        """``POST /exec/{id}/start`` with ``Detach``: returns once the process has started."""
+        await self.request(
+            "POST", f"/exec/{quote(exec_id)}/start", body={"Detach": True, "Tty": False}
+        )
 
     async def exec_resize(self, exec_id: str, height: int, width: int) -> None:
         await self.request(

@@ -29,18 +29,23 @@ import httpcore
 
 from engine.api.errors import EngineUnavailable
 
-READ_SIZE = 65536
+# bytes asked of the socket at a time: big enough that a bulk stream costs few iterations,
+# small enough to stay one bounded buffer per connection
+READ_SIZE = 262144
 
 
 def demultiplex(buffer: bytearray) -> list[tuple[int, bytes]]:
     """Take the complete 8-byte-header frames off the front of ``buffer``."""
     frames: list[tuple[int, bytes]] = []
-    while len(buffer) >= 8:
-        stream, size = struct.unpack(">BxxxL", bytes(buffer[:8]))
-        if len(buffer) < 8 + size:
-            break
-        frames.append((stream, bytes(buffer[8 : 8 + size])))
-        del buffer[: 8 + size]
+    view, offset, end = memoryview(buffer), 0, len(buffer)
+    with view:
+        while end - offset >= 8:
+            stream, size = struct.unpack_from(">BxxxL", view, offset)
+            if end - offset < 8 + size:
+                break
+            frames.append((stream, bytes(view[offset + 8 : offset + 8 + size])))
+            offset += 8 + size
+    del buffer[:offset]  # once: the rest moves to the front a single time
     return frames
 
 

@@ -78,6 +78,8 @@ class AttachOptions:
     stderr: bool = True
     stream: bool = True
     logs: bool = False
+    # with a TTY, typing this sequence ends the attach, the container running on
+    detach_keys: bytes = b"\x10\x11"
 
 
 class Session(Protocol):

@@ -29,6 +29,11 @@ STDIN, STDOUT, STDERR, SYSTEMERR = 0, 1, 2, 3
 Headers = list[tuple[str, str]]
 
 
+# what a hijacked connection reads at a time: few iterations for a bulk stream, one bounded
+# buffer per connection (below malloc's mmap threshold, so small reads stay cheap)
+RELAY_SIZE = 262144
+
+
 def frame(stream: int, data: bytes) -> bytes:
     """Docker's multiplexed-stream frame: ``[stream, 0, 0, 0, size:uint32be] + data``."""
     return struct.pack(">BxxxL", stream, len(data)) + data
@@ -123,13 +128,21 @@ class RawStream:
         if self._eof:
             return b""
         try:
-            return await self._stream.receive()
+            return await self._stream.receive(RELAY_SIZE)
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
             self._eof = True
             return b""
 
     async def send(self, data: bytes) -> None:
         await self._stream.send(data)
+
+    async def drain(self, seconds: float) -> None:
+        """Read and drop what the client still sends until it closes its side (at most
+        ``seconds``): closing with input unread would reset the connection, and a client
+        still sending (``yes | docker exec -i c head -1``) would report the reset."""
+        with anyio.move_on_after(seconds):
+            while await self.receive():
+                pass
 
     async def send_eof(self) -> None:
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):

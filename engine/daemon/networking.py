@@ -34,6 +34,7 @@ from engine.api.ports import PortSpecError, parse_host_port, parse_port_key
 from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.network import NetworkEngine, PortRequest, SubnetRequest
 from engine.network.records import Network, Sandbox
+from engine.network.takeover import take_over
 
 PREDEFINED_VIRTUAL = {"host": "host", "none": "null"}
 NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # dockerd's rule, to the true end
@@ -294,6 +295,19 @@ class Networking:
         await self.engine.publish_ports(sandbox.id, requests)
         self.forget(container_id)
         await self.save()
+
+    async def take_over(self, from_id: str, to_id: str) -> bool:
+        """``to_id`` takes over ``from_id``'s published ports and service names (one nftables
+        transaction, see engine.network.takeover); False when ``from_id`` had no ports to
+        give (the caller publishes ``to_id``'s own)."""
+        old = self.engine.sandboxes.get(from_id)
+        if old is None or to_id not in self.engine.sandboxes:
+            return False
+        moved = await take_over(self.engine, from_id, to_id)
+        self.forget(from_id)
+        self.forget(to_id)
+        await self.save()
+        return bool(moved)
 
     async def unpublish(self, container_id: str) -> None:
         """Release a container's host ports (when it stops)."""

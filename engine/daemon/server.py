@@ -59,6 +59,9 @@ from engine.daemon.http import (
     StreamResponse,
 )
 
+# how long a finished hijacked session waits for the client to close its side
+HIJACK_DRAIN_SECONDS = 5.0
+
 log = logging.getLogger(__name__)
 
 # clients answered 503 at once when every connection is busy; the others wait to be accepted
@@ -392,7 +395,10 @@ class _Connection:
             head = f"HTTP/1.1 200 OK\r\nContent-Type: {hijack.content_type}\r\n\r\n"
         pending, closed = self.conn.trailing_data
         await self.stream.send(head.encode("latin-1"))
-        await hijack.run(RawStream(self.stream, bytes(pending), closed))
+        raw = RawStream(self.stream, bytes(pending), closed)
+        await hijack.run(raw)
+        await raw.send_eof()  # the session is over: the client reads the end of its output
+        await raw.drain(HIJACK_DRAIN_SECONDS)
 
 
 async def serve_connection(

@@ -210,6 +210,10 @@ class HeldPorts:
         """Hold ``sockets`` for the sandbox until :meth:`release`."""
         self._by_sandbox.setdefault(sandbox_id, []).extend(sockets)
 
+    def move(self, from_sandbox: str, to_sandbox: str) -> None:
+        """The held host ports of one sandbox are now another's (a port takeover)."""
+        self.keep(to_sandbox, self._by_sandbox.pop(from_sandbox, []))
+
     def release(self, sandbox_id: str, sockets: Sequence[socket.socket] | None = None) -> None:
         """Close the held host ports of a sandbox (all of them, or just ``sockets``)."""
         held = self._by_sandbox.pop(sandbox_id, [])

@@ -29,6 +29,7 @@ from engine.runtime.state import (
     RestartManager,
     check_transition,
 )
+from engine.runtime.unhealthy import UnhealthyPolicy
 
 S = ContainerState
 RECORD_FILE = "container.json"
@@ -84,6 +85,8 @@ class ContainerInfo:
     config: ContainerCreate
     directory: Path
     log_path: Path
+    unhealthy_action: str = ""  # "restarted: unhealthy" after the engine acted on it
+    exit_reason: str = ""  # why the engine ended the last run ("unhealthy"), "" otherwise
 
 
 @dataclass(slots=True)
@@ -109,6 +112,8 @@ class ContainerRecord:
     restart: RestartManager = field(default_factory=RestartManager)
     probe: HealthProbe | None = None
     health: HealthState | None = None
+    unhealthy: UnhealthyPolicy = field(default_factory=UnhealthyPolicy)
+    exit_reason: str = ""
     stopped: anyio.Event = field(default_factory=anyio.Event)
     removed: anyio.Event = field(default_factory=anyio.Event)
     backoff: anyio.CancelScope | None = None
@@ -145,6 +150,7 @@ class ContainerRecord:
             restart=RestartManager(policy.name or "no", policy.maximum_retry_count, restart_count),
             probe=probe,
             health=HealthState() if probe else None,
+            unhealthy=UnhealthyPolicy.of_labels(config.labels),
             log_max_size=max_size,
             log_max_files=max_files,
         )
@@ -183,6 +189,8 @@ class ContainerRecord:
             config=self.config,
             directory=self.directory,
             log_path=self.paths.log,
+            unhealthy_action=self.unhealthy.last,
+            exit_reason=self.exit_reason,
         )
 
     def save(self) -> None:

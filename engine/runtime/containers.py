@@ -96,6 +96,7 @@ class ContainerRuntime:
             self.runc, self.conmon, socket_dir, emit=self._emit, tasks=lambda: self._tasks
         )
         self._containers: dict[str, ContainerRecord] = {}
+        self.restarts_wanted: list[str] = []  # see restore(defer_restarts=True)
         self._task_group: TaskGroup | None = None
         self._machine = platform.machine()
         self._kernel = platform.release()
@@ -552,12 +553,14 @@ class ContainerRuntime:
 
     # --- persistence ------------------------------------------------------------------
 
-    async def restore(self) -> list[str]:
+    async def restore(self, *, defer_restarts: bool = False) -> list[str]:
         """Load the containers under ``root`` (after an engine restart); their ids.
 
         A container whose conmon is still alive is running again under supervision; one
         that exited meanwhile gets its exit code from conmon's exit file (255 if none, as
-        after a reboot), and its restart policy applies as after any exit.
+        after a reboot), and its restart policy applies as after any exit; with
+        ``defer_restarts`` it is left exited and its id put in :attr:`restarts_wanted`, for
+        the caller to start them in dependency order.
         """
         restored: list[str] = []
         for record_path in sorted(self.root.glob(f"*/{RECORD_FILE}")):
@@ -575,9 +578,13 @@ class ContainerRuntime:
                     container.runs_started = 1
                     self._tasks.start_soon(self._supervisor.supervise, container)
                     continue
-                await self._supervisor.on_exit(
-                    container, monitor.read_exit_code(container.paths) or 255
+                wanted = await self._supervisor.on_exit(
+                    container,
+                    monitor.read_exit_code(container.paths) or 255,
+                    defer_restart=defer_restarts,
                 )
+                if wanted and defer_restarts:
+                    self.restarts_wanted.append(container.id)
             else:
                 container.stopped.set()
         return restored

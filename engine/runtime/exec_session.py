@@ -37,7 +37,7 @@ from anyio.abc import Process
 
 from engine.runtime.runc import Runc
 
-READ_SIZE = 65536
+READ_SIZE = 262144  # per read of the process's output: bounded, few iterations in bulk
 RUNC_EXEC_FAILED = 255
 START_FAILED = 126  # dockerd's exit code for an exec that could not start
 _FAILURE_HEAD = b'time="'

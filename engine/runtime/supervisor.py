@@ -15,11 +15,11 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.errors import InvalidParameter, NotFound
-from engine.runtime import beneath, monitor
+from engine.runtime import beneath, monitor, unhealthy
 from engine.runtime.container_io import run_exec
 from engine.runtime.container_record import ContainerRecord, ExecResult
 from engine.runtime.runc import Runc, RuntimeExitError
-from engine.runtime.state import ContainerState, HealthProbe, HealthResult
+from engine.runtime.state import ContainerState, HealthProbe, HealthResult, HealthStatus
 
 S = ContainerState
 
@@ -44,8 +44,11 @@ class Supervisor:
         self._emit = emit
         self._tasks = tasks
 
-    async def run(self, container: ContainerRecord) -> None:
-        """One run: conmon + runc create, runc start, then a supervisor task."""
+    async def run(self, container: ContainerRecord, *, automatic: bool = False) -> None:
+        """One run: conmon + runc create, runc start, then a supervisor task.
+
+        ``automatic``: a restart the engine made (restart policy, unhealthy), which its
+        ``start`` event says so that the daemon, which did not ask for it, reports it."""
         if self.runc.has_state(container.id):
             with contextlib.suppress(NotFound):
                 await self.runc.delete(container.id, force=True)
@@ -93,7 +96,7 @@ class Supervisor:
         if container.health is not None:
             container.health.reset()
         container.save()
-        self._emit(container, "start")
+        self._emit(container, "start", **({"automatic": "1"} if automatic else {}))
         self._tasks().start_soon(self.supervise, container, name=f"supervise {container.id[:12]}")
 
     async def supervise(self, container: ContainerRecord) -> None:
@@ -116,7 +119,11 @@ class Supervisor:
             with contextlib.suppress(OSError):
                 container.save()
 
-    async def on_exit(self, container: ContainerRecord, exit_code: int) -> None:
+    async def on_exit(
+        self, container: ContainerRecord, exit_code: int, *, defer_restart: bool = False
+    ) -> bool:
+        """Record the end of a run and apply the restart policy; True if it asks for a new
+        run (``defer_restart``: then the caller starts it, e.g. in dependency order)."""
         container.exit_code = exit_code
         container.oom_killed = monitor.oom_killed(container.paths)
         container.finished_at = time.time()
@@ -126,33 +133,40 @@ class Supervisor:
                 await self.runc.delete(container.id, force=True)
         if container.state is S.REMOVING:
             container.record_end_of_run()
-            return
+            return False
         container.state = S.EXITED
         if container.oom_killed:
             self._emit(container, "oom")
-        self._emit(container, "die", exitCode=str(exit_code))
-        delay = container.restart.should_restart(
-            exit_code,
-            cancelled=container.cancelled,
-            manually_stopped=container.manually_stopped,
-            uptime=container.finished_at - container.started_at,
-        )
-        if delay is not None:
+        acted = unhealthy.after_exit(container)
+        container.exit_reason = unhealthy.REASON if acted is not None else ""
+        if acted is not None:
+            self._emit(container, "die", exitCode=str(exit_code), reason=unhealthy.REASON)
+            delay = acted[1]
+        else:
+            self._emit(container, "die", exitCode=str(exit_code))
+            delay = container.restart.should_restart(
+                exit_code,
+                cancelled=container.cancelled,
+                manually_stopped=container.manually_stopped,
+                uptime=container.finished_at - container.started_at,
+            )
+        if delay is not None and not defer_restart:
             container.state = S.RESTARTING
         container.save()
         container.record_end_of_run()
-        if delay is None:
-            return
+        if delay is None or defer_restart:
+            return delay is not None
         with anyio.CancelScope() as scope:
             container.backoff = scope
             await anyio.sleep(delay)
         container.backoff = None
         if scope.cancel_called or container.state is not S.RESTARTING:
-            return
+            return False
         try:
-            await self.run(container)
+            await self.run(container, automatic=True)
         except (RuntimeExitError, InvalidParameter):
-            return
+            return False
+        return True
 
     async def _health_loop(self, container: ContainerRecord, probe: HealthProbe) -> None:
         health = container.health
@@ -179,3 +193,9 @@ class Supervisor:
             health.record(record, probe, container.started_at)
             if health.status is not before:
                 self._emit(container, f"health_status: {health.status.value}")
+                if health.status is HealthStatus.HEALTHY:
+                    unhealthy.healthy_again(container)
+            if health.status is HealthStatus.UNHEALTHY and unhealthy.wants_action(container):
+                # outside this run's task group, which the end of the run cancels
+                self._tasks().start_soon(unhealthy.act, self.runc, container)
+                return

@@ -157,3 +157,44 @@ def test_pull_of_an_image_the_registry_lacks_fails_and_names_it(
     ignored = project.pycompose("pull", "--ignore-pull-failures", "absent", check=False)
     assert ignored.returncode == 0, ignored
     assert reference in ignored.stderr
+
+
+def test_run_pull_always_and_quiet_pull(project: Stack, api: EngineAPI, registry: str):
+    """`run --pull always` pulls even an image the engine has; `--quiet-pull` pulls without
+    the per-layer progress lines a plain pull prints."""
+    reference = f"{registry}/e2e/run-{project.name}:v1"
+    app = project.directory / "app"
+    app.mkdir()
+    (app / "marker.txt").write_text(f"pulled for {project.name}\n")
+    (app / "Dockerfile").write_text(f"FROM {IMAGE}\nCOPY marker.txt /marker.txt\n")
+    project.write(
+        textwrap.dedent(f"""
+        services:
+          app:
+            build: ./app
+            image: {reference}
+            command: ["cat", "/marker.txt"]
+    """)
+    )
+    layer_line = f" Image {reference}  Pulling "
+    try:
+        project.pycompose("build")
+        project.pycompose("push")
+        # from here on the service only names the image: a missing one is pulled, not built
+        project.write(
+            f"services:\n  app:\n    image: {reference}\n    command: [cat, /marker.txt]\n"
+        )
+        present = project.pycompose("run", "--rm", "app")
+        assert "Pulled" not in present.stderr  # the image is there: no pull by default
+        pulled = project.pycompose("run", "--rm", "--pull", "always", "app")
+        assert pulled.stdout == f"pulled for {project.name}\n"
+        assert f" Image {reference}  Pulled" in pulled.stderr, pulled.stderr
+        assert layer_line in pulled.stderr, pulled.stderr  # layer by layer
+
+        api.remove_image(reference)
+        quiet = project.pycompose("run", "--rm", "--quiet-pull", "app")
+        assert quiet.stdout == f"pulled for {project.name}\n"
+        assert f" Image {reference}  Pulled" in quiet.stderr, quiet.stderr
+        assert layer_line not in quiet.stderr, quiet.stderr
+    finally:
+        api.remove_image(reference)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import IMAGE, Engine, Stack
+from tests.e2e.conftest import IMAGE, Engine, Stack, docker_compose_binary
 from tests.e2e.pty_driver import PtyProcess
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -42,8 +42,26 @@ def project(engine: Engine, tmp_path: Path) -> Iterator[Stack]:
         stack.pycompose("down", "-v", "-t", "1", check=False)
 
 
+@pytest.fixture(params=["pycompose", "docker-compose"])
+def either_tool(request: pytest.FixtureRequest, engine: Engine, tmp_path: Path) -> Iterator[Stack]:
+    """The running stack driven by pycompose or by docker compose (the reference's answers,
+    on dockerd and on pycompose's engine)."""
+    if request.param == "docker-compose" and docker_compose_binary() is None:
+        pytest.skip("docker compose v2 is not installed (scripts/oracle-docker.sh installs it)")
+    stack = Stack(engine, tmp_path, request.param)
+    stack.write(COMPOSE)
+    try:
+        stack.pycompose("up", "-d")
+        yield stack
+    finally:
+        stack.pycompose("down", "-v", "-t", "1", check=False)
+
+
 def environment(stack: Stack) -> dict[str, str]:
-    return {**os.environ, **stack.engine.environment, "NO_COLOR": "1", "TERM": "xterm"}
+    found = {**os.environ, **stack.engine.environment, "NO_COLOR": "1", "TERM": "xterm"}
+    if stack.tool == "docker-compose":  # docker compose reaches any engine by DOCKER_HOST
+        found["DOCKER_HOST"] = f"unix://{stack.engine.socket}"
+    return found
 
 
 def terminal(stack: Stack, *args: str) -> PtyProcess:
@@ -141,14 +159,14 @@ def test_exec_with_a_tty_and_piped_input_is_refused(project: Stack) -> None:
         session.close()
 
 
-def test_piped_input_reaches_exec(project: Stack) -> None:
-    result = shell(project, "printf 'a\\nb\\n' | $PYCOMPOSE exec -T svc cat")
+def test_piped_input_reaches_exec(either_tool: Stack) -> None:
+    result = shell(either_tool, "printf 'a\\nb\\n' | $PYCOMPOSE exec -T svc cat")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "a\nb\n"
 
 
-def test_exec_reading_part_of_an_endless_input_ends(project: Stack) -> None:
-    result = shell(project, "yes | $PYCOMPOSE exec -T svc head -1", timeout=90)
+def test_exec_reading_part_of_an_endless_input_ends(either_tool: Stack) -> None:
+    result = shell(either_tool, "yes | $PYCOMPOSE exec -T svc head -1", timeout=90)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "y\n"
     assert "Traceback" not in result.stderr
@@ -186,15 +204,17 @@ def first_line_while_running(stack: Stack, *args: str, within: float = 60) -> st
             process.wait()
 
 
-def test_a_slow_producers_lines_arrive_one_by_one(project: Stack) -> None:
+def test_a_slow_producers_lines_arrive_one_by_one(either_tool: Stack) -> None:
     line = first_line_while_running(
-        project, "exec", "-T", "svc", "sh", "-c", "echo first; sleep 6; echo second"
+        either_tool, "exec", "-T", "svc", "sh", "-c", "echo first; sleep 6; echo second"
     )
     assert line == "first\n"
 
 
-def test_run_output_is_live(project: Stack) -> None:
-    line = first_line_while_running(project, "run", "--rm", "svc", "sh", "-c", "echo x; sleep 6")
+def test_run_output_is_live(either_tool: Stack) -> None:
+    line = first_line_while_running(
+        either_tool, "run", "--rm", "svc", "sh", "-c", "echo x; sleep 6"
+    )
     assert line == "x\n"
 
 

@@ -3,7 +3,8 @@
 Output is read from the container's log, followed from the attach moment (so ``docker
 run`` attached and ``compose up`` see everything the run writes) and sent as written:
 partial lines at once, so a terminal's prompt shows before its line ends. Stdin goes to
-the container through conmon's attach socket.
+the container through conmon's attach socket; with a TTY, the detach keys (``detachKeys``,
+default ctrl-p ctrl-q) end the attach and leave the container running.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import anyio
 
+from engine.api.models.detach_keys import EscapeScanner
 from engine.daemon.backend.shapes import STREAM_NUMBERS
 from engine.daemon.backend_api import AttachOptions, OutputSink
 from engine.errors import EngineError, NotFound
@@ -83,20 +85,31 @@ class AttachSession:
             await anyio.sleep(0.02)
         async with anyio.create_task_group() as task_group:
             if stdin is not None and self._options.stdin and self._record.body.get("OpenStdin"):
-                task_group.start_soon(self._forward_stdin, stdin)
+                task_group.start_soon(self._forward_stdin, stdin, task_group.cancel_scope)
             await self._output(output)
             task_group.cancel_scope.cancel()
 
-    async def _forward_stdin(self, stdin: AsyncIterator[bytes]) -> None:
+    async def _forward_stdin(self, stdin: AsyncIterator[bytes], session: anyio.CancelScope) -> None:
         """The client's stdin to the container's, through conmon's attach socket; the
-        client's EOF closes it (the container's stdin ends with StdinOnce)."""
+        client's EOF closes it (the container's stdin ends with StdinOnce). With a TTY, the
+        detach keys end the session (``session``) as docker's do: the container runs on."""
+        scanner = EscapeScanner(self._options.detach_keys if self.tty else b"")
         with contextlib.suppress(EngineError):
             connection = self._runtime.attach(self._record.id)
             async with connection, anyio.create_task_group() as task_group:
                 # conmon also copies the output to this socket: read, so it never blocks
                 task_group.start_soon(_discard_output, connection)
                 async for data in stdin:
-                    await connection.send(data)
+                    data = scanner.feed(data)
+                    if data:
+                        await connection.send(data)
+                    if scanner.detached:
+                        task_group.cancel_scope.cancel()
+                        session.cancel()
+                        return
+                held = scanner.flush()
+                if held:
+                    await connection.send(held)
                 task_group.cancel_scope.cancel()
 
     async def _output(self, output: OutputSink) -> None:

@@ -34,16 +34,23 @@ def status_text(info: Any) -> str:
         if info.health is not HealthStatus.NONE:
             health = info.health.value
             text += " (health: starting)" if health == "starting" else f" ({health})"
-        return text
+        return text + _acted(info)
     if state is ContainerState.RESTARTING:
-        return f"Restarting ({info.exit_code}) {human_duration(now - info.finished_at)} ago"
+        ago = human_duration(now - info.finished_at)
+        return f"Restarting ({info.exit_code}) {ago} ago{_acted(info)}"
     if state is ContainerState.CREATED:
         return "Created"
     if state is ContainerState.REMOVING:
         return "Removal In Progress"
     if state is ContainerState.DEAD:
         return "Dead"
-    return f"Exited ({info.exit_code}) {human_duration(now - info.finished_at)} ago"
+    return f"Exited ({info.exit_code}) {human_duration(now - info.finished_at)} ago{_acted(info)}"
+
+
+def _acted(info: Any) -> str:
+    """`` (restarted: unhealthy)`` once the engine acted on an unhealthy container."""
+    action = getattr(info, "unhealthy_action", "")
+    return f" ({action})" if action else ""
 
 
 def command(info: Any) -> tuple[str, list[str]]:

@@ -30,7 +30,9 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.api import models as api
+from engine.api.models.extensions import on_unhealthy, takeover
 from engine.daemon import archive, stats
+from engine.daemon.backend import restore, takeovers
 from engine.daemon.backend.attach import AttachCounts, AttachSession
 from engine.daemon.backend.container_view import ContainerViews
 from engine.daemon.backend.events import EventSink
@@ -120,6 +122,20 @@ class Containers:
                 cleaned.append(directory.name)
         return cleaned
 
+    async def restore_in_order(self, wanted: list[str]) -> None:
+        """Start what restart policies want running again, in dependency order (restore)."""
+        known = [cid for cid in wanted if cid in self.index.records]
+        labels = {cid: r.body.get("Labels") for cid, r in self.index.records.items()}
+        await restore.restore_in_order(known, labels, start=self.start, observe=self._observe)
+
+    def _observe(self, container_id: str) -> restore.Observed | None:
+        try:
+            info = self.runtime.inspect(container_id)
+        except NotFound:
+            return None
+        health = "" if info.health.value == "none" else info.health.value
+        return restore.Observed(info.state.value, health, info.exit_code)
+
     def watch_running(self) -> None:
         """Watch every container that runs (re-adopted by the runtime on engine start)."""
         for container_id in self.index.records:
@@ -191,6 +207,8 @@ class Containers:
             raise InvalidParameter("config has no image: give Image")
         if name is not None and not _NAME.match(name):
             raise InvalidParameter(f"Invalid container name ({name})")
+        on_unhealthy(body.labels)  # refuses a bad io.pycompose.on-unhealthy before any work
+        takeover(body.labels)  # and a bad io.pycompose.takes-over
         image = self.images.resolve(body.image)
         image_config = api.ImageConfig.model_validate(
             strip_nulls(self.images.config(image).get("config") or {})
@@ -247,7 +265,8 @@ class Containers:
         if self.index.running(record.id):
             return
         await self._ensure_rootfs(record)
-        if self.networking is not None:
+        handover = takeovers.source_of(record, self.index)
+        if self.networking is not None and handover is None:
             await self.networking.publish(record.id, record.body.get("HostConfig") or {})
         try:
             await self.runtime.start(record.id)
@@ -258,6 +277,12 @@ class Containers:
             raise
         self.events.container(record, "start")
         self._watch(record.id)
+        if handover is not None:
+            self.task_group.start_soon(takeovers.take_over_when_ready, self, record, *handover)
+
+    def watch(self, container_id: str) -> None:
+        """Report the container's next ``die`` (after the engine restarted it itself)."""
+        self._watch(container_id)
 
     def _watch(self, container_id: str) -> None:
         if container_id in self._watched:
@@ -277,7 +302,13 @@ class Containers:
         record = self.index.records.get(container_id)
         if record is None:
             return
-        self.events.container(record, "die", exitCode=str(code))
+        try:
+            reason = self.runtime.inspect(container_id).exit_reason
+        except NotFound:
+            reason = ""
+        self.events.container(
+            record, "die", exitCode=str(code), **({"reason": reason} if reason else {})
+        )
         host_config = record.body.get("HostConfig") or {}
         if host_config.get("AutoRemove"):
             # ``docker run --rm`` reads the output through attach: let it finish first

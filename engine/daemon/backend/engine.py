@@ -49,6 +49,7 @@ from engine.daemon.backend.execs import Execs, ExecSession
 from engine.daemon.backend.images import Images
 from engine.daemon.backend.index import ContainerIndex
 from engine.daemon.backend.networks import Networks
+from engine.daemon.backend.runtime_events import RuntimeEventRelay
 from engine.daemon.backend.system import System
 from engine.daemon.backend.volumes import Volumes
 from engine.daemon.backend_api import AttachOptions, Backend, Filters, LogOptions, LogStream
@@ -78,7 +79,7 @@ class EngineBackend(Backend):
         self.index = ContainerIndex(data_root, state, runtime)
         self.events_sink = EventSink(state)
         self.views = ContainerViews(self.index, volumes, networking)
-        self.execs = Execs(self.index, self.events_sink)
+        self.execs = Execs(self.index, self.events_sink, task_group)
         self.containers = Containers(
             self.index,
             self.events_sink,
@@ -114,8 +115,12 @@ class EngineBackend(Backend):
         images = ImageService(data_root, insecure_registries=("127.0.0.1", "localhost"))
         volumes = VolumeStore(data_root / "volumes")
         runc = Runc(state_root=str(exec_root / "runc"))
+        relay = RuntimeEventRelay()
         runtime = ContainerRuntime(
-            data_root / "containers", runc=runc, socket_dir=str(exec_root / "attach")
+            data_root / "containers",
+            runc=runc,
+            socket_dir=str(exec_root / "attach"),
+            on_event=relay,
         )
         try:
             async with contextlib.AsyncExitStack() as stack:
@@ -136,10 +141,14 @@ class EngineBackend(Backend):
                     runtime=runtime,
                     networking=networking,
                 )
+                relay.attach(
+                    backend.events_sink, backend.index.records, backend.containers.watch
+                )
                 await backend.containers.remount()
-                await runtime.restore()
+                await runtime.restore(defer_restarts=True)
                 await backend.containers.repair()
                 backend.containers.watch_running()
+                task_group.start_soon(backend.containers.restore_in_order, runtime.restarts_wanted)
                 try:
                     yield backend
                 finally:

@@ -11,11 +11,13 @@ in memory, as dockerd's do.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio
+from anyio.abc import TaskGroup
 
 from engine.api import models as api
 from engine.daemon.backend.events import EventSink
@@ -24,6 +26,20 @@ from engine.daemon.backend.shapes import STREAM_NUMBERS
 from engine.daemon.backend_api import OutputSink
 from engine.errors import Conflict, NotFound
 from engine.runtime.exec_session import ExecSession as RuntimeExecSession
+
+_log = logging.getLogger(__name__)
+
+
+async def _discard(stream: int, data: bytes) -> None:
+    return None
+
+
+async def _run_detached(session: ExecSession) -> None:
+    """A detached exec in the engine's task group: its failure ends it, not the engine."""
+    try:
+        await session.run(None, _discard)
+    except Exception:  # the exit code (126) is in its record already
+        _log.exception("detached exec failed")
 
 
 @dataclass
@@ -41,9 +57,10 @@ class ExecRecord:
 class Execs:
     """The exec instances of the engine's containers."""
 
-    def __init__(self, index: ContainerIndex, events: EventSink) -> None:
+    def __init__(self, index: ContainerIndex, events: EventSink, task_group: TaskGroup) -> None:
         self.index = index
         self.events = events
+        self.task_group = task_group  # the engine's: detached processes run in it
         self.records: dict[str, ExecRecord] = {}
 
     def ids_of(self, container_id: str) -> list[str]:
@@ -69,7 +86,14 @@ class Execs:
         record = self._find(exec_id)
         if record.running or record.exit_code is not None:
             raise Conflict(f"Error: Exec command {exec_id} has already run")
-        return ExecSession(self, record, body.Tty or record.body.Tty)
+        session = ExecSession(self, record, body.Tty or record.body.Tty)
+        if body.Detach:
+            # as dockerd: the process runs on, its output dropped; the caller returns once
+            # it has started (or failed to)
+            record.running = True
+            self.task_group.start_soon(_run_detached, session)
+            await session.started.wait()
+        return session
 
     async def resize(self, exec_id: str, height: int, width: int) -> None:
         record = self._find(exec_id)
@@ -108,6 +132,7 @@ class ExecSession:
         self._execs = execs
         self._record = record
         self._tty = tty
+        self.started = anyio.Event()  # set once the process runs, or could not start
 
     @property
     def tty(self) -> bool:
@@ -129,6 +154,7 @@ class ExecSession:
             )
             async with session, anyio.create_task_group() as task_group:
                 record.session = session
+                self.started.set()
                 if record.size is not None:
                     session.resize(*record.size)
 
@@ -163,6 +189,7 @@ class ExecSession:
                     await output(1, message.encode())
                 task_group.cancel_scope.cancel()
         finally:
+            self.started.set()
             record.session = None
             record.running = False
             record.exit_code = code

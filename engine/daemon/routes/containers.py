@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from engine.api.models import ContainerCreate, parse_filters
+from engine.api.models.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
 from engine.daemon import filters as filtering
 from engine.daemon.backend_api import AttachOptions, Backend, LogOptions
 from engine.daemon.http import FullResponse, Headers, Response, StreamResponse, frame
@@ -166,6 +167,7 @@ async def container_attach(backend: Backend, call: Call) -> Response:
         stderr=request.flag("stderr"),
         stream=request.flag("stream"),
         logs=request.flag("logs"),
+        detach_keys=parse_detach_keys(request.arg("detachKeys") or DEFAULT_DETACH_KEYS),
     )
     session = await backend.container_attach(call["id"], options)
     return session_hijack(call, session, options.stdin)

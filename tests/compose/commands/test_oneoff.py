@@ -75,7 +75,7 @@ async def test_run_keeps_the_container_and_resolves_service_references(harness: 
     assert sorted(body.env or []) == ["A=1", "B=2"]
     # as `up` creates it: network_mode service:db is the db container
     assert body.host_config.network_mode == "container:demo-db-1"
-    assert body.host_config.binds == ["/tmp:/host"]
+    assert body.host_config.binds == ["/tmp:/host:rw"]  # as a bind of the file
     policy = body.host_config.restart_policy
     assert policy is None or policy.name in ("", "no")  # a one-off runs once
     assert not body.host_config.port_bindings  # no --service-ports

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import state
 from engine.errors import Conflict, NotFound
 from engine.state import StateStore
 
@@ -52,6 +53,21 @@ def test_events_replay_since_a_time(tmp_path: Path) -> None:
         store.add_event(i * 10, {"Action": f"a{i}"})
     assert [e["Action"] for e in store.events_since(20)] == ["a2", "a3", "a4"]
     assert [e["Action"] for e in store.events_since(0, 10)] == ["a0", "a1"]
+
+
+def test_the_event_history_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the history ``GET /events?since=`` replays keeps the newest events, never more than
+    # MAX_EVENTS + PRUNE_EVERY (small here so the test is quick)
+    monkeypatch.setattr(state, "MAX_EVENTS", 50)
+    monkeypatch.setattr(state, "PRUNE_EVERY", 10)
+    store = StateStore(tmp_path / "engine.db")
+    for i in range(500):
+        store.add_event(i, {"Action": f"a{i}"})
+        assert len(store.events_since(0)) <= 60
+    kept = [e["Action"] for e in store.events_since(0)]
+    assert kept[-1] == "a499" and kept == [f"a{i}" for i in range(500 - len(kept), 500)]
+    assert len(kept) >= 50
+    store.close()
 
 
 EARLIER_SCHEMA = """
