@@ -22,9 +22,8 @@ from compose.commands.tty import (
     stream_terminal_size,
 )
 from compose.errors import PlanError
-from engine.api.errors import EngineError
+from engine.api.errors import EngineError, InvalidParameter
 from engine.api.models.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
-from engine.errors import InvalidParameter
 
 
 async def cmd_attach(session: Session, args: argparse.Namespace) -> int:
