@@ -21,12 +21,13 @@ import contextlib
 import dataclasses
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import anyio
 
-from compose import convert, labels
+from compose import convert, file_mounts, labels
 from compose import model as models
 from compose.desired import DesiredState, container_name
 from compose.errors import PycomposeError
@@ -200,7 +201,9 @@ def container_request(
         typed, config = override, service_dict(override)
     network_mode, volumes_from = _resolve_service_refs(desired, typed)
     images = context.observed.images if images is None else images
-    return convert.container_create(
+    if wanted.files_error is not None:
+        raise wanted.files_error
+    request = convert.container_create(
         desired.project,
         service,
         typed,
@@ -218,11 +221,26 @@ def container_request(
         use_aliases=use_aliases,
         replace=replace,
     )
+    if not wanted.files:
+        return request
+    return dataclasses.replace(
+        request,
+        body=file_mounts.with_files(request.body, wanted.files),
+        files=file_mounts.archive(wanted.files, time.time()),
+    )
 
 
 async def create_container(client: EngineClient, request: convert.ContainerRequest) -> str:
-    """Create the container of ``request`` and connect its extra networks; its id."""
+    """Create the container of ``request``, copy its secrets and configs in and connect its
+    extra networks; its id. A copy that fails removes the container (nothing half-made)."""
     created = await client.container_create(request.body, name=request.name)
+    if request.files is not None:
+        try:
+            await client.container_archive_put(created.Id, "/", request.files)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await client.container_remove(created.Id, force=True)
+            raise
     for network, endpoint in request.extra_networks:
         await client.network_connect(
             network, NetworkConnect(Container=created.Id, EndpointConfig=endpoint)

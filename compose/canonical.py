@@ -192,6 +192,23 @@ def _environment(value: Any, loc: Loc, path: tuple[Any, ...], problems: Problems
     return key_value_list_to_map(value, loc, path, problems, missing=None)
 
 
+def _service_environment(value: Any, loc: Loc, path: tuple[Any, ...], problems: Problems) -> Any:
+    """A service's environment; ``FOO =bar`` in a list is an error, as with docker compose
+    (whose mapping form keeps such a key as it is)."""
+    if isinstance(value, SeqNode):
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                key = item.split("=", 1)[0]
+                if key != key.rstrip():
+                    problems.add(
+                        f"environment variable {key!r} is declared with a trailing space",
+                        value.location_of(index),
+                        (*path, index),
+                        hint="remove the space before the =",
+                    )
+    return _environment(value, loc, path, problems)
+
+
 def _labels(value: Any, loc: Loc, path: tuple[Any, ...], problems: Problems) -> Any:
     return key_value_list_to_map(value, loc, path, problems, missing="")
 
@@ -467,7 +484,7 @@ SERVICE_RULES: dict[str, Rule] = {
     "dns": string_or_list,
     "dns_search": string_or_list,
     "env_file": _env_file,
-    "environment": _environment,
+    "environment": _service_environment,
     "expose": _expose,
     "extends": _extends,
     "extra_hosts": _extra_hosts,

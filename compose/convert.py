@@ -52,6 +52,7 @@ class ContainerRequest:
     name: str
     body: ContainerCreate
     extra_networks: tuple[tuple[str, EndpointSettings], ...]  # (network name, EndpointConfig)
+    files: bytes | None = None  # a tar of its secrets and configs, copied in before start
 
 
 def _environment(environment: Mapping[str, str | None] | None) -> list[str] | None:

@@ -13,8 +13,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from compose import labels
+from compose import file_mounts, labels
 from compose import model as models
+from compose.errors import PlanError
 from compose.graph import ServiceGraph
 from compose.output import config_dict
 
@@ -29,6 +30,8 @@ class DesiredService:
     networks: tuple[str, ...]  # engine names of the networks it attaches to
     volumes: tuple[str, ...]  # engine names of the named volumes it mounts
     depends_on: Mapping[str, Mapping[str, Any]]
+    files: tuple[file_mounts.FileMount, ...] = ()  # its secrets and configs, contents included
+    files_error: PlanError | None = None  # why they cannot be made (raised by the planner)
 
     @property
     def config_hash(self) -> str:
@@ -87,8 +90,28 @@ def config_hashes(project: models.Project) -> dict[str, str]:
     return {name: labels.service_hash(config) for name, config in _service_config(project).items()}
 
 
-def desired_state(project: models.Project, graph: ServiceGraph) -> DesiredState:
-    """The desired state of ``project`` (see the module docstring)."""
+def _files(
+    project: models.Project,
+    name: str,
+    sources: Mapping[tuple[str, str], file_mounts.FileSource] | None,
+) -> tuple[tuple[file_mounts.FileMount, ...], PlanError | None]:
+    service = project.services[name]
+    if sources is None or not (service.secrets or service.configs):
+        return (), None
+    try:
+        return file_mounts.service_files(project, name, sources), None
+    except PlanError as exc:
+        return (), exc
+
+
+def desired_state(
+    project: models.Project,
+    graph: ServiceGraph,
+    sources: Mapping[tuple[str, str], file_mounts.FileSource] | None = None,
+) -> DesiredState:
+    """The desired state of ``project`` (see the module docstring). ``sources`` are the
+    contents of its secrets and configs (:mod:`compose.file_sources` reads them); without
+    them no container gets its files."""
     data = config_dict(project, escape_dollars=False)
 
     def resources(
@@ -112,6 +135,7 @@ def desired_state(project: models.Project, graph: ServiceGraph) -> DesiredState:
         if replicas is None and service.deploy is not None:
             replicas = service.deploy.replicas
         config = data["services"][name]
+        files, files_error = _files(project, name, sources)
         services[name] = DesiredService(
             name=name,
             service=service,
@@ -131,5 +155,7 @@ def desired_state(project: models.Project, graph: ServiceGraph) -> DesiredState:
                 )
             ),
             depends_on=config.get("depends_on") or {},
+            files=files,
+            files_error=files_error,
         )
     return DesiredState(project.name, services, networks, volumes, graph)

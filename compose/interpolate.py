@@ -179,11 +179,20 @@ def _to_bool(text: str) -> bool:
     raise ValueError(f"invalid boolean: {text}")
 
 
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
 def _to_int(text: str) -> int:
-    return int(text.strip(), 10)
+    # Go's strconv.Atoi: no spaces, no underscores (Python's int() takes both)
+    if not _GO_INT.fullmatch(text):
+        raise ValueError(f"invalid integer: {text!r}")
+    return int(text, 10)
 
 
 def _to_float(text: str) -> float:
+    # Go's strconv.ParseFloat takes no surrounding spaces (Python's float() does)
+    if text != text.strip():
+        raise ValueError(f"could not convert string to float: {text!r}")
     return float(text)
 
 

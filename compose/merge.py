@@ -192,7 +192,31 @@ def _merge_build(base: Any, override: Any, path: Path) -> Any:
     return override
 
 
+def _merge_ipam_config(base: Any, override: Any, path: Path) -> Any:
+    """Entries of the same subnet merge field by field (aux_addresses key by key)."""
+    if not isinstance(base, SeqNode) or not isinstance(override, SeqNode):
+        return override
+    combined = SeqNode(override.loc)
+    combined.extend(base)
+    combined.item_locs = list(base.item_locs)
+    by_subnet = {
+        item["subnet"]: index
+        for index, item in enumerate(base)
+        if isinstance(item, MapNode) and isinstance(item.get("subnet"), str)
+    }
+    for item, loc in zip(override, override.item_locs, strict=False):
+        subnet = item.get("subnet") if isinstance(item, MapNode) else None
+        index = by_subnet.get(subnet) if isinstance(subnet, str) else None
+        if index is not None and isinstance(item, MapNode):
+            combined[index] = _merge_mappings(combined[index], item, path)
+            combined.item_locs[index] = loc
+        else:
+            combined.add(item, loc)
+    return combined
+
+
 MERGE_RULES: dict[tuple[str, ...], Merger] = {
+    ("networks", "*", "ipam", "config"): _merge_ipam_config,
     ("services", "*", "command"): _override,
     ("services", "*", "entrypoint"): _override,
     ("services", "*", "healthcheck", "test"): _override,

@@ -330,11 +330,65 @@ class Project(Model):
 # --- validation -----------------------------------------------------------------------
 
 
+_SERVICE_NAME = re.compile(r"[a-zA-Z0-9._-]+")  # the Compose schema's pattern
+
+
+def _tree_checks(tree: Any) -> list[Issue]:
+    """Rules on every resource of the file, used or not (normalize drops unused ones)."""
+    issues: list[Issue] = []
+    volumes = tree.get("volumes") if isinstance(tree, dict) else None
+    for name, volume in (volumes or {}).items() if isinstance(volumes, dict) else ():
+        if not isinstance(volume, dict) or volume.get("external") is not True:
+            continue
+        for key in ("driver", "driver_opts", "labels"):
+            if volume.get(key):
+                issues.append(
+                    Issue(
+                        f'conflicting parameters "external" and "{key}" specified',
+                        key_location_of(tree, ("volumes", name, key)),
+                        ("volumes", name, key),
+                        f"an external volume is made elsewhere: drop {key} or external",
+                    )
+                )
+                break
+    return issues
+
+
 def _project_checks(project: Project, tree: Any) -> list[Issue]:
     """Consistency rules docker compose enforces on the loaded model."""
-    issues: list[Issue] = []
+    issues: list[Issue] = _tree_checks(tree)
     for name, service in project.services.items():
         path = ("services", name)
+        if not _SERVICE_NAME.fullmatch(name):
+            issues.append(
+                Issue(
+                    f"invalid service name {name!r}: only letters, digits, '.', '_' and '-'"
+                    " are allowed",
+                    key_location_of(tree, path),
+                    path,
+                    "rename the service",
+                )
+            )
+        requests = [
+            (("deploy", "resources", "reservations", "devices", index), request)
+            for index, request in enumerate(
+                service.deploy.resources.reservations.devices or []
+                if service.deploy
+                and service.deploy.resources
+                and service.deploy.resources.reservations
+                else []
+            )
+        ] + [(("gpus", index), request) for index, request in enumerate(service.gpus or [])]
+        for where, request in requests:
+            if request.count is not None and request.device_ids:
+                issues.append(
+                    Issue(
+                        '"count" and "device_ids" attributes are exclusive',
+                        key_location_of(tree, (*path, *where, "device_ids")),
+                        (*path, *where),
+                        "give either count or device_ids",
+                    )
+                )
         if service.image is None and service.build is None and service.provider is None:
             issues.append(
                 Issue(
@@ -391,7 +445,7 @@ def _project_checks(project: Project, tree: Any) -> list[Issue]:
             )
         triggers = service.develop.watch if service.develop and service.develop.watch else []
         for index, trigger in enumerate(triggers):
-            if trigger.action != "rebuild" and not trigger.target:
+            if trigger.action not in ("rebuild", "restart") and not trigger.target:
                 where = (*path, "develop", "watch", index)
                 issues.append(
                     Issue(
@@ -453,7 +507,7 @@ def check_shapes(tree: Any) -> list[Issue]:
         Project.model_validate(tree)
     except ValidationError as exc:
         return located_issues(Project, tree, exc)
-    return []
+    return _tree_checks(tree)
 
 
 def validate_project(tree: Any) -> Project:

@@ -100,4 +100,17 @@ def resolve_paths(tree: Any, working_dir: Path, home: str | None) -> Any:
             for resource in resources.values():
                 if isinstance(resource, MapNode) and isinstance(resource.get("file"), str):
                     resource["file"] = _absolute(resource["file"], working_dir, home)
+    volumes = tree.get("volumes")
+    if isinstance(volumes, MapNode):
+        for volume in volumes.values():
+            # a bind-like local volume names a host directory: compose-go resolves it when
+            # the driver is "local" in so many words and ``o`` is exactly "bind"
+            options = volume.get("driver_opts") if isinstance(volume, MapNode) else None
+            if (
+                isinstance(options, MapNode)
+                and volume.get("driver") == "local"
+                and options.get("o") == "bind"
+                and isinstance(options.get("device"), str)
+            ):
+                options["device"] = _absolute(options["device"], working_dir, home)
     return tree

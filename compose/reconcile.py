@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compose import labels, pycompose_ext, update_order
+from compose import file_mounts, labels, pycompose_ext, update_order
 from compose.desired import DesiredService, DesiredState, container_name
 from compose.errors import PlanError
 from compose.observed import ObservedContainer, ObservedState
@@ -95,6 +95,12 @@ def recreate_cause(
     wanted = pycompose_ext.settings_of(service.service.extensions).on_unhealthy
     if container.labels.get(ON_UNHEALTHY, "none") != wanted:
         return f"{pycompose_ext.KEY}.on_unhealthy changed"
+    if service.files and (
+        labels.SERVICE_CONFIG in container.labels or file_mounts.FILES_LABEL in container.labels
+    ):  # pycompose made it: compare the contents it copied in (docker compose does not)
+        changed = file_mounts.changed(container.labels.get(file_mounts.FILES_LABEL), service.files)
+        if changed:
+            return ", ".join(changed)
     recorded_image = container.labels.get(labels.IMAGE)
     if image_id and recorded_image and recorded_image != image_id:
         return "image updated"
@@ -106,6 +112,19 @@ def recreate_cause(
     if missing_volumes:
         return f"volume {missing_volumes[0]} not mounted"
     return None
+
+
+def _joined(config: Mapping[str, Any]) -> list[str]:
+    """The services whose container this one's namespaces or volumes_from name."""
+    found = [
+        value.removeprefix("service:")
+        for key in ("network_mode", "ipc", "pid", "uts", "cgroup")
+        if isinstance(value := config.get(key), str) and value.startswith("service:")
+    ]
+    for entry in config.get("volumes_from") or []:
+        if isinstance(entry, str) and not entry.startswith("container:"):
+            found.append(entry.split(":", 1)[0])
+    return found
 
 
 def _selected_services(desired: DesiredState, options: ReconcileOptions) -> list[str]:
@@ -126,6 +145,10 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
     """The plan of ``up``: see the module docstring for the rules."""
     plan = PlanBuilder()
     selected = _selected_services(desired, options)
+    for name in selected:  # before anything is made: a secret or config that cannot be had
+        files_error = desired.services[name].files_error
+        if files_error is not None:
+            raise files_error
 
     # networks and volumes the selected services use
     resource_ops: dict[str, int | None] = {}
@@ -245,6 +268,9 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             WaitCondition(other.service, other.condition, project=other.project)
             for other in pycompose_ext.settings_of(service.service.extensions).wait_for
         )
+        # a container that joins another's namespaces or mounts its volumes is created once
+        # that one exists and runs (docker compose creates in dependency order)
+        joins = [op for source in _joined(service.config) for op in ready_op.get(source, [])]
         service_ops: list[int] = []
         rolling_ops: list[int] = []  # its start-first recreates, paced by parallelism
         by_number: dict[int, ObservedContainer] = {}
@@ -280,7 +306,7 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                     OperationType.CREATE_CONTAINER,
                     name,
                     "not found",
-                    after=needs,
+                    after=[*needs, *joins],
                     service=service_name,
                     number=number,
                 )

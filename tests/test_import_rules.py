@@ -47,6 +47,7 @@ PURE_MODULES = (
     "short_syntax",
     "units",
     "normalize",
+    "file_mounts",
     "model",
     "output",
     "load",

@@ -80,10 +80,6 @@ PS_TITLES = {"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATE
 
 async def cmd_ps(session: Session, args: argparse.Namespace) -> int:
     out = session.terminal.out
-    if args.list_services:
-        for name in sorted(session.loaded.project.services):
-            print(name, file=out)
-        return 0
     project = session.project_name
     summaries = await session.client.container_list(
         all=args.all or bool(args.status), filters={"label": [f"{labels.PROJECT}={project}"]}
@@ -107,6 +103,12 @@ async def cmd_ps(session: Session, args: argparse.Namespace) -> int:
             continue
         rows.append(summary)
     rows.sort(key=lambda s: (s.Labels.get(labels.SERVICE, ""), s.Names[0] if s.Names else ""))
+    if args.list_services:
+        # the services of the containers, as docker compose: a running container of a
+        # profile not enabled in this call is listed too
+        found = dict.fromkeys(summary.Labels.get(labels.SERVICE, "") for summary in rows)
+        print("\n".join(found), file=out)
+        return 0
     if args.quiet:
         for summary in rows:
             print(summary.Id, file=out)

@@ -27,6 +27,7 @@ from compose.apply import (
 from compose.commands.terminal import Terminal
 from compose.desired import DesiredState, desired_state
 from compose.errors import PlanError
+from compose.file_sources import read_sources
 from compose.graph import build_graph
 from compose.load import LoadResult
 from compose.model import Service
@@ -47,7 +48,11 @@ async def connect(parallel: int = -1) -> EngineClient:
 
 
 def desired_of(loaded: LoadResult) -> DesiredState:
-    return desired_state(loaded.project, build_graph(loaded.project, loaded.tree))
+    return desired_state(
+        loaded.project,
+        build_graph(loaded.project, loaded.tree),
+        read_sources(loaded.project, loaded.environment),
+    )
 
 
 class Session:

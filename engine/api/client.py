@@ -323,6 +323,16 @@ class EngineClient:
     async def container_rename(self, ref: str, new_name: str) -> None:
         await self.request("POST", f"/containers/{quote(ref)}/rename", params={"name": new_name})
 
+    async def container_archive_put(self, ref: str, path: str, tar: bytes) -> None:
+        """``PUT /containers/{id}/archive``: extract ``tar`` at ``path`` in the container."""
+        await self.request(
+            "PUT",
+            f"/containers/{quote(ref)}/archive",
+            params={"path": path},
+            content=tar,
+            headers={"Content-Type": "application/x-tar"},
+        )
+
     async def container_top(self, ref: str) -> ContainerTop:
         return ContainerTop.model_validate(await self._json("GET", f"/containers/{quote(ref)}/top"))
 

@@ -169,6 +169,42 @@ def security_options(host_config: HostConfig) -> tuple[bool, str | None, bool]:
     return no_new_privileges, profile, masked
 
 
+_MAX_READONLY_PATHS = 256
+_MAX_PATH = 4096
+
+
+def readonly_paths(host_config: HostConfig, system_paths_masked: bool) -> list[str]:
+    """The paths runc bind-mounts read-only onto themselves (Docker's ``ReadonlyPaths``).
+
+    None in the request means Docker's defaults; an explicit list replaces them (clients
+    such as pycompose add the secret and config files they copied in). The paths come from
+    API clients: absolute, clean, bounded. runc resolves them after pivot_root, inside the
+    container's root, so none reaches the host.
+    """
+    if host_config.privileged:
+        return []
+    if host_config.readonly_paths is None:
+        return list(READONLY_PATHS) if system_paths_masked else []
+    if len(host_config.readonly_paths) > _MAX_READONLY_PATHS:
+        raise InvalidParameter(
+            f"ReadonlyPaths has {len(host_config.readonly_paths)} entries; "
+            f"at most {_MAX_READONLY_PATHS} are allowed"
+        )
+    for path in host_config.readonly_paths:
+        parts = path.split("/")
+        if (
+            not path.startswith("/")
+            or len(path) > _MAX_PATH
+            or "\0" in path
+            or any(part in (".", "..") for part in parts)
+        ):
+            raise InvalidParameter(
+                f"ReadonlyPaths entry {path[:200]!r} is not a clean absolute path",
+                hint="give absolute paths without . or .. components",
+            )
+    return list(host_config.readonly_paths)
+
+
 def seccomp_section(
     host_config: HostConfig, caps: list[str], *, machine: str, kernel: str
 ) -> dict[str, Any] | None:

@@ -35,8 +35,8 @@ from engine.runtime.security import (
     ALL_CAPABILITIES,
     DEFAULT_CAPABILITIES,
     MASKED_PATHS,
-    READONLY_PATHS,
     capabilities,
+    readonly_paths,
     seccomp_section,
     security_options,
     validate_sysctls,
@@ -426,7 +426,9 @@ def build_spec(config: ContainerCreate, image: ImageConfig, context: SpecContext
         linux["devices"] = device_nodes
     if not host_config.privileged and system_paths_masked:
         linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
+    read_only = readonly_paths(host_config, system_paths_masked)
+    if read_only:
+        linux["readonlyPaths"] = read_only
     seccomp_rules = seccomp_section(
         host_config, caps, machine=context.machine, kernel=context.kernel
     )

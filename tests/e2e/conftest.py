@@ -351,3 +351,15 @@ def own_stack(own_engine: Engine, tmp_path: Path) -> Iterator[Stack]:
     finally:
         if (tmp_path / "compose.yaml").exists():
             project.pycompose("down", "-v", "--remove-orphans", "-t", "1", check=False)
+
+
+@pytest.fixture
+def pycompose_stack(engine: Engine, tmp_path: Path) -> Iterator[Stack]:
+    """A pycompose stack on either engine: for what pycompose guarantees beyond docker
+    compose, or where docker compose on pycompose's engine differs."""
+    project = Stack(engine, tmp_path)
+    try:
+        yield project
+    finally:
+        if (tmp_path / "compose.yaml").exists():
+            project.pycompose("down", "-v", "--remove-orphans", "-t", "1", check=False)

@@ -155,6 +155,7 @@ class HostConfig(SnakeModel):
     cap_drop: list[str] | None = None
     privileged: bool = False
     readonly_rootfs: bool = False
+    readonly_paths: list[str] | None = None  # None: Docker's defaults (/proc/bus ...)
     security_opt: list[str] | None = None
     sysctls: dict[str, str] | None = None
     ulimits: list[Ulimit] | None = None

@@ -77,6 +77,19 @@ def test_masked_and_readonly_paths_and_default_mounts():
     assert by_target["/dev/pts"]["type"] == "devpts"
 
 
+def test_readonly_paths_given_replace_the_defaults_and_are_checked():
+    paths = ["/proc/sys", "/run/secrets/db"]
+    assert spec_of(HostConfig={"ReadonlyPaths": paths})["linux"]["readonlyPaths"] == paths
+    assert "readonlyPaths" not in spec_of(HostConfig={"ReadonlyPaths": []})["linux"]
+    unconfined = spec_of(HostConfig={"SecurityOpt": ["systempaths=unconfined"]})
+    assert "readonlyPaths" not in unconfined["linux"]
+    privileged = spec_of(HostConfig={"Privileged": True, "ReadonlyPaths": paths})
+    assert "readonlyPaths" not in privileged["linux"]
+    for bad in (["etc/x"], ["/a/../../etc"], ["/a/./b"], ["/x\0y"], ["/x"] * 257):
+        with pytest.raises(InvalidParameter, match="ReadonlyPaths"):
+            spec_of(HostConfig={"ReadonlyPaths": bad})
+
+
 def test_privileged_drops_confinement():
     spec = spec_of(HostConfig={"Privileged": True})
     assert "maskedPaths" not in spec["linux"]
