@@ -211,6 +211,11 @@ def container_request(
         name=name,
         network_mode=network_mode,
         volumes_from=volumes_from,
+        link_targets={
+            linked: replica_names(desired, linked)
+            for linked in (link.partition(":")[0] for link in typed.links or [])
+            if linked in desired.services
+        },
         oneoff=oneoff,
         replace=replace,
     )

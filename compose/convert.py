@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from compose import labels
+from compose import convert_resources, labels
 from compose import model as models
 from compose import model_parts as parts
 from compose.errors import PlanError
@@ -33,11 +33,9 @@ from engine.api.models import (
     EndpointSettings,
     HealthConfig,
     HostConfig,
-    LogConfig,
     Mount,
     NetworkingConfig,
     PortBinding,
-    RestartPolicy,
     TmpfsOptions,
     Ulimit,
     VolumeOptions,
@@ -92,15 +90,6 @@ def _healthcheck(health: parts.Healthcheck | None) -> HealthConfig | None:
     }
     given = {key: value for key, value in given.items() if value is not None}
     return HealthConfig(**given) if given else None
-
-
-def _restart_policy(restart: str | None) -> RestartPolicy:
-    if not restart or restart == "no":
-        return RestartPolicy(name="", maximum_retry_count=0)
-    name, _, count = restart.partition(":")
-    return RestartPolicy.model_validate(
-        {"Name": name, "MaximumRetryCount": int(count) if count else 0}
-    )
 
 
 def _set(**values: Any) -> dict[str, Any]:
@@ -202,25 +191,6 @@ def _devices(service: models.Service) -> list[DeviceMapping] | None:
     ]
 
 
-def _limits(service: models.Service) -> parts.Resource | None:
-    return service.deploy.resources.limits if service.deploy else None
-
-
-def _memory(service: models.Service) -> int:
-    if service.mem_limit is not None:
-        return service.mem_limit
-    limits = _limits(service)
-    return (limits.memory if limits else None) or 0
-
-
-def _nano_cpus(service: models.Service) -> int:
-    cpus = service.cpus
-    if cpus is None:
-        limits = _limits(service)
-        cpus = limits.cpus if limits else None
-    return round(float(cpus) * 1e9) if cpus else 0
-
-
 def _endpoint(aliases: Sequence[str], spec: parts.ServiceNetwork | None) -> EndpointSettings:
     spec = spec or parts.ServiceNetwork()
     ipam = None
@@ -313,6 +283,7 @@ def container_create(
     name: str | None = None,
     network_mode: str | None = None,
     volumes_from: Sequence[str] = (),
+    link_targets: Mapping[str, Sequence[str]] | None = None,
     oneoff: bool = False,
     replace: str | None = None,
 ) -> ContainerRequest:
@@ -320,7 +291,8 @@ def container_create(
 
     ``config`` is ``service`` as ``config --format json`` prints it (for the labels
     docker compose derives from it). ``network_mode`` and ``volumes_from`` are already
-    resolved to container names by the caller where they named services. A setting the
+    resolved to container names by the caller where they named services; ``link_targets``
+    maps each service ``links`` names to its containers' names. A setting the
     engine cannot take (a mount type, a restart policy) is a PlanError naming the service.
     """
     with _refused_as_plan_error(service_name):
@@ -346,7 +318,7 @@ def container_create(
                 (network_names[key], _endpoint(aliases, service.networks.get(key)))
                 for key in attached[1:]
             ]
-        logging = service.logging or parts.Logging()
+        link_targets = link_targets or {}
         grace = service.stop_grace_period
         body = ContainerCreate(
             hostname=service.hostname or "",
@@ -382,10 +354,10 @@ def container_create(
             stop_timeout=grace // 1_000_000_000 if grace else None,
             host_config=HostConfig(
                 binds=binds,
-                log_config=LogConfig(type=logging.driver or "", config=logging.options or None),
+                log_config=convert_resources.log_config(service),
                 network_mode=mode or "",
                 port_bindings=bindings,
-                restart_policy=_restart_policy(service.restart),
+                restart_policy=convert_resources.restart_policy(service),
                 auto_remove=False,
                 volumes_from=list(volumes_from) or None,
                 cap_add=service.cap_add or None,
@@ -405,16 +377,13 @@ def container_create(
                 sysctls=service.sysctls or None,
                 tmpfs=_tmpfs(service),
                 init=service.init,
-                cpu_shares=service.cpu_shares or 0,
-                memory=_memory(service),
-                memory_swap=service.memswap_limit or 0,
-                nano_cpus=_nano_cpus(service),
-                cpuset_cpus=service.cpuset or "",
-                pids_limit=service.pids_limit or None,
                 ulimits=_ulimits(service.ulimits),
                 devices=_devices(service),
                 oom_score_adj=service.oom_score_adj or 0,
                 mounts=mounts,
+                links=convert_resources.links(project, service, number, link_targets),
+                **convert_resources.resource_fields(service),
+                **convert_resources.isolation_fields(service),
             ),
             networking_config=NetworkingConfig(EndpointsConfig=endpoints) if endpoints else None,
         )

@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +54,18 @@ def find_init() -> str:
     return "/usr/bin/tini-static"
 
 
-def host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
-    """``os.stat`` of each device the container maps (``devices: [/dev/fuse]``)."""
+def stat_devices(paths: Iterable[str]) -> dict[str, HostDevice]:
+    """``os.stat`` of each path that is a device node on the host (others are left out:
+    spec.build_spec reports them with the path)."""
     devices: dict[str, HostDevice] = {}
-    for mapping in host_config.devices or ():
+    for path in paths:
         try:
-            info = os.stat(mapping.path_on_host)
+            info = os.stat(path)
         except OSError:
-            continue  # spec.build_spec reports it with the path
+            continue
         if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
-            devices[mapping.path_on_host] = HostDevice(
-                path=mapping.path_on_host,
+            devices[path] = HostDevice(
+                path=path,
                 kind="c" if stat.S_ISCHR(info.st_mode) else "b",
                 major=os.major(info.st_rdev),
                 minor=os.minor(info.st_rdev),
@@ -73,6 +74,11 @@ def host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
                 gid=info.st_gid,
             )
     return devices
+
+
+def host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
+    """``os.stat`` of each device the container maps (``devices: [/dev/fuse]``)."""
+    return stat_devices(mapping.path_on_host for mapping in host_config.devices or ())
 
 
 def read_text(path: Path) -> str:

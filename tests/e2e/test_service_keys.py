@@ -1,0 +1,132 @@
+"""Service keys honoured end to end: the effect inside the container and in the engine's record.
+
+Every scenario runs with both CLIs on both engines (the ``stack`` fixture): what docker
+compose on dockerd shows is what pycompose on its engine must show. The cgroup files are
+read from inside the container (cgroup v1 on this host: ``/sys/fs/cgroup/<controller>/``;
+v2: ``/sys/fs/cgroup/``), the HostConfig from ``GET /containers/{id}/json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.cli_helpers import EngineAPI
+from tests.e2e.conftest import IMAGE, Stack
+
+RESOURCES = f"""
+services:
+  limited:
+    image: {IMAGE}
+    command: ["sleep", "1000000"]
+    mem_limit: 64m
+    mem_reservation: 32m
+    memswap_limit: 96m
+    mem_swappiness: 10
+    cpu_shares: 512
+    cpu_period: 50000
+    cpu_quota: 25000
+    cpuset: "0"
+    oom_kill_disable: true
+    oom_score_adj: 300
+    deploy:
+      resources:
+        limits:
+          pids: 42
+    device_cgroup_rules: ["c 1:9 rwm"]
+    uts: host
+    annotations:
+      org.example.key: a-value
+    extra_hosts: ["extra.example:10.208.0.250"]
+  reserved:
+    image: {IMAGE}
+    command: ["sleep", "1000000"]
+    deploy:
+      resources:
+        limits:
+          cpus: "0.5"
+          memory: 48m
+        reservations:
+          memory: 16m
+      restart_policy:
+        condition: on-failure
+        max_attempts: 3
+"""
+
+
+def _cgroup(stack: Stack, service: str, v1: str, v2: str) -> str:
+    """A cgroup file read inside the container: the v1 path, else the v2 one."""
+    script = f"cat /sys/fs/cgroup/{v1} 2>/dev/null || cat /sys/fs/cgroup/{v2}"
+    return stack.pycompose("exec", "-T", service, "sh", "-c", script).stdout.strip()
+
+
+def _host_config(stack: Stack, service: str) -> dict[str, Any]:
+    found = EngineAPI(stack.engine.socket).container(f"{stack.name}-{service}-1")
+    assert found is not None
+    return dict(found["HostConfig"])
+
+
+def test_resource_keys_reach_the_cgroup_and_the_record(stack: Stack) -> None:
+    stack.write(RESOURCES)
+    stack.pycompose("up", "-d")
+    host = _host_config(stack, "limited")
+    assert host["Memory"] == 64 * 1024**2
+    assert host["MemoryReservation"] == 32 * 1024**2
+    assert host["MemorySwap"] == 96 * 1024**2
+    assert host["MemorySwappiness"] == 10
+    assert host["CpuShares"] == 512
+    assert (host["CpuPeriod"], host["CpuQuota"]) == (50000, 25000)
+    assert host["CpusetCpus"] == "0"
+    assert host["OomKillDisable"] is True
+    assert host["OomScoreAdj"] == 300
+    assert host["PidsLimit"] == 42
+    assert host["DeviceCgroupRules"] == ["c 1:9 rwm"]
+    assert host["UTSMode"] == "host"
+    assert host["ExtraHosts"] == ["extra.example:10.208.0.250"]
+
+    read = lambda v1, v2: _cgroup(stack, "limited", v1, v2)  # noqa: E731
+    assert read("memory/memory.limit_in_bytes", "memory.max") == str(64 * 1024**2)
+    assert read("memory/memory.soft_limit_in_bytes", "memory.low") == str(32 * 1024**2)
+    assert read("pids/pids.max", "pids.max") == "42"
+    assert read("cpu/cpu.cfs_quota_us", "cpu.max").split()[0] == "25000"
+    assert read("cpuset/cpuset.effective_cpus", "cpuset.cpus.effective") == "0"
+    assert read("memory/memory.swappiness", "memory.swappiness") == "10"
+    v1 = stack.pycompose("exec", "-T", "limited", "ls", "/sys/fs/cgroup").stdout.split()
+    if "memory" in v1:  # cgroup v1 (this host); v2 has no per-group OOM-killer switch
+        assert "oom_kill_disable 1" in read("memory/memory.oom_control", "-")
+        assert "c 1:9 rwm" in read("devices/devices.list", "-").splitlines()
+    oom = stack.pycompose("exec", "-T", "limited", "cat", "/proc/self/oom_score_adj")
+    assert oom.stdout.strip() == "300"
+    hosts = stack.pycompose("exec", "-T", "limited", "cat", "/etc/hosts").stdout
+    assert "10.208.0.250\textra.example" in hosts
+    # uts: host: the host's name, not the container id
+    hostname = stack.pycompose("exec", "-T", "limited", "hostname").stdout.strip()
+    assert hostname == open("/proc/sys/kernel/hostname").read().strip()
+
+    reserved = _host_config(stack, "reserved")
+    assert reserved["NanoCpus"] == 500_000_000
+    assert reserved["Memory"] == 48 * 1024**2
+    assert reserved["MemoryReservation"] == 16 * 1024**2
+    assert reserved["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
+    quota = _cgroup(stack, "reserved", "cpu/cpu.cfs_quota_us", "cpu.max").split()[0]
+    assert quota == "50000"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("runtime", "no-such-runtime", "runtime"),
+        ("userns_mode", "private-users", "user namespace"),
+        ("storage_opt", "{size: 1G}", "storage"),
+        ("gpus", "all", "device"),
+    ],
+)
+def test_what_the_engine_cannot_do_is_refused_by_name(
+    stack: Stack, key: str, value: str, expected: str
+) -> None:
+    stack.write(f"services:\n  app:\n    image: {IMAGE}\n    {key}: {value}\n")
+    result = stack.pycompose("up", "-d", check=False)
+    assert result.returncode != 0
+    assert expected in result.stderr.lower()
+    assert not [c for c in stack.ps() if c.get("State") == "running"]
