@@ -23,9 +23,6 @@ from engine.api.models import (
     WeightDevice,
 )
 
-LOG_DRIVERS = ("json-file", "local", "none")
-"""The logging drivers the engine implements (``""`` is its default, json-file)."""
-
 
 def _limits(service: models.Service) -> parts.Resource | None:
     return service.deploy.resources.limits if service.deploy else None

@@ -24,10 +24,13 @@ from compose.commands import build, images, inspection, lifecycle, oneoff
 from compose.commands.session import Session, connect, open_session
 from compose.commands.terminal import Terminal
 from compose.errors import PycomposeError
+from compose.keys import check_keys
 from compose.load import LoadResult
 from engine.api.errors import EngineError
 
 Command = Callable[[Session, argparse.Namespace], Awaitable[int]]
+
+CREATING_COMMANDS = frozenset({"up", "create", "run", "watch"})
 
 # the commands on a project (`ls` needs none, but is one of them for the parser)
 STACK_COMMANDS: dict[str, Command] = {
@@ -42,7 +45,14 @@ STACK_COMMANDS: dict[str, Command] = {
 async def run_stack_command(
     loaded: LoadResult, args: argparse.Namespace, terminal: Terminal
 ) -> int:
-    """Connect to the engine and run one of :data:`STACK_COMMANDS` on the loaded project."""
+    """Connect to the engine and run one of :data:`STACK_COMMANDS` on the loaded project.
+
+    A command that creates containers first refuses the keys pycompose does not honour
+    (compose.keys), before anything is made.
+    """
+    if args.subcommand in CREATING_COMMANDS:
+        for warning in check_keys(loaded.tree):
+            print(f"WARN: {warning}", file=terminal.err)
     async with open_session(terminal, loaded) as session:
         return int(await STACK_COMMANDS[args.subcommand](session, args))
 

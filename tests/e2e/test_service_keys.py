@@ -8,6 +8,7 @@ v2: ``/sys/fs/cgroup/``), the HostConfig from ``GET /containers/{id}/json``.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -30,10 +31,7 @@ services:
     cpuset: "0"
     oom_kill_disable: true
     oom_score_adj: 300
-    deploy:
-      resources:
-        limits:
-          pids: 42
+    pids_limit: 42
     device_cgroup_rules: ["c 1:9 rwm"]
     uts: host
     annotations:
@@ -47,6 +45,7 @@ services:
         limits:
           cpus: "0.5"
           memory: 48m
+          pids: 24
         reservations:
           memory: 16m
       restart_policy:
@@ -102,12 +101,13 @@ def test_resource_keys_reach_the_cgroup_and_the_record(stack: Stack) -> None:
     assert "10.208.0.250\textra.example" in hosts
     # uts: host: the host's name, not the container id
     hostname = stack.pycompose("exec", "-T", "limited", "hostname").stdout.strip()
-    assert hostname == open("/proc/sys/kernel/hostname").read().strip()
+    assert hostname == socket.gethostname()
 
     reserved = _host_config(stack, "reserved")
     assert reserved["NanoCpus"] == 500_000_000
     assert reserved["Memory"] == 48 * 1024**2
     assert reserved["MemoryReservation"] == 16 * 1024**2
+    assert reserved["PidsLimit"] == 24
     assert reserved["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     quota = _cgroup(stack, "reserved", "cpu/cpu.cfs_quota_us", "cpu.max").split()[0]
     assert quota == "50000"
@@ -117,7 +117,6 @@ def test_resource_keys_reach_the_cgroup_and_the_record(stack: Stack) -> None:
     ("key", "value", "expected"),
     [
         ("runtime", "no-such-runtime", "runtime"),
-        ("userns_mode", "private-users", "user namespace"),
         ("storage_opt", "{size: 1G}", "storage"),
         ("gpus", "all", "device"),
     ],
