@@ -35,13 +35,44 @@ def size_option(text: str) -> int:
     return int(text)
 
 
+LOG_DRIVERS: dict[str, frozenset[str]] = {
+    "": frozenset({"max-size", "max-file"}),
+    "json-file": frozenset({"max-size", "max-file"}),
+    "local": frozenset({"max-size", "max-file"}),
+    "none": frozenset(),
+}
+"""The logging drivers the engine implements and the options each takes. ``local`` is
+stored as json-file is (the format is the engine's business; both rotate by size)."""
+
+
+def log_driver(config: ContainerCreate) -> str:
+    """The container's logging driver, checked with its options (InvalidParameter)."""
+    log_config = config.host_config.log_config
+    driver = log_config.type if log_config else ""
+    options = (log_config.config if log_config else None) or {}
+    if driver not in LOG_DRIVERS:
+        raise InvalidParameter(
+            f"logging driver {driver!r} is not supported",
+            hint="use json-file (the default), local or none",
+        )
+    unknown = sorted(set(options) - LOG_DRIVERS[driver])
+    if unknown:
+        allowed = ", ".join(sorted(LOG_DRIVERS[driver])) or "none"
+        raise InvalidParameter(
+            f"unknown log opt {unknown[0]!r} for {driver or 'json-file'} log driver",
+            hint=f"the options of this driver: {allowed}",
+        )
+    return driver or "json-file"
+
+
 def log_limits(config: ContainerCreate) -> tuple[int, int]:
     log_config = config.host_config.log_config
     options = (log_config.config if log_config else None) or {}
+    log_driver(config)
     try:
         size = size_option(str(options["max-size"])) if "max-size" in options else None
         files = int(str(options["max-file"])) if "max-file" in options else None
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise InvalidParameter(f"invalid log option: {exc}") from exc
     return size or DEFAULT_LOG_MAX_SIZE, files or DEFAULT_LOG_MAX_FILES
 

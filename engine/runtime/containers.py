@@ -211,6 +211,7 @@ class ContainerRuntime:
             raise Conflict(f"container id {container_id} exists")
         image = image or ImageConfig()
         merged = merge_image_config(config, image)
+        bundle.log_driver(merged)  # refused before anything is made
         directory = self.root / container_id
         directory.mkdir(mode=PRIVATE_DIR, parents=True)
         mounted = False

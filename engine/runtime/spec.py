@@ -244,6 +244,11 @@ def _namespaces(host_config: HostConfig, context: SpecContext) -> list[dict[str,
     return namespaces
 
 
+def cgroups_path(host_config: HostConfig, container_id: str) -> str:
+    """The container's cgroup, beneath ``cgroup_parent`` (the engine's ``/pycompose``)."""
+    return f"{host_config.cgroup_parent or '/pycompose'}/{container_id}"
+
+
 def _private_cgroupns(host_config: HostConfig, context: SpecContext) -> bool:
     """Docker's rule: private by default on cgroup v2, host on v1 (where private is refused)."""
     mode = host_config.cgroupns_mode
@@ -395,7 +400,7 @@ def build_spec(config: ContainerCreate, image: ImageConfig, context: SpecContext
     linux: dict[str, Any] = {
         "namespaces": _namespaces(host_config, context),
         "resources": resources,
-        "cgroupsPath": f"{host_config.cgroup_parent or '/pycompose'}/{context.container_id}",
+        "cgroupsPath": cgroups_path(host_config, context.container_id),
         "sysctl": validate_sysctls(host_config),
     }
     if device_nodes:

@@ -15,10 +15,11 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.errors import InvalidParameter, NotFound
-from engine.runtime import beneath, monitor
+from engine.runtime import beneath, bundle, monitor, realtime
 from engine.runtime.container_io import run_exec
 from engine.runtime.container_record import ContainerRecord, ExecResult
 from engine.runtime.runc import Runc, RuntimeExitError
+from engine.runtime.spec import cgroups_path
 from engine.runtime.state import ContainerState, HealthProbe, HealthResult
 
 S = ContainerState
@@ -46,6 +47,13 @@ class Supervisor:
 
     async def run(self, container: ContainerRecord) -> None:
         """One run: conmon + runc create, runc start, then a supervisor task."""
+        host_config = container.config.host_config
+        if host_config.cpu_realtime_runtime > 0:
+            realtime.reserve(
+                cgroups_path(host_config, container.id),
+                host_config.cpu_realtime_period,
+                host_config.cpu_realtime_runtime,
+            )
         if self.runc.has_state(container.id):
             with contextlib.suppress(NotFound):
                 await self.runc.delete(container.id, force=True)
@@ -67,6 +75,7 @@ class Supervisor:
                     tty=container.config.tty,
                     stdin=container.config.open_stdin,
                     leave_stdin_open=not container.config.stdin_once,
+                    keep_log=bundle.log_driver(container.config) != "none",
                     socket_dir=self.socket_dir,
                 )
             finally:

@@ -51,6 +51,16 @@ services:
       restart_policy:
         condition: on-failure
         max_attempts: 3
+    logging:
+      driver: local
+      options:
+        max-size: 1m
+        max-file: "2"
+  quiet:
+    image: {IMAGE}
+    command: ["sh", "-c", "echo not-kept; exec sleep 1000000"]
+    logging:
+      driver: none
 """
 
 
@@ -111,6 +121,12 @@ def test_resource_keys_reach_the_cgroup_and_the_record(stack: Stack) -> None:
     assert reserved["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     quota = _cgroup(stack, "reserved", "cpu/cpu.cfs_quota_us", "cpu.max").split()[0]
     assert quota == "50000"
+    assert reserved["LogConfig"] == {"Type": "local", "Config": {"max-file": "2", "max-size": "1m"}}
+    assert _host_config(stack, "quiet")["LogConfig"] == {"Type": "none", "Config": {}}
+    api = EngineAPI(stack.engine.socket)
+    refused = api.client.get(f"/containers/{stack.name}-quiet-1/logs?stdout=1&stderr=1")
+    assert refused.status_code == 501
+    assert "does not support reading" in refused.text
 
 
 @pytest.mark.parametrize(
