@@ -284,6 +284,7 @@ def container_create(
     network_mode: str | None = None,
     volumes_from: Sequence[str] = (),
     link_targets: Mapping[str, Sequence[str]] | None = None,
+    api_socket: str = "",
     oneoff: bool = False,
     replace: str | None = None,
 ) -> ContainerRequest:
@@ -292,13 +293,22 @@ def container_create(
     ``config`` is ``service`` as ``config --format json`` prints it (for the labels
     docker compose derives from it). ``network_mode`` and ``volumes_from`` are already
     resolved to container names by the caller where they named services; ``link_targets``
-    maps each service ``links`` names to its containers' names. A setting the
+    maps each service ``links`` names to its containers' names; ``api_socket`` is the
+    engine's socket path (for ``use_api_socket``). A setting the
     engine cannot take (a mount type, a restart policy) is a PlanError naming the service.
     """
     with _refused_as_plan_error(service_name):
         name = name or service.container_name or f"{project}-{service_name}-{number}"
         exposed, bindings = _ports(service)
         binds, mounts = _mounts(service, volume_names)
+        if service.use_api_socket:
+            if not api_socket:
+                raise PlanError(
+                    f"service {service_name!r} sets use_api_socket, but the engine's socket "
+                    "is not known"
+                )
+            # the engine this request goes to, as docker compose binds /var/run/docker.sock
+            binds = [*(binds or []), f"{api_socket}:/var/run/docker.sock:rw"]
         mode = network_mode or service.network_mode
         attached = [key for key in service.networks if key in network_names]
 

@@ -367,10 +367,10 @@ KEYS: dict[str, Key] = {
     "services.*.ports[].mode": _i(_SWARM + " (ingress or host)"),
     "services.*.ports[].name": _i("docker compose sends no port names to the engine"),
     "services.*.ports[].app_protocol": _i("docker compose sends no application protocol"),
-    "services.*.post_start": _r("lifecycle hooks are not run by pycompose"),
-    "services.*.pre_stop": _r("lifecycle hooks are not run by pycompose"),
+    "services.*.post_start": _h("an exec after the container starts; failing fails `up`"),
+    "services.*.pre_stop": _h("an exec before `stop`/`down` stops the container"),
     **{
-        f"services.*.{hook}[].{field}": _r("lifecycle hooks are not run by pycompose")
+        f"services.*.{hook}[].{field}": _h("the hook's exec")
         for hook in ("post_start", "pre_stop")
         for field in ("command", "environment", "privileged", "user", "working_dir")
     },
@@ -406,7 +406,7 @@ KEYS: dict[str, Key] = {
     "services.*.ulimits": _h("HostConfig.Ulimits"),
     "services.*.ulimits.*.soft": _h("HostConfig.Ulimits"),
     "services.*.ulimits.*.hard": _h("HostConfig.Ulimits"),
-    "services.*.use_api_socket": _r("the engine's socket is not mounted into containers"),
+    "services.*.use_api_socket": _h("the engine's socket bound at /var/run/docker.sock"),
     "services.*.user": _h("User"),
     "services.*.userns_mode": _h("host (the engine does not remap users: others are refused)"),
     "services.*.uts": _h("HostConfig.UTSMode"),

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.api.models import Command, ContainerCreate, HostConfig, ImageConfig
+from engine.api.models import Command, ContainerCreate, HostConfig, ImageConfig, LogConfig
 from engine.errors import InvalidParameter
 from engine.runtime.resources import check_host_options, resources_section
 from engine.runtime.security import (
@@ -117,6 +117,9 @@ def merge_image_config(config: ContainerCreate, image: ImageConfig) -> Container
     """
     entrypoint = shell_form(config.entrypoint)
     cmd = shell_form(config.cmd)
+    log_config = config.host_config.log_config or LogConfig()
+    # as dockerd records it: the daemon's default driver named, no options an empty map
+    log_config = LogConfig(type=log_config.type or "json-file", config=log_config.config or {})
     if not entrypoint:
         if not cmd:
             cmd = shell_form(image.cmd)
@@ -133,6 +136,7 @@ def merge_image_config(config: ContainerCreate, image: ImageConfig) -> Container
             "stop_signal": config.stop_signal or image.stop_signal,
             "healthcheck": config.healthcheck or image.healthcheck,
             "labels": {**image.labels, **(config.labels or {})},
+            "host_config": config.host_config.model_copy(update={"log_config": log_config}),
         }
     )
 

@@ -145,3 +145,43 @@ def test_what_the_engine_cannot_do_is_refused_by_name(
     assert result.returncode != 0
     assert expected in result.stderr.lower()
     assert not [c for c in stack.ps() if c.get("State") == "running"]
+
+
+HOOKS = f"""
+services:
+  hooked:
+    image: {IMAGE}
+    command: ["sleep", "1000000"]
+    volumes: ["marks:/marks"]
+    post_start:
+      - command: ["sh", "-c", "echo started-$$GREETING-in-$$(pwd) > /marks/post"]
+        environment:
+          GREETING: hi
+        working_dir: /tmp
+    pre_stop:
+      - command: ["sh", "-c", "echo stopping-as-$$(id -u) > /marks/pre"]
+        user: "0"
+volumes:
+  marks: {{}}
+"""
+
+
+def test_post_start_and_pre_stop_hooks_run_in_the_container(stack: Stack) -> None:
+    stack.write(HOOKS)
+    stack.pycompose("up", "-d")
+    post = stack.pycompose("exec", "-T", "hooked", "cat", "/marks/post").stdout
+    assert post.strip() == "started-hi-in-/tmp"
+    stack.pycompose("stop", "-t", "1")
+    stack.pycompose("up", "-d")
+    pre = stack.pycompose("exec", "-T", "hooked", "cat", "/marks/pre").stdout
+    assert pre.strip() == "stopping-as-0"
+
+
+def test_a_failing_post_start_hook_fails_up(stack: Stack) -> None:
+    stack.write(
+        f"services:\n  app:\n    image: {IMAGE}\n    command: [sleep, '1000000']\n"
+        "    post_start:\n      - command: [sh, -c, 'exit 3']\n"
+    )
+    result = stack.pycompose("up", "-d", check=False)
+    assert result.returncode != 0
+    assert "3" in result.stderr
