@@ -239,7 +239,9 @@ class ContainerViews:
             Name="/" + record.name,
             RestartCount=info.restart_count,
             ExecIDs=exec_ids(record.id) or None,
-            HostConfig=api.HostConfig.model_validate(body.get("HostConfig") or {}),
+            HostConfig=api.HostConfig.model_validate(body.get("HostConfig") or {}).model_copy(
+                update={"log_config": merged.host_config.log_config}  # as the runtime keeps it
+            ),
             GraphDriver={
                 "Name": "overlay2",
                 "Data": {"MergedDir": str(self.index.rootfs(record.id))},
