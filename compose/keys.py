@@ -299,8 +299,8 @@ KEYS: dict[str, Key] = {
     "services.*.extends": _h(_LOADER),
     "services.*.extends.file": _h(_LOADER),
     "services.*.extends.service": _h(_LOADER),
-    "services.*.external_links": _r(
-        "the engine does not implement links (use networks and aliases)"
+    "services.*.external_links": _h(
+        "HostConfig.Links: the name resolves in this container (a shared network is needed)"
     ),
     "services.*.extra_hosts": _h("HostConfig.ExtraHosts: /etc/hosts"),
     "services.*.gpus": _r(_NO_GPU),
@@ -329,7 +329,7 @@ KEYS: dict[str, Key] = {
     "services.*.isolation": _r(_WINDOWS),
     "services.*.label_file": _h(_LOADER),
     "services.*.labels": _h("Labels"),
-    "services.*.links": _r("the engine does not implement links (use networks and aliases)"),
+    "services.*.links": _h("HostConfig.Links: service, alias and replica names resolve here"),
     "services.*.logging": _h("HostConfig.LogConfig"),
     "services.*.logging.driver": _h("json-file, local or none (other drivers are refused)"),
     "services.*.logging.options": _h("max-size, max-file"),

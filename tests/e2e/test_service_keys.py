@@ -205,3 +205,32 @@ def test_a_failing_post_start_hook_fails_up(stack: Stack) -> None:
     result = stack.pycompose("up", "-d", check=False)
     assert result.returncode != 0
     assert "3" in result.stderr
+
+
+def _resolved(stack: Stack, service: str, name: str) -> str:
+    """The address ``name`` resolves to inside ``service`` (busybox ping's first line)."""
+    out = stack.pycompose("exec", "-T", service, "ping", "-c", "1", "-W", "1", name, check=False)
+    first = (out.stdout.splitlines() or [""])[0]
+    return first.split("(")[1].split(")")[0] if "(" in first else f"unresolved: {out.stderr}"
+
+
+def test_links_and_external_links_resolve_in_the_linking_container(stack: Stack) -> None:
+    stack.write(
+        f"services:\n"
+        f"  db:\n    image: {IMAGE}\n    command: [sleep, '1000000']\n"
+        f"  web:\n    image: {IMAGE}\n    command: [sleep, '1000000']\n"
+        f"    links: ['db:database']\n"
+        f"    external_links: ['{stack.name}-db-1:elsewhere']\n"
+    )
+    stack.pycompose("up", "-d")
+    api = EngineAPI(stack.engine.socket)
+    db = api.container(f"{stack.name}-db-1")
+    assert db is not None
+    address = next(iter(db["NetworkSettings"]["Networks"].values()))["IPAddress"]
+    for name in ("database", "db-1", f"{stack.name}-db-1", "elsewhere"):
+        assert _resolved(stack, "web", name) == address, name
+    web, db_name = f"/{stack.name}-web-1", f"/{stack.name}-db-1"
+    assert set(_host_config(stack, "web")["Links"]) == {
+        f"{db_name}:{web}/{alias}"
+        for alias in ("database", "db-1", f"{stack.name}-db-1", "elsewhere")
+    }

@@ -240,7 +240,10 @@ class ContainerViews:
             RestartCount=info.restart_count,
             ExecIDs=exec_ids(record.id) or None,
             HostConfig=api.HostConfig.model_validate(body.get("HostConfig") or {}).model_copy(
-                update={"log_config": merged.host_config.log_config}  # as the runtime keeps it
+                update={
+                    "log_config": merged.host_config.log_config,  # as the runtime keeps it
+                    "links": _links(record.name, merged.host_config.links),
+                }
             ),
             GraphDriver={
                 "Name": "overlay2",
@@ -250,3 +253,16 @@ class ContainerViews:
             Config=config,
             NetworkSettings=self._network_settings(record),
         )
+
+
+def _links(name: str, links: list[str] | None) -> list[str] | None:
+    """Links as dockerd shows them: ``/<linked>:/<this container>/<alias>``."""
+    if not links:
+        return None
+    shown = []
+    for link in links:
+        target, _, alias = link.partition(":")
+        target = target.lstrip("/")
+        alias = alias.rsplit("/", 1)[-1] or target
+        shown.append(f"/{target}:/{name}/{alias}")
+    return shown

@@ -212,7 +212,9 @@ class Containers:
             )
             attachment = Attachment({}, {})
             if self.networking is not None:
-                attachment = await self.networking.attach(container_id, name, body, self._pid_of)
+                attachment = await self.networking.attach(
+                    container_id, name, body, self._pid_of, lambda ref: self.index.find(ref).id
+                )
             await self.runtime.create(
                 body,
                 image_config,
