@@ -71,3 +71,31 @@ def test_hostile_log_sizes_are_a_bad_parameter_not_a_crash(size):
     )
     with pytest.raises(InvalidParameter):
         bundle.log_limits(config)
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "db:evil\n10.0.0.1 victim",
+        "db\n1.2.3.4 x:alias",
+        "db:" + "a" * 300,
+        "../../etc:alias",
+        "db:-leading-dash",
+    ],
+)
+def test_a_link_cannot_write_its_own_lines_into_etc_hosts(link):
+    from engine.daemon.networking import link_hosts
+    from engine.network.records import Sandbox
+
+    sandbox = Sandbox(id="me", netns="/nonexistent", name="me", hostname="me", upstreams=())
+    with pytest.raises(InvalidParameter, match="invalid link"):
+        link_hosts(sandbox, [link], lambda ref: ref, {})
+
+
+def test_links_are_bounded():
+    from engine.daemon.networking import MAX_LINKS, link_hosts
+    from engine.network.records import Sandbox
+
+    sandbox = Sandbox(id="me", netns="/nonexistent", name="me", hostname="me", upstreams=())
+    with pytest.raises(InvalidParameter, match="too many links"):
+        link_hosts(sandbox, ["db:x"] * (MAX_LINKS + 1), lambda ref: ref, {})
