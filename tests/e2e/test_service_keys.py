@@ -8,7 +8,9 @@ v2: ``/sys/fs/cgroup/``), the HostConfig from ``GET /containers/{id}/json``.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +193,22 @@ def test_post_start_and_pre_stop_hooks_run_in_the_container(stack: Stack) -> Non
     stack.pycompose("up", "-d")
     post = stack.pycompose("exec", "-T", "hooked", "cat", "/marks/post").stdout
     assert post.strip() == "started-hi-in-/tmp"
-    stack.pycompose("stop", "-t", "1")
+    # docker compose reads no file for `stop -p NAME` (docker/compose#12476) and so runs no
+    # hook: the project is named by the environment instead, as most users do
+    command = [word for word in stack.command() if word not in ("-p", stack.name)]
+    environment = {**os.environ, **stack.engine.environment, "COMPOSE_PROJECT_NAME": stack.name}
+    if stack.tool == "docker-compose":  # as Stack.pycompose reaches the engine
+        environment["DOCKER_HOST"] = f"unix://{stack.engine.socket}"
+    stopped = subprocess.run(
+        [*command, "stop", "-t", "1"],
+        cwd=stack.directory,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert stopped.returncode == 0, stopped.stderr
     stack.pycompose("up", "-d")
     pre = stack.pycompose("exec", "-T", "hooked", "cat", "/marks/pre").stdout
     assert pre.strip() == "stopping-as-0"
