@@ -343,7 +343,9 @@ class _Executor:
 
     async def do_pull_image(self, operation: Operation) -> None:
         self.emit(ProgressEvent("Image", operation.target, "Pulling"))
-        async for message in self.client.image_pull(operation.target):
+        wanted = self.context.desired.services.get(operation.service or "")
+        platform = wanted.service.platform if wanted else None  # the service's, as pulled
+        async for message in self.client.image_pull(operation.target, platform=platform or None):
             status = message.get("status")
             if status and message.get("id"):
                 self.emit(

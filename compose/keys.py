@@ -358,7 +358,7 @@ KEYS: dict[str, Key] = {
     "services.*.oom_score_adj": _h("HostConfig.OomScoreAdj: /proc/<pid>/oom_score_adj"),
     "services.*.pid": _h("HostConfig.PidMode"),
     "services.*.pids_limit": _h("HostConfig.PidsLimit"),
-    "services.*.platform": _r("pulls are for the engine's platform; platform is not selected"),
+    "services.*.platform": _h("the platform pulled (up, pull); the engine refuses unknown ones"),
     "services.*.ports": _h("PortBindings"),
     "services.*.ports[].target": _h("PortBindings"),
     "services.*.ports[].published": _h("PortBindings"),
