@@ -191,14 +191,16 @@ def _devices(service: models.Service) -> list[DeviceMapping] | None:
     ]
 
 
-def _endpoint(aliases: Sequence[str], spec: parts.ServiceNetwork | None) -> EndpointSettings:
+def _endpoint(
+    aliases: Sequence[str], spec: parts.ServiceNetwork | None, links: Sequence[str] | None = None
+) -> EndpointSettings:
     spec = spec or parts.ServiceNetwork()
     ipam = None
     if spec.ipv4_address or spec.ipv6_address:
         ipam = {"IPv4Address": spec.ipv4_address or "", "IPv6Address": spec.ipv6_address or ""}
     return EndpointSettings(
         IPAMConfig=ipam,
-        Links=None,
+        Links=list(links) if links else None,
         Aliases=[*aliases, *(spec.aliases or [])],
         MacAddress=spec.mac_address or "",
         DriverOpts=spec.driver_opts or None,
@@ -321,14 +323,17 @@ def container_create(
         endpoints: dict[str, EndpointSettings] = {}
         extra: list[tuple[str, EndpointSettings]] = []
         aliases = [name, service_name] if not oneoff else [name]
+        links = convert_resources.links(project, service, number, link_targets or {})
         if not mode and attached:
             mode = network_names[attached[0]]
-            endpoints[mode] = _endpoint(aliases, service.networks.get(attached[0]))
+            # on networks of their own, links belong to the endpoints (as docker compose
+            # sends them; dockerd keeps HostConfig.Links for the default bridge only)
+            endpoints[mode] = _endpoint(aliases, service.networks.get(attached[0]), links)
             extra = [
-                (network_names[key], _endpoint(aliases, service.networks.get(key)))
+                (network_names[key], _endpoint(aliases, service.networks.get(key), links))
                 for key in attached[1:]
             ]
-        link_targets = link_targets or {}
+            links = None
         grace = service.stop_grace_period
         body = ContainerCreate(
             hostname=service.hostname or "",
@@ -391,7 +396,7 @@ def container_create(
                 devices=_devices(service),
                 oom_score_adj=service.oom_score_adj or 0,
                 mounts=mounts,
-                links=convert_resources.links(project, service, number, link_targets),
+                links=links,
                 **convert_resources.resource_fields(service),
                 **convert_resources.isolation_fields(service),
             ),

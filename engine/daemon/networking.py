@@ -317,8 +317,12 @@ class Networking:
             # ports are bound at start (as Docker does): a replacement container can be
             # created while the one it replaces still holds them; checked here all the same
             parse_port_bindings(host_config.port_bindings)
+            requested = [
+                *(host_config.links or ()),
+                *(link for s in endpoints.values() if s for link in s.Links or ()),
+            ]
             links = link_hosts(
-                sandbox, host_config.links or (), container_id_of, self.engine.sandboxes
+                sandbox, list(dict.fromkeys(requested)), container_id_of, self.engine.sandboxes
             )
             etc = self.engine.etc_files(
                 sandbox.id,

@@ -246,8 +246,10 @@ def test_links_and_external_links_resolve_in_the_linking_container(stack: Stack)
     address = next(iter(db["NetworkSettings"]["Networks"].values()))["IPAddress"]
     for name in ("database", "db-1", f"{stack.name}-db-1", "elsewhere"):
         assert _resolved(stack, "web", name) == address, name
-    web, db_name = f"/{stack.name}-web-1", f"/{stack.name}-db-1"
-    assert set(_host_config(stack, "web")["Links"]) == {
-        f"{db_name}:{web}/{alias}"
+    found = api.container(f"{stack.name}-web-1")
+    assert found is not None
+    [endpoint] = found["NetworkSettings"]["Networks"].values()
+    assert set(endpoint["Links"]) == {
+        f"{stack.name}-db-1:{alias}"
         for alias in ("database", "db-1", f"{stack.name}-db-1", "elsewhere")
     }

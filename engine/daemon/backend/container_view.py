@@ -160,6 +160,13 @@ class ContainerViews:
         if self.networking is None:
             return api.InspectNetworkSettings()
         networks = self.networking.endpoints(record.id)
+        asked = (record.body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+        for network_name, settings in networks.items():  # the links asked for, as dockerd
+            links = (asked.get(network_name) or {}).get("Links")
+            if links and isinstance(links, list):
+                networks[network_name] = settings.model_copy(
+                    update={"Links": [str(link) for link in links]}
+                )
         _, ports = self.networking.ports(record.id)
         sandbox = self.networking.sandbox(record.id)
         bridge = networks.get("bridge")
