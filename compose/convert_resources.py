@@ -153,10 +153,14 @@ def restart_policy(service: models.Service) -> RestartPolicy:
     """``restart``, overridden by ``deploy.restart_policy`` (condition, max_attempts)."""
     policy = service.deploy.restart_policy if service.deploy else None
     if policy is not None:
-        condition = policy.condition or "any"  # the Compose Specification's default
-        name = _CONDITIONS.get(condition, condition)
+        # docker compose 2.40 sends "" for a policy without condition (it does not restart,
+        # and overrides `restart:`), "no" for none
+        condition = policy.condition or ""
         return RestartPolicy.model_validate(
-            {"Name": "" if name == "no" else name, "MaximumRetryCount": policy.max_attempts or 0}
+            {
+                "Name": _CONDITIONS.get(condition, condition),
+                "MaximumRetryCount": policy.max_attempts or 0,
+            }
         )
     restart = service.restart
     if not restart or restart == "no":

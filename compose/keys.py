@@ -243,7 +243,9 @@ KEYS: dict[str, Key] = {
         )
     },
     "services.*.deploy.restart_policy": _h("HostConfig.RestartPolicy, over restart"),
-    "services.*.deploy.restart_policy.condition": _h("none, on-failure or any (always)"),
+    "services.*.deploy.restart_policy.condition": _h(
+        "none (no), on-failure or any (always); unset: no restart, as docker compose"
+    ),
     "services.*.deploy.restart_policy.max_attempts": _h("MaximumRetryCount"),
     "services.*.deploy.restart_policy.delay": _i(_SWARM),
     "services.*.deploy.restart_policy.window": _i(_SWARM),
