@@ -419,6 +419,7 @@ def network_create(project: str, key: str, spec: Mapping[str, Any]) -> dict[str,
                         ("subnet", "Subnet"),
                         ("ip_range", "IPRange"),
                         ("gateway", "Gateway"),
+                        ("aux_addresses", "AuxiliaryAddresses"),
                     )
                     if entry.get(key_name)
                 }

@@ -114,8 +114,8 @@ KEYS: dict[str, Key] = {
     "networks.*.ipam.config[].subnet": _h("Subnet"),
     "networks.*.ipam.config[].gateway": _h("Gateway"),
     "networks.*.ipam.config[].ip_range": _h("IPRange"),
-    "networks.*.ipam.config[].aux_addresses": _r(
-        "the engine's IPAM does not reserve auxiliary addresses"
+    "networks.*.ipam.config[].aux_addresses": _h(
+        "AuxiliaryAddresses: reserved, never given to a container"
     ),
     # --- volumes --------------------------------------------------------------------------
     "volumes.*.name": _h("the volume's name"),

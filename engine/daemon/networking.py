@@ -207,7 +207,11 @@ class Networking:
                 Driver="default",
                 Options={},
                 Config=[
-                    api.IPAMPool(Subnet=str(p.subnet), Gateway=str(p.gateway))
+                    api.IPAMPool(
+                        Subnet=str(p.subnet),
+                        Gateway=str(p.gateway),
+                        AuxiliaryAddresses={n: str(a) for n, a in p.aux_addresses} or None,
+                    )
                     for p in network.subnets
                 ],
             ),
@@ -248,6 +252,7 @@ class Networking:
                 subnet=pool.Subnet or None,
                 ip_range=pool.IPRange or None,
                 gateway=pool.Gateway or None,
+                aux_addresses=tuple(sorted((pool.AuxiliaryAddresses or {}).items())),
             )
             for pool in ((body.IPAM.Config if body.IPAM else None) or [])
         ]

@@ -9,6 +9,7 @@ v2: ``/sys/fs/cgroup/``), the HostConfig from ``GET /containers/{id}/json``.
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 from pathlib import Path
@@ -253,3 +254,20 @@ def test_links_and_external_links_resolve_in_the_linking_container(stack: Stack)
         f"{stack.name}-db-1:{alias}"
         for alias in ("database", "db-1", f"{stack.name}-db-1", "elsewhere")
     }
+
+
+def test_ipam_aux_addresses_are_kept_from_containers(stack: Stack) -> None:
+    # a /24 of the project's pool (10.208.0.0/12), far from where engines allocate first
+    third = 16 + random.randrange(0, 8 * 256)
+    prefix = f"10.{208 + third // 256}.{third % 256}"
+    stack.write(
+        f"services:\n  app:\n    image: {IMAGE}\n    command: [sleep, '1000000']\n"
+        f"networks:\n  default:\n    ipam:\n      config:\n"
+        f"        - subnet: {prefix}.0/24\n"
+        f"          aux_addresses:\n            router: {prefix}.2\n"
+    )
+    stack.pycompose("up", "-d")
+    found = EngineAPI(stack.engine.socket).container(f"{stack.name}-app-1")
+    assert found is not None
+    [endpoint] = found["NetworkSettings"]["Networks"].values()
+    assert endpoint["IPAddress"] == f"{prefix}.3"
