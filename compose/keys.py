@@ -98,7 +98,7 @@ KEYS: dict[str, Key] = {
     "networks.*.name": _h("the network's name"),
     "networks.*.driver": _h("bridge (the engine refuses other drivers)"),
     "networks.*.driver_opts": _h(
-        "Options of POST /networks/create (the engine refuses unknown ones)"
+        "bridge.name, driver.mtu and bridge.enable_ip_masquerade; the engine refuses others"
     ),
     "networks.*.attachable": _h("Attachable"),
     "networks.*.enable_ipv4": _h("EnableIPv4"),

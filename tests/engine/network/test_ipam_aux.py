@@ -72,3 +72,11 @@ def test_aux_addresses_survive_the_network_record():
     )
     again = network_from_dict(network_to_dict(network))
     assert again.subnets[0].aux_addresses == (("router", ipaddress.ip_address("10.208.40.2")),)
+
+
+def test_unknown_bridge_driver_options_are_refused_not_ignored():
+    from engine.network.naming import check_options
+
+    check_options("net", {"com.docker.network.driver.mtu": "1400"})
+    with pytest.raises(InvalidNetworkConfig, match="enable_icc"):
+        check_options("net", {"com.docker.network.bridge.enable_icc": "false"})
