@@ -20,6 +20,8 @@ import pytest
 from tests.e2e.cli_helpers import EngineAPI
 from tests.e2e.conftest import IMAGE, Stack
 
+pytestmark = pytest.mark.slow  # each scenario runs on both CLIs and both engines
+
 RESOURCES = f"""
 services:
   limited:
