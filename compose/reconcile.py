@@ -235,6 +235,11 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
             after_dependencies.extend(ready_op.get(dependency, []))
             if spec.get("restart") and dependency in recreated:
                 restart_for_dependency = True
+        linked_ops = [
+            op
+            for link in service.service.links or []
+            for op in ready_op.get(link.partition(":")[0], [])
+        ]
         service_ops: list[int] = []
         by_number: dict[int, ObservedContainer] = {}
         for container in observed.containers_of(service_name):
@@ -269,7 +274,8 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                     OperationType.CREATE_CONTAINER,
                     name,
                     "not found",
-                    after=needs,
+                    # a link is resolved when the container is made: its target exists first
+                    after=[*needs, *linked_ops],
                     service=service_name,
                     number=number,
                 )
