@@ -37,6 +37,7 @@ from compose.errors import (
     ProjectError,
     PycomposeError,
     UndefinedReferenceError,
+    UnsupportedKeyError,
     YamlSyntaxError,
 )
 
@@ -86,6 +87,7 @@ __all__ = [
     "PycomposeError",
     "ServiceGraph",
     "UndefinedReferenceError",
+    "UnsupportedKeyError",
     "YamlSyntaxError",
     "build_graph",
     "load_from_text",

@@ -31,6 +31,7 @@ from compose import convert, file_mounts, labels
 from compose import model as models
 from compose.desired import DesiredState, container_name
 from compose.errors import PycomposeError
+from compose.hooks import run_hooks
 from compose.observed import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
 from compose.output import service_dict
 from compose.plan import Operation, Plan, WaitCondition
@@ -70,6 +71,7 @@ class ApplyContext:
     stop_timeout: int | None = None  # -t: overrides each service's stop_grace_period
     wait_timeout: float | None = None
     quiet_pull: bool = False  # --quiet-pull: a pull shows no per-layer progress
+    api_socket: str = ""  # the engine's socket, bound into services with use_api_socket
 
 
 # --- observe -----------------------------------------------------------------------------------
@@ -217,6 +219,12 @@ def container_request(
         name=name,
         network_mode=network_mode,
         volumes_from=volumes_from,
+        api_socket=context.api_socket,
+        link_targets={
+            linked: replica_names(desired, linked)
+            for linked in (link.partition(":")[0] for link in typed.links or [])
+            if linked in desired.services
+        },
         oneoff=oneoff,
         use_aliases=use_aliases,
         replace=replace,
@@ -362,7 +370,9 @@ class _Executor:
 
     async def do_pull_image(self, operation: Operation) -> None:
         self.emit(ProgressEvent("Image", operation.target, "Pulling"))
-        async for message in self.client.image_pull(operation.target):
+        wanted = self.context.desired.services.get(operation.service or "")
+        platform = wanted.service.platform if wanted else None  # the service's, as pulled
+        async for message in self.client.image_pull(operation.target, platform=platform or None):
             status = message.get("status")
             if status and message.get("id") and not self.context.quiet_pull:
                 self.emit(
@@ -391,10 +401,24 @@ class _Executor:
         await self.create(self.request(operation, name=operation.target))
         self.emit(ProgressEvent("Container", operation.target, "Created", done=True))
 
+    async def hooks(self, operation: Operation, container: str, kind: str) -> None:
+        """The service's post_start or pre_stop hooks (compose.hooks), output as progress."""
+        wanted = self.context.desired.services.get(operation.service or "")
+        found = getattr(wanted.service, kind) if wanted else None
+        if found:
+            await run_hooks(
+                self.client,
+                container,
+                found,
+                kind,
+                lambda line: self.emit(ProgressEvent("Container", operation.target, kind, line)),
+            )
+
     async def do_start_container(self, operation: Operation) -> None:
         await self.wait_for(operation)
         self.emit(ProgressEvent("Container", operation.target, "Starting"))
         await self.client.container_start(operation.container_id or operation.target)
+        await self.hooks(operation, operation.container_id or operation.target, "post_start")
         self.emit(ProgressEvent("Container", operation.target, "Started", done=True))
 
     async def do_recreate_container(self, operation: Operation) -> None:
@@ -408,6 +432,7 @@ class _Executor:
         temporary = f"{operation.container_id[:12]}_{operation.target}"
         replace = f"{operation.service}-{operation.number}"
         new_id = await self.create(self.request(operation, name=temporary, replace=replace))
+        await self.hooks(operation, operation.container_id, "pre_stop")
         await self.client.container_stop(
             operation.container_id, timeout=self.stop_timeout(operation.service)
         )
@@ -418,10 +443,12 @@ class _Executor:
             await self.wait_for(operation)
             self.emit(ProgressEvent("Container", operation.target, "Starting"))
             await self.client.container_start(new_id)
+            await self.hooks(operation, new_id, "post_start")
             self.emit(ProgressEvent("Container", operation.target, "Started", done=True))
 
     async def do_stop_container(self, operation: Operation) -> None:
         self.emit(ProgressEvent("Container", operation.target, "Stopping"))
+        await self.hooks(operation, operation.container_id or operation.target, "pre_stop")
         await self.client.container_stop(
             operation.container_id or operation.target, timeout=self.stop_timeout(operation.service)
         )

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from compose import labels, pycompose_ext
+from compose import convert_resources, labels, pycompose_ext
 from compose import model as models
 from compose import model_parts as parts
 from compose.errors import PlanError
@@ -33,11 +33,9 @@ from engine.api.models import (
     EndpointSettings,
     HealthConfig,
     HostConfig,
-    LogConfig,
     Mount,
     NetworkingConfig,
     PortBinding,
-    RestartPolicy,
     TmpfsOptions,
     Ulimit,
     VolumeOptions,
@@ -94,15 +92,6 @@ def _healthcheck(health: parts.Healthcheck | None) -> HealthConfig | None:
     }
     given = {key: value for key, value in given.items() if value is not None}
     return HealthConfig(**given) if given else None
-
-
-def _restart_policy(restart: str | None) -> RestartPolicy:
-    if not restart or restart == "no":
-        return RestartPolicy(name="", maximum_retry_count=0)
-    name, _, count = restart.partition(":")
-    return RestartPolicy.model_validate(
-        {"Name": name, "MaximumRetryCount": int(count) if count else 0}
-    )
 
 
 def _set(**values: Any) -> dict[str, Any]:
@@ -204,27 +193,12 @@ def _devices(service: models.Service) -> list[DeviceMapping] | None:
     ]
 
 
-def _limits(service: models.Service) -> parts.Resource | None:
-    return service.deploy.resources.limits if service.deploy else None
-
-
-def _memory(service: models.Service) -> int:
-    if service.mem_limit is not None:
-        return service.mem_limit
-    limits = _limits(service)
-    return (limits.memory if limits else None) or 0
-
-
-def _nano_cpus(service: models.Service) -> int:
-    cpus = service.cpus
-    if cpus is None:
-        limits = _limits(service)
-        cpus = limits.cpus if limits else None
-    return round(float(cpus) * 1e9) if cpus else 0
-
-
 def _endpoint(
-    aliases: Sequence[str], spec: parts.ServiceNetwork | None, *, service_aliases: bool = True
+    aliases: Sequence[str],
+    spec: parts.ServiceNetwork | None,
+    links: Sequence[str] | None = None,
+    *,
+    service_aliases: bool = True,
 ) -> EndpointSettings:
     """The endpoint on one network; ``service_aliases``: also the network's ``aliases:``."""
     spec = spec or parts.ServiceNetwork()
@@ -233,7 +207,7 @@ def _endpoint(
         ipam = {"IPv4Address": spec.ipv4_address or "", "IPv6Address": spec.ipv6_address or ""}
     return EndpointSettings(
         IPAMConfig=ipam,
-        Links=None,
+        Links=list(links) if links else None,
         Aliases=[*aliases, *((spec.aliases or []) if service_aliases else [])],
         MacAddress=spec.mac_address or "",
         DriverOpts=spec.driver_opts or None,
@@ -321,6 +295,8 @@ def container_create(
     name: str | None = None,
     network_mode: str | None = None,
     volumes_from: Sequence[str] = (),
+    link_targets: Mapping[str, Sequence[str]] | None = None,
+    api_socket: str = "",
     oneoff: bool = False,
     use_aliases: bool | None = None,
     replace: str | None = None,
@@ -329,15 +305,25 @@ def container_create(
 
     ``config`` is ``service`` as ``config --format json`` prints it (for the labels
     docker compose derives from it). ``network_mode`` and ``volumes_from`` are already
-    resolved to container names by the caller where they named services. The container is
-    known on its networks by its name and, unless it is a one-off without ``use_aliases``
-    (``run --use-aliases``), by the service's name and aliases. A setting the
+    resolved to container names by the caller where they named services; ``link_targets``
+    maps each service ``links`` names to its containers' names; ``api_socket`` is the
+    engine's socket path (for ``use_api_socket``). The container is known on its networks
+    by its name and, unless it is a one-off without ``use_aliases`` (``run
+    --use-aliases``), by the service's name and aliases. A setting the
     engine cannot take (a mount type, a restart policy) is a PlanError naming the service.
     """
     with _refused_as_plan_error(service_name):
         name = name or service.container_name or f"{project}-{service_name}-{number}"
         exposed, bindings = _ports(service)
         binds, mounts = _mounts(service, volume_names)
+        if service.use_api_socket:
+            if not api_socket:
+                raise PlanError(
+                    f"service {service_name!r} sets use_api_socket, but the engine's socket "
+                    "is not known"
+                )
+            # the engine this request goes to, as docker compose binds /var/run/docker.sock
+            binds = [*(binds or []), f"{api_socket}:/var/run/docker.sock:rw"]
         mode = network_mode or service.network_mode
         attached = [key for key in service.networks if key in network_names]
 
@@ -351,19 +337,22 @@ def container_create(
         extra: list[tuple[str, EndpointSettings]] = []
         known = not oneoff if use_aliases is None else use_aliases
         aliases = [name, service_name] if known else [name]
+        links = convert_resources.links(project, service, number, link_targets or {})
         if not mode and attached:
             mode = network_names[attached[0]]
+            # on networks of their own, links belong to the endpoints (as docker compose
+            # sends them; dockerd keeps HostConfig.Links for the default bridge only)
             endpoints[mode] = _endpoint(
-                aliases, service.networks.get(attached[0]), service_aliases=known
+                aliases, service.networks.get(attached[0]), links, service_aliases=known
             )
             extra = [
                 (
                     network_names[key],
-                    _endpoint(aliases, service.networks.get(key), service_aliases=known),
+                    _endpoint(aliases, service.networks.get(key), links, service_aliases=known),
                 )
                 for key in attached[1:]
             ]
-        logging = service.logging or parts.Logging()
+            links = None
         grace = service.stop_grace_period
         body = ContainerCreate(
             hostname=service.hostname or "",
@@ -399,10 +388,10 @@ def container_create(
             stop_timeout=grace // 1_000_000_000 if grace else None,
             host_config=HostConfig(
                 binds=binds,
-                log_config=LogConfig(type=logging.driver or "", config=logging.options or None),
+                log_config=convert_resources.log_config(service),
                 network_mode=mode or "",
                 port_bindings=bindings,
-                restart_policy=_restart_policy(service.restart),
+                restart_policy=convert_resources.restart_policy(service),
                 auto_remove=False,
                 volumes_from=list(volumes_from) or None,
                 cap_add=service.cap_add or None,
@@ -422,16 +411,13 @@ def container_create(
                 sysctls=service.sysctls or None,
                 tmpfs=_tmpfs(service),
                 init=service.init,
-                cpu_shares=service.cpu_shares or 0,
-                memory=_memory(service),
-                memory_swap=service.memswap_limit or 0,
-                nano_cpus=_nano_cpus(service),
-                cpuset_cpus=service.cpuset or "",
-                pids_limit=service.pids_limit or None,
                 ulimits=_ulimits(service.ulimits),
                 devices=_devices(service),
                 oom_score_adj=service.oom_score_adj or 0,
                 mounts=mounts,
+                links=links,
+                **convert_resources.resource_fields(service),
+                **convert_resources.isolation_fields(service),
             ),
             networking_config=NetworkingConfig(EndpointsConfig=endpoints) if endpoints else None,
         )
@@ -452,6 +438,7 @@ def network_create(project: str, key: str, spec: Mapping[str, Any]) -> dict[str,
                         ("subnet", "Subnet"),
                         ("ip_range", "IPRange"),
                         ("gateway", "Gateway"),
+                        ("aux_addresses", "AuxiliaryAddresses"),
                     )
                     if entry.get(key_name)
                 }

@@ -135,6 +135,10 @@ class ProjectError(ComposeError):
     """The project cannot be assembled: no compose file, bad name, missing file."""
 
 
+class UnsupportedKeyError(ComposeError):
+    """The project uses a key (or a value) that pycompose refuses: see compose.keys."""
+
+
 class PlanError(PycomposeError):
     """The desired state cannot be reached from the observed state."""
 

@@ -271,6 +271,11 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
         # a container that joins another's namespaces or mounts its volumes is created once
         # that one exists and runs (docker compose creates in dependency order)
         joins = [op for source in _joined(service.config) for op in ready_op.get(source, [])]
+        linked_ops = [
+            op
+            for link in service.service.links or []
+            for op in ready_op.get(link.partition(":")[0], [])
+        ]
         service_ops: list[int] = []
         rolling_ops: list[int] = []  # its start-first recreates, paced by parallelism
         by_number: dict[int, ObservedContainer] = {}
@@ -306,7 +311,8 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                     OperationType.CREATE_CONTAINER,
                     name,
                     "not found",
-                    after=[*needs, *joins],
+                    # a link is resolved when the container is made: its target exists first
+                    after=[*needs, *joins, *linked_ops],
                     service=service_name,
                     number=number,
                 )

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 Command = Callable[["Session", argparse.Namespace], Awaitable[int]]
 
 
+# the commands that create containers refuse the keys pycompose does not honour first
+CREATING_COMMANDS = frozenset({"up", "create", "run", "watch"})
+
 # cheapest imports first
 _FAMILIES = (
     "inspection",
@@ -89,9 +92,18 @@ def __getattr__(name: str) -> Any:
 async def run_stack_command(
     loaded: LoadResult, args: argparse.Namespace, terminal: Terminal
 ) -> int:
-    """Connect to the engine and run one of :data:`STACK_COMMANDS` on the loaded project."""
+    """Connect to the engine and run one of :data:`STACK_COMMANDS` on the loaded project.
+
+    A command that creates containers first refuses the keys pycompose does not honour
+    (compose.keys), before anything is made.
+    """
     from compose.commands.session import open_session
 
+    if args.subcommand in CREATING_COMMANDS:
+        from compose.keys import check_keys
+
+        for warning in check_keys(loaded.tree):
+            print(f"WARN: {warning}", file=terminal.err)
     command = stack_command(args.subcommand)
     async with open_session(terminal, loaded, args.parallel) as session:
         return int(await command(session, args))

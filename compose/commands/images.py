@@ -64,7 +64,9 @@ async def _transfer_service_images(
             stream = (
                 session.client.image_push(service.image)
                 if push
-                else session.client.image_pull(service.image)
+                else session.client.image_pull(
+                    service.image, platform=service.service.platform or None
+                )
             )
             try:
                 async for message in stream:

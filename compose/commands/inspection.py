@@ -22,7 +22,7 @@ from compose.errors import PlanError
 from compose.observed import ObservedContainer
 from compose.units import parse_duration
 from engine.api.client import EngineClient
-from engine.api.errors import NotFound
+from engine.api.errors import NotFound, Unsupported
 
 
 async def stream_logs(
@@ -53,6 +53,12 @@ async def stream_logs(
             for raw in lines:
                 printer.line(label, raw.decode(errors="replace"))
     except NotFound:
+        return
+    except Unsupported as error:  # logging driver none: nothing to show, as dockerd says
+        printer.line(label, f"({error.message})")
+        if follow:
+            with contextlib.suppress(NotFound):
+                await client.container_wait(container.id)
         return
     for rest in buffers.values():
         if rest:

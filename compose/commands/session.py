@@ -29,6 +29,7 @@ from compose.desired import DesiredState, desired_state
 from compose.errors import PlanError
 from compose.file_sources import read_sources
 from compose.graph import build_graph
+from compose.hooks import run_hooks
 from compose.load import LoadResult
 from compose.model import Service
 from compose.observed import ObservedContainer, ObservedState
@@ -100,6 +101,7 @@ class Session:
             observed=observed,
             working_dir=str(self.loaded.working_dir),
             config_files=tuple(str(p) for p in self.loaded.files),
+            api_socket=self.client.socket_path,
             **options,
         )
 
@@ -179,13 +181,16 @@ class Session:
 
     async def stop_in_order(self, containers: list[ObservedContainer], timeout: int | None) -> None:
         """Stop ``containers``, dependents before what they depend on."""
+        async def stop(container: ObservedContainer) -> None:
+            wanted = self.desired.services.get(container.service)
+            if wanted is not None and wanted.service.pre_stop:
+                await run_hooks(
+                    self.client, container.id, wanted.service.pre_stop, "pre_stop", lambda _: None
+                )
+            await self.client.container_stop(container.id, timeout=timeout)
+
         for group in self.by_stop_order(containers):
-            await self.each(
-                group,
-                lambda c: self.client.container_stop(c.id, timeout=timeout),
-                "Stopping",
-                "Stopped",
-            )
+            await self.each(group, stop, "Stopping", "Stopped")
 
 
 @contextlib.asynccontextmanager

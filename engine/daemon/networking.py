@@ -36,6 +36,57 @@ from engine.network import NetworkEngine, PortRequest, SubnetRequest
 from engine.network.records import Network, Sandbox
 from engine.network.takeover import take_over
 
+MAX_LINKS = 256
+LINK_ALIAS = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}")
+
+
+def link_hosts(
+    sandbox: Sandbox,
+    links: Sequence[str],
+    container_id_of: Any,
+    sandboxes: Mapping[str, Sandbox],
+) -> list[str]:
+    """Docker's legacy links as /etc/hosts entries (``alias:address``).
+
+    A link ``name:alias`` makes ``alias`` (and ``name``) resolve, in this container only, to
+    the linked container's address on a network both are on (dockerd answers the same
+    names from its embedded DNS on user-defined networks, from /etc/hosts on the default
+    bridge). The linked container must exist and share a network.
+    """
+    if len(links) > MAX_LINKS:
+        raise InvalidParameter(f"too many links ({len(links)}): at most {MAX_LINKS}")
+    entries: list[str] = []
+    for link in links:
+        target, _, alias = link.partition(":")
+        target = target.lstrip("/")
+        alias = alias.rsplit("/", 1)[-1] or target
+        if not LINK_ALIAS.fullmatch(target) or not LINK_ALIAS.fullmatch(alias):
+            raise InvalidParameter(f"invalid link {link!r}: use name:alias")
+        if container_id_of is None:
+            raise InvalidParameter(f"links are not available here ({link!r})")
+        try:
+            target_id = container_id_of(target)
+        except NotFound:
+            raise InvalidParameter(
+                f"could not get container for {target}",
+                hint="create the linked container first (docker compose does, for links)",
+            ) from None
+        other = sandboxes.get(target_id)
+        shared = [
+            endpoint
+            for network_id, endpoint in (other.endpoints.items() if other else ())
+            if network_id in sandbox.endpoints and endpoint.ipv4 is not None
+        ]
+        if not shared:
+            raise InvalidParameter(
+                f"cannot link to {target}: it is on no network of this container",
+                hint="connect both containers to one network",
+            )
+        address = str(shared[0].ipv4)
+        entries += [f"{name}:{address}" for name in dict.fromkeys((alias, target))]
+    return entries
+
+
 PREDEFINED_VIRTUAL = {"host": "host", "none": "null"}
 NETWORK_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # dockerd's rule, to the true end
 DEFAULT_NETWORK = "bridge"
@@ -157,7 +208,11 @@ class Networking:
                 Driver="default",
                 Options={},
                 Config=[
-                    api.IPAMPool(Subnet=str(p.subnet), Gateway=str(p.gateway))
+                    api.IPAMPool(
+                        Subnet=str(p.subnet),
+                        Gateway=str(p.gateway),
+                        AuxiliaryAddresses={n: str(a) for n, a in p.aux_addresses} or None,
+                    )
                     for p in network.subnets
                 ],
             ),
@@ -198,6 +253,7 @@ class Networking:
                 subnet=pool.Subnet or None,
                 ip_range=pool.IPRange or None,
                 gateway=pool.Gateway or None,
+                aux_addresses=tuple(sorted((pool.AuxiliaryAddresses or {}).items())),
             )
             for pool in ((body.IPAM.Config if body.IPAM else None) or [])
         ]
@@ -233,10 +289,12 @@ class Networking:
         name: str,
         body: api.ContainerCreate,
         container_pid: Any,
+        container_id_of: Any = None,
     ) -> Attachment:
         """Sandbox, endpoints, ports and /etc files of a new container.
 
-        ``container_pid(ref)`` gives the init pid of another container (``container:<ref>``).
+        ``container_pid(ref)`` gives the init pid of another container (``container:<ref>``);
+        ``container_id_of(ref)`` the id of a container named by a link (``HostConfig.Links``).
         Resource handling: on error nothing is left (the sandbox is removed).
         """
         host_config = body.host_config
@@ -265,9 +323,16 @@ class Networking:
             # ports are bound at start (as Docker does): a replacement container can be
             # created while the one it replaces still holds them; checked here all the same
             parse_port_bindings(host_config.port_bindings)
+            requested = [
+                *(host_config.links or ()),
+                *(link for s in endpoints.values() if s for link in s.Links or ()),
+            ]
+            links = link_hosts(
+                sandbox, list(dict.fromkeys(requested)), container_id_of, self.engine.sandboxes
+            )
             etc = self.engine.etc_files(
                 sandbox.id,
-                extra_hosts=host_config.extra_hosts or (),
+                extra_hosts=[*(host_config.extra_hosts or ()), *links],
                 dns=host_config.dns or (),
                 dns_search=host_config.dns_search or (),
                 dns_opt=host_config.dns_options or (),

@@ -75,6 +75,10 @@ class SubnetRequest:
     subnet: str | None = None
     ip_range: str | None = None
     gateway: str | None = None
+    aux_addresses: tuple[tuple[str, str], ...] = ()  # (name, address): never given out
+
+
+MAX_AUX_ADDRESSES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,7 @@ class SubnetPlan:
     subnet: IPNetwork
     gateway: IPAddress
     ip_range: IPNetwork
+    aux_addresses: tuple[tuple[str, IPAddress], ...] = ()
 
     @property
     def version(self) -> int:
@@ -186,7 +191,7 @@ def plan_subnets(
     plans: list[SubnetPlan] = []
     for request in requests:
         if request.subnet is None:
-            if request.ip_range or request.gateway:
+            if request.ip_range or request.gateway or request.aux_addresses:
                 raise InvalidNetworkConfig(
                     f"network {network_name!r}: ipam config gives ip_range/gateway without a "
                     "subnet; add the subnet they belong to"
@@ -225,7 +230,14 @@ def plan_subnets(
                 f"network {network_name!r}: subnet {subnet} is too small for a gateway and an "
                 "endpoint; use at most a /30 (IPv4) or /126 (IPv6)"
             )
-        plans.append(SubnetPlan(subnet=subnet, gateway=gateway, ip_range=ip_range))
+        plans.append(
+            SubnetPlan(
+                subnet=subnet,
+                gateway=gateway,
+                ip_range=ip_range,
+                aux_addresses=_aux_addresses(request, subnet, network_name),
+            )
+        )
         in_use.append(subnet)
 
     versions = {plan.version for plan in plans}
@@ -244,9 +256,30 @@ def plan_subnets(
     return sorted(plans, key=lambda plan: plan.version)
 
 
+def _aux_addresses(
+    request: SubnetRequest, subnet: IPNetwork, network_name: str
+) -> tuple[tuple[str, IPAddress], ...]:
+    """``aux_addresses`` of one ipam entry: addresses of the subnet kept from endpoints."""
+    if len(request.aux_addresses) > MAX_AUX_ADDRESSES:
+        raise InvalidNetworkConfig(
+            f"network {network_name!r}: too many aux_addresses (at most {MAX_AUX_ADDRESSES})"
+        )
+    found = []
+    for name, text in request.aux_addresses:
+        address = _parse_address(text, f"aux address {name!r}", network_name)
+        if address not in subnet:
+            raise InvalidNetworkConfig(
+                f"network {network_name!r}: no matching subnet for aux-address {address} "
+                f"({name}): it is not inside {subnet}"
+            )
+        found.append((name, address))
+    return tuple(found)
+
+
 def reserved_addresses(plan: SubnetPlan) -> set[IPAddress]:
     """Addresses of the subnet that no endpoint may have."""
     reserved: set[IPAddress] = {plan.subnet.network_address, plan.gateway}
+    reserved.update(address for _, address in plan.aux_addresses)
     if plan.version == 4:
         reserved.add(plan.subnet.broadcast_address)
     return reserved

@@ -60,6 +60,7 @@ from engine.network.naming import (
     MASQUERADE_OPTION,
     MTU_OPTION,
     bridge_name,
+    check_options,
     endpoint_id,
     mac_for,
     parse_mtu,
@@ -132,6 +133,7 @@ class NetworkEngine:
         for bad options or ipam, ``AddressPoolExhausted`` when no subnet is free.
         """
         options = dict(options or {})
+        check_options(name, options)
         async with self._lock:
             if any(n.name == name for n in self.networks.values()):
                 raise Conflict(f"network with name {name} already exists")

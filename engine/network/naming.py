@@ -18,6 +18,17 @@ BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
 MASQUERADE_OPTION = "com.docker.network.bridge.enable_ip_masquerade"
 IFNAME_MAX = 15
+KNOWN_OPTIONS = frozenset({BRIDGE_NAME_OPTION, MTU_OPTION, MASQUERADE_OPTION})
+
+
+def check_options(name: str, options: Mapping[str, str]) -> None:
+    """Refuse driver options the bridge driver here does not implement (never ignored)."""
+    unknown = sorted(set(options) - KNOWN_OPTIONS)
+    if unknown:
+        raise InvalidNetworkConfig(
+            f"network {name!r}: driver option {unknown[0]!r} is not supported by this engine; "
+            f"it implements {', '.join(sorted(KNOWN_OPTIONS))}"
+        )
 MAC_PATTERN = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
 

@@ -96,7 +96,12 @@ def network_to_dict(network: Network) -> dict[str, Any]:
     return {
         **_fields(network, _NETWORK_FIELDS),
         "subnets": [
-            {"subnet": str(p.subnet), "gateway": str(p.gateway), "ip_range": str(p.ip_range)}
+            {
+                "subnet": str(p.subnet),
+                "gateway": str(p.gateway),
+                "ip_range": str(p.ip_range),
+                "aux_addresses": [[name, str(address)] for name, address in p.aux_addresses],
+            }
             for p in network.subnets
         ],
         "options": dict(network.options),
@@ -113,6 +118,10 @@ def network_from_dict(data: Mapping[str, Any]) -> Network:
                 ipaddress.ip_network(p["subnet"]),
                 ipaddress.ip_address(p["gateway"]),
                 ipaddress.ip_network(p["ip_range"]),
+                tuple(
+                    (str(name), ipaddress.ip_address(address))
+                    for name, address in p.get("aux_addresses") or ()
+                ),
             )
             for p in data["subnets"]
         ),

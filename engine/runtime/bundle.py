@@ -13,7 +13,7 @@ import ctypes
 import os
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,44 @@ def size_option(text: str) -> int:
     return int(text)
 
 
+LOG_DRIVERS: dict[str, frozenset[str]] = {
+    "": frozenset({"max-size", "max-file"}),
+    "json-file": frozenset({"max-size", "max-file"}),
+    "local": frozenset({"max-size", "max-file"}),
+    "none": frozenset(),
+}
+"""The logging drivers the engine implements and the options each takes. ``local`` is
+stored as json-file is (the format is the engine's business; both rotate by size)."""
+
+
+def log_driver(config: ContainerCreate) -> str:
+    """The container's logging driver, checked with its options (InvalidParameter)."""
+    log_config = config.host_config.log_config
+    driver = log_config.type if log_config else ""
+    options = (log_config.config if log_config else None) or {}
+    if driver not in LOG_DRIVERS:
+        raise InvalidParameter(
+            f"logging driver {driver!r} is not supported",
+            hint="use json-file (the default), local or none",
+        )
+    unknown = sorted(set(options) - LOG_DRIVERS[driver])
+    if unknown:
+        allowed = ", ".join(sorted(LOG_DRIVERS[driver])) or "none"
+        raise InvalidParameter(
+            f"unknown log opt {unknown[0]!r} for {driver or 'json-file'} log driver",
+            hint=f"the options of this driver: {allowed}",
+        )
+    return driver or "json-file"
+
+
 def log_limits(config: ContainerCreate) -> tuple[int, int]:
     log_config = config.host_config.log_config
     options = (log_config.config if log_config else None) or {}
+    log_driver(config)
     try:
         size = size_option(str(options["max-size"])) if "max-size" in options else None
         files = int(str(options["max-file"])) if "max-file" in options else None
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise InvalidParameter(f"invalid log option: {exc}") from exc
     return size or DEFAULT_LOG_MAX_SIZE, files or DEFAULT_LOG_MAX_FILES
 
@@ -55,17 +86,18 @@ def find_init() -> str:
     return "/usr/bin/tini-static"
 
 
-def host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
-    """``os.stat`` of each device the container maps (``devices: [/dev/fuse]``)."""
+def stat_devices(paths: Iterable[str]) -> dict[str, HostDevice]:
+    """``os.stat`` of each path that is a device node on the host (others are left out:
+    spec.build_spec reports them with the path)."""
     devices: dict[str, HostDevice] = {}
-    for mapping in host_config.devices or ():
+    for path in paths:
         try:
-            info = os.stat(mapping.path_on_host)
+            info = os.stat(path)
         except OSError:
-            continue  # spec.build_spec reports it with the path
+            continue
         if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
-            devices[mapping.path_on_host] = HostDevice(
-                path=mapping.path_on_host,
+            devices[path] = HostDevice(
+                path=path,
                 kind="c" if stat.S_ISCHR(info.st_mode) else "b",
                 major=os.major(info.st_rdev),
                 minor=os.minor(info.st_rdev),
@@ -74,6 +106,11 @@ def host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
                 gid=info.st_gid,
             )
     return devices
+
+
+def host_devices(host_config: HostConfig) -> dict[str, HostDevice]:
+    """``os.stat`` of each device the container maps (``devices: [/dev/fuse]``)."""
+    return stat_devices(mapping.path_on_host for mapping in host_config.devices or ())
 
 
 def read_text(path: Path) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import anyio
 
+from engine.errors import Unsupported
 from engine.file_modes import write_private
 from engine.runtime import bundle, monitor
 from engine.runtime import logs as logfiles
@@ -102,6 +103,11 @@ async def read_logs(
 
     Followed ``as_written``, the records come as the container wrote them, partial lines
     at once and whole ones with their newline (an attached terminal's output)."""
+    if bundle.log_driver(container.config) == "none":
+        raise Unsupported(
+            "configured logging driver does not support reading",
+            hint="the container's logging driver is none: its output is not kept",
+        )
     since_ns = int(since * 1_000_000_000)
     until_ns = int(until * 1_000_000_000)
     if not follow and tail is not None:

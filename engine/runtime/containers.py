@@ -48,6 +48,7 @@ from engine.runtime.container_record import (
 )
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.mounts import user_mounts
+from engine.runtime.resources import block_device_paths
 from engine.runtime.runc import Runc, RuntimeExitError, signal_number
 from engine.runtime.sharing import joined_namespaces, volumes_from
 from engine.runtime.spec import (
@@ -104,6 +105,14 @@ class ContainerRuntime:
         self._swap = (
             self._cgroup_version == 2
             or Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+        )
+        v1 = self._cgroup_version == 1
+        self._swappiness = v1 and Path("/sys/fs/cgroup/memory/memory.swappiness").exists()
+        self._realtime = v1 and Path("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists()
+        self._blkio_weight = (
+            Path("/sys/fs/cgroup/blkio/blkio.weight").exists()
+            or Path("/sys/fs/cgroup/blkio/blkio.bfq.weight").exists()
+            or (not v1 and "io" in bundle.read_text(Path("/sys/fs/cgroup/cgroup.controllers")))
         )
 
     # --- context ----------------------------------------------------------------------
@@ -203,6 +212,7 @@ class ContainerRuntime:
             raise Conflict(f"container id {container_id} exists")
         image = image or ImageConfig()
         merged = merge_image_config(config, image)
+        bundle.log_driver(merged)  # refused before anything is made
         directory = self.root / container_id
         directory.mkdir(mode=PRIVATE_DIR, parents=True)
         mounted = False
@@ -249,6 +259,10 @@ class ContainerRuntime:
                 machine=self._machine,
                 kernel=self._kernel,
                 swap_supported=self._swap,
+                swappiness_supported=self._swappiness,
+                realtime_supported=self._realtime,
+                blkio_weight_supported=self._blkio_weight,
+                block_devices=bundle.stat_devices(block_device_paths(merged.host_config)),
             )
             spec = build_spec(merged, ImageConfig(), context)
             bundle.mkdir_in_root(rootfs, spec["process"]["cwd"])

@@ -96,6 +96,7 @@ async def launch(
     stdin: bool = False,
     leave_stdin_open: bool = True,
     log_size_max: int = 0,
+    keep_log: bool = True,
     socket_dir: str = DEFAULT_SOCKET_DIR,
 ) -> int:
     """Start conmon for the bundle in ``paths.directory``; returns the container's pid.
@@ -134,14 +135,15 @@ async def launch(
         "-0",
         str(paths.persist_dir),
         "-l",
-        f"k8s-file:{paths.log}",
+        # logging driver none: the output goes nowhere (attach still sees it)
+        f"k8s-file:{paths.log if keep_log else os.devnull}",
         "--socket-dir-path",
         socket_dir,
         "--log-level",
         "error",
         "--no-sync-log",
     ]
-    if log_size_max > 0:
+    if log_size_max > 0 and keep_log:
         args += ["--log-size-max", str(log_size_max)]
     if tty:
         args.append("-t")

@@ -29,8 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.api.models import Command, ContainerCreate, HostConfig, ImageConfig
+from engine.api.models import Command, ContainerCreate, HostConfig, ImageConfig, LogConfig
 from engine.errors import InvalidParameter
+from engine.runtime.resources import check_host_options, resources_section
 from engine.runtime.security import (
     ALL_CAPABILITIES,
     DEFAULT_CAPABILITIES,
@@ -78,6 +79,10 @@ class SpecContext:
     machine: str = "x86_64"
     kernel: str = "6.1"
     swap_supported: bool = True
+    swappiness_supported: bool = True
+    realtime_supported: bool = True
+    blkio_weight_supported: bool = True
+    block_devices: Mapping[str, HostDevice] = field(default_factory=dict)
 
 
 def shell_form(command: Command | None) -> list[str] | None:
@@ -112,6 +117,9 @@ def merge_image_config(config: ContainerCreate, image: ImageConfig) -> Container
     """
     entrypoint = shell_form(config.entrypoint)
     cmd = shell_form(config.cmd)
+    log_config = config.host_config.log_config or LogConfig()
+    # as dockerd records it: the daemon's default driver named, no options an empty map
+    log_config = LogConfig(type=log_config.type or "json-file", config=log_config.config or {})
     if not entrypoint:
         if not cmd:
             cmd = shell_form(image.cmd)
@@ -128,6 +136,7 @@ def merge_image_config(config: ContainerCreate, image: ImageConfig) -> Container
             "stop_signal": config.stop_signal or image.stop_signal,
             "healthcheck": config.healthcheck or image.healthcheck,
             "labels": {**image.labels, **(config.labels or {})},
+            "host_config": config.host_config.model_copy(update={"log_config": log_config}),
         }
     )
 
@@ -221,7 +230,7 @@ def _namespaces(host_config: HostConfig, context: SpecContext) -> list[dict[str,
     }
     namespaces: list[dict[str, str]] = []
     for kind in ("pid", "ipc", "uts", "mount", "network", "cgroup"):
-        if kind == "cgroup" and context.cgroup_version != 2:
+        if kind == "cgroup" and not _private_cgroupns(host_config, context):
             continue
         mode = modes.get(kind, "")
         if mode == "host":
@@ -237,6 +246,27 @@ def _namespaces(host_config: HostConfig, context: SpecContext) -> list[dict[str,
             )
         namespaces.append(entry)
     return namespaces
+
+
+def cgroups_path(host_config: HostConfig, container_id: str) -> str:
+    """The container's cgroup, beneath ``cgroup_parent`` (the engine's ``/pycompose``)."""
+    return f"{host_config.cgroup_parent or '/pycompose'}/{container_id}"
+
+
+def _private_cgroupns(host_config: HostConfig, context: SpecContext) -> bool:
+    """Docker's rule: private by default on cgroup v2, host on v1 (where private is refused)."""
+    mode = host_config.cgroupns_mode
+    if mode not in ("", "host", "private"):
+        raise InvalidParameter(f"invalid cgroup namespace mode {mode!r}: use host or private")
+    if context.cgroup_version != 2:
+        if mode == "private":
+            raise InvalidParameter(
+                "the private cgroup namespace (cgroup: private) needs cgroup v2; "
+                "this host has cgroup v1",
+                hint="use cgroup: host, or leave it unset",
+            )
+        return False
+    return mode != "host"
 
 
 def _parse_cgroup_rule(rule: str) -> dict[str, Any]:
@@ -295,52 +325,6 @@ def _devices(
         )
     rules.extend(_parse_cgroup_rule(rule) for rule in host_config.device_cgroup_rules or ())
     return nodes, rules
-
-
-def _resources(host_config: HostConfig, context: SpecContext) -> dict[str, Any]:
-    resources: dict[str, Any] = {}
-    memory: dict[str, Any] = {}
-    if host_config.memory:
-        memory["limit"] = host_config.memory
-        if context.swap_supported:
-            if host_config.memory_swap == 0:
-                memory["swap"] = host_config.memory * 2
-            else:
-                memory["swap"] = host_config.memory_swap
-    elif host_config.memory_swap and host_config.memory_swap != -1:
-        raise InvalidParameter(
-            "you should always set the memory limit when using a memory+swap limit",
-            hint="set mem_limit as well as memswap_limit",
-        )
-    if host_config.memory_reservation:
-        memory["reservation"] = host_config.memory_reservation
-    if host_config.oom_kill_disable is not None:
-        memory["disableOOMKiller"] = host_config.oom_kill_disable
-    if memory:
-        resources["memory"] = memory
-    cpu: dict[str, Any] = {}
-    if host_config.cpu_shares:
-        cpu["shares"] = host_config.cpu_shares
-    if host_config.nano_cpus:
-        if host_config.cpu_quota or host_config.cpu_period:
-            raise InvalidParameter(
-                "conflicting options: nano CPUs and CPU period/quota cannot both be set"
-            )
-        cpu["period"] = 100000
-        cpu["quota"] = host_config.nano_cpus * 100000 // 1_000_000_000
-    if host_config.cpu_quota:
-        cpu["quota"] = host_config.cpu_quota
-    if host_config.cpu_period:
-        cpu["period"] = host_config.cpu_period
-    if host_config.cpuset_cpus:
-        cpu["cpus"] = host_config.cpuset_cpus
-    if host_config.cpuset_mems:
-        cpu["mems"] = host_config.cpuset_mems
-    if cpu:
-        resources["cpu"] = cpu
-    if host_config.pids_limit is not None and host_config.pids_limit != 0:
-        resources["pids"] = {"limit": host_config.pids_limit if host_config.pids_limit > 0 else -1}
-    return resources
 
 
 def _ulimits(host_config: HostConfig) -> list[dict[str, Any]]:
@@ -414,12 +398,13 @@ def build_spec(config: ContainerCreate, image: ImageConfig, context: SpecContext
     mounts.extend(sorted(extra_mounts, key=lambda mount: _depth(mount["destination"])))
 
     device_nodes, device_rules = _devices(host_config, context)
-    resources = _resources(host_config, context)
+    check_host_options(host_config)
+    resources = resources_section(host_config, context)
     resources["devices"] = device_rules
     linux: dict[str, Any] = {
         "namespaces": _namespaces(host_config, context),
         "resources": resources,
-        "cgroupsPath": f"{host_config.cgroup_parent or '/pycompose'}/{context.container_id}",
+        "cgroupsPath": cgroups_path(host_config, context.container_id),
         "sysctl": validate_sysctls(host_config),
     }
     if device_nodes:
@@ -437,6 +422,7 @@ def build_spec(config: ContainerCreate, image: ImageConfig, context: SpecContext
 
     spec: dict[str, Any] = {
         "ociVersion": OCI_VERSION,
+        **({"annotations": dict(host_config.annotations)} if host_config.annotations else {}),
         "process": process,
         "root": {"path": context.rootfs, "readonly": host_config.readonly_rootfs},
         **({"hostname": hostname} if hostname else {}),

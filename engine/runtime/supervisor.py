@@ -15,10 +15,11 @@ import anyio
 from anyio.abc import TaskGroup
 
 from engine.errors import InvalidParameter, NotFound
-from engine.runtime import beneath, monitor, unhealthy
+from engine.runtime import beneath, bundle, monitor, realtime, unhealthy
 from engine.runtime.container_io import run_exec
 from engine.runtime.container_record import ContainerRecord, ExecResult
 from engine.runtime.runc import Runc, RuntimeExitError
+from engine.runtime.spec import cgroups_path
 from engine.runtime.state import ContainerState, HealthProbe, HealthResult, HealthStatus
 
 S = ContainerState
@@ -49,6 +50,13 @@ class Supervisor:
 
         ``automatic``: a restart the engine made (restart policy, unhealthy), which its
         ``start`` event says so that the daemon, which did not ask for it, reports it."""
+        host_config = container.config.host_config
+        if host_config.cpu_realtime_runtime > 0:
+            realtime.reserve(
+                cgroups_path(host_config, container.id),
+                host_config.cpu_realtime_period,
+                host_config.cpu_realtime_runtime,
+            )
         if self.runc.has_state(container.id):
             with contextlib.suppress(NotFound):
                 await self.runc.delete(container.id, force=True)
@@ -70,6 +78,7 @@ class Supervisor:
                     tty=container.config.tty,
                     stdin=container.config.open_stdin,
                     leave_stdin_open=not container.config.stdin_once,
+                    keep_log=bundle.log_driver(container.config) != "none",
                     socket_dir=self.socket_dir,
                 )
             finally:

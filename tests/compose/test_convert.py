@@ -303,3 +303,20 @@ def test_a_bind_that_must_not_create_its_source_goes_as_a_mount():
             "BindOptions": {"CreateMountpoint": False},
         }
     ]
+
+
+def test_deploy_restart_policy_overrides_restart_as_docker_compose_sends_it() -> None:
+    from compose.convert_resources import restart_policy
+    from compose.load import load_from_text
+
+    def policy(deploy: str) -> tuple[str, int]:
+        text = f"services:\n  a:\n    image: x\n    restart: always\n    deploy: {deploy}\n"
+        found = restart_policy(load_from_text(text).project.services["a"])
+        return found.name, found.maximum_retry_count
+
+    # what docker compose 2.40 sent to dockerd (inspected on the reference engine)
+    assert policy("{restart_policy: {max_attempts: 2}}") == ("", 2)
+    assert policy("{restart_policy: {condition: none}}") == ("no", 0)
+    assert policy("{restart_policy: {condition: any}}") == ("always", 0)
+    assert policy("{restart_policy: {condition: on-failure, max_attempts: 3}}") == ("on-failure", 3)
+    assert policy("{replicas: 1}") == ("always", 0)

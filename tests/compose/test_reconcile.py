@@ -250,3 +250,20 @@ def test_no_build_refuses_to_start_a_service_whose_image_was_never_built():
     state = desired(STACK.replace("image: db", "build: ./db"))
     with pytest.raises(PlanError, match="has not been built"):
         reconcile(state, nothing(), ReconcileOptions(no_build=True))
+
+
+def test_a_linking_container_is_created_after_the_container_it_links_to_started():
+    state = desired("""\
+        services:
+          db: {image: db}
+          web: {image: web, links: ["db:database"]}
+        """)
+    assert plan_text(state, ObservedState("shop", images={"web": "w", "db": "d"})) == (
+        textwrap.dedent("""\
+        #1 create network shop_default (not found)
+        #2 create container shop-db-1 (not found) after #1
+        #3 start container shop-db-1 (created) after #2
+        #4 create container shop-web-1 (not found) after #1, #3
+        #5 start container shop-web-1 (created) after #3, #4; waits for db started
+        """)
+    )

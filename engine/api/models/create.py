@@ -122,6 +122,30 @@ class TmpfsOptions(SnakeModel):
     mode: int = 0
 
 
+class WeightDevice(DockerModel):
+    """``{"Path": "/dev/sda", "Weight": 300}`` (``BlkioWeightDevice``)."""
+
+    Path: str
+    Weight: int = 0
+
+
+class ThrottleDevice(DockerModel):
+    """``{"Path": "/dev/sda", "Rate": 1048576}`` (``BlkioDeviceReadBps`` and the others)."""
+
+    Path: str
+    Rate: int = 0
+
+
+class DeviceRequest(DockerModel):
+    """``--gpus``: a request for devices of a driver (this engine has none to give)."""
+
+    Driver: str = ""
+    Count: int = 0
+    DeviceIDs: list[str] | None = None
+    Capabilities: list[list[str]] | None = None
+    Options: dict[str, str] | None = None
+
+
 class Mount(SnakeModel):
     """One entry of ``HostConfig.Mounts`` (the long syntax)."""
 
@@ -180,6 +204,24 @@ class HostConfig(SnakeModel):
     oom_kill_disable: bool | None = None
     oom_score_adj: int = 0
     cgroup_parent: str = ""
+    cgroupns_mode: str = ""
+    userns_mode: str = ""
+    runtime: str = ""
+    annotations: dict[str, str] | None = None
+    storage_opt: dict[str, str] | None = None
+    links: list[str] | None = None
+    memory_swappiness: int | None = None
+    cpu_realtime_period: int = Field(0, alias="CpuRealtimePeriod")
+    cpu_realtime_runtime: int = Field(0, alias="CpuRealtimeRuntime")
+    blkio_weight: int = 0
+    blkio_weight_device: list[WeightDevice] | None = None
+    blkio_device_read_bps: list[ThrottleDevice] | None = None
+    blkio_device_write_bps: list[ThrottleDevice] | None = None
+    blkio_device_read_i_ops: list[ThrottleDevice] | None = Field(None, alias="BlkioDeviceReadIOps")
+    blkio_device_write_i_ops: list[ThrottleDevice] | None = Field(
+        None, alias="BlkioDeviceWriteIOps"
+    )
+    device_requests: list[DeviceRequest] | None = None
 
 
 class EndpointSettings(DockerModel):

@@ -167,6 +167,13 @@ class ContainerViews:
         if self.networking is None:
             return api.InspectNetworkSettings()
         networks = self.networking.endpoints(record.id)
+        asked = (record.body.get("NetworkingConfig") or {}).get("EndpointsConfig") or {}
+        for network_name, settings in networks.items():  # the links asked for, as dockerd
+            links = (asked.get(network_name) or {}).get("Links")
+            if links and isinstance(links, list):
+                networks[network_name] = settings.model_copy(
+                    update={"Links": [str(link) for link in links]}
+                )
         _, ports = self.networking.ports(record.id)
         sandbox = self.networking.sandbox(record.id)
         bridge = networks.get("bridge")
@@ -246,7 +253,12 @@ class ContainerViews:
             Name="/" + record.name,
             RestartCount=info.restart_count,
             ExecIDs=exec_ids(record.id) or None,
-            HostConfig=api.HostConfig.model_validate(body.get("HostConfig") or {}),
+            HostConfig=api.HostConfig.model_validate(body.get("HostConfig") or {}).model_copy(
+                update={
+                    "log_config": merged.host_config.log_config,  # as the runtime keeps it
+                    "links": _links(record.name, merged.host_config.links),
+                }
+            ),
             GraphDriver={
                 "Name": "overlay2",
                 "Data": {"MergedDir": str(self.index.rootfs(record.id))},
@@ -255,3 +267,16 @@ class ContainerViews:
             Config=config,
             NetworkSettings=self._network_settings(record),
         )
+
+
+def _links(name: str, links: list[str] | None) -> list[str] | None:
+    """Links as dockerd shows them: ``/<linked>:/<this container>/<alias>``."""
+    if not links:
+        return None
+    shown = []
+    for link in links:
+        target, _, alias = link.partition(":")
+        target = target.lstrip("/")
+        alias = alias.rsplit("/", 1)[-1] or target
+        shown.append(f"/{target}:/{name}/{alias}")
+    return shown

@@ -41,7 +41,7 @@ from engine.daemon.backend.shapes import STREAM_NUMBERS, strip_nulls
 from engine.daemon.backend_api import AttachOptions, Filters, LogOptions, LogStream
 from engine.daemon.filters import container_matches
 from engine.daemon.networking import Attachment, Networking
-from engine.errors import Conflict, EngineError, InvalidParameter, NotFound
+from engine.errors import Conflict, EngineError, InvalidParameter, NotFound, Unsupported
 from engine.images import ImageService
 from engine.state import ContainerRecord
 from engine.volumes import VolumeStore, prepare_mounts, release_mounts
@@ -230,7 +230,9 @@ class Containers:
             )
             attachment = Attachment({}, {})
             if self.networking is not None:
-                attachment = await self.networking.attach(container_id, name, body, self._pid_of)
+                attachment = await self.networking.attach(
+                    container_id, name, body, self._pid_of, lambda ref: self.index.find(ref).id
+                )
             await self.runtime.create(
                 body,
                 image_config,
@@ -419,6 +421,12 @@ class Containers:
     async def logs(self, ref: str, options: LogOptions) -> LogStream:
         record = self.index.find(ref)
         tty = bool(record.body.get("Tty"))
+        log_config = (record.body.get("HostConfig") or {}).get("LogConfig") or {}
+        if log_config.get("Type") == "none":  # refused before the answer starts
+            raise Unsupported(
+                "configured logging driver does not support reading",
+                hint="the container's logging driver is none: its output is not kept",
+            )
         entries = self.runtime.logs(
             record.id,
             follow=options.follow,
