@@ -51,6 +51,15 @@ start)
   echo "oracle: Docker $(DOCKER_HOST="unix://$socket" docker version --format '{{.Server.Version}}' 2>/dev/null) on $socket"
   ;;
 stop)
+  # the bridges of its user-defined networks outlive dockerd: remove them with it
+  bridges=""
+  if answers; then
+    bridges=$(curl -s --max-time 5 --unix-socket "$socket" http://docker/networks 2>/dev/null \
+      | python3 -c 'import json, sys
+for n in json.load(sys.stdin):
+    if n.get("Driver") == "bridge" and n.get("Name") != "bridge":
+        print(n.get("Options", {}).get("com.docker.network.bridge.name") or "br-" + n["Id"][:12])' 2>/dev/null)
+  fi
   if [ -f "$pidfile" ]; then
     pid=$(cat "$pidfile")
     kill "$pid" 2>/dev/null
@@ -58,6 +67,7 @@ stop)
     kill -9 "$pid" 2>/dev/null
     rm -f "$pidfile"
   fi
+  for bridge in $bridges; do ip link delete "$bridge" 2>/dev/null || true; done
   # a private oracle's run-time state goes with it (its data root stays: the image cache)
   if [ -n "$name" ] && [ -d "$run_dir" ] && ! grep -q " $run_dir/" /proc/self/mounts; then
     rm -rf "$run_dir"
