@@ -35,6 +35,12 @@ def add_stack_commands(commands: Any) -> None:
         "--attach-dependencies", action="store_true", help="show the dependencies' output too"
     )
     up.add_argument(
+        "--menu",
+        action=GoBool,
+        default=False,
+        help="interactive shortcuts: not supported (only --menu=false is accepted)",
+    )
+    up.add_argument(
         "-w",
         "--watch",
         action="store_true",
@@ -115,7 +121,7 @@ def add_stack_commands(commands: Any) -> None:
     logs.add_argument("--index", type=int, default=None, help="only replica #N of the service")
 
     exec_ = commands.add_parser("exec", help="run a command in a running container")
-    exec_.add_argument("-T", "--no-TTY", dest="no_tty", action="store_true")
+    exec_.add_argument("-T", "--no-TTY", "--no-tty", dest="no_tty", action="store_true")
     exec_.add_argument("-d", "--detach", action="store_true")
     exec_.add_argument(
         "-i",
@@ -152,6 +158,15 @@ def add_stack_commands(commands: Any) -> None:
     run.add_argument("--build", action="store_true", help="build the image before running")
     run.add_argument("--pull", choices=["always", "missing", "never"], default=None)
     run.add_argument("--quiet-pull", action="store_true", help="pull without progress")
+    run.add_argument(
+        "--quiet-build", action="store_true", help="no progress output of the preparation"
+    )
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress output of the preparation"
+    )
+    run.add_argument(
+        "--env-from-file", action="append", default=[], metavar="FILE", help="env file (before -e)"
+    )
     run.add_argument("--remove-orphans", action="store_true")
     run.add_argument("--entrypoint")
     run.add_argument("-u", "--user")

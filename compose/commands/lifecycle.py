@@ -171,6 +171,11 @@ def _check_up_flags(desired: DesiredState, args: argparse.Namespace) -> None:
     """Flags of attached ``up`` that name services or cannot go together, as docker compose."""
     if args.subcommand != "up":
         return  # ``create``: none of them
+    if args.menu:
+        raise PlanError(
+            "--menu is not supported: pycompose's attached up has no interactive shortcuts",
+            hint="drop --menu (--menu=false is accepted)",
+        )
     attached_only = (
         args.abort_on_container_exit,
         args.abort_on_container_failure,

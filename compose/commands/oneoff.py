@@ -112,6 +112,8 @@ def _run_service(session: Session, args: argparse.Namespace) -> Service:
     if args.workdir:
         changes["working_dir"] = args.workdir
     environment = dict(service.environment or {})
+    for path in args.env_from_file:  # as docker compose: before -e, which wins
+        environment.update(_env_file(path))
     for item in args.env:
         key, sep, value = item.partition("=")
         environment[key] = value if sep else os.environ.get(key)
@@ -140,9 +142,24 @@ def _run_service(session: Session, args: argparse.Namespace) -> Service:
     return service.model_copy(update=changes)
 
 
+def _env_file(path: str) -> dict[str, str]:
+    """``run --env-from-file``: an env file read as ``env_file`` reads one."""
+    from compose.dotenv import parse_dotenv
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise PlanError(f"--env-from-file {path}: {error.strerror}") from None
+    return parse_dotenv(text, path, os.environ.get)
+
+
 async def cmd_run(session: Session, args: argparse.Namespace) -> int:
     if args.service not in session.desired.services:
         raise PlanError(f"no such service: {args.service}")
+    if args.quiet or args.quiet_build:
+        # docker compose's -q and --quiet-build: no progress of the preparation (pulls,
+        # builds, creations); the command's own output is untouched
+        session.terminal.progress = "quiet"
     # the project as the flags change the service: its volumes (-v) are created as the
     # file's are, and the one-off container is made from it
     session.replace_service(args.service, _run_service(session, args))

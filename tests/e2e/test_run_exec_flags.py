@@ -378,3 +378,35 @@ def test_events_since_until_and_json(project: Stack):
         )
     finally:
         watching.stop()
+
+
+@ONLY_OURS
+def test_run_env_from_file_quiet_and_up_menu(project: Stack):
+    """`run --env-from-file` reads an env file before -e; `-q`/`--quiet-build` hide the
+    preparation's progress but not the command's output; `exec --no-tty` is -T; `up --menu`
+    is refused by name (pycompose has no interactive shortcuts) and `--menu=false` is not."""
+    project.write(f"services:\n  svc:\n    image: {IMAGE}\n    command: [sleep, '1000']\n")
+    (project.directory / "extra.env").write_text("FROM_FILE=file\nBOTH=file\n")
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return project.engine.run("-p", project.name, *args, cwd=project.directory, check=check)
+
+    shown = run(
+        "run", "--rm", "-T", "--env-from-file", "extra.env", "-e", "BOTH=flag", "svc",
+        "sh", "-c", 'echo "$FROM_FILE $BOTH"',
+    )  # fmt: skip
+    assert shown.stdout == "file flag\n"
+    assert "Created" in shown.stderr  # the network is made: its progress is shown
+    quiet = run("run", "--rm", "-T", "-q", "svc", "echo", "still printed")
+    assert quiet.stdout == "still printed\n"
+    assert quiet.stderr == "", quiet.stderr
+    missing = run("run", "--rm", "--env-from-file", "nope.env", "svc", "true", check=False)
+    assert missing.returncode == 1 and "--env-from-file nope.env" in missing.stderr
+
+    refused = run("up", "--menu", check=False)
+    assert refused.returncode == 1 and "--menu is not supported" in refused.stderr
+    assert run("ps", "-a", "-q").stdout == ""  # refused before anything was made
+    run("up", "-d", "--menu=false")
+    assert (
+        run("exec", "--no-tty", "svc", "sh", "-c", "test -t 0 || echo no-tty").stdout == "no-tty\n"
+    )
