@@ -127,7 +127,10 @@ KEYS: dict[str, Key] = {
     # --- volumes --------------------------------------------------------------------------
     "volumes.*.name": _h("the volume's name"),
     "volumes.*.driver": _h("local (the engine refuses other drivers)"),
-    "volumes.*.driver_opts": _r("the engine's local driver takes no options (type, o, device)"),
+    "volumes.*.driver_opts": _h(
+        "local driver: type tmpfs (o: size, uid, gid, mode, nr_inodes) or type none with o bind "
+        "and an existing device; the engine refuses block file systems and other options"
+    ),
     "volumes.*.external": _h("an existing volume, never created or removed"),
     "volumes.*.external.name": _h("an existing volume's name"),
     "volumes.*.labels": _h("Labels"),

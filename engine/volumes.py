@@ -29,6 +29,7 @@ from pathlib import Path
 
 import anyio
 
+from engine import volume_opts
 from engine.api.models import ContainerCreate, ImageConfig
 from engine.errors import Conflict, InvalidParameter, NotFound, Unsupported
 from engine.file_modes import private_directory, write_private
@@ -124,11 +125,8 @@ class VolumeStore:
             raise Unsupported(
                 f"volume driver {driver!r} is not supported", hint="use the local driver"
             )
-        if driver_opts:
-            raise Unsupported(
-                "driver options of the local driver (type, device, o) are not supported",
-                hint="use a bind mount for a host directory",
-            )
+        options = dict(driver_opts or {})
+        volume_opts.plan(options)  # refuses bad options before anything is made
         anonymous = not name
         name = name or secrets.token_hex(32)
         if not _NAME.match(name):
@@ -145,7 +143,7 @@ class VolumeStore:
         record = {
             "name": name,
             "labels": all_labels,
-            "options": {},
+            "options": options,
             "created_at": time.time(),
             "anonymous": anonymous,
             "users": [],
@@ -170,6 +168,24 @@ class VolumeStore:
             volumes.append(volume)
         return volumes
 
+    def ensure_mounted(self, name: str) -> None:
+        """Mount a volume's data as its driver options say (tmpfs, bind) if not yet mounted.
+
+        Mounted at first use and kept until the volume is removed: containers outlive an
+        engine restart (live-restore), and a host reboot is mended at the next start.
+        """
+        options = self._read(name).get("options") or {}
+        assert isinstance(options, dict)
+        mount_plan = volume_opts.plan({str(k): str(v) for k, v in options.items()})
+        if mount_plan is not None:
+            volume_opts.mount(self.root / name / "_data", mount_plan)
+
+    def mount_for(self, container_id: str) -> None:
+        """Before a container starts: mount the data of every volume it uses."""
+        for volume in self.all():
+            if container_id in volume.users and volume.options:
+                self.ensure_mounted(volume.name)
+
     def add_user(self, name: str, container_id: str) -> None:
         record = self._read(name)
         users = _users(record)
@@ -193,6 +209,9 @@ class VolumeStore:
                 f"remove {name}: volume is in use - [{', '.join(volume.users)}]",
                 hint="remove the containers that use it first",
             )
+        data = self.root / name / "_data"
+        # never let rmtree walk into a tmpfs or, worse, a bound host directory
+        await anyio.to_thread.run_sync(volume_opts.unmount, data)
         await anyio.to_thread.run_sync(lambda: shutil.rmtree(self.root / name))
 
     async def prune(
@@ -296,6 +315,7 @@ async def prepare_mounts(
         covered.add(target)
     for name, target, nocopy in named:
         volume = store.create(name)
+        store.ensure_mounted(name)
         volume_paths[name] = str(volume.mountpoint)
         store.add_user(name, container_id)
         if not nocopy:

@@ -267,6 +267,7 @@ class Containers:
         if self.index.running(record.id):
             return
         await self._ensure_rootfs(record)
+        await anyio.to_thread.run_sync(self.volumes.mount_for, record.id)
         handover = takeovers.source_of(record, self.index)
         if self.networking is not None and handover is None:
             await self.networking.publish(record.id, record.body.get("HostConfig") or {})
