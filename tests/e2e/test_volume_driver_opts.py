@@ -4,7 +4,9 @@ engines (``stack``), so dockerd's behaviour is the reference where its oracle an
 
 from __future__ import annotations
 
+import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +61,22 @@ def test_a_missing_bind_device_is_refused(stack: Stack) -> None:
     result = stack.pycompose("up", "-d", check=False)
     assert result.returncode != 0
     assert "no such file or directory" in result.stderr, result.stderr
+
+
+def test_the_tmpfs_volume_works_after_an_engine_restart_and_a_lost_mount(own_stack: Stack) -> None:
+    (own_stack.directory / "hostdata").mkdir()
+    (own_stack.directory / "hostdata" / "file.txt").write_text("from the host\n")
+    own_stack.write(PROJECT)
+    own_stack.pycompose("up", "-d")
+    own_stack.pycompose("exec", "-T", "app", "sh", "-c", "echo kept > /scratch/f")
+    own_stack.engine.restart()  # killed, as a crash: the volume's mount outlives it
+    own_stack.pycompose("restart", "-t", "1", "app")
+    assert own_stack.pycompose("exec", "-T", "app", "cat", "/scratch/f").stdout == "kept\n"
+    # a host reboot loses the mount: the next start mounts it again
+    own_stack.pycompose("stop", "-t", "1")
+    data = Path(own_stack.engine.environment["PYCOMPOSE_DATA_ROOT"]) / "volumes"
+    target = data / f"{own_stack.name}_scratch" / "_data"
+    subprocess.run(["umount", str(target)], check=True)
+    own_stack.pycompose("start")
+    scratch, owner, from_host = _seen(own_stack)
+    assert scratch[2] == "tmpfs" and owner == "1000" and from_host == "from the host\n"
