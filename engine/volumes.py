@@ -223,7 +223,8 @@ class VolumeStore:
         for volume in self.all(label=label):
             if volume.users or not (all_volumes or volume.anonymous):
                 continue
-            space += await anyio.to_thread.run_sync(_directory_size, volume.mountpoint)
+            if volume.options.get("type") != "none":  # a bound host directory is not reclaimed
+                space += await anyio.to_thread.run_sync(_directory_size, volume.mountpoint)
             await self.remove(volume.name)
             removed.append(volume.name)
         return PruneReport(tuple(removed), space)

@@ -71,11 +71,9 @@ def test_removing_a_bind_volume_never_deletes_the_host_directory() -> None:
         outside = daemon.base / "outside-marker"
         outside.write_text("outside\n")
         async with engine_client(daemon) as client:
-            await client.volume_create(
-                VolumeCreate(
-                    Name="bound", DriverOpts={"type": "none", "o": "bind", "device": str(host)}
-                )
-            )
+            options = {"type": "none", "o": "bind", "device": str(host)}
+            await client.volume_create(VolumeCreate(Name="bound", DriverOpts=options))
+            assert (await client.volume_inspect("bound")).Options == options  # as dockerd
             _, output = await run_container(
                 client,
                 f"cat /data/precious; ln -s / /data/root; ln -s {outside} /data/marker;"
