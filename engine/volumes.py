@@ -31,7 +31,7 @@ import anyio
 
 from engine import volume_opts
 from engine.api.models import ContainerCreate, ImageConfig
-from engine.errors import Conflict, InvalidParameter, NotFound, Unsupported
+from engine.errors import Conflict, EngineError, InvalidParameter, NotFound, Unsupported
 from engine.file_modes import private_directory, write_private
 from engine.runtime.mounts import parse_bind
 
@@ -185,6 +185,18 @@ class VolumeStore:
         for volume in self.all():
             if container_id in volume.users and volume.options:
                 self.ensure_mounted(volume.name)
+
+    def mount_in_use(self) -> list[str]:
+        """At engine start: mount what a host reboot took away from volumes in use, before a
+        restart policy starts their containers; the names that could not be mounted."""
+        failed = []
+        for volume in self.all():
+            if volume.users and volume.options:
+                try:
+                    self.ensure_mounted(volume.name)
+                except EngineError:
+                    failed.append(volume.name)
+        return failed
 
     def add_user(self, name: str, container_id: str) -> None:
         record = self._read(name)

@@ -82,8 +82,8 @@ class Containers:
     # --- engine start: after a reboot or a crash ------------------------------------
 
     async def remount(self) -> None:
-        """Mount the overlay roots a host reboot took away, before the runtime restores
-        the containers (a restart policy may start them at once)."""
+        """Mount the overlay roots and the volumes' tmpfs and binds a host reboot took away,
+        before the runtime restores the containers (a restart policy may start them at once)."""
         for record in self.index.records.values():
             target = self.index.rootfs(record.id)
             if record.status == "created" and target.is_dir() and not os.path.ismount(target):
@@ -91,6 +91,8 @@ class Containers:
                     await self.images.mount_rootfs(record.id, record.image_id, target)
                 except (EngineError, OSError):
                     log.exception("cannot mount the root of container %s", record.id)
+        for name in await anyio.to_thread.run_sync(self.volumes.mount_in_use):
+            log.warning("cannot mount the data of volume %s; its containers will not start", name)
 
     async def repair(self) -> list[str]:
         """Finish what a crash interrupted (engine.state rule 2); the ids cleaned up."""

@@ -115,3 +115,22 @@ def test_bad_options_leave_nothing_behind(tmp_path):
     with pytest.raises(InvalidParameter):
         store.create("bad", driver_opts={"type": "tmpfs", "o": "size=8m,foo=bar"})
     assert not (tmp_path / "volumes" / "bad").exists()
+
+
+def test_engine_start_mounts_again_what_a_reboot_took_from_volumes_in_use(tmp_path):
+    store = VolumeStore(tmp_path / "volumes")
+    used = store.create("used", driver_opts={"type": "tmpfs", "o": "size=1m"})
+    unused = store.create("unused", driver_opts={"type": "tmpfs", "o": "size=1m"})
+    store.create("bad", driver_opts={"type": "none", "o": "bind", "device": str(tmp_path)})
+    store.add_user("used", "c1")
+    store.add_user("bad", "c1")
+    try:
+        (tmp_path / "volumes" / "bad" / "volume.json").write_text(
+            (tmp_path / "volumes" / "bad" / "volume.json")
+            .read_text()
+            .replace(str(tmp_path), str(tmp_path / "absent"))
+        )
+        assert store.mount_in_use() == ["bad"]  # named, the others still mounted
+        assert is_mounted(used.mountpoint) and not is_mounted(unused.mountpoint)
+    finally:
+        os.system(f"umount -l {used.mountpoint} 2>/dev/null")
