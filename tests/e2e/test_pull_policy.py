@@ -11,7 +11,7 @@ import pytest
 
 from compose.pull_policy import parse_last_tag_time
 from tests.e2e.cli_helpers import EngineAPI
-from tests.e2e.conftest import IMAGE, Stack
+from tests.e2e.conftest import IMAGE, Engine, Stack
 from tests.e2e.test_cli_registry import api, project, registry  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -43,6 +43,7 @@ def _use(stack: Stack, reference: str, policy: str) -> None:
 
 
 def test_every_pulls_again_after_its_interval_and_daily_not_within_the_day(
+    engine: Engine,
     project: Stack,  # noqa: F811
     api: EngineAPI,  # noqa: F811
     registry: str,  # noqa: F811
@@ -71,7 +72,10 @@ def test_every_pulls_again_after_its_interval_and_daily_not_within_the_day(
         assert pulled is not None and pulled["Id"] == new
         before = parse_last_tag_time(tagged["Metadata"]["LastTagTime"])
         after = parse_last_tag_time(pulled["Metadata"]["LastTagTime"])
-        assert before is not None and after is not None and after > before
+        if engine.name == "pycompose":
+            # ours records the pull; dockerd 20.10 sets LastTagTime on tag and build only
+            # (a fresh pull reads Go's zero time), so there the build's time stays
+            assert before is not None and after is not None and after > before
 
         _use(project, reference, "daily")  # the engine says it was just pulled
         assert "pull image" not in project.pycompose("up", "--dry-run").stdout
