@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import json
 import re
 import time
@@ -27,7 +28,7 @@ from typing import Any
 
 import anyio
 
-from compose import convert, file_mounts, labels
+from compose import convert, file_mounts, labels, pull_policy
 from compose import model as models
 from compose.desired import DesiredState, container_name
 from compose.errors import PycomposeError
@@ -140,12 +141,20 @@ async def observe(client: EngineClient, desired: DesiredState) -> ObservedState:
                 found_volume.Name, dict(found_volume.Labels or {})
             )
     images: dict[str, str] = {}
+    pulled: dict[str, datetime.datetime] = {}
+    observed_at = datetime.datetime.now(datetime.UTC)
     for reference in sorted({service.image for service in desired.services.values()}):
         try:
-            images[reference] = (await client.image_inspect(reference)).Id
+            image = await client.image_inspect(reference)
         except NotFound:
             continue
-    return ObservedState(project, containers, networks, volumes, images)
+        images[reference] = image.Id
+        last = pull_policy.parse_last_tag_time((image.Metadata or {}).get("LastTagTime"))
+        if last is not None:
+            pulled[reference] = last
+    return ObservedState(
+        project, containers, networks, volumes, images, image_pulled=pulled, observed_at=observed_at
+    )
 
 
 # --- execute -----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from compose import pull_policy
 from compose.errors import Issue, UnsupportedKeyError
 from compose.source import MapNode, SeqNode, key_location_of, location_of
 
@@ -393,7 +394,10 @@ KEYS: dict[str, Key] = {
     ),
     "services.*.provider.type": _r("provider services need a provider plugin"),
     "services.*.provider.options": _r("provider services need a provider plugin"),
-    "services.*.pull_policy": _h("always, never, missing, build (others are refused)"),
+    "services.*.pull_policy": _h(
+        "always, never, missing, build; daily, weekly, every_<duration> against the image's "
+        "Metadata.LastTagTime; refresh and other words as missing (as docker compose)"
+    ),
     "services.*.pull_refresh_after": _i("not printed by docker compose 2.40"),
     "services.*.read_only": _h("HostConfig.ReadonlyRootfs"),
     "services.*.restart": _h("HostConfig.RestartPolicy"),
@@ -450,7 +454,6 @@ ValueRule = Callable[[Any], str | None]
 """A check of an honoured key's value: the reason it is refused, or None."""
 
 LOG_DRIVERS = ("json-file", "local", "none")
-_PULL_POLICIES = ("always", "never", "missing", "if_not_present", "build")
 
 
 def _log_driver(value: Any) -> str | None:
@@ -472,8 +475,11 @@ def _userns(value: Any) -> str | None:
 
 
 def _pull_policy(value: Any) -> str | None:
-    if isinstance(value, str) and value not in _PULL_POLICIES:
-        return f"pull_policy {value!r} is not supported: use always, never, missing or build"
+    if isinstance(value, str):
+        try:
+            pull_policy.refresh_interval(value)
+        except pull_policy.PullPolicyError as error:
+            return f"pull_policy {value!r}: {error} (every_ takes e.g. every_12h or every_2d)"
     return None
 
 

@@ -8,6 +8,7 @@ and makes no API call of its own (docker compose's ``observed_state.go``).
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -87,6 +88,9 @@ class ObservedState:
     networks: Mapping[str, ObservedNetwork] = dataclasses.field(default_factory=dict)
     volumes: Mapping[str, ObservedVolume] = dataclasses.field(default_factory=dict)
     images: Mapping[str, str] = dataclasses.field(default_factory=dict)  # reference -> image id
+    # reference -> when the engine last pulled or tagged it (Metadata.LastTagTime), if known
+    image_pulled: Mapping[str, datetime.datetime] = dataclasses.field(default_factory=dict)
+    observed_at: datetime.datetime | None = None  # "now" for timed pull policies
 
     def containers_of(self, service: str) -> list[ObservedContainer]:
         """The service's containers (one-off ``run`` containers excluded), by number."""

@@ -30,7 +30,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from compose import file_mounts, labels, pycompose_ext, update_order
+from compose import file_mounts, labels, pull_policy, pycompose_ext, update_order
 from compose.desired import DesiredService, DesiredState, container_name
 from compose.errors import PlanError
 from compose.observed import ObservedContainer, ObservedState
@@ -52,6 +52,19 @@ class ReconcileOptions:
     no_build: bool = False  # --no-build: never build, even a missing image
     resources_only: bool = False  # networks, volumes and images only (for `run`)
     recreate: tuple[str, ...] = ()  # recreated whatever changed (--always-recreate-deps)
+
+
+def _pull_reason(
+    service: str, policy: str, present: bool, image: str, observed: ObservedState
+) -> str | None:
+    pulled = observed.image_pulled.get(image)
+    try:
+        return pull_policy.pull_reason(policy, present, pulled, observed.observed_at)
+    except pull_policy.PullPolicyError as error:
+        raise PlanError(
+            f"service {service}: pull_policy {policy!r}: {error}",
+            hint="every_ takes a duration such as every_12h or every_2d",
+        ) from None
 
 
 def _changes(old: Any, new: Any, path: str = "") -> list[str]:
@@ -220,12 +233,9 @@ def reconcile(desired: DesiredState, observed: ObservedState, options: Reconcile
                 f"image {service.image!r} of service {service_name} has not been built",
                 hint="build it first (pycompose build), or leave out --no-build",
             )
-        elif policy == "always" or (not present and policy in ("missing", "if_not_present")):
+        elif reason := _pull_reason(service_name, policy, present, service.image, observed):
             image_ops[service.image] = plan.add(
-                OperationType.PULL_IMAGE,
-                service.image,
-                "not found" if not present else f"pull policy {policy}",
-                service=service_name,
+                OperationType.PULL_IMAGE, service.image, reason, service=service_name
             )
         elif not present:
             raise PlanError(

@@ -216,7 +216,7 @@ class ImageService:
                 "Data": {"LowerDir": ":".join(lower[1:]), "UpperDir": lower[0] if lower else ""},
             },
             "RootFS": {"Type": "layers", "Layers": config["rootfs"]["diff_ids"]},
-            "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},  # Go's zero time, as dockerd
+            "Metadata": {"LastTagTime": record.last_tag_time or "0001-01-01T00:00:00Z"},
             "History": config.get("history") or [],
         }
 

@@ -25,6 +25,7 @@ All methods are blocking (files, fsync, sqlite): async callers use
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ import re
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -92,6 +94,9 @@ class ImageRecord(BaseModel):
     os: str = "linux"
     architecture: str = "amd64"
     variant: str | None = None
+    # when a pull, load, build or tag last gave it a tag (RFC 3339, nanoseconds): Docker's
+    # Metadata.LastTagTime, which clients read to re-pull an image after an interval
+    last_tag_time: str | None = None
 
     @property
     def size(self) -> int:
@@ -262,6 +267,10 @@ class ImageRecords:
         """Store ``record``, merged with an existing one of the same ID; its tags move to it."""
         with self._lock, self._transaction():
             old = self._read(record.id)
+            if record.repo_tags:
+                record = record.model_copy(update={"last_tag_time": tag_time()})
+            elif old is not None:
+                record = record.model_copy(update={"last_tag_time": old.last_tag_time})
             if old is not None:
                 record = record.model_copy(
                     update={
@@ -280,7 +289,9 @@ class ImageRecords:
         with self._lock, self._transaction():
             record = self._existing(image_id)
             self._untag_others(image_id, (tag,))
-            record = record.model_copy(update={"repo_tags": _union(record.repo_tags, (tag,))})
+            record = record.model_copy(
+                update={"repo_tags": _union(record.repo_tags, (tag,)), "last_tag_time": tag_time()}
+            )
             self._put(record)
             return record
 
@@ -314,6 +325,14 @@ class ImageRecords:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def tag_time() -> str:
+    """Now, as Go's RFC 3339 with nanoseconds in UTC (``2026-12-07T02:00:00.123456789Z``)."""
+    nanoseconds = time.time_ns()
+    seconds, fraction = divmod(nanoseconds, 1_000_000_000)
+    stamp = datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{fraction:09d}Z"
 
 
 def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:

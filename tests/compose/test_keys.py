@@ -98,7 +98,7 @@ def test_a_refused_key_is_an_error_at_its_place() -> None:
         ("logging: {driver: syslog}", "compose.yaml:4:23", "logging driver 'syslog'"),
         ("runtime: kata", "compose.yaml:4:14", "runtime 'kata'"),
         ("userns_mode: 'ns:x'", "compose.yaml:4:18", "userns_mode 'ns:x'"),
-        ("pull_policy: daily", "compose.yaml:4:18", "pull_policy 'daily'"),
+        ("pull_policy: every_5m3", "compose.yaml:4:18", "pull_policy 'every_5m3'"),
     ],
 )
 def test_a_refused_value_of_an_honoured_key_is_an_error_at_its_place(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 import pytest
 
@@ -48,6 +49,23 @@ def test_tags_move_between_records(tmp_path):
     records.close()
     reopened = ImageRecords(tmp_path / "images.db")
     assert [r.id for r in reopened.all()] == sorted([one.id, two.id])
+
+
+def test_last_tag_time_is_set_by_a_tagging_add_or_a_tag_and_survives_a_reopen(tmp_path):
+    records = ImageRecords(tmp_path / "images.db")
+    untagged = ImageRecord(id=digest(b"1"), config_digest=digest(b"1"))
+    assert records.add(untagged).last_tag_time is None  # by digest: no tag, no time
+    first = records.add(untagged.model_copy(update={"repo_tags": ("a:1",)})).last_tag_time
+    assert first is not None and re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:]{8}\.\d{9}Z", first)
+    assert records.add(untagged).last_tag_time == first  # a digest-only add keeps it
+    again = records.add(untagged.model_copy(update={"repo_tags": ("a:1",)})).last_tag_time
+    assert again is not None and again > first  # a re-pull of the same image refreshes it
+    tagged = records.tag(untagged.id, "b:1").last_tag_time
+    assert tagged is not None and tagged > again
+    records.close()
+    reopened = ImageRecords(tmp_path / "images.db")
+    assert reopened.get(untagged.id).last_tag_time == tagged
+    reopened.close()
 
 
 def test_chain_ids():
