@@ -198,8 +198,7 @@ KEYS: dict[str, Key] = {
     "services.*.command": _h("Cmd"),
     "services.*.configs": _h(_COPIED),
     **{
-        f"services.*.configs[].{f}": _h(_COPIED)
-        for f in ("source", "target", "uid", "gid", "mode")
+        f"services.*.configs[].{f}": _h(_COPIED) for f in ("source", "target", "uid", "gid", "mode")
     },
     "services.*.container_name": _h("the container's name"),
     "services.*.cpu_count": _r(_WINDOWS),
@@ -405,8 +404,7 @@ KEYS: dict[str, Key] = {
     "services.*.scale": _h("the number of containers"),
     "services.*.secrets": _h(_COPIED),
     **{
-        f"services.*.secrets[].{f}": _h(_COPIED)
-        for f in ("source", "target", "uid", "gid", "mode")
+        f"services.*.secrets[].{f}": _h(_COPIED) for f in ("source", "target", "uid", "gid", "mode")
     },
     "services.*.security_opt": _h("HostConfig.SecurityOpt"),
     "services.*.shm_size": _h("HostConfig.ShmSize"),

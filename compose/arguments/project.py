@@ -38,7 +38,13 @@ def add_project_commands(commands: Any) -> None:
         help="pause the container while committing (default)",
     )
     commit.add_argument("--index", type=int, default=1)
-    refuse(commit, "commit", "-c", "--change", value=True)
+    commit.add_argument(
+        "-c",
+        "--change",
+        action="append",
+        metavar="INSTRUCTION",
+        help="apply a Dockerfile instruction to the image (CMD, ENV, LABEL...)",
+    )
 
     export = commands.add_parser(
         "export", help="write a service container's filesystem as a tar archive"

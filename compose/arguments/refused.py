@@ -19,7 +19,6 @@ REFUSED: dict[tuple[str, str], str] = {
     ("config", "--resolve-image-digests"): "config does not contact the registry",
     ("config", "--lock-image-digests"): "config does not contact the registry",
     ("config", "--no-env-resolution"): "pycompose always reads env_file into environment",
-    ("commit", "--change"): "the engine applies no Dockerfile instructions to a commit",
     ("publish", "--app"): "image references are published as written; no app bundle is made",
     ("publish", "--resolve-image-digests"): "pin the images in the file (image: name@sha256:...)",
     ("publish", "--oci-version"): "pycompose publishes OCI 1.1 artifacts only",

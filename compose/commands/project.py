@@ -78,11 +78,33 @@ async def cmd_export(session: Session, args: argparse.Namespace) -> int:
     return 0
 
 
+def split_reference(text: str) -> tuple[str, str]:
+    """``REPOSITORY[:TAG]`` -> (repository, tag); a digest is refused (as docker's client)."""
+    if "@" in text:
+        raise PlanError(
+            f"refusing to create a tag with a digest reference: {text}",
+            hint="give REPOSITORY[:TAG]",
+        )
+    name, sep, tag = text.rpartition(":")
+    if not sep or "/" in tag:
+        return text, ""
+    return name, tag
+
+
 async def cmd_commit(session: Session, args: argparse.Namespace) -> int:
-    raise PlanError(
-        "commit is not supported: pycompose's engine cannot make an image from a container",
-        hint="describe the change in a Dockerfile and use `build`",
+    """``commit SERVICE [REPOSITORY[:TAG]]``: the service container's changes as an image."""
+    container = await session.replica(args.service, args.index, running=False)
+    repo, tag = split_reference(args.repository) if args.repository else ("", "")
+    await session.client.container_commit(
+        container.id,
+        repo=repo,
+        tag=tag,
+        author=args.author or "",
+        comment=args.message or "",
+        pause=args.pause,
+        changes=args.change or (),
     )
+    return 0
 
 
 COMMANDS = {

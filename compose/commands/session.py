@@ -181,6 +181,7 @@ class Session:
 
     async def stop_in_order(self, containers: list[ObservedContainer], timeout: int | None) -> None:
         """Stop ``containers``, dependents before what they depend on."""
+
         async def stop(container: ObservedContainer) -> None:
             wanted = self.desired.services.get(container.service)
             if wanted is not None and wanted.service.pre_stop:

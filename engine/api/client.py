@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -550,6 +550,24 @@ class EngineClient:
                     yield chunk
         except (httpx.TransportError, OSError) as exc:
             raise self._unavailable(exc) from exc
+
+    async def container_commit(
+        self,
+        ref: str,
+        *,
+        repo: str = "",
+        tag: str = "",
+        author: str = "",
+        comment: str = "",
+        pause: bool = True,
+        changes: Sequence[str] = (),
+    ) -> str:
+        """``POST /commit``: the container's changes as a new image; its ID."""
+        query = _query(container=ref, repo=repo or None, tag=tag or None, pause=pause)
+        query.update(_query(author=author or None, comment=comment or None))
+        params = [*query.items(), *(("changes", change) for change in changes)]
+        data = await self._json("POST", "/commit", params=params)
+        return str(data["Id"])
 
     async def image_prune(self, *, filters: Filters | None = None) -> dict[str, Any]:
         params = {"filters": encode_filters(filters)} if filters else None

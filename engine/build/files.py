@@ -41,6 +41,7 @@ from engine.images.store import BlobStore
 from engine.runtime.users import parse_group, parse_passwd
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
+MAX_XATTRS = 64  # per entry, of a hostile upper dir
 MAX_ACCOUNT_FILE = 1 << 20
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -382,61 +383,142 @@ class _IngestWriter:
         return None
 
 
-def _xattrs(path: str) -> dict[str, str]:
+def _xattrs(fd: int) -> dict[str, str]:
     out: dict[str, str] = {}
+    path = proc_fd_path(fd)
     try:
-        names = os.listxattr(path, follow_symlinks=False)
+        names = os.listxattr(path)
     except OSError:
         return out
-    for name in names:
+    for name in names[:MAX_XATTRS]:
         if name.startswith("trusted.overlay."):
             continue
         try:
-            value = os.getxattr(path, name, follow_symlinks=False)
+            value = os.getxattr(path, name)
         except OSError:
             continue
         out["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
     return out
 
 
-def _add_tree(tar: tarfile.TarFile, upper: Path) -> None:
-    for dirpath, dirnames, filenames in os.walk(upper):
-        dirnames.sort()
+class _Bounded:
+    """Exactly ``size`` bytes of ``fd`` (zeros when the file shrank under us: the header
+    is already written), never more when it grew."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.remaining = fd, size
+
+    def read(self, wanted: int = -1) -> bytes:
+        count = self.remaining if wanted < 0 else min(wanted, self.remaining)
+        if count <= 0:
+            return b""
+        chunk = os.read(self.fd, min(count, 1 << 20)) or bytes(min(count, 1 << 20))
+        self.remaining -= len(chunk)
+        return chunk
+
+
+def _member(
+    tar: tarfile.TarFile,
+    dir_fd: int,
+    name: str,
+    arcname: str,
+    skip: Callable[[str, os.stat_result], bool],
+    links: dict[tuple[int, int], str],
+) -> bool:
+    """One entry of the upper dir, opened beneath its directory without following it (the
+    upper dir may be a container's: hostile, and changing while we read)."""
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    try:
+        info_stat = os.fstat(fd)
+        mode = info_stat.st_mode
+        if skip(arcname, info_stat):
+            return False
+        if stat.S_ISCHR(mode) and info_stat.st_rdev == 0:
+            directory, _, base = arcname.rpartition("/")
+            whiteout = tarfile.TarInfo((directory + "/" if directory else "") + ".wh." + base)
+            whiteout.mtime = int(info_stat.st_mtime)
+            tar.addfile(whiteout)
+            return True
+        member = tarfile.TarInfo(arcname)
+        member.mode = stat.S_IMODE(mode)
+        member.uid, member.gid = info_stat.st_uid, info_stat.st_gid
+        member.mtime = int(info_stat.st_mtime)
+        if stat.S_ISDIR(mode):
+            member.type = tarfile.DIRTYPE
+        elif stat.S_ISLNK(mode):
+            member.type = tarfile.SYMTYPE
+            member.linkname = os.readlink(name, dir_fd=dir_fd)
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            member.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+            member.devmajor, member.devminor = (
+                os.major(info_stat.st_rdev),
+                os.minor(info_stat.st_rdev),
+            )
+        elif stat.S_ISFIFO(mode):
+            member.type = tarfile.FIFOTYPE
+        elif not stat.S_ISREG(mode):
+            return False  # a socket: not something a layer can hold (as Docker)
+        if not stat.S_ISLNK(mode):
+            headers = _xattrs(fd)
+            if headers:
+                member.pax_headers = headers
+        key = (info_stat.st_dev, info_stat.st_ino)
+        if stat.S_ISREG(mode) and info_stat.st_nlink > 1 and key in links:
+            member.type = tarfile.LNKTYPE
+            member.linkname = links[key]
+            tar.addfile(member)
+        elif stat.S_ISREG(mode):
+            if info_stat.st_nlink > 1:
+                links[key] = arcname
+            member.size = info_stat.st_size
+            reader = os.open(proc_fd_path(fd), os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+            try:
+                tar.addfile(member, cast(IO[bytes], _Bounded(reader, member.size)))
+            finally:
+                os.close(reader)
+        else:
+            tar.addfile(member)
+        if stat.S_ISDIR(mode):
+            try:
+                opaque = os.getxattr(proc_fd_path(fd), OPAQUE_XATTR) == b"y"
+            except OSError:
+                opaque = False
+            if opaque:
+                marker = tarfile.TarInfo(arcname + "/.wh..wh..opq")
+                marker.mtime = int(info_stat.st_mtime)
+                tar.addfile(marker)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _never(arcname: str, info: os.stat_result) -> bool:
+    return False
+
+
+def _add_tree(
+    tar: tarfile.TarFile, upper: Path, skip: Callable[[str, os.stat_result], bool] = _never
+) -> None:
+    # fwalk opens each directory by name beneath its parent's fd and checks it is the one
+    # it lstat'ed: a directory swapped for a symlink meanwhile is not followed
+    links: dict[tuple[int, int], str] = {}  # hard links: the first name of each inode
+    for dirpath, dirnames, filenames, dir_fd in os.fwalk(upper, follow_symlinks=False):
         relative_dir = os.path.relpath(dirpath, upper)
         prefix = "" if relative_dir == "." else relative_dir + "/"
         for name in sorted(dirnames + filenames):
-            path = os.path.join(dirpath, name)
-            info = os.lstat(path)
-            if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
-                whiteout = tarfile.TarInfo(prefix + ".wh." + name)
-                whiteout.mtime = int(info.st_mtime)
-                tar.addfile(whiteout)
-                continue
-            member = tar.gettarinfo(path, arcname=prefix + name)
-            if member is None:  # a socket: not something a layer can hold (as Docker)
-                continue
-            member.uname = member.gname = ""
-            headers = _xattrs(path)
-            if headers:
-                member.pax_headers = headers
-            if member.isreg():
-                with open(path, "rb") as handle:
-                    tar.addfile(member, handle)
-            else:
-                tar.addfile(member)
-            if stat.S_ISDIR(info.st_mode):
-                try:
-                    opaque = os.getxattr(path, OPAQUE_XATTR) == b"y"
-                except OSError:
-                    opaque = False
-                if opaque:
-                    marker = tarfile.TarInfo(prefix + name + "/.wh..wh..opq")
-                    marker.mtime = int(info.st_mtime)
-                    tar.addfile(marker)
+            if not _member(tar, dir_fd, name, prefix + name, skip, links) and name in dirnames:
+                dirnames.remove(name)
+        dirnames.sort()
 
 
-def write_layer(upper: Path, blobs: BlobStore) -> tuple[str, str, int]:
-    """Tar + gzip ``upper`` into the blob store; (blob digest, diff ID, blob size)."""
+def write_layer(
+    upper: Path, blobs: BlobStore, skip: Callable[[str, os.stat_result], bool] = _never
+) -> tuple[str, str, int]:
+    """Tar + gzip ``upper`` into the blob store; (blob digest, diff ID, blob size).
+    ``skip(name, stat)``: entries (and their subtrees) left out."""
     with blobs.ingest() as ingest:
         compressed = gzip.GzipFile(
             fileobj=cast(IO[bytes], _IngestWriter(ingest.write)),
@@ -448,7 +530,7 @@ def write_layer(upper: Path, blobs: BlobStore) -> tuple[str, str, int]:
         with tarfile.open(
             fileobj=cast(IO[bytes], tee), mode="w|", format=tarfile.PAX_FORMAT
         ) as tar:
-            _add_tree(tar, upper)
+            _add_tree(tar, upper, skip)
         compressed.close()
         size = ingest.size
         digest = ingest.commit()

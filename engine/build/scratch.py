@@ -16,7 +16,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,19 +120,29 @@ async def mount_source(images_root: Path, scratch: Scratch, layers: Sequence[Lay
 
 
 async def commit_layer(
-    images: ImageService, upper: Path, parents: Sequence[LayerRecord]
+    images: ImageService,
+    upper: Path,
+    parents: Sequence[LayerRecord],
+    *,
+    move: bool = True,
+    skip: Callable[[str, os.stat_result], bool] | None = None,
 ) -> LayerRecord:
-    """A step's upper dir as a layer of the store (moved in, not extracted again)."""
+    """An upper dir as a layer of the store: a step's is moved in, not extracted again;
+    with ``move=False`` (a container's, still in use) the layer is unpacked from the blob.
+    ``skip``: entries left out of the layer (see ``files.write_layer``)."""
 
     def work() -> LayerRecord:
-        digest, diff_id, size = files.write_layer(upper, images.blobs)
+        if skip is None:
+            digest, diff_id, size = files.write_layer(upper, images.blobs)
+        else:
+            digest, diff_id, size = files.write_layer(upper, images.blobs, skip)
         chain_id = (
             "sha256:" + hashlib.sha256(f"{parents[-1].chain_id} {diff_id}".encode()).hexdigest()
             if parents
             else diff_id
         )
         final = unpack.layer_dir(images.layers_root, chain_id)
-        if not final.is_dir():
+        if move and not final.is_dir():
             tmp = Path(tempfile.mkdtemp(dir=images.layers_root, prefix=".unpack-build-"))
             try:
                 os.chmod(upper, 0o755)

@@ -45,6 +45,7 @@ from engine.api.models import (
     VolumeList,
     WaitResponse,
 )
+from engine.daemon.backend.commit import CommitOptions
 from engine.errors import Unsupported
 
 Filters = Mapping[str, list[str]]
@@ -192,6 +193,9 @@ class Backend:
 
     async def container_export(self, ref: str) -> AsyncIterator[bytes]:
         raise _unsupported("exporting containers")
+
+    async def container_commit(self, ref: str, options: CommitOptions) -> str:
+        raise _unsupported("committing containers")
 
     async def archive_put(
         self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool

@@ -29,6 +29,8 @@ def check_options(name: str, options: Mapping[str, str]) -> None:
             f"network {name!r}: driver option {unknown[0]!r} is not supported by this engine; "
             f"it implements {', '.join(sorted(KNOWN_OPTIONS))}"
         )
+
+
 MAC_PATTERN = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
 
 

@@ -32,8 +32,9 @@ from anyio.abc import TaskGroup
 from engine.api import models as api
 from engine.api.models.extensions import on_unhealthy, takeover
 from engine.daemon import archive, stats
-from engine.daemon.backend import restore, takeovers
+from engine.daemon.backend import commit, restore, takeovers
 from engine.daemon.backend.attach import AttachCounts, AttachSession
+from engine.daemon.backend.commit import CommitOptions
 from engine.daemon.backend.container_view import ContainerViews
 from engine.daemon.backend.events import EventSink
 from engine.daemon.backend.index import ACTIVE_STATES, ContainerIndex
@@ -43,6 +44,7 @@ from engine.daemon.filters import container_matches
 from engine.daemon.networking import Attachment, Networking
 from engine.errors import Conflict, EngineError, InvalidParameter, NotFound, Unsupported
 from engine.images import ImageService
+from engine.runtime import ContainerState
 from engine.state import ContainerRecord
 from engine.volumes import VolumeStore, prepare_mounts, release_mounts
 
@@ -513,6 +515,30 @@ class Containers:
         _, tar = await archive.read_path(str(self.index.rootfs(record.id)), "/", ref)
         self.events.container(record, "export")
         return tar
+
+    async def commit(self, ref: str, options: CommitOptions) -> str:
+        """``docker commit``: paused meanwhile when asked and running (as dockerd)."""
+        if not ref:
+            raise InvalidParameter("no container given: set container=")
+        record = self.index.find(ref)
+        pause = options.pause and self.index.info(record).state is ContainerState.RUNNING
+        if pause:
+            await self.runtime.pause(record.id)
+        try:
+            image = await commit.commit(
+                self.images,
+                self.images.resolve(record.image_id),
+                record.body,
+                record.id,
+                self.runtime.root / record.id,
+                options,
+            )
+        finally:
+            if pause:
+                with anyio.CancelScope(shield=True), contextlib.suppress(EngineError):
+                    await self.runtime.unpause(record.id)
+        self.events.container(record, "commit")
+        return image.id
 
     async def archive_put(
         self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool = False

@@ -42,6 +42,7 @@ from anyio.abc import TaskGroup
 
 from engine.api import models as api
 from engine.daemon.backend.attach import AttachSession
+from engine.daemon.backend.commit import CommitOptions
 from engine.daemon.backend.container_view import ContainerViews
 from engine.daemon.backend.containers import Containers
 from engine.daemon.backend.events import EventSink
@@ -141,9 +142,7 @@ class EngineBackend(Backend):
                     runtime=runtime,
                     networking=networking,
                 )
-                relay.attach(
-                    backend.events_sink, backend.index.records, backend.containers.watch
-                )
+                relay.attach(backend.events_sink, backend.index.records, backend.containers.watch)
                 await backend.containers.remount()
                 await runtime.restore(defer_restarts=True)
                 await backend.containers.repair()
@@ -251,6 +250,9 @@ class EngineBackend(Backend):
 
     async def container_export(self, ref: str) -> AsyncIterator[bytes]:
         return await self.containers.export(ref)
+
+    async def container_commit(self, ref: str, options: CommitOptions) -> str:
+        return await self.containers.commit(ref, options)
 
     async def archive_put(
         self, ref: str, path: str, tar: AsyncIterator[bytes], *, no_overwrite_dir: bool

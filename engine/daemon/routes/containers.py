@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from engine.api.models import ContainerCreate, parse_filters
 from engine.api.models.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
 from engine.daemon import filters as filtering
+from engine.daemon.backend.commit import CommitOptions
 from engine.daemon.backend_api import AttachOptions, Backend, LogOptions
 from engine.daemon.http import FullResponse, Headers, Response, StreamResponse, frame
 from engine.daemon.routes.common import (
@@ -207,7 +209,35 @@ async def archive_put(backend: Backend, call: Call) -> Response:
     return FullResponse(200)
 
 
+async def container_commit(backend: Backend, call: Call) -> Response:
+    request = call.request
+    body = (await request.body(1 << 20)).strip()
+    if body and body != b"null":
+        try:
+            config = json.loads(body)
+        except ValueError as exc:
+            raise InvalidParameter(f"invalid commit config: {exc}") from exc
+        if config:
+            raise InvalidParameter(
+                "a commit config in the body is not supported",
+                hint="give the changes as Dockerfile instructions (changes=...)",
+            )
+    image_id = await backend.container_commit(
+        request.arg("container"),
+        CommitOptions(
+            repo=request.arg("repo"),
+            tag=request.arg("tag"),
+            author=request.arg("author"),
+            comment=request.arg("comment"),
+            pause=request.flag("pause", default=True),
+            changes=tuple(request.query.get("changes", [])),
+        ),
+    )
+    return json_response({"Id": image_id}, status=201)
+
+
 ROUTES: RouteTable = [
+    ("POST", "/commit", container_commit),
     ("GET", "/containers/json", container_list),
     ("POST", "/containers/create", container_create),
     ("POST", "/containers/prune", container_prune),
