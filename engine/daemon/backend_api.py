@@ -45,7 +45,6 @@ from engine.api.models import (
     VolumeList,
     WaitResponse,
 )
-from engine.daemon.backend.commit import CommitOptions
 from engine.errors import Unsupported
 
 Filters = Mapping[str, list[str]]
@@ -95,6 +94,18 @@ class Session(Protocol):
 
 def _unsupported(what: str) -> Unsupported:
     return Unsupported(f"{what} is not supported by this engine")
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOptions:
+    """``POST /commit``'s query: ``repo:tag``, author, comment, pause, ``changes``."""
+
+    repo: str = ""
+    tag: str = ""
+    author: str = ""
+    comment: str = ""
+    pause: bool = True
+    changes: tuple[str, ...] = ()
 
 
 class Backend:

@@ -11,7 +11,6 @@ out: the container never saw them, whatever is beneath them is hidden by the mou
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import os
@@ -23,6 +22,7 @@ from typing import Any
 from engine.build import dockerfile as df
 from engine.build.instructions import Scope
 from engine.build.scratch import commit_layer, config_bytes
+from engine.daemon.backend_api import CommitOptions
 from engine.errors import InvalidParameter
 from engine.images import ImageService, overlay
 from engine.images import manifest as mf
@@ -47,16 +47,6 @@ MAX_CHANGES = 256
 MAX_SPEC = 4 << 20  # the engine's own config.json; bounded all the same
 # the digest of a tar holding nothing (two zero blocks): no change, no layer (as dockerd)
 EMPTY_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CommitOptions:
-    repo: str = ""
-    tag: str = ""
-    author: str = ""
-    comment: str = ""
-    pause: bool = True
-    changes: tuple[str, ...] = ()
 
 
 def _now() -> str:
@@ -182,6 +172,7 @@ async def commit(
         entry["created_by"] = " ".join(str(word) for word in command)
         if options.comment:
             entry["comment"] = options.comment
+            config["comment"] = options.comment
         if layer.diff_id == EMPTY_DIFF_ID:
             entry["empty_layer"] = True
         else:

@@ -34,12 +34,11 @@ from engine.api.models.extensions import on_unhealthy, takeover
 from engine.daemon import archive, stats
 from engine.daemon.backend import commit, restore, takeovers
 from engine.daemon.backend.attach import AttachCounts, AttachSession
-from engine.daemon.backend.commit import CommitOptions
 from engine.daemon.backend.container_view import ContainerViews
 from engine.daemon.backend.events import EventSink
 from engine.daemon.backend.index import ACTIVE_STATES, ContainerIndex
 from engine.daemon.backend.shapes import STREAM_NUMBERS, strip_nulls
-from engine.daemon.backend_api import AttachOptions, Filters, LogOptions, LogStream
+from engine.daemon.backend_api import AttachOptions, CommitOptions, Filters, LogOptions, LogStream
 from engine.daemon.filters import container_matches
 from engine.daemon.networking import Attachment, Networking
 from engine.errors import Conflict, EngineError, InvalidParameter, NotFound, Unsupported

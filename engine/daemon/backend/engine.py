@@ -42,7 +42,6 @@ from anyio.abc import TaskGroup
 
 from engine.api import models as api
 from engine.daemon.backend.attach import AttachSession
-from engine.daemon.backend.commit import CommitOptions
 from engine.daemon.backend.container_view import ContainerViews
 from engine.daemon.backend.containers import Containers
 from engine.daemon.backend.events import EventSink
@@ -53,7 +52,14 @@ from engine.daemon.backend.networks import Networks
 from engine.daemon.backend.runtime_events import RuntimeEventRelay
 from engine.daemon.backend.system import System
 from engine.daemon.backend.volumes import Volumes
-from engine.daemon.backend_api import AttachOptions, Backend, Filters, LogOptions, LogStream
+from engine.daemon.backend_api import (
+    AttachOptions,
+    Backend,
+    CommitOptions,
+    Filters,
+    LogOptions,
+    LogStream,
+)
 from engine.daemon.networking import Networking
 from engine.file_modes import secure_data_root
 from engine.images import ImageService

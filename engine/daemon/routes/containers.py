@@ -11,8 +11,7 @@ from typing import Any
 from engine.api.models import ContainerCreate, parse_filters
 from engine.api.models.detach_keys import DEFAULT_DETACH_KEYS, parse_detach_keys
 from engine.daemon import filters as filtering
-from engine.daemon.backend.commit import CommitOptions
-from engine.daemon.backend_api import AttachOptions, Backend, LogOptions
+from engine.daemon.backend_api import AttachOptions, Backend, CommitOptions, LogOptions
 from engine.daemon.http import FullResponse, Headers, Response, StreamResponse, frame
 from engine.daemon.routes.common import (
     JSON,
