@@ -5,8 +5,9 @@ upper dir (the builder's ``commit_layer``: ``.wh.`` whiteouts for deletions, the
 read beneath its root without following anything the container planted), and a config
 that is the container's config (merged with its image's, as at create) with the
 ``changes`` (Dockerfile instructions) applied, plus a history entry with the comment.
-The mount points runc made in the upper dir (``/etc/hosts``, volume targets...) are left
-out: the container never saw them, whatever is beneath them is hidden by the mount.
+What Docker keeps in a container's init layer is left out: the mount points runc made in
+the upper dir (``/etc/hosts``, volume targets...: whatever is beneath them is hidden by
+the mount), ``/.dockerenv`` and ``/etc/mtab``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -157,6 +159,10 @@ async def commit(
     skipped = mount_points(container_dir)
 
     def skip(name: str, info: os.stat_result) -> bool:
+        if name == ".dockerenv":  # as the runtime writes it (Docker's init layer)
+            return stat.S_ISREG(info.st_mode) and info.st_size == 0
+        if name == "etc/mtab":  # the runtime's link to /proc/mounts
+            return stat.S_ISLNK(info.st_mode)
         return name in skipped
 
     with images.gc_paused():
