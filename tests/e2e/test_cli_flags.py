@@ -11,9 +11,12 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 
+from engine.api.client import EngineClient
 from tests.e2e.conftest import IMAGE, Engine, Stack
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -229,6 +232,65 @@ def test_export_writes_the_container_filesystem(stack: Stack, tmp_path: Path) ->
         assert extracted is not None and extracted.read() == b"exported\n"
         # the container's own file system: nothing of the /proc a running container sees
         assert not [n for n in members if n.startswith("proc/") and n != "proc/"]
+
+
+def _image(socket: str, name: str, *, remove: bool = False) -> dict[str, Any]:
+    """The engine's inspect of image ``name`` (removed after, when ``remove``)."""
+
+    async def work() -> dict[str, Any]:
+        async with EngineClient(socket, timeout=60) as client:
+            found: dict[str, Any] = (await client.request("GET", f"/images/{name}/json")).json()
+            if remove:
+                await client.image_remove(name, force=True)
+            return found
+
+    return anyio.run(work)
+
+
+def test_commit_makes_an_image_of_the_container_changes(stack: Stack) -> None:
+    repository = f"{stack.name}-committed"
+    stack.write(PAIR)
+    stack.pycompose("up", "-d", "web")
+    stack.pycompose("exec", "-T", "web", "sh", "-c", "echo committed > /x && rm /etc/group")
+    stack.pycompose(
+        "commit",
+        "-a",
+        "Ann <ann@example.com>",
+        "-m",
+        "the message",
+        "-c",
+        'CMD ["cat","/x"]',
+        "-c",
+        "ENV ADDED=yes",
+        "web",
+        f"{repository}:v1",
+    )
+    try:
+        image = _image(stack.engine.socket, f"{repository}:v1")
+        assert image["Config"]["Cmd"] == ["cat", "/x"]
+        assert "ADDED=yes" in image["Config"]["Env"]
+        assert image["Author"] == "Ann <ann@example.com>"
+        assert image["Comment"] == "the message"
+        # the container's config is the image's: compose's labels come along (as dockerd)
+        assert image["Config"]["Labels"]["com.docker.compose.service"] == "web"
+        stack.write(
+            PAIR.replace(
+                "volumes:\n  data: {}",
+                f"  again:\n    image: {repository}:v1\nvolumes:\n  data: {{}}",
+            )
+        )
+        ran = stack.pycompose("run", "--rm", "-T", "--no-deps", "again")
+        assert ran.stdout.strip() == "committed"
+        gone = stack.pycompose(
+            "run", "--rm", "-T", "--no-deps", "again", "sh", "-c", "ls /etc/group || echo gone"
+        )
+        assert gone.stdout.strip().endswith("gone")
+        # a change a commit cannot apply is refused by the engine, naming it
+        refused = stack.pycompose("commit", "-c", "RUN true", "web", check=False)
+        assert refused.returncode != 0 and "RUN" in refused.stderr
+    finally:
+        stack.pycompose("down", "-t", "1", "--remove-orphans", check=False)
+        _image(stack.engine.socket, f"{repository}:v1", remove=True)
 
 
 def test_images_stats_and_version_formats(stack: Stack) -> None:
