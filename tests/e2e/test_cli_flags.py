@@ -285,9 +285,10 @@ def test_commit_makes_an_image_of_the_container_changes(stack: Stack) -> None:
             "run", "--rm", "-T", "--no-deps", "again", "sh", "-c", "ls /etc/group || echo gone"
         )
         assert gone.stdout.strip().endswith("gone")
-        # a change a commit cannot apply is refused by the engine, naming it
+        # a change a commit cannot apply is refused by the engine, naming it (as dockerd)
         refused = stack.pycompose("commit", "-c", "RUN true", "web", check=False)
-        assert refused.returncode != 0 and "RUN" in refused.stderr
+        assert refused.returncode != 0
+        assert "run is not a valid change command" in refused.stderr
     finally:
         stack.pycompose("down", "-t", "1", "--remove-orphans", check=False)
         _image(stack.engine.socket, f"{repository}:v1", remove=True)

@@ -67,7 +67,7 @@ def parse_changes(changes: Sequence[str]) -> list[df.Instruction]:
         keyword = text.strip().split(None, 1)[0].upper() if text.strip() else ""
         if keyword not in CHANGE_INSTRUCTIONS:
             raise InvalidParameter(
-                f"{keyword or text!r} is not a valid change command",
+                f"{(keyword or text).lower()} is not a valid change command",
                 hint="a commit applies " + ", ".join(CHANGE_INSTRUCTIONS),
             )
         try:
