@@ -4,6 +4,7 @@ the engine, and the same assertions hold for pycompose and for docker compose.""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tarfile
@@ -247,6 +248,21 @@ def _image(socket: str, name: str, *, remove: bool = False) -> dict[str, Any]:
     return anyio.run(work)
 
 
+def _last_layer(socket: str, name: str) -> list[str]:
+    """The member names of image ``name``'s last layer, from the engine's ``docker save``."""
+
+    async def work() -> bytes:
+        async with EngineClient(socket, timeout=60) as client:
+            return (await client.request("GET", f"/images/{name}/get")).content
+
+    with tarfile.open(fileobj=io.BytesIO(anyio.run(work))) as saved:
+        files = {m.name: saved.extractfile(m) for m in saved if m.isfile()}
+        manifest = json.loads(files["manifest.json"].read())  # type: ignore[union-attr]
+        layer = files[manifest[0]["Layers"][-1]].read()  # type: ignore[union-attr]
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        return sorted(tar.getnames())
+
+
 def test_commit_makes_an_image_of_the_container_changes(stack: Stack) -> None:
     repository = f"{stack.name}-committed"
     stack.write(PAIR)
@@ -273,6 +289,12 @@ def test_commit_makes_an_image_of_the_container_changes(stack: Stack) -> None:
         assert image["Comment"] == "the message"
         # the container's config is the image's: compose's labels come along (as dockerd)
         assert image["Config"]["Labels"]["com.docker.compose.service"] == "web"
+        # the layer: the container's changes only (not the runtime's mount points)
+        assert _last_layer(stack.engine.socket, f"{repository}:v1") == [
+            "etc",
+            "etc/.wh.group",
+            "x",
+        ]
         stack.write(
             PAIR.replace(
                 "volumes:\n  data: {}",

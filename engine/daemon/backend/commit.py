@@ -5,9 +5,9 @@ upper dir (the builder's ``commit_layer``: ``.wh.`` whiteouts for deletions, the
 read beneath its root without following anything the container planted), and a config
 that is the container's config (merged with its image's, as at create) with the
 ``changes`` (Dockerfile instructions) applied, plus a history entry with the comment.
-What Docker keeps in a container's init layer is left out: the mount points runc made in
-the upper dir (``/etc/hosts``, volume targets...: whatever is beneath them is hidden by
-the mount), ``/.dockerenv`` and ``/etc/mtab``.
+What dockerd's diff does not hold is left out: the mount points runc made in the upper
+dir (``/proc``, ``/etc/hosts``, volume and bind targets: whatever is beneath them is
+hidden by the mount), ``/.dockerenv`` and ``/etc/mtab`` (Docker's init layer).
 """
 
 from __future__ import annotations
