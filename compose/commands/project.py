@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 
+from compose.apply import ProgressEvent
 from compose.commands import publish
 from compose.commands.lifecycle import cmd_up
 from compose.commands.session import Session
@@ -95,15 +96,19 @@ async def cmd_commit(session: Session, args: argparse.Namespace) -> int:
     """``commit SERVICE [REPOSITORY[:TAG]]``: the service container's changes as an image."""
     container = await session.replica(args.service, args.index, running=False)
     repo, tag = split_reference(args.repository) if args.repository else ("", "")
-    await session.client.container_commit(
-        container.id,
-        repo=repo,
-        tag=tag,
-        author=args.author or "",
-        comment=args.message or "",
-        pause=args.pause,
-        changes=args.change or (),
-    )
+    progress = session.terminal.progress_display()
+    with progress.running():
+        progress(ProgressEvent("Container", container.name, "Committing"))
+        image_id = await session.client.container_commit(
+            container.id,
+            repo=repo,
+            tag=tag,
+            author=args.author or "",
+            comment=args.message or "",
+            pause=args.pause,
+            changes=args.change or (),
+        )
+        progress(ProgressEvent("Container", container.name, f"Committed as {image_id}", done=True))
     return 0
 
 
