@@ -43,6 +43,7 @@ from engine.daemon.filters import container_matches
 from engine.daemon.networking import Attachment, Networking
 from engine.errors import Conflict, EngineError, InvalidParameter, NotFound, Unsupported
 from engine.images import ImageService
+from engine.images.reference import parse_reference
 from engine.runtime import ContainerState
 from engine.state import ContainerRecord
 from engine.volumes import VolumeStore, prepare_mounts, release_mounts
@@ -522,7 +523,7 @@ class Containers:
         record = self.index.find(ref)
         pause = options.pause and self.index.info(record).state is ContainerState.RUNNING
         if pause:
-            await self.runtime.pause(record.id)
+            await self.pause(record.id)
         try:
             image = await commit.commit(
                 self.images,
@@ -532,11 +533,18 @@ class Containers:
                 self.runtime.root / record.id,
                 options,
             )
+            # dockerd's order: pause, tag, commit, unpause
+            reference = ""
+            if image.repo_tags:
+                reference = parse_reference(image.repo_tags[0]).familiar()
+                self.events.emit("image", "tag", image.id, {"name": reference})
+            self.events.container(
+                record, "commit", comment=options.comment, imageID=image.id, imageRef=reference
+            )
         finally:
             if pause:
                 with anyio.CancelScope(shield=True), contextlib.suppress(EngineError):
-                    await self.runtime.unpause(record.id)
-        self.events.container(record, "commit")
+                    await self.unpause(record.id)
         return image.id
 
     async def archive_put(

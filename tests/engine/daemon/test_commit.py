@@ -3,6 +3,8 @@ config takes the changes, and the new image runs with both."""
 
 from __future__ import annotations
 
+import time
+
 import anyio
 import pytest
 
@@ -63,9 +65,16 @@ async def test_commit_of_a_running_container(client: EngineClient) -> None:
             comment="a message",
             changes=['CMD ["cat","/x"]', "ENV ADDED=yes", "LABEL made=commit", "EXPOSE 8080"],
         )
-        # paused meanwhile, running again after
+        # paused meanwhile (its events say so, as dockerd's), running again after
         inspected = await client.request("GET", f"/containers/{created.Id}/json")
         assert inspected.json()["State"]["Status"] == "running"
+        events = [
+            event.Action
+            async for event in client.events(
+                filters={"container": [created.Id]}, since=0, until=time.time() + 1
+            )
+        ]
+        assert events[-3:] == ["pause", "commit", "unpause"], events
     finally:
         await client.container_remove(created.Id, force=True)
 
