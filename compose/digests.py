@@ -16,6 +16,8 @@ from compose.errors import ComposeError, Issue
 
 _DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}\Z")
 _TAG = re.compile(r"[\w][\w.-]{0,127}\Z")
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH = re.compile(rf"{_COMPONENT}(?:/{_COMPONENT})*\Z")
 
 
 def normal_reference(image: str) -> tuple[str, str | None, str | None]:
@@ -38,8 +40,10 @@ def normal_reference(image: str) -> tuple[str, str | None, str | None]:
         domain = "docker.io"
     if domain == "docker.io" and "/" not in path:
         path = f"library/{path}"
-    if not path:
-        raise ComposeError([Issue(f"invalid image reference {image!r}: no repository name")])
+    if not _PATH.match(path):
+        raise ComposeError(
+            [Issue(f"invalid image reference {image!r}: bad repository name {path!r}")]
+        )
     return f"{domain}/{path}", tag, digest if at else None
 
 
@@ -65,7 +69,6 @@ def locked(services: Mapping[str, Any], images: Mapping[str, str]) -> dict[str, 
     (``{}`` for a service without one); ``images`` maps service name to pinned image."""
     return {
         "services": {
-            name: ({"image": images[name]} if name in images else {})
-            for name in sorted(services)
+            name: ({"image": images[name]} if name in images else {}) for name in sorted(services)
         }
     }

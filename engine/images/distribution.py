@@ -52,8 +52,6 @@ async def inspect_distribution(client: RegistryClient, ref: Reference) -> dict[s
         if isinstance(os_name, str) and isinstance(arch, str):
             variant = raw.get("variant")
             platforms = [
-                _platform(
-                    mf.Platform(os_name, arch, variant if isinstance(variant, str) else None)
-                )
+                _platform(mf.Platform(os_name, arch, variant if isinstance(variant, str) else None))
             ]
     return {"Descriptor": descriptor, "Platforms": platforms}
