@@ -90,9 +90,33 @@ def cmd_config(args: argparse.Namespace) -> int:
         normalize=not args.no_normalize,
         resolve_paths=not args.no_path_resolution,
         services=tuple(args.services),
+        consistency=not args.no_consistency,
     )
     _print_warnings(result, sys.stderr)
+    if args.no_env_resolution:
+        print(
+            "WARN: --no-env-resolution: docker compose 2.40 still reads env_file into "
+            "environment with it, and so does pycompose",
+            file=sys.stderr,
+        )
     project = result.project
+    if args.resolve_image_digests or args.lock_image_digests:
+        import anyio
+
+        from compose.commands.digests import resolve_with_engine
+
+        service_images = {name: s.image for name, s in project.services.items() if s.image}
+        resolved = anyio.run(resolve_with_engine, service_images)
+        if args.lock_image_digests:
+            return _write_locked(project, resolved, args)
+        project = project.model_copy(
+            update={
+                "services": {
+                    name: s.model_copy(update={"image": resolved[name]}) if name in resolved else s
+                    for name, s in project.services.items()
+                }
+            }
+        )
     if args.quiet:
         return 0
     # docker compose escapes "$" as "$$" only in interpolated output
@@ -153,6 +177,27 @@ def cmd_config(args: argparse.Namespace) -> int:
         _write(json.dumps(data, indent=2, ensure_ascii=False) + "\n", args.output)
     else:
         _write(output.config_yaml(project, escape_dollars), args.output)
+    return 0
+
+
+def _write_locked(project: Any, images: dict[str, str], args: argparse.Namespace) -> int:
+    """``--lock-image-digests``: docker compose's override file of pinned images only."""
+    from compose import output
+    from compose.digests import locked
+
+    if args.quiet:
+        return 0
+    lock = locked(project.services, images)
+    if args.format == "json":
+        # docker compose's JSON of that override: an empty name, null command and entrypoint
+        services = {
+            name: {"command": None, "entrypoint": None, **fields}
+            for name, fields in lock["services"].items()
+        }
+        text = json.dumps({"name": "", "services": services}, indent=2, ensure_ascii=False)
+        _write(text + "\n", args.output)
+    else:
+        _write(output.yaml_text(lock), args.output)
     return 0
 
 

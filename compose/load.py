@@ -90,6 +90,7 @@ class LoadOptions:
     normalize: bool = True
     resolve_paths: bool = True
     all_resources: bool = False
+    consistency: bool = True  # False: `config --no-consistency`, the checks compose-go skips
     home: str | None = None
 
 
@@ -324,11 +325,12 @@ class Loader:
         ]
         project: Project | None = None
         try:
-            project = validate_project(merged)
+            project = validate_project(merged, consistency=options.consistency)
         except ModelError as error:
             issues.extend((ModelError, issue) for issue in error.issues)
         try:
-            check_references(merged)
+            if options.consistency:
+                check_references(merged)
         except UndefinedReferenceError as error:
             issues.extend((UndefinedReferenceError, issue) for issue in error.issues)
         try:
@@ -338,9 +340,10 @@ class Loader:
         if issues or self.deferred:
             raise _combined(self.deferred, issues)
         assert project is not None
-        from compose.graph import build_graph
+        if options.consistency:
+            from compose.graph import build_graph
 
-        build_graph(project, merged)
+            build_graph(project, merged)
         return LoadResult(
             project=project,
             tree=merged,

@@ -354,8 +354,82 @@ def _tree_checks(tree: Any) -> list[Issue]:
     return issues
 
 
-def _project_checks(project: Project, tree: Any) -> list[Issue]:
-    """Consistency rules docker compose enforces on the loaded model."""
+def _consistency_issues(name: str, service: Service, tree: Any) -> list[Issue]:
+    """compose-go's consistency rules of one service, which ``--no-consistency`` skips."""
+    issues: list[Issue] = []
+    path = ("services", name)
+    if service.image is None and service.build is None and service.provider is None:
+        issues.append(
+            Issue(
+                "the service has neither an image nor a build context",
+                key_location_of(tree, path),
+                path,
+                "add image: or build:",
+            )
+        )
+    replicas = service.deploy.replicas if service.deploy else None
+    if service.scale is not None and replicas is not None and service.scale != replicas:
+        issues.append(
+            Issue(
+                f"scale ({service.scale}) and deploy.replicas ({replicas}) differ",
+                location_of(tree, (*path, "scale")),
+                (*path, "scale"),
+                "keep only deploy.replicas",
+            )
+        )
+    scale = service.scale if service.scale is not None else replicas
+    if service.container_name and scale is not None and scale > 1:
+        issues.append(
+            Issue(
+                f"container_name {service.container_name!r} cannot be used with scale"
+                f" {scale}: container names must be unique",
+                location_of(tree, (*path, "container_name")),
+                (*path, "container_name"),
+                "remove container_name or scale to 1",
+            )
+        )
+    limits = service.deploy.resources.limits if service.deploy else None
+    if (
+        service.mem_limit is not None
+        and limits is not None
+        and limits.memory is not None
+        and service.mem_limit != limits.memory
+    ):
+        issues.append(
+            Issue(
+                "mem_limit and deploy.resources.limits.memory have different values",
+                location_of(tree, (*path, "mem_limit")),
+                (*path, "mem_limit"),
+                "keep only one of them",
+            )
+        )
+    if service.network_mode and service.networks:
+        issues.append(
+            Issue(
+                "network_mode and networks cannot both be set",
+                location_of(tree, (*path, "network_mode")),
+                (*path, "network_mode"),
+                "remove one of them",
+            )
+        )
+    triggers = service.develop.watch if service.develop and service.develop.watch else []
+    for index, trigger in enumerate(triggers):
+        if trigger.action not in ("rebuild", "restart") and not trigger.target:
+            where = (*path, "develop", "watch", index)
+            issues.append(
+                Issue(
+                    f'action "{trigger.action}" needs a target (the path in the container)',
+                    location_of(tree, where),
+                    where,
+                    "add target: /path/in/container",
+                )
+            )
+    return issues
+
+
+def _project_checks(project: Project, tree: Any, consistency: bool = True) -> list[Issue]:
+    """Rules docker compose enforces on the loaded model; ``consistency`` False skips
+    those ``config --no-consistency`` skips."""
     issues: list[Issue] = _tree_checks(tree)
     for name, service in project.services.items():
         path = ("services", name)
@@ -389,72 +463,8 @@ def _project_checks(project: Project, tree: Any) -> list[Issue]:
                         "give either count or device_ids",
                     )
                 )
-        if service.image is None and service.build is None and service.provider is None:
-            issues.append(
-                Issue(
-                    "the service has neither an image nor a build context",
-                    key_location_of(tree, path),
-                    path,
-                    "add image: or build:",
-                )
-            )
-        replicas = service.deploy.replicas if service.deploy else None
-        if service.scale is not None and replicas is not None and service.scale != replicas:
-            issues.append(
-                Issue(
-                    f"scale ({service.scale}) and deploy.replicas ({replicas}) differ",
-                    location_of(tree, (*path, "scale")),
-                    (*path, "scale"),
-                    "keep only deploy.replicas",
-                )
-            )
-        scale = service.scale if service.scale is not None else replicas
-        if service.container_name and scale is not None and scale > 1:
-            issues.append(
-                Issue(
-                    f"container_name {service.container_name!r} cannot be used with scale"
-                    f" {scale}: container names must be unique",
-                    location_of(tree, (*path, "container_name")),
-                    (*path, "container_name"),
-                    "remove container_name or scale to 1",
-                )
-            )
-        limits = service.deploy.resources.limits if service.deploy else None
-        if (
-            service.mem_limit is not None
-            and limits is not None
-            and limits.memory is not None
-            and service.mem_limit != limits.memory
-        ):
-            issues.append(
-                Issue(
-                    "mem_limit and deploy.resources.limits.memory have different values",
-                    location_of(tree, (*path, "mem_limit")),
-                    (*path, "mem_limit"),
-                    "keep only one of them",
-                )
-            )
-        if service.network_mode and service.networks:
-            issues.append(
-                Issue(
-                    "network_mode and networks cannot both be set",
-                    location_of(tree, (*path, "network_mode")),
-                    (*path, "network_mode"),
-                    "remove one of them",
-                )
-            )
-        triggers = service.develop.watch if service.develop and service.develop.watch else []
-        for index, trigger in enumerate(triggers):
-            if trigger.action not in ("rebuild", "restart") and not trigger.target:
-                where = (*path, "develop", "watch", index)
-                issues.append(
-                    Issue(
-                        f'action "{trigger.action}" needs a target (the path in the container)',
-                        location_of(tree, where),
-                        where,
-                        "add target: /path/in/container",
-                    )
-                )
+        if consistency:
+            issues.extend(_consistency_issues(name, service, tree))
     file_resources: list[tuple[str, dict[str, Secret] | dict[str, Config]]] = [
         ("secrets", project.secrets),
         ("configs", project.configs),
@@ -510,13 +520,15 @@ def check_shapes(tree: Any) -> list[Issue]:
     return _tree_checks(tree)
 
 
-def validate_project(tree: Any) -> Project:
-    """Validate a normalised project tree; raise ModelError with every located issue."""
+def validate_project(tree: Any, *, consistency: bool = True) -> Project:
+    """Validate a normalised project tree; raise ModelError with every located issue.
+
+    ``consistency`` False skips the rules ``config --no-consistency`` skips."""
     try:
         project = Project.model_validate(tree)
     except ValidationError as exc:
         raise ModelError(located_issues(Project, tree, exc)) from None
-    issues = _project_checks(project, tree)
+    issues = _project_checks(project, tree, consistency)
     if issues:
         raise ModelError(issues)
     return project

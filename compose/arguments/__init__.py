@@ -12,7 +12,6 @@ from compose.arguments.base import VERSION, ArgumentParser
 from compose.arguments.engine import add_engine_commands, add_image_commands
 from compose.arguments.live import add_live_commands
 from compose.arguments.project import add_project_commands
-from compose.arguments.refused import refuse
 from compose.arguments.stack import add_stack_commands
 from compose.kube.arguments import add_kube_commands
 
@@ -116,10 +115,26 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument(
         "--variables", action="store_true", help="print the variables the files use, with defaults"
     )
-    refuse(config, "config", "--no-env-resolution")
-    refuse(config, "config", "--no-consistency")
-    refuse(config, "config", "--resolve-image-digests")
-    refuse(config, "config", "--lock-image-digests")
+    config.add_argument(
+        "--no-env-resolution",
+        action="store_true",
+        help="accepted as docker compose 2.40 does: env files are still resolved (warned)",
+    )
+    config.add_argument(
+        "--no-consistency",
+        action="store_true",
+        help="skip the model's consistency checks (undefined references...)",
+    )
+    config.add_argument(
+        "--resolve-image-digests",
+        action="store_true",
+        help="pin image tags to the registry's digests (asked through the engine)",
+    )
+    config.add_argument(
+        "--lock-image-digests",
+        action="store_true",
+        help="print an override file of the services' images pinned to digests",
+    )
 
     graph = commands.add_parser("graph", help="print the service dependency graph")
     graph.add_argument("--format", choices=["text", "mermaid", "dot"], default="text")

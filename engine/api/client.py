@@ -486,6 +486,16 @@ class EngineClient:
     async def image_inspect(self, name: str) -> ImageInspect:
         return ImageInspect.model_validate(await self._json("GET", f"/images/{name}/json"))
 
+    async def distribution_inspect(self, name: str) -> dict[str, Any]:
+        """What the registry holds under ``name`` (its descriptor and platforms), asked by
+        the engine with the credentials it uses for a pull."""
+        data = await self._json(
+            "GET", f"/distribution/{name}/json", headers={"X-Registry-Auth": "e30="}
+        )
+        if not isinstance(data, dict):
+            raise EngineError(f"the answer to GET /distribution/{name}/json is not an object")
+        return data
+
     async def image_pull(
         self, image: str, tag: str = "", *, platform: str | None = None
     ) -> AsyncIterator[dict[str, Any]]:

@@ -238,6 +238,9 @@ class Backend:
     async def image_history(self, name: str) -> list[dict[str, Any]]:
         raise _unsupported("image history")
 
+    async def distribution_inspect(self, name: str, *, auth: str) -> dict[str, Any]:
+        raise _unsupported("inspecting registry images")
+
     async def image_pull(
         self, image: str, tag: str, *, platform: str, auth: str
     ) -> AsyncIterator[ProgressMessage]:

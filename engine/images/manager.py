@@ -35,6 +35,7 @@ from engine.errors import InvalidParameter
 from engine.images import archive, overlay, unpack
 from engine.images import manifest as mf
 from engine.images.auth import Credentials, load_credentials
+from engine.images.distribution import inspect_distribution
 from engine.images.errors import ImageInUse, ImageNotFound, InvalidImage, InvalidReference
 from engine.images.ingest import ingest_image
 from engine.images.progress import (
@@ -219,6 +220,13 @@ class ImageService:
             "Metadata": {"LastTagTime": record.last_tag_time or "0001-01-01T00:00:00Z"},
             "History": config.get("history") or [],
         }
+
+    async def distribution(
+        self, reference: str, credentials: Credentials | None
+    ) -> dict[str, Any]:
+        """What the registry holds under ``reference`` (``GET /distribution/{name}/json``)."""
+        ref = parse_reference(reference)
+        return await inspect_distribution(await self._client_for(ref, credentials), ref)
 
     # ------------------------------------------------------------------ pull
 

@@ -217,6 +217,27 @@ class RegistryClient:
         finally:
             await response.aclose()
 
+    async def get_small_blob(self, ref: Reference, descriptor: mf.Descriptor) -> bytes:
+        """A blob whose announced ``descriptor.size`` the caller has bounded, in memory;
+        more bytes than announced, or other content, are refused."""
+        request = self._http.build_request("GET", self._url(ref, f"blobs/{descriptor.digest}"))
+        response = await self._send(ref, request, stream=True)
+        data = bytearray()
+        try:
+            await self._check(ref, response, f"blob {descriptor.digest}")
+            async for chunk in response.aiter_raw(DOWNLOAD_CHUNK):
+                data += chunk
+                if len(data) > descriptor.size:
+                    raise DigestMismatch(
+                        f"blob {descriptor.digest}: the registry sent more than the "
+                        f"{descriptor.size} bytes the manifest announces"
+                    )
+        finally:
+            await response.aclose()
+        if sha256_digest(bytes(data)) != descriptor.digest:
+            raise DigestMismatch(f"blob {descriptor.digest}: the registry sent other content")
+        return bytes(data)
+
     async def blob_exists(self, ref: Reference, digest: str) -> bool:
         request = self._http.build_request("HEAD", self._url(ref, f"blobs/{digest}"))
         response = await self._send(ref, request)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.cli_helpers import EngineAPI, engine_api, pycompose_project, wait_for
-from tests.e2e.conftest import IMAGE, Engine, Stack
+from tests.e2e.conftest import IMAGE, Engine, Stack, docker_compose_binary
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
@@ -287,3 +287,77 @@ def test_build_push_with_dependencies_and_pull_selection_flags(
     finally:
         for reference in (base, app, ghost):
             api.remove_image(reference)
+
+
+def _manifest_digest(registry: str, repository: str, tag: str) -> str:
+    response = httpx.head(
+        f"http://{registry}/v2/{repository}/manifests/{tag}",
+        headers={
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+            "application/vnd.oci.image.manifest.v1+json, "
+            "application/vnd.oci.image.index.v1+json, "
+            "application/vnd.docker.distribution.manifest.list.v2+json"
+        },
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.headers["Docker-Content-Digest"]
+
+
+def test_config_resolves_and_locks_image_digests_from_the_registry(
+    project: Stack, api: EngineAPI, registry: str
+):
+    """The digests come from the registry through the engine (GET /distribution), on
+    pycompose's engine and on dockerd alike, and read as docker compose prints them."""
+    repository = f"e2e/{project.name}-digest"
+    reference = f"{registry}/{repository}:v1"
+    pinned = f"{registry}/e2e/pinned@sha256:{'1' * 64}"
+    app = project.directory / "app"
+    app.mkdir()
+    (app / "marker.txt").write_text(f"digest of {project.name}\n")
+    (app / "Dockerfile").write_text(f"FROM {IMAGE}\nCOPY marker.txt /marker.txt\n")
+    project.write(
+        textwrap.dedent(f"""
+        services:
+          app:
+            build: ./app
+            image: {reference}
+          pinned:
+            image: {pinned.replace("@", ":v9@")}
+          built:
+            build: ./app
+    """)
+    )
+    try:
+        project.pycompose("build", "app")
+        project.pycompose("push", "app")
+        # the local image goes: the digest must come from the registry, not the engine's store
+        api.remove_image(reference)
+        digest = _manifest_digest(registry, repository, "v1")
+        resolved = project.pycompose("config", "--resolve-image-digests").stdout
+        assert f"    image: {reference}@{digest}\n" in resolved
+        assert f"    image: {pinned}\n" in resolved  # its own digest kept, its tag dropped
+        locked = project.pycompose("config", "--lock-image-digests").stdout
+        assert locked == (
+            f"services:\n  app:\n    image: {reference}@{digest}\n"
+            f"  built: {{}}\n  pinned:\n    image: {pinned}\n"
+        )
+        project.write(f"services:\n  gone:\n    image: {registry}/e2e/absent-{project.name}:v1\n")
+        absent = project.pycompose("config", "--resolve-image-digests", check=False)
+        assert absent.returncode != 0
+        assert f"failed to resolve digest for {registry}/e2e/absent-{project.name}:v1" in (
+            absent.stderr
+        )
+        if docker_compose_binary() is not None:
+            # docker compose, asking the same engine, prints the same
+            theirs = Stack(project.engine, project.directory, tool="docker-compose")
+            theirs.name = project.name
+            project.write(
+                f"services:\n  app:\n    image: {reference}\n  pinned:\n"
+                f"    image: {pinned.replace('@', ':v9@')}\n"
+            )
+            for flag in ("--resolve-image-digests", "--lock-image-digests"):
+                ours = project.pycompose("config", flag).stdout
+                assert ours == theirs.pycompose("config", flag).stdout, flag
+    finally:
+        project.pycompose("down", "--rmi", "all", check=False)

@@ -290,6 +290,9 @@ class EngineBackend(Backend):
     async def image_history(self, name: str) -> list[dict[str, Any]]:
         return await self.images.history(name)
 
+    async def distribution_inspect(self, name: str, *, auth: str) -> dict[str, Any]:
+        return await self.images.distribution(name, auth=auth)
+
     async def image_pull(
         self, image: str, tag: str, *, platform: str, auth: str
     ) -> AsyncIterator[api.ProgressMessage]:

@@ -207,6 +207,9 @@ class Images:
 
         return messages()
 
+    async def distribution(self, name: str, *, auth: str) -> dict[str, Any]:
+        return await self.images.distribution(name, registry_auth(auth))
+
     async def pull(
         self, image: str, tag: str, *, platform: str, auth: str
     ) -> AsyncIterator[api.ProgressMessage]:

@@ -51,6 +51,14 @@ async def image_create(backend: Backend, call: Call) -> Response:
     return await progress_response(stream)
 
 
+async def distribution_inspect(backend: Backend, call: Call) -> Response:
+    return json_response(
+        await backend.distribution_inspect(
+            call["name"], auth=call.request.header("x-registry-auth")
+        )
+    )
+
+
 async def image_push(backend: Backend, call: Call) -> Response:
     stream = await backend.image_push(
         call["name"], call.request.arg("tag"), auth=call.request.header("x-registry-auth")
@@ -124,6 +132,7 @@ ROUTES: RouteTable = [
     ("POST", "/grpc", buildkit_refused),
     ("GET", "/images/get", image_save_many),
     ("POST", "/images/prune", image_prune),
+    ("GET", "/distribution/{name:path}/json", distribution_inspect),
     ("GET", "/images/{name:path}/json", image_inspect),
     ("GET", "/images/{name:path}/history", image_history),
     ("GET", "/images/{name:path}/get", image_save),
