@@ -35,6 +35,8 @@ PURE_MODULES = (
     "kube/workload",
     "kube/mounts",
     "kube/play",
+    "kube/play_volumes",
+    "kube/services",
     "source",
     "pycompose_ext",
     "update_order",

@@ -3,9 +3,9 @@
 ==============  =========================================================================
 generate        a project as manifests, with an explanation per key (pure)
 rules           what each Compose key becomes: the table behind --explain and the docs
-workload        one service's workload, pod and Services;  mounts: its volumes
+workload        one service's workload and pod; services: its Services; mounts: its volumes
 checks          the API server's rules that its schema does not carry
-play            manifests as a Compose project, for the engine's planner (pure)
+play            manifests as a Compose project (pure); play_volumes: their mounts
 cluster         server-side apply and delete through the Kubernetes API
 ==============  =========================================================================
 """

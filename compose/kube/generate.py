@@ -28,6 +28,7 @@ from compose.errors import PlanError
 from compose.kube import rules
 from compose.kube.checks import api_server_problems
 from compose.kube.names import dns_label, is_label_key
+from compose.kube.services import published_policy, service_objects
 from compose.kube.workload import WorkloadBuilder
 from compose.load import LoadResult
 from compose.model import Project, Service
@@ -282,8 +283,8 @@ class _Context:
             workload, extra_data = builder.workload(as_job=self.kinds[name] == "Job")
             data.extend(extra_data)
             workloads.append(workload)
-            services.extend(builder.services())
-            policies.extend(builder.published_policy())
+            services.extend(service_objects(builder))
+            policies.extend(published_policy(builder))
         # the order `kubectl apply -f` and a cluster like: access and data before workloads
         return [*access, *data, *claims, *services, *policies, *workloads]
 

@@ -28,6 +28,7 @@ from typing import Any
 from compose.errors import ComposeError, Issue
 from compose.kube.generate import DEPENDS_ON_ANNOTATION, NETWORK_LABEL_PREFIX, PART_OF_LABEL
 from compose.kube.names import dns_label
+from compose.kube.play_volumes import container_mounts, memory_quantity
 from compose.source import location_of
 
 WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "ReplicaSet", "Job")
@@ -51,7 +52,7 @@ class Played:
 
 
 @dataclasses.dataclass
-class _Workload:
+class Workload:
     kind: str
     name: str
     document: Any
@@ -62,10 +63,10 @@ class _Workload:
 
 
 def to_compose(documents: Sequence[Any], project_name: str | None) -> Played:
-    return _Translator(documents).translate(project_name)
+    return Translator(documents).translate(project_name)
 
 
-class _Translator:
+class Translator:
     def __init__(self, documents: Sequence[Any]) -> None:
         self.documents = [d for d in documents if d is not None]
         self.issues: list[Issue] = []
@@ -75,7 +76,7 @@ class _Translator:
         self.claims: list[str] = []
         self.services: list[Any] = []
         self.policies: list[Any] = []
-        self.workloads: list[_Workload] = []
+        self.workloads: list[Workload] = []
         self.tree: dict[str, Any] = {"services": {}}
         self.environment: dict[str, str] = {}
 
@@ -186,7 +187,7 @@ class _Translator:
             self.fail(document, ("spec",), f"{kind} {name} has no containers")
             return
         self.workloads.append(
-            _Workload(
+            Workload(
                 kind,
                 name,
                 document,
@@ -199,7 +200,7 @@ class _Translator:
 
     # --- workloads as services ----------------------------------------------------------
 
-    def workload(self, workload: _Workload) -> None:
+    def workload(self, workload: Workload) -> None:
         pod = workload.pod
         prefix = ("spec",) if workload.kind == "Pod" else ("spec", "template", "spec")
         services: dict[str, Any] = self.tree["services"]
@@ -254,7 +255,7 @@ class _Translator:
             services[service_name] = service
 
     def pod_level(
-        self, workload: _Workload, service: dict[str, Any], prefix: tuple[Any, ...]
+        self, workload: Workload, service: dict[str, Any], prefix: tuple[Any, ...]
     ) -> None:
         pod = workload.pod
         if workload.kind == "Job":
@@ -291,7 +292,7 @@ class _Translator:
             service["labels"] = labels
 
     def container(
-        self, workload: _Workload, container: Any, path: tuple[Any, ...]
+        self, workload: Workload, container: Any, path: tuple[Any, ...]
     ) -> dict[str, Any]:
         document = workload.document
         service: dict[str, Any] = {}
@@ -317,7 +318,7 @@ class _Translator:
         check = self.healthcheck(document, container, path)
         if check:
             service["healthcheck"] = check
-        self.mounts(workload, container, path, service)
+        container_mounts(self, workload, container, path, service)
         lifecycle = container.get("lifecycle") or {}
         for key, field in (("postStart", "post_start"), ("preStop", "pre_stop")):
             command = ((lifecycle.get(key) or {}).get("exec") or {}).get("command")
@@ -410,7 +411,7 @@ class _Translator:
                         document, (*path, "resources"), f"cpu {values['cpu']!r} is not a quantity"
                     )
             if values.get("memory") is not None:
-                entry["memory"] = _memory(str(values["memory"]))
+                entry["memory"] = memory_quantity(str(values["memory"]))
             if entry:
                 deploy[section] = entry
         if deploy:
@@ -444,118 +445,9 @@ class _Translator:
             check["start_interval"] = f"{every}s"
         return check
 
-    # --- volumes ------------------------------------------------------------------------
-
-    def mounts(
-        self, workload: _Workload, container: Any, path: tuple[Any, ...], service: dict[str, Any]
-    ) -> None:
-        volumes = {str(v.get("name")): v for v in workload.pod.get("volumes") or []}
-        entries: list[dict[str, Any]] = []
-        for index, mount in enumerate(container.get("volumeMounts") or []):
-            where = (*path, "volumeMounts", index)
-            volume = volumes.get(str(mount.get("name")))
-            if volume is None:
-                self.fail(
-                    workload.document,
-                    where,
-                    f"the volume {mount.get('name')} is not declared in the pod",
-                )
-                continue
-            target = str(mount.get("mountPath"))
-            read_only = bool(mount.get("readOnly"))
-            sub_path = mount.get("subPath")
-            if volume.get("persistentVolumeClaim"):
-                claim = str(volume["persistentVolumeClaim"].get("claimName"))
-                self.tree.setdefault("volumes", {})[claim] = {}
-                entry: dict[str, Any] = {
-                    "type": "volume",
-                    "source": claim,
-                    "target": target,
-                    "read_only": read_only,
-                }
-                if sub_path:
-                    entry["volume"] = {"subpath": str(sub_path)}
-                entries.append(entry)
-            elif "emptyDir" in volume:
-                empty = volume.get("emptyDir") or {}
-                if empty.get("medium") == "Memory":
-                    entry = {"type": "tmpfs", "target": target}
-                    if empty.get("sizeLimit"):
-                        entry["tmpfs"] = {"size": _memory(str(empty["sizeLimit"]))}
-                    entries.append(entry)
-                else:
-                    entries.append({"type": "volume", "target": target})
-            elif volume.get("hostPath"):
-                entries.append(
-                    {
-                        "type": "bind",
-                        "source": str(volume["hostPath"].get("path")),
-                        "target": target,
-                        "read_only": read_only,
-                    }
-                )
-            elif volume.get("configMap") or volume.get("secret"):
-                self.file_mounts(workload, volume, target, sub_path, where, service)
-            else:
-                self.fail(
-                    workload.document,
-                    where,
-                    "kube play mounts claims, emptyDir, hostPath, configMap and secret volumes",
-                )
-        if entries:
-            service["volumes"] = entries
-
-    def file_mounts(
-        self,
-        workload: _Workload,
-        volume: Any,
-        target: str,
-        sub_path: Any,
-        where: tuple[Any, ...],
-        service: dict[str, Any],
-    ) -> None:
-        is_config = bool(volume.get("configMap"))
-        source = volume.get("configMap") or volume.get("secret")
-        object_name = str(source.get("name") if is_config else source.get("secretName"))
-        store = self.config_maps if is_config else self.secrets
-        data = store.get(object_name)
-        if data is None:
-            if not source.get("optional"):
-                self.fail(
-                    workload.document,
-                    where,
-                    f"the {'ConfigMap' if is_config else 'Secret'} {object_name}"
-                    " is not in these manifests",
-                )
-            return
-        default_mode = source.get("defaultMode")
-        items = source.get("items") or [{"key": key, "path": key} for key in data]
-        section = "configs" if is_config else "secrets"
-        for item in items:
-            key, relative = str(item.get("key")), str(item.get("path"))
-            if key not in data:
-                self.fail(workload.document, where, f"the key {key} is not in {object_name}")
-                continue
-            if sub_path is not None and relative != str(sub_path):
-                continue
-            file_target = target if sub_path is not None else f"{target.rstrip('/')}/{relative}"
-            resource = dns_label(f"{object_name}-{key}", letter_first=False)
-            definitions = self.tree.setdefault(section, {})
-            if is_config:
-                definitions[resource] = {"content": data[key].decode(errors="surrogateescape")}
-            else:
-                variable = "PYCOMPOSE_KUBE_SECRET_" + resource.upper().replace("-", "_")
-                self.environment[variable] = data[key].decode(errors="surrogateescape")
-                definitions[resource] = {"environment": variable}
-            entry: dict[str, Any] = {"source": resource, "target": file_target}
-            mode = item.get("mode", default_mode)
-            if mode is not None:
-                entry["mode"] = int(mode)
-            service.setdefault(section, []).append(entry)
-
     # --- Services and networks ----------------------------------------------------------
 
-    def selected(self, selector: dict[str, Any]) -> list[_Workload]:
+    def selected(self, selector: dict[str, Any]) -> list[Workload]:
         return [
             w
             for w in self.workloads
@@ -564,7 +456,7 @@ class _Translator:
 
     def networks(self) -> None:
         """The policies ``kube generate`` writes, one per Compose network, as networks."""
-        memberships: dict[str, list[_Workload]] = {}
+        memberships: dict[str, list[Workload]] = {}
         for policy in self.policies:
             name = str(policy["metadata"]["name"])
             selector = ((policy.get("spec") or {}).get("podSelector") or {}).get(
@@ -632,7 +524,7 @@ class _Translator:
                         }
                     )
 
-    def named_port(self, workload: _Workload, name: str) -> int | None:
+    def named_port(self, workload: Workload, name: str) -> int | None:
         for container in workload.pod.get("containers") or []:
             for port in container.get("ports") or []:
                 if port.get("name") == name:
@@ -645,17 +537,9 @@ class _Translator:
 PUBLISH_ADDRESS = "127.0.0.1"
 
 _CPU_SUFFIX = "m"
-_MEMORY_UNITS = {"Ki": "k", "Mi": "m", "Gi": "g", "Ti": "t"}
 
 
 def _cpus(quantity: str) -> float:
     if quantity.endswith(_CPU_SUFFIX):
         return int(quantity[:-1]) / 1000
     return float(quantity)
-
-
-def _memory(quantity: str) -> str:
-    for unit, suffix in _MEMORY_UNITS.items():
-        if quantity.endswith(unit):
-            return quantity[: -len(unit)] + suffix
-    return quantity

@@ -7,7 +7,7 @@ import math
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from compose.kube.names import dns_label, is_dns_label, is_label_key, is_port_name
+from compose.kube.names import is_dns_label, is_label_key
 from compose.model import Service
 
 if TYPE_CHECKING:
@@ -522,116 +522,6 @@ class WorkloadBuilder:
                     "runAsUser takes numeric ids: the kubelet does not know the image's user names",
                 )
         return security
-
-    # --- Services and the policy of published ports -------------------------------------
-
-    def service_ports(self) -> list[dict[str, Any]]:
-        ports: list[dict[str, Any]] = []
-        seen: set[tuple[int, str]] = set()
-        for index, port in enumerate(self.service.ports or []):
-            if port.target is None:
-                continue
-            protocol = (port.protocol or "tcp").upper()
-            published = port.published
-            number = port.target
-            if published:
-                first, _, last = published.partition("-")
-                if last and last != first:
-                    self.note(
-                        ("ports", index, "published"),
-                        "approximated",
-                        f"a Service port per target: {first} only",
-                    )
-                number = int(first)
-            if (number, protocol) in seen:
-                continue
-            seen.add((number, protocol))
-            entry: dict[str, Any] = {
-                "name": port.name
-                if port.name and is_port_name(port.name)
-                else f"{protocol.lower()}-{number}",
-                "port": number,
-                "targetPort": port.target,
-                "protocol": protocol,
-            }
-            if port.app_protocol:
-                entry["appProtocol"] = port.app_protocol
-            ports.append(entry)
-        for number, protocol in self.target_ports()[len(self.service.ports or []) :]:
-            if (number, protocol) not in seen:
-                seen.add((number, protocol))
-                ports.append(
-                    {
-                        "name": f"{protocol.lower()}-{number}",
-                        "port": number,
-                        "targetPort": number,
-                        "protocol": protocol,
-                    }
-                )
-        return ports
-
-    def services(self) -> list[dict[str, Any]]:
-        if self.service.network_mode and self.service.network_mode != "host":
-            return []
-        ports = self.service_ports()
-        published = any(p.published for p in self.service.ports or [])
-        spec: dict[str, Any] = {"selector": selector_labels(self.context, self.kname)}
-        endpoint_mode = self.service.deploy.endpoint_mode if self.service.deploy else None
-        if not ports or endpoint_mode == "dnsrr":
-            spec["clusterIP"] = "None"
-        elif published and self.context.options.service_type != "ClusterIP":
-            spec["type"] = self.context.options.service_type
-        if ports:
-            spec["ports"] = ports
-        names = [self.kname]
-        for network, attached in self.service.networks.items():
-            for index, alias in enumerate(
-                attached.aliases if attached and attached.aliases else []
-            ):
-                label = dns_label(alias)
-                if label in names or label in self.context.names.values():
-                    self.note(
-                        ("networks", network, "aliases", index),
-                        "dropped",
-                        "the name is already a Service of the bundle",
-                    )
-                    continue
-                names.append(label)
-        return [
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": self.context.metadata(name),
-                "spec": spec,
-            }
-            for name in names
-        ]
-
-    def published_policy(self) -> list[dict[str, Any]]:
-        """Ingress from anywhere to the published ports: the Compose networks' policies
-        admit only their members."""
-        targets = []
-        for port in self.service.ports or []:
-            if port.published and port.target is not None:
-                entry = {"port": port.target, "protocol": (port.protocol or "tcp").upper()}
-                if entry not in targets:
-                    targets.append(entry)
-        if not targets or self.service.network_mode:
-            return []
-        return [
-            {
-                "apiVersion": "networking.k8s.io/v1",
-                "kind": "NetworkPolicy",
-                "metadata": self.context.metadata(
-                    f"published-{self.kname}"[:63].rstrip("-"), owner=self.kname
-                ),
-                "spec": {
-                    "podSelector": {"matchLabels": selector_labels(self.context, self.kname)},
-                    "policyTypes": ["Ingress"],
-                    "ingress": [{"ports": targets}],
-                },
-            }
-        ]
 
 
 def basename(path: str) -> str:
