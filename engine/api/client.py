@@ -26,16 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
-import anyio
 import httpx
 
-from engine.api.errors import EngineError, EngineUnavailable, error_for_status
+from engine.api.errors import EngineError
 from engine.api.hijack import HijackedConnection, demultiplex
 from engine.api.models import (
     ContainerCreate,
@@ -47,184 +44,27 @@ from engine.api.models import (
     ExecCreate,
     ExecInspect,
     IdResponse,
-    ImageDeleteItem,
-    ImageInspect,
-    ImageSummary,
     Info,
-    Network,
-    NetworkConnect,
-    NetworkCreate,
-    NetworkCreateResponse,
-    NetworkDisconnect,
     Version,
-    Volume,
-    VolumeCreate,
-    VolumeList,
     WaitResponse,
     encode_filters,
-    version_tuple,
 )
-
-CLIENT_API_VERSION = "1.41"
-DEFAULT_SOCKET = "/run/pycompose/engine.sock"
-DEFAULT_DATA_ROOT = "/var/lib/pycompose"
-
-Filters = Mapping[str, Iterable[str]]
-
-
-def socket_from_host(host: str | None = None) -> str:
-    """The socket path of ``PYCOMPOSE_HOST`` / ``DOCKER_HOST``-style ``unix://`` URLs."""
-    host = host or os.environ.get("PYCOMPOSE_HOST") or DEFAULT_SOCKET
-    if host.startswith("unix://"):
-        return host[len("unix://") :]
-    if "://" in host:
-        raise EngineUnavailable(
-            f"unsupported engine address {host!r}", hint="use unix:///path/to/socket"
-        )
-    return host
+from engine.api.resources import ResourcesClient
+from engine.api.transport import (
+    CLIENT_API_VERSION,
+    DEFAULT_DATA_ROOT,
+    DEFAULT_SOCKET,
+    Filters,
+    socket_from_host,
+)
+from engine.api.transport import query as _query
 
 
-def _query(**params: Any) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            result[key] = "1" if value else "0"
-        else:
-            result[key] = str(value)
-    return result
-
-
-class EngineClient:
-    """An async client of one engine socket; use as ``async with``."""
-
-    def __init__(
-        self,
-        socket_path: str | None = None,
-        *,
-        timeout: float | None = None,
-        max_concurrent: int | None = None,
-    ) -> None:
-        """``max_concurrent`` bounds the requests in flight at once (streams excepted:
-        a followed log or an attach would hold a slot for as long as it lasts)."""
-        self.socket_path = socket_from_host(socket_path)
-        self._limit = anyio.CapacityLimiter(max_concurrent) if max_concurrent else None
-        self._http = httpx.AsyncClient(
-            # a unix socket has no TLS: verify=False skips loading the CA bundle (~40 ms)
-            transport=httpx.AsyncHTTPTransport(uds=self.socket_path, verify=False),
-            base_url="http://api.moby.localhost",
-            timeout=httpx.Timeout(timeout),
-            headers={"User-Agent": "pycompose"},
-        )
-        self.api_version: str | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    # --- transport ------------------------------------------------------------------
-
-    def _unavailable(self, exc: Exception) -> EngineUnavailable:
-        return EngineUnavailable(
-            f"cannot reach the engine at {self.socket_path}: {exc}",
-            hint="is it running? `pycompose engine start` starts it",
-        )
-
-    async def _raise_for(self, response: httpx.Response) -> None:
-        if response.status_code < 400:
-            return
-        await response.aread()
-        message = response.text.strip()
-        if response.headers.get("content-type", "") == "application/json":
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                message = str(json.loads(response.content)["message"])
-        raise error_for_status(response.status_code, message or response.reason_phrase)
-
-    async def negotiate(self) -> str:
-        """``HEAD /_ping`` (then ``GET``): the API version used from now on."""
-        if self.api_version is not None:
-            return self.api_version
-        try:
-            response = await self._http.head("/_ping")
-            if response.status_code not in (200, 500):
-                response = await self._http.get("/_ping")
-        except (httpx.TransportError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-        server = response.headers.get("api-version", "1.24")
-        try:
-            chosen = min(version_tuple(server), version_tuple(CLIENT_API_VERSION))
-        except EngineError:
-            chosen = version_tuple("1.24")
-        self.api_version = f"{chosen[0]}.{chosen[1]}"
-        return self.api_version
-
-    async def _url(self, path: str) -> str:
-        return f"/v{await self.negotiate()}{path}"
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Any = None,
-        content: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """One request on a versioned path; errors raised as EngineError."""
-        url = await self._url(path)
-        try:
-            if body is not None:
-                content = json.dumps(body).encode()
-                headers = {"Content-Type": "application/json", **(headers or {})}
-            async with self._limit or contextlib.nullcontext():
-                response = await self._http.request(
-                    method, url, params=params, content=content, headers=headers
-                )
-        except (httpx.TransportError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-        await self._raise_for(response)
-        return response
-
-    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return (await self.request(method, path, **kwargs)).json()
-
-    async def _stream_lines(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        content: AsyncIterable[bytes] | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """A JSON-lines response, object by object; in-band errors raised."""
-        url = await self._url(path)
-        try:
-            async with self._http.stream(
-                method, url, params=params, headers=headers, content=content
-            ) as response:
-                await self._raise_for(response)
-                async for line in response.aiter_lines():
-                    if not line.strip():
-                        continue
-                    message = json.loads(line)
-                    if isinstance(message, dict) and message.get("error"):
-                        detail = message.get("errorDetail") or {}
-                        raise error_for_status(500, str(detail.get("message") or message["error"]))
-                    yield message
-        except (httpx.TransportError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+class EngineClient(ResourcesClient):
+    """An async client of one engine socket; use as ``async with``. The transport is
+    :class:`~engine.api.transport.Transport`; images, networks and volumes are
+    :class:`~engine.api.resources.ResourcesClient`; the system, containers and execs are
+    here."""
 
     # --- system ---------------------------------------------------------------------
 
@@ -477,89 +317,11 @@ class EngineClient:
     async def exec_inspect(self, exec_id: str) -> ExecInspect:
         return ExecInspect.model_validate(await self._json("GET", f"/exec/{exec_id}/json"))
 
-    # --- images ---------------------------------------------------------------------
-
-    async def image_list(self, *, all: bool = False) -> list[ImageSummary]:
-        data = await self._json("GET", "/images/json", params=_query(all=all or None))
-        return [ImageSummary.model_validate(item) for item in data]
-
-    async def image_inspect(self, name: str) -> ImageInspect:
-        return ImageInspect.model_validate(await self._json("GET", f"/images/{name}/json"))
-
-    async def distribution_inspect(self, name: str) -> dict[str, Any]:
-        """What the registry holds under ``name`` (its descriptor and platforms), asked by
-        the engine with the credentials it uses for a pull."""
-        data = await self._json(
-            "GET", f"/distribution/{name}/json", headers={"X-Registry-Auth": "e30="}
-        )
-        if not isinstance(data, dict):
-            raise EngineError(f"the answer to GET /distribution/{name}/json is not an object")
-        return data
-
-    async def image_pull(
-        self, image: str, tag: str = "", *, platform: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Pull progress messages; an error during the pull is raised."""
-        params = _query(fromImage=image, tag=tag or None, platform=platform or None)
-        async for message in self._stream_lines(
-            "POST", "/images/create", params, headers={"X-Registry-Auth": "e30="}
-        ):
-            yield message
-
-    async def image_push(self, name: str, tag: str = "") -> AsyncIterator[dict[str, Any]]:
-        async for message in self._stream_lines(
-            "POST",
-            f"/images/{name}/push",
-            _query(tag=tag or None),
-            headers={"X-Registry-Auth": "e30="},
-        ):
-            yield message
-
-    async def image_tag(self, name: str, repo: str, tag: str = "") -> None:
-        await self.request("POST", f"/images/{name}/tag", params=_query(repo=repo, tag=tag or None))
-
-    async def image_remove(self, name: str, *, force: bool = False) -> list[ImageDeleteItem]:
-        data = await self._json("DELETE", f"/images/{name}", params=_query(force=force or None))
-        return [ImageDeleteItem.model_validate(item) for item in data]
-
-    async def image_load(
-        self, archive: AsyncIterable[bytes], *, quiet: bool = False
-    ) -> AsyncIterator[dict[str, Any]]:
-        """``POST /images/load`` of a docker-save or OCI archive streamed from ``archive``;
-        the engine's messages (``Loaded image: ...``)."""
-        async for message in self._stream_lines(
-            "POST",
-            "/images/load",
-            params=_query(quiet=quiet or None),
-            headers={"Content-Type": "application/x-tar"},
-            content=archive,
-        ):
-            yield message
-
-    async def image_save(self, names: Iterable[str]) -> AsyncIterator[bytes]:
-        """``GET /images/get``: the images as one docker-loadable tar, chunk by chunk."""
-        url = await self._url("/images/get")
-        try:
-            async with self._http.stream(
-                "GET", url, params=[("names", name) for name in names]
-            ) as response:
-                await self._raise_for(response)
-                async for chunk in response.aiter_bytes():
-                    yield chunk
-        except (httpx.TransportError, OSError) as exc:
-            raise self._unavailable(exc) from exc
-
     async def container_export(self, ref: str) -> AsyncIterator[bytes]:
         """``GET /containers/{id}/export``: the container's file system as a tar, chunk by
         chunk."""
-        url = await self._url(f"/containers/{quote(ref)}/export")
-        try:
-            async with self._http.stream("GET", url) as response:
-                await self._raise_for(response)
-                async for chunk in response.aiter_bytes():
-                    yield chunk
-        except (httpx.TransportError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+        async for chunk in self._stream_bytes("GET", f"/containers/{quote(ref)}/export"):
+            yield chunk
 
     async def container_commit(
         self,
@@ -579,52 +341,12 @@ class EngineClient:
         data = await self._json("POST", "/commit", params=params)
         return str(data["Id"])
 
-    async def image_prune(self, *, filters: Filters | None = None) -> dict[str, Any]:
-        params = {"filters": encode_filters(filters)} if filters else None
-        result: dict[str, Any] = await self._json("POST", "/images/prune", params=params)
-        return result
 
-    # --- networks -------------------------------------------------------------------
-
-    async def network_list(self, *, filters: Filters | None = None) -> list[Network]:
-        params = {"filters": encode_filters(filters)} if filters else None
-        data = await self._json("GET", "/networks", params=params)
-        return [Network.model_validate(item) for item in data]
-
-    async def network_inspect(self, ref: str) -> Network:
-        return Network.model_validate(await self._json("GET", f"/networks/{quote(ref)}"))
-
-    async def network_create(self, body: NetworkCreate) -> NetworkCreateResponse:
-        data = await self._json("POST", "/networks/create", body=body.request_body())
-        return NetworkCreateResponse.model_validate(data)
-
-    async def network_connect(self, ref: str, body: NetworkConnect) -> None:
-        await self.request(
-            "POST",
-            f"/networks/{quote(ref)}/connect",
-            body=body.request_body(),
-        )
-
-    async def network_disconnect(self, ref: str, body: NetworkDisconnect) -> None:
-        await self.request(
-            "POST", f"/networks/{quote(ref)}/disconnect", body=body.model_dump(mode="json")
-        )
-
-    async def network_remove(self, ref: str) -> None:
-        await self.request("DELETE", f"/networks/{quote(ref)}")
-
-    # --- volumes --------------------------------------------------------------------
-
-    async def volume_list(self, *, filters: Filters | None = None) -> VolumeList:
-        params = {"filters": encode_filters(filters)} if filters else None
-        return VolumeList.model_validate(await self._json("GET", "/volumes", params=params))
-
-    async def volume_inspect(self, name: str) -> Volume:
-        return Volume.model_validate(await self._json("GET", f"/volumes/{quote(name)}"))
-
-    async def volume_create(self, body: VolumeCreate) -> Volume:
-        data = await self._json("POST", "/volumes/create", body=body.request_body())
-        return Volume.model_validate(data)
-
-    async def volume_remove(self, name: str, *, force: bool = False) -> None:
-        await self.request("DELETE", f"/volumes/{quote(name)}", params=_query(force=force or None))
+__all__ = [
+    "CLIENT_API_VERSION",
+    "DEFAULT_DATA_ROOT",
+    "DEFAULT_SOCKET",
+    "EngineClient",
+    "Filters",
+    "socket_from_host",
+]
