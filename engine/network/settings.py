@@ -34,7 +34,9 @@ def settings_for_instance(instance: str, **fields: object) -> NetworkSettings:
     instance is the default engine's plain names."""
     if not instance:
         return NetworkSettings(**fields)  # type: ignore[arg-type]
-    tag = instance[:3]
+    # five hex digits: two engines whose tags met would take each other's bridges for
+    # orphans (remove_orphans goes by prefix); three made that 1 in 4096 per pair of engines
+    tag = instance[:5]
     return NetworkSettings(
         bridge_prefix=f"pc{tag}-",
         veth_prefix=f"pv{tag}",

@@ -373,7 +373,13 @@ def test_kill_remove_orphans_removes_containers_of_undeclared_services(stack: St
     # (not declared by project)"); pycompose does what the help says
     assert hidden.split() == (["db"] if stack.tool == "pycompose" else ["db", "web"])
     stack.pycompose("kill", "--remove-orphans")
-    assert states(stack) == {"db": "exited"}
+    after = states(stack)
+    if stack.tool == "pycompose":
+        assert after == {"db": "exited"}
+    else:
+        # docker compose 2.40 removes the orphan while it kills it, and loses that race now
+        # and then (seen in CI on both engines): the orphan is then left killed
+        assert after in ({"db": "exited"}, {"db": "exited", "web": "exited"}), after
 
 
 def test_up_renew_anon_volumes_gives_fresh_anonymous_volumes(stack: Stack) -> None:
