@@ -1,5 +1,5 @@
 """``pycompose build``: build the images of the services that have a ``build:`` section,
-through the engine's ``POST /build`` (:func:`compose.apply.build_image`, as `up --build`)."""
+through the engine's ``POST /build`` (:func:`compose.image_build.build_image`, as `up --build`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import os
 from typing import Any
 
 from compose import labels
-from compose.apply import build_image
 from compose.commands.session import Session
+from compose.image_build import build_image
 
 
 def bake_file(project: str, builds: dict[str, tuple[str, dict[str, Any]]]) -> dict[str, Any]:
