@@ -429,22 +429,12 @@ class NetworkEngine:
         """
         async with self._lock:
             sandbox = self.sandbox(sandbox_id)
-            endpoint = next(
-                (
-                    e
-                    for e in sandbox.endpoints.values()
-                    if e.ipv4 is not None and not self.networks[e.network_id].internal
-                ),
-                None,
-            )
-            if endpoint is None or endpoint.ipv4 is None:
+            targets = self.port_targets(sandbox)
+            if targets is None:
                 raise InvalidNetworkConfig(
                     f"container {sandbox.name or sandbox.id} publishes ports but is not connected "
                     "to a non-internal IPv4 network; connect it to one or drop the ports"
                 )
-            targets: tuple[IPAddress, ...] = (endpoint.ipv4,)
-            if endpoint.ipv6 is not None:
-                targets += (endpoint.ipv6,)
             taken = [binding for s in self.sandboxes.values() for binding, _ in s.ports]
             bindings = await to_thread.run_sync(
                 partial(assign_host_ports, requests, taken, self._rules.host_port_free)
@@ -453,7 +443,7 @@ class NetworkEngine:
                 if (
                     binding.host_ip is not None
                     and binding.host_ip.version == 6
-                    and endpoint.ipv6 is None
+                    and all(target.version == 4 for target in targets)
                 ):
                     raise InvalidNetworkConfig(
                         f"container {sandbox.name or sandbox.id} publishes port "
@@ -545,6 +535,23 @@ class NetworkEngine:
                     # the container runs and keeps its rules; only the guard is missing
                     logger.warning("published ports of %s not held: %s", sandbox.id, exc)
             await self._apply_rules()
+
+    def port_targets(self, sandbox: Sandbox) -> tuple[IPAddress, ...] | None:
+        """The addresses a sandbox's published ports lead to: those of its first endpoint on a
+        non-internal network with an IPv4 address (and its IPv6 one); None without one."""
+        endpoint = next(
+            (
+                e
+                for e in sandbox.endpoints.values()
+                if e.ipv4 is not None and not self.networks[e.network_id].internal
+            ),
+            None,
+        )
+        if endpoint is None or endpoint.ipv4 is None:
+            return None
+        if endpoint.ipv6 is not None:
+            return (endpoint.ipv4, endpoint.ipv6)
+        return (endpoint.ipv4,)
 
     async def remove_orphans(self) -> list[str]:
         """Delete links and namespace files with the engine's names that no record knows.

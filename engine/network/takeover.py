@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from engine.network.errors import InvalidNetworkConfig
 from engine.network.ports import PortBinding
-from engine.network.records import IPAddress
 
 if TYPE_CHECKING:
     from engine.network.manager import NetworkEngine
@@ -32,22 +31,12 @@ async def take_over(engine: NetworkEngine, from_id: str, to_id: str) -> list[Por
         new = engine.sandbox(to_id)
         if new.ports:
             raise InvalidNetworkConfig(f"container {new.name or new.id} already publishes ports")
-        endpoint = next(
-            (
-                e
-                for e in new.endpoints.values()
-                if e.ipv4 is not None and not engine.networks[e.network_id].internal
-            ),
-            None,
-        )
-        if endpoint is None or endpoint.ipv4 is None:
+        targets = engine.port_targets(new)
+        if targets is None:
             raise InvalidNetworkConfig(
                 f"container {new.name or new.id} cannot take over ports: it is not connected "
                 "to a non-internal IPv4 network"
             )
-        targets: tuple[IPAddress, ...] = (endpoint.ipv4,)
-        if endpoint.ipv6 is not None:
-            targets += (endpoint.ipv6,)
         moved = [(binding, targets) for binding, _ in old.ports]
         before_old, before_new = list(old.ports), list(new.ports)
         new.ports.extend(moved)
