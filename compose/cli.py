@@ -81,8 +81,6 @@ def _write(text: str, destination: str | None) -> None:
 
 def cmd_config(args: argparse.Namespace) -> int:
     from compose import output
-    from compose.desired import config_hashes
-    from compose.graph import build_graph
 
     result = _load(
         args,
@@ -134,6 +132,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         _write("".join(f"{name}\n" for name in models), args.output)
         return 0
     if args.list_services:
+        from compose.graph import build_graph
+
         _write("".join(f"{name}\n" for name in build_graph(project).start_order()), args.output)
         return 0
     if args.list_volumes:
@@ -160,6 +160,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         return 0
     if args.hash:
         wanted = sorted(services) if args.hash == "*" else [s.strip() for s in args.hash.split(",")]
+        from compose.desired import config_hashes  # the engine's payloads: --hash only
+
         hashes = config_hashes(project)
         lines = []
         for name in wanted:
@@ -245,11 +247,9 @@ def cmd_version(args: argparse.Namespace) -> int:
     if args.format != "pretty":
         raise PlanError(f"invalid --format {args.format!r} for version", hint="pretty or json")
     print(f"pycompose version {VERSION}")
-    import anyio
-
     from compose.commands.engine_control import engine_version
 
-    engine = anyio.run(engine_version)
+    engine = engine_version()
     print(
         f"engine: {engine}" if engine else "engine: not running (it starts when a command needs it)"
     )
@@ -401,7 +401,7 @@ def render_error(error: PycomposeError | EngineError, cwd: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(lazy=True)
     args, extras = parser.parse_known_args(argv)
     if extras:
         parser.error(f"unrecognized arguments: {' '.join(extras)}")

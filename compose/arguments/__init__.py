@@ -10,6 +10,7 @@ from typing import Any
 
 from compose.arguments.base import VERSION, ArgumentParser
 from compose.arguments.engine import add_engine_commands, add_image_commands
+from compose.arguments.lazy import CommandParsers
 from compose.arguments.live import add_live_commands
 from compose.arguments.project import add_project_commands
 from compose.arguments.stack import add_stack_commands
@@ -70,17 +71,41 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool = Fal
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The whole grammar. With ``lazy``, a command's parser is made only when the command
+    line names it (:mod:`compose.arguments.lazy`): the CLI's way, the same help and errors."""
     parser = ArgumentParser(
         prog="pycompose",
         description="Run multi-container stacks described in Compose files.",
     )
     _add_global_options(parser)
     parser.add_argument("--version", action="version", version=f"pycompose version {VERSION}")
+    parser.register("action", "commands", CommandParsers)
     commands = parser.add_subparsers(
-        dest="subcommand", metavar="COMMAND", parser_class=ArgumentParser
+        dest="subcommand", metavar="COMMAND", parser_class=ArgumentParser, action="commands"
     )
+    assert isinstance(commands, CommandParsers)
 
+    def global_options(subparser: argparse.ArgumentParser) -> None:
+        _add_global_options(subparser, suppress=True)
+
+    for group in (
+        _add_file_commands,
+        add_stack_commands,
+        add_live_commands,
+        add_project_commands,
+        add_kube_commands,
+    ):
+        commands.register(group, global_options)
+    commands.register(add_image_commands)
+    commands.register(add_engine_commands)
+    if not lazy:
+        commands.make_all()
+    return parser
+
+
+def _add_file_commands(commands: Any) -> None:
+    """The commands that read the files only: config, graph; and version."""
     config = commands.add_parser("config", help="validate and print the normalised project")
     config.add_argument("services", nargs="*", metavar="SERVICE")
     config.add_argument("--format", choices=["yaml", "json"], default=None)
@@ -142,15 +167,6 @@ def build_parser() -> argparse.ArgumentParser:
     version = commands.add_parser("version", help="show the pycompose version")
     version.add_argument("--short", action="store_true", help="only pycompose's version number")
     version.add_argument("-f", "--format", default="pretty", help="pretty or json")
-    add_stack_commands(commands)
-    add_live_commands(commands)
-    add_project_commands(commands)
-    add_kube_commands(commands)
-    for subparser in commands.choices.values():
-        _add_global_options(subparser, suppress=True)
-    add_image_commands(commands)
-    add_engine_commands(commands)
-    return parser
 
 
 __all__ = ["VERSION", "ArgumentParser", "build_parser"]

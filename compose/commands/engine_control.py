@@ -17,13 +17,15 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import anyio
+from engine.api.address import data_root_from_env, socket_from_host, version_answer
 
-from compose.commands.terminal import Terminal
-from engine.api.autostart import data_root_from_env, engine_answers, ensure_engine
-from engine.api.client import EngineClient, socket_from_host
-from engine.api.errors import EngineError
+if TYPE_CHECKING:
+    from compose.commands.terminal import Terminal
+
+# anyio and the engine client (httpx, pydantic) are imported by the actions that talk to the
+# engine: `pycompose version`, `engine stop` and `engine logs` start without them.
 
 NOT_RUNNING = 3
 
@@ -45,6 +47,8 @@ def engine_pid(data_root: str) -> int | None:
 
 
 async def start(terminal: Terminal, socket_path: str, data_root: str, timeout: float) -> int:
+    from engine.api.autostart import engine_answers, ensure_engine
+
     if await engine_answers(socket_path):
         print(f"engine already running on {socket_path}", file=terminal.out)
         return 0
@@ -76,6 +80,9 @@ def stop(terminal: Terminal, data_root: str, timeout: float) -> int:
 
 
 async def status(terminal: Terminal, socket_path: str, data_root: str) -> int:
+    from engine.api.autostart import engine_answers
+    from engine.api.client import EngineClient
+
     if not await engine_answers(socket_path):
         print(f"engine not running (socket {socket_path})", file=terminal.out)
         return NOT_RUNNING
@@ -125,12 +132,14 @@ def run_engine_command(args: argparse.Namespace, terminal: Terminal) -> int:
     socket_path = socket_from_host(args.host)
     data_root = data_root_from_env(args.data_root)
     action = args.engine_action
-    if action == "start":
-        return anyio.run(start, terminal, socket_path, data_root, args.timeout)
+    if action in ("start", "status"):
+        import anyio
+
+        if action == "start":
+            return anyio.run(start, terminal, socket_path, data_root, args.timeout)
+        return anyio.run(status, terminal, socket_path, data_root)
     if action == "stop":
         return stop(terminal, data_root, args.timeout)
-    if action == "status":
-        return anyio.run(status, terminal, socket_path, data_root)
     if action == "logs":
         return logs(terminal, Path(data_root) / "engine.log", args.tail, args.follow)
     if action in ("install-service", "uninstall-service"):
@@ -141,16 +150,20 @@ def run_engine_command(args: argparse.Namespace, terminal: Terminal) -> int:
     raise ValueError(f"unknown engine action {action!r}")
 
 
-async def engine_version() -> str | None:
-    """The engine's version line for `pycompose version`, or None when none answers."""
+def engine_version() -> str | None:
+    """The engine's version line for `pycompose version`, or None when none answers.
+
+    Asked with the standard library only (:func:`engine.api.address.version_answer`):
+    `pycompose version` loads neither httpx nor the API's models.
+    """
     docker_host = os.environ.get("DOCKER_HOST")
     socket_path = socket_from_host(docker_host) if docker_host else socket_from_host()
-    if not os.path.exists(socket_path):
+    version = version_answer(socket_path)
+    if version is None:
         return None
-    try:
-        async with EngineClient(socket_path) as client:
-            version = await client.version()
-    except EngineError:
-        return None
-    name = (version.Platform or {}).get("Name") or "engine"
-    return f"{name} {version.Version} (API {version.ApiVersion}) at {socket_path}"
+    platform = version.get("Platform")
+    name = (platform.get("Name") if isinstance(platform, dict) else None) or "engine"
+    return (
+        f"{name} {version.get('Version', '')} (API {version.get('ApiVersion', '')}) "
+        f"at {socket_path}"
+    )

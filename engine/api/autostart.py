@@ -15,12 +15,17 @@ from pathlib import Path
 
 import anyio
 
-from engine.api.client import DEFAULT_DATA_ROOT, EngineClient, socket_from_host
+from engine.api.address import data_root_from_env, socket_from_host
+from engine.api.client import EngineClient
 from engine.api.errors import EngineError, EngineUnavailable
 
-
-def data_root_from_env(data_root: str | None = None) -> str:
-    return data_root or os.environ.get("PYCOMPOSE_DATA_ROOT") or DEFAULT_DATA_ROOT
+__all__ = [
+    "data_root_from_env",
+    "engine_answers",
+    "engine_command",
+    "ensure_engine",
+    "spawn_engine",
+]
 
 
 async def engine_answers(socket_path: str) -> bool:

@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
+from engine.api.address import DEFAULT_DATA_ROOT, DEFAULT_SOCKET, socket_from_host
 from engine.api.errors import EngineError
 from engine.api.hijack import HijackedConnection, demultiplex
 from engine.api.models import (
@@ -50,13 +51,7 @@ from engine.api.models import (
     encode_filters,
 )
 from engine.api.resources import ResourcesClient
-from engine.api.transport import (
-    CLIENT_API_VERSION,
-    DEFAULT_DATA_ROOT,
-    DEFAULT_SOCKET,
-    Filters,
-    socket_from_host,
-)
+from engine.api.transport import CLIENT_API_VERSION, Filters
 from engine.api.transport import query as _query
 
 

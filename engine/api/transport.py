@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -13,26 +12,13 @@ from typing import Any, Self
 import anyio
 import httpx
 
+from engine.api.address import socket_from_host
 from engine.api.errors import EngineError, EngineUnavailable, error_for_status
 from engine.api.models import version_tuple
 
 CLIENT_API_VERSION = "1.41"
-DEFAULT_SOCKET = "/run/pycompose/engine.sock"
-DEFAULT_DATA_ROOT = "/var/lib/pycompose"
 
 Filters = Mapping[str, Iterable[str]]
-
-
-def socket_from_host(host: str | None = None) -> str:
-    """The socket path of ``PYCOMPOSE_HOST`` / ``DOCKER_HOST``-style ``unix://`` URLs."""
-    host = host or os.environ.get("PYCOMPOSE_HOST") or DEFAULT_SOCKET
-    if host.startswith("unix://"):
-        return host[len("unix://") :]
-    if "://" in host:
-        raise EngineUnavailable(
-            f"unsupported engine address {host!r}", hint="use unix:///path/to/socket"
-        )
-    return host
 
 
 def query(**params: Any) -> dict[str, str]:
