@@ -20,10 +20,23 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+# the stamp changes with the dependencies and with how the project is installed (below)
+stamp=.venv/.installed-$(cat pyproject.toml scripts/install.sh | sha256sum | cut -c1-16)
 if [ ! -e "$stamp" ]; then
   .venv/bin/pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | grep -v -E '^(WARNING: Location|$)' || true
-  .venv/bin/python -c 'import compose, engine' 
+  # Editable, as a plain path in a .pth file (setuptools' "compat" mode): code edits take
+  # effect as with the default mode, whose import-hook finder costs every Python start
+  # ~20 ms of CPU (it loads pathlib, importlib.util...). The repository's root is then on
+  # sys.path, after site-packages. A setuptools without that mode gets the default one.
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' \
+    --config-settings editable_mode=compat 2>&1 | grep -v -E '^(WARNING: Location|$)' || true
+  # -I, from /: the packages must come from the install, not from the current directory
+  root=$PWD
+  importable() { (cd / && "$root/.venv/bin/python" -I -c 'import compose, engine'); }
+  if ! importable 2>/dev/null; then
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
+      | grep -v -E '^(WARNING: Location|$)' || true
+  fi
+  importable
   rm -f .venv/.installed-*; touch "$stamp"
 fi

@@ -25,12 +25,12 @@ import importlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from compose.commands.terminal import Terminal
 from compose.errors import PycomposeError
 from engine.api.errors import EngineError
 
 if TYPE_CHECKING:
     from compose.commands.session import Session
+    from compose.commands.terminal import Terminal
     from compose.load import LoadResult
 
 # The command modules (and through them pydantic, anyio and the HTTP client) are imported
@@ -82,6 +82,10 @@ def stack_command(name: str) -> Command:
 def __getattr__(name: str) -> Any:
     if name == "STACK_COMMANDS":
         return stack_commands()
+    if name == "Terminal":  # not loaded by `pycompose version` (engine_control is in here)
+        from compose.commands.terminal import Terminal
+
+        return Terminal
     if name in ("Session", "connect", "open_session"):
         from compose.commands import session
 
