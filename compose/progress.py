@@ -18,14 +18,15 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from compose.apply import ProgressEvent
+
+if TYPE_CHECKING:
+    from rich.live import Live
+    from rich.table import Table
+
+# rich is imported by the tty mode only: plain, json and quiet (pipes, CI) start without it
 
 
 class Progress:
@@ -73,6 +74,9 @@ class Progress:
             self._live.update(self.render())
 
     def render(self) -> Table:
+        from rich.table import Table
+        from rich.text import Text
+
         done = sum(1 for key in self.rows if key in self.finished)
         table = Table.grid(padding=(0, 1))
         table.add_row(Text(f"[+] {self.title} {done}/{len(self.rows)}", style="bold"))
@@ -100,6 +104,9 @@ class Progress:
         if self.mode != "tty":
             yield self
             return
+        from rich.console import Console
+        from rich.live import Live
+
         console = Console(file=self.stream, force_terminal=True)
         with Live(self.render(), console=console, refresh_per_second=8, transient=False) as live:
             self._live = live

@@ -70,9 +70,31 @@ def _family_commands(family: str) -> dict[str, Command]:
     return {name: c for name, c in found.items() if name != "ls"}
 
 
+# which family holds each command, so that running one imports that family alone
+# (tests/compose/commands/test_families.py checks it against the families' COMMANDS)
+FAMILY_OF = {
+    **dict.fromkeys(("events", "logs", "port", "top", "wait"), "inspection"),
+    **dict.fromkeys(("images", "ps", "stats", "volumes"), "listing"),
+    **dict.fromkeys(
+        ("create", "down", "kill", "pause", "restart", "rm", "start", "stop", "unpause", "up"),
+        "lifecycle",
+    ),
+    **dict.fromkeys(("cp", "exec", "run"), "oneoff"),
+    "attach": "attach",
+    **dict.fromkeys(("commit", "export", "publish", "scale"), "project"),
+    "build": "build",
+    **dict.fromkeys(("pull", "push"), "images"),
+    "watch": "watch",
+}
+
+
 def stack_command(name: str) -> Command:
     """One command, importing only the family that holds it (a name belongs to one family)."""
-    for family in _FAMILIES:
+    family = FAMILY_OF.get(name)
+    commands = _family_commands(family) if family else {}
+    if name in commands:
+        return commands[name]
+    for family in _FAMILIES:  # a command not in the table yet
         commands = _family_commands(family)
         if name in commands:
             return commands[name]

@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 
 from compose.apply import ApplyError
-from compose.commands.attached import AttachedUp, AttachOptions
 from compose.commands.session import Session
 from compose.desired import DesiredState, container_name
 from compose.errors import PlanError
@@ -136,6 +135,8 @@ async def _wait_ready(session: Session, options: ReconcileOptions, timeout: floa
 
 async def _attach_and_follow(session: Session, args: argparse.Namespace, since: float) -> int:
     """Attached ``up``: the services' output until they end or are stopped (attached.py)."""
+    from compose.commands.attached import AttachedUp, AttachOptions  # `up` without -d
+
     desired = session.desired
     options = AttachOptions(
         services=frozenset(_attached_services(desired, args)),

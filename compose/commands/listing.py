@@ -19,7 +19,6 @@ from compose import labels
 from compose.commands.session import Session
 from compose.commands.terminal import age, print_table
 from compose.errors import PlanError
-from compose.gotemplate import render_rows
 from compose.units import size_text
 from engine.api.errors import NotFound
 
@@ -71,6 +70,8 @@ def emit(
         else:
             print(json.dumps(plain), file=out)
     else:
+        from compose.gotemplate import render_rows  # a Go template only
+
         for line in render_rows(format_, rows, titles):
             print(line, file=out)
 

@@ -9,6 +9,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -19,7 +20,12 @@ from compose.errors import PlanError
 from compose.observed import ObservedContainer
 from compose.reconcile import ReconcileOptions, reconcile
 from compose.watch import detached
-from compose.watch.loop import WatchLoop, WatchOptions, build_rules
+
+if TYPE_CHECKING:
+    from compose.watch.loop import WatchLoop
+
+# the watch loop (inotify, sync, rules) is imported by the functions that watch: `down`
+# only stops a detached watcher through this module
 
 # the hidden flag the detached watcher runs with (its record, its exit when the project goes)
 CHILD_FLAG = "--detached-child"
@@ -49,6 +55,8 @@ def _child_argv(session: Session, args: argparse.Namespace, services: list[str])
 
 def start_detached(session: Session, args: argparse.Namespace, services: list[str]) -> int:
     """Start the project's detached watcher (replacing a running one); print where it logs."""
+    from compose.watch.loop import build_rules
+
     build_rules(session, services)  # refuse a project without watch before forking
     directory = watcher_dir(session)
     previous = detached.stop(directory)
@@ -74,6 +82,8 @@ def stop_detached(session: Session) -> bool:
 
 
 async def cmd_watch(session: Session, args: argparse.Namespace) -> int:
+    from compose.watch.loop import WatchLoop, WatchOptions, build_rules
+
     directory = watcher_dir(session)
     if args.status and (args.stop or args.detach):
         raise PlanError("--status cannot be combined with --stop or --detach")
@@ -167,6 +177,8 @@ async def _run_as_child(
 def check_up_watch(session: Session, args: argparse.Namespace) -> None:
     """``up --watch``: the project must have something to watch, and the flags that end an
     attached ``up`` when a container exits do not go with a watch that outlives restarts."""
+    from compose.watch.loop import build_rules
+
     build_rules(session, list(args.services))
     if args.no_start:
         raise PlanError("--watch cannot be combined with --no-start", hint="nothing would run")
@@ -188,6 +200,8 @@ async def up_and_watch(session: Session, args: argparse.Namespace) -> int:
     """Attached ``up --watch``: the services' logs and the watch, until Ctrl-C stops both
     (and then the containers, as attached ``up`` does). A container the watch restarts or
     recreates is followed again."""
+    from compose.watch.loop import WatchLoop, WatchOptions, build_rules
+
     services = list(args.services)
     loop = WatchLoop(session, build_rules(session, services), WatchOptions())
     desired = session.desired
