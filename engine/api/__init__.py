@@ -4,6 +4,7 @@
     errors    EngineError tree and the one kind <-> HTTP status table
     ports     the one parser of port specs ("[IP:][HOST:]CONTAINER[/PROTO]")
     client    EngineClient (httpx over the unix socket)
+    address   where the engine listens, and its /version asked with the standard library
     autostart ensure_engine(): start the engine when its socket does not answer
 
 The names below are loaded on first use, so that importing ``engine.api.errors`` or
@@ -16,8 +17,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from engine.api.address import socket_from_host
     from engine.api.autostart import ensure_engine
-    from engine.api.client import EngineClient, socket_from_host
+    from engine.api.client import EngineClient
     from engine.api.errors import (
         Conflict,
         EngineError,
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 _HOME = {
     "EngineClient": "engine.api.client",
     "ensure_engine": "engine.api.autostart",
-    "socket_from_host": "engine.api.client",
+    "socket_from_host": "engine.api.address",
     "Conflict": "engine.api.errors",
     "EngineError": "engine.api.errors",
     "EngineInternal": "engine.api.errors",
