@@ -26,29 +26,45 @@ Typical use::
 
 from typing import TYPE_CHECKING, Any
 
-from compose.errors import (
-    ComposeError,
-    DependencyCycleError,
-    InterpolationError,
-    Issue,
-    Location,
-    ModelError,
-    PlanError,
-    ProjectError,
-    PycomposeError,
-    UndefinedReferenceError,
-    UnsupportedKeyError,
-    YamlSyntaxError,
-)
-
 if TYPE_CHECKING:
+    from compose.errors import (
+        ComposeError,
+        DependencyCycleError,
+        InterpolationError,
+        Issue,
+        Location,
+        ModelError,
+        PlanError,
+        ProjectError,
+        PycomposeError,
+        UndefinedReferenceError,
+        UnsupportedKeyError,
+        YamlSyntaxError,
+    )
     from compose.graph import ServiceGraph, build_graph
     from compose.load import FileSystem, LoadOptions, LoadResult, load_from_text, load_project
     from compose.model import Project
 
-# The loader, the models and the graph are imported on first use: a command that needs only
-# compose.errors (the CLI's error handling) does not pay for pydantic models and networkx.
+# Every name is imported on first use: `pycompose version` imports compose.arguments without
+# compose.errors (dataclasses), and compose.errors without the pydantic models and the graph.
 _LAZY = {
+    **dict.fromkeys(
+        (
+            "ComposeError",
+            "DependencyCycleError",
+            "InterpolationError",
+            "Issue",
+            "Location",
+            "ModelError",
+            "PlanError",
+            "ProjectError",
+            "PycomposeError",
+            "UndefinedReferenceError",
+            "UnsupportedKeyError",
+            "YamlSyntaxError",
+        ),
+        "compose.errors",
+    ),
     "ServiceGraph": "compose.graph",
     "build_graph": "compose.graph",
     "FileSystem": "compose.load",

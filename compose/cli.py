@@ -18,17 +18,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compose.arguments import VERSION, build_parser
-from compose.errors import ComposeError, Issue, PlanError, PycomposeError
 from engine.api.errors import EngineError
 
 if TYPE_CHECKING:
+    from compose.errors import PycomposeError
     from compose.load import LoadOptions, LoadResult
 
 # The loader (pydantic), the planner and the engine client are imported by the commands that
-# use them: `version`, `engine` and `--help` start without them.
+# use them: `version`, `engine` and `--help` start without them, and without compose.errors
+# (dataclasses, inspect, ast) until something fails.
 
-# what a command raises on purpose: printed as a message, exit status 1
-USER_ERRORS = (PycomposeError, EngineError)
+
+def user_errors() -> tuple[type[PycomposeError], type[EngineError]]:
+    """What a command raises on purpose: printed as a message, exit status 1."""
+    from compose.errors import PycomposeError
+
+    return (PycomposeError, EngineError)
 
 
 class LocalFileSystem:
@@ -166,6 +171,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         lines = []
         for name in wanted:
             if name not in hashes:
+                from compose.errors import ComposeError, Issue
+
                 raise ComposeError([Issue(f"no such service: {name}")])
             lines.append(f"{name} {hashes[name]}\n")
         _write("".join(lines), args.output)
@@ -245,6 +252,8 @@ def cmd_version(args: argparse.Namespace) -> int:
         print(json.dumps({"version": VERSION}))
         return 0
     if args.format != "pretty":
+        from compose.errors import PlanError
+
         raise PlanError(f"invalid --format {args.format!r} for version", hint="pretty or json")
     print(f"pycompose version {VERSION}")
     from compose.commands.engine_control import engine_version
@@ -259,6 +268,8 @@ def cmd_version(args: argparse.Namespace) -> int:
 def _refuse_dry_run(args: argparse.Namespace) -> None:
     """Never act on a request for a dry run: say what is supported instead."""
     if args.dry_run:
+        from compose.errors import PlanError
+
         raise PlanError(
             f"--dry-run is not supported by `{args.subcommand}`",
             hint="up, create and down print their plan with --dry-run",
@@ -417,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = COMMANDS[args.subcommand](args)
         sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
         return status
-    except USER_ERRORS as error:
+    except user_errors() as error:  # evaluated only when an exception gets here
         print(render_error(error, Path.cwd()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

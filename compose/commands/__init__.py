@@ -25,12 +25,12 @@ import importlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from compose.errors import PycomposeError
 from engine.api.errors import EngineError
 
 if TYPE_CHECKING:
     from compose.commands.session import Session
     from compose.commands.terminal import Terminal
+    from compose.errors import PycomposeError
     from compose.load import LoadResult
 
 # The command modules (and through them pydantic, anyio and the HTTP client) are imported
@@ -156,6 +156,7 @@ async def run_image_command(args: argparse.Namespace, terminal: Terminal) -> int
 def engine_errors(error: BaseException) -> list[PycomposeError | EngineError]:
     """The pycompose and engine errors inside a (possibly grouped) failure; others re-raised."""
     from compose.apply import ApplyError, failures
+    from compose.errors import PycomposeError
 
     found: list[PycomposeError | EngineError] = []
     for leaf in failures(error):

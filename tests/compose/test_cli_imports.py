@@ -24,7 +24,11 @@ RECORD = (
 )
 
 ENGINE_CLIENT = ("httpx", "httpcore", "h11", "engine.api.client", "engine.api.models", "anyio")
-FOR_VERSION = (*ENGINE_CLIENT, "pydantic", "pydantic_core", "ruamel", "compose.load", "rich")
+FOR_VERSION = (
+    *ENGINE_CLIENT,
+    *("pydantic", "pydantic_core", "ruamel", "compose.load", "rich"),
+    "compose.errors",  # and so dataclasses: loaded when something fails
+)
 FOR_CONFIG = (*ENGINE_CLIENT, "networkx", "rich", "compose.desired", "compose.commands.session")
 
 
