@@ -14,19 +14,20 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compose.arguments import VERSION, build_parser
 from engine.api.errors import EngineError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from compose.errors import PycomposeError
     from compose.load import LoadOptions, LoadResult
 
 # The loader (pydantic), the planner and the engine client are imported by the commands that
-# use them: `version`, `engine` and `--help` start without them, and without compose.errors
-# (dataclasses, inspect, ast) until something fails.
+# use them: `version`, `engine` and `--help` start without them, without compose.errors
+# (dataclasses, inspect, ast) until something fails, and without pathlib.
 
 
 def user_errors() -> tuple[type[PycomposeError], type[EngineError]]:
@@ -50,6 +51,8 @@ class LocalFileSystem:
 
 
 def _options(args: argparse.Namespace, **overrides: Any) -> LoadOptions:
+    from pathlib import Path
+
     from compose.load import LoadOptions
 
     environment = dict(os.environ)
@@ -79,7 +82,8 @@ def _print_warnings(result: LoadResult, stream: TextIO) -> None:
 
 def _write(text: str, destination: str | None) -> None:
     if destination:
-        Path(destination).write_text(text, encoding="utf-8")
+        with open(destination, "w", encoding="utf-8") as file:
+            file.write(text)
     else:
         sys.stdout.write(text)
 
@@ -178,6 +182,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         _write("".join(lines), args.output)
         return 0
     if args.explain:
+        from pathlib import Path
+
         from compose.explain import explain
 
         _write(explain(result, Path.cwd()), args.output)
@@ -329,6 +335,8 @@ def _operations_failed(group: BaseExceptionGroup[BaseException]) -> int:
     errors = engine_errors(group)
     if len(errors) == 1:
         raise errors[0] from None
+    from pathlib import Path
+
     print(f"{len(errors)} operations failed:", file=sys.stderr)
     for error in errors:
         print("  " + render_error(error, Path.cwd()).replace("\n", "\n  "), file=sys.stderr)
@@ -429,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
         return status
     except user_errors() as error:  # evaluated only when an exception gets here
+        from pathlib import Path
+
         print(render_error(error, Path.cwd()), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

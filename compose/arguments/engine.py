@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from compose.arguments.base import ENGINE_COMMANDS, ArgumentParser
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _path(text: str) -> Path:
+    """A path argument, as ``type=Path`` would give, without importing pathlib into every
+    command's start (argparse calls this only when ``image load``/``save`` parse)."""
+    from pathlib import Path
+
+    return Path(text)
 
 
 def add_image_commands(commands: Any) -> None:
@@ -44,12 +54,12 @@ def add_image_commands(commands: Any) -> None:
     load = actions.add_parser(
         "import", aliases=["load"], help="load a docker save archive or an OCI layout (dir or tar)"
     )
-    load.add_argument("path", type=Path)
+    load.add_argument("path", type=_path)
     load.add_argument("-t", "--tag", help="also tag the (single) loaded image")
 
     save = actions.add_parser("save", help="write images to a docker-loadable tar")
     save.add_argument("names", nargs="+")
-    save.add_argument("-o", "--output", type=Path, required=True)
+    save.add_argument("-o", "--output", type=_path, required=True)
 
     prune = actions.add_parser("prune", help="remove dangling (or, with -a, all unused) images")
     prune.add_argument("-a", "--all", action="store_true")

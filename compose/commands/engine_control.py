@@ -16,12 +16,13 @@ import fcntl
 import os
 import signal
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.api.address import data_root_from_env, socket_from_host, version_answer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from compose.commands.terminal import Terminal
 
 # anyio and the engine client (httpx, pydantic) are imported by the actions that talk to the
@@ -33,7 +34,7 @@ NOT_RUNNING = 3
 def engine_pid(data_root: str) -> int | None:
     """The pid of the engine holding the data root's lock, or None when none holds it."""
     try:
-        handle = open(Path(data_root) / "engine.lock")  # noqa: SIM115 - closed below
+        handle = open(os.path.join(data_root, "engine.lock"))  # noqa: SIM115 - closed below
     except OSError:
         return None
     with handle:
@@ -141,6 +142,8 @@ def run_engine_command(args: argparse.Namespace, terminal: Terminal) -> int:
     if action == "stop":
         return stop(terminal, data_root, args.timeout)
     if action == "logs":
+        from pathlib import Path
+
         return logs(terminal, Path(data_root) / "engine.log", args.tail, args.follow)
     if action in ("install-service", "uninstall-service"):
         from compose.commands import engine_service
