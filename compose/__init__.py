@@ -26,29 +26,40 @@ Typical use::
 
 from typing import TYPE_CHECKING, Any
 
-from compose.errors import (
-    ComposeError,
-    DependencyCycleError,
-    InterpolationError,
-    Issue,
-    Location,
-    ModelError,
-    PlanError,
-    ProjectError,
-    PycomposeError,
-    UndefinedReferenceError,
-    UnsupportedKeyError,
-    YamlSyntaxError,
-)
-
 if TYPE_CHECKING:
+    from compose.errors import (
+        ComposeError,
+        DependencyCycleError,
+        InterpolationError,
+        Issue,
+        Location,
+        ModelError,
+        PlanError,
+        ProjectError,
+        PycomposeError,
+        UndefinedReferenceError,
+        UnsupportedKeyError,
+        YamlSyntaxError,
+    )
     from compose.graph import ServiceGraph, build_graph
     from compose.load import FileSystem, LoadOptions, LoadResult, load_from_text, load_project
     from compose.model import Project
 
-# The loader, the models and the graph are imported on first use: a command that needs only
-# compose.errors (the CLI's error handling) does not pay for pydantic models and networkx.
+# Everything is imported on first use: the console script (compose.launch) lives in this
+# package and must not pay for the errors, the loader, pydantic models or networkx.
 _LAZY = {
+    "ComposeError": "compose.errors",
+    "DependencyCycleError": "compose.errors",
+    "InterpolationError": "compose.errors",
+    "Issue": "compose.errors",
+    "Location": "compose.errors",
+    "ModelError": "compose.errors",
+    "PlanError": "compose.errors",
+    "ProjectError": "compose.errors",
+    "PycomposeError": "compose.errors",
+    "UndefinedReferenceError": "compose.errors",
+    "UnsupportedKeyError": "compose.errors",
+    "YamlSyntaxError": "compose.errors",
     "ServiceGraph": "compose.graph",
     "build_graph": "compose.graph",
     "FileSystem": "compose.load",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -400,8 +401,15 @@ def render_error(error: PycomposeError | EngineError, cwd: Path) -> str:
     return _relative(error.render(), cwd)
 
 
+@functools.cache
+def cached_parser() -> argparse.ArgumentParser:
+    """The parser, built once per process (argparse's parsing leaves it unchanged); the CLI
+    server builds it before it forks."""
+    return build_parser()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = cached_parser()
     args, extras = parser.parse_known_args(argv)
     if extras:
         parser.error(f"unrecognized arguments: {' '.join(extras)}")
