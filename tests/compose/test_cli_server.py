@@ -83,7 +83,7 @@ class Server:
             text=True,
             check=False,
             timeout=60,
-            preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,  # noqa: PLW1509
+            preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
         )
 
     def local(
@@ -284,7 +284,7 @@ def test_another_user_cannot_reach_the_server(server: Server, project: Path) -> 
             "-c",
             f"import socket; socket.socket(socket.AF_UNIX).connect({path!r})",
         ],
-        preexec_fn=as_nobody,  # noqa: PLW1509
+        preexec_fn=as_nobody,
         capture_output=True,
         text=True,
         check=False,
