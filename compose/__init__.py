@@ -24,9 +24,13 @@ Typical use::
     graph = build_graph(result.project)
 """
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
+# not typing.TYPE_CHECKING: importing typing costs the console script (compose.launch) time
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from compose.errors import (
         ComposeError,
         DependencyCycleError,

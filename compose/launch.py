@@ -17,9 +17,10 @@ the command runs here.
 
 from __future__ import annotations
 
+# the socket module's wrapper (its enums, selectors) costs more than the rest of this module
+import _socket
 import os
 import signal
-import socket
 import stat
 import struct
 import sys
@@ -98,10 +99,10 @@ def private_directory(path: str) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
-def _connect(path: str) -> socket.socket | None:
+def _connect(path: str) -> _socket.socket | None:
     if not private_directory(os.path.dirname(path)):
         return None
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         client.connect(path)
     except OSError:
@@ -149,6 +150,16 @@ class Forwarder:
             return
         _signal(self.child, number)
 
+    def uninstall(self) -> None:
+        """Back to Python's handlers; a signal that came meanwhile ends this process as
+        it would have ended it."""
+        for forwarded in (*FORWARDED, signal.SIGTSTP, signal.SIGCONT):
+            signal.signal(forwarded, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for pending in self.pending:
+            if pending != signal.SIGWINCH:
+                raise SystemExit(128 + pending)
+
     def started(self, pid: int) -> None:
         self.child = pid
         for number in self.pending:
@@ -168,7 +179,7 @@ class Forwarder:
             _signal(self.child, signal.SIGCONT)
 
 
-def _read_line(client: socket.socket, buffer: bytearray) -> bytes | None:
+def _read_line(client: _socket.socket, buffer: bytearray) -> bytes | None:
     while b"\n" not in buffer:
         chunk = client.recv(MAX_REPLY)
         if not chunk:
@@ -187,40 +198,51 @@ def run_remote(argv: list[str]) -> int | None:
     if client is None:
         return None
     forwarder = Forwarder()
-    with client:
-        fds = _standard_fds()
-        cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            request = encode_request(argv)
-            rights = struct.pack(f"{len(fds) + 1}i", *fds, cwd)
-            try:
-                sent = client.sendmsg([request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)])
-                client.sendall(request[sent:])
-            except OSError:
-                return None
-        finally:
-            os.close(cwd)
-        buffer = bytearray()
-        try:
-            first = _read_line(client, buffer)
-        except OSError:
+    forwarder.install()  # from here a Ctrl-C is the command's, not a traceback of ours
+    try:
+        child = _hand_over(client, argv)
+        if child is None:
+            forwarder.uninstall()
             return None
-        if first is None or not first.startswith(b"pid "):
-            return None  # "elsewhere", "stale", "busy" or a server that went away
-        forwarder.install()
-        forwarder.started(int(first[4:]))
-        while True:
-            try:
-                line = _read_line(client, buffer)
-            except OSError:
-                line = None
-            if line is None:
-                print("pycompose: the CLI server went away during the command", file=sys.stderr)
-                return 1
-            if line.startswith(b"exit "):
-                return int(line[5:])
-            if line.startswith(b"signal "):
-                return _die_like(int(line[7:]))
+        forwarder.started(child)
+        return _await_status(client)
+    finally:
+        client.close()
+
+
+def _hand_over(client: _socket.socket, argv: list[str]) -> int | None:
+    """Send the request; the child's pid, or None when the server refuses it."""
+    fds = _standard_fds()
+    cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        request = encode_request(argv)
+        rights = struct.pack(f"{len(fds) + 1}i", *fds, cwd)
+        sent = client.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
+        client.sendall(request[sent:])
+        first = _read_line(client, bytearray())
+    except OSError:
+        return None
+    finally:
+        os.close(cwd)
+    if first is None or not first.startswith(b"pid "):
+        return None  # "elsewhere", "stale", "busy" or a server that went away
+    return int(first[4:])
+
+
+def _await_status(client: _socket.socket) -> int:
+    buffer = bytearray()
+    while True:
+        try:
+            line = _read_line(client, buffer)
+        except OSError:
+            line = None
+        if line is None:
+            print("pycompose: the CLI server went away during the command", file=sys.stderr)
+            return 1
+        if line.startswith(b"exit "):
+            return int(line[5:])
+        if line.startswith(b"signal "):
+            return _die_like(int(line[7:]))
 
 
 def _die_like(number: int) -> int:
