@@ -228,6 +228,8 @@ class Server:
 
     def serve(self) -> int:
         os.chdir("/")
+        if self.path != server_socket():
+            return 1  # this interpreter imports another copy of pycompose than the client's
         if not private_directory(os.path.dirname(self.path)):
             return 1
         if not self.take_lock():
@@ -426,7 +428,6 @@ class Server:
             os.environ.update(request.environment)
             sys.argv = ["pycompose", *request.argv]
             _reopen_standard_streams(request.environment)
-            gc.unfreeze()
             status = run_command(request.argv)
         except BaseException:  # the child must never return into the server
             with contextlib.suppress(BaseException):

@@ -266,7 +266,8 @@ def start_server() -> None:
         return
     try:
         subprocess.Popen(
-            [sys.executable, "-m", "compose.cli_server", "serve", path],
+            # -I: neither the caller's directory nor PYTHON* variables choose the code
+            [sys.executable, "-I", "-m", "compose.cli_server", "serve", path],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
