@@ -61,10 +61,17 @@ WARM_MODULES = (
     "compose.commands.oneoff",
     "compose.commands.attach",
     "compose.commands.attached",
+    "compose.commands.watch",
+    "compose.keys",
+    "compose.progress",
     "engine.api.client",
     "engine.api.autostart",
     "engine.api.hijack",
     "anyio._backends._asyncio",
+    "anyio._core._signals",
+    "rich.console",
+    "rich.live",
+    "pickle",
 )
 
 
