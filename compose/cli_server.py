@@ -433,6 +433,7 @@ class Server:
             os.umask(request.umask)
             os.environ.clear()
             os.environ.update(request.environment)
+            time.tzset()  # local times as the client's TZ has them
             sys.argv = ["pycompose", *request.argv]
             _reopen_standard_streams(request.environment)
             status = run_command(request.argv)
