@@ -316,8 +316,7 @@ def test_a_directory_made_by_someone_else_is_not_used(tmp_path: Path, project: P
 
 
 def test_an_idle_server_leaves(server: Server, project: Path) -> None:
-    server.environment["PYCOMPOSE_CLI_SERVER_IDLE"] = "0.5"
+    server.environment["PYCOMPOSE_CLI_SERVER_IDLE"] = "1"
     server.start()
-    assert server.remote("config", "--services", cwd=project).returncode == 0
     server.wait_for(lambda: server.pid() is None, "the idle server to leave", 30)
     assert not os.path.exists(server.socket_path())
