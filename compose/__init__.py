@@ -24,9 +24,13 @@ Typical use::
     graph = build_graph(result.project)
 """
 
-from typing import TYPE_CHECKING, Any
+from __future__ import annotations
 
+# not typing.TYPE_CHECKING: importing typing costs the console script (compose.launch) time
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from compose.errors import (
         ComposeError,
         DependencyCycleError,
@@ -45,26 +49,21 @@ if TYPE_CHECKING:
     from compose.load import FileSystem, LoadOptions, LoadResult, load_from_text, load_project
     from compose.model import Project
 
-# Every name is imported on first use: `pycompose version` imports compose.arguments without
-# compose.errors (dataclasses), and compose.errors without the pydantic models and the graph.
+# Everything is imported on first use: the console script (compose.launch) lives in this
+# package and must not pay for the errors, the loader, pydantic models or networkx.
 _LAZY = {
-    **dict.fromkeys(
-        (
-            "ComposeError",
-            "DependencyCycleError",
-            "InterpolationError",
-            "Issue",
-            "Location",
-            "ModelError",
-            "PlanError",
-            "ProjectError",
-            "PycomposeError",
-            "UndefinedReferenceError",
-            "UnsupportedKeyError",
-            "YamlSyntaxError",
-        ),
-        "compose.errors",
-    ),
+    "ComposeError": "compose.errors",
+    "DependencyCycleError": "compose.errors",
+    "InterpolationError": "compose.errors",
+    "Issue": "compose.errors",
+    "Location": "compose.errors",
+    "ModelError": "compose.errors",
+    "PlanError": "compose.errors",
+    "ProjectError": "compose.errors",
+    "PycomposeError": "compose.errors",
+    "UndefinedReferenceError": "compose.errors",
+    "UnsupportedKeyError": "compose.errors",
+    "YamlSyntaxError": "compose.errors",
     "ServiceGraph": "compose.graph",
     "build_graph": "compose.graph",
     "FileSystem": "compose.load",

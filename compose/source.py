@@ -235,10 +235,39 @@ class _Frame:
 _NO_KEY = object()
 
 
+# libyaml (YAML 1.1) refuses a ":" inside a plain scalar of a flow sequence, which go-yaml
+# and ruamel's pure parser (YAML 1.2) read as part of the scalar (`volumes: [data:/data]`).
+# Rather than parse such a file with the pure parser (ten times slower), the ":" of such
+# items on simple one-line flow sequences are hidden behind a private-use character of the
+# same width, so locations stay right, and put back in every scalar.
+_HIDDEN_COLON = "\ue000"
+_FLOW_LINE = re.compile(
+    r"^[ \t]*(?:-[ \t]+)?[^\s#'\"\[\]{}!&*|>%@`-][^#'\"\[\]{}]*?:[ \t]+"
+    r"\[(?P<items>[^\[\]{}#'\"&*!|>%@`\r]*)\][ \t]*$",
+    re.MULTILINE,
+)
+_ITEM_COLON = re.compile(r":(?=[^\s,\]])")
+
+
+def _hide_flow_colons(text: str) -> str | None:
+    """``text`` with the colons libyaml refuses hidden, or None when there are none."""
+    if _HIDDEN_COLON in text:
+        return None
+
+    def hide(match: re.Match[str]) -> str:
+        line, start = match.group(0), match.start()
+        items = _ITEM_COLON.sub(_HIDDEN_COLON, match.group("items"))
+        return line[: match.start("items") - start] + items + line[match.end("items") - start :]
+
+    hidden = _FLOW_LINE.sub(hide, text)
+    return hidden if hidden != text else None
+
+
 class _Builder:
-    def __init__(self, file: str, text: str = "") -> None:
+    def __init__(self, file: str, text: str = "", hidden_colons: bool = False) -> None:
         self.file = file
         self.text = text
+        self.hidden_colons = hidden_colons
         self.anchors: dict[str, Any] = {}
         self.nodes = 0
         self.issues: list[Issue] = []
@@ -339,14 +368,17 @@ class _Builder:
                 loc = self.loc(event.start_mark)
                 self.count(1, loc)
                 tag = event.tag
+                text = event.value
+                if self.hidden_colons:
+                    text = text.replace(_HIDDEN_COLON, ":")
                 if tag in (None, "!") and event.implicit[0] and not event.style:
-                    value: Any = resolve_plain(event.value)
+                    value: Any = resolve_plain(text)
                 elif tag in (None, "!", _STR_TAG, RESET_TAG, OVERRIDE_TAG) or tag == _MERGE_TAG:
-                    value = event.value
+                    value = text
                     if tag in (RESET_TAG, OVERRIDE_TAG) and not event.style:
-                        value = resolve_plain(event.value)
+                        value = resolve_plain(text)
                 else:
-                    value = _resolve_tagged(event.value, tag, self, loc)
+                    value = _resolve_tagged(text, tag, self, loc)
                 if event.anchor:
                     self.anchors[event.anchor] = value
                 attach(value, loc, tag if tag not in (None, "!") else None)
@@ -463,6 +495,15 @@ def parse_documents(text: str, file: str) -> list[Any]:
     try:
         return _Builder(file, text).build(parser)
     except _SyntaxFailure as failure:
+        hidden = _hide_flow_colons(text)
+        if hidden is not None:
+            retry = CParser(hidden)
+            try:
+                return _Builder(file, text, hidden_colons=True).build(retry)
+            except _SyntaxFailure:
+                pass
+            finally:
+                retry.dispose()
         try:
             return _Builder(file, text).build(_PureParser(text))
         except _SyntaxFailure:

@@ -2,7 +2,7 @@
 # The main job: the example stack (examples/webapp: web, api and db with a named volume and
 # health-gated start) brought up by `pycompose up` on pycompose's own engine.
 #   scripts/demo.sh          install what is needed, start the engine, bring the stack up
-#   scripts/demo.sh down     take the stack down (volumes too) and stop the engine
+#   scripts/demo.sh down     take the stack down (volumes too), stop the engine and the warm CLI
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -15,6 +15,7 @@ socket=${socket#unix://}
 if [ "${1:-}" = down ]; then
   pycompose --project-directory "$stack" down -v
   pycompose engine stop
+  .venv/bin/python -m compose.cli_server stop
   exit 0
 fi
 

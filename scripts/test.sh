@@ -40,6 +40,7 @@ log=$(mktemp /tmp/pycompose-test.XXXXXX)
 status=0
 cleanup() {
   if [ "$started_oracle" = 1 ]; then scripts/oracle-docker.sh stop "$oracle"; fi
+  .venv/bin/python -m compose.cli_server stop || true  # the warm CLI the tests' commands used
   counts=$(grep -E '[0-9]+ (passed|failed|errors?|skipped|deselected)|no tests ran' "$log" | tail -n 1 | sed -E 's/^=+ //; s/ =+$//' || true)
   rm -f "$log"
   case "$status" in

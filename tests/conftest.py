@@ -68,3 +68,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for nodeid, message in _refused:
             terminalreporter.write_line(f"{nodeid}: {message}")
         terminalreporter.write_line(f"{len(_refused)} skips turned into failures")
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    """The CLI server that the tests' `pycompose` commands started (compose.cli_server)
+    leaves with the run, as every other process the tests start."""
+    from compose.cli_server import server_socket, stop
+
+    stop(server_socket())

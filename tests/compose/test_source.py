@@ -314,3 +314,53 @@ def test_override_keeps_the_value_and_is_recorded_on_the_mapping() -> None:
     tree = parse("ports: !override ['80:80']\ncount: !override 3\n", "c.yaml")
     assert tree == {"ports": ["80:80"], "count": 3}
     assert tree.overrides == {"ports", "count"}
+
+
+FLOW_COLONS = [
+    "svc:\n  k: [a:b, ccé:d, ee]\n  m: 1\n",
+    "services:\n  s:\n    volumes: [data:/data, /x:/y:ro]\n    ports: [80:80, 1:2]\n",
+    "a:\n  - k: [x:1]\n    l: |\n      k: [y:2]\n",
+    "k: [http://host:80/path, 'q:r']\n",  # a quoted item: the line is left to the pure parser
+    "k: [a: b, c:d]\n",  # a pair in a flow sequence stays a pair
+]
+
+
+@pytest.mark.parametrize("text", FLOW_COLONS)
+def test_flow_colons_read_with_libyaml_as_the_pure_parser_reads_them(text: str) -> None:
+    from compose.source import _Builder, _PureParser, parse_documents
+
+    fast = parse_documents(text, "c.yaml")
+    pure = _Builder("c.yaml", text).build(_PureParser(text))
+    assert fast == pure
+
+    def locations(tree: object) -> list[object]:
+        found: list[object] = []
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                found.append(sorted(node.value_locs.items()))  # type: ignore[attr-defined]
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                found.append(list(getattr(node, "item_locs", [])))
+                stack.extend(node)
+        return found
+
+    assert locations(fast) == locations(pure)
+
+
+def test_a_stack_with_flow_colons_does_not_need_the_pure_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import compose.source
+
+    def refuse(_text: str) -> None:
+        raise AssertionError("the pure parser was used")
+
+    monkeypatch.setattr(compose.source, "_PureParser", refuse)
+    text = "services:\n" + "".join(
+        f"  s{i}:\n    image: busybox\n    volumes: [data:/data]\n    networks: [net]\n"
+        for i in range(50)
+    )
+    tree = compose.source.parse(text, "compose.yaml")
+    assert tree["services"]["s49"]["volumes"] == ["data:/data"]

@@ -10,6 +10,8 @@ import os
 import select
 import socket
 import textwrap
+import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -60,6 +62,20 @@ def three_tier(port: int, greeting: str = "hello") -> str:
         volumes:
           data: {{}}
     """)
+
+
+def page(port: int, timeout: float = 20.0) -> str:
+    """The page on a published port; `up -d` returns once the server's process started, not
+    once it listens, so a refused connection is tried again for a while."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
+                return response.read().decode().strip()
+        except (ConnectionError, urllib.error.URLError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def state_of(stack: Stack) -> dict[str, dict[str, object]]:
@@ -251,8 +267,7 @@ def test_a_service_with_a_published_port_can_be_recreated(stack: Stack):
     stack.pycompose("up", "-d")
     stack.write(three_tier(port).replace("web-ok", "web-changed"))
     stack.pycompose("up", "-d")
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as response:
-        assert response.read().decode().strip() == "web-changed"
+    assert page(port) == "web-changed"
 
 
 def test_up_after_an_engine_restart_changes_nothing(own_stack: Stack):
