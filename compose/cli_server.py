@@ -62,6 +62,8 @@ WARM_MODULES = (
     "compose.commands.attach",
     "compose.commands.attached",
     "compose.commands.watch",
+    "compose.watch.loop",
+    "compose.gotemplate",
     "compose.keys",
     "compose.progress",
     "engine.api.client",
@@ -71,6 +73,7 @@ WARM_MODULES = (
     "anyio._core._signals",
     "rich.console",
     "rich.live",
+    "rich.table",
     "pickle",
 )
 
