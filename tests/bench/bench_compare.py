@@ -235,6 +235,24 @@ class Bench:
                 f"`{' '.join(command)}` (10-service project)",
                 functools.partial(run_in, [*project, *command], directory),
             )
+        # the same without the warm CLI process (compose.cli_server): a command in a process
+        # of its own, as the first command after the server left
+        warm_tools = self.tools
+        self.tools = [
+            Tool(t.label, t.argv, {**t.env, "PYCOMPOSE_CLI_SERVER": "0"}, t.socket)
+            if t.label == "pycompose"
+            else t
+            for t in warm_tools
+        ]
+        try:
+            for command in (["config"], ["ps"], ["version"]):
+                project = ["-p", self.project("cold")]
+                self.alternating(
+                    f"`{' '.join(command)}`, cold: PYCOMPOSE_CLI_SERVER=0",
+                    functools.partial(run_in, [*project, *command], directory),
+                )
+        finally:
+            self.tools = warm_tools
 
     def up_down(self, size: int) -> None:
         directory = self.directory(f"stack{size}")
@@ -513,6 +531,8 @@ def main() -> int:
                     bench.scale(count)
         finally:
             stop_own_engine(daemon)
+            # the warm CLI process the pycompose commands started leaves with the bench
+            subprocess.run([sys.executable, "-m", "compose.cli_server", "stop"], check=False)
     figures["rows"] = bench.rows
     figures["load_after"] = load()
     print(f"load after: {figures['load_after']}", flush=True)
