@@ -83,7 +83,7 @@ class Supervisor:
                 )
             finally:
                 beneath.unstage(container.directory)
-            await self.runc.start(container.id)
+            await self.runc.start(container.id, init_pid=pid)
         except RuntimeExitError as exc:
             container.error = str(exc)
             container.exit_code = 127 if "not found" in exc.stderr else 126
@@ -139,7 +139,7 @@ class Supervisor:
         container.pid = 0
         if self.runc.has_state(container.id):
             with anyio.CancelScope(shield=True), contextlib.suppress(NotFound, RuntimeExitError):
-                await self.runc.delete(container.id, force=True)
+                await self.runc.delete_exited(container.id)
         if container.state is S.REMOVING:
             container.record_end_of_run()
             return False
