@@ -267,7 +267,8 @@ class ContainerRuntime:
             spec = build_spec(merged, ImageConfig(), context)
             bundle.mkdir_in_root(rootfs, spec["process"]["cwd"])
             bundle.write_docker_files(rootfs)
-            write_private(directory / "config.json", json.dumps(spec, indent=1))
+            # compact: json's C encoder (indenting takes its pure-Python one, ~10 ms here)
+            write_private(directory / "config.json", json.dumps(spec, separators=(",", ":")))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 if mounted:
