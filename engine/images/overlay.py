@@ -111,15 +111,9 @@ def _mount2(spec: Mount, target: str) -> int:
         previous = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         os.chdir(spec.cwd)
     try:
-        if _libc.mount(
-            os.fsencode(spec.source),
-            os.fsencode(target),
-            os.fsencode(spec.type),
-            ctypes.c_ulong(flags),
-            data.encode(),
-        ) != 0:
-            return ctypes.get_errno()
-        return 0
+        source, point, kind = (os.fsencode(x) for x in (spec.source, target, spec.type))
+        status = _libc.mount(source, point, kind, ctypes.c_ulong(flags), data.encode())
+        return ctypes.get_errno() if status != 0 else 0
     finally:
         if previous >= 0:
             os.fchdir(previous)

@@ -144,6 +144,8 @@ class Supervisor:
             container.record_end_of_run()
             return False
         container.state = S.EXITED
+        async with container.signalling:  # after the kill event of the signal that ended it
+            pass
         if container.oom_killed:
             self._emit(container, "oom")
         acted = unhealthy.after_exit(container)
