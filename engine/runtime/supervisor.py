@@ -1,6 +1,6 @@
 """The supervision of a container's runs: launch, wait for the exit, health checks, restarts.
 
-One run is conmon (which runs ``runc create``) then ``runc start``; a supervisor task per
+One run is conmon (which runs ``runc create``) then Runc.start; a supervisor task per
 run waits for the exit that conmon records, runs the health checks meanwhile, records the
 end of the run and applies the restart policy (a back-off, then a new run).
 """
@@ -46,7 +46,7 @@ class Supervisor:
         self._tasks = tasks
 
     async def run(self, container: ContainerRecord, *, automatic: bool = False) -> None:
-        """One run: conmon + runc create, runc start, then a supervisor task.
+        """One run: conmon + runc create, Runc.start, then a supervisor task.
 
         ``automatic``: a restart the engine made (restart policy, unhealthy), which its
         ``start`` event says so that the daemon, which did not ask for it, reports it."""
