@@ -122,3 +122,28 @@ async def test_release_of_a_dead_init_is_an_error(tmp_path):
             await runc_module._release_init(fd, dead.pid)
     finally:
         os.close(fd)
+
+
+@pytest.mark.root
+@needs_runtime
+async def test_attack_nested_cgroups_below_the_containers_are_removed_too(tmp_path, rootfs):
+    """A privileged container (its cgroups writable) can make cgroups below its own, so
+    that rmdir cannot remove its own: the engine then hands the delete to runc, which
+    removes them all, and nothing stays behind. (Made here from the host: privileged
+    containers cannot start on every test machine.)"""
+    async with runtime_in(tmp_path) as runtime:
+        verbs = _record_verbs(runtime)
+        config = ContainerCreate.model_validate({"Cmd": ["sleep", "60"]})
+        info = await runtime.create(config, rootfs=str(rootfs))
+        await runtime.start(info.id)
+        state_dir = Path(runtime.runc.state_root) / info.id
+        state = json.loads((state_dir / "state.json").read_text())
+        cgroups = [Path(p) for p in state["cgroup_paths"].values()]
+        for cgroup in cgroups:
+            (cgroup / "nested" / "deeper").mkdir(parents=True)
+        await runtime.kill(info.id, "SIGKILL")
+        assert await runtime.wait(info.id) == 137
+        assert "delete" in verbs  # the engine's rmdir met the nested cgroups
+        assert [p for p in cgroups if p.exists()] == []
+        assert not state_dir.exists()
+        await runtime.remove(info.id)
