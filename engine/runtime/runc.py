@@ -252,7 +252,7 @@ async def _release_init(fd: int, pid: int) -> None:
     :class:`RuntimeExitError`, as ``runc start`` reports it; the wait is bounded.
     """
     data = b""
-    with anyio.fail_after(START_TIMEOUT):
+    with anyio.move_on_after(START_TIMEOUT):
         while True:
             # A fifo read before its writer came returns end of file, and poll reports no
             # hang-up until a writer has come and gone: wait for readiness, then read.
@@ -272,6 +272,7 @@ async def _release_init(fd: int, pid: int) -> None:
             if not data:
                 raise RuntimeExitError("start", 1, "cannot start an already running container")
             return
+    raise RuntimeExitError("start", 1, f"the container's init did not start in {START_TIMEOUT} s")
 
 
 def _started_at(pid: int) -> int:
