@@ -111,6 +111,10 @@ class CommitOptions:
 class Backend:
     """What the routes need from the engine; every method raises Unsupported by default."""
 
+    async def durable(self) -> None:
+        """Return once the changes made so far are on disk; the router awaits it before it
+        answers each request (engine.state's group commit)."""
+
     # --- system ---------------------------------------------------------------------
 
     async def version(self) -> Version:

@@ -123,6 +123,12 @@ class ContainerRecord:
     runs_started: int = 0  # runs begun, and runs whose end was recorded: ``wait``
     runs_ended: int = 0  # ("next-exit") compares them, so no short run is missed
     run_ended: anyio.Event = field(default_factory=anyio.Event)
+    # ``config`` as saved: it does not change after create, and a container is saved at
+    # each start and exit (dumping the model each time was most of a save)
+    config_json: str = ""
+    # held while a signal is sent and its ``kill`` event emitted: the ``die`` it causes
+    # comes after it (dockerd orders them by the container's lock the same way)
+    signalling: anyio.Lock = field(default_factory=anyio.Lock)
 
     @classmethod
     def of_config(
@@ -195,15 +201,17 @@ class ContainerRecord:
 
     def save(self) -> None:
         """Write ``container.json`` (atomically: a crash leaves the old one or the new one)."""
+        if not self.config_json:
+            self.config_json = json.dumps(self.config.model_dump(mode="json", by_alias=True))
         record = {
             **{name: getattr(self, name) for name in _SAVED_AS_IS},
-            "config": self.config.model_dump(mode="json", by_alias=True),
             "state": self.state.value,
             "restart_count": self.restart.restart_count,
         }
+        text = json.dumps(record)
         path = self.directory / RECORD_FILE
         temporary = path.with_suffix(".tmp")
-        write_private(temporary, json.dumps(record))
+        write_private(temporary, f'{text[:-1]}, "config": {self.config_json}}}')
         os.replace(temporary, path)
 
     @classmethod

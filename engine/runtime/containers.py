@@ -51,15 +51,8 @@ from engine.runtime.mounts import user_mounts
 from engine.runtime.resources import block_device_paths
 from engine.runtime.runc import Runc, RuntimeExitError, signal_number
 from engine.runtime.sharing import joined_namespaces, volumes_from
-from engine.runtime.spec import (
-    SpecContext,
-    build_spec,
-    merge_image_config,
-)
-from engine.runtime.state import (
-    ContainerState,
-    check_transition,
-)
+from engine.runtime.spec import SpecContext, build_spec, merge_image_config
+from engine.runtime.state import ContainerState, check_transition
 from engine.runtime.supervisor import Supervisor
 
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -267,7 +260,8 @@ class ContainerRuntime:
             spec = build_spec(merged, ImageConfig(), context)
             bundle.mkdir_in_root(rootfs, spec["process"]["cwd"])
             bundle.write_docker_files(rootfs)
-            write_private(directory / "config.json", json.dumps(spec, indent=1))
+            # compact: json's C encoder (indenting takes its pure-Python one, ~10 ms here)
+            write_private(directory / "config.json", json.dumps(spec, separators=(",", ":")))
         except BaseException:
             with anyio.CancelScope(shield=True):
                 if mounted:
@@ -357,11 +351,12 @@ class ContainerRuntime:
                 container.transition(S.EXITED)
                 container.save()
             return
-        try:
-            await self.runc.kill(container.id, number)
-        except (NotFound, RuntimeExitError) as exc:
-            raise Conflict(f"cannot kill container {container.id[:12]}: it is not running") from exc
-        self._emit(container, "kill", signal=str(number))
+        async with container.signalling:
+            try:
+                await self.runc.kill(container.id, number)
+            except (NotFound, RuntimeExitError) as exc:
+                raise Conflict(f"cannot kill container {container.id[:12]}: not running") from exc
+            self._emit(container, "kill", signal=str(number))
         if container.state is S.PAUSED and container.cancelled:
             with contextlib.suppress(RuntimeExitError):
                 await self.runc.resume(container.id)

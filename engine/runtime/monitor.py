@@ -4,9 +4,9 @@ Lifecycle of one run: :func:`launch` starts ``conmon``, which daemonizes, runs
 ``runc create`` for the bundle, holds the container's stdio, writes its log (CRI
 "k8s-file" format, partial lines marked ``P``), and, when the container exits, writes the
 exit code (128 + signal for a signal) to ``<dir>/exits/<id>`` and exits itself. The engine
-then ``runc start``s the container. conmon outlives the engine; :func:`wait_exit` follows
-it through a pidfd on conmon's pid (read back from its pid file), so an engine that comes
-back up finds its containers again.
+then starts the container (:meth:`Runc.start`). conmon outlives the engine;
+:func:`wait_exit` follows it through a pidfd on conmon's pid (read back from its pid file),
+so an engine that comes back up finds its containers again.
 
 Files in a container's directory (``MonitorPaths``): ``config.json`` (the bundle),
 ``conmon.pid``, ``pid`` (the container's init), ``exits/<id>``, ``persist/oom`` (written by
@@ -101,7 +101,7 @@ async def launch(
 ) -> int:
     """Start conmon for the bundle in ``paths.directory``; returns the container's pid.
 
-    The container is left in runc's ``created`` state; ``runc start`` runs it.
+    The container is left in runc's ``created`` state; :meth:`Runc.start` runs it.
 
     Error handling: runc's message (from conmon's sync pipe) is raised as
     :class:`RuntimeExitError`.

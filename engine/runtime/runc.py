@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+from pathlib import Path
 from typing import Literal
 
 import anyio
@@ -19,6 +20,10 @@ from pydantic import BaseModel, ConfigDict
 from engine.errors import EngineInternal, InvalidParameter, NotFound
 
 DEFAULT_STATE_ROOT = "/run/pycompose/runc"
+EXEC_FIFO = "exec.fifo"  # runc's mark of a created container, see Runc.start
+START_TIMEOUT = 60.0
+STATE_LIMIT = 4 << 20  # bytes of runc's state.json read (it is tens of KiB)
+CGROUP_ROOT = "/sys/fs/cgroup/"
 
 
 class RuntimeExitError(EngineInternal):
@@ -108,7 +113,28 @@ class Runc:
             args.append("--no-pivot")
         await self._run("create", *args, container_id)
 
-    async def start(self, container_id: str) -> None:
+    async def start(self, container_id: str, *, init_pid: int = 0) -> None:
+        """Let a created container's process run (``runc start``).
+
+        runc's own start only opens the container's ``exec.fifo``, reads the byte its init
+        writes there before it executes the process, and removes the fifo (runc's mark of a
+        created container); with the init's pid known, the engine does that itself and saves
+        a runc process per start. Anything unexpected (another runtime, no fifo) goes
+        through ``runc start``.
+        """
+        fifo = os.path.join(self.state_root, container_id, EXEC_FIFO)
+        if init_pid > 0 and os.path.basename(self.binary) == "runc":
+            try:
+                fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except FileNotFoundError:
+                pass
+            else:
+                try:
+                    await _release_init(fd, init_pid)
+                finally:
+                    os.close(fd)
+                os.unlink(fifo)
+                return
         await self._run("start", container_id)
 
     async def run(self, container_id: str, bundle: str) -> int:
@@ -128,6 +154,51 @@ class Runc:
     async def delete(self, container_id: str, *, force: bool = False) -> None:
         args = ["--force"] if force else []
         await self._run("delete", *args, container_id)
+
+    async def delete_exited(self, container_id: str) -> None:
+        """``runc delete --force`` of a container whose process has exited.
+
+        For a stopped container in its own pid namespace, without hooks, runc's delete
+        removes its cgroups (empty once the init is gone) and its state directory; the
+        engine does that itself, in a worker thread, and saves a runc process per exit.
+        Anything else, or any step that fails, goes through ``runc delete --force``.
+        """
+        done = await anyio.to_thread.run_sync(self._delete_stopped, container_id)
+        if not done:
+            await self.delete(container_id, force=True)
+
+    def _delete_stopped(self, container_id: str) -> bool:
+        """The removal :meth:`delete_exited` describes; False if runc should do it."""
+        directory = os.path.join(self.state_root, container_id)
+        if os.path.basename(self.binary) != "runc" or "/" in container_id:
+            return False
+        try:
+            with open(os.path.join(directory, "state.json"), "rb") as file:
+                state = json.loads(file.read(STATE_LIMIT + 1)[:STATE_LIMIT])
+            config = state["config"]
+            paths = list(state["cgroup_paths"].values())
+            own_pid_namespace = any(
+                n["type"] == "NEWPID" and not n["path"] for n in config["namespaces"]
+            )
+            hooks = any((config.get("Hooks") or {}).values()) or state.get("intel_rdt_path")
+            init = (int(state["init_process_pid"]), int(state["init_process_start"]))
+        except FileNotFoundError:
+            return not os.path.exists(directory)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return False
+        if not own_pid_namespace or hooks or _started_at(init[0]) == init[1]:
+            return False
+        for path in paths:
+            if not isinstance(path, str) or not path.startswith(CGROUP_ROOT):
+                return False
+            try:
+                os.rmdir(path)
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return False
+        shutil.rmtree(directory)
+        return True
 
     async def state(self, container_id: str) -> RuncState:
         return RuncState.model_validate(json.loads(await self._run("state", container_id)))
@@ -171,6 +242,46 @@ class Runc:
     async def ps(self, container_id: str) -> list[int]:
         output = await self._run("ps", "--format", "json", container_id)
         return [int(pid) for pid in json.loads(output or b"[]") or []]
+
+
+async def _release_init(fd: int, pid: int) -> None:
+    """Read the init's byte from its ``exec.fifo`` (opened non-blocking on ``fd``), then
+    wait until the init closes the fifo as it executes the process (runc's ``start``).
+
+    Error handling: an init that died first (or a fifo closed without its byte) is a
+    :class:`RuntimeExitError`, as ``runc start`` reports it; the wait is bounded.
+    """
+    data = b""
+    with anyio.move_on_after(START_TIMEOUT):
+        while True:
+            # A fifo read before its writer came returns end of file, and poll reports no
+            # hang-up until a writer has come and gone: wait for readiness, then read.
+            with anyio.move_on_after(0.1) as scope:
+                await anyio.wait_readable(fd)
+            if scope.cancelled_caught:
+                if _started_at(pid) < 0:
+                    raise RuntimeExitError("start", 1, "container process is already dead")
+                continue
+            try:
+                chunk = os.read(fd, 64)
+            except BlockingIOError:
+                continue
+            if chunk:
+                data += chunk[: 64 - len(data)]
+                continue
+            if not data:
+                raise RuntimeExitError("start", 1, "cannot start an already running container")
+            return
+    raise RuntimeExitError("start", 1, f"the container's init did not start in {START_TIMEOUT} s")
+
+
+def _started_at(pid: int) -> int:
+    """The start time (clock ticks after boot) of a live ``pid``; -1 if gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1
+    return -1 if fields[0] == "Z" else int(fields[19])
 
 
 def signal_number(name: str | int) -> int:

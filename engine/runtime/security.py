@@ -213,7 +213,7 @@ def seccomp_section(
     if host_config.privileged or profile_text == "unconfined":
         return None
     if profile_text is None or profile_text == "builtin":
-        profile = seccomp.default_profile()
+        return seccomp.default_section(caps, machine=machine, kernel=kernel)
     else:
         try:
             profile = json.loads(profile_text)

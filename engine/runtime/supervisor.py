@@ -1,6 +1,6 @@
 """The supervision of a container's runs: launch, wait for the exit, health checks, restarts.
 
-One run is conmon (which runs ``runc create``) then ``runc start``; a supervisor task per
+One run is conmon (which runs ``runc create``) then Runc.start; a supervisor task per
 run waits for the exit that conmon records, runs the health checks meanwhile, records the
 end of the run and applies the restart policy (a back-off, then a new run).
 """
@@ -46,7 +46,7 @@ class Supervisor:
         self._tasks = tasks
 
     async def run(self, container: ContainerRecord, *, automatic: bool = False) -> None:
-        """One run: conmon + runc create, runc start, then a supervisor task.
+        """One run: conmon + runc create, Runc.start, then a supervisor task.
 
         ``automatic``: a restart the engine made (restart policy, unhealthy), which its
         ``start`` event says so that the daemon, which did not ask for it, reports it."""
@@ -83,7 +83,7 @@ class Supervisor:
                 )
             finally:
                 beneath.unstage(container.directory)
-            await self.runc.start(container.id)
+            await self.runc.start(container.id, init_pid=pid)
         except RuntimeExitError as exc:
             container.error = str(exc)
             container.exit_code = 127 if "not found" in exc.stderr else 126
@@ -139,11 +139,13 @@ class Supervisor:
         container.pid = 0
         if self.runc.has_state(container.id):
             with anyio.CancelScope(shield=True), contextlib.suppress(NotFound, RuntimeExitError):
-                await self.runc.delete(container.id, force=True)
+                await self.runc.delete_exited(container.id)
         if container.state is S.REMOVING:
             container.record_end_of_run()
             return False
         container.state = S.EXITED
+        async with container.signalling:  # after the kill event of the signal that ended it
+            pass
         if container.oom_killed:
             self._emit(container, "oom")
         acted = unhealthy.after_exit(container)

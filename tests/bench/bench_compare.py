@@ -120,6 +120,9 @@ def start_own_engine(work: Path) -> tuple[subprocess.Popen[bytes], Tool]:
         **os.environ,
         "PYCOMPOSE_HOST": f"unix://{socket_path}",
         "PYCOMPOSE_DATA_ROOT": str(work / "data"),
+        # an exec root of its own: an engine starting removes the network namespaces it
+        # does not know in its exec root, those of another engine sharing it too
+        "PYCOMPOSE_EXEC_ROOT": str(work / "exec"),
     }
     env.pop("DOCKER_HOST", None)
     work.mkdir(parents=True, exist_ok=True)
@@ -128,6 +131,7 @@ def start_own_engine(work: Path) -> tuple[subprocess.Popen[bytes], Tool]:
         [
             *(sys.executable, "-m", "engine.daemon"),
             *("--socket", str(socket_path), "--data-root", str(work / "data")),
+            *("--exec-root", str(work / "exec")),
         ],
         env=env,
         stdout=log,

@@ -154,9 +154,15 @@ class EngineBackend(Backend):
                 await backend.containers.repair()
                 backend.containers.watch_running()
                 task_group.start_soon(backend.containers.restore_in_order, runtime.restarts_wanted)
+                flusher = anyio.CancelScope()
+                flusher_done = anyio.Event()
+                task_group.start_soon(_flush_forever, state, flusher, flusher_done)
                 try:
                     yield backend
                 finally:
+                    flusher.cancel()
+                    with anyio.CancelScope(shield=True):
+                        await flusher_done.wait()
                     if networking is not None:
                         # nothing to keep for live-restore: no bridge or table stays behind
                         with anyio.CancelScope(shield=True), anyio.move_on_after(30):
@@ -165,6 +171,9 @@ class EngineBackend(Backend):
             with anyio.CancelScope(shield=True):
                 await images.aclose()
                 state.close()
+
+    async def durable(self) -> None:
+        await self.index.state.flush()
 
     # --- system ---------------------------------------------------------------------
 
@@ -366,3 +375,12 @@ class EngineBackend(Backend):
 
     async def volume_prune(self, filters: Filters) -> dict[str, Any]:
         return await self.volumes.prune(filters)
+
+
+async def _flush_forever(state: StateStore, scope: anyio.CancelScope, done: anyio.Event) -> None:
+    """The state store's flusher (commits made outside requests), until ``scope`` ends."""
+    try:
+        with scope:
+            await state.flush_forever()
+    finally:
+        done.set()

@@ -100,6 +100,7 @@ class Router:
             response = await route.handler(self.backend, Call(request, params, version))
         except EngineError as exc:
             response = error_response(exc)
+        await self.backend.durable()  # nothing is acknowledged before it is on disk
         if isinstance(response, Hijack):
             return response
         if isinstance(response, FullResponse):

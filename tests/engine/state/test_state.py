@@ -148,3 +148,55 @@ def test_a_writer_killed_at_any_instant_leaves_a_consistent_database(
         assert record.body == {"Labels": {"n": str(int(record.id, 16))}}
     # what a crash can leave: at most the one container in flight is unfinished
     assert len(store.unfinished()) <= 1
+
+
+def test_flush_makes_every_commit_durable_with_shared_fsyncs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: each flush returns only once the commits before it were fsynced; ten
+    concurrent flushers after one commit share one fsync of the WAL."""
+    import anyio
+
+    store = StateStore(tmp_path / "engine.db")
+    synced: list[str] = []
+    real_fsync = state.os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(state.os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(state.os, "fsync", fsync)
+
+    async def main() -> None:
+        await store.flush()  # nothing committed: no fsync
+        assert synced == []
+        store.add_event(1, {"Type": "container"})
+        async with anyio.create_task_group() as group:
+            for _ in range(10):
+                group.start_soon(store.flush)
+        assert synced == [str(tmp_path / "engine.db-wal")]
+        store.add_event(2, {"Type": "container"})
+        await store.flush()
+        assert len(synced) == 2
+
+    anyio.run(main)
+    store.close()
+    assert StateStore(tmp_path / "engine.db").events_since(0) == [{"Type": "container"}] * 2
+
+
+def test_commits_outside_requests_are_flushed_by_the_flusher(tmp_path: Path) -> None:
+    import anyio
+
+    store = StateStore(tmp_path / "engine.db")
+
+    async def main() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(store.flush_forever)
+            store.add_event(1, {"Type": "container"})  # e.g. a die event, no request
+            with anyio.fail_after(10):
+                while store._commits.durable < store._commits.made:
+                    await anyio.sleep(0.01)
+            group.cancel_scope.cancel()
+
+    anyio.run(main)
+    store.close()
