@@ -142,6 +142,8 @@ class Networking:
         self.state_path = state_path
         self._summary_cache: dict[str, tuple[Any, list[dict[str, Any]], dict[str, Any]]] = {}
         self._save_lock = anyio.Lock()
+        self._changes = 0  # state changes asked to be saved so far
+        self._saved = 0  # of these, how many the file on disk holds
 
     # --- persistence ----------------------------------------------------------------
 
@@ -169,10 +171,23 @@ class Networking:
 
     async def save(self) -> None:
         """Write the NetworkEngine's state atomically (rename over the old file), in a
-        worker thread (it fsyncs), one writer at a time."""
-        text = json.dumps(self.engine.export_state())
+        worker thread (it fsyncs), one writer at a time; returns once the file holds the
+        state as it was at the call.
+
+        Concurrent saves share writes: the state is rendered when the writer's turn comes,
+        so a write covers every change made before it began, and the callers whose changes
+        it covered return without writing again (50 containers created at once take two or
+        three writes of the whole state, not 50 serialised ones).
+        """
+        self._changes += 1
+        wanted = self._changes
         async with self._save_lock:
+            if self._saved >= wanted:
+                return
+            covered = self._changes
+            text = json.dumps(self.engine.export_state())
             await anyio.to_thread.run_sync(self._write_state, text)
+            self._saved = covered
 
     def _write_state(self, text: str) -> None:
         temporary = self.state_path.with_suffix(".tmp")
@@ -319,7 +334,7 @@ class Networking:
         try:
             for key, network in zip(names, networks, strict=True):
                 settings = endpoints.get(key) or (endpoints.get(mode) if key == primary else None)
-                await self.connect(sandbox.id, network, settings, name)
+                await self.connect(sandbox.id, network, settings, name, save=False)
             # ports are bound at start (as Docker does): a replacement container can be
             # created while the one it replaces still holds them; checked here all the same
             parse_port_bindings(host_config.port_bindings)
@@ -389,7 +404,10 @@ class Networking:
         network: Network,
         settings: api.EndpointSettings | None,
         container_name: str,
+        *,
+        save: bool = True,
     ) -> None:
+        """``save=False``: the caller saves once after its other changes (``attach``)."""
         aliases: Sequence[str] = (settings.Aliases or []) if settings else []
         ipam = (settings.IPAMConfig or {}) if settings else {}
         await self.engine.connect(
@@ -400,7 +418,8 @@ class Networking:
             ipv6_address=ipam.get("IPv6Address") or None,
             mac_address=(settings.MacAddress or None) if settings else None,
         )
-        await self.save()
+        if save:
+            await self.save()
 
     async def join_resolver(self, container_id: str, body: api.ContainerCreate) -> str | None:
         """After a connect to a user network: the embedded resolver for a container that had
