@@ -41,7 +41,6 @@ from engine.api.errors import Conflict, NotFound
 from engine.api.models import NetworkConnect, NetworkCreate, VolumeCreate
 
 POLL_INTERVAL = 0.5  # seconds between two looks at a dependency's state, as docker compose
-OBSERVE_PARALLEL = 8  # image inspects in flight at once while observing
 
 
 class ApplyError(PycomposeError):
@@ -110,86 +109,50 @@ def _container_from_summary(summary: Any) -> ObservedContainer | None:
 
 
 async def observe(client: EngineClient, desired: DesiredState) -> ObservedState:
-    """The project's objects as the engine has them (see the module docstring).
-
-    The containers, the networks, the volumes and the images are asked for at once: each
-    is a round trip to the engine, and none needs another's answer.
-    """
+    """The project's objects as the engine has them (see the module docstring)."""
     project = desired.project
     project_filter = {"label": [f"{labels.PROJECT}={project}"]}
-    found: dict[str, Any] = {}
-
-    async def containers() -> None:
-        summaries = await client.container_list(all=True, filters=project_filter)
-        found["containers"] = tuple(
-            c for c in (_container_from_summary(s) for s in summaries) if c is not None
+    summaries = await client.container_list(all=True, filters=project_filter)
+    containers = tuple(c for c in (_container_from_summary(s) for s in summaries) if c is not None)
+    networks: dict[str, ObservedNetwork] = {}
+    for network in await client.network_list(filters=project_filter):
+        networks[network.Name] = ObservedNetwork(
+            network.Id, network.Name, dict(network.Labels or {})
         )
-
-    async def networks() -> None:
-        networks: dict[str, ObservedNetwork] = {}
-        for network in await client.network_list(filters=project_filter):
-            networks[network.Name] = ObservedNetwork(
-                network.Id, network.Name, dict(network.Labels or {})
+    for resource in desired.networks.values():
+        if resource.name not in networks:
+            try:
+                found = await client.network_inspect(resource.name)
+            except NotFound:
+                continue
+            networks[found.Name] = ObservedNetwork(found.Id, found.Name, dict(found.Labels or {}))
+    volumes: dict[str, ObservedVolume] = {}
+    listed = await client.volume_list(filters=project_filter)
+    for volume in listed.Volumes or []:
+        volumes[volume.Name] = ObservedVolume(volume.Name, dict(volume.Labels or {}))
+    for resource in desired.volumes.values():
+        if resource.name not in volumes:
+            try:
+                found_volume = await client.volume_inspect(resource.name)
+            except NotFound:
+                continue
+            volumes[found_volume.Name] = ObservedVolume(
+                found_volume.Name, dict(found_volume.Labels or {})
             )
-        for resource in desired.networks.values():
-            if resource.name not in networks:
-                try:
-                    inspected = await client.network_inspect(resource.name)
-                except NotFound:
-                    continue
-                networks[inspected.Name] = ObservedNetwork(
-                    inspected.Id, inspected.Name, dict(inspected.Labels or {})
-                )
-        found["networks"] = networks
-
-    async def volumes() -> None:
-        volumes: dict[str, ObservedVolume] = {}
-        listed = await client.volume_list(filters=project_filter)
-        for volume in listed.Volumes or []:
-            volumes[volume.Name] = ObservedVolume(volume.Name, dict(volume.Labels or {}))
-        for resource in desired.volumes.values():
-            if resource.name not in volumes:
-                try:
-                    inspected = await client.volume_inspect(resource.name)
-                except NotFound:
-                    continue
-                volumes[inspected.Name] = ObservedVolume(
-                    inspected.Name, dict(inspected.Labels or {})
-                )
-        found["volumes"] = volumes
-
     images: dict[str, str] = {}
     pulled: dict[str, datetime.datetime] = {}
-
-    inspecting = anyio.CapacityLimiter(OBSERVE_PARALLEL)
-
-    async def image(reference: str) -> None:
+    observed_at = datetime.datetime.now(datetime.UTC)
+    for reference in sorted({service.image for service in desired.services.values()}):
         try:
-            async with inspecting:
-                inspected = await client.image_inspect(reference)
+            image = await client.image_inspect(reference)
         except NotFound:
-            return
-        images[reference] = inspected.Id
-        last = pull_policy.parse_last_tag_time((inspected.Metadata or {}).get("LastTagTime"))
+            continue
+        images[reference] = image.Id
+        last = pull_policy.parse_last_tag_time((image.Metadata or {}).get("LastTagTime"))
         if last is not None:
             pulled[reference] = last
-
-    observed_at = datetime.datetime.now(datetime.UTC)
-    references = sorted({service.image for service in desired.services.values()})
-    async with anyio.create_task_group() as task_group:
-        task_group.start_soon(containers)
-        task_group.start_soon(networks)
-        task_group.start_soon(volumes)
-        for reference in references:
-            task_group.start_soon(image, reference)
     return ObservedState(
-        project,
-        found["containers"],
-        found["networks"],
-        found["volumes"],
-        {r: images[r] for r in references if r in images},
-        image_pulled={r: pulled[r] for r in references if r in pulled},
-        observed_at=observed_at,
+        project, containers, networks, volumes, images, image_pulled=pulled, observed_at=observed_at
     )
 
 
