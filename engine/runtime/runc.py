@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 from typing import Literal
@@ -19,7 +20,9 @@ from pydantic import BaseModel, ConfigDict
 from engine.errors import EngineInternal, InvalidParameter, NotFound
 
 DEFAULT_STATE_ROOT = "/run/pycompose/runc"
-MAX_STATE_FILE = 1 << 20  # runc's state.json of one container: a few kB
+MAX_STATE_FILE = 1 << 20  # runc's state.json of one container: tens of kB
+_INIT_PID = re.compile(rb'"init_process_pid"\s*:\s*(\d{1,10})\s*[,}]')
+_INIT_START = re.compile(rb'"init_process_start"\s*:\s*(\d{1,20})\s*[,}]')
 
 
 class RuntimeExitError(EngineInternal):
@@ -136,10 +139,17 @@ class Runc:
         try:
             path = os.path.join(self.state_root, container_id, "state.json")
             with open(path, "rb") as handle:
-                state = json.loads(handle.read(MAX_STATE_FILE))
-            pid, start = int(state["init_process_pid"]), int(state["init_process_start"])
-        except (OSError, ValueError, KeyError, TypeError):
+                text = handle.read(MAX_STATE_FILE)
+        except OSError:
             return False
+        # Two top-level keys of a file that also holds the whole OCI config (tens of kB to
+        # decode): a quote inside a JSON string is always escaped, so these patterns can
+        # only be runc's own keys, whatever the image put in the config.
+        pid_match = _INIT_PID.search(text)
+        start_match = _INIT_START.search(text)
+        if pid_match is None or start_match is None:
+            return False
+        pid, start = int(pid_match[1]), int(start_match[1])
         if pid <= 0:
             return False
         try:
