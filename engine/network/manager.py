@@ -68,6 +68,7 @@ from engine.network.naming import (
 )
 from engine.network.ports import HeldPorts, PortBinding, PortRequest, assign_host_ports
 from engine.network.records import (
+    STATE_VERSION,
     Endpoint,
     IPAddress,
     IPInterface,
@@ -503,7 +504,7 @@ class NetworkEngine:
     def export_state(self) -> dict[str, Any]:
         """Everything needed to adopt this engine's objects after a restart (JSON-able)."""
         return {
-            "version": 1,
+            "version": STATE_VERSION,
             "networks": [network_to_dict(n) for n in self.networks.values()],
             "sandboxes": [sandbox_to_dict(s) for s in self.sandboxes.values()],
         }
