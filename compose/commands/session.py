@@ -127,6 +127,8 @@ class Session:
             if warning not in self._warned:  # once, however many plans a command runs
                 self._warned.add(warning)
                 print(f"WARN: {warning}", file=self.terminal.err)
+        if not plan.operations:
+            return  # nothing to do, nothing to show: the display (rich) is not even loaded
         progress = self.terminal.progress_display()
         with progress.running(title):
             await execute(plan, self.client, self.apply_context(observed, **options), progress)
