@@ -245,20 +245,16 @@ class NetworkEngine:
         # The namespace and the resolver are the new sandbox's alone: made without the lock,
         # so that containers created at once get theirs in parallel (the id is reserved).
         try:
-            # a namespace file left by a crash under our run_dir, unknown to the records
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):  # first a crash's leftover file, if any
                 await to_thread.run_sync(netlink.remove_netns, netns)
                 await to_thread.run_sync(netlink.create_netns, netns)
-            try:
-                if embedded_dns:
-                    await self._start_resolver(sandbox)
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    if sandbox.resolver_scope is not None:
-                        sandbox.resolver_scope.cancel()
-                    await to_thread.run_sync(netlink.remove_netns, netns)
-                raise
+            if embedded_dns:
+                await self._start_resolver(sandbox)
         except BaseException:
+            with anyio.CancelScope(shield=True):
+                if sandbox.resolver_scope is not None:
+                    sandbox.resolver_scope.cancel()
+                await to_thread.run_sync(netlink.remove_netns, netns)
             del self._pending[sandbox_id]
             raise
         with anyio.CancelScope(shield=True):  # made: recorded whatever happens to the caller
