@@ -36,6 +36,9 @@ from compose.observed import ObservedContainer, ObservedState
 from compose.plan import Plan
 from engine.api.autostart import ensure_engine
 from engine.api.client import EngineClient, socket_from_host
+from engine.api.errors import EngineError
+
+ANSWER_TIMEOUT = 2.0  # seconds for a running engine to answer, as ensure_engine waits
 
 
 async def connect(parallel: int = -1) -> EngineClient:
@@ -45,6 +48,17 @@ async def connect(parallel: int = -1) -> EngineClient:
     docker_host = os.environ.get("DOCKER_HOST")
     if docker_host:
         return EngineClient(socket_from_host(docker_host), max_concurrent=limit)
+    # A running engine is told by the version negotiation of the client the command goes on
+    # to use (one connection, one round trip); only when that fails is it started.
+    client = EngineClient(socket_from_host(None), max_concurrent=limit)
+    if os.path.exists(client.socket_path):
+        try:
+            with anyio.fail_after(ANSWER_TIMEOUT):
+                await client.negotiate()
+            return client
+        except (EngineError, TimeoutError):
+            pass
+    await client.aclose()
     return EngineClient(await ensure_engine(), max_concurrent=limit)
 
 
@@ -113,6 +127,8 @@ class Session:
             if warning not in self._warned:  # once, however many plans a command runs
                 self._warned.add(warning)
                 print(f"WARN: {warning}", file=self.terminal.err)
+        if not plan.operations:
+            return  # nothing to do, nothing to show: the display (rich) is not even loaded
         progress = self.terminal.progress_display()
         with progress.running(title):
             await execute(plan, self.client, self.apply_context(observed, **options), progress)

@@ -33,7 +33,13 @@ from engine.api import models as api
 from engine.api.ports import PortSpecError, parse_host_port, parse_port_key
 from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.network import NetworkEngine, PortRequest, SubnetRequest
-from engine.network.records import Network, Sandbox
+from engine.network.records import (
+    STATE_VERSION,
+    Network,
+    Sandbox,
+    network_to_dict,
+    sandbox_to_dict,
+)
 from engine.network.takeover import take_over
 
 MAX_LINKS = 256
@@ -142,6 +148,11 @@ class Networking:
         self.state_path = state_path
         self._summary_cache: dict[str, tuple[Any, list[dict[str, Any]], dict[str, Any]]] = {}
         self._save_lock = anyio.Lock()
+        self._changes = 0  # state changes asked to be saved so far
+        # each sandbox's record as JSON text, until a save names it as changed: a write
+        # renders only what changed (rendering every sandbox on each of N creates was N²)
+        self._rendered: dict[str, str] = {}
+        self._saved = 0  # of these, how many the file on disk holds
 
     # --- persistence ----------------------------------------------------------------
 
@@ -167,12 +178,47 @@ class Networking:
                 if subnet is None:
                     raise
 
-    async def save(self) -> None:
+    async def save(self, *changed: str) -> None:
         """Write the NetworkEngine's state atomically (rename over the old file), in a
-        worker thread (it fsyncs), one writer at a time."""
-        text = json.dumps(self.engine.export_state())
+        worker thread (it fsyncs), one writer at a time; returns once the file holds the
+        state as it was at the call.
+
+        Concurrent saves share writes: the state is rendered when the writer's turn comes,
+        so a write covers every change made before it began, and the callers whose changes
+        it covered return without writing again (50 containers created at once take two or
+        three writes of the whole state, not 50 serialised ones).
+
+        ``changed``: the sandboxes the caller changed (every change to a sandbox is followed
+        by a save naming it); the others are written as last rendered.
+        """
+        for sandbox_id in changed:
+            self._rendered.pop(sandbox_id, None)
+        self._changes += 1
+        wanted = self._changes
         async with self._save_lock:
+            if self._saved >= wanted:
+                return
+            covered = self._changes
+            text = self._render()
             await anyio.to_thread.run_sync(self._write_state, text)
+            self._saved = covered
+
+    def _render(self) -> str:
+        """``engine.export_state()`` as JSON, the unchanged sandboxes' text reused."""
+        sandboxes = self.engine.sandboxes
+        for sandbox_id in [i for i in self._rendered if i not in sandboxes]:
+            del self._rendered[sandbox_id]
+        texts = []
+        for sandbox_id, sandbox in sandboxes.items():
+            text = self._rendered.get(sandbox_id)
+            if text is None:
+                text = self._rendered[sandbox_id] = json.dumps(sandbox_to_dict(sandbox))
+            texts.append(text)
+        networks = json.dumps([network_to_dict(n) for n in self.engine.networks.values()])
+        sandbox_list = ", ".join(texts)
+        return (
+            f'{{"version": {STATE_VERSION}, "networks": {networks}, "sandboxes": [{sandbox_list}]}}'
+        )
 
     def _write_state(self, text: str) -> None:
         temporary = self.state_path.with_suffix(".tmp")
@@ -319,7 +365,7 @@ class Networking:
         try:
             for key, network in zip(names, networks, strict=True):
                 settings = endpoints.get(key) or (endpoints.get(mode) if key == primary else None)
-                await self.connect(sandbox.id, network, settings, name)
+                await self.connect(sandbox.id, network, settings, name, save=False)
             # ports are bound at start (as Docker does): a replacement container can be
             # created while the one it replaces still holds them; checked here all the same
             parse_port_bindings(host_config.port_bindings)
@@ -341,7 +387,7 @@ class Networking:
         except BaseException:
             await self.detach(container_id)
             raise
-        await self.save()
+        await self.save(container_id)
         return Attachment({"network": sandbox.netns}, etc)
 
     async def publish(self, container_id: str, host_config: Mapping[str, Any]) -> None:
@@ -359,7 +405,7 @@ class Networking:
             return
         await self.engine.publish_ports(sandbox.id, requests)
         self.forget(container_id)
-        await self.save()
+        await self.save(container_id)
 
     async def take_over(self, from_id: str, to_id: str) -> bool:
         """``to_id`` takes over ``from_id``'s published ports and service names (one nftables
@@ -371,7 +417,7 @@ class Networking:
         moved = await take_over(self.engine, from_id, to_id)
         self.forget(from_id)
         self.forget(to_id)
-        await self.save()
+        await self.save(from_id, to_id)
         return bool(moved)
 
     async def unpublish(self, container_id: str) -> None:
@@ -381,7 +427,7 @@ class Networking:
             return
         await self.engine.unpublish_ports(sandbox.id)
         self.forget(container_id)
-        await self.save()
+        await self.save(container_id)
 
     async def connect(
         self,
@@ -389,7 +435,10 @@ class Networking:
         network: Network,
         settings: api.EndpointSettings | None,
         container_name: str,
+        *,
+        save: bool = True,
     ) -> None:
+        """``save=False``: the caller saves once after its other changes (``attach``)."""
         aliases: Sequence[str] = (settings.Aliases or []) if settings else []
         ipam = (settings.IPAMConfig or {}) if settings else {}
         await self.engine.connect(
@@ -400,7 +449,8 @@ class Networking:
             ipv6_address=ipam.get("IPv6Address") or None,
             mac_address=(settings.MacAddress or None) if settings else None,
         )
-        await self.save()
+        if save:
+            await self.save(sandbox_id)
 
     async def join_resolver(self, container_id: str, body: api.ContainerCreate) -> str | None:
         """After a connect to a user network: the embedded resolver for a container that had
@@ -408,7 +458,7 @@ class Networking:
         one already."""
         if not await self.engine.start_embedded_dns(container_id):
             return None
-        await self.save()
+        await self.save(container_id)
         host_config = body.host_config or api.HostConfig()
         files = self.engine.etc_files(
             container_id,
@@ -420,14 +470,14 @@ class Networking:
 
     async def disconnect(self, sandbox_id: str, network: Network) -> None:
         await self.engine.disconnect(sandbox_id, network.id)
-        await self.save()
+        await self.save(sandbox_id)
 
     async def detach(self, container_id: str) -> None:
         """Remove the container's sandbox (endpoints, ports, resolver, namespace), if any."""
         self.forget(container_id)
         with contextlib.suppress(NotFound):
             await self.engine.remove_sandbox(container_id)
-            await self.save()
+            await self.save(container_id)
 
     def sandbox(self, container_id: str) -> Sandbox | None:
         return self.engine.sandboxes.get(container_id)

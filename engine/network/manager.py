@@ -68,6 +68,7 @@ from engine.network.naming import (
 )
 from engine.network.ports import HeldPorts, PortBinding, PortRequest, assign_host_ports
 from engine.network.records import (
+    STATE_VERSION,
     Endpoint,
     IPAddress,
     IPInterface,
@@ -92,6 +93,7 @@ class NetworkEngine:
         self._lock = anyio.Lock()
         self.networks: dict[str, Network] = {}
         self.sandboxes: dict[str, Sandbox] = {}
+        self._pending: dict[str, str] = {}  # sandboxes being made: id -> namespace file
         self.records = DnsRecords()
         self._rules = HostRules(settings, task_group)
         self._held_ports = HeldPorts(settings.host_netns)
@@ -209,7 +211,7 @@ class NetworkEngine:
         leaves nothing on the host. Returns whether it released them.
         """
         async with self._lock:
-            if self.sandboxes:
+            if self.sandboxes or self._pending:
                 return False  # live-restore: the containers keep their networking
             with anyio.CancelScope(shield=True):
                 for network in self.networks.values():
@@ -234,24 +236,32 @@ class NetworkEngine:
         Resource handling: remove it with :meth:`remove_sandbox`.
         """
         async with self._lock:
-            if sandbox_id in self.sandboxes:
+            if sandbox_id in self.sandboxes or sandbox_id in self._pending:
                 raise Conflict(f"container {sandbox_id} already has a network sandbox")
             netns = str(self.settings.run_dir / "netns" / sandbox_id)
             upstreams = resolver_upstreams(self._host_resolv.read(), dns)
             sandbox = Sandbox(sandbox_id, netns, name, hostname, upstreams, embedded_dns)
-            # a namespace file left by a crash under our run_dir, unknown to the records
-            with anyio.CancelScope(shield=True):
+            self._pending[sandbox_id] = netns
+        # The namespace and the resolver are the new sandbox's alone: made without the lock,
+        # so that containers created at once get theirs in parallel (the id is reserved).
+        try:
+            with anyio.CancelScope(shield=True):  # first a crash's leftover file, if any
                 await to_thread.run_sync(netlink.remove_netns, netns)
                 await to_thread.run_sync(netlink.create_netns, netns)
-            try:
-                if embedded_dns:
-                    await self._start_resolver(sandbox)
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await to_thread.run_sync(netlink.remove_netns, netns)
-                raise
-            self.sandboxes[sandbox_id] = sandbox
-            return sandbox
+            if embedded_dns:
+                await self._start_resolver(sandbox)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                if sandbox.resolver_scope is not None:
+                    sandbox.resolver_scope.cancel()
+                await to_thread.run_sync(netlink.remove_netns, netns)
+            del self._pending[sandbox_id]
+            raise
+        with anyio.CancelScope(shield=True):  # made: recorded whatever happens to the caller
+            async with self._lock:
+                del self._pending[sandbox_id]
+                self.sandboxes[sandbox_id] = sandbox
+        return sandbox
 
     async def _start_resolver(self, sandbox: Sandbox) -> None:
         host = self.settings.host_netns
@@ -490,7 +500,7 @@ class NetworkEngine:
     def export_state(self) -> dict[str, Any]:
         """Everything needed to adopt this engine's objects after a restart (JSON-able)."""
         return {
-            "version": 1,
+            "version": STATE_VERSION,
             "networks": [network_to_dict(n) for n in self.networks.values()],
             "sandboxes": [sandbox_to_dict(s) for s in self.sandboxes.values()],
         }
@@ -564,7 +574,7 @@ class NetworkEngine:
             known_links = {n.bridge for n in self.networks.values()} | {
                 e.host_ifname for s in self.sandboxes.values() for e in s.endpoints.values()
             }
-            known_netns = {s.netns for s in self.sandboxes.values()}
+            known_netns = {s.netns for s in self.sandboxes.values()} | set(self._pending.values())
             return await self._rules.remove_orphans(known_links, known_netns)
 
     async def teardown(self) -> None:

@@ -29,12 +29,16 @@ Rules, in the order the kernel meets them:
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import ipaddress
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import anyio
 
+from engine.network import netlink
 from engine.network.errors import NetworkSetupFailed
 
 FILTER_TABLE = "pycompose"
@@ -201,8 +205,61 @@ def _nft_command(netns: str | None, *args: str) -> list[str]:
     return command
 
 
+class _Libnftables:
+    """libnftables (the library behind the ``nft`` command, in the same Debian package),
+    driven through ctypes. One transaction costs a context and a netlink socket in the
+    calling thread's namespace instead of a fork of the engine and two execs (``nsenter``,
+    ``nft``): every container with an embedded resolver runs one at create."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        self.lib = library
+        library.nft_ctx_new.restype = ctypes.c_void_p
+        library.nft_ctx_new.argtypes = [ctypes.c_uint32]
+        library.nft_ctx_free.restype = None
+        library.nft_ctx_free.argtypes = [ctypes.c_void_p]
+        library.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+        library.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+        library.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+        library.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+        library.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        # the library keeps some state outside its contexts: one transaction at a time
+        self.lock = threading.Lock()
+
+    def run(self, script: str, netns: str | None) -> str | None:
+        """Run ``script`` in ``netns`` (blocking: a worker thread's); the error text, or None."""
+        with self.lock, netlink.in_netns(netns):
+            # the context opens its netlink socket here, inside ``netns``
+            context = self.lib.nft_ctx_new(0)
+            if not context:
+                return "libnftables could not make a context"
+            try:
+                self.lib.nft_ctx_buffer_output(context)
+                self.lib.nft_ctx_buffer_error(context)
+                if self.lib.nft_run_cmd_from_buffer(context, script.encode()) == 0:
+                    return None
+                error = self.lib.nft_ctx_get_error_buffer(context) or b""
+                return error.decode(errors="replace").strip() or "no error text"
+            finally:
+                self.lib.nft_ctx_free(context)
+
+
+@functools.cache
+def _libnftables() -> _Libnftables | None:
+    try:
+        return _Libnftables(ctypes.CDLL("libnftables.so.1"))
+    except (OSError, AttributeError):
+        return None  # the nft command is used then
+
+
 async def run_nft(script: str, netns: str | None = None) -> None:
-    """Feed ``script`` to ``nft -f -`` in ``netns`` (None: the engine's namespace)."""
+    """Apply ``script`` (``nft -f`` syntax) in one transaction in ``netns`` (None: the
+    engine's namespace), through libnftables, else the ``nft`` command."""
+    library = _libnftables()
+    if library is not None:
+        error = await anyio.to_thread.run_sync(library.run, script, netns)
+        if error is not None:
+            raise NetworkSetupFailed(f"nft refused the engine's ruleset: {error}")
+        return
     try:
         result = await anyio.run_process(
             _nft_command(netns, "-f", "-"), input=script.encode(), check=False

@@ -92,6 +92,9 @@ def _values(data: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return {name: data[name] for name in names}
 
 
+STATE_VERSION = 1  # of NetworkEngine.export_state
+
+
 def network_to_dict(network: Network) -> dict[str, Any]:
     return {
         **_fields(network, _NETWORK_FIELDS),

@@ -322,7 +322,10 @@ class ContainerRuntime:
             )
         stop_signal = signal_number(signal or container.config.stop_signal or "SIGTERM")
         with contextlib.suppress(NotFound, RuntimeExitError):
-            await self.runc.kill(container.id, stop_signal)
+            # a paused one through runc, which knows its cgroup's freezer
+            direct = container.state is S.RUNNING
+            if not (direct and self.runc.signal_init(container.id, stop_signal)):
+                await self.runc.kill(container.id, stop_signal)
             if container.state is S.PAUSED:
                 await self.runc.resume(container.id)
                 container.state = S.RUNNING
@@ -353,7 +356,9 @@ class ContainerRuntime:
             return
         async with container.signalling:
             try:
-                await self.runc.kill(container.id, number)
+                direct = container.state is S.RUNNING
+                if not (direct and self.runc.signal_init(container.id, number)):
+                    await self.runc.kill(container.id, number)
             except (NotFound, RuntimeExitError) as exc:
                 raise Conflict(f"cannot kill container {container.id[:12]}: not running") from exc
             self._emit(container, "kill", signal=str(number))
