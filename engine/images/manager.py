@@ -221,7 +221,9 @@ class ImageService:
             "History": config.get("history") or [],
         }
 
-    async def distribution(self, reference: str, credentials: Credentials | None) -> dict[str, Any]:
+    async def distribution(
+        self, reference: str, credentials: Credentials | None
+    ) -> dict[str, Any]:
         """What the registry holds under ``reference`` (``GET /distribution/{name}/json``)."""
         ref = parse_reference(reference)
         return await inspect_distribution(await self._client_for(ref, credentials), ref)
