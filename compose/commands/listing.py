@@ -111,59 +111,67 @@ async def cmd_ps(session: Session, args: argparse.Namespace) -> int:
         print("\n".join(found), file=out)
         return 0
     if args.quiet:
-        for summary in rows:
-            print(summary.Id, file=out)
+        if rows:
+            print("\n".join(summary.Id for summary in rows), file=out)
         return 0
-    records = []
     table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS")]
-    for summary in rows:
-        name = summary.Names[0].lstrip("/") if summary.Names else ""
-        record: dict[str, Any] = {
-            "ID": summary.Id if args.no_trunc else summary.Id[:12],
-            "Name": name,
-            "Image": summary.Image,
-            "Command": summary.Command,
-            "Project": project,
-            "Service": summary.Labels.get(labels.SERVICE, ""),
-            "State": summary.State,
-            "Status": summary.Status,
-            "Health": _health_word(summary.Status),
-            "ExitCode": _exit_code(summary.Status),
-            "Labels": ",".join(f"{k}={v}" for k, v in sorted(summary.Labels.items())),
-            "Ports": _ports_text(summary.Ports),
-            "Publishers": [
-                {
-                    "URL": p.IP or "",
-                    "TargetPort": p.PrivatePort,
-                    "PublishedPort": p.PublicPort or 0,
-                    "Protocol": p.Type,
-                }
-                for p in summary.Ports
-            ],
-            "CreatedAt": datetime.fromtimestamp(summary.Created, UTC).isoformat(),
-            "RunningFor": age(summary.Created),
-            "Label": lambda key, labels_=summary.Labels: labels_.get(key, ""),
-        }
-        if args.format == "json":
-            record["ID"] = summary.Id
-            record["Labels"] = summary.Labels
-        records.append(record)
-        command = summary.Command
-        if not args.no_trunc and len(command) > 22:
-            command = command[:21] + "…"
-        table.append(
-            (
-                name or summary.Id[:12],
-                summary.Image,
-                f'"{command}"',
-                record["Service"],
-                record["RunningFor"],
-                summary.Status,
-                record["Ports"],
+    if args.format == "table":  # the cells alone: ps of a large project prints hundreds
+        now = int(datetime.now(UTC).timestamp())
+        for summary in rows:
+            command = summary.Command
+            if not args.no_trunc and len(command) > 22:
+                command = command[:21] + "…"
+            table.append(
+                (
+                    (summary.Names[0].lstrip("/") if summary.Names else "") or summary.Id[:12],
+                    summary.Image,
+                    f'"{command}"',
+                    summary.Labels.get(labels.SERVICE, ""),
+                    age(summary.Created, now),
+                    summary.Status,
+                    _ports_text(summary.Ports),
+                )
             )
-        )
+        print_table(table, out)
+        return 0
+    records = [_ps_record(summary, project, args) for summary in rows]
     emit(args.format, records, table, out, titles=PS_TITLES)
     return 0
+
+
+def _ps_record(summary: Any, project: str, args: argparse.Namespace) -> dict[str, Any]:
+    """A container as ``ps --format json`` and Go templates see it (docker compose's names)."""
+    name = summary.Names[0].lstrip("/") if summary.Names else ""
+    record: dict[str, Any] = {
+        "ID": summary.Id if args.no_trunc else summary.Id[:12],
+        "Name": name,
+        "Image": summary.Image,
+        "Command": summary.Command,
+        "Project": project,
+        "Service": summary.Labels.get(labels.SERVICE, ""),
+        "State": summary.State,
+        "Status": summary.Status,
+        "Health": _health_word(summary.Status),
+        "ExitCode": _exit_code(summary.Status),
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(summary.Labels.items())),
+        "Ports": _ports_text(summary.Ports),
+        "Publishers": [
+            {
+                "URL": p.IP or "",
+                "TargetPort": p.PrivatePort,
+                "PublishedPort": p.PublicPort or 0,
+                "Protocol": p.Type,
+            }
+            for p in summary.Ports
+        ],
+        "CreatedAt": datetime.fromtimestamp(summary.Created, UTC).isoformat(),
+        "RunningFor": age(summary.Created),
+        "Label": lambda key, labels_=summary.Labels: labels_.get(key, ""),
+    }
+    if args.format == "json":
+        record["ID"] = summary.Id
+        record["Labels"] = summary.Labels
+    return record
 
 
 async def cmd_images(session: Session, args: argparse.Namespace) -> int:

@@ -51,13 +51,18 @@ class Terminal:
 def print_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     """Columns padded to their widest cell, three spaces apart (the first row is the header)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), file=out)
+    lines = [
+        "   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    ]
+    print("\n".join(lines), file=out)  # one write, not one per row
 
 
-def age(created: int) -> str:
-    """``5 minutes ago``, as ``ps`` shows a container's creation time."""
-    seconds = max(0, int(datetime.now(UTC).timestamp()) - created)
+def age(created: int, now: int | None = None) -> str:
+    """``5 minutes ago``, as ``ps`` shows a container's creation time (``now``: the time to
+    count from, for many rows at once)."""
+    if now is None:
+        now = int(datetime.now(UTC).timestamp())
+    seconds = max(0, now - created)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             count = seconds // size

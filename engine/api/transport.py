@@ -33,6 +33,12 @@ def query(**params: Any) -> dict[str, str]:
     return result
 
 
+DEFAULT_IN_FLIGHT = 64
+"""Requests in flight when the caller sets no bound (``--parallel``): the rest wait for a
+slot here, in order. Queued in the HTTP pool instead, every request's end rescans the whole
+queue against every connection: ``up --scale s0=1000`` spent nearly all its CPU there."""
+
+
 class Transport:
     """One engine socket: requests on versioned paths; use as ``async with``."""
 
@@ -43,13 +49,20 @@ class Transport:
         timeout: float | None = None,
         max_concurrent: int | None = None,
     ) -> None:
-        """``max_concurrent`` bounds the requests in flight at once (streams excepted:
-        a followed log or an attach would hold a slot for as long as it lasts)."""
+        """``max_concurrent`` bounds the requests in flight at once, :data:`DEFAULT_IN_FLIGHT`
+        unless given (streams excepted: a followed log or an attach would hold a slot for as
+        long as it lasts)."""
         self.socket_path = socket_from_host(socket_path)
-        self._limit = anyio.CapacityLimiter(max_concurrent) if max_concurrent else None
+        self._limit = anyio.CapacityLimiter(max_concurrent or DEFAULT_IN_FLIGHT)
         self._http = httpx.AsyncClient(
             # a unix socket has no TLS: verify=False skips loading the CA bundle (~40 ms)
-            transport=httpx.AsyncHTTPTransport(uds=self.socket_path, verify=False),
+            transport=httpx.AsyncHTTPTransport(
+                uds=self.socket_path,
+                verify=False,
+                # connections of the requests in flight stay open for the next ones; streams
+                # (logs -f, events) have the rest of the pool
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=64),
+            ),
             base_url="http://api.moby.localhost",
             timeout=httpx.Timeout(timeout),
             headers={"User-Agent": "pycompose"},
@@ -123,7 +136,7 @@ class Transport:
             if body is not None:
                 content = json.dumps(body).encode()
                 headers = {"Content-Type": "application/json", **(headers or {})}
-            async with self._limit or contextlib.nullcontext():
+            async with self._limit:
                 response = await self._http.request(
                     method, url, params=params, content=content, headers=headers
                 )

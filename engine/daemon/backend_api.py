@@ -145,6 +145,14 @@ class Backend:
         summaries = await self.container_list(all=all, filters=filters, limit=limit)
         return [summary.wire() for summary in summaries]
 
+    async def container_list_json(
+        self, *, all: bool, filters: Filters, limit: int = -1
+    ) -> bytes | None:
+        """The route's body for ``container_list``, a JSON array as Go encodes it, from a
+        backend that keeps its summaries encoded; ``None``: the route encodes
+        :meth:`container_list_wire`."""
+        return None
+
     async def container_create(
         self, name: str | None, body: ContainerCreate
     ) -> ContainerCreateResponse:

@@ -84,9 +84,13 @@ class ContainerInfo:
     health_log: tuple[HealthResult, ...]
     config: ContainerCreate
     directory: Path
-    log_path: Path
     unhealthy_action: str = ""  # "restarted: unhealthy" after the engine acted on it
     exit_reason: str = ""  # why the engine ended the last run ("unhealthy"), "" otherwise
+
+    @property
+    def log_path(self) -> Path:
+        # made when asked: the container list takes a snapshot of every container
+        return monitor.MonitorPaths(self.directory, self.id).log
 
 
 @dataclass(slots=True)
@@ -194,7 +198,6 @@ class ContainerRecord:
             health_log=tuple(health.log) if health else (),
             config=self.config,
             directory=self.directory,
-            log_path=self.paths.log,
             unhealthy_action=self.unhealthy.last,
             exit_reason=self.exit_reason,
         )

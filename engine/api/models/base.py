@@ -35,11 +35,12 @@ class DockerModel(BaseModel):
     @classmethod
     def _null_means_default(cls, data: Any) -> Any:
         if isinstance(data, dict) and None in data.values():
-            keep_null = _nullable_keys(cls)
+            names = _names(cls)
+            # a null stays for a field that defaults to None and for a key of no field
             return {
                 key: value
                 for key, value in data.items()
-                if value is not None or key in keep_null or not _is_field(cls, key)
+                if value is not None or names.get(key, True)
             }
         return data
 
@@ -75,11 +76,3 @@ def _names(cls: type[BaseModel]) -> dict[str, bool]:
             )
     _FIELD_KEYS[cls] = keys
     return keys
-
-
-def _nullable_keys(cls: type[BaseModel]) -> set[str]:
-    return {key for key, nullable in _names(cls).items() if nullable}
-
-
-def _is_field(cls: type[BaseModel], key: str) -> bool:
-    return key in _names(cls)

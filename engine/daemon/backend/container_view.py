@@ -1,26 +1,39 @@
 """Containers in Docker's JSON: the list summary (``GET /containers/json``) and inspect.
 
-The summary is compose's hot path (it lists on every command): what changes only with a
-rename is rendered once per container and cached; state, status text, ports and networks
-are added per request.
+The summary is compose's hot path (it lists on every command, ``ps`` of a large project
+lists hundreds): what changes only with a rename is rendered once per container and cached,
+as a dict and as encoded JSON; ports and networks are encoded again only when the
+networking part gives new ones; state and status text are added per request, so a list is
+one join of cached text rather than an encoding of every container.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from engine.api import models as api
-from engine.daemon.backend.index import ContainerIndex
+from engine.daemon.backend.index import ACTIVE_STATES, ContainerIndex
 from engine.daemon.backend.shapes import human_duration, rfc3339
+from engine.daemon.filters import Filters, container_matches
 from engine.daemon.networking import Networking
-from engine.errors import EngineError
+from engine.errors import EngineError, NotFound
 from engine.runtime import ContainerState, HealthStatus
 from engine.runtime.mounts import parse_bind
 from engine.state import ContainerRecord
 from engine.volumes import VolumeStore
+
+TEXTS_KEPT = 4096
+
+
+def go_text(value: Any) -> str:
+    """JSON as Go's encoder writes it: compact, ``<``, ``>`` and ``&`` escaped (the same
+    text as the routes' ``go_json``, which the list's cached fragments are spliced into)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def status_text(info: Any) -> str:
@@ -76,9 +89,17 @@ class ContainerViews:
         self.volumes = volumes
         self.networking = networking
         self._static: dict[str, dict[str, Any]] = {}
+        # id -> the static part as JSON text without its closing brace
+        self._static_json: dict[str, str] = {}
+        # id -> (ports, networks) as networking gave them, and their JSON text
+        self._network_json: dict[str, tuple[Any, Any, str, str]] = {}
+        # state and status text -> JSON text: few distinct ones ("Up 5 minutes"), bounded
+        self._texts: dict[str, str] = {}
 
     def forget(self, container_id: str) -> None:
         self._static.pop(container_id, None)
+        self._static_json.pop(container_id, None)
+        self._network_json.pop(container_id, None)
 
     def mounts(self, record: ContainerRecord) -> list[api.MountPoint]:
         host_config = record.body.get("HostConfig") or {}
@@ -142,6 +163,7 @@ class ContainerViews:
             "Mounts": [mount.wire() for mount in self.mounts(record)],
         }
         self._static[record.id] = cached
+        self._static_json[record.id] = go_text(cached)[:-1]
         return cached
 
     def summary_wire(self, record: ContainerRecord, info: Any) -> dict[str, Any]:
@@ -157,6 +179,69 @@ class ContainerViews:
             "Status": status_text(info),
             "NetworkSettings": {"Networks": networks},
         }
+
+    def summary_json(self, record: ContainerRecord, info: Any) -> str:
+        """:meth:`summary_wire` as JSON text, the same as ``go_json`` of it would be."""
+        self._summary_static(record, info)
+        prefix = self._static_json[record.id]
+        ports_json, networks_json = "[]", "{}"
+        if self.networking is not None:
+            ports, networks = self.networking.summary_wire(record.id)
+            known = self._network_json.get(record.id)
+            if known is not None and known[0] is ports and known[1] is networks:
+                ports_json, networks_json = known[2], known[3]
+            elif ports or networks:
+                ports_json, networks_json = go_text(ports), go_text(networks)
+                self._network_json[record.id] = (ports, networks, ports_json, networks_json)
+        return (
+            f'{prefix},"Ports":{ports_json},"State":{self._text(info.state.value)},'
+            f'"Status":{self._text(status_text(info))},'
+            f'"NetworkSettings":{{"Networks":{networks_json}}}}}'
+        )
+
+    def _text(self, text: str) -> str:
+        encoded = self._texts.get(text)
+        if encoded is None:
+            if len(self._texts) >= TEXTS_KEPT:
+                self._texts.clear()
+            encoded = self._texts[text] = go_text(text)
+        return encoded
+
+    def select(
+        self, *, all: bool, filters: Filters, limit: int = -1
+    ) -> list[tuple[ContainerRecord, Any]]:
+        """The visible containers ``GET /containers/json`` lists, newest first, with their
+        runtime info: running ones unless ``all``, passing ``filters``, at most ``limit``."""
+        wanted_labels = filters.get("label", ())
+        only_labels = set(filters) <= {"label"}
+        runtime = self.index.runtime
+        result = []
+        for record in sorted(self.index.records.values(), key=lambda r: -r.created):
+            if record.status != "created":
+                continue
+            if wanted_labels and not api.labels_match(
+                record.body.get("Labels") or {}, wanted_labels
+            ):
+                continue
+            try:
+                info = runtime.inspect(record.id)
+            except NotFound:
+                continue
+            if not all and info.state not in ACTIVE_STATES:
+                continue
+            if not only_labels and not container_matches(
+                api.ContainerSummary.model_validate(self.summary_wire(record, info)), filters
+            ):
+                continue
+            result.append((record, info))
+            if 0 < limit <= len(result):
+                break
+        return result
+
+    def list_json(self, *, all: bool, filters: Filters, limit: int = -1) -> bytes:
+        """The body of ``GET /containers/json``: a JSON array of :meth:`summary_json`."""
+        selected = self.select(all=all, filters=filters, limit=limit)
+        return ("[" + ",".join(self.summary_json(r, i) for r, i in selected) + "]").encode()
 
     def summary(self, record: ContainerRecord, info: Any | None = None) -> api.ContainerSummary:
         return api.ContainerSummary.model_validate(

@@ -36,10 +36,9 @@ from engine.daemon.backend import commit, restore, takeovers
 from engine.daemon.backend.attach import AttachCounts, AttachSession
 from engine.daemon.backend.container_view import ContainerViews
 from engine.daemon.backend.events import EventSink
-from engine.daemon.backend.index import ACTIVE_STATES, ContainerIndex
+from engine.daemon.backend.index import ContainerIndex
 from engine.daemon.backend.shapes import STREAM_NUMBERS, strip_nulls
 from engine.daemon.backend_api import AttachOptions, CommitOptions, Filters, LogOptions, LogStream
-from engine.daemon.filters import container_matches
 from engine.daemon.networking import Attachment, Networking
 from engine.errors import Conflict, EngineError, InvalidParameter, NotFound, Unsupported
 from engine.images import ImageService
@@ -175,27 +174,8 @@ class Containers:
     async def list_wire(
         self, *, all: bool, filters: Filters, limit: int = -1
     ) -> list[dict[str, Any]]:
-        wanted_labels = filters.get("label", ())
-        only_labels = set(filters) <= {"label"}
-        result = []
-        for record in sorted(self.index.records.values(), key=lambda r: -r.created):
-            if record.status != "created":
-                continue
-            labels = record.body.get("Labels") or {}
-            if wanted_labels and not api.labels_match(labels, wanted_labels):
-                continue
-            try:
-                info = self.runtime.inspect(record.id)
-            except NotFound:
-                continue
-            if not all and info.state not in ACTIVE_STATES:
-                continue
-            wire = self.views.summary_wire(record, info)
-            if only_labels or container_matches(api.ContainerSummary.model_validate(wire), filters):
-                result.append(wire)
-            if 0 < limit <= len(result):
-                break
-        return result
+        selected = self.views.select(all=all, filters=filters, limit=limit)
+        return [self.views.summary_wire(record, info) for record, info in selected]
 
     def _pid_of(self, ref: str) -> int:
         """The pid of a running container whose network namespace another one joins."""

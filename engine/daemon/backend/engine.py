@@ -196,6 +196,11 @@ class EngineBackend(Backend):
     ) -> list[dict[str, Any]]:
         return await self.containers.list_wire(all=all, filters=filters, limit=limit)
 
+    async def container_list_json(
+        self, *, all: bool, filters: Filters, limit: int = -1
+    ) -> bytes | None:
+        return self.views.list_json(all=all, filters=filters, limit=limit)
+
     async def container_list(
         self, *, all: bool, filters: Filters, limit: int = -1
     ) -> list[api.ContainerSummary]:

@@ -36,10 +36,12 @@ async def container_list(backend: Backend, call: Call) -> Response:
     wanted = parse_filters(call.request.arg("filters"))
     filtering.check_keys(wanted, filtering.CONTAINER_KEYS)
     limit = int_arg(call, "limit", -1)
-    summaries = await backend.container_list_wire(
-        all=call.request.flag("all"), filters=wanted, limit=-1 if limit is None else limit
-    )
-    return json_response(summaries)
+    limit = -1 if limit is None else limit
+    every = call.request.flag("all")
+    body = await backend.container_list_json(all=every, filters=wanted, limit=limit)
+    if body is not None:
+        return FullResponse(200, [("Content-Type", JSON)], body + b"\n")
+    return json_response(await backend.container_list_wire(all=every, filters=wanted, limit=limit))
 
 
 async def container_create(backend: Backend, call: Call) -> Response:
