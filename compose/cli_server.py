@@ -420,7 +420,6 @@ class Server:
             for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(number, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            conn.close()
             if self.listener is not None:
                 self.listener.close()
             for other in self.commands.values():
@@ -444,6 +443,10 @@ class Server:
             with contextlib.suppress(BaseException):
                 traceback.print_exc()
         finally:
+            # the status now, not after this process's teardown (the server sends it again
+            # when it reaps this child, or "signal N" if something killed it first)
+            with contextlib.suppress(BaseException):
+                conn.sendall(b"exit %d\n" % status)
             os._exit(status)
 
 
