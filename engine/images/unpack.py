@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 import threading
@@ -182,11 +183,15 @@ def _ensure_link(link: Path, final: Path) -> None:
     target = os.path.relpath(final / "diff", link.parent)
     if os.path.islink(link) and os.readlink(link) == target:
         return
-    tmp_link = link.with_name(link.name + ".tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp_link.unlink()
+    # a name of its own: two builds committing the same layer make the same link at once
+    tmp_link = link.with_name(f"{link.name}.{secrets.token_hex(6)}.tmp")
     os.symlink(target, tmp_link)
-    os.replace(tmp_link, link)
+    try:
+        os.replace(tmp_link, link)
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_link.unlink()
+        raise
 
 
 def apply_tar(stream: Readable, root: Path, diff_id: str) -> None:

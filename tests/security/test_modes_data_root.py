@@ -105,15 +105,21 @@ def test_a_host_user_reaches_nothing_under_the_data_root() -> None:
 
 
 def test_databases_are_private_and_durable(tmp_path: Path) -> None:
-    """0600, WAL with synchronous=FULL: a committed change survives a power loss."""
+    """0600 and WAL. The image records use synchronous=FULL; the engine's state commits with
+    synchronous=NORMAL and the engine fsyncs the WAL before it answers (StateStore.flush,
+    group commit: tests/engine/state/test_state.py), so in both a committed and
+    acknowledged change survives a power loss."""
     state = StateStore(tmp_path / "engine.db")
     images = ImageRecords(tmp_path / "images.db")
     try:
-        for connection, path in ((state._db, "engine.db"), (images._db, "images.db")):
+        for connection, path, synchronous in (
+            (state._db, "engine.db", 1),  # NORMAL, and StateStore.flush before each answer
+            (images._db, "images.db", 2),  # FULL
+        ):
             connection.execute("CREATE TABLE IF NOT EXISTS probe (x)")
             connection.execute("INSERT INTO probe VALUES (1)")
             assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+            assert connection.execute("PRAGMA synchronous").fetchone()[0] == synchronous
             for file in tmp_path.glob(f"{path}*"):
                 assert _mode(file) == 0o600, file
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,40 @@ def test_failures_leave_no_directory(tmp_path):
             kit.digest_of(b"j"),
         )
     assert os.listdir(tmp_path / "layers") == []
+
+
+def test_the_same_layer_link_made_by_many_at_once(tmp_path: Path) -> None:
+    """Two builds committing the same layer make its short link at the same moment: each
+    must end with the link in place, and no temporary name may be left behind."""
+    import threading
+
+    from engine.images.unpack import _ensure_link
+
+    links = tmp_path / "l"
+    links.mkdir()
+    final = tmp_path / "layers" / "abc"
+    (final / "diff").mkdir(parents=True)
+    link = links / "ABCDEF"
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def make(index: int) -> None:
+        for _ in range(50):
+            start.wait()  # all at once, the link absent
+            try:
+                _ensure_link(link, final)
+            except BaseException as error:  # collected for the assertion
+                errors.append(error)
+            start.wait()
+            if index == 0:
+                link.unlink()
+
+    threads = [threading.Thread(target=make, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    _ensure_link(link, final)
+    assert os.readlink(link) == os.path.relpath(final / "diff", links)
+    assert [p.name for p in links.iterdir()] == ["ABCDEF"]
