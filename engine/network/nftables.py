@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import ipaddress
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -225,6 +226,15 @@ class _Libnftables:
         # the library keeps some state outside its contexts: one transaction at a time
         self.lock = threading.Lock()
 
+    def usable(self) -> bool:
+        """Whether a context's netlink socket gets a descriptor below FD_SETSIZE (1024):
+        the library select()s on it, and glibc aborts the whole engine for a descriptor
+        above (an engine with hundreds of containers holds more than a thousand). Sockets
+        take the lowest free number, so half the range free below it is a wide margin."""
+        probe = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        os.close(probe)
+        return probe < FD_SETSIZE // 2
+
     def run(self, script: str, netns: str | None) -> str | None:
         """Run ``script`` in ``netns`` (blocking: a worker thread's); the error text, or None."""
         with self.lock, netlink.in_netns(netns):
@@ -243,6 +253,9 @@ class _Libnftables:
                 self.lib.nft_ctx_free(context)
 
 
+FD_SETSIZE = 1024
+
+
 @functools.cache
 def _libnftables() -> _Libnftables | None:
     try:
@@ -255,7 +268,7 @@ async def run_nft(script: str, netns: str | None = None) -> None:
     """Apply ``script`` (``nft -f`` syntax) in one transaction in ``netns`` (None: the
     engine's namespace), through libnftables, else the ``nft`` command."""
     library = _libnftables()
-    if library is not None:
+    if library is not None and library.usable():
         error = await anyio.to_thread.run_sync(library.run, script, netns)
         if error is not None:
             raise NetworkSetupFailed(f"nft refused the engine's ruleset: {error}")
