@@ -29,6 +29,7 @@ import zlib
 
 PROTOCOL = b"pycompose-cli/1"
 # the signals a terminal or a supervisor sends to a command; the child gets them instead
+# (compose.commands.tty forwards the same ones to a container; not imported here: anyio)
 FORWARDED = (
     signal.SIGINT,
     signal.SIGTERM,

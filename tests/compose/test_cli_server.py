@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 PYCOMPOSE = str(Path(PYTHON).parent / "pycompose")
@@ -58,19 +60,12 @@ class Server:
             env=self.environment,
             check=True,
         )
-        self.wait_for(lambda: os.path.exists(self.socket_path()), "the server to listen")
+        wait_until(lambda: os.path.exists(self.socket_path()), 60, "the server to listen")
 
     def pid(self) -> int | None:
         from compose.cli_server import _server_pid
 
         return _server_pid(self.socket_path())
-
-    def wait_for(self, condition: object, what: str, timeout: float = 60.0) -> None:
-        assert callable(condition)
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.05)
 
     def remote(
         self, *args: str, cwd: Path, extra: dict[str, str] | None = None, umask: int | None = None
@@ -185,7 +180,7 @@ def test_the_first_command_runs_here_and_starts_a_server(server: Server, project
         check=True,
     )
     assert first.stdout == "web\n"
-    server.wait_for(lambda: os.path.exists(server.socket_path()), "the server to listen")
+    wait_until(lambda: os.path.exists(server.socket_path()), 60, "the server to listen")
     assert server.remote("config", "--services", cwd=project).stdout == "web\n"
     assert server.directory.stat().st_mode & 0o777 == 0o700
     assert os.stat(server.socket_path()).st_mode & 0o777 == 0o600
@@ -206,7 +201,7 @@ def test_changed_code_makes_the_server_leave(server: Server, project: Path) -> N
         os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
         result = server.remote("config", "--services", cwd=project)
         assert result.returncode == LOCAL  # the client runs it itself, with the code on disk
-        server.wait_for(lambda: server.pid() is None, "the stale server to leave", 30)
+        wait_until(lambda: server.pid() is None, 30, "the stale server to leave")
         assert not os.path.exists(server.socket_path())
     finally:
         os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
@@ -318,5 +313,5 @@ def test_a_directory_made_by_someone_else_is_not_used(tmp_path: Path, project: P
 def test_an_idle_server_leaves(server: Server, project: Path) -> None:
     server.environment["PYCOMPOSE_CLI_SERVER_IDLE"] = "1"
     server.start()
-    server.wait_for(lambda: server.pid() is None, "the idle server to leave", 30)
+    wait_until(lambda: server.pid() is None, 30, "the idle server to leave")
     assert not os.path.exists(server.socket_path())

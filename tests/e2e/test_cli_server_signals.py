@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.cli_helpers import RunningCommand, engine_api, pycompose_project
 from tests.e2e.conftest import IMAGE, Engine, Stack
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.parametrize("engine", ["pycompose"], indirect=True)
 
@@ -42,18 +43,10 @@ def children(pid: int) -> set[int]:
     return {int(word) for word in text.split()}
 
 
-def wait_until(condition: object, what: str, timeout: float = 30) -> None:
-    assert callable(condition)
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def started_in_server(project: Stack, *args: str) -> tuple[RunningCommand, int]:
     """A long-running command, and the server's child that runs it."""
     project.pycompose("config", "-q")  # a server is running from here on
-    wait_until(lambda: os.path.exists(_socket()), "the CLI server")
+    wait_until(lambda: os.path.exists(_socket()), 30, "the CLI server")
     server = server_pid()
     before = children(server)
     command = RunningCommand(project, *args)
@@ -63,7 +56,7 @@ def started_in_server(project: Stack, *args: str) -> tuple[RunningCommand, int]:
         found[:] = sorted(children(server) - before)
         return bool(found)
 
-    wait_until(child_appeared, "the command's child in the CLI server")
+    wait_until(child_appeared, 30, "the command's child in the CLI server")
     return command, found[0]
 
 
@@ -78,7 +71,7 @@ def test_ctrl_c_reaches_the_command_and_its_status_comes_back(project: Stack) ->
     time.sleep(0.5)  # the command is waiting for events
     command.process.send_signal(signal.SIGINT)
     assert command.finish(timeout=30) == 130
-    wait_until(lambda: not Path(f"/proc/{child}").exists(), "the child to be reaped")
+    wait_until(lambda: not Path(f"/proc/{child}").exists(), 30, "the child to be reaped")
     assert "Traceback" not in command.stderr_if_done()
 
 
@@ -86,7 +79,7 @@ def test_a_killed_client_takes_its_command_along(project: Stack) -> None:
     command, child = started_in_server(project, "events")
     command.process.kill()  # no signal to forward: the server sees the connection close
     command.process.wait(timeout=10)
-    wait_until(lambda: not Path(f"/proc/{child}").exists(), "the orphaned command to end")
+    wait_until(lambda: not Path(f"/proc/{child}").exists(), 30, "the orphaned command to end")
     assert project.pycompose("ps", "-a").returncode == 0  # the server serves on
 
 
