@@ -7,8 +7,9 @@ At start it imports what commands use and builds the models' validators once, th
 on a unix socket in a directory only its user can enter. Per request (argv, environment,
 umask, namespaces; stdin, stdout, stderr and the working directory as file descriptors)
 it forks a child that takes all of that over and runs compose.cli.main, exactly as the
-command would run in a process of its own. The server tells the client the child's pid (the
-client forwards signals to it) and, when the child ends, its status. A client that goes
+command would run in a process of its own. The child tells the client its pid (the client
+forwards signals to it) before anything else, and its status when it ends; the server
+tells the status too, or the signal that ended the child. A client that goes
 away gets its child a SIGHUP, as a closed terminal would.
 
 The server refuses what it cannot do the same way, and the client then runs the command
@@ -350,15 +351,8 @@ class Server:
         pid = os.fork()
         if pid == 0:
             self.become_command(request, conn)
+        # the child tells the client its pid itself: only then can its "exit" never come first
         _close_all(request.fds)
-        try:
-            conn.sendall(b"pid %d\n" % pid)
-        except OSError:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGHUP)
-            self.commands[pid] = None
-            conn.close()
-            return
         conn.settimeout(None)
         self.commands[pid] = conn
         self.selector.register(conn, selectors.EVENT_READ, pid)
@@ -415,6 +409,7 @@ class Server:
         """Take over the client's process state, run the command, exit with its status."""
         status = 1
         try:
+            conn.sendall(b"pid %d\n" % os.getpid())
             os.setsid()
             signal.set_wakeup_fd(-1)
             for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):

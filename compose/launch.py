@@ -202,18 +202,22 @@ def run_remote(argv: list[str]) -> int | None:
     forwarder = Forwarder()
     forwarder.install()  # from here a Ctrl-C is the command's, not a traceback of ours
     try:
-        child = _hand_over(client, argv)
-        if child is None:
-            forwarder.uninstall()
-            return None
-        forwarder.started(child)
-        return _await_status(client)
+        buffer = bytearray()
+        first = _hand_over(client, argv, buffer)
+        if first is None or not first.startswith(b"pid "):
+            # a child that was killed before it could say its pid: the server says how
+            status = None if first is None else _status(first)
+            if status is None:
+                forwarder.uninstall()
+            return status
+        forwarder.started(int(first[4:]))
+        return _await_status(client, buffer)
     finally:
         client.close()
 
 
-def _hand_over(client: _socket.socket, argv: list[str]) -> int | None:
-    """Send the request; the child's pid, or None when the server refuses it."""
+def _hand_over(client: _socket.socket, argv: list[str], buffer: bytearray) -> bytes | None:
+    """Send the request; the first line of the answer, or None when the server went away."""
     fds = _standard_fds()
     cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -221,18 +225,24 @@ def _hand_over(client: _socket.socket, argv: list[str]) -> int | None:
         rights = struct.pack(f"{len(fds) + 1}i", *fds, cwd)
         sent = client.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)])
         client.sendall(request[sent:])
-        first = _read_line(client, bytearray())
+        return _read_line(client, buffer)
     except OSError:
         return None
     finally:
         os.close(cwd)
-    if first is None or not first.startswith(b"pid "):
-        return None  # "elsewhere", "stale", "busy" or a server that went away
-    return int(first[4:])
 
 
-def _await_status(client: _socket.socket) -> int:
-    buffer = bytearray()
+def _status(line: bytes) -> int | None:
+    """The exit status an "exit N" or "signal N" line gives; None for a refusal ("elsewhere",
+    "stale", "busy"): the command then runs here."""
+    if line.startswith(b"exit "):
+        return int(line[5:])
+    if line.startswith(b"signal "):
+        return _die_like(int(line[7:]))
+    return None
+
+
+def _await_status(client: _socket.socket, buffer: bytearray) -> int:
     while True:
         try:
             line = _read_line(client, buffer)
@@ -241,10 +251,9 @@ def _await_status(client: _socket.socket) -> int:
         if line is None:
             print("pycompose: the CLI server went away during the command", file=sys.stderr)
             return 1
-        if line.startswith(b"exit "):
-            return int(line[5:])
-        if line.startswith(b"signal "):
-            return _die_like(int(line[7:]))
+        status = _status(line)
+        if status is not None:
+            return status
 
 
 def _die_like(number: int) -> int:

@@ -450,7 +450,8 @@ def _member(
             member.type = tarfile.DIRTYPE
         elif stat.S_ISLNK(mode):
             member.type = tarfile.SYMTYPE
-            member.linkname = os.readlink(name, dir_fd=dir_fd)
+            # the link fd itself, not the name: the name may be a file by now
+            member.linkname = os.readlink("", dir_fd=fd)
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             member.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
             member.devmajor, member.devminor = (

@@ -137,10 +137,15 @@ def stat_beneath(root_fd: int, path: str) -> PathStat:
         return _describe("/", os.stat(proc_fd_path(root_fd)), "")
     dir_fd, name = resolve_parent_beneath(root_fd, target)
     try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        link = os.readlink(name, dir_fd=dir_fd) if stat.S_ISLNK(st.st_mode) else ""
+        # one fd for the kind and the target: the name may change kind in between
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     finally:
         os.close(dir_fd)
+    try:
+        st = os.fstat(fd)
+        link = os.readlink("", dir_fd=fd) if stat.S_ISLNK(st.st_mode) else ""
+    finally:
+        os.close(fd)
     return _describe(name, st, link)
 
 
@@ -176,7 +181,7 @@ class _Walker:
                 info.type = tarfile.DIRTYPE
             elif stat.S_ISLNK(mode):
                 info.type = tarfile.SYMTYPE
-                info.linkname = os.readlink(name, dir_fd=dir_fd)
+                info.linkname = os.readlink("", dir_fd=fd)  # the name may be a file by now
             elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
                 info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
                 info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)

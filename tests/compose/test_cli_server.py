@@ -143,6 +143,45 @@ def test_errors_and_exit_status_are_the_command_own(server: Server, project: Pat
     assert "unrecognized arguments: --no-such-flag" in usage.stderr
 
 
+# a server whose every fork returns late in the parent, as on a busy machine: the child
+# runs the whole command before the server gets to say anything
+SLOW_PARENT = """\
+import os, sys, time
+fork = os.fork
+def late_fork():
+    pid = fork()
+    if pid:
+        time.sleep(1.0)
+    return pid
+os.fork = late_fork
+from compose.cli_server import main
+sys.exit(main(["serve", sys.argv[1]]))
+"""
+
+
+def test_a_command_that_ends_before_the_server_speaks_runs_once(
+    server: Server, project: Path
+) -> None:
+    directory = server.directory
+    directory.mkdir(mode=0o700)
+    slow = subprocess.Popen(
+        [PYTHON, "-c", SLOW_PARENT, server.socket_path()],
+        env=server.environment,
+        cwd="/",
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: os.path.exists(server.socket_path()), 60, "the server to listen")
+        remote = server.remote("config", cwd=project)
+        assert remote.returncode == 0, remote.stderr  # LOCAL (200) if it ran here again
+        assert remote.stdout.count("name: app\n") == 1
+        assert remote.stdout == server.local("config", cwd=project).stdout
+    finally:
+        slow.terminate()
+        slow.wait(timeout=30)
+
+
 def test_files_the_command_writes_get_this_process_umask(server: Server, project: Path) -> None:
     server.start()
     for umask, mode in ((0o077, 0o600), (0o022, 0o644)):

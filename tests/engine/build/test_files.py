@@ -9,6 +9,8 @@ import os
 import socket
 import stat
 import tarfile
+import threading
+import time
 
 import pytest
 
@@ -94,3 +96,49 @@ def test_stale_step_directories_are_removed(tmp_path):
     assert remove_stale_steps(tmp_path) == ["build-old"]
     assert sorted(os.listdir(base)) == ["build-new", "not-a-build"]
     assert remove_stale_steps(tmp_path / "nothing-here") == []
+
+
+def test_entries_that_change_kind_while_the_layer_is_written(tmp_path):
+    """A container committed live swaps a name between a file and a link (and makes and
+    removes a directory) while the engine walks its upper dir: each layer holds what the
+    name was when it was opened, and the walk never fails."""
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    blobs = BlobStore(tmp_path / "store")
+    stop = threading.Event()
+
+    def swap() -> None:
+        while not stop.is_set():
+            try:
+                (upper / "f.tmp").write_bytes(b"x" * 8192)
+                os.replace(upper / "f.tmp", upper / "f")
+                os.symlink("/etc/shadow", upper / "l.tmp")
+                os.replace(upper / "l.tmp", upper / "f")
+                (upper / "d").mkdir()
+                (upper / "d" / "x").write_text("1")
+                os.unlink(upper / "d" / "x")
+                os.rmdir(upper / "d")
+            except OSError:
+                pass
+
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline and seen != {"file", "link"}:
+            digest, _, _ = write_layer(upper, blobs)
+            with tarfile.open(blobs.path(digest)) as layer:
+                members = {member.name: member for member in layer}
+            member = members.get("f")
+            if member is not None and member.issym():
+                assert member.linkname == "/etc/shadow"
+                seen.add("link")
+            elif member is not None:
+                assert member.isfile() and member.size == 8192
+                seen.add("file")
+        for _ in range(300):  # past both kinds: more chances for the race
+            write_layer(upper, blobs)
+    finally:
+        stop.set()
+        swapper.join()
