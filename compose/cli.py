@@ -304,14 +304,14 @@ def cmd_engine(args: argparse.Namespace) -> int:
 
 def cmd_stack(args: argparse.Namespace) -> int:
     """A command on the project's containers: load the project, then talk to the engine."""
-    import anyio
-
     from compose.commands import Terminal, run_ls, run_stack_command
 
     terminal = Terminal(progress=args.progress, ansi=args.ansi)
     if args.subcommand not in ("up", "create", "down", "publish"):
         _refuse_dry_run(args)
     if args.subcommand == "ls":
+        import anyio
+
         return anyio.run(run_ls, args, terminal)
     services = tuple(getattr(args, "services", ()) or ())
     if getattr(args, "service", None):
@@ -322,6 +322,14 @@ def cmd_stack(args: argparse.Namespace) -> int:
     # the project is not narrowed to them (the planner selects what to act on)
     result = _load(args, enable_services=services)
     _print_warnings(result, sys.stderr)
+    if args.subcommand == "ps":  # one request without the client when the engine answers
+        from compose.commands.ps_view import quick_ps
+
+        quick = quick_ps(result, args, terminal)
+        if quick is not None:
+            return quick
+    import anyio
+
     try:
         status: int = anyio.run(run_stack_command, result, args, terminal)
     except BaseExceptionGroup as group:

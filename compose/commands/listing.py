@@ -2,176 +2,33 @@
 
 Rows are built once as mappings with docker compose's field names, so that ``--format
 json`` and ``--format '{{.Name}}'`` (:mod:`compose.gotemplate`) show the same values.
+``ps`` prints with :mod:`compose.commands.ps_view`, which usually answers it before a
+session is opened.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 import anyio
 
 from compose import labels
+from compose.commands.ps_view import emit, list_query, show_ps
 from compose.commands.session import Session
-from compose.commands.terminal import age, print_table
 from compose.errors import PlanError
 from compose.units import size_text
 from engine.api.errors import NotFound
 
 
-def _ports_text(ports: list[Any]) -> str:
-    parts = []
-    for port in ports:
-        if port.PublicPort:
-            parts.append(
-                f"{port.IP or '0.0.0.0'}:{port.PublicPort}->{port.PrivatePort}/{port.Type}"
-            )
-        else:
-            parts.append(f"{port.PrivatePort}/{port.Type}")
-    return ", ".join(sorted(set(parts)))
-
-
-def _health_word(status: str) -> str:
-    for word in ("healthy", "unhealthy", "starting"):
-        if f"({word})" in status or f"health: {word}" in status:
-            return word
-    return ""
-
-
-def _exit_code(status: str) -> int:
-    if status.startswith("Exited (") and ")" in status:
-        code = status[len("Exited (") : status.index(")")]
-        return int(code) if code.lstrip("-").isdigit() else 0
-    return 0
-
-
-def emit(
-    format_: str,
-    rows: Sequence[Mapping[str, Any]],
-    table: Sequence[Sequence[str]],
-    out: TextIO,
-    *,
-    titles: Mapping[str, str] | None = None,
-    json_lines: bool = True,
-) -> None:
-    """``rows`` as ``--format`` asks: ``table`` (the given cells), ``json`` (one object per
-    line, or one array), or a Go template."""
-    if format_ == "table":
-        print_table(table, out)
-    elif format_ == "json":
-        plain = [{k: v for k, v in row.items() if not callable(v)} for row in rows]
-        if json_lines:
-            for row in plain:
-                print(json.dumps(row), file=out)
-        else:
-            print(json.dumps(plain), file=out)
-    else:
-        from compose.gotemplate import render_rows  # a Go template only
-
-        for line in render_rows(format_, rows, titles):
-            print(line, file=out)
-
-
-PS_TITLES = {"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT"}
-
-
 async def cmd_ps(session: Session, args: argparse.Namespace) -> int:
-    out = session.terminal.out
-    project = session.project_name
-    summaries = await session.client.container_list(
-        all=args.all or bool(args.status), filters={"label": [f"{labels.PROJECT}={project}"]}
-    )
-    filters: dict[str, str] = {}
-    for item in args.filter:
-        key, _, value = item.partition("=")
-        filters[key] = value
-    statuses = set(args.status) | ({filters["status"]} if "status" in filters else set())
+    """``ps`` when :func:`compose.commands.ps_view.quick_ps` could not: through the client."""
+    every, filters = list_query(session.project_name, args)
+    data = await session.client.container_list_json(all=every, filters=filters)
     declared = set(session.loaded.project.services)
-    rows = []
-    for summary in summaries:
-        service = summary.Labels.get(labels.SERVICE, "")
-        if args.services and service not in args.services:
-            continue
-        if statuses and summary.State not in statuses:
-            continue
-        if labels.is_true(summary.Labels.get(labels.ONEOFF)) and not args.all:
-            continue
-        if not args.orphans and service not in declared:
-            continue
-        rows.append(summary)
-    rows.sort(key=lambda s: (s.Labels.get(labels.SERVICE, ""), s.Names[0] if s.Names else ""))
-    if args.list_services:
-        # the services of the containers, as docker compose: a running container of a
-        # profile not enabled in this call is listed too
-        found = dict.fromkeys(summary.Labels.get(labels.SERVICE, "") for summary in rows)
-        print("\n".join(found), file=out)
-        return 0
-    if args.quiet:
-        if rows:
-            print("\n".join(summary.Id for summary in rows), file=out)
-        return 0
-    table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS")]
-    if args.format == "table":  # the cells alone: ps of a large project prints hundreds
-        now = int(datetime.now(UTC).timestamp())
-        for summary in rows:
-            command = summary.Command
-            if not args.no_trunc and len(command) > 22:
-                command = command[:21] + "…"
-            table.append(
-                (
-                    (summary.Names[0].lstrip("/") if summary.Names else "") or summary.Id[:12],
-                    summary.Image,
-                    f'"{command}"',
-                    summary.Labels.get(labels.SERVICE, ""),
-                    age(summary.Created, now),
-                    summary.Status,
-                    _ports_text(summary.Ports),
-                )
-            )
-        print_table(table, out)
-        return 0
-    records = [_ps_record(summary, project, args) for summary in rows]
-    emit(args.format, records, table, out, titles=PS_TITLES)
-    return 0
-
-
-def _ps_record(summary: Any, project: str, args: argparse.Namespace) -> dict[str, Any]:
-    """A container as ``ps --format json`` and Go templates see it (docker compose's names)."""
-    name = summary.Names[0].lstrip("/") if summary.Names else ""
-    record: dict[str, Any] = {
-        "ID": summary.Id if args.no_trunc else summary.Id[:12],
-        "Name": name,
-        "Image": summary.Image,
-        "Command": summary.Command,
-        "Project": project,
-        "Service": summary.Labels.get(labels.SERVICE, ""),
-        "State": summary.State,
-        "Status": summary.Status,
-        "Health": _health_word(summary.Status),
-        "ExitCode": _exit_code(summary.Status),
-        "Labels": ",".join(f"{k}={v}" for k, v in sorted(summary.Labels.items())),
-        "Ports": _ports_text(summary.Ports),
-        "Publishers": [
-            {
-                "URL": p.IP or "",
-                "TargetPort": p.PrivatePort,
-                "PublishedPort": p.PublicPort or 0,
-                "Protocol": p.Type,
-            }
-            for p in summary.Ports
-        ],
-        "CreatedAt": datetime.fromtimestamp(summary.Created, UTC).isoformat(),
-        "RunningFor": age(summary.Created),
-        "Label": lambda key, labels_=summary.Labels: labels_.get(key, ""),
-    }
-    if args.format == "json":
-        record["ID"] = summary.Id
-        record["Labels"] = summary.Labels
-    return record
+    return show_ps(data, session.project_name, declared, args, session.terminal.out)
 
 
 async def cmd_images(session: Session, args: argparse.Namespace) -> int:

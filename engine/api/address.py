@@ -1,22 +1,27 @@
 """Where the engine listens, and a look at it with the standard library only.
 
-``pycompose version`` and the choice of socket and data root need neither httpx nor the
-pydantic models: importing this module costs the CLI nothing beyond the standard library
-(tests/compose/test_cli_imports.py checks it). The full client is :mod:`engine.api.client`.
+``pycompose version``, ``pycompose ps`` and the choice of socket and data root need neither
+httpx nor the pydantic models: importing this module costs the CLI nothing beyond the
+standard library (tests/compose/test_cli_imports.py checks it). The full client is
+:mod:`engine.api.client`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
+import time
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from engine.api.errors import EngineUnavailable
 
 DEFAULT_SOCKET = "/run/pycompose/engine.sock"
 DEFAULT_DATA_ROOT = "/var/lib/pycompose"
+CLIENT_API_VERSION = "1.41"
+"""The newest API version the clients speak (the full client negotiates down from it)."""
 
 # an answer to GET /version is a few hundred bytes; anything past this is not our engine
 MAX_ANSWER = 64 * 1024
@@ -46,31 +51,79 @@ def version_answer(socket_path: str, timeout: float = 5.0) -> dict[str, Any] | N
     """
     if not os.path.exists(socket_path):
         return None
+    deadline = time.monotonic() + timeout
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(timeout)
             conn.connect(socket_path)
             conn.sendall(b"GET /version HTTP/1.1\r\nHost: engine\r\nConnection: close\r\n\r\n")
-            raw = _read_all(conn)
+            raw = _read_all(conn, MAX_ANSWER, deadline)
     except OSError:  # refused, timed out, reset: no engine answers there
         return None
-    if raw is None:
+    return None if raw is None else _version_document(raw)
+
+
+def get_json(
+    socket_path: str,
+    path: str,
+    params: Mapping[str, str],
+    *,
+    timeout: float,
+    limit: int,
+) -> Any | None:
+    """``GET /v<CLIENT_API_VERSION><path>`` answered 200 with JSON, or None for anything else.
+
+    One HTTP/1.1 request with ``Connection: close``, no version negotiation first: an engine
+    that speaks :data:`CLIENT_API_VERSION` (pycompose's, dockerd's since 20.10) answers it
+    as the negotiated request would be answered; an older one refuses the version. None
+    (nothing listens, no whole answer within ``timeout`` seconds, an answer past
+    ``limit`` bytes, an error status, a body that is not JSON) tells the caller to take the
+    full client's path, which starts the engine or reports the error.
+    """
+    if not os.path.exists(socket_path):
         return None
-    return _version_document(raw)
+    deadline = time.monotonic() + timeout
+    target = f"/v{CLIENT_API_VERSION}{path}"
+    if params:
+        target += "?" + urlencode(params)
+    request = f"GET {target} HTTP/1.1\r\nHost: api.moby.localhost\r\nConnection: close\r\n"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(timeout)
+            conn.connect(socket_path)
+            conn.sendall(f"{request}User-Agent: pycompose\r\n\r\n".encode())
+            raw = _read_all(conn, limit, deadline)
+    except OSError:  # refused, timed out, reset
+        return None
+    return None if raw is None else _json_document(raw)
 
 
-def _read_all(conn: socket.socket) -> bytes | None:
+def _read_all(conn: socket.socket, limit: int, deadline: float) -> bytes | None:
+    """What the peer sends until it closes: None past ``limit`` bytes; TimeoutError past
+    ``deadline`` (time.monotonic), however slowly the bytes trickle in."""
     chunks: list[bytes] = []
     size = 0
-    while chunk := conn.recv(16 * 1024):
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the engine's answer did not end in time")
+        conn.settimeout(left)
+        chunk = conn.recv(256 * 1024)
+        if not chunk:
+            return b"".join(chunks)
         size += len(chunk)
-        if size > MAX_ANSWER:
+        if size > limit:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _version_document(raw: bytes) -> dict[str, Any] | None:
+    document = _json_document(raw)
+    return document if isinstance(document, dict) else None
+
+
+def _json_document(raw: bytes) -> Any | None:
+    """The JSON body of a whole 200 answer, or None."""
     head, separator, body = raw.partition(b"\r\n\r\n")
     if not separator:
         return None
@@ -88,38 +141,43 @@ def _version_document(raw: bytes) -> dict[str, Any] | None:
             return None
         body = decoded
     elif "content-length" in headers:
-        with contextlib.suppress(ValueError):
-            body = body[: int(headers["content-length"])]
+        length = headers["content-length"]
+        if not (length.isascii() and length.isdigit()) or len(body) < int(length):
+            return None  # cut short, or no length at all
+        body = body[: int(length)]
     try:
-        document = json.loads(body)
-    except ValueError:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # not JSON (nor UTF-8), or nested past the stack
         return None
-    return document if isinstance(document, dict) else None
 
 
 def _dechunk(body: bytes) -> bytes | None:
     """A chunked body's bytes (RFC 9112 section 7.1; extensions and trailers ignored)."""
     out: list[bytes] = []
+    at = 0  # read by offset: a list of hundreds of containers comes in hundreds of chunks
     while True:
-        size_line, separator, rest = body.partition(b"\r\n")
-        if not separator:
+        end = body.find(b"\r\n", at)
+        if end < 0:
             return None
         try:
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
+            size = int(body[at:end].split(b";", 1)[0].strip(), 16)
         except ValueError:
             return None
         if size == 0:
             return b"".join(out)
-        if size < 0 or len(rest) < size + 2:
+        at = end + 2
+        if size < 0 or len(body) < at + size + 2:
             return None
-        out.append(rest[:size])
-        body = rest[size + 2 :]
+        out.append(body[at : at + size])
+        at += size + 2
 
 
 __all__ = [
+    "CLIENT_API_VERSION",
     "DEFAULT_DATA_ROOT",
     "DEFAULT_SOCKET",
     "data_root_from_env",
+    "get_json",
     "socket_from_host",
     "version_answer",
 ]

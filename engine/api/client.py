@@ -33,7 +33,12 @@ from urllib.parse import quote
 
 import httpx
 
-from engine.api.address import DEFAULT_DATA_ROOT, DEFAULT_SOCKET, socket_from_host
+from engine.api.address import (
+    CLIENT_API_VERSION,
+    DEFAULT_DATA_ROOT,
+    DEFAULT_SOCKET,
+    socket_from_host,
+)
 from engine.api.errors import EngineError
 from engine.api.hijack import HijackedConnection, demultiplex
 from engine.api.models import (
@@ -52,7 +57,7 @@ from engine.api.models import (
     encode_filters,
 )
 from engine.api.resources import ResourcesClient
-from engine.api.transport import CLIENT_API_VERSION, Filters
+from engine.api.transport import Filters
 from engine.api.transport import query as _query
 
 if TYPE_CHECKING:
@@ -111,11 +116,21 @@ class EngineClient(ResourcesClient):
     async def container_list(
         self, *, all: bool = False, filters: Filters | None = None
     ) -> list[ContainerSummary]:
+        data = await self.container_list_json(all=all, filters=filters)
+        return _summaries().validate_python(data)  # one call for the list: ps of hundreds
+
+    async def container_list_json(
+        self, *, all: bool = False, filters: Filters | None = None
+    ) -> list[Any]:
+        """``GET /containers/json`` as the engine wrote it (``ps`` reads a few fields of
+        each element without a model per container)."""
         params = _query(all=all or None)
         if filters:
             params["filters"] = encode_filters(filters)
         data = await self._json("GET", "/containers/json", params=params)
-        return _summaries().validate_python(data)  # one call for the list: ps of hundreds
+        if not isinstance(data, list):
+            raise EngineError("the engine's container list is not a JSON array")
+        return data
 
     async def container_create(
         self, body: ContainerCreate, *, name: str | None = None

@@ -12,11 +12,9 @@ from typing import Any, Self
 import anyio
 import httpx
 
-from engine.api.address import socket_from_host
+from engine.api.address import CLIENT_API_VERSION, socket_from_host
 from engine.api.errors import EngineError, EngineUnavailable, error_for_status
 from engine.api.models import version_tuple
-
-CLIENT_API_VERSION = "1.41"
 
 Filters = Mapping[str, Iterable[str]]
 

@@ -1,0 +1,304 @@
+"""``ps``: the project's containers from the engine's JSON list, as docker compose prints them.
+
+``ps`` is the command run most often and does the least: it reads one list. So the list is
+read as plain JSON (no model per container) and, when the engine answers at once, with one
+request of the standard library's (:func:`quick_ps`, no HTTP client, no event loop and no
+version negotiation first); otherwise :func:`compose.commands.listing.cmd_ps` asks through
+the session's client, which starts the engine or reports the error. Both print with
+:func:`show_ps`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TextIO
+
+from compose import labels
+from compose.commands.terminal import Terminal, age, print_table
+from engine.api.address import get_json, socket_from_host
+from engine.api.errors import EngineError
+
+if TYPE_CHECKING:
+    from compose.load import LoadResult
+
+ANSWER_TIMEOUT = 10.0
+"""Seconds the engine may take for the whole answer to :func:`quick_ps`'s request before the
+full client's path is taken instead (that one waits as long as it takes)."""
+MAX_LIST = 64 * 1024 * 1024
+"""A longer answer (some 40,000 containers) is read by the full client instead: the quick
+path holds at most this much."""
+
+PS_TITLES = {"ID": "CONTAINER ID", "RunningFor": "CREATED", "CreatedAt": "CREATED AT"}
+
+
+@dataclass(slots=True)
+class PortEntry:
+    ip: str | None
+    private: int
+    public: int | None
+    protocol: str
+
+
+@dataclass(slots=True)
+class Summary:
+    """The fields ``ps`` shows of one element of ``GET /containers/json``."""
+
+    id: str
+    names: list[str]
+    image: str
+    command: str
+    created: int
+    ports: list[PortEntry]
+    labels: dict[str, str]
+    state: str
+    status: str
+
+    @property
+    def service(self) -> str:
+        return self.labels.get(labels.SERVICE, "")
+
+    @property
+    def name(self) -> str:
+        return self.names[0].lstrip("/") if self.names else ""
+
+
+def _malformed(what: str) -> EngineError:
+    return EngineError(f"the engine's container list is malformed: {what}")
+
+
+def _text(item: Mapping[str, Any], key: str, default: str) -> str:
+    value = item.get(key)
+    if value is None:  # Go writes an empty value as null
+        return default
+    if not isinstance(value, str):
+        raise _malformed(f"{key} is not a string")
+    return value
+
+
+def _number(item: Mapping[str, Any], key: str) -> int | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int):
+        raise _malformed(f"{key} is not an integer")
+    return value
+
+
+def _port(item: Any) -> PortEntry:
+    if not isinstance(item, dict):
+        raise _malformed("a port is not an object")
+    private = _number(item, "PrivatePort")
+    if private is None:
+        raise _malformed("a port has no PrivatePort")
+    ip = item.get("IP")
+    if ip is not None and not isinstance(ip, str):
+        raise _malformed("IP is not a string")
+    return PortEntry(ip, private, _number(item, "PublicPort"), _text(item, "Type", "tcp"))
+
+
+def summary(item: Any) -> Summary:
+    """One list element, checked: the engine's answer is data from another process."""
+    if not isinstance(item, dict):
+        raise _malformed("an element is not an object")
+    names = item.get("Names") or []
+    ports = item.get("Ports") or []
+    found = item.get("Labels") or {}
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _malformed("Names is not a list of strings")
+    if not isinstance(ports, list):
+        raise _malformed("Ports is not a list")
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise _malformed("Labels is not a map of strings")
+    ident = item.get("Id")
+    if not isinstance(ident, str):
+        raise _malformed("Id is not a string")
+    return Summary(
+        id=ident,
+        names=names,
+        image=_text(item, "Image", ""),
+        command=_text(item, "Command", ""),
+        created=_number(item, "Created") or 0,
+        ports=[_port(port) for port in ports],
+        labels=found,
+        state=_text(item, "State", "created"),
+        status=_text(item, "Status", ""),
+    )
+
+
+def list_query(project: str, args: argparse.Namespace) -> tuple[bool, dict[str, list[str]]]:
+    """``all`` and the filters of ps's ``GET /containers/json``."""
+    return args.all or bool(args.status), {"label": [f"{labels.PROJECT}={project}"]}
+
+
+def quick_ps(loaded: LoadResult, args: argparse.Namespace, terminal: Terminal) -> int | None:
+    """``ps`` with one request of the standard library's, or None: the engine did not answer
+    it at once (not running, an error, an older API, an address only the full client
+    reports on), and the full client's path is next."""
+    docker_host = os.environ.get("DOCKER_HOST")  # as compose.commands.session.connect
+    try:
+        socket_path = socket_from_host(docker_host or None)
+    except EngineError:
+        return None
+    every, filters = list_query(loaded.project.name, args)
+    encoded = {key: dict.fromkeys(values, True) for key, values in filters.items()}
+    # as engine.api.models.encode_filters writes them (the engine caches lists by query)
+    params = {"filters": json.dumps(encoded, separators=(",", ":"))}
+    if every:
+        params["all"] = "1"
+    data = get_json(socket_path, "/containers/json", params, timeout=ANSWER_TIMEOUT, limit=MAX_LIST)
+    if not isinstance(data, list):
+        return None
+    return show_ps(data, loaded.project.name, set(loaded.project.services), args, terminal.out)
+
+
+def show_ps(
+    data: Sequence[Any],
+    project: str,
+    declared: set[str],
+    args: argparse.Namespace,
+    out: TextIO,
+) -> int:
+    """Print the project's containers in ``data`` (the engine's list) as ``args`` ask."""
+    filters: dict[str, str] = {}
+    for item in args.filter:
+        key, _, value = item.partition("=")
+        filters[key] = value
+    statuses = set(args.status) | ({filters["status"]} if "status" in filters else set())
+    rows = []
+    for item in data:
+        container = summary(item)
+        service = container.service
+        if args.services and service not in args.services:
+            continue
+        if statuses and container.state not in statuses:
+            continue
+        if labels.is_true(container.labels.get(labels.ONEOFF)) and not args.all:
+            continue
+        if not args.orphans and service not in declared:
+            continue
+        rows.append(container)
+    rows.sort(key=lambda c: (c.service, c.names[0] if c.names else ""))
+    if args.list_services:
+        # the services of the containers, as docker compose: a running container of a
+        # profile not enabled in this call is listed too
+        print("\n".join(dict.fromkeys(container.service for container in rows)), file=out)
+        return 0
+    if args.quiet:
+        if rows:
+            print("\n".join(container.id for container in rows), file=out)
+        return 0
+    table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS")]
+    if args.format == "table":  # the cells alone: ps of a large project prints hundreds
+        now = int(datetime.now(UTC).timestamp())
+        for container in rows:
+            command = container.command
+            if not args.no_trunc and len(command) > 22:
+                command = command[:21] + "…"
+            table.append(
+                (
+                    container.name or container.id[:12],
+                    container.image,
+                    f'"{command}"',
+                    container.service,
+                    age(container.created, now),
+                    container.status,
+                    ports_text(container.ports),
+                )
+            )
+        print_table(table, out)
+        return 0
+    records = [_ps_record(container, project, args) for container in rows]
+    emit(args.format, records, table, out, titles=PS_TITLES)
+    return 0
+
+
+def ports_text(ports: list[PortEntry]) -> str:
+    parts = []
+    for port in ports:
+        if port.public:
+            parts.append(f"{port.ip or '0.0.0.0'}:{port.public}->{port.private}/{port.protocol}")
+        else:
+            parts.append(f"{port.private}/{port.protocol}")
+    return ", ".join(sorted(set(parts)))
+
+
+def _health_word(status: str) -> str:
+    for word in ("healthy", "unhealthy", "starting"):
+        if f"({word})" in status or f"health: {word}" in status:
+            return word
+    return ""
+
+
+def _exit_code(status: str) -> int:
+    if status.startswith("Exited (") and ")" in status:
+        code = status[len("Exited (") : status.index(")")]
+        return int(code) if code.lstrip("-").isdigit() else 0
+    return 0
+
+
+def _ps_record(container: Summary, project: str, args: argparse.Namespace) -> dict[str, Any]:
+    """A container as ``ps --format json`` and Go templates see it (docker compose's names)."""
+    record: dict[str, Any] = {
+        "ID": container.id if args.no_trunc else container.id[:12],
+        "Name": container.name,
+        "Image": container.image,
+        "Command": container.command,
+        "Project": project,
+        "Service": container.service,
+        "State": container.state,
+        "Status": container.status,
+        "Health": _health_word(container.status),
+        "ExitCode": _exit_code(container.status),
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(container.labels.items())),
+        "Ports": ports_text(container.ports),
+        "Publishers": [
+            {
+                "URL": p.ip or "",
+                "TargetPort": p.private,
+                "PublishedPort": p.public or 0,
+                "Protocol": p.protocol,
+            }
+            for p in container.ports
+        ],
+        "CreatedAt": datetime.fromtimestamp(container.created, UTC).isoformat(),
+        "RunningFor": age(container.created),
+        "Label": lambda key, labels_=container.labels: labels_.get(key, ""),
+    }
+    if args.format == "json":
+        record["ID"] = container.id
+        record["Labels"] = container.labels
+    return record
+
+
+def emit(
+    format_: str,
+    rows: Sequence[Mapping[str, Any]],
+    table: Sequence[Sequence[str]],
+    out: TextIO,
+    *,
+    titles: Mapping[str, str] | None = None,
+    json_lines: bool = True,
+) -> None:
+    """``rows`` as ``--format`` asks: ``table`` (the given cells), ``json`` (one object per
+    line, or one array), or a Go template."""
+    if format_ == "table":
+        print_table(table, out)
+    elif format_ == "json":
+        plain = [{k: v for k, v in row.items() if not callable(v)} for row in rows]
+        if json_lines:
+            for row in plain:
+                print(json.dumps(row), file=out)
+        else:
+            print(json.dumps(plain), file=out)
+    else:
+        from compose.gotemplate import render_rows  # a Go template only
+
+        for line in render_rows(format_, rows, titles):
+            print(line, file=out)
