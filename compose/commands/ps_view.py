@@ -13,13 +13,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compose import labels
-from compose.commands.terminal import Terminal, age, print_table
+from compose.commands.docker_format import (
+    Published,
+    displayable_ports,
+    ellipsis,
+    go_quote,
+    human_duration,
+    tab_table,
+)
+from compose.commands.terminal import Terminal, print_table
 from engine.api.address import get_json, socket_from_host
 from engine.api.errors import EngineError
 
@@ -196,37 +205,40 @@ def show_ps(
         return 0
     table = [("NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS")]
     if args.format == "table":  # the cells alone: ps of a large project prints hundreds
-        now = int(datetime.now(UTC).timestamp())
+        now = time.time()
         for container in rows:
-            command = container.command
-            if not args.no_trunc and len(command) > 22:
-                command = command[:21] + "…"
             table.append(
                 (
                     container.name or container.id[:12],
                     container.image,
-                    f'"{command}"',
+                    command_text(container.command, args.no_trunc),
                     container.service,
-                    age(container.created, now),
+                    running_for(container.created, now),
                     container.status,
                     ports_text(container.ports),
                 )
             )
-        print_table(table, out)
+        tab_table(table, out)
         return 0
     records = [_ps_record(container, project, args) for container in rows]
     emit(args.format, records, table, out, titles=PS_TITLES)
     return 0
 
 
+def command_text(command: str, no_trunc: bool) -> str:
+    """The COMMAND cell: quoted as Go quotes, cut to 20 columns unless ``--no-trunc``."""
+    return go_quote(command if no_trunc else ellipsis(command, 20))
+
+
+def running_for(created: int, now: float | None = None) -> str:
+    """The CREATED cell: ``3 seconds ago``, ``About a minute ago``."""
+    return human_duration((time.time() if now is None else now) - created) + " ago"
+
+
 def ports_text(ports: list[PortEntry]) -> str:
-    parts = []
-    for port in ports:
-        if port.public:
-            parts.append(f"{port.ip or '0.0.0.0'}:{port.public}->{port.private}/{port.protocol}")
-        else:
-            parts.append(f"{port.private}/{port.protocol}")
-    return ", ".join(sorted(set(parts)))
+    return displayable_ports(
+        Published(port.ip or "", port.private, port.public or 0, port.protocol) for port in ports
+    )
 
 
 def _health_word(status: str) -> str:
@@ -249,7 +261,7 @@ def _ps_record(container: Summary, project: str, args: argparse.Namespace) -> di
         "ID": container.id if args.no_trunc else container.id[:12],
         "Name": container.name,
         "Image": container.image,
-        "Command": container.command,
+        "Command": command_text(container.command, args.no_trunc),
         "Project": project,
         "Service": container.service,
         "State": container.state,
@@ -265,14 +277,15 @@ def _ps_record(container: Summary, project: str, args: argparse.Namespace) -> di
                 "PublishedPort": p.public or 0,
                 "Protocol": p.protocol,
             }
-            for p in container.ports
+            for p in sorted(container.ports, key=lambda p: p.private)  # as docker compose
         ],
         "CreatedAt": datetime.fromtimestamp(container.created, UTC).isoformat(),
-        "RunningFor": age(container.created),
+        "RunningFor": running_for(container.created),
         "Label": lambda key, labels_=container.labels: labels_.get(key, ""),
     }
     if args.format == "json":
         record["ID"] = container.id
+        record["Command"] = container.command
         record["Labels"] = container.labels
     return record
 

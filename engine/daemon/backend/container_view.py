@@ -79,6 +79,14 @@ def command(info: Any) -> tuple[str, list[str]]:
     return (argv[0] if argv else ""), argv[1:]
 
 
+def list_command(path: str, args: list[str]) -> str:
+    """``Command`` of ``GET /containers/json`` as dockerd writes it: the arguments joined by
+    spaces, one holding a space in single quotes (``sh -c 'sleep 1 && ls'``)."""
+    if not args:
+        return path
+    return f"{path} " + " ".join(f"'{arg}'" if " " in arg else arg for arg in args)
+
+
 class ContainerViews:
     """Renders containers of ``index`` as summaries and inspect documents."""
 
@@ -156,7 +164,7 @@ class ContainerViews:
             "Names": ["/" + record.name],
             "Image": record.image,
             "ImageID": record.image_id,
-            "Command": " ".join([path, *args]).strip(),
+            "Command": list_command(path, args),
             "Created": int(record.created),
             "Labels": record.body.get("Labels") or {},
             "HostConfig": {"NetworkMode": host_config.get("NetworkMode") or "default"},

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from engine.api import models as api
-from engine.daemon.backend.container_view import ContainerViews
+from engine.daemon.backend.container_view import ContainerViews, list_command
 from engine.daemon.backend.index import ContainerIndex
 from engine.daemon.routes.common import go_json
 from engine.errors import NotFound
@@ -139,3 +139,10 @@ def test_list_json_follows_state_ports_renames_and_removals() -> None:
     del runtime.infos[web]  # gone from the runtime: not listed
     views.forget(web)
     assert [s["Id"][0] for s in json.loads(views.list_json(all=True, filters={}))] == ["b", "c"]
+
+
+def test_the_command_is_dockerds() -> None:
+    """dockerd's list quotes an argument with a space (docker compose's COMMAND shows it)."""
+    assert list_command("sh", ["-c", "sleep 1 && ls", "x"]) == "sh -c 'sleep 1 && ls' x"
+    assert list_command("/bin/true", []) == "/bin/true"
+    assert list_command("echo", ["a", ""]) == "echo a "

@@ -1,0 +1,161 @@
+"""Cells as docker compose's ``ps`` formats them (its Go libraries, rewritten): durations
+(go-units ``HumanDuration``), truncated and quoted commands (docker/cli ``Ellipsis`` and Go's
+``strconv.Quote``), port lists (docker/cli ``DisplayablePorts``) and the table
+(``text/tabwriter`` as docker/cli sets it up: cells at least 10 wide, 3 spaces of padding).
+
+Pure: no I/O but writing the table to the stream given.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple, TextIO
+
+TAB_MIN_WIDTH = 10
+TAB_PADDING = 3
+
+
+def human_duration(seconds: float) -> str:
+    """go-units ``HumanDuration`` of a duration in seconds (``3 seconds``, ``About a minute``)."""
+    whole = int(seconds)
+    if whole < 1:
+        return "Less than a second"
+    if whole == 1:
+        return "1 second"
+    if whole < 60:
+        return f"{whole} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def _width(char: str) -> int:
+    """Columns a character takes on a terminal (go-runewidth, East Asian ambiguous as 1)."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf", "Cc"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def ellipsis(text: str, width: int) -> str:
+    """docker/cli ``Ellipsis``: ``text`` cut to ``width`` columns, its last one an ``…``."""
+    if width <= 0:
+        return ""
+    if width == 1:
+        return text[:1]
+    if text.isascii():
+        return text if len(text) <= width else text[: width - 1] + "…"
+    ends = []
+    total = 0
+    for char in text:
+        total += _width(char)
+        ends.append(total)
+    if total <= width:
+        return text
+    for index in range(len(ends) - 1):
+        if ends[index] <= width - 1 < ends[index + 1]:
+            return text[: index + 1] + "…"
+    return text
+
+
+_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def go_quote(text: str) -> str:
+    """Go's ``strconv.Quote``: double quotes, backslash escapes for what is not printable."""
+    out = ['"']
+    for char in text:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        elif char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+class Published(NamedTuple):
+    """One port of a container: ``ip`` empty when it is not published."""
+
+    ip: str
+    private: int
+    public: int
+    protocol: str
+
+
+def _host_port(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"  # Go's net.JoinHostPort
+
+
+def _group(key: str, first: int, last: int) -> str:
+    ip, _, protocol = key.rpartition("/")
+    ports = str(first) if first == last else f"{first}-{last}"
+    return f"{ip}:{ports}->{ports}/{protocol}" if ip else f"{ports}/{protocol}"
+
+
+def displayable_ports(ports: Iterable[Published]) -> str:
+    """docker/cli ``DisplayablePorts``: runs of ports published on the same number grouped
+    (``0.0.0.0:8000-8001->8000-8001/tcp``), other mappings after them."""
+    ordered = sorted(ports, key=lambda p: (p.private, p.ip, p.public, p.protocol))
+    groups: dict[str, list[int]] = {}  # key -> [first, last], in the order keys appear
+    result: list[str] = []
+    mappings: list[str] = []
+    for port in ordered:
+        key = port.protocol
+        if port.ip:
+            if port.public != port.private:
+                host = _host_port(port.ip, port.public)
+                mappings.append(f"{host}->{port.private}/{port.protocol}")
+                continue
+            key = f"{port.ip}/{port.protocol}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [port.private, port.private]
+        elif port.private == group[1] + 1:
+            group[1] = port.private
+        else:
+            result.append(_group(key, group[0], group[1]))
+            groups[key] = [port.private, port.private]
+    result.extend(_group(key, first, last) for key, (first, last) in groups.items())
+    return ", ".join(result + mappings)
+
+
+def tab_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    """Rows through ``text/tabwriter`` as docker/cli's formatter writes them: every cell but
+    a row's last padded to its column's widest plus 3, at least 10 (so a row whose last cell
+    is empty ends in spaces, as docker compose's do)."""
+    columns = len(rows[0]) - 1
+    widths = [
+        max(TAB_MIN_WIDTH, max(len(row[i]) for row in rows) + TAB_PADDING) for i in range(columns)
+    ]
+    lines = ["".join(row[i].ljust(widths[i]) for i in range(columns)) + row[-1] for row in rows]
+    print("\n".join(lines), file=out)  # one write, not one per row
