@@ -85,3 +85,62 @@ def test_an_unused_command_family_is_not_imported(tmp_path: Path) -> None:
     """Parsing makes only the command's parser: `version` loads no command module."""
     modules, _ = imported(tmp_path, "version")
     assert forbidden(modules, ("compose.commands.lifecycle", "compose.kube.cluster")) == []
+
+
+def test_ps_on_an_answering_engine_imports_nothing_of_the_engine_client(tmp_path: Path) -> None:
+    """`ps` asks a running engine with one request of the standard library's."""
+    import json
+    import socket
+    import threading
+
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: busybox\n")
+    body = json.dumps(
+        [
+            {
+                "Id": "ab" * 32,
+                "Names": ["/demo-web-1"],
+                "Image": "busybox",
+                "Command": "sleep 1",
+                "Labels": {
+                    "com.docker.compose.project": "demo",
+                    "com.docker.compose.service": "web",
+                },
+                "State": "running",
+                "Status": "Up 2 seconds",
+            }
+        ]
+    ).encode()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "engine.sock"))
+    server.listen(1)
+    heard: list[bytes] = []
+
+    def serve() -> None:
+        with server:
+            server.settimeout(60)
+            conn, _ = server.accept()
+            with conn:
+                heard.append(conn.recv(4096))
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    out = tmp_path / "modules.txt"
+    run = subprocess.run(
+        [sys.executable, "-c", RECORD, str(out), "-p", "demo", "ps", "--format", "{{.Name}}"],
+        cwd=tmp_path,
+        env={
+            **os.environ,
+            "PYCOMPOSE_HOST": f"unix://{tmp_path}/engine.sock",
+            "DOCKER_HOST": "",
+            "PYCOMPOSE_CLI_SERVER": "0",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    thread.join(timeout=60)
+    assert (run.returncode, run.stdout) == (0, "demo-web-1\n"), run.stderr
+    assert heard[0].startswith(b"GET /v1.41/containers/json?filters=")
+    assert forbidden(set(out.read_text().split()), ENGINE_CLIENT) == []
