@@ -243,14 +243,15 @@ def render_rows(
         return lines
     header = template.render(_Header(titles or {}))
     grid = [line.split("\t") for line in [header, *lines]]
+    # docker/cli's tabwriter: a cell is padded by 3 to at least 10, a line's last one not at
+    # all (an empty last cell leaves the line ending in spaces, as docker's do)
     widths: dict[int, int] = {}
     for cells in grid:
         for index, cell in enumerate(cells[:-1]):
-            widths[index] = max(widths.get(index, 0), len(cell))
+            widths[index] = max(widths.get(index, 10), len(cell) + 3)
     return [
         "".join(
-            cell.ljust(widths[i] + 3) if i < len(cells) - 1 else cell
-            for i, cell in enumerate(cells)
-        ).rstrip()
+            cell.ljust(widths[i]) if i < len(cells) - 1 else cell for i, cell in enumerate(cells)
+        )
         for cells in grid
     ]

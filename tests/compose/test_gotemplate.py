@@ -42,6 +42,12 @@ def test_table_has_an_aligned_header() -> None:
         "p-web-1   running",
         "p-db-1    exited",
     ]
+    # docker's tabwriter: at least 10 wide, an empty last cell leaves the padding before it
+    rows = [{"State": "running", "Name": "p-web-1", "Ports": ""}]
+    assert render_rows("table {{.State}}\\t{{.Name}}\\t{{.Ports}}", rows) == [
+        "STATE     NAME      PORTS",
+        "running   p-web-1   ",
+    ]
 
 
 def test_trim_markers() -> None:

@@ -93,6 +93,8 @@ TABLE_FLAGS = [
     ["--status", "exited"],
     ["web"],
     ["-a", "--format", "{{.Name}} {{.Command}} {{.Ports}} {{.RunningFor}} {{.ExitCode}}"],
+    ["-a", "--format", "table {{.Name}}\t{{.Command}}\t{{.Status}}\t{{.Ports}}"],
+    ["--format", "table {{.ID}}\t{{.Service}}"],
 ]
 
 
