@@ -37,7 +37,7 @@ class SandboxEndpoints:
     _lock: anyio.Lock
     networks: dict[str, Network]
     sandboxes: dict[str, Sandbox]
-    _pending: dict[str, str]  # sandboxes being made: id -> namespace file
+    _pending: dict[str, str]  # sandboxes being made or taken apart: id -> namespace file
     records: DnsRecords
     _rules: HostRules
     _held_ports: HeldPorts
@@ -123,7 +123,14 @@ class SandboxEndpoints:
             return True
 
     async def remove_sandbox(self, sandbox_id: str) -> None:
-        """Disconnect every endpoint, drop published ports, stop the resolver, delete the netns."""
+        """Disconnect every endpoint, drop published ports, stop the resolver, delete the netns.
+
+        The sandbox leaves the records (its DNS names, ports and rules) under the lock; its
+        veths and namespace are deleted without it, so that the containers of a ``down`` are
+        taken apart in parallel (each deletion waits on the kernel for tens of milliseconds).
+        Its addresses stay taken on their networks until its veths are gone: a new container
+        given one before would share it with a namespace still answering ARP for it.
+        """
         with anyio.CancelScope(shield=True):
             async with self._lock:
                 sandbox = self.sandbox(sandbox_id)
@@ -132,12 +139,25 @@ class SandboxEndpoints:
                 had_ports = bool(sandbox.ports)
                 sandbox.ports.clear()
                 self._held_ports.release(sandbox_id)
-                for network_id in list(sandbox.endpoints):
-                    await self._disconnect(sandbox, self.networks[network_id], reroute=False)
-                await to_thread.run_sync(netlink.remove_netns, sandbox.netns)
+                for network_id, endpoint in sandbox.endpoints.items():
+                    self.records.remove_endpoint(network_id, endpoint.id)
                 del self.sandboxes[sandbox_id]
+                self._pending[sandbox_id] = sandbox.netns  # no other sandbox of this id yet
                 if had_ports:
                     await self._apply_rules()
+            try:
+                links = [endpoint.host_ifname for endpoint in sandbox.endpoints.values()]
+                await to_thread.run_sync(
+                    _delete_links_and_netns, links, sandbox.netns, self.settings.host_netns
+                )
+            finally:
+                async with self._lock:
+                    for network_id in sandbox.endpoints:
+                        network = self.networks.get(network_id)
+                        if network is not None:
+                            network.endpoints.pop(sandbox_id, None)
+                    sandbox.endpoints.clear()
+                    del self._pending[sandbox_id]
 
     # --- endpoints ------------------------------------------------------------------------
 
@@ -270,3 +290,10 @@ class SandboxEndpoints:
 
     async def _apply_rules(self) -> None:
         await self._rules.apply(self.networks.values(), self.sandboxes.values())
+
+
+def _delete_links_and_netns(links: list[str], netns: str, host_netns: str | None) -> None:
+    """A removed sandbox's host-side veths, then its namespace file (blocking)."""
+    for name in links:
+        netlink.delete_link(name, host_netns)
+    netlink.remove_netns(netns)
