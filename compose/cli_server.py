@@ -72,7 +72,7 @@ WARM_MODULES = (
     "compose.commands.watch",
     "compose.watch.loop",
     "compose.gotemplate",
-    "compose.keys",
+    "compose.keys.checks",
     "compose.progress",
     "engine.api.client",
     "engine.api.autostart",
