@@ -56,6 +56,7 @@ DEFAULT_IDLE = 900.0
 WARM_MODULES = (
     "compose.cli",
     "compose.load",
+    "compose.load_text",
     "compose.model",
     "compose.output",
     "compose.desired",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -560,52 +560,12 @@ def load_project(
     return Loader(options, files).load()
 
 
-def load_from_text(
-    text: str,
-    *,
-    environment: Mapping[str, str] | None = None,
-    name: str = "project",
-    working_dir: Path = Path("/project"),
-    read_file: Callable[[Path], str] | None = None,
-) -> LoadResult:
-    """Load a single stack file given as text (handy in tests and scripts)."""
-    main = working_dir / "compose.yaml"
-    extra: dict[Path, str] = {main: text}
-
-    class _Files:
-        def read_text(self, path: Path) -> str:
-            if path in extra:
-                return extra[path]
-            if read_file is not None:
-                return read_file(path)
-            raise FileNotFoundError(str(path))
-
-        def is_file(self, path: Path) -> bool:
-            try:
-                self.read_text(path)
-            except OSError:
-                return False
-            return True
-
-        def is_dir(self, path: Path) -> bool:
-            return path == working_dir
-
-    options = LoadOptions(
-        cwd=working_dir,
-        environment=dict(environment or {}),
-        files=(str(main),),
-        project_name=name,
-    )
-    return load_project(options, _Files())
-
-
 __all__ = [
     "ComposeError",
     "FileSystem",
     "LoadOptions",
     "LoadResult",
     "check_project_name",
-    "load_from_text",
     "load_project",
     "normalize_project_name",
 ]

@@ -53,6 +53,7 @@ PURE_MODULES = (
     "model",
     "output",
     "load",
+    "load_text",
     "graph",
     "explain",
     "errors",

@@ -17,7 +17,7 @@ from compose.errors import UnsupportedKeyError
 from compose.keys.checks import check_keys
 from compose.keys.document import DOC_PATH, render
 from compose.keys.table import KEYS, Status
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 
 SPEC = Path(__file__).resolve().parents[1] / "data" / "conformance" / "compose-spec.json"
 

@@ -16,7 +16,7 @@ from compose.errors import (
     UndefinedReferenceError,
     YamlSyntaxError,
 )
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from tests.compose.load_helpers import WEB, Loader, issues_of
 
 # --- errors cite the file they are in --------------------------------------------------------

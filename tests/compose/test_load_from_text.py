@@ -1,4 +1,4 @@
-"""compose.load.load_from_text: one file, no disk.
+"""compose.load_text.load_from_text: one file, no disk.
 
 Each project is a dict of path -> text; nothing touches the real disk or the
 process environment.
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from compose.errors import Location, ModelError, ProjectError
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from tests.compose.load_helpers import WEB, issues_of
 
 # --- load_from_text --------------------------------------------------------------------------
