@@ -46,7 +46,8 @@ if TYPE_CHECKING:
         YamlSyntaxError,
     )
     from compose.graph import ServiceGraph, build_graph
-    from compose.load import FileSystem, LoadOptions, LoadResult, load_from_text, load_project
+    from compose.load import FileSystem, LoadOptions, LoadResult, load_project
+    from compose.load_text import load_from_text
     from compose.model import Project
 
 # Everything is imported on first use: the console script (compose.launch) lives in this
@@ -69,7 +70,7 @@ _LAZY = {
     "FileSystem": "compose.load",
     "LoadOptions": "compose.load",
     "LoadResult": "compose.load",
-    "load_from_text": "compose.load",
+    "load_from_text": "compose.load_text",
     "load_project": "compose.load",
     "Project": "compose.model",
 }

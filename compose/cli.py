@@ -51,6 +51,30 @@ class LocalFileSystem:
         return path.is_dir()
 
 
+def _stdin_file(args: argparse.Namespace) -> str | None:
+    """The compose file of ``-f -``, read once per command (a second load reuses it)."""
+    if "-" not in args.file:
+        return None
+    cached: str | None = getattr(args, "_stdin_file", None)
+    if cached is None:
+        from compose.errors import ProjectError
+        from compose.source import MAX_FILE_BYTES
+
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ProjectError.single(
+                f"the compose file on stdin (-f -) is larger than {MAX_FILE_BYTES >> 20} MiB"
+            )
+        try:
+            cached = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProjectError.single(
+                "the compose file on stdin (-f -) is not UTF-8 text", hint="save it as UTF-8"
+            ) from None
+        args._stdin_file = cached
+    return cached
+
+
 def _options(args: argparse.Namespace, **overrides: Any) -> LoadOptions:
     from pathlib import Path
 
@@ -59,6 +83,7 @@ def _options(args: argparse.Namespace, **overrides: Any) -> LoadOptions:
     environment = dict(os.environ)
     return LoadOptions(
         cwd=Path.cwd(),
+        stdin=_stdin_file(args),
         environment=environment,
         files=tuple(args.file),
         project_directory=args.project_directory,
@@ -223,7 +248,10 @@ def _variables_text(result: LoadResult, format_: str | None) -> str:
 
     found: dict[str, variables.Variable] = {}
     for path in result.files:
-        for variable in variables.file_variables(path.read_text(encoding="utf-8")):
+        text = result.file_text(path)
+        if text is None:
+            text = path.read_text(encoding="utf-8")
+        for variable in variables.file_variables(text):
             found.setdefault(variable.name, variable)
     listed = list(found.values())
     if format_ == "json":

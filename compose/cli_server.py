@@ -5,15 +5,16 @@
 
 At start it imports what commands use and builds the models' validators once, then waits
 on a unix socket in a directory only its user can enter. Per request (argv, environment,
-umask, namespaces; stdin, stdout, stderr and the working directory as file descriptors)
-it forks a child that takes all of that over and runs compose.cli.main, exactly as the
-command would run in a process of its own. The child tells the client its pid (the client
-forwards signals to it) before anything else, and its status when it ends; the server
-tells the status too, or the signal that ended the child. A client that goes
-away gets its child a SIGHUP, as a closed terminal would.
+umask, namespaces, resource limits, cgroups; stdin, stdout, stderr and the working directory
+as file descriptors) it forks a child that takes all of that over (compose.cli_child) and
+runs compose.cli.main, exactly as the command would run in a process of its own. The child
+tells the client its pid (the client forwards signals to it) before anything else, and its
+status when it ends; the server tells the status too, or the signal that ended the child.
+A client that goes away gets its child a SIGHUP, as a closed terminal would.
 
 The server refuses what it cannot do the same way, and the client then runs the command
-itself: a client in other namespaces or under another root ("elsewhere"), code changed on
+itself: a client in other namespaces or under another root, or in cgroups or under resource
+limits its child cannot take ("elsewhere", the child's first word then), code changed on
 disk since the server imported it ("stale"; the server then leaves), or too many commands
 at once ("busy"). It exits after PYCOMPOSE_CLI_SERVER_IDLE seconds (default 900) without
 commands, or on SIGTERM once its commands have ended.
@@ -21,7 +22,6 @@ commands, or on SIGTERM once its commands have ended.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import fcntl
 import gc
@@ -37,8 +37,15 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+from compose.cli_child import (
+    LIMITS,
+    Request,
+    apply_limits,
+    join_cgroups,
+    run_command,
+    take_over,
+)
 from compose.launch import PROTOCOL, place, private_directory, server_directory, server_socket
 
 MAX_REQUEST = 8 * 1024 * 1024  # argv and environment together; Linux's own limit is lower
@@ -49,6 +56,7 @@ DEFAULT_IDLE = 900.0
 WARM_MODULES = (
     "compose.cli",
     "compose.load",
+    "compose.load_text",
     "compose.model",
     "compose.output",
     "compose.desired",
@@ -65,7 +73,7 @@ WARM_MODULES = (
     "compose.commands.watch",
     "compose.watch.loop",
     "compose.gotemplate",
-    "compose.keys",
+    "compose.keys.checks",
     "compose.progress",
     "engine.api.client",
     "engine.api.autostart",
@@ -77,15 +85,6 @@ WARM_MODULES = (
     "rich.table",
     "pickle",
 )
-
-
-@dataclass
-class Request:
-    argv: list[str]
-    environment: dict[str, str]
-    umask: int
-    place: bytes
-    fds: list[int]  # stdin, stdout, stderr, working directory
 
 
 class BadRequest(Exception):
@@ -123,21 +122,31 @@ def read_request(conn: socket.socket) -> Request:
         if len(body) != length or len(fds) != 4:
             raise BadRequest("malformed request")
         fields = bytes(body).split(b"\0")
-        if len(fields) < 4 or fields[0] != PROTOCOL:
+        if len(fields) < 6 or fields[0] != PROTOCOL:
             raise BadRequest("another protocol")
-        argc = int(fields[3])
-        if argc < 0 or 4 + argc > len(fields):
+        argc = int(fields[5])
+        if argc < 0 or 6 + argc > len(fields):
             raise BadRequest("bad argument count")
-        argv = [os.fsdecode(arg) for arg in fields[4 : 4 + argc]]
+        argv = [os.fsdecode(arg) for arg in fields[6 : 6 + argc]]
         environment: dict[str, str] = {}
-        for entry in fields[4 + argc :]:
+        for entry in fields[6 + argc :]:
             key, sep, value = entry.partition(b"=")
             if sep:
                 environment[os.fsdecode(key)] = os.fsdecode(value)
-        return Request(argv, environment, int(fields[2]) & 0o777, fields[1], fds)
+        limits = [_limit(item) for item in fields[3].split(b",") if item]
+        if len(limits) > len(LIMITS) or any(number not in LIMITS for number, _, _ in limits):
+            raise BadRequest("bad resource limits")
+        cgroups = fields[4].decode("utf-8", "replace")
+        return Request(argv, environment, int(fields[2]) & 0o777, fields[1], limits, cgroups, fds)
     except (BadRequest, ValueError, OSError):
         _close_all(fds)
         raise
+
+
+def _limit(item: bytes) -> tuple[int, int, int]:
+    """ "resource:soft:hard" (-1 for unlimited, as getrlimit gives it)."""
+    number, soft, hard = (int(part) for part in item.split(b":"))
+    return number, soft, hard
 
 
 def module_sources(prefixes: tuple[str, ...]) -> dict[str, tuple[int, int]]:
@@ -409,6 +418,11 @@ class Server:
         """Take over the client's process state, run the command, exit with its status."""
         status = 1
         try:
+            if not (join_cgroups(request.cgroups) and apply_limits(request.limits)):
+                # said before "pid", so the client runs the command itself
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"elsewhere\n")
+                os._exit(1)
             conn.sendall(b"pid %d\n" % os.getpid())
             os.setsid()
             signal.set_wakeup_fd(-1)
@@ -422,17 +436,7 @@ class Server:
                     other.close()
             self.selector.close()
             _close_all([self.wake_read, self.wake_write, self.lock_fd])
-            stdin, stdout, stderr, cwd = request.fds
-            for target, fd in enumerate((stdin, stdout, stderr)):
-                os.dup2(fd, target)
-            os.fchdir(cwd)
-            _close_all([fd for fd in request.fds if fd > 2])
-            os.umask(request.umask)
-            os.environ.clear()
-            os.environ.update(request.environment)
-            time.tzset()  # local times as the client's TZ has them
-            sys.argv = ["pycompose", *request.argv]
-            _reopen_standard_streams(request.environment)
+            take_over(request)
             status = run_command(request.argv)
         except BaseException:  # the child must never return into the server
             with contextlib.suppress(BaseException):
@@ -443,66 +447,6 @@ class Server:
             with contextlib.suppress(BaseException):
                 conn.sendall(b"exit %d\n" % status)
             os._exit(status)
-
-
-def _reopen_standard_streams(environment: dict[str, str]) -> None:
-    """New sys.stdin/stdout/stderr on fds 0-2, buffered the way Python sets them up."""
-    encoding = environment.get("PYTHONIOENCODING", "utf-8").partition(":")[0] or "utf-8"
-
-    def stream(fd: int, mode: str, errors: str) -> io.TextIOWrapper:
-        tty = os.isatty(fd)
-        raw = io.FileIO(fd, mode, closefd=False)
-        buffered: io.BufferedReader | io.BufferedWriter = (
-            io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
-        )
-        return io.TextIOWrapper(
-            buffered,
-            encoding=encoding,
-            errors=errors,
-            line_buffering=tty or fd == 2,
-            write_through=fd == 2,
-        )
-
-    for name, fd, mode, errors in (
-        ("stdin", 0, "r", "surrogateescape"),
-        ("stdout", 1, "w", "surrogateescape"),
-        ("stderr", 2, "w", "backslashreplace"),
-    ):
-        opened = stream(fd, mode, errors)
-        setattr(sys, name, opened)
-        setattr(sys, f"__{name}__", opened)
-
-
-def run_command(argv: list[str]) -> int:
-    """compose.cli.main as the console script runs it, its exit status as a number."""
-    try:
-        from compose.cli import main
-
-        status: object = main(argv)
-    except SystemExit as exit_:
-        status = exit_.code
-    except KeyboardInterrupt:
-        status = 130
-    except BaseException:  # reported as the interpreter would
-        traceback.print_exc()
-        status = 1
-    if status is None:
-        code = 0
-    elif isinstance(status, int):
-        code = status & 0xFF
-    else:
-        print(status, file=sys.stderr)
-        code = 1
-    with contextlib.suppress(BaseException):
-        atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BrokenPipeError:
-            pass
-        except (OSError, ValueError):
-            code = code or 1
-    return code
 
 
 # --- stop and status ----------------------------------------------------------------------

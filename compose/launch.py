@@ -11,8 +11,8 @@ forwards signals to it and exits with its status.
 When there is no server (the first command, after an idle timeout, after an upgrade, or
 with PYCOMPOSE_CLI_SERVER=0) the command runs in this process, and a server is started in
 the background for the next one. A server that cannot serve this process the same way
-(other namespaces or root directory, code changed on disk since it started) says so, and
-the command runs here.
+(other namespaces or root directory, cgroups or resource limits its child cannot take, code
+changed on disk since it started) says so, and the command runs here.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from __future__ import annotations
 import _signal as signal  # type: ignore[import-not-found]
 import _socket
 import os
+import resource
 import stat
 import struct
 import sys
 import zlib
 
-PROTOCOL = b"pycompose-cli/1"
+PROTOCOL = b"pycompose-cli/2"
 # the signals a terminal or a supervisor sends to a command; the child gets them instead
 # (compose.commands.tty forwards the same ones to a container; not imported here: anyio)
 FORWARDED = (
@@ -79,12 +80,33 @@ def place() -> bytes:
     return ",".join(parts).encode()
 
 
+def limits() -> bytes:
+    """This process's resource limits, "resource:soft:hard" joined by commas."""
+    items = []
+    for number in range(16):  # RLIM_NLIMITS on Linux
+        try:
+            soft, hard = resource.getrlimit(number)
+        except (ValueError, OSError):
+            continue
+        items.append(f"{number}:{soft}:{hard}")
+    return ",".join(items).encode()
+
+
+def cgroups() -> bytes:
+    try:
+        with open("/proc/self/cgroup", "rb") as file:
+            return file.read(64 * 1024).replace(b"\0", b"")
+    except OSError:
+        return b""
+
+
 def encode_request(argv: list[str]) -> bytes:
     """NUL-separated fields: argv and environment entries never contain NUL."""
     umask = os.umask(0)
     os.umask(umask)
     environment = [key + b"=" + value for key, value in os.environb.items()]
-    fields = [PROTOCOL, place(), str(umask).encode(), str(len(argv)).encode()]
+    fields = [PROTOCOL, place(), str(umask).encode(), limits(), cgroups()]
+    fields.append(str(len(argv)).encode())
     fields += [os.fsencode(arg) for arg in argv]
     fields += environment
     body = b"\0".join(fields)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -92,6 +92,12 @@ class LoadOptions:
     all_resources: bool = False
     consistency: bool = True  # False: `config --no-consistency`, the checks compose-go skips
     home: str | None = None
+    # the text of the file named "-" in ``files`` (docker compose's "from stdin"), read by
+    # the caller: the loader does no I/O of its own
+    stdin: str | None = None
+
+
+STDIN_NAME = "-"
 
 
 @dataclasses.dataclass
@@ -107,6 +113,13 @@ class LoadResult:
     profiles: list[str]
     warnings: list[str]
     used_variables: dict[Location, list[str]] = dataclasses.field(default_factory=dict)
+    # the path that stands for the file read from stdin (``-f -``): "-" in the working dir
+    stdin_file: Path | None = None
+    stdin_text: str | None = None
+
+    def file_text(self, path: Path) -> str | None:
+        """The text of a file given on stdin; None for a file on disk."""
+        return self.stdin_text if path == self.stdin_file else None
 
 
 # --- 1. options -----------------------------------------------------------------------------
@@ -146,9 +159,10 @@ class Loader:
         # reported with the later phases' issues so that a load lists every problem
         self.deferred: list[tuple[type[ComposeError], Issue]] = []
         self.home = options.home if options.home is not None else options.environment.get("HOME")
+        self.stdin_file: Path | None = None
 
     def is_file(self, path: Path) -> bool:
-        return self.fs.is_file(path)
+        return path == self.stdin_file or self.fs.is_file(path)
 
     # paths
     def absolute(self, path: str, base: Path) -> Path:
@@ -159,6 +173,8 @@ class Loader:
         return _clean(p if p.is_absolute() else base / p)
 
     def read(self, path: Path, what: str, location: Location | None = None) -> str:
+        if path == self.stdin_file and self.options.stdin is not None:
+            return self.options.stdin
         try:
             return self.fs.read_text(path)
         except FileNotFoundError:
@@ -219,7 +235,28 @@ class Loader:
     def find_config_files(self) -> list[Path]:
         options = self.options
         if options.files:
-            return [self.absolute(f, options.cwd) for f in options.files]
+            on_disk = [self.absolute(f, options.cwd) for f in options.files if f != STDIN_NAME]
+            if len(on_disk) == len(options.files):
+                return on_disk
+            # relative paths in the file from stdin are the working dir's, as docker compose
+            base = self.project_dir_option() or (
+                options.cwd if options.files[0] == STDIN_NAME else on_disk[0].parent
+            )
+            self.stdin_file = base / STDIN_NAME
+            if self.stdin_file in on_disk:
+                raise ProjectError(
+                    [
+                        Issue(
+                            "-f - reads the compose file from stdin as the file "
+                            f"{self.stdin_file}, and another -f names that same file",
+                            hint="rename the file on disk, or leave out -f -",
+                        )
+                    ]
+                )
+            return [
+                self.stdin_file if f == STDIN_NAME else self.absolute(f, options.cwd)
+                for f in options.files
+            ]
         from_env = self.environment.get("COMPOSE_FILE")
         if from_env:
             separator = self.environment.get("COMPOSE_PATH_SEPARATOR") or ":"
@@ -264,14 +301,14 @@ class Loader:
         if first_dir is None:
             first_dir = (
                 self.absolute(options.files[0], options.cwd).parent
-                if options.files
+                if options.files and options.files[0] != STDIN_NAME
                 else options.cwd
             )
         env_paths, required = self.env_file_paths(first_dir)
         self.load_env_files(env_paths, required=required)
         config_files = self.find_config_files()
         for path in config_files:
-            if not self.fs.is_file(path):
+            if not self.is_file(path):
                 raise ProjectError(
                     [
                         Issue(
@@ -354,6 +391,8 @@ class Loader:
             profiles=profiles,
             warnings=self.warnings,
             used_variables=self.used_variables,
+            stdin_file=self.stdin_file,
+            stdin_text=self.options.stdin if self.stdin_file else None,
         )
 
     # --- 2. parse ---------------------------------------------------------------------------
@@ -521,52 +560,12 @@ def load_project(
     return Loader(options, files).load()
 
 
-def load_from_text(
-    text: str,
-    *,
-    environment: Mapping[str, str] | None = None,
-    name: str = "project",
-    working_dir: Path = Path("/project"),
-    read_file: Callable[[Path], str] | None = None,
-) -> LoadResult:
-    """Load a single stack file given as text (handy in tests and scripts)."""
-    main = working_dir / "compose.yaml"
-    extra: dict[Path, str] = {main: text}
-
-    class _Files:
-        def read_text(self, path: Path) -> str:
-            if path in extra:
-                return extra[path]
-            if read_file is not None:
-                return read_file(path)
-            raise FileNotFoundError(str(path))
-
-        def is_file(self, path: Path) -> bool:
-            try:
-                self.read_text(path)
-            except OSError:
-                return False
-            return True
-
-        def is_dir(self, path: Path) -> bool:
-            return path == working_dir
-
-    options = LoadOptions(
-        cwd=working_dir,
-        environment=dict(environment or {}),
-        files=(str(main),),
-        project_name=name,
-    )
-    return load_project(options, _Files())
-
-
 __all__ = [
     "ComposeError",
     "FileSystem",
     "LoadOptions",
     "LoadResult",
     "check_project_name",
-    "load_from_text",
     "load_project",
     "normalize_project_name",
 ]

@@ -53,6 +53,7 @@ PURE_MODULES = (
     "model",
     "output",
     "load",
+    "load_text",
     "graph",
     "explain",
     "errors",
@@ -65,6 +66,8 @@ PURE_MODULES = (
     "reconcile",
     "convert",
     "watch/rules",
+    "keys/table",
+    "keys/checks",
 )
 FORBIDDEN_IN_PURE = ("os", "subprocess", "anyio", "engine")
 # the parts of engine.api that are pure data and parsing, shared by client and engine

@@ -126,7 +126,7 @@ async def run_stack_command(
     from compose.commands.session import open_session
 
     if args.subcommand in CREATING_COMMANDS:
-        from compose.keys import check_keys
+        from compose.keys.checks import check_keys
 
         for warning in check_keys(loaded.tree):
             print(f"WARN: {warning}", file=terminal.err)

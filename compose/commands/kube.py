@@ -127,7 +127,7 @@ def read_manifests(paths: list[str]) -> list[Any]:
 def played_project(args: argparse.Namespace) -> LoadResult:
     """The manifests of ``kube play``/``kube down`` as a loaded Compose project."""
     from compose.kube.play import to_compose
-    from compose.load import load_from_text
+    from compose.load_text import load_from_text
 
     played = to_compose(read_manifests(args.manifests), args.project_name or None)
     for warning in played.warnings:

@@ -25,6 +25,7 @@ import httpx
 from compose import labels
 from compose.commands.session import Session
 from compose.errors import PlanError
+from compose.load import LoadResult
 
 ARTIFACT_TYPE = "application/vnd.docker.compose.project"
 FILE_MEDIA_TYPE = "application/vnd.docker.compose.file+yaml"
@@ -168,6 +169,12 @@ class _Registry:
         self._check(response, "the manifest")
 
 
+def _file(loaded: LoadResult, path: Path) -> bytes:
+    """A stack file's bytes as published: from stdin (``-f -``) or from the disk."""
+    text = loaded.file_text(path)
+    return _read(path) if text is None else text.encode()
+
+
 def _read(path: Path) -> bytes:
     try:
         with path.open("rb") as file:
@@ -204,7 +211,7 @@ async def cmd_publish(session: Session, args: argparse.Namespace) -> int:
             hint="to avoid leaking sensitive data, allow publishing them with --with-env, "
             "or remove them from the compose file",
         )
-    files = [(path.name, _read(path)) for path in loaded.files]
+    files = [(path.name, _file(loaded, path)) for path in loaded.files]
     envs = [(path.name, _read(path)) for path in env_paths] if args.with_env else []
     parts = layers(files, envs)
     body = manifest(parts, datetime.now(UTC))

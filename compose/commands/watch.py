@@ -38,6 +38,11 @@ def watcher_dir(session: Session) -> Path:
 def _child_argv(session: Session, args: argparse.Namespace, services: list[str]) -> list[str]:
     """The command line of the detached watcher: this project, found as this command found it."""
     loaded = session.loaded
+    if loaded.stdin_file is not None:
+        raise PlanError(
+            "a watcher in the background cannot watch the compose file read from stdin (-f -)",
+            hint="save the file and name it with -f, or watch in the foreground",
+        )
     argv = ["-p", session.project_name, "--project-directory", str(loaded.working_dir)]
     for path in loaded.files:
         argv += ["-f", str(path)]

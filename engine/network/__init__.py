@@ -10,7 +10,8 @@ Modules, one job each (only :mod:`engine.network.netlink` imports pyroute2):
     coexist    accept rules in iptables FORWARD when Docker's policy would drop our traffic
     proxy      userland relay for TCP ports on [::1], the one case the kernel cannot DNAT
     netlink    blocking netlink/netns calls (run in worker threads)
-    manager    NetworkEngine: the async API the daemon calls
+    manager    NetworkEngine: the async API the daemon calls (networks, ports, state)
+    endpoints  its sandboxes (netns, resolver) and endpoints (veths, addresses, DNS names)
     settings   NetworkSettings: where the engine keeps things and how it names them
     host_rules bridges on the host, the nftables ruleset, [::1] relays, orphan removal
     naming     bridge and veth names, endpoint ids, MACs, MTUs

@@ -14,7 +14,8 @@ client sent, and the image's run-time part is :class:`engine.api.models.ImageCon
 6. ``containers`` — ``ContainerRuntime``: the async API the daemon calls
    (``exec_session`` for interactive exec, ``monitor.AttachConnection`` for attach), with
    ``container_record`` (a container's record and container.json), ``supervisor`` (runs,
-   health checks, restarts) and ``container_io`` (exec, reading and rotating the log).
+   health checks, restarts), ``signalling`` (stop, kill, pause) and ``container_io``
+   (exec, reading and rotating the log).
 
 Usage::
 

@@ -4,8 +4,8 @@ Lifecycle: ``create`` writes the bundle (config.json from engine.runtime.spec) i
 container's directory; ``start`` hands the container to engine.runtime.supervisor, which
 launches conmon and runc, waits for the exit, runs health checks meanwhile and applies the
 restart policy; ``remove`` deletes the runtime state, unmounts what ``create`` mounted and
-removes the directory. Exec and logs are in engine.runtime.container_io, the record of a
-container in engine.runtime.container_record.
+removes the directory. Exec and logs are in engine.runtime.container_io, stop, kill and pause in
+engine.runtime.signalling, the record of a container in engine.runtime.container_record.
 
 Glossary: *container directory* ``<root>/containers/<id>`` (bundle, log, monitor files,
 ``container.json`` record); *run* one start of the process (a restart is a new run).
@@ -36,7 +36,7 @@ from anyio.abc import TaskGroup
 from engine.api.models import ContainerCreate, ImageConfig
 from engine.errors import Conflict, InvalidParameter, NotFound
 from engine.file_modes import PRIVATE_DIR, private_directory, write_private
-from engine.runtime import beneath, bundle, monitor
+from engine.runtime import beneath, bundle, monitor, signalling
 from engine.runtime import logs as logfiles
 from engine.runtime.container_io import exec_files, read_logs, rotate_logs, run_exec
 from engine.runtime.container_record import (
@@ -49,13 +49,12 @@ from engine.runtime.container_record import (
 from engine.runtime.exec_session import ExecSession
 from engine.runtime.mounts import user_mounts
 from engine.runtime.resources import block_device_paths
-from engine.runtime.runc import Runc, RuntimeExitError, signal_number
+from engine.runtime.runc import Runc, RuntimeExitError
 from engine.runtime.sharing import joined_namespaces, volumes_from
 from engine.runtime.spec import SpecContext, build_spec, merge_image_config
 from engine.runtime.state import ContainerState, check_transition
 from engine.runtime.supervisor import Supervisor
 
-DEFAULT_STOP_TIMEOUT = 10.0
 TRASH_PREFIX = ".removed-"
 ROTATE_CHECK_SECONDS = 1.0
 S = ContainerState
@@ -303,69 +302,10 @@ class ContainerRuntime:
 
     async def stop(self, ref: str, timeout: float | None = None, signal: str = "") -> bool:
         """Stop signal, ``timeout`` seconds of grace, then SIGKILL. False if not running."""
-        container = self._get(ref)
-        container.cancelled = True
-        container.manually_stopped = True
-        if container.state is S.RESTARTING:
-            if container.backoff is not None:
-                container.backoff.cancel()
-            container.transition(S.EXITED)
-            container.save()
-            return True
-        if container.state not in (S.RUNNING, S.PAUSED):
-            return False
-        if timeout is None:
-            timeout = (
-                float(container.config.stop_timeout)
-                if container.config.stop_timeout is not None
-                else DEFAULT_STOP_TIMEOUT
-            )
-        stop_signal = signal_number(signal or container.config.stop_signal or "SIGTERM")
-        with contextlib.suppress(NotFound, RuntimeExitError):
-            # a paused one through runc, which knows its cgroup's freezer
-            direct = container.state is S.RUNNING
-            if not (direct and self.runc.signal_init(container.id, stop_signal)):
-                await self.runc.kill(container.id, stop_signal)
-            if container.state is S.PAUSED:
-                await self.runc.resume(container.id)
-                container.state = S.RUNNING
-        if timeout >= 0:
-            with anyio.move_on_after(timeout):
-                await container.stopped.wait()
-        if not container.stopped.is_set():
-            with contextlib.suppress(NotFound, RuntimeExitError):
-                await self.runc.kill(container.id, signals.SIGKILL, all_processes=True)
-            await container.stopped.wait()
-        self._emit(container, "stop")
-        return True
+        return await signalling.stop(self.runc, self._get(ref), self._emit, timeout, signal)
 
     async def kill(self, ref: str, signal: str | int = "SIGKILL") -> None:
-        container = self._get(ref)
-        if container.state not in (S.RUNNING, S.PAUSED, S.RESTARTING):
-            raise Conflict(f"container {container.id[:12]} is not running")
-        number = signal_number(signal)
-        stop_signal = signal_number(container.config.stop_signal or "SIGTERM")
-        if number in (signals.SIGKILL, stop_signal):
-            container.cancelled = True
-        container.manually_stopped = True
-        if container.state is S.RESTARTING:
-            if container.cancelled and container.backoff is not None:
-                container.backoff.cancel()
-                container.transition(S.EXITED)
-                container.save()
-            return
-        async with container.signalling:
-            try:
-                direct = container.state is S.RUNNING
-                if not (direct and self.runc.signal_init(container.id, number)):
-                    await self.runc.kill(container.id, number)
-            except (NotFound, RuntimeExitError) as exc:
-                raise Conflict(f"cannot kill container {container.id[:12]}: not running") from exc
-            self._emit(container, "kill", signal=str(number))
-        if container.state is S.PAUSED and container.cancelled:
-            with contextlib.suppress(RuntimeExitError):
-                await self.runc.resume(container.id)
-            container.state = S.RUNNING
+        await signalling.kill(self.runc, self._get(ref), self._emit, signal)
 
     async def restart(self, ref: str, timeout: float | None = None) -> None:
         await self.stop(ref, timeout)
@@ -373,20 +313,10 @@ class ContainerRuntime:
         self._emit(self._get(ref), "restart")
 
     async def pause(self, ref: str) -> None:
-        await self._set_paused(ref, paused=True)
+        await signalling.set_paused(self.runc, self._get(ref), self._emit, paused=True)
 
     async def unpause(self, ref: str) -> None:
-        await self._set_paused(ref, paused=False)
-
-    async def _set_paused(self, ref: str, *, paused: bool) -> None:
-        container = self._get(ref)
-        before, after = (S.RUNNING, S.PAUSED) if paused else (S.PAUSED, S.RUNNING)
-        if container.state is not before:
-            raise Conflict(f"container {container.id[:12]} is not {before.value}")
-        await (self.runc.pause if paused else self.runc.resume)(container.id)
-        container.transition(after)
-        container.save()
-        self._emit(container, "pause" if paused else "unpause")
+        await signalling.set_paused(self.runc, self._get(ref), self._emit, paused=False)
 
     async def wait(self, ref: str, condition: str = "not-running") -> int:
         """Docker's wait: ``not-running`` (default), ``next-exit`` or ``removed``."""

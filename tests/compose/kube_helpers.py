@@ -11,7 +11,7 @@ import kubernetes_validate
 
 from compose.kube.checks import api_server_problems
 from compose.kube.generate import Bundle, GenerateOptions, HostFile, generate
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 
 KUBERNETES_VERSION = "1.33.0"
 

@@ -21,7 +21,7 @@ from compose import apply, labels
 from compose.apply import ApplyContext, ApplyError, ProgressEvent, execute, failures, observe
 from compose.desired import DesiredState, desired_state
 from compose.graph import build_graph
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from compose.plan import OperationType
 from compose.reconcile import ReconcileOptions, reconcile
 from engine.api.models import ContainerInspect, Health

@@ -8,6 +8,7 @@ processes are real (the console script's client, the server, its forked children
 from __future__ import annotations
 
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -354,3 +355,88 @@ def test_an_idle_server_leaves(server: Server, project: Path) -> None:
     server.start()
     wait_until(lambda: server.pid() is None, 30, "the idle server to leave")
     assert not os.path.exists(server.socket_path())
+
+
+def _unified_cgroup_mount() -> Path | None:
+    from compose.cli_child import _hierarchies
+
+    found = _hierarchies().get("")
+    return Path(found[1]) if found and found[0] == "/" else None
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+@pytest.mark.root
+def test_the_command_runs_under_the_client_limits_and_in_its_cgroup(
+    server: Server, project: Path
+) -> None:
+    mount = _unified_cgroup_mount()
+    assert mount is not None, "no cgroup2 hierarchy mounted at its root"
+    group = mount / f"pycompose-cli-test-{os.getpid()}"
+    group.mkdir()
+    server.start()
+    server_pid = server.pid()
+    assert server_pid is not None
+
+    # the client, confined by a shell: its own limits and cgroup, then the client itself
+    confine = (
+        f'echo 0 > "{group}/cgroup.procs" && ulimit -S -n 300 && ulimit -H -n 600'
+        ' && ulimit -c 0 && exec "$@"'
+    )
+    # the command reads its file from stdin: it waits there while its process is looked at
+    client = subprocess.Popen(
+        ["sh", "-c", confine, "sh", PYTHON, "-c", REMOTE, "-f", "-", "config", "--services"],
+        cwd=project,
+        env=server.environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(lambda: _children(server_pid), 30, "the server to fork the command")
+        (child,) = _children(server_pid)
+
+        def limits() -> str:
+            return Path(f"/proc/{child}/limits").read_text()
+
+        # the child takes them before it tells the client its pid: a moment after the fork
+        wait_until(lambda: re.search(r"Max open files\s+300\s+600\s", limits()), 30, "the limits")
+        assert re.search(r"Max core file size\s+0\s+0\s", limits()), limits()
+        assert f"0::/{group.name}\n" in Path(f"/proc/{child}/cgroup").read_text()
+        out, err = client.communicate(b"services:\n  one:\n    image: busybox\n", timeout=60)
+        assert client.returncode == 0, err
+        assert out == b"one\n"
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        wait_until(lambda: not (group / "cgroup.procs").read_text(), 30, "the cgroup to empty")
+        group.rmdir()
+    # the server itself stayed where it was
+    assert group.name not in Path(f"/proc/{server_pid}/cgroup").read_text()
+
+
+def test_a_child_that_cannot_take_the_client_cgroups_refuses_first(
+    server: Server, project: Path
+) -> None:
+    from compose import launch
+
+    server.start()
+    path = server.socket_path()
+    fields = [launch.PROTOCOL, launch.place(), b"18", launch.limits()]
+    fields += [b"0::/no-such-cgroup-of-pycompose\n", b"1", b"version"]
+    body = b"\0".join(fields)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(30)
+        client.connect(path)
+        fds = struct.pack("4i", 0, 1, 2, os.open(project, os.O_PATH))
+        client.sendmsg(
+            [struct.pack("!I", len(body)) + body], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)]
+        )
+        assert client.recv(100).startswith(b"elsewhere\n")
+    assert server.remote("config", "--services", cwd=project).returncode == 0

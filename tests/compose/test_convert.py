@@ -20,7 +20,7 @@ from compose.convert import container_create, network_create, volume_create
 from compose.desired import config_hashes, desired_state
 from compose.errors import PlanError
 from compose.graph import build_graph
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from compose.model import Project
 from compose.output import config_dict
 
@@ -307,7 +307,7 @@ def test_a_bind_that_must_not_create_its_source_goes_as_a_mount():
 
 def test_deploy_restart_policy_overrides_restart_as_docker_compose_sends_it() -> None:
     from compose.convert_resources import restart_policy
-    from compose.load import load_from_text
+    from compose.load_text import load_from_text
 
     def policy(deploy: str) -> tuple[str, int]:
         text = f"services:\n  a:\n    image: x\n    restart: always\n    deploy: {deploy}\n"

@@ -16,7 +16,8 @@ from compose.graph import (
     render_mermaid,
     render_text,
 )
-from compose.load import LoadResult, load_from_text
+from compose.load import LoadResult
+from compose.load_text import load_from_text
 
 STACK = """\
 services:

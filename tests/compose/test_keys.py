@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from compose.errors import UnsupportedKeyError
-from compose.keys import DOC_PATH, KEYS, Status, check_keys, render
-from compose.load import load_from_text
+from compose.keys.checks import check_keys
+from compose.keys.document import DOC_PATH, render
+from compose.keys.table import KEYS, Status
+from compose.load_text import load_from_text
 
 SPEC = Path(__file__).resolve().parents[1] / "data" / "conformance" / "compose-spec.json"
 
@@ -53,8 +55,10 @@ def schema_keys() -> set[str]:
 def test_every_key_of_the_specification_is_in_the_table_and_no_other() -> None:
     keys = schema_keys()
     assert len(keys) > 300
-    assert sorted(keys - KEYS.keys()) == [], "keys of the schema missing from compose.keys.KEYS"
-    assert sorted(KEYS.keys() - keys) == [], "keys in compose.keys.KEYS that the schema lacks"
+    assert sorted(keys - KEYS.keys()) == [], (
+        "keys of the schema missing from compose.keys.table.KEYS"
+    )
+    assert sorted(KEYS.keys() - keys) == [], "keys in compose.keys.table.KEYS that the schema lacks"
 
 
 def test_every_refused_or_ignored_key_says_why() -> None:

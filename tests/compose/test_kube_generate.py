@@ -13,7 +13,7 @@ from compose.errors import PlanError
 from compose.kube import rules
 from compose.kube.checks import api_server_problems
 from compose.kube.generate import DEPENDS_ON_ANNOTATION, NAME_LABEL, PART_OF_LABEL
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from compose.model import Config, Network, Secret, Service, Volume
 from tests.compose.kube_helpers import MemoryFiles, assert_valid, bundle_of, find, schema_errors
 

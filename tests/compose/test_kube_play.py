@@ -9,7 +9,7 @@ import pytest
 
 from compose.kube.generate import GenerateOptions, generate
 from compose.kube.play import PlayError, to_compose
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from compose.output import yaml_text
 from compose.source import parse_documents
 from tests.compose.kube_helpers import MemoryFiles

@@ -11,7 +11,7 @@ import pytest
 from compose.desired import desired_state
 from compose.errors import PlanError
 from compose.graph import build_graph
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from compose.observed import ObservedState
 from compose.pull_policy import (
     PullPolicyError,

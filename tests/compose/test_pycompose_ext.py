@@ -7,7 +7,7 @@ import pytest
 
 from compose import pycompose_ext
 from compose.errors import ComposeError
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 
 
 def _issues(text: str) -> list[str]:

@@ -11,7 +11,7 @@ from compose import labels
 from compose.desired import DesiredState, desired_state
 from compose.errors import PlanError
 from compose.graph import build_graph
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from compose.observed import ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume
 from compose.reconcile import DownOptions, ReconcileOptions, plan_down, reconcile
 

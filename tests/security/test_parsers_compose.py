@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from compose.errors import ComposeError
-from compose.load import check_project_name, load_from_text
+from compose.load import check_project_name
+from compose.load_text import load_from_text
 from engine.build.files import resolve_in_root
 
 DEPTH = 10_000

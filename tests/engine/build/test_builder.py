@@ -1,12 +1,13 @@
-"""Real builds: overlay mounts, runc, the image store. A busybox base made by the tests."""
+"""Real builds: overlay mounts, runc, the image store. A busybox base made by the tests.
+
+What a build makes and reuses; its failures and refusals are in test_builder_failures.py.
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
 import io
-import os
-import stat
 import tarfile
 import threading
 import time
@@ -15,17 +16,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from engine.api.errors import InvalidParameter
-from engine.build import (
-    BuildContext,
-    BuildOptions,
-    BuildStepFailed,
-    DockerfileError,
-    build,
-    error_message,
-)
-from engine.images.overlay import is_mounted
+from engine.build import BuildContext, BuildOptions, build
 
+from .build_helpers import Recorder, image_files, leftovers
 from .conftest import needs_root
 
 pytestmark = [pytest.mark.anyio, pytest.mark.root, needs_root]
@@ -122,54 +115,6 @@ def app_context(tmp_path, http_server):
     return root
 
 
-class Recorder:
-    def __init__(self):
-        self.events = []
-
-    def __call__(self, event):
-        self.events.append(event)
-
-    @property
-    def text(self):
-        return "".join(event.stream for event in self.events)
-
-
-def leftovers(images, runc):
-    containers = images.root / "containers"
-    return {
-        "containers": sorted(os.listdir(containers)) if containers.is_dir() else [],
-        "runc": sorted(os.listdir(runc.state_root)),
-        "mounts": [
-            line.split()[4]
-            for line in Path("/proc/self/mountinfo").read_text().splitlines()
-            if str(images.root) in line.split()[4]
-        ],
-    }
-
-
-async def _files(images, name):
-    path = await images.mount(name)
-    try:
-        seen = {}
-        for directory, dirs, files in os.walk(path):
-            for entry in dirs + files:
-                full = os.path.join(directory, entry)
-                info = os.lstat(full)
-                content = None
-                if stat.S_ISREG(info.st_mode) and info.st_size < 4096:
-                    content = Path(full).read_text(errors="replace")
-                seen["/" + os.path.relpath(full, path)] = (
-                    stat.S_IMODE(info.st_mode),
-                    info.st_uid,
-                    info.st_gid,
-                    content,
-                )
-        return seen
-    finally:
-        await images.umount(name)
-        assert not is_mounted(path)
-
-
 async def test_every_instruction(images, busybox_image, runc, app_context):
     progress = Recorder()
     record = await build(
@@ -216,7 +161,7 @@ async def test_every_instruction(images, busybox_image, runc, app_context):
     assert sum(not entry.get("empty_layer") for entry in history) == len(record.layers)
     assert any(entry["created_by"].startswith("ENV APP_HOME=/app") for entry in history)
 
-    files = await _files(images, "test/app:1")
+    files = await image_files(images, "test/app:1")
     assert files["/app/src/main.py"][:3] == (0o640, 1000, 50)
     assert files["/app/src/sub/util.py"][:3] == (0o640, 1000, 50)
     assert files["/data/a.txt"] == (0o644, 0, 0, "a\n")
@@ -324,76 +269,6 @@ async def test_a_change_late_in_the_file_keeps_the_earlier_steps(
     assert "changed" in steps[4]
 
 
-async def test_a_failing_run_cites_its_line_and_leaves_nothing(
-    images, busybox_image, runc, tmp_path
-):
-    context = tmp_path / "ctx"
-    context.mkdir()
-    before = {record.id for record in images.images()}
-    dockerfile = (
-        "FROM test/busybox\nRUN echo first > /first\nRUN echo oops-output; exit 3\nRUN true\n"
-    )
-    with pytest.raises(BuildStepFailed) as info:
-        await build(
-            BuildContext(context),
-            BuildOptions(dockerfile_inline=dockerfile, tags=["test/broken"], network="none"),
-            images,
-            runc,
-        )
-    error = info.value
-    assert str(error).startswith("Dockerfile:3: RUN echo oops-output; exit 3: ")
-    assert "returned a non-zero code: 3" in str(error)
-    assert error.exit_code == 3
-    assert "oops-output" in error.output
-    assert {record.id for record in images.images()} == before
-    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
-
-
-@pytest.mark.parametrize(
-    ("dockerfile", "line", "message"),
-    [
-        ("FROM test/busybox\nCOPY secret.txt /\n", 2, "excluded by .dockerignore"),
-        ("FROM test/busybox\nRUN true\nCOPY ../outside /\n", 3, "outside the build context"),
-        ("FROM test/busybox\nCOPY missing /\n", 2, "not found in the build context"),
-        ("FROM test/busybox AS a\nFROM a\nCOPY --from=a /nothing /\n", 3, "not found in a"),
-        ("FROM test/busybox\nUSER nobody-here\nRUN true\n", 3, "nobody-here"),
-        ("FROM test/busybox\nCOPY --chown=ghost ok.txt /\n", 2, "no such user: ghost"),
-        ("FROM test/busybox\nSTOPSIGNAL SIGNOPE\n", 2, "invalid signal"),
-        ("FROM --platform=linux/s390x test/busybox\n", 1, "no emulation"),
-        ("FROM test/busybox\nADD evil.tar /x/\n", 2, "cannot extract the archive"),
-        ("FROM test/busybox\nADD https://127.0.0.1:1/x.git /src\n", 2, "git repository"),
-        ("FROM test/busybox\nADD http://127.0.0.1:1/file /f\n", 2, "cannot download"),
-        (
-            "FROM test/busybox\nRUN --network=host true\nFROM 127.0.0.1:1/nothing:1\n",
-            3,
-            "cannot reach the registry 127.0.0.1:1",
-        ),
-    ],
-)
-async def test_bad_builds_cite_the_line(
-    images, busybox_image, runc, tmp_path, dockerfile, line, message
-):
-    context = tmp_path / "ctx"
-    context.mkdir()
-    (context / "secret.txt").write_text("s")
-    (context / "ok.txt").write_text("ok")
-    (context / ".dockerignore").write_text("secret.txt\n")
-    with tarfile.open(context / "evil.tar", "w") as tar:
-        tar.addfile(tarfile.TarInfo("../../escape"), io.BytesIO(b""))
-    before = {record.id for record in images.images()}
-    with pytest.raises(DockerfileError) as info:
-        await build(
-            BuildContext(context),
-            BuildOptions(dockerfile_inline=dockerfile, tags=["test/bad"], network="none"),
-            images,
-            runc,
-        )
-    assert str(info.value).startswith(f"Dockerfile:{line}: "), str(info.value)
-    assert message in str(info.value)
-    assert {record.id for record in images.images()} == before
-    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
-
-
 async def test_target_builds_only_the_stages_it_needs(images, busybox_image, runc, tmp_path):
     context = tmp_path / "ctx"
     context.mkdir()
@@ -418,38 +293,9 @@ async def test_target_builds_only_the_stages_it_needs(images, busybox_image, run
     )
     assert "never" not in progress.text
     assert "[Warning] One or more build-args [UNUSED ZZZ] were not consumed\n" in progress.text
-    files = await _files(images, "test/two")
+    files = await image_files(images, "test/two")
     assert files["/two"][3] == "one\n"
     assert len(record.layers) == 3
-
-
-async def test_a_cancelled_build_leaves_nothing(images, busybox_image, runc, tmp_path):
-    context = tmp_path / "ctx"
-    context.mkdir()
-    before = {record.id for record in images.images()}
-    progress = Recorder()
-    scope = anyio.CancelScope()
-
-    def cancel_once_running(event):
-        progress(event)
-        if event.stream == "started\n":  # the RUN's container is running: cancel now
-            scope.cancel()
-
-    with anyio.fail_after(60), scope:
-        await build(
-            BuildContext(context),
-            BuildOptions(
-                dockerfile_inline="FROM test/busybox\nRUN echo started; sleep 60\n",
-                tags=["test/cancelled"],
-                network="none",
-            ),
-            images,
-            runc,
-            cancel_once_running,
-        )
-    assert scope.cancelled_caught
-    assert {record.id for record in images.images()} == before
-    assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
 
 
 async def test_only_from_keeps_the_base_image_created_time_and_rebuilds_identically(
@@ -468,14 +314,6 @@ async def test_only_from_keeps_the_base_image_created_time_and_rebuilds_identica
         runc,
     )
     assert images.config(only_from)["created"] == images.config(busybox_image)["created"]
-
-
-def test_error_message_has_dockers_shape():
-    error = BuildStepFailed("Dockerfile:3: RUN false: ... code: 1", exit_code=1, output="")
-    assert error_message(error) == {
-        "errorDetail": {"message": "Dockerfile:3: RUN false: ... code: 1", "code": 1},
-        "error": "Dockerfile:3: RUN false: ... code: 1",
-    }
 
 
 async def test_builds_run_side_by_side_in_one_store(images, busybox_image, runc, tmp_path):
@@ -503,19 +341,9 @@ async def test_builds_run_side_by_side_in_one_store(images, busybox_image, runc,
     assert len({record.layers[1].chain_id for record in records.values()}) == 1
     for name, record in records.items():
         assert images.resolve(f"test/{name}").id == record.id
-        files = await _files(images, f"test/{name}")
+        files = await image_files(images, f"test/{name}")
         assert files["/name"][3] == f"{name}\n"
     assert leftovers(images, runc) == {"containers": [], "runc": [], "mounts": []}
-
-
-async def test_a_foreign_platform_is_refused_before_anything_runs(images, tmp_path):
-    with pytest.raises(InvalidParameter, match="builds only for linux/") as info:
-        await build(
-            BuildContext(tmp_path),
-            BuildOptions(dockerfile_inline="FROM scratch\n", platform="linux/s390x"),
-            images,
-        )
-    assert "no emulation" in str(info.value)
 
 
 async def test_proxy_args_reach_run_but_not_the_history_or_the_cache(
@@ -533,7 +361,7 @@ async def test_proxy_args_reach_run_but_not_the_history_or_the_cache(
         images,
         runc,
     )
-    files = await _files(images, "test/proxy")
+    files = await image_files(images, "test/proxy")
     assert files["/proxy"][3] == "[http://127.0.0.1:3128][local]\n"
     assert all("3128" not in entry["created_by"] for entry in images.config(first)["history"])
     progress = Recorder()
@@ -590,20 +418,6 @@ async def test_copy_from_an_additional_context(images, busybox_image, runc, tmp_
         images,
         runc,
     )
-    files = await _files(images, "test/extra")
+    files = await image_files(images, "test/extra")
     assert files["/srv/assets/logo.svg"] == (0o644, 0, 0, "<svg/>")
     assert "/srv/assets/skip.tmp" not in files
-
-
-@pytest.mark.parametrize("tag", ["Bad Tag", "x@sha256:" + "0" * 64])
-async def test_a_bad_tag_is_refused_before_the_build(images, tmp_path, tag):
-    progress = Recorder()
-    with pytest.raises(InvalidParameter):
-        await build(
-            BuildContext(tmp_path),
-            BuildOptions(dockerfile_inline="FROM scratch\n", tags=[tag]),
-            images,
-            None,
-            progress,
-        )
-    assert progress.events == []
