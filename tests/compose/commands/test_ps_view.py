@@ -15,7 +15,7 @@ import pytest
 from compose.arguments import build_parser
 from compose.commands.ps_view import quick_ps, show_ps, summary
 from compose.commands.terminal import Terminal
-from compose.load import load_from_text
+from compose.load_text import load_from_text
 from engine.api.errors import EngineError
 
 NOW = 1_700_000_000
