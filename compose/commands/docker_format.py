@@ -1,7 +1,8 @@
 """Cells as docker compose's ``ps`` formats them (its Go libraries, rewritten): durations
-(go-units ``HumanDuration``), truncated and quoted commands (docker/cli ``Ellipsis`` and Go's
-``strconv.Quote``), port lists (docker/cli ``DisplayablePorts``) and the table
-(``text/tabwriter`` as docker/cli sets it up: cells at least 10 wide, 3 spaces of padding).
+(go-units ``HumanDuration``, :mod:`engine.api.units`), truncated and quoted commands
+(docker/cli ``Ellipsis`` and Go's ``strconv.Quote``), port lists (docker/cli
+``DisplayablePorts``) and the table (``text/tabwriter`` as docker/cli sets it up: cells at
+least 10 wide, 3 spaces of padding).
 
 Pure: no I/O but writing the table to the stream given.
 """
@@ -14,34 +15,6 @@ from typing import NamedTuple, TextIO
 
 TAB_MIN_WIDTH = 10
 TAB_PADDING = 3
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration`` of a duration in seconds (``3 seconds``, ``About a minute``)."""
-    whole = int(seconds)
-    if whole < 1:
-        return "Less than a second"
-    if whole == 1:
-        return "1 second"
-    if whole < 60:
-        return f"{whole} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def _width(char: str) -> int:

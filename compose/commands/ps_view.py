@@ -25,12 +25,12 @@ from compose.commands.docker_format import (
     displayable_ports,
     ellipsis,
     go_quote,
-    human_duration,
     tab_table,
 )
 from compose.commands.terminal import Terminal, print_table
 from engine.api.address import get_json, socket_from_host
 from engine.api.errors import EngineError
+from engine.api.units import human_duration
 
 if TYPE_CHECKING:
     from compose.load import LoadResult

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.api import models as api
+from engine.api.units import human_duration
 from engine.daemon.backend.index import ACTIVE_STATES, ContainerIndex
-from engine.daemon.backend.shapes import human_duration, rfc3339
+from engine.daemon.backend.shapes import rfc3339
 from engine.daemon.filters import Filters, container_matches
 from engine.daemon.networking import Networking
 from engine.errors import EngineError, NotFound

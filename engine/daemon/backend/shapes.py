@@ -29,31 +29,6 @@ def rfc3339(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}000Z"
 
 
-def human_duration(seconds: float) -> str:
-    """Docker's ``units.HumanDuration`` (``Up 3 seconds``, ``Exited (0) 2 minutes ago``)."""
-    seconds = max(seconds, 0)
-    if seconds < 1:
-        return "Less than a second"
-    if seconds < 2:
-        return "1 second"
-    if seconds < 60:
-        return f"{int(seconds)} seconds"
-    minutes = seconds / 60
-    if minutes < 2:
-        return "About a minute"
-    if minutes < 60:
-        return f"{int(minutes)} minutes"
-    hours = minutes / 60
-    if hours < 2:
-        return "About an hour"
-    if hours < 48:
-        return f"{int(hours)} hours"
-    days = hours / 24
-    if days < 14:
-        return f"{int(days)} days"
-    return f"{int(days / 7)} weeks"
-
-
 def familiar(reference: str) -> str:
     """An image reference as Docker shows it: ``docker.io/library/`` dropped."""
     for prefix in ("docker.io/library/", "docker.io/"):

@@ -11,9 +11,9 @@ from compose.commands.docker_format import (
     displayable_ports,
     ellipsis,
     go_quote,
-    human_duration,
     tab_table,
 )
+from engine.api.units import human_duration
 
 
 @pytest.mark.parametrize(
