@@ -9,6 +9,8 @@ Pure: no I/O but writing the table to the stream given.
 
 from __future__ import annotations
 
+import json
+import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, TextIO
@@ -74,6 +76,25 @@ def go_quote(text: str) -> str:
             out.append(f"\\U{ord(char):08x}")
     out.append('"')
     return "".join(out)
+
+
+_HTML = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_json(value: object) -> str:
+    """``value`` as Go's ``encoding/json`` writes it: compact, UTF-8 as is, ``<``, ``>``,
+    ``&`` and the line separators escaped (keys in the order given: Go sorts a map's)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for char, escaped in _HTML.items():  # only inside strings: JSON's syntax has none
+        text = text.replace(char, escaped)
+    return text
+
+
+def go_time(seconds: int) -> str:
+    """Go's ``time.Unix(seconds, 0).String()`` in the local zone (``2026-12-07 12:25:32
+    +0000 UTC``)."""
+    moment = time.localtime(seconds)
+    return time.strftime("%Y-%m-%d %H:%M:%S %z ", moment) + (moment.tm_zone or "")
 
 
 class Published(NamedTuple):

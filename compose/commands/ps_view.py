@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from compose import labels
@@ -24,7 +23,9 @@ from compose.commands.docker_format import (
     Published,
     displayable_ports,
     ellipsis,
+    go_json,
     go_quote,
+    go_time,
     tab_table,
 )
 from compose.commands.terminal import Terminal, print_table
@@ -66,6 +67,8 @@ class Summary:
     labels: dict[str, str]
     state: str
     status: str
+    mounts: list[tuple[str, str]]  # (the volume's name or the bind's source, its driver)
+    networks: list[str]
 
     @property
     def service(self) -> str:
@@ -128,6 +131,13 @@ def summary(item: Any) -> Summary:
     ident = item.get("Id")
     if not isinstance(ident, str):
         raise _malformed("Id is not a string")
+    mounts = item.get("Mounts") or []
+    if not isinstance(mounts, list) or not all(isinstance(m, dict) for m in mounts):
+        raise _malformed("Mounts is not a list of objects")
+    settings = item.get("NetworkSettings") or {}
+    networks = settings.get("Networks") if isinstance(settings, dict) else None
+    if not isinstance(networks or {}, dict):
+        raise _malformed("NetworkSettings.Networks is not an object")
     return Summary(
         id=ident,
         names=names,
@@ -138,6 +148,10 @@ def summary(item: Any) -> Summary:
         labels=found,
         state=_text(item, "State", "created"),
         status=_text(item, "Status", ""),
+        mounts=[
+            (_text(m, "Name", "") or _text(m, "Source", ""), _text(m, "Driver", "")) for m in mounts
+        ],
+        networks=sorted(networks or {}),
     )
 
 
@@ -221,6 +235,11 @@ def show_ps(
         tab_table(table, out)
         return 0
     records = [_ps_record(container, project, args) for container in rows]
+    if args.format == "json":  # docker compose's: its context's fields, as Go encodes a map
+        for record in records:
+            fields = {key: record[key] for key in sorted(record) if not callable(record[key])}
+            print(go_json(fields), file=out)
+        return 0
     emit(args.format, records, table, out, titles=PS_TITLES)
     return 0
 
@@ -256,20 +275,24 @@ def _exit_code(status: str) -> int:
 
 
 def _ps_record(container: Summary, project: str, args: argparse.Namespace) -> dict[str, Any]:
-    """A container as ``ps --format json`` and Go templates see it (docker compose's names)."""
-    record: dict[str, Any] = {
-        "ID": container.id if args.no_trunc else container.id[:12],
-        "Name": container.name,
-        "Image": container.image,
+    """A container as docker compose's ``ps`` context shows it to ``--format json`` and Go
+    templates (cells cut as in the table unless ``--no-trunc``)."""
+    trunc = not args.no_trunc
+    return {
         "Command": command_text(container.command, args.no_trunc),
-        "Project": project,
-        "Service": container.service,
-        "State": container.state,
-        "Status": container.status,
-        "Health": _health_word(container.status),
+        "CreatedAt": go_time(container.created),
         "ExitCode": _exit_code(container.status),
+        "Health": _health_word(container.status),
+        "ID": container.id[:12] if trunc else container.id,
+        "Image": container.image,
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(container.labels.items())),
+        "LocalVolumes": str(sum(driver == "local" for _, driver in container.mounts)),
+        "Mounts": ",".join(ellipsis(name, 15) if trunc else name for name, _ in container.mounts),
+        "Name": container.name,
+        "Names": container.name,
+        "Networks": ",".join(container.networks),
         "Ports": ports_text(container.ports),
+        "Project": project,
         "Publishers": [
             {
                 "URL": p.ip or "",
@@ -279,15 +302,13 @@ def _ps_record(container: Summary, project: str, args: argparse.Namespace) -> di
             }
             for p in sorted(container.ports, key=lambda p: p.private)  # as docker compose
         ],
-        "CreatedAt": datetime.fromtimestamp(container.created, UTC).isoformat(),
         "RunningFor": running_for(container.created),
+        "Service": container.service,
+        "Size": "0B",  # the engine is not asked for sizes, as docker compose's ps does not
+        "State": container.state,
+        "Status": container.status,
         "Label": lambda key, labels_=container.labels: labels_.get(key, ""),
     }
-    if args.format == "json":
-        record["ID"] = container.id
-        record["Command"] = container.command
-        record["Labels"] = container.labels
-    return record
 
 
 def emit(

@@ -78,13 +78,33 @@ def test_the_table_filters_sorts_and_truncates() -> None:
 
 def test_json_and_templates_see_docker_compose_fields() -> None:
     data = [_container(1, "web", Ports=None, Labels=None, Names=None, Command=None)]
-    record = json.loads(_ps(data, "--format", "json", "--orphans=true"))
-    assert record["ID"] == f"{1:064x}"
-    assert (record["Name"], record["Command"], record["Labels"]) == ("", "", {})
+    line = _ps(data, "--format", "json", "--orphans=true")
+    assert line.startswith('{"Command":"\\"\\"","CreatedAt":"')  # Go's map order: sorted
+    record = json.loads(line)
+    assert record["ID"] == f"{1:064x}"[:12]
+    assert (record["Name"], record["Labels"], record["Mounts"]) == ("", "", "")
     assert (record["Health"], record["ExitCode"], record["Publishers"]) == ("healthy", 0, [])
+    assert list(record) == sorted(record)
     assert _ps(data, "--format", "{{.Service}} {{.Health}}", "--orphans=true") == " healthy\n"
     exited = [_container(1, "web", State="exited", Status="Exited (137) 5 seconds ago")]
     assert _ps(exited, "-a", "--format", "{{.ExitCode}} {{.ID}}") == f"137 {f'{1:064x}'[:12]}\n"
+    mounted = _container(
+        2,
+        "web",
+        Command="echo <&>",
+        Mounts=[
+            {"Type": "volume", "Name": "demo_a-long-volume-name", "Driver": "local"},
+            {"Type": "bind", "Source": "/srv", "Name": None},
+        ],
+        NetworkSettings={"Networks": {"demo_b": {}, "demo_a": {}}},
+    )
+    record = json.loads(_ps([mounted], "--format", "json"))
+    assert record["Mounts"] == "demo_a-long-vo…,/srv"
+    assert (record["LocalVolumes"], record["Networks"]) == ("1", "demo_a,demo_b")
+    assert "\\u003c\\u0026\\u003e" in _ps([mounted], "--format", "json")  # Go's escapes
+    assert json.loads(_ps([mounted], "--format", "json", "--no-trunc"))["Mounts"] == (
+        "demo_a-long-volume-name,/srv"
+    )
 
 
 @pytest.mark.parametrize(
@@ -100,6 +120,8 @@ def test_json_and_templates_see_docker_compose_fields() -> None:
         ({"Id": "x", "Ports": [{"PrivatePort": 80, "IP": 1}]}, "IP is not a string"),
         ({"Id": "x", "Created": 1.5}, "Created is not an integer"),
         ({"Id": "x", "Status": []}, "Status is not a string"),
+        ({"Id": "x", "Mounts": ["/a"]}, "Mounts is not a list of objects"),
+        ({"Id": "x", "NetworkSettings": {"Networks": ["n"]}}, "Networks is not an object"),
     ],
 )
 def test_a_malformed_element_is_an_engine_error(item: Any, what: str) -> None:
