@@ -29,6 +29,7 @@ from compose.commands.docker_format import (
     tab_table,
 )
 from compose.commands.terminal import Terminal, print_table
+from compose.errors import PlanError
 from engine.api.address import get_json, socket_from_host
 from engine.api.errors import EngineError
 from engine.api.units import human_duration
@@ -156,8 +157,16 @@ def summary(item: Any) -> Summary:
 
 
 def list_query(project: str, args: argparse.Namespace) -> tuple[bool, dict[str, list[str]]]:
-    """``all`` and the filters of ps's ``GET /containers/json``."""
-    return args.all or bool(args.status), {"label": [f"{labels.PROJECT}={project}"]}
+    """``all`` and the filters of ps's ``GET /containers/json``: a status asked for (``--status``
+    or ``--filter status=``) lists stopped containers too, as docker compose."""
+    for item in args.filter:
+        key, equals, _ = item.partition("=")
+        if not equals:
+            raise PlanError("arguments to --filter should be in form KEY=VAL", hint=f"not {item!r}")
+        if key != "status":
+            raise PlanError(f"unknown filter {key}", hint="ps filters by status=STATE only")
+    by_status = bool(args.status) or bool(args.filter)
+    return args.all or by_status, {"label": [f"{labels.PROJECT}={project}"]}
 
 
 def quick_ps(loaded: LoadResult, args: argparse.Namespace, terminal: Terminal) -> int | None:

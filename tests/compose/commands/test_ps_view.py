@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from compose.arguments import build_parser
-from compose.commands.ps_view import quick_ps, show_ps, summary
+from compose.commands.ps_view import list_query, quick_ps, show_ps, summary
 from compose.commands.terminal import Terminal
+from compose.errors import PlanError
 from compose.load_text import load_from_text
 from engine.api.errors import EngineError
 
@@ -168,3 +169,16 @@ def test_the_full_client_answers_what_the_quick_path_cannot(
     assert out.getvalue() == ""
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")  # the full client says why
     assert quick_ps(loaded, args, Terminal(out=out)) is None
+
+
+def test_a_status_filter_lists_stopped_containers_and_other_filters_are_refused() -> None:
+    def query(*argv: str) -> tuple[bool, dict[str, list[str]]]:
+        return list_query("demo", build_parser().parse_args(["ps", *argv]))
+
+    assert query() == (False, {"label": ["com.docker.compose.project=demo"]})
+    assert query("--filter", "status=exited")[0] is True  # as docker compose: stopped too
+    assert query("--status", "exited")[0] is True
+    with pytest.raises(PlanError, match="unknown filter name"):
+        query("--filter", "name=x")
+    with pytest.raises(PlanError, match="should be in form KEY=VAL"):
+        query("--filter", "status")
