@@ -60,6 +60,8 @@ _ESCAPES = {
 
 def go_quote(text: str) -> str:
     """Go's ``strconv.Quote``: double quotes, backslash escapes for what is not printable."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # most commands: nothing to escape
     out = ['"']
     for char in text:
         if char in '"\\':
