@@ -30,10 +30,16 @@ pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)
-def _private_watch_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Detached watchers keep their records under the test's own runtime directory."""
+def _private_watch_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Detached watchers keep their records under the test's own runtime directory; the
+    warm CLI the test's commands started there leaves with the test."""
+    from compose.cli_server import stop
+    from compose.launch import server_socket
+
     (tmp_path / "run").mkdir()  # docker compose's watch takes its lock there too
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+    yield
+    assert stop(server_socket()), "the test's warm CLI did not leave"
 
 
 @pytest.fixture
