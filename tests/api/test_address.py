@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from engine.api.address import (
     version_answer,
 )
 from engine.api.errors import EngineUnavailable
+from tests.answering import serve_once
 
 BODY = b'{"Version": "1.2.3", "ApiVersion": "1.41", "Platform": {"Name": "x"}}'
 
@@ -55,26 +55,9 @@ def test_anything_else_is_no_engine(raw: bytes) -> None:
     assert _version_document(raw) is None
 
 
-def _serve_once(path: Path, answer: bytes) -> threading.Thread:
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(1)
-
-    def serve() -> None:
-        with server:
-            conn, _ = server.accept()
-            with conn:
-                conn.recv(4096)
-                conn.sendall(answer)
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    return thread
-
-
 def test_an_endless_answer_is_cut_at_the_bound(tmp_path: Path) -> None:
     path = tmp_path / "big.sock"
-    thread = _serve_once(path, b"HTTP/1.1 200 OK\r\n\r\n" + b" " * (MAX_ANSWER + 1))
+    thread = serve_once(path, b"HTTP/1.1 200 OK\r\n\r\n" + b" " * (MAX_ANSWER + 1))
     assert version_answer(str(path)) is None
     thread.join(timeout=10)
 
@@ -96,35 +79,9 @@ def test_only_unix_addresses() -> None:
 # --- get_json: `ps`'s one request -------------------------------------------------------
 
 
-def _serve(path: Path, answer: bytes, heard: list[bytes], pause: float = 0.0) -> threading.Thread:
-    """Answer one connection with ``answer`` (byte by byte, ``pause`` seconds apart, when
-    ``pause``); what the client sent goes to ``heard``."""
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(1)
-
-    def serve() -> None:
-        with server:
-            conn, _ = server.accept()
-            with conn:
-                heard.append(conn.recv(4096))
-                try:
-                    if not pause:
-                        conn.sendall(answer)
-                    for byte in answer if pause else b"":
-                        conn.sendall(bytes([byte]))
-                        time.sleep(pause)
-                except OSError:  # the client hung up: what the bound is for
-                    pass
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    return thread
-
-
 def _ask(path: Path, answer: bytes, *, limit: int = 1 << 20, timeout: float = 5.0) -> Any:
     heard: list[bytes] = []
-    thread = _serve(path, answer, heard)
+    thread = serve_once(path, answer, heard)
     try:
         return get_json(str(path), "/containers/json", {}, timeout=timeout, limit=limit)
     finally:
@@ -138,7 +95,7 @@ def test_one_versioned_get_with_its_query(tmp_path: Path) -> None:
     heard: list[bytes] = []
     body = json.dumps(LIST).encode()
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
-    thread = _serve(tmp_path / "e.sock", answer, heard)
+    thread = serve_once(tmp_path / "e.sock", answer, heard)
     params = {"filters": '{"label":{"x=y":true}}', "all": "1"}
     got = get_json(str(tmp_path / "e.sock"), "/containers/json", params, timeout=5, limit=1 << 20)
     thread.join(timeout=10)
@@ -192,7 +149,7 @@ def test_an_answer_past_the_limit_is_none(tmp_path: Path) -> None:
 def test_a_trickling_answer_is_cut_at_the_deadline(tmp_path: Path) -> None:
     heard: list[bytes] = []
     answer = b"HTTP/1.1 200 OK\r\n\r\n" + b" " * 200 + b"[]"
-    thread = _serve(tmp_path / "e.sock", answer, heard, pause=0.02)  # ~4.5 s in all
+    thread = serve_once(tmp_path / "e.sock", answer, heard, pause=0.02)  # ~4.5 s in all
     started = time.monotonic()
     got = get_json(str(tmp_path / "e.sock"), "/containers/json", {}, timeout=0.5, limit=1 << 20)
     took = time.monotonic() - started

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from compose.commands.terminal import Terminal
 from compose.errors import PlanError
 from compose.load_text import load_from_text
 from engine.api.errors import EngineError
+from tests.answering import serve_once
 
 NOW = 1_700_000_000
 
@@ -130,23 +129,6 @@ def test_a_malformed_element_is_an_engine_error(item: Any, what: str) -> None:
         summary(item)
 
 
-def _answering(path: Path, answer: bytes) -> threading.Thread:
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(1)
-
-    def serve() -> None:
-        with server:
-            conn, _ = server.accept()
-            with conn:
-                conn.recv(4096)
-                conn.sendall(answer)
-
-    thread = threading.Thread(target=serve)
-    thread.start()
-    return thread
-
-
 @pytest.mark.parametrize(
     "answer",
     [
@@ -163,7 +145,7 @@ def test_the_full_client_answers_what_the_quick_path_cannot(
     out = io.StringIO()
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setenv("PYCOMPOSE_HOST", f"unix://{tmp_path}/e.sock")
-    thread = _answering(tmp_path / "e.sock", answer)
+    thread = serve_once(tmp_path / "e.sock", answer)
     assert quick_ps(loaded, args, Terminal(out=out)) is None
     thread.join(timeout=10)
     assert out.getvalue() == ""
