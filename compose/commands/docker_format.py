@@ -2,7 +2,8 @@
 (go-units ``HumanDuration``, :mod:`engine.api.units`), truncated and quoted commands
 (docker/cli ``Ellipsis`` and Go's ``strconv.Quote``), port lists (docker/cli
 ``DisplayablePorts``) and the table (``text/tabwriter`` as docker/cli sets it up: cells at
-least 10 wide, 3 spaces of padding).
+least 10 wide, 3 spaces of padding); and :func:`emit`, the ``--format`` writer of ``ps``,
+``ls``, ``images``, ``stats`` and ``volumes``.
 
 Pure: no I/O but writing the table to the stream given.
 """
@@ -12,8 +13,10 @@ from __future__ import annotations
 import json
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
-from typing import NamedTuple, TextIO
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TextIO
+
+from compose.commands.terminal import print_table
 
 TAB_MIN_WIDTH = 10
 TAB_PADDING = 3
@@ -155,3 +158,30 @@ def tab_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     ]
     lines = ["".join(row[i].ljust(widths[i]) for i in range(columns)) + row[-1] for row in rows]
     print("\n".join(lines), file=out)  # one write, not one per row
+
+
+def emit(
+    format_: str,
+    rows: Sequence[Mapping[str, Any]],
+    table: Sequence[Sequence[str]],
+    out: TextIO,
+    *,
+    titles: Mapping[str, str] | None = None,
+    json_lines: bool = True,
+) -> None:
+    """``rows`` as ``--format`` asks: ``table`` (the given cells), ``json`` (one object per
+    line, or one array), or a Go template."""
+    if format_ == "table":
+        print_table(table, out)
+    elif format_ == "json":
+        plain = [{k: v for k, v in row.items() if not callable(v)} for row in rows]
+        if json_lines:
+            for row in plain:
+                print(json.dumps(row), file=out)
+        else:
+            print(json.dumps(plain), file=out)
+    else:
+        from compose.gotemplate import render_rows  # a Go template only
+
+        for line in render_rows(format_, rows, titles):
+            print(line, file=out)

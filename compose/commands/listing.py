@@ -16,7 +16,8 @@ from typing import Any
 import anyio
 
 from compose import labels
-from compose.commands.ps_view import emit, list_query, show_ps
+from compose.commands.docker_format import emit
+from compose.commands.ps_view import list_query, show_ps
 from compose.commands.session import Session
 from compose.errors import PlanError
 from compose.units import size_text

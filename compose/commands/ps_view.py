@@ -23,12 +23,13 @@ from compose.commands.docker_format import (
     Published,
     displayable_ports,
     ellipsis,
+    emit,
     go_json,
     go_quote,
     go_time,
     tab_table,
 )
-from compose.commands.terminal import Terminal, print_table
+from compose.commands.terminal import Terminal
 from compose.errors import PlanError
 from engine.api.address import get_json, socket_from_host
 from engine.api.errors import EngineError
@@ -318,30 +319,3 @@ def _ps_record(container: Summary, project: str, args: argparse.Namespace) -> di
         "Status": container.status,
         "Label": lambda key, labels_=container.labels: labels_.get(key, ""),
     }
-
-
-def emit(
-    format_: str,
-    rows: Sequence[Mapping[str, Any]],
-    table: Sequence[Sequence[str]],
-    out: TextIO,
-    *,
-    titles: Mapping[str, str] | None = None,
-    json_lines: bool = True,
-) -> None:
-    """``rows`` as ``--format`` asks: ``table`` (the given cells), ``json`` (one object per
-    line, or one array), or a Go template."""
-    if format_ == "table":
-        print_table(table, out)
-    elif format_ == "json":
-        plain = [{k: v for k, v in row.items() if not callable(v)} for row in rows]
-        if json_lines:
-            for row in plain:
-                print(json.dumps(row), file=out)
-        else:
-            print(json.dumps(plain), file=out)
-    else:
-        from compose.gotemplate import render_rows  # a Go template only
-
-        for line in render_rows(format_, rows, titles):
-            print(line, file=out)

@@ -11,7 +11,6 @@ import dataclasses
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
@@ -55,19 +54,6 @@ def print_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
         "   ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
     ]
     print("\n".join(lines), file=out)  # one write, not one per row
-
-
-def age(created: int, now: int | None = None) -> str:
-    """``5 minutes ago``, as ``ps`` shows a container's creation time (``now``: the time to
-    count from, for many rows at once)."""
-    if now is None:
-        now = int(datetime.now(UTC).timestamp())
-    seconds = max(0, now - created)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count > 1 else ''} ago"
-    return f"{seconds} seconds ago"
 
 
 class LogPrinter:
